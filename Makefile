@@ -1,0 +1,41 @@
+# One entry point for set-up on a fresh machine (Python 3.11, no torch).
+# torch is pinned to 2.13.0 here because that CPU build lies on this machine's disk;
+# an unpinned torch would pull a multi-GB CUDA build. Override with TORCH_SPEC=... elsewhere.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test test-fast demo lab browser-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The real-browser test needs Debian's chromium (never Playwright's own download).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; }
+
+test: $(STAMP) browser-deps
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not browser"
+
+demo: $(STAMP)
+	$(PY) -m ipainter_nb.cli demo --out demo_out
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/01_quickstart.ipynb
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache
