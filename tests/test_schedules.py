@@ -1,0 +1,202 @@
+import json
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+
+from ipainter_nb.core import schedules
+from ipainter_nb.core.schedules import (
+    ScheduleConfig,
+    count_nfe,
+    count_steps,
+    jump_points,
+    plain,
+    plot_schedule,
+    repaint,
+    resampling_window,
+    validate_times,
+)
+
+
+def _fixture_schedules(reference_dir):
+    data = json.loads((reference_dir / "repaint_jump_schedules.json").read_text())
+    out = []
+    for key, times in data["schedules"].items():
+        params = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", key)}
+        out.append((params, times))
+    return out
+
+
+def _jump_starts(times):
+    """Times where the schedule turns from going down to going up."""
+    return [b for a, b, c in zip(times, times[1:], times[2:]) if b < a and c > b]
+
+
+def test_repaint_matches_reference_schedules_element_for_element(reference_dir):
+    cases = _fixture_schedules(reference_dir)
+    assert len(cases) == 4
+    for params, expected in cases:
+        assert repaint(**params) == expected, params
+        assert repaint(**params, stop_resampling_at=None) == expected, params
+
+
+def test_paper_settings_need_1510_model_calls_instead_of_2410():
+    full = repaint(t_T=250, jump_length=10, jump_n_sample=10)
+    truncated = repaint(t_T=250, jump_length=10, jump_n_sample=10, stop_resampling_at=100)
+    assert count_nfe(full) == 2410
+    assert count_nfe(truncated) == 1510
+    assert count_nfe(plain(250)) == 250
+    # Same start, same end, same truncated tail as the plain descent.
+    assert truncated[0] == 249 and truncated[-1] == -1
+    assert truncated[-101:] == list(range(99, -2, -1))
+
+
+def test_plain_goes_straight_down():
+    assert plain(5) == [4, 3, 2, 1, 0, -1]
+    assert count_nfe(plain(5)) == 5
+    assert count_steps(plain(5), "up") == 0
+
+
+@pytest.mark.parametrize("s", [1, 37, 100, 200, 230])
+def test_truncated_schedule_never_jumps_from_below_stop(s):
+    times = repaint(250, 10, 10, stop_resampling_at=s)
+    starts = _jump_starts(times)
+    assert starts and min(starts) >= s
+    # ... and it keeps every jump RePaint makes at or above s.
+    full_starts = _jump_starts(repaint(250, 10, 10))
+    assert starts == [t for t in full_starts if t >= s]
+    validate_times(times, t_T=250)
+
+
+def test_stop_at_zero_is_repaint_and_stop_at_t_T_is_plain():
+    assert repaint(100, 5, 5, stop_resampling_at=0) == repaint(100, 5, 5)
+    assert repaint(250, 10, 10, stop_resampling_at=250) == plain(250)
+    assert count_nfe(repaint(250, 10, 10, stop_resampling_at=250)) == count_nfe(plain(250))
+
+
+def test_jump_n_sample_one_is_plain():
+    assert repaint(50, 4, 1) == plain(50)
+
+
+def test_counts_split_into_down_and_up_steps():
+    times = repaint(50, 4, 3)
+    assert count_steps(times) == len(times) - 1
+    assert count_steps(times, "down") + count_steps(times, "up") == count_steps(times)
+    # Every up step is undone by a down step, so downs = t_T + ups.
+    assert count_steps(times, "down") == 50 + count_steps(times, "up")
+
+
+def test_resampling_window_and_jump_points():
+    assert resampling_window(repaint(250, 10, 10)) == (0, 230)
+    assert resampling_window(repaint(250, 10, 10, stop_resampling_at=100)) == (100, 230)
+    assert resampling_window(plain(250)) is None
+    assert jump_points(50, 4) == list(range(0, 45, 4))
+    assert jump_points(250, 10, stop_resampling_at=95) == list(range(100, 231, 10))
+
+
+@pytest.mark.parametrize(
+    "kwargs, name, valid",
+    [
+        (dict(t_T=0), "t_T=0", "t_T >= 1"),
+        (dict(t_T=-3), "t_T=-3", "t_T >= 1"),
+        (dict(t_T=10, jump_length=10), "jump_length=10", "1..9"),
+        (dict(t_T=10, jump_length=12), "jump_length=12", "1..9"),
+        (dict(t_T=10, jump_length=0), "jump_length=0", "1..9"),
+        (dict(t_T=10, jump_length=2, jump_n_sample=0), "jump_n_sample=0", ">= 1"),
+        (dict(t_T=10, jump_length=2, stop_resampling_at=-1), "stop_resampling_at=-1", "0..10"),
+        (dict(t_T=10, jump_length=2, stop_resampling_at=11), "stop_resampling_at=11", "0..10"),
+    ],
+)
+def test_bad_parameters_name_parameter_value_and_valid_range(kwargs, name, valid):
+    with pytest.raises(ValueError) as err:
+        repaint(**kwargs)
+    assert name in str(err.value)
+    assert valid in str(err.value)
+
+
+def test_validate_times_accepts_generated_schedules():
+    assert validate_times(repaint(50, 4, 3)) == repaint(50, 4, 3)
+    assert validate_times(plain(3), t_T=3) == [2, 1, 0, -1]
+
+
+@pytest.mark.parametrize(
+    "times, t_T, index",
+    [
+        ([5, 4, 3, 2, 1, 0], None, 5),  # does not end at -1
+        ([5, 4, 2, 1, 0, -1], None, 2),  # a jump of two
+        ([5, 4, 4, 3, 2, 1, 0, -1], None, 2),  # a repeat
+        ([4, 3, 2, 1, 0, -1], 6, 0),  # does not start at t_T - 1
+        ([5, 4, 5, 6, 5, 4, 3, 2, 1, 0, -1], None, 3),  # climbs above t_T - 1
+        ([1, 0, -1, -2, -1], None, 2),  # -1 before the end, then below -1
+        ([2, 1, 0.5, -1], None, 2),  # not an int
+    ],
+)
+def test_validate_times_names_first_bad_index(times, t_T, index):
+    with pytest.raises(ValueError, match=rf"times\[{index}\]"):
+        validate_times(times, t_T=t_T)
+
+
+def test_validate_times_rejects_empty():
+    with pytest.raises(ValueError, match="empty"):
+        validate_times([])
+
+
+def test_config_defaults_are_the_papers():
+    cfg = ScheduleConfig()
+    assert (cfg.kind, cfg.t_T, cfg.jump_length, cfg.jump_n_sample, cfg.stop_resampling_at) == (
+        "truncated",
+        250,
+        10,
+        10,
+        100,
+    )
+    assert cfg.times() == repaint(250, 10, 10, stop_resampling_at=100)
+    assert cfg.nfe == 1510
+    assert "1510" in cfg.describe() and "2410" in cfg.describe() and "100" in cfg.describe()
+    assert ScheduleConfig(kind="repaint").nfe == 2410
+    assert ScheduleConfig(kind="plain").times() == plain(250)
+    assert "\n" not in ScheduleConfig(kind="plain").describe()
+
+
+def test_config_validates_on_construction():
+    with pytest.raises(ValueError, match="kind='fast'"):
+        ScheduleConfig(kind="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="stop_resampling_at=300"):
+        ScheduleConfig(stop_resampling_at=300)
+    # A plain schedule ignores the jump knobs, so nonsense there is not an error.
+    assert ScheduleConfig(kind="plain", t_T=20, jump_length=50).nfe == 20
+
+
+def test_plot_schedule_shades_resampling_window_and_marks_stop():
+    times = repaint(100, 5, 3, stop_resampling_at=40)
+    ax = plot_schedule(times, stop_resampling_at=40)
+    try:
+        assert len(ax.patches) == 1  # the shaded resampling band
+        ys = ax.patches[0].get_path().transformed(ax.patches[0].get_patch_transform()).vertices[:, 1]
+        assert min(ys) == pytest.approx(40) and max(ys) == pytest.approx(95)
+        # The stop line: a horizontal line at t=40.
+        assert any(list(line.get_ydata()) == [40, 40] for line in ax.lines)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any(f"NFE={count_nfe(times)}" in label for label in labels)
+        assert str(count_nfe(times)) in ax.get_title()
+    finally:
+        plt.close(ax.figure)
+
+
+def test_plot_schedule_draws_into_given_axes_and_plain_has_no_band():
+    fig, ax = plt.subplots()
+    try:
+        assert plot_schedule(plain(30), ax=ax, title="plain") is ax
+        assert len(ax.patches) == 0
+        assert ax.get_title() == "plain"
+    finally:
+        plt.close(fig)
+
+
+def test_module_lists_its_public_names():
+    for name in schedules.__all__:
+        assert hasattr(schedules, name)
