@@ -1,0 +1,374 @@
+"""The Fourier argument for truncated resampling, as measurable quantities.
+
+The forward process adds white Gaussian noise, whose power is the same at every spatial
+frequency, while natural images put most of their power at low frequencies. So, as ``t``
+grows, the high-frequency bands of a picture drown in noise first (their signal-to-noise
+ratio falls below 1 at small ``t``) and the low bands last. Resampling at large ``t``
+harmonises the coarse layout; at small ``t`` only fine detail is being decided, and
+resampling there mostly averages it away (blur). These functions measure that:
+
+* :func:`radial_power_spectrum`, :func:`band_energies`, :func:`band_edges`: where an
+  image's energy lies;
+* :func:`band_snr`, :func:`drowning_times`: the forward-process SNR per band and the time
+  each band drowns;
+* :func:`sharpness`, :func:`gradient_energy`: how much fine detail a result keeps;
+* :func:`plot_band_snr`, :func:`plot_spectrum_evolution`: the matching plots.
+
+Inputs may be torch tensors or numpy arrays, shaped ``(H, W)`` (greyscale),
+``(C, H, W)`` or ``(N, C, H, W)``, with values in ``[-1, 1]``. Results are numpy.
+
+FFT normalisation: all spectra use the orthonormal 2-D DFT (``norm="ortho"``). With it,
+Parseval holds (total power equals the sum of squared pixels) and white noise of variance
+``sigma**2`` has expected power exactly ``sigma**2`` at every frequency, which is what lets
+:func:`band_snr` divide signal power by ``1 - alpha_bar`` directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is only needed for plotting
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "radial_power_spectrum",
+    "band_edges",
+    "band_energies",
+    "band_snr",
+    "drowning_times",
+    "sharpness",
+    "gradient_energy",
+    "plot_band_snr",
+    "plot_spectrum_evolution",
+]
+
+Spacing = Literal["log", "linear"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
+        return x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _as_nchw(image: Any) -> np.ndarray:
+    x = _to_numpy(image)
+    if x.ndim == 2:
+        return x[None, None]
+    if x.ndim == 3:
+        return x[None]
+    if x.ndim == 4:
+        return x
+    raise ValueError(
+        f"image has shape {tuple(x.shape)}: expected (H, W), (C, H, W) or (N, C, H, W)"
+    )
+
+
+def _power_2d(x: np.ndarray) -> np.ndarray:
+    """Orthonormal 2-D power spectrum of an NCHW array, averaged over N and C -> (H, W)."""
+    f = np.fft.fft2(x, norm="ortho")
+    return (f.real**2 + f.imag**2).mean(axis=(0, 1))
+
+
+def _radius(h: int, w: int) -> np.ndarray:
+    """Radial frequency (cycles/pixel) of each coefficient of an (h, w) DFT."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[None, :]
+    return np.hypot(fy, fx)
+
+
+def _band_of(h: int, w: int, n_bands: int, spacing: Spacing) -> np.ndarray:
+    """Band index per coefficient; -1 for the DC term."""
+    edges = band_edges(min(h, w), n_bands, spacing)
+    r = _radius(h, w)
+    # Inner edges only: band 0 reaches down to just above DC, the last band out to the
+    # corners beyond 0.5 cycles/pixel, so the bands partition all non-DC energy.
+    idx = np.searchsorted(edges[1:-1], r, side="right")
+    idx[r == 0] = -1
+    return idx
+
+
+# --------------------------------------------------------------------------- spectra
+
+
+def radial_power_spectrum(image: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Radially averaged power spectrum.
+
+    Each DFT coefficient goes to the integer radius bin ``k = round(r * size)`` with
+    ``size = min(H, W)`` and ``r`` its radial frequency; bins ``0..size // 2`` are kept
+    (corner frequencies beyond 0.5 cycles/pixel are dropped). Power is averaged within a
+    bin and over channels and batch.
+
+    Returns:
+        ``(freqs, power)``: ``freqs = k / size`` from 0 to 0.5 cycles/pixel, and the mean
+        power per bin (orthonormal DFT, so white noise of variance 1 gives about 1).
+    """
+    x = _as_nchw(image)
+    h, w = x.shape[-2:]
+    size = min(h, w)
+    p = _power_2d(x)
+    k = np.rint(_radius(h, w) * size).astype(np.int64)
+    n_bins = size // 2 + 1
+    keep = k < n_bins
+    sums = np.bincount(k[keep], weights=p[keep], minlength=n_bins)
+    counts = np.bincount(k[keep], minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        power = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return np.arange(n_bins) / size, power
+
+
+def band_edges(size: int, n_bands: int = 4, spacing: Spacing = "log") -> np.ndarray:
+    """Edges (cycles/pixel, ascending, ``n_bands + 1`` values) of the frequency bands.
+
+    * ``"log"`` (default): ``geomspace(1/size, 0.5, n_bands + 1)``, equal ratios from the
+      lowest non-zero frequency of a ``size``-pixel image to Nyquist; for ``size=32`` and
+      4 bands these are octaves ``1/32, 1/16, 1/8, 1/4, 1/2``. Natural images have roughly
+      ``1/f**2`` spectra, so log bands hold comparable shares of the picture's structure.
+    * ``"linear"``: ``linspace(0, 0.5, n_bands + 1)``.
+
+    Band ``i`` holds the coefficients with ``edges[i] <= r < edges[i + 1]``, except that
+    the first band also takes every non-DC frequency below ``edges[0]`` and the last one
+    the corner frequencies at or above 0.5, so the bands cover all non-DC energy.
+    """
+    if isinstance(size, bool) or int(size) != size or size < 2:
+        raise ValueError(f"size={size} is invalid: it must be an int >= 2 (pixels)")
+    if isinstance(n_bands, bool) or int(n_bands) != n_bands or n_bands < 1:
+        raise ValueError(f"n_bands={n_bands} is invalid: it must be an int >= 1")
+    if spacing == "log":
+        return np.geomspace(1.0 / size, 0.5, int(n_bands) + 1)
+    if spacing == "linear":
+        return np.linspace(0.0, 0.5, int(n_bands) + 1)
+    raise ValueError(f"spacing={spacing!r} is invalid: use 'log' or 'linear'")
+
+
+def band_energies(image: Any, n_bands: int = 4, spacing: Spacing = "log") -> np.ndarray:
+    """Fraction of the image's non-DC energy in each band, low to high (sums to 1).
+
+    Bands are those of :func:`band_edges` for ``size = min(H, W)``. A constant image has
+    no non-DC energy and gives all zeros.
+    """
+    x = _as_nchw(image)
+    h, w = x.shape[-2:]
+    p = _power_2d(x)
+    idx = _band_of(h, w, n_bands, spacing)
+    ac = idx >= 0
+    energy = np.bincount(idx[ac], weights=p[ac], minlength=n_bands)
+    total = energy.sum()
+    return energy / total if total > 0 else np.zeros(n_bands)
+
+
+def band_snr(
+    image: Any, alphas_cumprod: Any, n_bands: int = 4, spacing: Spacing = "log"
+) -> np.ndarray:
+    """Forward-process signal-to-noise ratio per band at each ``t``; shape ``(T, n_bands)``.
+
+    ``x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) eps`` with ``a_t = alphas_cumprod[t]``, so in
+    band ``b`` the signal power is ``a_t * P_b`` (``P_b``: mean power per coefficient of
+    ``image`` in the band) and the noise power is ``(1 - a_t) * 1``: unit-variance white
+    noise has power 1 per coefficient under the orthonormal DFT used for ``P_b``.
+    ``a_t = 1`` gives ``inf``.
+    """
+    x = _as_nchw(image)
+    h, w = x.shape[-2:]
+    p = _power_2d(x)
+    idx = _band_of(h, w, n_bands, spacing)
+    ac = idx >= 0
+    counts = np.bincount(idx[ac], minlength=n_bands)
+    if np.any(counts == 0):
+        raise ValueError(
+            f"n_bands={n_bands} is too many for a {h}x{w} image: some bands hold no frequency"
+        )
+    signal = np.bincount(idx[ac], weights=p[ac], minlength=n_bands) / counts
+    a = np.atleast_1d(_to_numpy(alphas_cumprod)).reshape(-1)
+    if np.any((a < 0) | (a > 1)):
+        raise ValueError("alphas_cumprod must lie in [0, 1]")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = a / (1.0 - a)
+    return ratio[:, None] * signal[None, :]
+
+
+def drowning_times(snr: Any) -> np.ndarray:
+    """For each band (column of ``snr``) the first ``t`` at which SNR is below 1.
+
+    A band that never drops below 1 within the ``T`` rows gets ``T``. With a natural image
+    the high bands drown first, i.e. get the smaller times.
+    """
+    s = _to_numpy(snr)
+    if s.ndim == 1:
+        s = s[:, None]
+    if s.ndim != 2:
+        raise ValueError(f"snr has shape {tuple(s.shape)}: expected (T, n_bands)")
+    below = s < 1.0
+    return np.where(below.any(axis=0), below.argmax(axis=0), s.shape[0]).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- sharpness
+
+
+def _mask_2d(mask: Any, h: int, w: int) -> np.ndarray:
+    m = _to_numpy(mask)
+    while m.ndim > 2 and m.shape[0] == 1:
+        m = m[0]
+    if m.shape != (h, w):
+        raise ValueError(
+            f"mask has shape {tuple(_to_numpy(mask).shape)}: expected ({h}, {w}) "
+            "(leading singleton dimensions allowed)"
+        )
+    m = m > 0.5
+    if not m.any():
+        raise ValueError("mask selects no pixel")
+    return m
+
+
+def sharpness(image: Any, cutoff: float = 0.25, mask: Any | None = None) -> float:
+    """High-frequency energy ratio: non-DC energy above ``cutoff`` cycles/pixel over all non-DC.
+
+    Without ``mask`` the whole image is transformed as is (periodic DFT). With ``mask``
+    (non-zero where pixels are to be measured; pass ``1 - keep`` to measure the generated
+    region), the image is cropped to the mask's bounding box, pixels outside the mask are
+    set to the per-channel mean of those inside, the mean is removed, and a 2-D Hann window
+    is applied so that the crop's borders add no spurious high frequencies. Windowing
+    itself shifts the ratio slightly, so compare masked values with masked values.
+    For irregular regions :func:`gradient_energy` is the more local alternative.
+    """
+    if not 0 < cutoff < 0.5 * np.sqrt(2):
+        raise ValueError(f"cutoff={cutoff} is invalid: it must be in (0, 0.707) cycles/pixel")
+    x = _as_nchw(image)
+    if mask is not None:
+        h, w = x.shape[-2:]
+        m = _mask_2d(mask, h, w)
+        rows = np.flatnonzero(m.any(axis=1))
+        cols = np.flatnonzero(m.any(axis=0))
+        sl = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        x = x[..., sl[0], sl[1]]
+        m = m[sl]
+        if min(m.shape) < 2:
+            return 0.0
+        mean = x[..., m].mean(axis=-1)[..., None, None]
+        x = np.where(m, x, mean) - mean
+        x = x * np.outer(np.hanning(m.shape[0]), np.hanning(m.shape[1]))
+    h, w = x.shape[-2:]
+    p = _power_2d(x)
+    r = _radius(h, w)
+    total = p[r > 0].sum()
+    return float(p[r > cutoff].sum() / total) if total > 0 else 0.0
+
+
+def gradient_energy(image: Any, mask: Any | None = None) -> float:
+    """Mean squared finite-difference gradient: ``mean(dx**2) + mean(dy**2)``.
+
+    Differences are between horizontally or vertically adjacent pixels; with ``mask``
+    (non-zero where pixels are measured) only pairs with both pixels inside count, so the
+    border between kept and generated regions does not leak in. Averaged over channels
+    and batch. Blur lowers it; added detail or noise raises it.
+    """
+    x = _as_nchw(image)
+    h, w = x.shape[-2:]
+    dx = np.diff(x, axis=-1) ** 2
+    dy = np.diff(x, axis=-2) ** 2
+    if mask is None:
+        mx = np.ones((h, w - 1), bool)
+        my = np.ones((h - 1, w), bool)
+    else:
+        m = _mask_2d(mask, h, w)
+        mx = m[:, 1:] & m[:, :-1]
+        my = m[1:, :] & m[:-1, :]
+    total = 0.0
+    for d, valid in ((dx, mx), (dy, my)):
+        if valid.any():
+            total += float(d[..., valid].mean())
+    return total
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def plot_band_snr(
+    snr: Any,
+    times: Sequence[float] | np.ndarray | None = None,
+    stop_resampling_at: int | None = 100,
+    resampling_window: tuple[int, int] | None = None,
+    ax: "Axes | None" = None,
+    labels: Sequence[str] | None = None,
+) -> "Axes":
+    """Per-band forward SNR against ``t`` (log scale), low bands blue, high bands red.
+
+    ``times`` are the x values of the rows of ``snr`` (default ``0..T-1``); give
+    ``stop_resampling_at`` and ``resampling_window`` (e.g. from
+    :func:`ipainter_nb.core.schedules.resampling_window`) in the same units: the window is
+    shaded, the stop time drawn as a vertical dashed line, SNR = 1 as a horizontal one.
+    """
+    import matplotlib.pyplot as plt
+
+    s = _to_numpy(snr)
+    if s.ndim == 1:
+        s = s[:, None]
+    n_t, n_bands = s.shape
+    x = np.arange(n_t) if times is None else np.asarray(times, dtype=np.float64)
+    if x.shape != (n_t,):
+        raise ValueError(f"times has {x.shape[0]} values but snr has {n_t} rows")
+    if labels is None:
+        labels = [f"band {b}" for b in range(n_bands)]
+        labels[0] += " (low)"
+        if n_bands > 1:
+            labels[-1] += " (high)"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    cmap = plt.get_cmap("coolwarm")
+    for b in range(n_bands):
+        colour = cmap(b / max(n_bands - 1, 1))
+        ax.plot(x, s[:, b], color=colour, label=labels[b])
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="k", lw=0.8, ls=":", label="SNR = 1")
+    if resampling_window is not None:
+        lo, hi = resampling_window
+        ax.axvspan(lo, hi, color="C1", alpha=0.15, label=f"resampling t={lo}..{hi}")
+    if stop_resampling_at is not None:
+        ax.axvline(
+            stop_resampling_at, color="C3", ls="--", lw=1, label=f"stop at t={stop_resampling_at}"
+        )
+    ax.set_xlabel("t")
+    ax.set_ylabel("forward SNR per band")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_spectrum_evolution(
+    spectra: Sequence[tuple[int, Any, Any]],
+    ax: "Axes | None" = None,
+    cmap: str = "viridis",
+) -> "Axes":
+    """Overlay radial spectra (e.g. of the predicted ``x0`` at several ``t``), coloured by ``t``.
+
+    ``spectra`` holds ``(t, freqs, power)`` triples, as :func:`radial_power_spectrum`
+    returns them. Log-log axes (the DC bin is left out); a colourbar maps colour to ``t``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    if len(spectra) == 0:
+        raise ValueError("spectra is empty: give at least one (t, freqs, power)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    ts = [float(t) for t, _, _ in spectra]
+    lo, hi = min(ts), max(ts)
+    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+    colours = plt.get_cmap(cmap)
+    for t, freqs, power in spectra:
+        f = _to_numpy(freqs).reshape(-1)
+        p = _to_numpy(power).reshape(-1)
+        pos = f > 0
+        ax.plot(f[pos], p[pos], color=colours(norm(float(t))), lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("frequency (cycles/pixel)")
+    ax.set_ylabel("power")
+    mappable = ScalarMappable(norm=norm, cmap=colours)
+    ax.figure.colorbar(mappable, ax=ax, label="t")
+    return ax
