@@ -1,0 +1,214 @@
+"""The DDPM noise schedule and its closed forms (pure tensor math, no model).
+
+Index convention (guided-diffusion's): the sample "at level t" has been noised with
+``alphas_cumprod[t]``; the model called at level t predicts the sample at level t-1, and
+level -1 is the clean image. A schedule respaced to N steps keeps a subset of the 1000
+training timesteps; ``timestep_map[t]`` is the training timestep the model must be called
+with at respaced level t.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+__all__ = [
+    "linear_betas",
+    "cosine_betas",
+    "named_betas",
+    "space_timesteps",
+    "DiffusionSchedule",
+    "VARIANCE_TYPES",
+]
+
+VARIANCE_TYPES = ("learned_range", "fixed_small", "fixed_large")
+
+
+def linear_betas(num_steps: int = 1000) -> np.ndarray:
+    """Ho et al.'s linear schedule, scaled so that any step count spans the same noise."""
+    scale = 1000 / num_steps
+    return np.linspace(scale * 1e-4, scale * 0.02, num_steps, dtype=np.float64)
+
+
+def cosine_betas(num_steps: int = 1000, max_beta: float = 0.999) -> np.ndarray:
+    """Nichol & Dhariwal's cosine schedule (betas capped to avoid a singular last step)."""
+
+    def alpha_bar(s: float) -> float:
+        return math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    return np.array(
+        [min(1 - alpha_bar((i + 1) / num_steps) / alpha_bar(i / num_steps), max_beta) for i in range(num_steps)],
+        dtype=np.float64,
+    )
+
+
+def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:
+    if name == "linear":
+        return linear_betas(num_steps)
+    if name == "cosine":
+        return cosine_betas(num_steps)
+    raise ValueError(f"beta schedule must be 'linear' or 'cosine', got {name!r}")
+
+
+def space_timesteps(num_steps: int, spacing: str | int | list[int]) -> list[int]:
+    """Which of ``num_steps`` training timesteps a respaced schedule keeps (sorted).
+
+    ``"250"`` keeps 250 evenly spread steps (rounded fractional stride, first and last
+    included); ``"10,15,20"`` splits the range into 3 equal sections with that many steps
+    each; ``"ddimN"`` keeps every k-th step with the integer stride k that yields exactly N.
+    """
+    if isinstance(spacing, int):
+        spacing = str(spacing)
+    if isinstance(spacing, str) and spacing.startswith("ddim"):
+        wanted = int(spacing[len("ddim"):])
+        for stride in range(1, num_steps):
+            if len(range(0, num_steps, stride)) == wanted:
+                return list(range(0, num_steps, stride))
+        raise ValueError(f"no integer stride gives exactly {wanted} steps out of {num_steps}")
+    counts = [int(c) for c in spacing.split(",")] if isinstance(spacing, str) else list(spacing)
+    base, extra = divmod(num_steps, len(counts))
+    kept: list[int] = []
+    start = 0
+    for i, count in enumerate(counts):
+        size = base + (1 if i < extra else 0)
+        if not 1 <= count <= size:
+            raise ValueError(f"cannot take {count} steps from a section of {size} steps (respacing {spacing!r})")
+        stride = 1.0 if count == 1 else (size - 1) / (count - 1)
+        kept.extend(start + round(k * stride) for k in range(count))
+        start += size
+    return sorted(set(kept))
+
+
+def _extract(table: np.ndarray, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """table[t] as a tensor broadcastable against ``like`` (N, C, H, W), on its device and dtype."""
+    values = torch.as_tensor(table, dtype=torch.float64, device=t.device)[t.long()]
+    return values.to(device=like.device, dtype=like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+
+
+@dataclass
+class DiffusionSchedule:
+    """Tables of a (possibly respaced) DDPM forward process and the reverse-step formulas."""
+
+    betas: np.ndarray
+    timestep_map: np.ndarray
+    variance_type: str = "learned_range"
+    alphas_cumprod: np.ndarray = field(init=False)
+    alphas_cumprod_prev: np.ndarray = field(init=False)
+    posterior_variance: np.ndarray = field(init=False)
+    posterior_log_variance_clipped: np.ndarray = field(init=False)
+    posterior_mean_coef1: np.ndarray = field(init=False)
+    posterior_mean_coef2: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.betas = np.asarray(self.betas, dtype=np.float64)
+        self.timestep_map = np.asarray(self.timestep_map, dtype=np.int64)
+        if self.variance_type not in VARIANCE_TYPES:
+            raise ValueError(f"variance_type must be one of {VARIANCE_TYPES}, got {self.variance_type!r}")
+        if not ((self.betas > 0) & (self.betas <= 1)).all():
+            raise ValueError("betas must lie in (0, 1]")
+        alphas = 1.0 - self.betas
+        self.alphas_cumprod = np.cumprod(alphas)
+        self.alphas_cumprod_prev = np.append(1.0, self.alphas_cumprod[:-1])
+        self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
+        # the variance at level 0 is 0; its log is clipped to the next one to stay finite
+        self.posterior_log_variance_clipped = np.log(np.append(self.posterior_variance[1], self.posterior_variance[1:]))
+        self.posterior_mean_coef1 = self.betas * np.sqrt(self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
+        self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * np.sqrt(alphas) / (1.0 - self.alphas_cumprod)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        beta_schedule: str = "linear",
+        num_train_steps: int = 1000,
+        respacing: str | int | None = None,
+        variance_type: str = "learned_range",
+    ) -> "DiffusionSchedule":
+        """The training schedule, respaced to ``respacing`` steps (None keeps all of them)."""
+        base = named_betas(beta_schedule, num_train_steps)
+        if respacing is None or str(respacing) == str(num_train_steps):
+            return cls(base, np.arange(num_train_steps), variance_type)
+        kept = space_timesteps(num_train_steps, respacing)
+        cumprod = np.cumprod(1.0 - base)
+        # consecutive kept steps must reproduce the same alphas_cumprod at those steps
+        previous = np.append(1.0, cumprod[kept][:-1])
+        betas = 1.0 - cumprod[kept] / previous
+        return cls(betas, np.array(kept), variance_type)
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.betas)
+
+    def model_timesteps(self, t: torch.Tensor) -> torch.Tensor:
+        """The training timesteps the model is called with at respaced levels ``t``."""
+        return torch.as_tensor(self.timestep_map, device=t.device)[t.long()]
+
+    # -- forward process ----------------------------------------------------------------
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Noise a clean image straight to level t."""
+        ac = _extract(self.alphas_cumprod, t, x0)
+        return ac.sqrt() * x0 + (1 - ac).sqrt() * noise
+
+    def q_step(self, x_prev: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """One forward step: from level t-1 to level t (RePaint's jump back)."""
+        beta = _extract(self.betas, t, x_prev)
+        return (1 - beta).sqrt() * x_prev + beta.sqrt() * noise
+
+    # -- reverse process ----------------------------------------------------------------
+    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        ac = _extract(self.alphas_cumprod, t, x_t)
+        return (x_t - (1 - ac).sqrt() * eps) / ac.sqrt()
+
+    def predict_eps(self, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        ac = _extract(self.alphas_cumprod, t, x_t)
+        return (x_t - ac.sqrt() * x0) / (1 - ac).sqrt()
+
+    def posterior_mean(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Mean of q(x_{t-1} | x_t, x0)."""
+        return _extract(self.posterior_mean_coef1, t, x_t) * x0 + _extract(self.posterior_mean_coef2, t, x_t) * x_t
+
+    def posterior_log_variance(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return _extract(self.posterior_log_variance_clipped, t, like)
+
+    def model_log_variance(self, t: torch.Tensor, like: torch.Tensor, var_values: torch.Tensor | None) -> torch.Tensor:
+        """Log variance of p(x_{t-1} | x_t) for this schedule's variance type.
+
+        learned_range: the model's extra channels v ∈ [-1, 1] interpolate in log space
+        between the posterior variance (v = -1) and beta_t (v = 1), as in Improved DDPM.
+        """
+        if self.variance_type == "learned_range":
+            if var_values is None:
+                raise ValueError("a learned-range model must output 6 channels (eps and variance)")
+            lo = _extract(self.posterior_log_variance_clipped, t, like)
+            hi = _extract(np.log(self.betas), t, like)
+            frac = (var_values.to(like.dtype) + 1) / 2
+            return frac * hi + (1 - frac) * lo
+        if self.variance_type == "fixed_small":
+            return _extract(self.posterior_log_variance_clipped, t, like).expand_as(like)
+        large = np.log(np.append(self.posterior_variance[1], self.betas[1:]))
+        return _extract(large, t, like).expand_as(like)
+
+    def p_mean_variance(
+        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, clip_x0: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """From the raw model output: (mean, log variance, predicted x0) of the reverse step."""
+        channels = x_t.shape[1]
+        if model_output.shape[1] == 2 * channels:
+            eps, var_values = model_output.split(channels, dim=1)
+        elif model_output.shape[1] == channels:
+            eps, var_values = model_output, None
+        else:
+            raise ValueError(
+                f"model output has {model_output.shape[1]} channels; expected {channels} (eps) "
+                f"or {2 * channels} (eps and learned variance)"
+            )
+        eps = eps.to(x_t.dtype)
+        x0 = self.predict_x0(x_t, t, eps)
+        if clip_x0:
+            x0 = x0.clamp(-1, 1)
+        mean = self.posterior_mean(x0, x_t, t)
+        log_var = self.model_log_variance(t, x_t, var_values)
+        return mean, log_var, x0

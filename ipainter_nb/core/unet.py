@@ -1,0 +1,381 @@
+"""A UNet whose weights are interchangeable with guided-diffusion's ``UNetModel``.
+
+The published checkpoints (RePaint's places256/celeba256, OpenAI's ImageNet models) are
+state dicts of guided-diffusion's UNet. This module rebuilds the same network with the
+same parameter names and shapes, so those files load with ``strict=True``, but is written
+as a few small blocks instead of one flag-driven class.
+
+Parameter naming (what the checkpoints require):
+``time_embed.{0,2}``, ``label_emb``, ``input_blocks.i.j``, ``middle_block.{0,1,2}``,
+``output_blocks.i.j``, ``out.{0,2}``; inside a residual block ``in_layers.{0,2}``,
+``emb_layers.1``, ``out_layers.{0,3}``, ``skip_connection``; inside attention ``norm``,
+``qkv`` and ``proj_out`` (1-D convolutions); a strided conv ``op``; an upsampling conv ``conv``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["UNetConfig", "UNet", "build_unet", "timestep_embedding"]
+
+
+@dataclass
+class UNetConfig:
+    """The guided-diffusion model flags, with the places256 values as defaults.
+
+    attention_resolutions are spatial sizes (e.g. 32, 16, 8 for a 256² model), as in
+    guided-diffusion's command-line flags, not downsampling factors.
+    """
+
+    image_size: int = 256
+    num_channels: int = 256
+    num_res_blocks: int = 2
+    channel_mult: tuple[int, ...] | None = None  # None: guided-diffusion's default for image_size
+    attention_resolutions: tuple[int, ...] = (32, 16, 8)
+    num_heads: int = 4
+    num_head_channels: int = 64  # -1: split channels into num_heads heads instead
+    num_heads_upsample: int = -1  # -1: same as num_heads
+    learn_sigma: bool = True  # 6 output channels: eps and the learned-range variance
+    use_scale_shift_norm: bool = True
+    resblock_updown: bool = True
+    use_new_attention_order: bool = False
+    class_cond: bool = False
+    num_classes: int = 1000
+    dropout: float = 0.0
+    in_channels: int = 3
+    # "sdpa" (fused scaled_dot_product_attention) or "einsum" (the original formulation,
+    # kept as the speed baseline of benchmarks/unet_speed.py); both give the same numbers.
+    attention_impl: str = "sdpa"
+    # Accepted for compatibility with guided-diffusion configs; precision is chosen at load time.
+    use_fp16: bool = False
+    use_checkpoint: bool = False
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> "UNetConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown UNet config key(s) {unknown}; expected some of {sorted(known)}"
+            )
+        values = dict(config)
+        for key in ("channel_mult", "attention_resolutions"):
+            if key in values and values[key] is not None:
+                values[key] = _parse_int_tuple(values[key], key)
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["channel_mult"] = list(self.resolved_channel_mult())
+        out["attention_resolutions"] = list(self.attention_resolutions)
+        return out
+
+    def resolved_channel_mult(self) -> tuple[int, ...]:
+        if self.channel_mult is not None:
+            return tuple(self.channel_mult)
+        defaults = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
+        if self.image_size not in defaults:
+            raise ValueError(f"channel_mult must be given for image_size {self.image_size}")
+        return defaults[self.image_size]  # type: ignore[return-value]
+
+    @property
+    def out_channels(self) -> int:
+        return 6 if self.learn_sigma else 3
+
+    def validate(self) -> None:
+        if self.num_channels % 32:
+            raise ValueError(f"num_channels must be a multiple of 32 (GroupNorm of 32 groups), got {self.num_channels}")
+        if self.num_heads_upsample == -1:
+            self.num_heads_upsample = self.num_heads
+        if self.num_head_channels == -1 and self.num_heads <= 0:
+            raise ValueError("num_heads must be positive when num_head_channels is -1")
+        if self.attention_impl not in ("sdpa", "einsum"):
+            raise ValueError(f"attention_impl must be 'sdpa' or 'einsum', got {self.attention_impl!r}")
+
+
+def _parse_int_tuple(value: Any, key: str) -> tuple:
+    if isinstance(value, str):  # guided-diffusion flags write "32,16,8"
+        value = [v for v in value.split(",") if v.strip()]
+    try:
+        # channel_mult may hold 0.5 (guided-diffusion's 512² default); keep whole numbers int
+        return tuple(int(float(v)) if float(v).is_integer() else float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be a list of integers, got {value!r}") from None
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of (possibly fractional) timesteps: [cos | sin] halves."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
+    return emb
+
+
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in float32 whatever the activations' dtype (fp16 overflows)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.float()).to(x.dtype)
+
+
+def norm(channels: int) -> GroupNorm32:
+    return GroupNorm32(32, channels)
+
+
+class TimestepBlock(nn.Module):
+    """A block that also takes the timestep embedding."""
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+class EmbedSequential(nn.Sequential):
+    """Sequential that hands the embedding to the blocks that want it."""
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        for layer in self:
+            x = layer(x, emb) if isinstance(layer, TimestepBlock) else layer(x)
+        return x
+
+
+class Downsample(nn.Module):
+    """Halve the resolution: strided 3×3 conv (weights under ``op``) or 2×2 average pool."""
+
+    def __init__(self, channels: int, use_conv: bool, out_channels: int | None = None):
+        super().__init__()
+        out_channels = out_channels or channels
+        if use_conv:
+            self.op = nn.Conv2d(channels, out_channels, 3, stride=2, padding=1)
+        else:
+            if out_channels != channels:
+                raise ValueError("pooling cannot change the channel count")
+            self.op = nn.AvgPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+class Upsample(nn.Module):
+    """Double the resolution (nearest), optionally followed by a 3×3 conv (``conv``)."""
+
+    def __init__(self, channels: int, use_conv: bool, out_channels: int | None = None):
+        super().__init__()
+        out_channels = out_channels or channels
+        self.use_conv = use_conv
+        if use_conv:
+            self.conv = nn.Conv2d(channels, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        return self.conv(x) if self.use_conv else x
+
+
+class ResBlock(TimestepBlock):
+    """Two 3×3 convs with the timestep injected between them; optional up/down resampling."""
+
+    def __init__(
+        self,
+        channels: int,
+        emb_channels: int,
+        out_channels: int,
+        dropout: float = 0.0,
+        use_scale_shift_norm: bool = False,
+        up: bool = False,
+        down: bool = False,
+    ):
+        super().__init__()
+        self.use_scale_shift_norm = use_scale_shift_norm
+        self.in_layers = nn.Sequential(norm(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.resample: nn.Module | None = None
+        if up:
+            self.resample = Upsample(channels, use_conv=False)
+        elif down:
+            self.resample = Downsample(channels, use_conv=False)
+        # scale-shift norm needs a scale and a shift per channel, hence twice the width
+        emb_out = 2 * out_channels if use_scale_shift_norm else out_channels
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, emb_out))
+        self.out_layers = nn.Sequential(
+            norm(out_channels), nn.SiLU(), nn.Dropout(p=dropout), nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        )
+        self.skip_connection = (
+            nn.Identity() if out_channels == channels else nn.Conv2d(channels, out_channels, 1)
+        )
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        if self.resample is not None:
+            # resample between the norm/activation and the conv, on both paths
+            h = self.in_layers[1](self.in_layers[0](x))
+            h = self.in_layers[2](self.resample(h))
+            x = self.resample(x)
+        else:
+            h = self.in_layers(x)
+        e = self.emb_layers(emb).to(h.dtype)[..., None, None]
+        if self.use_scale_shift_norm:
+            scale, shift = e.chunk(2, dim=1)
+            h = self.out_layers[0](h) * (1 + scale) + shift
+            for layer in self.out_layers[1:]:
+                h = layer(h)
+        else:
+            h = self.out_layers(h + e)
+        return self.skip_connection(x) + h
+
+
+class AttentionBlock(nn.Module):
+    """Self-attention over all spatial positions.
+
+    ``qkv`` packs queries, keys and values in one 1×1 conv. The legacy order interleaves
+    them per head ([head][q,k,v][c]); the new order groups them ([q,k,v][head][c]).
+    """
+
+    def __init__(self, channels: int, num_heads: int, new_order: bool = False, impl: str = "sdpa"):
+        super().__init__()
+        if channels % num_heads:
+            raise ValueError(f"{channels} channels cannot be split into {num_heads} heads")
+        self.num_heads = num_heads
+        self.new_order = new_order
+        self.impl = impl
+        self.norm = norm(channels)
+        self.qkv = nn.Conv1d(channels, 3 * channels, 1)
+        self.proj_out = nn.Conv1d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, hgt, wid = x.shape
+        flat = x.reshape(b, c, hgt * wid)
+        qkv = self.qkv(self.norm(flat))
+        heads, ch = self.num_heads, c // self.num_heads
+        if self.new_order:
+            qkv = qkv.reshape(b, 3, heads, ch, -1).transpose(1, 2)
+        else:
+            qkv = qkv.reshape(b, heads, 3, ch, -1)
+        q, k, v = (qkv[:, :, i].transpose(-1, -2) for i in range(3))  # (b, heads, tokens, ch)
+        if self.impl == "sdpa":
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            weights = torch.einsum("bhtc,bhsc->bhts", q, k) / math.sqrt(ch)
+            weights = torch.softmax(weights.float(), dim=-1).to(q.dtype)
+            out = torch.einsum("bhts,bhsc->bhtc", weights, v)
+        out = out.transpose(-1, -2).reshape(b, c, -1)
+        return (flat + self.proj_out(out)).reshape(b, c, hgt, wid)
+
+
+class UNet(nn.Module):
+    """The guided-diffusion UNet: ``model(x, t, y=None)`` → (N, 3 or 6, H, W)."""
+
+    def __init__(self, config: UNetConfig):
+        super().__init__()
+        self.config = config
+        mc = config.num_channels
+        emb_ch = 4 * mc
+        mult = config.resolved_channel_mult()
+        attention_ds = {config.image_size // r for r in config.attention_resolutions}
+
+        def heads_for(ch: int, num_heads: int) -> int:
+            if config.num_head_channels == -1:
+                return num_heads
+            if ch % config.num_head_channels:
+                raise ValueError(
+                    f"num_head_channels={config.num_head_channels} does not divide the {ch} channels "
+                    "of an attention block; choose a divisor or set num_head_channels=-1 and use num_heads"
+                )
+            return ch // config.num_head_channels
+
+        def attention(ch: int, num_heads: int) -> AttentionBlock:
+            return AttentionBlock(ch, heads_for(ch, num_heads), config.use_new_attention_order, config.attention_impl)
+
+        def resblock(ch: int, out: int, **kw: bool) -> ResBlock:
+            return ResBlock(ch, emb_ch, out, config.dropout, config.use_scale_shift_norm, **kw)
+
+        self.time_embed = nn.Sequential(nn.Linear(mc, emb_ch), nn.SiLU(), nn.Linear(emb_ch, emb_ch))
+        if config.class_cond:
+            self.label_emb = nn.Embedding(config.num_classes, emb_ch)
+
+        ch = int(mult[0] * mc)
+        self.input_blocks = nn.ModuleList([EmbedSequential(nn.Conv2d(config.in_channels, ch, 3, padding=1))])
+        skip_channels = [ch]
+        ds = 1
+        for level, m in enumerate(mult):
+            for _ in range(config.num_res_blocks):
+                layers: list[nn.Module] = [resblock(ch, int(m * mc))]
+                ch = int(m * mc)
+                if ds in attention_ds:
+                    layers.append(attention(ch, config.num_heads))
+                self.input_blocks.append(EmbedSequential(*layers))
+                skip_channels.append(ch)
+            if level != len(mult) - 1:
+                down = resblock(ch, ch, down=True) if config.resblock_updown else Downsample(ch, use_conv=True)
+                self.input_blocks.append(EmbedSequential(down))
+                skip_channels.append(ch)
+                ds *= 2
+
+        self.middle_block = EmbedSequential(resblock(ch, ch), attention(ch, config.num_heads), resblock(ch, ch))
+
+        self.output_blocks = nn.ModuleList()
+        for level, m in reversed(list(enumerate(mult))):
+            for i in range(config.num_res_blocks + 1):
+                layers = [resblock(ch + skip_channels.pop(), int(mc * m))]
+                ch = int(mc * m)
+                if ds in attention_ds:
+                    layers.append(attention(ch, config.num_heads_upsample))
+                if level and i == config.num_res_blocks:
+                    layers.append(resblock(ch, ch, up=True) if config.resblock_updown else Upsample(ch, use_conv=True))
+                    ds //= 2
+                self.output_blocks.append(EmbedSequential(*layers))
+
+        self.out = nn.Sequential(norm(ch), nn.SiLU(), nn.Conv2d(ch, config.out_channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.config.class_cond and y is None:
+            raise ValueError("this model is class-conditional: pass class labels y")
+        if not self.config.class_cond and y is not None:
+            raise ValueError("this model is unconditional: y must be None")
+        param = self.time_embed[0].weight
+        emb = self.time_embed(timestep_embedding(t, self.config.num_channels).to(param.dtype))
+        if y is not None:
+            emb = emb + self.label_emb(y)
+        h = x.to(param.dtype)
+        skips = []
+        for block in self.input_blocks:
+            h = block(h, emb)
+            skips.append(h)
+        h = self.middle_block(h, emb)
+        for block in self.output_blocks:
+            h = block(torch.cat([h, skips.pop()], dim=1), emb)
+        return self.out(h).to(x.dtype)
+
+
+def build_unet(
+    config: dict[str, Any] | UNetConfig,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> UNet:
+    """Build the UNet from guided-diffusion config keys (see ``UNetConfig``).
+
+    Pass ``device="meta"`` to get the structure without allocating memory (for checking
+    names and shapes, or to load a big checkpoint with ``assign=True``).
+    """
+    cfg = config if isinstance(config, UNetConfig) else UNetConfig.from_dict(config)
+    cfg.validate()
+    with torch.device(device) if device is not None else _nullcontext():
+        model = UNet(cfg)
+    if dtype is not None:
+        model = model.to(dtype=dtype)
+    return model
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
