@@ -42,7 +42,7 @@ __all__ = [
     "make_grid",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike]
 
 #: A cutout smaller than this on either side is rejected: it would vanish on the canvas
 #: and cannot be picked with the mouse.
