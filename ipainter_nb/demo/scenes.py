@@ -258,8 +258,11 @@ def draw_moon(c: Canvas, cx: float, cy: float, r: float,
 
 def draw_cloud(c: Canvas, rng: np.random.Generator, cx: float, cy: float, w: float,
                colour: ColourLike = (250, 250, 252), shadow: ColourLike | None = None,
-               opacity: float = 0.95) -> None:
-    """A soft cloud: the union of a few overlapping puffs, a bit darker underneath."""
+               opacity: float = 0.95, soft: float | None = None) -> None:
+    """A soft cloud: the union of a few overlapping puffs, a bit darker underneath.
+
+    ``soft`` is the edge ramp in pixels (default: 4% of the width, a hazy edge).
+    """
     n = int(rng.integers(3, 6))
     ox = rng.uniform(-0.38, 0.38, n) * w
     rad = rng.uniform(0.16, 0.28, n) * w
@@ -269,7 +272,7 @@ def draw_cloud(c: Canvas, rng: np.random.Generator, cx: float, cy: float, w: flo
     if reg is None:
         return
     ys, xs = reg[2], reg[3]
-    soft = max(1.0, w * 0.04)
+    soft = max(1.0, w * 0.04) if soft is None else soft
     miss = np.ones(np.broadcast_shapes(ys.shape, xs.shape), np.float32)
     for i in range(n):
         d = rad[i] - np.sqrt((xs - cx - ox[i]) ** 2 + (ys - cy - oy[i]) ** 2)
@@ -319,7 +322,9 @@ def draw_house(c: Canvas, x: float, base: float, w: float, h: float,
     # a slightly darker right half gives the box some volume
     draw_rect(c, x + w * 0.18, wall_top, x + w / 2, base, _mix(wall, (0, 0, 0), 0.12))
     eave = w * 0.1
-    draw_polygon(c, [(x - w / 2 - eave, wall_top + 0.5), (x + w / 2 + eave, wall_top + 0.5),
+    # the roof overlaps the wall top so no see-through seam appears between them
+    lap = max(1.0, h * 0.03)
+    draw_polygon(c, [(x - w / 2 - eave, wall_top + lap), (x + w / 2 + eave, wall_top + lap),
                      (x, base - h)], roof)
     draw_rect(c, x - w * 0.3, base - h * 0.32, x - w * 0.08, base, door)
     draw_rect(c, x + w * 0.06, base - h * 0.45, x + w * 0.34, base - h * 0.24, window)
@@ -338,18 +343,19 @@ def draw_boat(c: Canvas, x: float, waterline: float, w: float,
     draw_polygon(c, [(x - w / 2, y(hh)), (x + w / 2, y(hh)), (x + w * 0.32, y(-hh * 0.3)),
                      (x - w * 0.32, y(-hh * 0.3))], hull)
     mw = max(w * 0.025, 0.6)
-    top, bot = sorted((y(w * 0.95), y(hh)))
+    top, bot = sorted((y(w * 0.95), y(hh * 0.3)))  # the mast reaches into the hull
     draw_rect(c, x - mw, top, x + mw, bot, _mix(hull, (0, 0, 0), 0.3))
-    draw_polygon(c, [(x + mw * 1.5, y(w * 0.92)), (x + mw * 1.5, y(hh * 1.6)),
+    # sails start inside the mast: no see-through seam along it
+    draw_polygon(c, [(x + mw * 0.5, y(w * 0.92)), (x + mw * 0.5, y(hh * 1.6)),
                      (x + w * 0.42, y(hh * 1.6))], sail)
-    draw_polygon(c, [(x - mw * 1.5, y(w * 0.8)), (x - mw * 1.5, y(hh * 1.6)),
+    draw_polygon(c, [(x - mw * 0.5, y(w * 0.8)), (x - mw * 0.5, y(hh * 1.6)),
                      (x - w * 0.3, y(hh * 1.6))], _mix(sail, (0, 0, 0), 0.1))
 
 
 def draw_rock(c: Canvas, rng: np.random.Generator, cx: float, base: float, r: float,
               colour: ColourLike = (125, 120, 115)) -> None:
     """A boulder: a lumpy half-ellipse with a lit top and a flat bottom."""
-    reg = c.region(cx - r * 1.4, base - r * 1.2, cx + r * 1.4, base + 1)
+    reg = c.region(cx - r * 1.75, base - r * 1.4, cx + r * 1.75, base + 1)
     if reg is None:
         return
     ys, xs = reg[2], reg[3]
@@ -372,9 +378,11 @@ def draw_mountain(c: Canvas, rng: np.random.Generator, cx: float, base: float, w
     x0 = int(np.floor(cx - w / 2))
     n = int(np.ceil(w)) + 1
     u = (np.arange(n, dtype=np.float32) + x0 + 0.5 - cx) / (w / 2)  # -1..1 across
-    tent = np.clip(1.0 - np.abs(u), 0, 1) ** 1.1
-    rough = fractal_profile(rng, n, octaves=4, knots=4, roughness=0.55)
-    top = base - h * np.clip(tent * (1.0 + 0.18 * rough) + 0.06 * rough * tent, 0, None)
+    tent = np.clip(1.0 - np.abs(u), 0, 1)
+    rough = fractal_profile(rng, n, octaves=5, knots=6, roughness=0.65)
+    # noise strongest on the flanks, zero at the feet; rescaled so the peak is exactly h
+    hgt = np.clip(tent + 0.5 * rough * np.sin(np.pi * tent), 0, None)
+    top = base - h * hgt / max(float(hgt.max()), 1e-6)
     top = np.where(tent > 0, top, base + 2)
     draw_below_profile(c, top, colour, y_bottom=base, x0=x0)
     # shaded right flank
@@ -449,7 +457,7 @@ def _place_on_ground(c: Canvas, rng: np.random.Generator, horizon: float, light:
         if allow_house and kind < 0.28:
             draw_house(c, x, y, size * 0.9, size * 0.8, _pick(rng, _WALL) * light,
                        _pick(rng, _ROOF) * light,
-                       window=(250, 215, 120) if light[0] < 0.5 else _mix((90, 110, 140), (0, 0, 0), 0) * light,
+                       window=(250, 215, 120) if light[0] < 0.5 else np.array((90, 110, 140), np.float32) * light,
                        door=np.array((90, 60, 45), np.float32) * light)
         elif kind < 0.65:
             draw_round_tree(c, x, y, size, _pick(rng, _LEAF) * light,
@@ -596,7 +604,6 @@ def make_scene(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     else:
         # rolling hills band by band, nearer ones darker and more saturated
         c.rgb[h_int:] = _mix(grass, hor * light, 0.25)
-        y0 = horizon
         n_bands = int(rng.integers(2, 5))
         for i in range(n_bands):
             frac = (i + 1) / (n_bands + 1)
@@ -613,7 +620,6 @@ def make_scene(rng: np.random.Generator, size: int = 64) -> np.ndarray:
                 per = 2.0 + 6.0 * (reg[2] - horizon) / (S - horizon)
                 stripes = (np.sin((reg[2] - horizon) * 2 * np.pi / per) > 0.3).astype(np.float32)
                 c.paint(reg, cov * stripes * 0.2, _mix(col, (0, 0, 0), 0.35))
-            y0 = yb
         if rng.uniform() < 0.25:
             draw_rock(c, rng, rng.uniform(0.1, 0.9) * S, S - rng.uniform(0.0, 0.15) * S,
                       rng.uniform(0.03, 0.08) * S, _pick(rng, _ROCK) * light)
