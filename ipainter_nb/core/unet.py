@@ -126,7 +126,9 @@ class GroupNorm32(nn.GroupNorm):
     """GroupNorm computed in float32 whatever the activations' dtype (fp16 overflows)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.float()).to(x.dtype)
+        weight = None if self.weight is None else self.weight.float()
+        bias = None if self.bias is None else self.bias.float()
+        return F.group_norm(x.float(), self.num_groups, weight, bias, self.eps).to(x.dtype)
 
 
 def norm(channels: int) -> GroupNorm32:
