@@ -11,3 +11,31 @@ def reference_dir() -> Path:
         # a missing fixture folder is a broken checkout, not a reason to skip
         pytest.fail(f"reference fixtures not found at {path}: clone the repository beside ../shared")
     return path
+
+
+TINY_UNET = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2],
+                 attention_resolutions=[16], num_heads=1, num_head_channels=32, learn_sigma=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """A random-weight 32x32 learned-sigma model saved as the toolkit saves models."""
+    import torch
+
+    from ipainter_nb.core.models import save_model
+    from ipainter_nb.core.schedules import ScheduleConfig
+    from ipainter_nb.core.unet import build_unet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_model(build_unet(TINY_UNET), path, name="tiny", unet_config=TINY_UNET, variance_type="learned_range",
+               default_schedule=ScheduleConfig(kind="truncated", t_T=20, jump_length=4, jump_n_sample=3,
+                                               stop_resampling_at=8), dtype=torch.float32)
+    return path
+
+
+@pytest.fixture()
+def tiny_model(tiny_model_path):
+    from ipainter_nb.core.models import load_model
+
+    return load_model(tiny_model_path, device="cpu")

@@ -1,0 +1,32 @@
+"""ipainter-nb: the Intelligent Painter in Jupyter.
+
+    import ipainter_nb as ip
+    model = ip.load_model("demo")
+    comp = ip.Composition(size=model.image_size)
+    comp.add(ip.Layer.from_file("sun.png", x=40, y=8, scale=0.5))
+    image, keep = comp.render()
+    times = ip.schedules.repaint(t_T=250, jump_length=10, jump_n_sample=10, stop_resampling_at=100)
+    result = ip.paint(model, image, keep, times=times, num_samples=4, seed=0)
+"""
+
+from .core import frequency, schedules
+from .core.composition import Composition, CompositionError, Layer
+from .core.models import DiffusionModel, PRESETS, load_model
+from .core.sampler import CancelToken, PaintResult, Step, paint
+from .core.schedules import ScheduleConfig
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load_model", "paint", "Composition", "Layer", "schedules", "frequency", "ScheduleConfig",
+    "DiffusionModel", "PRESETS", "PaintResult", "Step", "CancelToken", "CompositionError",
+]
+
+
+def __getattr__(name: str):
+    # widgets pull in ipywidgets/ipycanvas: load them only when asked for
+    if name in ("Painter", "Composer"):
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'ipainter_nb' has no attribute {name!r}")
