@@ -156,3 +156,11 @@ def test_demo_layout_places_known_cutouts_inside_the_canvas(pack):
     sun = next(i for i in layout if i["name"] == "sun")
     house = next(i for i in layout if i["name"] == "house")
     assert sun["y"] < 16 < house["y"]  # sun in the sky, house on the ground
+
+
+def test_tall_ridges_rising_above_the_top_edge_are_drawn_not_crashing():
+    # seed 12 once drew a mountain whose summit lay above row 0 and crashed training
+    from ipainter_nb.demo.scenes import make_scenes
+
+    for seed in range(8, 40):
+        assert make_scenes(16, seed=seed, size=64).shape == (16, 64, 64, 3)

@@ -544,7 +544,8 @@ def make_scene(rng: np.random.Generator, size: int = 64) -> np.ndarray:
         base = _pick(rng, _ROCK) * light
         col = _mix(base, hor, 0.12 + 0.45 * far)
         # vertical gradient: a touch hazier at the foot of the ridge
-        yy = np.arange(int(heights.min()) - 1, int(horizon) + 1, dtype=np.float32)
+        # rows of the ridge, clipped to the canvas (a tall ridge may rise above the top edge)
+        yy = np.arange(max(int(heights.min()) - 1, 0), int(horizon) + 1, dtype=np.float32)
         tt = np.clip((yy - heights.min()) / max(horizon - heights.min(), 1.0), 0, 1)[:, None, None]
         grad = col[None, None, :] * (1 - 0.3 * tt) + hor[None, None, :] * 0.3 * tt
         cov = draw_below_profile(c, heights, grad, y_top=yy[0], y_bottom=horizon + 1)
