@@ -1,0 +1,237 @@
+"""Inline frequency plots: matplotlib figures rendered to PNG and shown in ipywidgets.
+
+Two plots tell the Fourier story of truncated resampling:
+
+- the radially averaged power spectrum of the predicted ``x0`` as the run goes on (coarse
+  structure settles at large ``t``, fine detail only near ``t = 0``);
+- the forward process' per-band SNR for the composition's picture, with the schedule's
+  resampling window shaded and the stop time marked (below the stop, only bands that have
+  already drowned are being decided, so resampling there mostly blurs).
+
+Figures are built with ``matplotlib.figure.Figure`` and the Agg canvas directly, never
+pyplot: ``FrequencyPanel.on_step`` runs on the painting thread, and pyplot's global state
+is neither thread-safe nor ours to change (the notebook's backend stays as it is). The
+``*_figure`` functions return those figures for notebooks (``display(fig)`` shows them).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+from typing import Any, Callable, Sequence
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from ipainter_nb.core.frequency import (
+    band_snr,
+    drowning_times,
+    plot_band_snr,
+    plot_spectrum_evolution,
+    radial_power_spectrum,
+    sharpness,
+)
+from ipainter_nb.core.sampler import PaintResult, Step
+from ipainter_nb.core.schedules import ScheduleConfig, resampling_window, validate_times
+
+__all__ = [
+    "new_figure",
+    "figure_to_png",
+    "spectrum_evolution_figure",
+    "band_snr_figure",
+    "FrequencyPanel",
+]
+
+Spectrum = tuple[int, np.ndarray, np.ndarray]
+
+
+def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
+    """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread)."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render ``fig`` to PNG bytes with Agg."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def spectrum_evolution_figure(
+    spectra: Sequence[Spectrum], title: str | None = None, figsize: tuple[float, float] = (4.6, 3.2)
+) -> Figure:
+    """Radial spectra of the predicted x0, one curve per ``(t, freqs, power)``, coloured by t."""
+    fig = new_figure(figsize)
+    ax = fig.add_subplot()
+    if spectra:
+        plot_spectrum_evolution(list(spectra), ax=ax)
+        # the x range spans barely more than a decade: minor log labels would pile up
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.text(0.5, 0.5, "spectra of the predicted x0\nappear while painting", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+        ax.set_axis_off()
+    ax.set_title(title if title is not None else "predicted x0: radial power spectrum", fontsize="medium")
+    return fig
+
+
+def _schedule_marks(
+    schedule: ScheduleConfig | Sequence[int] | None,
+) -> tuple[tuple[int, int] | None, int | None, str]:
+    """(resampling window, stop time, description) of a schedule config or a times list."""
+    if schedule is None:
+        return None, None, ""
+    if isinstance(schedule, ScheduleConfig):
+        stop = schedule.stop_resampling_at if schedule.kind == "truncated" else None
+        return resampling_window(schedule.times()), stop, f"{schedule.kind}, t_T={schedule.t_T}"
+    times = validate_times(schedule)
+    return resampling_window(times), None, f"t_T={times[0] + 1}"
+
+
+def band_snr_figure(
+    image: Any,
+    alphas_cumprod: Any,
+    schedule: ScheduleConfig | Sequence[int] | None = None,
+    n_bands: int = 4,
+    figsize: tuple[float, float] = (4.6, 3.2),
+) -> Figure:
+    """Forward-process SNR per frequency band of ``image`` against t, schedule marked.
+
+    ``alphas_cumprod`` must be in the schedule's units: the respaced noise schedule of
+    ``t_T`` steps (``model.schedule(t_T).alphas_cumprod``), so that t on the x axis is the
+    t the schedule visits. With a ``ScheduleConfig`` the resampling window is shaded and,
+    for ``kind="truncated"``, ``stop_resampling_at`` drawn as a dashed line; with a times
+    list only the window is shaded.
+    """
+    snr = band_snr(image, alphas_cumprod, n_bands=n_bands)
+    window, stop, what = _schedule_marks(schedule)
+    fig = new_figure(figsize)
+    ax = fig.add_subplot()
+    plot_band_snr(snr, stop_resampling_at=stop, resampling_window=window, ax=ax)
+    drown = ", ".join(str(int(t)) for t in drowning_times(snr))
+    ax.set_title(f"forward SNR per band{' (' + what + ')' if what else ''}\nbands low→high drown at t = {drown}",
+                 fontsize="medium")
+    return fig
+
+
+class FrequencyPanel(widgets.VBox):
+    """The two frequency plots side by side, kept up to date during a run.
+
+    Lifecycle (``Painter`` drives it; by hand it is)::
+
+        panel = FrequencyPanel()
+        panel.reset(image, config, model.schedule(config.t_T).alphas_cumprod)
+        result = paint(model, image, keep, times=config.times(), callback=panel.on_step)
+        panel.finish(result)
+
+    Args:
+        max_fps: at most this many spectrum re-renders per second during a run (a render
+            costs tens of milliseconds, paid on the painting thread, so keep it low).
+        n_curves: the spectrum of the predicted x0 is recorded at about this many evenly
+            spaced levels t (at the latest visit of each, so after resampling the curve
+            shows the resampled prediction), plus the last step.
+        dpi: resolution of the PNGs.
+        clock: the time source (seconds); replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        max_fps: float = 1.0,
+        n_curves: int = 12,
+        n_bands: int = 4,
+        dpi: int = 80,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if max_fps <= 0:
+            raise ValueError(f"max_fps must be positive, got {max_fps}")
+        self.max_fps = float(max_fps)
+        self.n_curves = max(1, int(n_curves))
+        self.n_bands = int(n_bands)
+        self.dpi = int(dpi)
+        self._clock = clock
+        self.spectrum_image = widgets.Image(format="png")
+        self.snr_image = widgets.Image(format="png")
+        self.caption = widgets.HTML("")
+        super().__init__([widgets.HBox([self.spectrum_image, self.snr_image]), self.caption])
+        self._spectra: dict[int, Spectrum] = {}
+        self._stride: int | None = None
+        self._last_render = -float("inf")
+        self.renders = 0
+        self.render_s = 0.0  # time spent drawing spectra on the painting thread
+        self._render_spectra()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def show_band_snr(self, image: Any, schedule_config: ScheduleConfig | Sequence[int] | None, alphas_cumprod: Any) -> None:
+        """Redraw only the band-SNR plot (e.g. when the schedule controls change)."""
+        try:
+            fig = band_snr_figure(image, alphas_cumprod, schedule_config, n_bands=self.n_bands)
+        except ValueError as exc:  # e.g. too many bands for a tiny image: say so, don't break the panel
+            self.caption.value = f"<span style='color:#b00'>band SNR: {html.escape(str(exc))}</span>"
+            return
+        self.snr_image.value = figure_to_png(fig, self.dpi)
+
+    def reset(self, image: Any, schedule_config: ScheduleConfig | Sequence[int] | None, alphas_cumprod: Any) -> None:
+        """Start a run: draw the band SNR of ``image`` and clear the spectra."""
+        self._spectra = {}
+        self._last_render = -float("inf")
+        if isinstance(schedule_config, ScheduleConfig):
+            t_T = schedule_config.t_T
+        elif schedule_config is not None:
+            t_T = int(list(schedule_config)[0]) + 1
+        else:
+            t_T = None
+        self._stride = None if t_T is None else max(1, t_T // self.n_curves)
+        self.caption.value = ""
+        self.show_band_snr(image, schedule_config, alphas_cumprod)
+        self._render_spectra()
+
+    def on_step(self, step: Step) -> None:
+        """``paint()`` callback: record the x0 spectrum at sampled levels, re-render at most max_fps."""
+        if step.x0_pred is None:
+            return None
+        if self._stride is None:  # reset() was not called: the first step is at t_T - 1
+            self._stride = max(1, (step.t + 1) // self.n_curves)
+        final = step.total_steps > 0 and step.index >= step.total_steps - 1
+        if not (final or step.t % self._stride == 0):
+            return None
+        freqs, power = radial_power_spectrum(step.x0_pred)
+        self._spectra[step.t] = (step.t, freqs, power)
+        now = self._clock()
+        if final or now - self._last_render >= 1.0 / self.max_fps:
+            self._last_render = now
+            self._render_spectra()
+        return None
+
+    def finish(self, result: PaintResult) -> None:
+        """Draw the final spectra (including the result's, if the run stopped early) and a caption."""
+        if result.cancelled or not self._spectra:
+            last_t = min(self._spectra) if self._spectra else 0
+            freqs, power = radial_power_spectrum(result.samples)
+            self._spectra[last_t] = (last_t, freqs, power)
+        self._render_spectra()
+        share = sharpness(result.samples)
+        stopped = " (stopped early)" if result.cancelled else ""
+        self.caption.value = (
+            f"result{stopped}: {share:.1%} of its non-DC energy lies above 0.25 cycles/pixel "
+            f"(higher = sharper); {len(self._spectra)} spectra recorded"
+        )
+
+    # ----------------------------------------------------------------- drawing
+
+    @property
+    def spectra(self) -> list[Spectrum]:
+        """The recorded ``(t, freqs, power)``, high t first."""
+        return [self._spectra[t] for t in sorted(self._spectra, reverse=True)]
+
+    def _render_spectra(self) -> None:
+        tick = time.perf_counter()
+        self.spectrum_image.value = figure_to_png(spectrum_evolution_figure(self.spectra), self.dpi)
+        self.renders += 1
+        self.render_s += time.perf_counter() - tick
