@@ -1,0 +1,8 @@
+"""``python -m ipainter_nb ...`` is the ``ipainter`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
