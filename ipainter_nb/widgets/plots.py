@@ -51,7 +51,10 @@ Spectrum = tuple[int, np.ndarray, np.ndarray]
 
 def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
     """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread)."""
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize)
+    # fixed margins rather than a layout engine: constrained layout measures every tick
+    # label and doubles the cost of a render, which is paid on the painting thread
+    fig.subplots_adjust(left=0.21, right=0.96, bottom=0.15, top=0.84)
     FigureCanvasAgg(fig)
     return fig
 
@@ -113,6 +116,13 @@ def band_snr_figure(
     window, stop, what = _schedule_marks(schedule)
     fig = new_figure(figsize)
     ax = fig.add_subplot()
+    if not np.any(snr > 0):
+        # a flat picture (an empty canvas is uniform grey) has no signal in any band
+        ax.text(0.5, 0.5, "the picture is flat (no cutouts?):\nno band carries any signal", ha="center",
+                va="center", transform=ax.transAxes, color="0.4")
+        ax.set_axis_off()
+        ax.set_title("forward SNR per band", fontsize="medium")
+        return fig
     plot_band_snr(snr, stop_resampling_at=stop, resampling_window=window, ax=ax)
     drown = ", ".join(str(int(t)) for t in drowning_times(snr))
     ax.set_title(f"forward SNR per band{' (' + what + ')' if what else ''}\nbands low→high drown at t = {drown}",
@@ -162,6 +172,8 @@ class FrequencyPanel(widgets.VBox):
         self._spectra: dict[int, Spectrum] = {}
         self._stride: int | None = None
         self._last_render = -float("inf")
+        self._dirty = True  # spectra changed since the last render
+        self._snr_key: tuple | None = None
         self.renders = 0
         self.render_s = 0.0  # time spent drawing spectra on the painting thread
         self._render_spectra()
@@ -169,17 +181,26 @@ class FrequencyPanel(widgets.VBox):
     # ----------------------------------------------------------------- lifecycle
 
     def show_band_snr(self, image: Any, schedule_config: ScheduleConfig | Sequence[int] | None, alphas_cumprod: Any) -> None:
-        """Redraw only the band-SNR plot (e.g. when the schedule controls change)."""
+        """Redraw only the band-SNR plot (e.g. when the schedule controls change).
+
+        Nothing is drawn when picture, schedule and noise schedule are those of the last call.
+        """
+        key = _snr_key(image, schedule_config, alphas_cumprod)
+        if key == self._snr_key:
+            return
         try:
             fig = band_snr_figure(image, alphas_cumprod, schedule_config, n_bands=self.n_bands)
         except ValueError as exc:  # e.g. too many bands for a tiny image: say so, don't break the panel
             self.caption.value = f"<span style='color:#b00'>band SNR: {html.escape(str(exc))}</span>"
             return
         self.snr_image.value = figure_to_png(fig, self.dpi)
+        self._snr_key = key
 
     def reset(self, image: Any, schedule_config: ScheduleConfig | Sequence[int] | None, alphas_cumprod: Any) -> None:
         """Start a run: draw the band SNR of ``image`` and clear the spectra."""
-        self._spectra = {}
+        if self._spectra:
+            self._spectra = {}
+            self._dirty = True
         self._last_render = -float("inf")
         if isinstance(schedule_config, ScheduleConfig):
             t_T = schedule_config.t_T
@@ -203,6 +224,7 @@ class FrequencyPanel(widgets.VBox):
             return None
         freqs, power = radial_power_spectrum(step.x0_pred)
         self._spectra[step.t] = (step.t, freqs, power)
+        self._dirty = True
         now = self._clock()
         if final or now - self._last_render >= 1.0 / self.max_fps:
             self._last_render = now
@@ -215,6 +237,7 @@ class FrequencyPanel(widgets.VBox):
             last_t = min(self._spectra) if self._spectra else 0
             freqs, power = radial_power_spectrum(result.samples)
             self._spectra[last_t] = (last_t, freqs, power)
+            self._dirty = True
         self._render_spectra()
         share = sharpness(result.samples)
         stopped = " (stopped early)" if result.cancelled else ""
@@ -231,7 +254,32 @@ class FrequencyPanel(widgets.VBox):
         return [self._spectra[t] for t in sorted(self._spectra, reverse=True)]
 
     def _render_spectra(self) -> None:
+        if not self._dirty:
+            return
         tick = time.perf_counter()
-        self.spectrum_image.value = figure_to_png(spectrum_evolution_figure(self.spectra), self.dpi)
+        if self._spectra:
+            png = figure_to_png(spectrum_evolution_figure(self.spectra), self.dpi)
+        else:
+            png = _placeholder_png(self.dpi)
+        self.spectrum_image.value = png
+        self._dirty = False
         self.renders += 1
         self.render_s += time.perf_counter() - tick
+
+
+_PLACEHOLDERS: dict[int, bytes] = {}
+
+
+def _placeholder_png(dpi: int) -> bytes:
+    # the empty spectrum plot is the same every time: draw it once per process
+    if dpi not in _PLACEHOLDERS:
+        _PLACEHOLDERS[dpi] = figure_to_png(spectrum_evolution_figure([]), dpi)
+    return _PLACEHOLDERS[dpi]
+
+
+def _snr_key(image: Any, schedule: Any, alphas_cumprod: Any) -> tuple:
+    """What the band-SNR plot depends on, cheaply comparable (the picture by content)."""
+    pixels = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
+    ac = np.asarray(alphas_cumprod)
+    sched = schedule if isinstance(schedule, ScheduleConfig) else (None if schedule is None else tuple(schedule))
+    return (pixels.shape, pixels.tobytes(), sched, ac.shape, ac.tobytes())

@@ -183,8 +183,14 @@ class LivePreview(widgets.VBox):
 
     # ----------------------------------------------------------------- run lifecycle
 
-    def reset(self) -> None:
-        """Forget the previous run: counters, pending step, scrubber (disabled until the next result)."""
+    def reset(self, num_samples: int | None = None) -> None:
+        """Forget the previous run: counters, pending step, scrubber (disabled until the next result).
+
+        ``num_samples`` builds the image rows now, so that a run on another thread only
+        assigns values to existing widgets and never creates any.
+        """
+        if num_samples is not None:
+            self._ensure_rows(num_samples)
         self.steps_seen = 0
         self.frames_shown = 0
         self.frames_skipped = 0
@@ -255,8 +261,7 @@ class LivePreview(widgets.VBox):
 
     # ----------------------------------------------------------------- drawing
 
-    def _ensure_rows(self, n: int, size: int) -> int:
-        scale = max(1, self.display_size // max(size, 1))
+    def _ensure_rows(self, n: int) -> None:
         if len(self._rows) != n:
             rows, boxes = [], []
             for k in range(n):
@@ -266,10 +271,10 @@ class LivePreview(widgets.VBox):
                 boxes.append(widgets.HBox([caption, xt, x0], layout=widgets.Layout(align_items="center")))
             self._rows = rows
             self.grid.children = boxes
-        return scale
 
     def _set_images(self, x_t: np.ndarray, x0: np.ndarray | None) -> None:
-        scale = self._ensure_rows(x_t.shape[0], x_t.shape[1])
+        self._ensure_rows(x_t.shape[0])
+        scale = max(1, self.display_size // max(x_t.shape[1], 1))
         for k, (w_xt, w_x0) in enumerate(self._rows):
             w_xt.value = encode_png(x_t[k], scale)
             if x0 is not None:
