@@ -3,6 +3,7 @@ schedules of a few steps."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -199,3 +200,19 @@ def test_a_composition_of_the_wrong_size_is_reported(model, tmp_path):
     painter = Painter(model, composition=Composition(48), cutouts={}, out_dir=tmp_path)
     assert painter.paint() is None
     assert "48x48" in painter.error_message and "32x32" in painter.error_message
+
+
+def test_the_band_snr_plot_follows_the_composition_once_editing_pauses(model, tmp_path):
+    async def edit_then_pause():
+        # inside a running event loop, as in a Jupyter kernel
+        comp = Composition(32)
+        painter = Painter(model, composition=comp, cutouts={}, out_dir=tmp_path)
+        flat = bytes(painter.frequency.snr_image.value)  # empty canvas: the "flat picture" placeholder
+        comp.add(Layer(Image.new("RGBA", (16, 32), (200, 40, 40, 255)), name="red"))
+        comp.update(comp.layers[0], x=4)  # a second edit restarts the half-second wait
+        assert bytes(painter.frequency.snr_image.value) == flat  # nothing redrawn mid-edit
+        await asyncio.sleep(0.8)
+        return flat, bytes(painter.frequency.snr_image.value)
+
+    flat, after = asyncio.run(edit_then_pause())
+    assert after != flat

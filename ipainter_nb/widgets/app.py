@@ -22,6 +22,7 @@ Call it yourself before displaying a bare ``Composer`` in Colab.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import threading
 import time
@@ -153,9 +154,13 @@ class Painter(W.VBox):
                             "showing a static preview of the composition")
         self._composition = comp
         self._static_preview = W.Image(format="png")
+        self._snr_timer: asyncio.TimerHandle | None = None
         if self.composer is None:
             comp.observe(lambda _c: self._draw_static_preview())
+            comp.observe(self._on_composition_changed)
             self._draw_static_preview()
+        else:
+            self.composer.observe_composition(self._on_composition_changed)
 
         # ---- sampling controls
         self.samples = W.IntSlider(value=1, min=1, max=MAX_SAMPLES, description="samples")
@@ -474,6 +479,19 @@ class Painter(W.VBox):
             self.schedule_info.value = f"<span style='color:{_COLORS['error']}'>⚠ {html.escape(str(exc))}</span>"
             return
         self.schedule_info.value = f"<span style='color:{_COLORS['info']}'>{html.escape(config.describe())}</span>"
+
+    def _on_composition_changed(self, _composition: Composition) -> None:
+        # the band-SNR plot follows the picture, but a render costs ~0.1 s: redraw once the
+        # user has stopped editing for half a second, not on every mouse move
+        if self.running:
+            return
+        try:
+            loop = asyncio.get_running_loop()  # the kernel's loop; absent in a plain script
+        except RuntimeError:
+            return  # redrawn at the next Paint or schedule change
+        if self._snr_timer is not None:
+            self._snr_timer.cancel()
+        self._snr_timer = loop.call_later(0.5, self._refresh_band_snr)
 
     def _refresh_band_snr(self) -> None:
         # the band-SNR plot shows the current composition under the chosen schedule

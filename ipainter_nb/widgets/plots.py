@@ -222,7 +222,7 @@ class FrequencyPanel(widgets.VBox):
         final = step.total_steps > 0 and step.index >= step.total_steps - 1
         if not (final or step.t % self._stride == 0):
             return None
-        freqs, power = radial_power_spectrum(step.x0_pred)
+        freqs, power = radial_power_spectrum(_numpy(step.x0_pred))
         self._spectra[step.t] = (step.t, freqs, power)
         self._dirty = True
         now = self._clock()
@@ -235,11 +235,11 @@ class FrequencyPanel(widgets.VBox):
         """Draw the final spectra (including the result's, if the run stopped early) and a caption."""
         if result.cancelled or not self._spectra:
             last_t = min(self._spectra) if self._spectra else 0
-            freqs, power = radial_power_spectrum(result.samples)
+            freqs, power = radial_power_spectrum(_numpy(result.samples))
             self._spectra[last_t] = (last_t, freqs, power)
             self._dirty = True
         self._render_spectra()
-        share = sharpness(result.samples)
+        share = sharpness(_numpy(result.samples))
         stopped = " (stopped early)" if result.cancelled else ""
         self.caption.value = (
             f"result{stopped}: {share:.1%} of its non-DC energy lies above 0.25 cycles/pixel "
@@ -265,6 +265,13 @@ class FrequencyPanel(widgets.VBox):
         self._dirty = False
         self.renders += 1
         self.render_s += time.perf_counter() - tick
+
+
+def _numpy(x: Any) -> np.ndarray:
+    """A tensor as a numpy array before any arithmetic: torch would spread the float64
+    conversion over its thread pool, which on a CPU busy with the model costs far more
+    than the conversion itself."""
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 _PLACEHOLDERS: dict[int, bytes] = {}
