@@ -22,7 +22,7 @@ import re
 import sys
 import time
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -345,12 +345,15 @@ def cmd_paint(args: argparse.Namespace) -> int:
             failed += 1
             print(f"{PROG}: skipping {entry.label}: out of GPU memory (try a smaller --num-samples or --dtype float16)", file=sys.stderr)
             continue
+        # all N are painted even when only some are missing: sample k's noise comes from its
+        # own generator, so the existing files are the pictures this run would have drawn
         for k in todo:
             save_png_atomic(result.samples[k], outputs[k])
         painted += 1
         total_s += result.elapsed_s
         total_nfe += result.nfe
-        say(f"painted {entry.name}: {len(todo)} file(s) {entry.name}_<k>.png, {result.elapsed_s:.2f} s, "
+        files = outputs[todo[0]].name if len(todo) == 1 else f"{len(todo)} files {entry.name}_<k>.png"
+        say(f"painted {entry.name}: {files}, {result.elapsed_s:.2f} s, "
             f"{result.nfe} NFE ({1000 * result.seconds_per_nfe:.1f} ms/NFE), seed {seed}")
     rate = f", {total_s:.1f} s painting, {total_nfe} NFE" if painted else ""
     print(f"done{where}: {painted} painted, {skipped} skipped (outputs exist), {failed} failed{rate}")
@@ -455,14 +458,21 @@ def _captioned(img: Image.Image, text: str) -> Image.Image:
     return out
 
 
-def write_timesteps_gif(result: PaintResult, path: Path, nrow: int = 4, seconds: float = 4.0) -> int:
+def write_timesteps_gif(result: PaintResult, path: Path, known: tuple[torch.Tensor, torch.Tensor] | None = None,
+                        nrow: int = 4, seconds: float = 4.0) -> int:
     """Animated GIF of the predicted x0 at each kept down step (all samples in a grid per
-    frame), ending on the finished samples. Written atomically; returns the frame count."""
-    frames = [f for f in result.steps if f.x0_pred is not None]
-    pictures = [
-        _captioned(_upscale(make_grid(f.x0_pred.float() / 127.5 - 1.0, nrow=nrow)), f"t={f.t}  predicted x0")
-        for f in frames
-    ]
+    frame), ending on the finished samples. ``known`` = (image, keep) pastes the kept pixels
+    over each prediction, so the frames show the painted region around the landmarks.
+    Written atomically; returns the frame count."""
+    pictures = []
+    for f in result.steps:
+        if f.x0_pred is None:
+            continue
+        x0 = f.x0_pred.float() / 127.5 - 1.0
+        if known is not None:
+            image, keep = known
+            x0 = keep * image + (1 - keep) * x0
+        pictures.append(_captioned(_upscale(make_grid(x0, nrow=nrow)), f"t={f.t}  predicted x0"))
     pictures.append(_captioned(_upscale(make_grid(result.samples, nrow=nrow)), "finished"))
     each_ms = max(40, int(1000 * seconds / len(pictures)))
     durations = [each_ms] * (len(pictures) - 1) + [2000]  # hold the result
@@ -478,6 +488,7 @@ def frequency_figure(model: DiffusionModel, cfg: ScheduleConfig, image: torch.Te
     the resampling window shaded and the stop marked. Right: the radial spectrum of the
     predicted x0 as t falls (coarse structure first, fine detail last)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     from .core.frequency import band_snr, plot_band_snr, plot_spectrum_evolution, radial_power_spectrum
 
@@ -496,6 +507,7 @@ def frequency_figure(model: DiffusionModel, cfg: ScheduleConfig, image: torch.Te
         picks = sorted({round(i) for i in np.linspace(0, len(down) - 1, min(max_curves, len(down)))})
         spectra = [(down[i].t, *radial_power_spectrum(down[i].x0_pred.float() / 127.5 - 1.0)) for i in picks]
         plot_spectrum_evolution(spectra, ax=right)
+        right.xaxis.set_minor_formatter(NullFormatter())  # minor log labels overlap at this width
     right.set_title("spectrum of the predicted x0 as t falls")
     fig.tight_layout()
     return fig
@@ -536,7 +548,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for k in range(args.num_samples):
         save_png_atomic(result.samples[k], note(f"sample_{k}.png", f"sample {k}"))
     save_png_atomic(make_grid(result.samples, nrow=4), note("samples_grid.png", "all samples side by side"))
-    frames = write_timesteps_gif(result, note("timesteps.gif", "predicted x0 step by step"))
+    frames = write_timesteps_gif(result, note("timesteps.gif", "predicted x0 step by step"), known=(image, keep))
     _save_figure(frequency_figure(model, cfg, image, result), note("frequency.png", "band SNR and x0 spectra"))
     write_s = time.perf_counter() - tick
 

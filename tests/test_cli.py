@@ -33,6 +33,15 @@ GOOD = ("lake", "valley")
 BAD = ("broken.png", "lonely.png", "notes.txt", "skewed.png", "small.png")  # one error line each
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # two cores shared with a training run: a second OpenMP thread makes each step ~30x slower
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = dict(image_size=SIZE, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
