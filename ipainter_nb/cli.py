@@ -380,7 +380,13 @@ def _schedule_base(model: str | None) -> tuple[ScheduleConfig, str]:
         if "default_schedule" in info:
             return ScheduleConfig(**info["default_schedule"]), f"{path.name}"
         return ScheduleConfig(), f"the paper ({path.name} records no schedule)"
-    raise WeightsNotFoundError(f"{model!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor a .safetensors file")
+    if path.is_file():
+        # as load_model does: a file named like a preset's checkpoint takes that preset's defaults
+        preset = next((p for p in PRESETS.values() if p.filename == path.name), None)
+        if preset is not None:
+            return preset.default_schedule, f"preset {preset.name!r} ({path.name})"
+        return ScheduleConfig(), f"the paper ({path.name} records no schedule)"
+    raise WeightsNotFoundError(f"{model!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor an existing checkpoint file")
 
 
 def _save_figure(fig: "Figure", path: Path, dpi: int = 110) -> None:
