@@ -3,6 +3,7 @@ mouse, key and upload events call, with coordinates in DISPLAY pixels."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 
@@ -153,6 +154,22 @@ def test_a_drag_redraws_at_most_max_fps_and_always_draws_its_last_position():
     composer.on_mouse_up(x + 120, y)
     assert composer.frames_drawn > frames + during  # the final position reached the screen
     assert (composer.picture()[:, sun.x + sun.size[0] // 2, :3] != 128).any()
+
+
+def test_in_a_kernel_a_throttled_drag_frame_is_drawn_shortly_after_without_mouse_up():
+    async def drag_and_pause() -> tuple[int, int]:  # the kernel runs handlers on its loop
+        composer = Composer(size=64, max_fps=4)
+        sun = composer.add_cutout("sun")
+        x, y = centre_on_screen(composer, sun)
+        composer.on_mouse_down(x, y)
+        composer.on_mouse_move(x + 12, y)
+        composer.on_mouse_move(x + 24, y)  # within 1/4 s of the last frame: deferred
+        frames = composer.frames_drawn
+        await asyncio.sleep(0.6)  # the user holds the button still
+        return frames, composer.frames_drawn
+
+    deferred, later = asyncio.run(drag_and_pause())
+    assert later == deferred + 1
 
 
 def test_wheel_scales_the_selected_layer_about_its_centre(composer):

@@ -822,29 +822,24 @@ class Composer(W.VBox):
 
         The composition rendered as the sampler sees it (mid-grey where the model paints).
         """
-        image, _ = self._comp.render()
-        rgb = tensor_to_uint8(image)
-        # RGBA, because ipycanvas sends RGBA as (lossless) PNG but RGB as JPEG.
-        return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+        return _opaque_rgba(self._comp.render()[0])
 
     def mask_overlay(self) -> np.ndarray:
         """(H, W, 4) uint8: the generated region tinted, the kept region transparent."""
-        _, keep = self._comp.render()
-        out = np.zeros((*keep.shape[1:], 4), np.uint8)
-        out[keep[0].numpy() < 0.5] = _MASK_RGBA
-        return out
+        return _mask_tint(self._comp.render()[1])
 
     def _draw(self, picture: bool = True) -> None:
         """One batched message: the picture (optional) and the overlay."""
         s = self._scale
         pic, over = self.canvas[0], self.canvas[1]
+        rendered = self._comp.render() if picture or self.show_mask else None  # once per frame
         with hold_canvas():
             if picture:
                 pic.clear()
-                self._put_scaled(pic, self.picture(), s)
+                self._put_scaled(pic, _opaque_rgba(rendered[0]), s)
             over.clear()
             if self.show_mask:
-                self._put_scaled(over, self.mask_overlay(), s)
+                self._put_scaled(over, _mask_tint(rendered[1]), s)
             layer = self._current()
             if layer is not None:
                 x0, y0, x1, y1 = layer.bbox()
@@ -871,6 +866,18 @@ class Composer(W.VBox):
         canvas.image_smoothing_enabled = False
         canvas.put_image_data(rgba, 0, 0)
         canvas.restore()
+
+
+def _opaque_rgba(image: Any) -> np.ndarray:
+    rgb = tensor_to_uint8(image)
+    # RGBA, because ipycanvas sends RGBA as (lossless) PNG but RGB as JPEG.
+    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+
+
+def _mask_tint(keep: Any) -> np.ndarray:
+    out = np.zeros((*keep.shape[1:], 4), np.uint8)
+    out[keep[0].numpy() < 0.5] = _MASK_RGBA
+    return out
 
 
 def _check_size(data: bytes, name: str) -> None:
