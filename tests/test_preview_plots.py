@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from ipainter_nb.core.models import load_model, save_model
 from ipainter_nb.core.sampler import Step, paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.unet import build_unet
+from ipainter_nb.widgets import plots as plots_module
 from ipainter_nb.widgets import preview as preview_module
 from ipainter_nb.widgets.plots import (
     FrequencyPanel,
@@ -88,7 +90,8 @@ def decode(png: bytes) -> np.ndarray:
 
 def test_throttling_skips_frames_but_always_shows_the_last():
     steps = steps_of(schedules.plain(50))
-    preview = LivePreview(max_fps=10, display_size=16, clock=FakeClock(dt=0.01))  # 100 steps/s vs 10 fps
+    # 100 steps/s against 10 fps (max_overhead=None: the machine's speed must not matter here)
+    preview = LivePreview(max_fps=10, max_overhead=None, display_size=16, clock=FakeClock(dt=0.01))
     for step in steps:
         assert preview.on_step(step) is None  # never False: the preview must not stop a run
     assert preview.steps_seen == 50
@@ -112,6 +115,22 @@ def test_skipped_steps_encode_nothing(monkeypatch):
     # 2 PNGs (x_t and x0) per sample per shown frame, none for the skipped steps
     assert preview.frames_shown == 2  # the first and the final step
     assert len(calls) == 2 * 3 * preview.frames_shown
+
+
+def test_slow_encoding_spaces_frames_further_apart(monkeypatch):
+    real = preview_module.encode_png
+
+    def slow(rgb, scale=1):
+        time.sleep(0.01)  # a busy CPU
+        return real(rgb, scale)
+
+    monkeypatch.setattr(preview_module, "encode_png", slow)
+    preview = LivePreview(max_fps=10, max_overhead=0.05, clock=FakeClock(dt=0.05))
+    for step in steps_of(schedules.plain(40), n=1):  # 2 s of simulated run
+        preview.on_step(step)
+    # a frame costs >= 20 ms (two PNGs), so frames are >= 0.4 s apart instead of 0.1 s
+    assert preview.interval_s >= 0.4
+    assert preview.frames_shown <= 2 / 0.4 + 1 < 20
 
 
 def test_up_steps_keep_showing_the_latest_prediction():
@@ -189,6 +208,24 @@ def test_frequency_panel_follows_a_run(model, scene):
     # step render (after the empty placeholder); finish() has nothing new to draw
     assert panel.renders == 1 + 2
     assert "non-DC energy" in panel.caption.value
+
+
+def test_spectra_are_drawn_off_the_painting_thread(monkeypatch):
+    real = plots_module.figure_to_png
+
+    def slow_png(fig, dpi=80):
+        time.sleep(0.3)  # a slow machine
+        return real(fig, dpi)
+
+    monkeypatch.setattr(plots_module, "figure_to_png", slow_png)
+    panel = FrequencyPanel()
+    drawn = panel.renders
+    (final,) = [s for s in steps_of(schedules.plain(3)) if s.index == 2]
+    tick = time.perf_counter()
+    panel.on_step(final)  # records the spectrum and asks for a drawing...
+    assert time.perf_counter() - tick < 0.25  # ...without waiting for it
+    panel.wait_rendered(5)
+    assert panel.renders == drawn + 1 and [t for t, _, _ in panel.spectra] == [0]
 
 
 def test_band_snr_figure_marks_the_window_and_the_stop(model, scene):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -25,7 +26,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFormatter
 
 from ipainter_nb.core.frequency import (
     band_snr,
@@ -74,7 +75,15 @@ def spectrum_evolution_figure(
     ax = fig.add_subplot()
     if spectra:
         plot_spectrum_evolution(list(spectra), ax=ax)
-        # the x range spans barely more than a decade: minor log labels would pile up
+        # plain-text tick labels ("0.001", not mathtext 10^-3) draw about a third faster, and
+        # this plot is redrawn during the run
+        ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=True))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        # frequencies as 1/period: octaves 1/64 ... 1/2 cycles per pixel
+        lowest = min(float(np.min(np.asarray(f)[np.asarray(f) > 0])) for _, f, _ in spectra)
+        octaves = [2.0 ** -k for k in range(1, int(np.ceil(-np.log2(lowest))) + 1)]
+        ax.xaxis.set_major_locator(FixedLocator(octaves))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"1/{round(1 / v)}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     else:
         ax.text(0.5, 0.5, "spectra of the predicted x0\nappear while painting", ha="center", va="center",
@@ -140,9 +149,12 @@ class FrequencyPanel(widgets.VBox):
         result = paint(model, image, keep, times=config.times(), callback=panel.on_step)
         panel.finish(result)
 
+    Spectra are drawn on a helper thread, so the painting thread only pays for an FFT of
+    the prediction at the recorded levels; ``finish()`` waits for the last drawing.
+
     Args:
-        max_fps: at most this many spectrum re-renders per second during a run (a render
-            costs tens of milliseconds, paid on the painting thread, so keep it low).
+        max_fps: at most this many spectrum re-renders start per second during a run (a
+            render costs about 0.1 s of CPU, so keep it low).
         n_curves: the spectrum of the predicted x0 is recorded at about this many evenly
             spaced levels t (at the latest visit of each, so after resampling the curve
             shows the resampled prediction), plus the last step.
@@ -172,11 +184,14 @@ class FrequencyPanel(widgets.VBox):
         self._spectra: dict[int, Spectrum] = {}
         self._stride: int | None = None
         self._last_render = -float("inf")
-        self._dirty = True  # spectra changed since the last render
         self._snr_key: tuple | None = None
+        self._lock = threading.Lock()  # guards _spectra, _requested, _worker between the threads
+        self._requested = False  # a render of the current spectra is wanted
+        self._worker: threading.Thread | None = None
+        self._worker_running = False  # set and cleared under the lock, unlike Thread.is_alive()
         self.renders = 0
-        self.render_s = 0.0  # time spent drawing spectra on the painting thread
-        self._render_spectra()
+        self.render_s = 0.0  # time spent drawing spectra (on the helper thread during a run)
+        self._draw(self.spectra)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -198,9 +213,9 @@ class FrequencyPanel(widgets.VBox):
 
     def reset(self, image: Any, schedule_config: ScheduleConfig | Sequence[int] | None, alphas_cumprod: Any) -> None:
         """Start a run: draw the band SNR of ``image`` and clear the spectra."""
-        if self._spectra:
-            self._spectra = {}
-            self._dirty = True
+        self.wait_rendered()  # a late drawing of the previous run must not land after this
+        had_spectra = bool(self._spectra)
+        self._spectra = {}
         self._last_render = -float("inf")
         if isinstance(schedule_config, ScheduleConfig):
             t_T = schedule_config.t_T
@@ -211,7 +226,8 @@ class FrequencyPanel(widgets.VBox):
         self._stride = None if t_T is None else max(1, t_T // self.n_curves)
         self.caption.value = ""
         self.show_band_snr(image, schedule_config, alphas_cumprod)
-        self._render_spectra()
+        if had_spectra:
+            self._draw([])
 
     def on_step(self, step: Step) -> None:
         """``paint()`` callback: record the x0 spectrum at sampled levels, re-render at most max_fps."""
@@ -223,12 +239,12 @@ class FrequencyPanel(widgets.VBox):
         if not (final or step.t % self._stride == 0):
             return None
         freqs, power = radial_power_spectrum(_numpy(step.x0_pred))
-        self._spectra[step.t] = (step.t, freqs, power)
-        self._dirty = True
+        with self._lock:
+            self._spectra[step.t] = (step.t, freqs, power)
         now = self._clock()
         if final or now - self._last_render >= 1.0 / self.max_fps:
             self._last_render = now
-            self._render_spectra()
+            self._request_render()
         return None
 
     def finish(self, result: PaintResult) -> None:
@@ -236,9 +252,10 @@ class FrequencyPanel(widgets.VBox):
         if result.cancelled or not self._spectra:
             last_t = min(self._spectra) if self._spectra else 0
             freqs, power = radial_power_spectrum(_numpy(result.samples))
-            self._spectra[last_t] = (last_t, freqs, power)
-            self._dirty = True
-        self._render_spectra()
+            with self._lock:
+                self._spectra[last_t] = (last_t, freqs, power)
+            self._request_render()
+        self.wait_rendered()
         share = sharpness(_numpy(result.samples))
         stopped = " (stopped early)" if result.cancelled else ""
         self.caption.value = (
@@ -251,18 +268,44 @@ class FrequencyPanel(widgets.VBox):
     @property
     def spectra(self) -> list[Spectrum]:
         """The recorded ``(t, freqs, power)``, high t first."""
-        return [self._spectra[t] for t in sorted(self._spectra, reverse=True)]
+        with self._lock:
+            return [self._spectra[t] for t in sorted(self._spectra, reverse=True)]
 
-    def _render_spectra(self) -> None:
-        if not self._dirty:
-            return
+    def wait_rendered(self, timeout: float | None = None) -> None:
+        """Wait until the requested drawings are on screen."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def _request_render(self) -> None:
+        with self._lock:
+            self._requested = True
+            if self._worker_running:
+                return  # the running helper sees the request and draws again
+            self._worker_running = True
+            self._worker = threading.Thread(target=self._render_loop, name="ipainter-spectra", daemon=True)
+            self._worker.start()
+
+    def _render_loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._requested:
+                    self._worker_running = False
+                    return
+                self._requested = False
+                spectra = [self._spectra[t] for t in sorted(self._spectra, reverse=True)]
+            try:
+                self._draw(spectra)
+            except Exception as exc:  # keep the helper alive: a later request may draw fine
+                self.caption.value = f"<span style='color:#b00'>spectrum plot: {html.escape(str(exc))}</span>"
+
+    def _draw(self, spectra: list[Spectrum]) -> None:
         tick = time.perf_counter()
-        if self._spectra:
-            png = figure_to_png(spectrum_evolution_figure(self.spectra), self.dpi)
+        if spectra:
+            png = figure_to_png(spectrum_evolution_figure(spectra), self.dpi)
         else:
             png = _placeholder_png(self.dpi)
         self.spectrum_image.value = png
-        self._dirty = False
         self.renders += 1
         self.render_s += time.perf_counter() - tick
 

@@ -3,8 +3,9 @@
 ``LivePreview.on_step`` is a ``paint()`` callback: for every sample it shows the current
 noisy sample ``x_t`` beside the model's clean-image prediction ``x0``. It is throttled by
 wall time (``max_fps``), and a skipped step costs only a clock read and a few attribute
-stores: tensors are converted and PNG-encoded only for the frames actually shown. The
-final step is always shown.
+stores: tensors are converted and PNG-encoded only for the frames actually shown. Where
+encoding is slow (many samples, a busy CPU), frames are spaced further apart so that it
+takes at most ``max_overhead`` of the wall time. The final step is always shown.
 
 After the run, ``show_result(result)`` turns the widget into a player over
 ``result.steps`` (the frames ``paint()`` kept, ``max_frames`` of them) with a "Save GIF"
@@ -140,6 +141,9 @@ class LivePreview(widgets.VBox):
         max_fps: at most this many updates per second; steps arriving sooner after the
             last shown one are skipped (counted in ``frames_skipped``). The final step of
             a run is always shown; ``flush()`` shows the last skipped one (after a Stop).
+        max_overhead: the fraction of wall time frames may cost: when encoding a frame
+            takes ``e`` seconds, frames are at least ``e / max_overhead`` apart (None: only
+            ``max_fps`` limits them).
         display_size: pictures are enlarged by an integer factor (nearest) to about this
             many pixels.
         gif_path: default file for the "Save GIF" button.
@@ -149,6 +153,7 @@ class LivePreview(widgets.VBox):
     def __init__(
         self,
         max_fps: float = 10.0,
+        max_overhead: float | None = 0.05,
         display_size: int = 192,
         gif_path: str | Path = "ipainter_out/paint.gif",
         clock: Callable[[], float] = time.perf_counter,
@@ -156,6 +161,9 @@ class LivePreview(widgets.VBox):
         if max_fps <= 0:
             raise ValueError(f"max_fps must be positive, got {max_fps}")
         self.max_fps = float(max_fps)
+        if max_overhead is not None and not 0 < max_overhead <= 1:
+            raise ValueError(f"max_overhead must be in (0, 1] or None, got {max_overhead}")
+        self.max_overhead = max_overhead
         self.display_size = int(display_size)
         self._clock = clock
         self._result: PaintResult | None = None
@@ -196,6 +204,7 @@ class LivePreview(widgets.VBox):
         self.frames_skipped = 0
         self.encode_s = 0.0  # time spent converting and encoding shown frames
         self._last_shown = -float("inf")
+        self._interval = 1.0 / self.max_fps  # grows when frames are slow to encode
         self._pending: Step | None = None
         self._latest_x0: torch.Tensor | None = None
         self._latest_x0_t: int | None = None
@@ -205,7 +214,8 @@ class LivePreview(widgets.VBox):
         self.message.value = ""
 
     def on_step(self, step: Step) -> None:
-        """``paint()`` callback: show this step unless one was shown less than 1/max_fps ago.
+        """``paint()`` callback: show this step unless the last shown one is less than
+        ``interval_s`` old (1/max_fps, or more when frames are slow to encode).
 
         Returns None (never False), so it never stops the run.
         """
@@ -216,13 +226,18 @@ class LivePreview(widgets.VBox):
             self._latest_x0, self._latest_x0_t = step.x0_pred, step.t
         final = step.total_steps > 0 and step.index >= step.total_steps - 1
         now = self._clock()
-        if not final and now - self._last_shown < 1.0 / self.max_fps:
+        if not final and now - self._last_shown < self._interval:
             self.frames_skipped += 1
             self._pending = step
             return None
         self._last_shown = now
         self._show_step(step)
         return None
+
+    @property
+    def interval_s(self) -> float:
+        """The current minimum time between shown frames."""
+        return self._interval
 
     def flush(self) -> None:
         """Show the last skipped step, if any (a stopped run ends on a skipped step)."""
@@ -291,7 +306,11 @@ class LivePreview(widgets.VBox):
         )
         self._pending = None
         self.frames_shown += 1
-        self.encode_s += time.perf_counter() - tick
+        took = time.perf_counter() - tick
+        self.encode_s += took
+        self._interval = 1.0 / self.max_fps
+        if self.max_overhead is not None:
+            self._interval = max(self._interval, took / self.max_overhead)
 
     def _latest_x0_frame(self, i: int, steps: Sequence[Frame]) -> Frame | None:
         for j in range(i, -1, -1):
