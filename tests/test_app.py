@@ -171,7 +171,9 @@ def test_save_buttons_write_png_and_composition_json(painter, tmp_path):
     result = painter.paint()
     painter.save_buttons[0].click()
     painter.save_composition_button.click()
+    painter.preview.save_gif_button.click()
     out = tmp_path / "out"
+    assert (out / "paint.gif").is_file()  # the replay goes where the pictures go
     (png,) = out.glob("sample_seed7_0_*.png")
     saved = np.asarray(Image.open(png))
     expected = ((result.samples[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()

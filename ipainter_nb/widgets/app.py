@@ -164,7 +164,9 @@ class Painter(W.VBox):
 
         # ---- sampling controls
         self.samples = W.IntSlider(value=1, min=1, max=MAX_SAMPLES, description="samples")
-        self.seed = W.IntText(value=0, description="seed", layout=W.Layout(width="200px"))
+        # 0..2**53-1: what a browser's number holds exactly, and torch seeds accept
+        self.seed = W.BoundedIntText(value=0, min=0, max=2**53 - 1, description="seed",
+                                     layout=W.Layout(width="200px"))
         default = self.model.default_schedule if self.model is not None else ScheduleConfig()
         self.kind = W.Dropdown(options=_KIND_OPTIONS, value=default.kind, description="schedule")
         self.t_T = W.IntText(value=default.t_T, description="t_T", layout=W.Layout(width="200px"))
@@ -187,9 +189,12 @@ class Painter(W.VBox):
         self.progress = W.IntProgress(value=0, min=0, max=1, description="steps")
 
         # ---- outputs
-        self.preview = LivePreview()
+        self.preview = LivePreview(gif_path=Path(out_dir) / "paint.gif")
         self.frequency = FrequencyPanel()
         self.out_dir = W.Text(value=str(out_dir), description="save to", layout=W.Layout(width="320px"))
+        # the GIF goes where the pictures go
+        self.out_dir.observe(lambda c: setattr(self.preview.gif_path, "value", str(Path(c["new"]) / "paint.gif")),
+                             names="value")
         self.save_composition_button = W.Button(description="Save composition", icon="save")
         self.save_composition_button.on_click(lambda _b: self._guarded(self.save_composition))
         # built now, for the largest batch: the painting thread only fills them in
@@ -221,6 +226,7 @@ class Painter(W.VBox):
         self._refresh_band_snr()
         if self.model is not None and self._status_text == "":
             self._set_status(f"model {self.model.name!r} ready: place cutouts and press Paint")
+        self._check_sizes()
 
     # ================================================================= public API
 
@@ -523,7 +529,7 @@ class Painter(W.VBox):
                 self.samples.value = min(MAX_SAMPLES, max(1, saved["num_samples"]))
         except (ValueError, TypeError) as exc:
             self._set_error(f"the composition's saved settings were not applied: {exc}")
-        if comp.seed is not None:
+        if comp.seed is not None and 0 <= comp.seed <= self.seed.max:
             self.seed.value = int(comp.seed)
 
     # ================================================================= models
