@@ -317,7 +317,14 @@ class Painter(W.VBox):
         ``wait=True`` keeps the cell busy, so the Stop button works only with
         ``wait=False``.
         """
-        if not self._start():
+        try:
+            started = self._start()
+        except Exception as exc:  # e.g. a composition that cannot render: report it like a failed run
+            self.last_error = exc
+            self._set_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            self.paint_button.disabled, self.stop_button.disabled = False, True
+            return None
+        if not started:
             return None
         return self.wait() if wait else None
 
