@@ -423,9 +423,10 @@ print("RePaint's seam fits better than no resampling's:", stats["RePaint"]["seam
     (MD, r"""
 ## 4. Truncated resampling: keep the harmony, skip the blur
 
-Where does resampling help? Part 1 answers it. Resampling re-decides what is still drowned
-at the time it jumps from. At large $t$ that is the coarse layout: exactly what has to
-agree between the kept and the painted part. At small $t$ the coarse layout has surfaced
+Where does resampling help? Part 1 answers it. A jump from $t$ back up to $t + j$ noises the
+picture again, and the pass down re-decides whatever is drowned at those levels. At large
+$t$ that is the coarse layout: exactly what has to agree between the kept and the painted
+part. At small $t$ the coarse layout has surfaced
 (band 0 is above SNR 1 below $t \approx 50$) and only finer bands are still being decided.
 Resampling there buys no more harmony; instead every pass pastes freshly noised known
 pixels next to the painted ones and denoises again, and averaging over those repeated
@@ -438,8 +439,9 @@ top of the band SNRs; then the schedules themselves.
     (CODE, r"""
 times_trunc = S.repaint(T, JUMP_LENGTH, JUMP_N_SAMPLE, stop_resampling_at=STOP)
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.4))
-fq.plot_band_snr(snr, stop_resampling_at=STOP, resampling_window=S.resampling_window(times_trunc), ax=axes[0])
-axes[0].set_title(f"truncated: jumps start from t = {S.resampling_window(times_trunc)}", fontsize=9)
+lo, hi = S.resampling_window(times_trunc)         # lowest and highest time a jump starts from
+fq.plot_band_snr(snr, stop_resampling_at=STOP, resampling_window=(lo, min(hi + JUMP_LENGTH, T - 1)), ax=axes[0])
+axes[0].set_title(f"truncated: times revisited by jumps, t = {lo}..{min(hi + JUMP_LENGTH, T - 1)}", fontsize=9)
 S.plot_schedule(times_repaint, ax=axes[1], title=f"RePaint: {S.count_nfe(times_repaint)} model calls")
 S.plot_schedule(times_trunc, ax=axes[2], stop_resampling_at=STOP,
                 title=f"truncated at t = {STOP}: {S.count_nfe(times_trunc)} model calls")
