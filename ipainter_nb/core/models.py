@@ -8,9 +8,12 @@ or safetensors, never an unrestricted pickle.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import mmap
 import os
+import sys
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field, replace
@@ -313,6 +316,50 @@ def check_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], pat
         raise WeightsMismatchError("\n".join(lines))
 
 
+class _MappedFile:
+    """Where this process maps a checkpoint file, to give back pages of tensors already copied.
+
+    ``torch.load(mmap=True)`` maps the file privately; every page read counts in the resident
+    set until the mapping goes away, which is only after the last tensor of the file is
+    released. Converting 2.2 GB of weights to another dtype or to channels_last would
+    otherwise hold the file's pages and the copies at once. ``madvise(MADV_DONTNEED)`` drops
+    the pages of a tensor that has been copied; a later read would fetch them from the file
+    again, so it never changes what a tensor holds. Only whole pages inside the tensor's own
+    bytes are dropped, and only inside a mapping of this file. Linux only; elsewhere a no-op.
+    """
+
+    MADV_DONTNEED = 4
+
+    def __init__(self, path: Path):
+        self.ranges: list[tuple[int, int]] = []
+        self._madvise: Any = None
+        if not sys.platform.startswith("linux"):
+            return
+        try:
+            target = os.path.realpath(path)
+            with open("/proc/self/maps") as maps:
+                for line in maps:
+                    parts = line.split(maxsplit=5)
+                    if len(parts) == 6 and parts[5].rstrip("\n") == target:
+                        lo, hi = (int(v, 16) for v in parts[0].split("-"))
+                        self.ranges.append((lo, hi))
+            if self.ranges:
+                self._madvise = ctypes.CDLL(None, use_errno=True).madvise
+                self._madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        except (OSError, AttributeError, ValueError):
+            self.ranges = []
+
+    def release(self, tensor: torch.Tensor) -> None:
+        if not self.ranges or tensor.device.type != "cpu":
+            return
+        start = tensor.data_ptr()
+        end = start + tensor.numel() * tensor.element_size()
+        lo = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE  # round inwards: pages shared with a neighbour stay
+        hi = end // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo and any(a <= lo and hi <= b for a, b in self.ranges):
+            self._madvise(lo, hi - lo, self.MADV_DONTNEED)
+
+
 def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
@@ -388,16 +435,23 @@ def load_model(
     # convert each tensor once, straight to the target dtype and device; assign=True makes
     # the module use these tensors instead of copying into freshly allocated ones
     float_keys = {k for k, v in unet.state_dict().items() if v.is_floating_point()}
+    if channels_last is None:
+        channels_last = device.type == "cpu"
+    # a tensor already in the target dtype and layout stays a view of the memory-mapped file;
+    # one that must be copied gives its file pages back at once, so the peak stays near one copy
+    mapped = _MappedFile(path) if path.suffix != ".safetensors" else None
     converted = {}
     for k in list(sd):
-        converted[k] = sd.pop(k).to(device=device, dtype=dtype if k in float_keys else None)
+        src = sd.pop(k)
+        layout = torch.channels_last if channels_last and src.dim() == 4 else torch.preserve_format
+        out = src.to(device=device, dtype=dtype if k in float_keys else None, memory_format=layout)
+        if mapped is not None and out.data_ptr() != src.data_ptr():
+            mapped.release(src)
+        converted[k] = out
+        del src
     unet.load_state_dict(converted, strict=True, assign=True)
     del converted
     unet.eval().requires_grad_(False)
-    if channels_last is None:
-        channels_last = device.type == "cpu"
-    if channels_last:
-        unet = unet.to(memory_format=torch.channels_last)
     model = DiffusionModel(
         unet=unet,
         config=cfg.to_dict(),
