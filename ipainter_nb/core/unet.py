@@ -252,6 +252,9 @@ class AttentionBlock(nn.Module):
         self.proj_out = nn.Conv1d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.impl == "sdpa":
+            return self._forward_tokens(x)
+        # the original formulation (channel-major, explicit softmax): the speed baseline
         b, c, hgt, wid = x.shape
         flat = x.reshape(b, c, hgt * wid)
         qkv = self.qkv(self.norm(flat))
@@ -261,14 +264,31 @@ class AttentionBlock(nn.Module):
         else:
             qkv = qkv.reshape(b, heads, 3, ch, -1)
         q, k, v = (qkv[:, :, i].transpose(-1, -2) for i in range(3))  # (b, heads, tokens, ch)
-        if self.impl == "sdpa":
-            out = F.scaled_dot_product_attention(q, k, v)
-        else:
-            weights = torch.einsum("bhtc,bhsc->bhts", q, k) / math.sqrt(ch)
-            weights = torch.softmax(weights.float(), dim=-1).to(q.dtype)
-            out = torch.einsum("bhts,bhsc->bhtc", weights, v)
+        weights = torch.einsum("bhtc,bhsc->bhts", q, k) / math.sqrt(ch)
+        weights = torch.softmax(weights.float(), dim=-1).to(q.dtype)
+        out = torch.einsum("bhts,bhsc->bhtc", weights, v)
         out = out.transpose(-1, -2).reshape(b, c, -1)
         return (flat + self.proj_out(out)).reshape(b, c, hgt, wid)
+
+    def _forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function computed token-major, with fused attention.
+
+        A channels_last activation already lies in memory as (b, h·w, c) rows, so nothing
+        is copied to change layout, and the 1×1 ``qkv``/``proj_out`` convolutions become
+        plain matrix products on their (unchanged) weights. The result keeps x's layout.
+        """
+        b, c, hgt, wid = x.shape
+        heads, ch = self.num_heads, c // self.num_heads
+        tokens = self.norm(x).permute(0, 2, 3, 1).reshape(b, hgt * wid, c)  # GroupNorm is layout-blind
+        qkv = F.linear(tokens, self.qkv.weight[..., 0], self.qkv.bias)  # (b, tokens, 3c)
+        if self.new_order:  # channels [q,k,v][head][ch]
+            qkv = qkv.reshape(b, -1, 3, heads, ch).permute(2, 0, 3, 1, 4)
+        else:  # legacy: [head][q,k,v][ch]
+            qkv = qkv.reshape(b, -1, heads, 3, ch).permute(3, 0, 2, 1, 4)
+        q, k, v = qkv.unbind(0)  # (b, heads, tokens, ch), ch contiguous as fused kernels want
+        out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, hgt * wid, c)
+        out = F.linear(out, self.proj_out.weight[..., 0], self.proj_out.bias)
+        return x + out.reshape(b, hgt, wid, c).permute(0, 3, 1, 2)
 
 
 class UNet(nn.Module):
