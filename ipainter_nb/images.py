@@ -37,6 +37,7 @@ __all__ = [
     "load_mask",
     "load_rgba",
     "save_png_atomic",
+    "atomic_write",
     "write_bytes_atomic",
     "write_text_atomic",
     "make_grid",
@@ -305,7 +306,7 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def _atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Write via a temp file in the same folder, then ``os.replace`` it over ``path``.
 
     ``os.replace`` is atomic on one file system, so readers see either the old file or the
@@ -337,7 +338,7 @@ def _atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
 
 def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
     """Atomically replace ``path`` with ``data``. Returns the path."""
-    return _atomic_write(path, lambda f: f.write(data))
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def write_text_atomic(path: PathLike, text: str, encoding: str = "utf-8") -> Path:
@@ -364,7 +365,7 @@ def save_png_atomic(
         img = obj
     else:
         raise TypeError(f"expected a PIL image, tensor or uint8 array, got {type(obj).__name__}")
-    return _atomic_write(path, lambda f: img.save(f, format="PNG"))
+    return atomic_write(path, lambda f: img.save(f, format="PNG"))
 
 
 # --------------------------------------------------------------------------- grids

@@ -15,15 +15,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
-import os
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +30,7 @@ from .core.diffusion import DiffusionSchedule
 from .core.models import PRESETS, save_model
 from .core.schedules import ScheduleConfig
 from .core.unet import build_unet
+from .images import atomic_write
 
 __all__ = ["TrainConfig", "train", "ImageFolder", "ProceduralScenes", "export", "main"]
 
@@ -119,17 +117,6 @@ def _centre_square(im: Image.Image) -> Image.Image:
     w, h = im.size
     s = min(w, h)
     return im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -222,8 +209,8 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
                     bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
             if step % config.save_every == 0 or step == config.steps:
                 log.flush()
-                _atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                              "step": step, "config": asdict(config)}, ckpt_path)
+                atomic_write(ckpt_path, lambda f: torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                              "step": step, "config": asdict(config)}, f))
             if config.sample_every and step % config.sample_every == 0:
                 _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
     finally:

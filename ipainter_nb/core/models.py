@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from ..images import atomic_write
 from .diffusion import DiffusionSchedule
 from .schedules import ScheduleConfig
 from .unet import UNet, UNetConfig, build_unet
@@ -483,7 +484,7 @@ def save_model(
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a self-describing safetensors checkpoint (config in its metadata), atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
     info = {
@@ -494,14 +495,7 @@ def save_model(
     }
     tensors = {k: v.detach().to("cpu", dtype=dtype if v.is_floating_point() else v.dtype).contiguous()
                for k, v in unet.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"ipainter_nb": json.dumps(info)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda f: f.write(save(tensors, metadata={"ipainter_nb": json.dumps(info)})))
     return path
 
 
@@ -516,6 +510,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _check_sum(actual: str, expected: str | None) -> None:
+    if expected is not None and actual.lower() != expected.lower():
+        raise ValueError(
+            f"SHA-256 of the download is {actual}, expected {expected}: the file was discarded (corrupt or changed upstream)"
+        )
+
+
+def _record_sum(dest: Path, actual: str, expected: str | None) -> None:
+    if expected is None:
+        Path(str(dest) + ".sha256").write_text(f"{actual}  {dest.name}\n")
+        print(f"recorded SHA-256 {actual} of {dest.name} in {dest}.sha256 (no known sum to check against)")
+
+
 def download_file(
     url: str,
     dest: str | Path,
@@ -526,15 +533,15 @@ def download_file(
     """Fetch ``url`` into ``dest`` atomically, verifying its SHA-256 when known.
 
     The file is written to a temporary name beside ``dest`` and renamed only once complete
-    and verified, so an interrupted download never leaves a file that looks finished.
+    and verified, so an interrupted or corrupt download never replaces a good file.
     When ``sha256`` is None the computed sum is recorded in ``dest + '.sha256'`` and printed.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, (opener or urllib.request.urlopen)(url) as response:
+    digest = hashlib.sha256()
+
+    def fetch(out: Any) -> None:
+        with (opener or urllib.request.urlopen)(url) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             bar = None
             if progress:
@@ -543,25 +550,16 @@ def download_file(
                 bar = tqdm(total=total, unit="B", unit_scale=True, desc=dest.name)
             for chunk in iter(lambda: response.read(1 << 20), b""):
                 out.write(chunk)
+                digest.update(chunk)
                 if bar is not None:
                     bar.update(len(chunk))
             if bar is not None:
                 bar.close()
-        _finish_download(tmp, dest, sha256)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        _check_sum(digest.hexdigest(), sha256)  # raising here discards the temp file
+
+    atomic_write(dest, fetch)
+    _record_sum(dest, digest.hexdigest(), sha256)
     return dest
-
-
-def _finish_download(tmp: Path, dest: Path, sha256: str | None) -> None:
-    actual = _sha256(tmp)
-    if sha256 is not None and actual.lower() != sha256.lower():
-        raise ValueError(f"SHA-256 of the download is {actual}, expected {sha256}: the file was discarded (corrupt or changed upstream)")
-    os.replace(tmp, dest)
-    if sha256 is None:
-        Path(str(dest) + ".sha256").write_text(f"{actual}  {dest.name}\n")
-        print(f"recorded SHA-256 {actual} of {dest.name} in {dest}.sha256 (no known sum to check against)")
 
 
 def download_weights(
@@ -595,7 +593,11 @@ def download_weights(
         os.close(fd)
         try:
             gdown.download(id=preset.gdrive_id, output=tmp, quiet=not progress)
-            _finish_download(Path(tmp), target, expected)
+            actual = _sha256(Path(tmp))
+            _check_sum(actual, expected)
+            os.chmod(tmp, 0o644)  # mkstemp made it private
+            os.replace(tmp, target)
+            _record_sum(target, actual, expected)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
