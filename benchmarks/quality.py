@@ -1,0 +1,313 @@
+"""The Intelligent Painter's claims in miniature, on the demo model.
+
+    python benchmarks/quality.py                                  # shipped demo weights, 16 compositions
+    python benchmarks/quality.py --model runs/demo/last.pt --preset demo   # a training checkpoint (EMA)
+    python benchmarks/quality.py --quick                          # tiny random model, seconds
+
+Compositions: seeded random placements of 2-4 cutouts of the shipped pack on the model's
+canvas (64² for the demo model), ``erode=1``; every variant paints the same compositions
+with the same seeds. Variants, all from the model's default schedule settings
+(t_T, jump_length j, jump_n_sample r, stop_resampling_at s):
+
+* no resampling: ``plain(t_T)``;
+* RePaint: ``repaint(t_T, j, r)`` (no stop);
+* truncated: ``repaint(t_T, j, r, s)`` (the model's default);
+* cheaper: ``repaint(t_T // 2, j, r, s // 2)`` (half the respaced steps, truncated).
+
+Measures, each also computed for real procedural scenes (``make_scenes``) under the same
+masks, as the reference a perfect painter would reach:
+
+* sharpness: ``frequency.sharpness(x, mask=1-keep)`` (energy above 0.25 cycles/pixel in the
+  generated region), averaged, divided by the real scenes' value: < 1 is blurrier than real;
+* seam: mean squared colour difference of neighbouring pixel pairs straddling the mask
+  boundary, divided by the same for pairs inside the generated region (1 ≈ no visible seam);
+* KID ×1000: unbiased MMD² with the cubic polynomial kernel ``(x·y/d + 1)³`` between the
+  results and ``--n-real`` real scenes, on download-free features (see the table header).
+  "real scenes" row: held-out real scenes, i.e. the KID a perfect model would get at this
+  sample size (the estimator's noise floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS_DIR, base_parser, environment, markdown_table, num_threads, threads_for, write_result  # noqa: E402
+
+from ipainter_nb.core import frequency  # noqa: E402
+from ipainter_nb.core.composition import Composition, Layer  # noqa: E402
+from ipainter_nb.core.models import DEMO_WEIGHTS, DiffusionModel, load_model, save_model  # noqa: E402
+from ipainter_nb.core.sampler import paint  # noqa: E402
+from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint  # noqa: E402
+from ipainter_nb.core.unet import build_unet  # noqa: E402
+from ipainter_nb.demo import list_cutouts, make_scenes  # noqa: E402
+from ipainter_nb.images import make_grid, save_png_atomic  # noqa: E402
+
+NAME = "quality"
+TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2],
+            attention_resolutions=[16], num_heads=1, num_head_channels=32, learn_sigma=False)
+FEATURES = ("pixels 16×16 avg-pooled, random projection to 64 dims + 3×8-bin colour histograms, "
+            "standardised on the real set")
+HEADERS = ["variant", "schedule", "NFE", "s / picture", "sharpness / real", "gradient energy / real",
+           "seam ratio", "KID×1000"]
+
+
+@dataclass
+class Variant:
+    name: str
+    times: list[int]
+    schedule: str
+    samples: list[torch.Tensor] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def variants_for(cfg: ScheduleConfig) -> list[Variant]:
+    t, j, r, s = cfg.t_T, cfg.jump_length, cfg.jump_n_sample, cfg.stop_resampling_at
+    half = max(t // 2, j + 1)
+    return [
+        Variant("no resampling", plain(t), f"plain t_T={t}"),
+        Variant("RePaint", repaint(t, j, r), f"t_T={t} j={j} r={r}"),
+        Variant("truncated (default)", repaint(t, j, r, s), f"t_T={t} j={j} r={r} stop={s}"),
+        Variant("cheaper (half steps, truncated)", repaint(half, j, r, s // 2), f"t_T={half} j={j} r={r} stop={s // 2}"),
+    ]
+
+
+def make_compositions(n: int, size: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``n`` seeded random compositions of 2-4 cutouts; (image, keep) pairs."""
+    cutouts = list_cutouts()
+    names = sorted(cutouts)
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng(seed * 1000 + i)
+        comp = Composition(size=size, erode=1)
+        for name in rng.choice(names, size=int(rng.integers(2, 5)), replace=False):
+            layer = Layer.from_file(cutouts[str(name)])
+            w, h = layer.image.size
+            layer.scale = float(rng.uniform(0.5, 0.9)) * size / 64  # the pack is drawn for a 64² canvas
+            sw, sh = layer.size
+            layer.x = int(rng.integers(0, max(size - sw, 0) + 1))
+            layer.y = int(rng.integers(0, max(size - sh, 0) + 1))
+            comp.add(layer)
+        image, keep = comp.render()
+        out.append((image, keep))
+    return out
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def seam_ratio(images: torch.Tensor, keeps: torch.Tensor) -> float:
+    """Mean squared colour step across the mask boundary over the same inside the generated region."""
+    x = images.double()
+    k = keeps.double() > 0.5
+    across, inside = [], []
+    for dim in (-1, -2):
+        d = (x.diff(dim=dim) ** 2).sum(dim=1, keepdim=True)  # squared colour difference per pair
+        a = k.narrow(dim, 0, k.shape[dim] - 1)
+        b = k.narrow(dim, 1, k.shape[dim] - 1)
+        across.append(d[a != b])
+        inside.append(d[~a & ~b])
+    inner = torch.cat(inside).mean()
+    return float(torch.cat(across).mean() / inner) if inner > 1e-9 else float("inf")  # flat region: no reference
+
+
+def sharpness_each(images: torch.Tensor, keeps: torch.Tensor) -> np.ndarray:
+    """Sharpness of the generated region of each picture."""
+    return np.array([frequency.sharpness(img, mask=1 - keep) for img, keep in zip(images, keeps)])
+
+
+def region_measures(images: torch.Tensor, keeps: torch.Tensor) -> tuple[float, float]:
+    """(mean sharpness, mean gradient energy) of the generated regions."""
+    grad = [frequency.gradient_energy(img, mask=1 - keep) for img, keep in zip(images, keeps)]
+    return float(sharpness_each(images, keeps).mean()), float(np.mean(grad))
+
+
+def paired(a: Variant, b: Variant, keeps: torch.Tensor) -> str:
+    """Sharpness of ``a`` against ``b`` picture by picture (same composition, same seed)."""
+    sa = sharpness_each(torch.stack(a.samples), keeps)
+    sb = sharpness_each(torch.stack(b.samples), keeps)
+    ratio = sa / np.maximum(sb, 1e-12)
+    return (f"{a.name} vs {b.name}: {count_nfe(a.times)} vs {count_nfe(b.times)} model calls; generated-region "
+            f"sharpness ratio {np.exp(np.log(ratio).mean()):.3f} (geometric mean over {len(ratio)} paired pictures), "
+            f"sharper in {int((ratio > 1).sum())}/{len(ratio)}")
+
+
+def weights_info(path: Path) -> str:
+    """How far the weights were trained, when the file says so."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                info = json.loads((f.metadata() or {}).get("ipainter_nb", "{}"))
+            steps = info.get("trained_steps")
+        else:
+            steps = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("step")
+    except Exception:  # a description only: never fail the benchmark for it
+        steps = None
+    return f"{path.name}, {steps} training steps" if steps is not None else path.name
+
+
+class Features:
+    """Download-free image features for KID, standardised on a real reference set."""
+
+    def __init__(self, real: torch.Tensor, dims: int = 64, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.proj = torch.randn(3 * 16 * 16, dims, generator=g, dtype=torch.float64) / (3 * 16 * 16) ** 0.5
+        raw = self._raw(real)
+        self.mean, self.std = raw.mean(0), raw.std(0).clamp_min(1e-6)
+
+    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.double()
+        pooled = F.adaptive_avg_pool2d(x, 16).flatten(1) @ self.proj
+        u = ((x.clamp(-1, 1) + 1) / 2 * 7.999).long()  # 8 bins per channel
+        hist = torch.stack([F.one_hot(u[:, c].flatten(1), 8).double().mean(1) for c in range(3)], 1).flatten(1)
+        return torch.cat([pooled, hist], 1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (self._raw(x) - self.mean) / self.std
+
+
+def kid(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Unbiased MMD² with the cubic polynomial kernel (x·y/d + 1)³ (KID's estimator)."""
+    d = a.shape[1]
+    def k(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (x @ y.T / d + 1) ** 3
+    m, n = a.shape[0], b.shape[0]
+    if m < 2 or n < 2:
+        return float("nan")  # the unbiased estimator needs two samples a side
+    kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
+    return float((kaa.sum() - kaa.diagonal().sum()) / (m * (m - 1))
+                 + (kbb.sum() - kbb.diagonal().sum()) / (n * (n - 1)) - 2 * kab.mean())
+
+
+def real_scenes(n: int, seed: int, size: int) -> torch.Tensor:
+    arr = make_scenes(n, seed=seed, size=size)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+# --------------------------------------------------------------------------- running
+
+
+def get_model(args, tmp: Path) -> tuple[DiffusionModel, str]:
+    if args.model:
+        return load_model(args.model, device="cpu", preset=args.preset), weights_info(Path(args.model))
+    if args.quick:
+        torch.manual_seed(0)
+        path = tmp / "tiny.safetensors"
+        save_model(build_unet(TINY), path, name="tiny", unet_config=TINY, variance_type="fixed_small",
+                   default_schedule=ScheduleConfig(kind="truncated", t_T=8, jump_length=2, jump_n_sample=2,
+                                                   stop_resampling_at=4), dtype=torch.float32)
+        return load_model(path, device="cpu"), "tiny random model (--quick)"
+    if not DEMO_WEIGHTS.is_file():
+        raise SystemExit(f"the trained demo weights {DEMO_WEIGHTS} are missing: pass --model <checkpoint> "
+                         "(e.g. --model runs/demo/last.pt --preset demo), or --quick")
+    return load_model("demo", device="cpu"), "shipped demo weights: " + weights_info(DEMO_WEIGHTS)
+
+
+def run(model: DiffusionModel, comps: list[tuple[torch.Tensor, torch.Tensor]], variants: list[Variant],
+        log: Callable[[str], None]) -> None:
+    for v in variants:
+        start = time.perf_counter()
+        for i, (image, keep) in enumerate(comps):
+            result = paint(model, image, keep, times=v.times, num_samples=1, seed=i, progress=False, max_frames=0)
+            v.samples.append(result.samples[0])
+        v.seconds = time.perf_counter() - start
+        log(f"  {v.name}: {len(comps)} pictures, {v.seconds:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = base_parser(__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="checkpoint path (default: the shipped demo weights)")
+    p.add_argument("--preset", default=None, help="preset giving the network of --model (e.g. demo for runs/demo/last.pt)")
+    p.add_argument("--n", type=int, default=None, help="number of compositions (default 16; 2 with --quick)")
+    p.add_argument("--n-real", type=int, default=None, help="real scenes for KID (default 512)")
+    p.add_argument("--png", default=None, help=f"side-by-side picture (default {RESULTS_DIR}/quality_variants.png)")
+    args = p.parse_args(argv)
+    with num_threads(threads_for(args)):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> str:
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    n = args.n or (2 if args.quick else 16)
+    n_real = args.n_real or (32 if args.quick else 512)
+    with tempfile.TemporaryDirectory(prefix="quality_") as tmp:
+        model, source = get_model(args, Path(tmp))
+        size = model.image_size
+        comps = make_compositions(n, size)
+        variants = variants_for(model.default_schedule)
+        run(model, comps, variants, log)  # minutes per variant: never run paused; NFE is the cost measure
+        env = environment()
+
+    keeps = torch.stack([k for _, k in comps])
+    # real scenes under the same masks: the reference for every measure
+    real_ref = real_scenes(n_real, seed=20240601, size=size)  # the KID reference set
+    real_masked = real_scenes(n, seed=777, size=size)  # held-out, one per composition
+    feats = Features(real_ref)
+    ref_feats = feats(real_ref)
+    real_sharp, real_grad = region_measures(real_masked, keeps)
+    rows = []
+    for v in variants:
+        x = torch.stack(v.samples)
+        sharp, grad = region_measures(x, keeps)
+        rows.append([v.name, v.schedule, str(count_nfe(v.times)), f"{v.seconds / n:.2f}", f"{sharp / real_sharp:.3f}",
+                     f"{grad / real_grad:.3f}", _fmt(seam_ratio(x, keeps)), f"{1000 * kid(feats(x), ref_feats):.1f}"])
+    rows.append(["real scenes (reference)", "—", "—", "—", "1.000", "1.000", _fmt(seam_ratio(real_masked, keeps)),
+                 f"{1000 * kid(feats(real_masked), ref_feats):.1f}"])
+    images = torch.stack([img for img, _ in comps])
+    unfilled = keeps * images  # the composition with the generated region left mid-grey
+    rows.append(["composition, unfilled (grey)", "—", "0", "—", "—", "—", _fmt(seam_ratio(unfilled, keeps)),
+                 f"{1000 * kid(feats(unfilled), ref_feats):.1f}"])
+
+    png = Path(args.png) if args.png else (Path(args.results_dir) if args.results_dir else RESULTS_DIR) / (
+        "quality_variants.quick.png" if args.quick else "quality_variants.png")
+    write_side_by_side(png, unfilled, variants, rows=min(n, 6))
+    table = markdown_table(HEADERS, rows)
+    by_name = {v.name: v for v in variants}
+    claims = "\n".join("- " + paired(by_name[a], by_name[b], keeps) for a, b in (
+        ("truncated (default)", "RePaint"), ("truncated (default)", "no resampling"),
+        ("cheaper (half steps, truncated)", "truncated (default)")))
+    text = (f"## Quality of the schedules ({source}; {n} compositions at {size}², 1 sample each, seeds 0..{n - 1})\n\n"
+            f"KID features: {FEATURES}; {n_real} real scenes as the KID reference. "
+            "Sharpness and gradient energy are of the generated region (mask = 1 − keep), divided by the "
+            "same measure on held-out real scenes under the same masks. Seam ratio: squared colour step "
+            "across the mask boundary / inside the generated region.\n\n"
+            f"{table}\n\nPaired comparisons:\n\n{claims}\n\nSide by side: `{png.name}` (composition | no resampling | RePaint | truncated | cheaper).\n\n"
+            f"_{env}_\n")
+    print(text)
+    write_result(NAME, text, args.results_dir, quick=args.quick)
+    return text
+
+
+def _fmt(v: float) -> str:
+    return "∞ (flat inside)" if v == float("inf") else f"{v:.2f}"
+
+
+def write_side_by_side(path: Path, compositions: torch.Tensor, variants: list[Variant], rows: int, zoom: int = 3) -> None:
+    tiles = []
+    for i in range(rows):
+        tiles.append(compositions[i])
+        tiles.extend(v.samples[i] for v in variants)
+    grid = make_grid(torch.stack(tiles).clamp(-1, 1), nrow=1 + len(variants), gap=2)
+    grid = grid.resize((grid.width * zoom, grid.height * zoom), resample=0)  # nearest: keep the pixels visible
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_png_atomic(grid, path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""What ``paint()`` costs beyond its model calls, and what batching buys.
+
+    python benchmarks/sampler_overhead.py            # demo architecture, the demo's default schedule
+    python benchmarks/sampler_overhead.py --quick    # a tiny network and a short schedule, seconds
+
+Overhead of a run = (wall time of ``paint()`` − NFE × the model's forward time at the same
+batch) / (NFE × forward time), the forward time being the mean of two medians of isolated
+calls measured just before and just after the run (the median of 3 runs is shown). Also
+shown: the split ``paint()`` itself records (``timings['overhead_s'] / timings['model_s']``). Targets: ≤ 3 % without previews,
+≤ 5 % with ``LivePreview.on_step`` as the callback. Batching: samples per second of one
+``paint()`` call for ``num_samples`` = 1, 2, 4, 8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Pauser, base_parser, environment, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
+
+from ipainter_nb.core.models import DEMO_WEIGHTS, PRESETS, DiffusionModel, load_model, save_model  # noqa: E402
+from ipainter_nb.core.sampler import paint  # noqa: E402
+from ipainter_nb.core.schedules import ScheduleConfig, count_nfe  # noqa: E402
+from ipainter_nb.core.unet import build_unet  # noqa: E402
+
+NAME = "sampler_overhead"
+TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2],
+            attention_resolutions=[16], num_heads=1, num_head_channels=32, learn_sigma=False)
+OVERHEAD_HEADERS = ["callback", "N", "NFE", "paint s", "NFE × forward s", "overhead", "in-run overhead_s/model_s",
+                    "target", "ok"]
+BATCH_HEADERS = ["num_samples", "NFE", "paint s", "samples/s", "vs one at a time"]
+
+
+def get_model(quick: bool, model_path: str | None, tmp: Path) -> tuple[DiffusionModel, str]:
+    """The trained demo model when present, else random weights of the same architecture."""
+    if model_path:
+        return load_model(model_path, device="cpu"), f"model {model_path}"
+    if not quick and DEMO_WEIGHTS.is_file():
+        return load_model("demo", device="cpu"), "trained demo weights"
+    config = TINY if quick else dict(PRESETS["demo"].unet_config)
+    torch.manual_seed(0)
+    path = tmp / "random.safetensors"
+    schedule = (ScheduleConfig(kind="truncated", t_T=10, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
+                if quick else PRESETS["demo"].default_schedule)
+    save_model(build_unet(config), path, name="random", unet_config=config, variance_type="fixed_small",
+               default_schedule=schedule, dtype=torch.float32)
+    arch = "tiny" if quick else "demo"
+    return load_model(path, device="cpu"), f"random weights, {arch} architecture (trained weights absent)"
+
+
+def inputs(model: DiffusionModel) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed picture and a mask that keeps its middle: 0 = generate the border."""
+    size = model.image_size
+    g = torch.Generator().manual_seed(7)
+    image = torch.rand(3, size, size, generator=g) * 2 - 1
+    keep = torch.zeros(1, size, size)
+    keep[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1
+    return image, keep
+
+
+def forward_time(model: DiffusionModel, batch: int, k: int) -> float:
+    """Median time of one model call at this batch, as ``paint()`` makes it."""
+    size = model.image_size
+    sched = model.schedule(model.default_schedule.t_T)
+    x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0))
+    t = torch.full((batch,), sched.num_steps // 2, dtype=torch.long)
+    med, _ = median_time(lambda: model(x, t, sched), k, warmup=2)
+    return med
+
+
+def make_preview(num_samples: int) -> tuple[Callable[[Any], Any] | None, str]:
+    try:
+        from ipainter_nb.widgets.preview import LivePreview
+    except Exception as exc:  # the widget is optional for this benchmark
+        return None, f"LivePreview unavailable ({type(exc).__name__}: {exc})"
+    preview = LivePreview()
+    preview.reset(num_samples)  # build the image rows before the run, as the app does
+    return preview.on_step, "LivePreview.on_step (max_fps=10)"
+
+
+def measure_overhead(model: DiffusionModel, times: list[int], k: int, repeats: int, pauser: Pauser,
+                     log: Callable[[str], None]) -> tuple[list[list[str]], list[str]]:
+    image, keep = inputs(model)
+    nfe = count_nfe(times)
+    rows, notes = [], []
+    variants: list[tuple[str, Callable[[], tuple[Callable | None, str]], bool, float]] = [
+        ("none (progress=False)", lambda: (None, "none (progress=False)"), False, 0.03),
+        ("none, tqdm progress bar", lambda: (None, "none, tqdm progress bar"), True, 0.03),
+        ("LivePreview.on_step", lambda: make_preview(1), False, 0.05),
+    ]
+    for label, factory, progress, target in variants:
+        callback, desc = factory()
+        if label.startswith("LivePreview") and callback is None:
+            notes.append(desc)
+            rows.append([label, "1", str(nfe), "—", "—", "—", "—", f"≤ {target:.0%}", "not measured"])
+            continue
+        runs: list[tuple[float, float, float, float]] = []
+        for _ in range(repeats):  # forward time measured around each run; the median run is reported
+            with pauser.block():
+                fwd_before = forward_time(model, 1, k)
+                result = paint(model, image, keep, times=times, num_samples=1, seed=0, callback=callback,
+                               progress=progress)
+                fwd = statistics.mean([fwd_before, forward_time(model, 1, k)])
+            total = result.timings["total_s"]
+            overhead = (total - nfe * fwd) / (nfe * fwd)
+            inrun = result.timings["overhead_s"] / result.timings["model_s"]
+            runs.append((overhead, total, fwd, inrun))
+        overhead, total, fwd, inrun = sorted(runs)[len(runs) // 2]
+        ok = "met" if overhead <= target else "MISSED"
+        rows.append([desc, "1", str(nfe), f"{total:.2f}", f"{nfe * fwd:.2f}", f"{overhead:+.1%}", f"{inrun:.1%}",
+                     f"≤ {target:.0%}", ok])
+        log(f"  {desc}: paint {total:.2f}s vs {nfe * fwd:.2f}s model → {overhead:+.1%}")
+    return rows, notes
+
+
+def measure_batching(model: DiffusionModel, times: list[int], sizes: list[int], pauser: Pauser,
+                     log: Callable[[str], None]) -> list[list[str]]:
+    image, keep = inputs(model)
+    nfe = count_nfe(times)
+    rows = []
+    single: float | None = None
+    for n in sizes:
+        # warm-up at this batch size (oneDNN builds primitives per shape): three steps, then stop
+        paint(model, image, keep, times=times, num_samples=n, seed=0, progress=False,
+              callback=lambda step: step.index < 2)
+        with pauser.block():
+            result = paint(model, image, keep, times=times, num_samples=n, seed=0, progress=False)
+        rate = n / result.timings["total_s"]
+        single = single or rate
+        rows.append([str(n), str(nfe), f"{result.timings['total_s']:.2f}", f"{rate:.3f}", f"{rate / single:.2f}×"])
+        log(f"  batch {n}: {rate:.3f} samples/s")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = base_parser(__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="a checkpoint to use instead of the demo model")
+    p.add_argument("--k", type=int, default=None, help="forward calls per forward-time median")
+    p.add_argument("--repeats", type=int, default=None, help="paint runs per overhead row (the median is shown)")
+    args = p.parse_args(argv)
+    with num_threads(threads_for(args)):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> str:
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    k = args.k or (3 if args.quick else 30)
+    repeats = args.repeats or (1 if args.quick else 3)
+    sizes = [1, 2] if args.quick else [1, 2, 4, 8]
+    with tempfile.TemporaryDirectory(prefix="sampler_overhead_") as tmp:
+        model, source = get_model(args.quick, args.model, Path(tmp))
+        times = model.default_times()
+        pauser = Pauser(args.pause_pid, args.pause_gap)
+        over_rows, notes = measure_overhead(model, times, k, repeats, pauser, log)
+        batch_rows = measure_batching(model, times, sizes, pauser, log)
+        env = environment(pauser)
+    sched = model.default_schedule.describe()
+    text = (f"## paint() overhead ({model.image_size}², {source}; schedule {sched})\n\n"
+            f"{markdown_table(OVERHEAD_HEADERS, over_rows)}\n\n"
+            + "".join(f"Note: {n}\n\n" for n in notes)
+            + f"## Batching (one paint() call of num_samples pictures)\n\n{markdown_table(BATCH_HEADERS, batch_rows)}\n\n"
+            f"_{env}_\n")
+    print(text)
+    write_result(NAME, text, args.results_dir, quick=args.quick)
+    return text
+
+
+if __name__ == "__main__":
+    main()

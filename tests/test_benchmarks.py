@@ -1,0 +1,115 @@
+"""The benchmark scripts' --quick modes run and print their tables (tiny sizes, no trained weights)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str) -> ModuleType:
+    # benchmarks/ is a folder of scripts, not a package: import each one by path, once
+    key = f"benchmarks_{name}"
+    if key in sys.modules:
+        return sys.modules[key]
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(key, BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def header_cells(text: str) -> list[list[str]]:
+    """The header row of every markdown table in ``text``."""
+    lines = text.splitlines()
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line, nxt in zip(lines, lines[1:])
+        if line.startswith("|") and nxt.startswith("|-")
+    ]
+
+
+def rows_of(text: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("|") and not line.startswith("|-")]
+
+
+def check(text: str, results: Path, name: str, expected: list[list[str]]) -> None:
+    assert header_cells(text) == expected
+    written = results / f"{name}.quick.md"
+    assert written.read_text(encoding="utf-8").strip() == text.strip()
+    assert not list(results.glob(".*.tmp"))  # atomic write left no temporary behind
+
+
+def test_unet_speed_quick(tmp_path, capsys):
+    mod = load("unet_speed")
+    text = mod.main(["--quick", "--results-dir", str(tmp_path)])
+    assert text.strip() in capsys.readouterr().out
+    check(text, tmp_path, "unet_speed", [mod.HEADERS])
+    for path in ("baseline", "default", "bf16 autocast", "bf16 weights"):
+        assert f"| {path}" in text
+    assert "Targets" in text and "GFLOP" in text
+
+
+def test_physical_limit_figures():
+    mod = load("unet_speed")
+    text = mod.physical_limit(int(2.24e12), {"default": 14.0})
+    assert "3382 TFLOP" in text and "4.28 s" in text
+
+
+def test_load_memory_quick(tmp_path):
+    mod = load("load_memory")
+    text = mod.main(["--quick", "--results-dir", str(tmp_path)])
+    check(text, tmp_path, "load_memory", [mod.HEADERS])
+    rows = {r[0]: r for r in rows_of(text)}
+    ours, naive = rows["load_model (mmap + assign)"], rows["naive (build fp32, torch.load, load_state_dict)"]
+    growth = mod.HEADERS.index("(peak − before) / ckpt")
+    # even at the demo's 25 MB, loading without a second copy shows
+    assert float(ours[growth].rstrip("×")) < float(naive[growth].rstrip("×"))
+
+
+def test_sampler_overhead_quick(tmp_path):
+    mod = load("sampler_overhead")
+    text = mod.main(["--quick", "--results-dir", str(tmp_path)])
+    check(text, tmp_path, "sampler_overhead", [mod.OVERHEAD_HEADERS, mod.BATCH_HEADERS])
+    assert "none (progress=False)" in text
+
+
+def test_quality_quick_on_a_tiny_random_model(tmp_path, tiny_model_path):
+    mod = load("quality")
+    png = tmp_path / "side.png"
+    text = mod.main(["--quick", "--model", str(tiny_model_path), "--results-dir", str(tmp_path), "--png", str(png)])
+    check(text, tmp_path, "quality", [mod.HEADERS])
+    for variant in ("no resampling", "RePaint", "truncated (default)", "cheaper", "real scenes"):
+        assert f"| {variant}" in text
+    assert png.stat().st_size > 0
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
+    torch = pytest.importorskip("torch")
+    mod = load("quality")
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(200, 8, generator=g), torch.randn(200, 8, generator=g)
+    same, shifted = mod.kid(a, b), mod.kid(a, b + 1.0)
+    assert abs(same) < 0.2  # estimator noise at 200 samples
+    assert shifted > 20 * abs(same)
+
+
+def test_seam_ratio_sees_a_step_at_the_mask_boundary():
+    torch = pytest.importorskip("torch")
+    mod = load("quality")
+    keep = torch.zeros(1, 1, 64, 64)
+    keep[..., :, :32] = 1
+    noise = 0.2 * torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert mod.seam_ratio(noise, keep.expand(4, -1, -1, -1)) == pytest.approx(1.0, abs=0.2)  # no seam
+    stepped = noise.clone()
+    stepped[..., :32] += 0.5  # the kept half is brighter: a visible seam
+    assert mod.seam_ratio(stepped, keep.expand(4, -1, -1, -1)) > 3
