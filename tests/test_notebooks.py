@@ -147,7 +147,7 @@ def kernel_env(tmp_path_factory, demo_model_env):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(spec_root), env.get("JUPYTER_PATH")]))
     env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures must become outputs
     return env
 
 
