@@ -124,6 +124,7 @@ class Pauser:
         self.pid = pid
         self.gap = gap
         self.blocks: list[float] = []
+        self.gone = False
         self._stopped = False
         self._last_resume = -float("inf")
         if pid is not None:
@@ -150,7 +151,12 @@ class Pauser:
         wait = self.gap - (time.monotonic() - self._last_resume)
         if wait > 0:
             time.sleep(wait)  # let the training run between two paused blocks
-        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            os.kill(self.pid, signal.SIGSTOP)
+        except ProcessLookupError:  # it has finished: nothing left to pause
+            self.gone = True
+            yield
+            return
         self._stopped = True
         start = time.monotonic()
         try:
@@ -163,6 +169,9 @@ class Pauser:
         if self.pid is None:
             return training_state(None)
         longest = max(self.blocks, default=0.0)
+        if self.gone:
+            return (f"the process to pause (pid {self.pid}) had exited for some blocks ({len(self.blocks)} paused, "
+                    f"longest {longest:.0f} s); " + training_state(None))
         return (f"background training (pid {self.pid}) paused during each timed block "
                 f"({len(self.blocks)} blocks, longest {longest:.0f} s), resumed for ≥ {self.gap:.0f} s between them")
 

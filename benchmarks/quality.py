@@ -93,7 +93,6 @@ def make_compositions(n: int, size: int, seed: int = 0) -> list[tuple[torch.Tens
         comp = Composition(size=size, erode=1)
         for name in rng.choice(names, size=int(rng.integers(2, 5)), replace=False):
             layer = Layer.from_file(cutouts[str(name)])
-            w, h = layer.image.size
             layer.scale = float(rng.uniform(0.5, 0.9)) * size / 64  # the pack is drawn for a 64² canvas
             sw, sh = layer.size
             layer.x = int(rng.integers(0, max(size - sw, 0) + 1))

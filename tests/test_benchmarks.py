@@ -80,7 +80,7 @@ def test_sampler_overhead_quick(tmp_path):
     mod = load("sampler_overhead")
     text = mod.main(["--quick", "--results-dir", str(tmp_path)])
     check(text, tmp_path, "sampler_overhead", [mod.OVERHEAD_HEADERS, mod.BATCH_HEADERS])
-    assert "none (progress=False)" in text
+    assert "none (progress=False)" in text and "sampler alone" in text
 
 
 def test_quality_quick_on_a_tiny_random_model(tmp_path, tiny_model_path):
