@@ -30,6 +30,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 WAIT_MS = 60_000  # kernel start and first widget render take seconds on a busy machine
+FIRST_LOAD_MS = 240_000  # JupyterLab's first page load (bundles, settings) took over 60 s under heavy load
 
 # The test notebook: cells are run one by one, by index, when a test needs them.
 COMPOSER_CELL, DRAG_REPORT, KEY_REPORT, PAINTER_CELL, PAINT_REPORT = range(5)
@@ -177,10 +178,10 @@ def notebook(browser: Any, lab: LabServer) -> Iterator[Notebook]:  # browser fir
     write_notebook(lab.notebooks / "composer_test.ipynb")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(WAIT_MS)
-    page.goto(lab.url("lab/tree/composer_test.ipynb"))
-    page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for()
+    page.goto(lab.url("lab/tree/composer_test.ipynb"), timeout=FIRST_LOAD_MS)
+    page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=FIRST_LOAD_MS)
     # Shift+Enter before the kernel is connected moves on without running the cell.
-    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for()
+    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=FIRST_LOAD_MS)
     try:
         yield Notebook(page)
     finally:
