@@ -39,3 +39,34 @@ def tiny_model(tiny_model_path):
     from ipainter_nb.core.models import load_model
 
     return load_model(tiny_model_path, device="cpu")
+
+
+# 32x32, no attention, fixed variance, plain 5-step default: the fastest model the widgets can drive
+PLAIN_TINY_UNET = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
+                       num_heads=1, num_head_channels=32, learn_sigma=False)
+
+
+@pytest.fixture(scope="session")
+def plain_tiny_model_path(tmp_path_factory) -> Path:
+    import torch
+
+    from ipainter_nb.core.models import save_model
+    from ipainter_nb.core.schedules import ScheduleConfig
+    from ipainter_nb.core.unet import build_unet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "plain_tiny.safetensors"
+    return save_model(build_unet(PLAIN_TINY_UNET), path, name="tiny", unet_config=PLAIN_TINY_UNET,
+                      variance_type="fixed_small", default_schedule=ScheduleConfig(kind="plain", t_T=5))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread; a second one fighting other work for 2 cores
+    (a background training run, a parallel test) made each step up to 30x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

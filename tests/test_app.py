@@ -15,31 +15,19 @@ from PIL import Image
 
 from ipainter_nb.core import schedules
 from ipainter_nb.core.composition import Composition, Layer
-from ipainter_nb.core.models import load_model, save_model
+from ipainter_nb.core.models import load_model
 from ipainter_nb.core.schedules import ScheduleConfig
-from ipainter_nb.core.unet import build_unet
 from ipainter_nb.widgets import Painter
 
-TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
-            num_heads=1, num_head_channels=32, learn_sigma=False)
 SHORT = ScheduleConfig(kind="truncated", t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # a model trains in the background on this machine: keep torch's thread pool out of its way
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    return save_model(build_unet(TINY), path, name="tiny", unet_config=TINY, variance_type="fixed_small",
-                      default_schedule=ScheduleConfig(kind="plain", t_T=5))
+def model_path(plain_tiny_model_path):
+    return plain_tiny_model_path
 
 
 @pytest.fixture(scope="module")

@@ -33,13 +33,7 @@ GOOD = ("lake", "valley")
 BAD = ("broken.png", "lonely.png", "notes.txt", "skewed.png", "small.png")  # one error line each
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # two cores shared with a training run: a second OpenMP thread makes each step ~30x slower
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,9 @@ import torch
 from PIL import Image
 
 from ipainter_nb.core import schedules
-from ipainter_nb.core.models import load_model, save_model
+from ipainter_nb.core.models import load_model
 from ipainter_nb.core.sampler import Step, paint
 from ipainter_nb.core.schedules import ScheduleConfig
-from ipainter_nb.core.unet import build_unet
 from ipainter_nb.widgets import plots as plots_module
 from ipainter_nb.widgets import preview as preview_module
 from ipainter_nb.widgets.plots import (
@@ -26,27 +25,14 @@ from ipainter_nb.widgets.plots import (
 from ipainter_nb.widgets.preview import LivePreview, export_gif
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
-            num_heads=1, num_head_channels=32, learn_sigma=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # a model trains in the background on this machine: a torch thread pool fighting it for
-    # two cores makes every tiny op slow
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(build_unet(TINY), path, name="tiny", unet_config=TINY, variance_type="fixed_small",
-               default_schedule=ScheduleConfig(kind="plain", t_T=5))
-    return load_model(path, device="cpu")
+def model(plain_tiny_model_path):
+    return load_model(plain_tiny_model_path, device="cpu")
 
 
 @pytest.fixture
