@@ -215,22 +215,32 @@ class ResBlock(TimestepBlock):
         )
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        # Without autograd nothing needs the intermediate activations, so they are updated in
+        # place: at 256² each fresh buffer is 64 MB of page faults and memory traffic (about
+        # 7 % of a places256 forward on CPU). The norms' outputs are always new tensors.
+        inplace = not torch.is_grad_enabled()
         if self.resample is not None:
             # resample between the norm/activation and the conv, on both paths
             h = self.in_layers[1](self.in_layers[0](x))
             h = self.in_layers[2](self.resample(h))
             x = self.resample(x)
+        elif inplace:
+            h = self.in_layers[2](F.silu(self.in_layers[0](x), inplace=True))
         else:
             h = self.in_layers(x)
         e = self.emb_layers(emb).to(h.dtype)[..., None, None]
         if self.use_scale_shift_norm:
             scale, shift = e.chunk(2, dim=1)
-            h = self.out_layers[0](h) * (1 + scale) + shift
-            for layer in self.out_layers[1:]:
-                h = layer(h)
+            h = self.out_layers[0](h)
+            h = h.mul_(1 + scale).add_(shift) if inplace else h * (1 + scale) + shift
+            h = F.silu(h, inplace=True) if inplace else self.out_layers[1](h)
+            h = self.out_layers[3](self.out_layers[2](h))
         else:
             h = self.out_layers(h + e)
-        return self.skip_connection(x) + h
+        skip = self.skip_connection(x)
+        if inplace and skip.dtype == h.dtype:  # (under autocast a float32 skip must promote the sum)
+            return h.add_(skip)
+        return skip + h
 
 
 class AttentionBlock(nn.Module):
