@@ -69,8 +69,10 @@ print(json.dumps({"before": before, "peak": peak, "after": status("VmRSS"), "sec
 """
 
 
-def start_child(method: str, path: Path, arch: str, dtype: str) -> subprocess.Popen:
+def start_child(method: str, path: Path, arch: str, dtype: str, threads: int | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if threads:  # a smoke run beside busy processes: one thread avoids waiting at OpenMP barriers
+        env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen([sys.executable, "-c", CHILD, method, str(path), arch, dtype],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> str:
         if args.quick:
             # a smoke run: one load of each kind, side by side (each child spends seconds importing torch)
             plan = [plan[0], plan[2]]
-            procs = [start_child(method, path, arch, dtype) for _, method, dtype in plan]
+            procs = [start_child(method, path, arch, dtype, threads=1) for _, method, dtype in plan]
             infos = [finish_child(proc, f"{m} {d}") for proc, (_, m, d) in zip(procs, plan)]
         else:
             infos = []
