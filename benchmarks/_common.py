@@ -27,6 +27,11 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
 
+def log(msg: str) -> None:
+    """Progress lines go to stderr, so stdout carries only the table."""
+    print(msg, file=sys.stderr, flush=True)
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured markdown table; floats are written as given (format them first)."""
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS_DIR, base_parser, environment, markdown_table, num_threads, threads_for, write_result  # noqa: E402
+from _common import log, RESULTS_DIR, base_parser, environment, markdown_table, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core import frequency  # noqa: E402
 from ipainter_nb.core.composition import Composition, Layer  # noqa: E402
@@ -239,9 +239,6 @@ def main(argv: list[str] | None = None) -> str:
 
 
 def _run(args: argparse.Namespace) -> str:
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     n = args.n or (2 if args.quick else 16)
     n_real = args.n_real or (32 if args.quick else 512)

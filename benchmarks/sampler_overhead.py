@@ -29,7 +29,7 @@ from typing import Any, Callable
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Pauser, base_parser, environment, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
+from _common import log, Pauser, base_parser, environment, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core.models import DEMO_WEIGHTS, PRESETS, DiffusionModel, load_model, save_model  # noqa: E402
 from ipainter_nb.core.sampler import paint  # noqa: E402
@@ -186,9 +186,6 @@ def main(argv: list[str] | None = None) -> str:
 
 
 def _run(args: argparse.Namespace) -> str:
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     k = args.k or (3 if args.quick else 30)
     repeats = args.repeats or (1 if args.quick else 3)

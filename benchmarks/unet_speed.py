@@ -38,7 +38,7 @@ from typing import Any, Callable
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Pauser, base_parser, environment, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
+from _common import log, Pauser, base_parser, environment, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core.models import DEMO_WEIGHTS, GUIDED_DIFFUSION_256, PRESETS, load_model  # noqa: E402
 from ipainter_nb.core.unet import build_unet  # noqa: E402
@@ -306,9 +306,6 @@ def _run(args: argparse.Namespace) -> str:
         args.k = args.k or 3
         compile_child(args)
         return ""
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     if args.quick:
         plan = [("tiny", [1], args.k or 1)]
