@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import math
 import mmap
 import os
 import sys
@@ -23,6 +24,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ..images import atomic_write
+from .cpu_prepack import PackedConv2d, prepack_convolutions, prepack_supported, unpack_convolutions
 from .diffusion import DiffusionSchedule
 from .schedules import ScheduleConfig
 from .unet import UNet, UNetConfig, build_unet
@@ -152,6 +154,7 @@ class DiffusionModel:
     default_schedule: ScheduleConfig = PAPER_SCHEDULE
     source: Path | None = None
     channels_last: bool = False
+    prepacked: bool = False  # convolutions hold oneDNN-packed weights (CPU inference only)
     autocast_dtype: torch.dtype | None = None  # compute dtype under autocast (bf16 on CPU, fp16 on CUDA)
     _schedules: dict[int, DiffusionSchedule] = field(default_factory=dict, repr=False)
 
@@ -169,7 +172,8 @@ class DiffusionModel:
 
     @property
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.unet.parameters())
+        packed = sum(math.prod(m.weight_shape) for m in self.unet.modules() if isinstance(m, PackedConv2d))
+        return sum(p.numel() for p in self.unet.parameters()) + packed
 
     def schedule(self, t_T: int) -> DiffusionSchedule:
         """The training noise schedule respaced to ``t_T`` steps (cached)."""
@@ -197,6 +201,10 @@ class DiffusionModel:
         return out.float()
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "DiffusionModel":
+        """Move or cast the network (packed convolutions are unpacked first: they are CPU-only)."""
+        if self.prepacked:
+            unpack_convolutions(self.unet)
+            self.prepacked = False
         self.unet.to(device=device, dtype=dtype)
         return self
 
@@ -371,6 +379,24 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     return names[dtype]
 
 
+def _resolve_prepack(prepack: bool | None, device: torch.device, dtype: torch.dtype,
+                     autocast: torch.dtype | None, compile: bool) -> bool:
+    why_not = None
+    if device.type != "cpu":
+        why_not = f"the model goes to {device} (packed weights are for CPU)"
+    elif dtype != torch.float32:
+        why_not = f"dtype is {dtype} (packing is used for float32 weights)"
+    elif autocast is not None:
+        why_not = "autocast is on (autocast casts plain weights per call)"
+    elif compile:
+        why_not = "compile=True (torch.compile packs weights itself)"
+    elif not prepack_supported(torch.float32):
+        why_not = "this PyTorch build has no working oneDNN weight packing"
+    if prepack and why_not:
+        raise ValueError(f"prepack=True cannot be used: {why_not}; leave prepack unset")
+    return why_not is None if prepack is None else bool(prepack)
+
+
 def load_model(
     name_or_path: str | Path = "demo",
     device: torch.device | str | None = None,
@@ -381,6 +407,7 @@ def load_model(
     channels_last: bool | None = None,
     autocast: torch.dtype | str | None = None,
     compile: bool = False,
+    prepack: bool | None = None,
 ) -> DiffusionModel:
     """Load a preset by name or a checkpoint by path.
 
@@ -395,6 +422,9 @@ def load_model(
         channels_last: NHWC memory layout (faster convolutions on CPU); default on for CPU.
         autocast: run the UNet under autocast in this dtype (bf16 on CPU, fp16 on CUDA).
         compile: wrap the UNet with ``torch.compile``.
+        prepack: keep the convolution weights in oneDNN's blocked layout (``cpu_prepack``):
+            about 1.1× faster on CPU, inference only. Default on for float32 on CPU without
+            autocast or compile, where this PyTorch build supports it.
     The network is built on the ``meta`` device and the weights are assigned into it, so a
     2.2 GB checkpoint does not need a second copy in memory.
     """
@@ -438,13 +468,15 @@ def load_model(
     float_keys = {k for k, v in unet.state_dict().items() if v.is_floating_point()}
     if channels_last is None:
         channels_last = device.type == "cpu"
+    prepack = _resolve_prepack(prepack, device, dtype, autocast, compile)
     # a tensor already in the target dtype and layout stays a view of the memory-mapped file;
     # one that must be copied gives its file pages back at once, so the peak stays near one copy
     mapped = _MappedFile(path) if path.suffix != ".safetensors" else None
     converted = {}
     for k in list(sd):
         src = sd.pop(k)
-        layout = torch.channels_last if channels_last and src.dim() == 4 else torch.preserve_format
+        # (a weight about to be packed keeps its layout: packing copies it anyway)
+        layout = torch.channels_last if channels_last and src.dim() == 4 and not prepack else torch.preserve_format
         out = src.to(device=device, dtype=dtype if k in float_keys else None, memory_format=layout)
         if mapped is not None and out.data_ptr() != src.data_ptr():
             mapped.release(src)
@@ -453,6 +485,8 @@ def load_model(
     unet.load_state_dict(converted, strict=True, assign=True)
     del converted
     unet.eval().requires_grad_(False)
+    if prepack:
+        prepack_convolutions(unet, release=mapped.release if mapped is not None else None)
     model = DiffusionModel(
         unet=unet,
         config=cfg.to_dict(),
@@ -463,6 +497,7 @@ def load_model(
         default_schedule=chosen.default_schedule if chosen else PAPER_SCHEDULE,
         source=path,
         channels_last=channels_last,
+        prepacked=prepack,
         autocast_dtype=autocast,
     )
     if compile:
