@@ -9,7 +9,8 @@ Paths (all with the same random weights, same input):
 * baseline: NCHW, ``attention_impl="einsum"`` (the original formulation), eager under
   ``torch.no_grad`` -- the speed of the reference implementation;
 * default: what ``load_model(..., device="cpu")`` gives (SDPA attention, channels_last,
-  inference_mode);
+  oneDNN-packed convolution weights, inference_mode);
+* unpacked: the same with ``prepack=False`` (shows what packing adds);
 * bf16 autocast: ``load_model(..., autocast=torch.bfloat16)`` (opt-in);
 * bf16 weights: ``load_model(..., dtype=torch.bfloat16)`` (half the memory; GroupNorm in fp32);
 * torch.compile: ``load_model(..., compile=True)`` in a child process, skipped when the
@@ -125,7 +126,8 @@ def measure_arch(arch: str, batches: list[int], k: int, compile_mode: str,
     paths: list[tuple[str, Callable[..., torch.Tensor], str | None]] = [
         ("baseline (NCHW, einsum, no_grad)", _no_grad(baseline), None)]
     for label, kwargs, prec in [
-        ("default (load_model: sdpa, channels_last, inference_mode)", {}, "fp32"),
+        ("default (load_model: sdpa, channels_last, packed convs, inference_mode)", {}, "fp32"),
+        ("unpacked (prepack=False: sdpa, channels_last, inference_mode)", {"prepack": False}, "fp32"),
         ("bf16 autocast (autocast=torch.bfloat16)", {"autocast": torch.bfloat16}, "bf16"),
         ("bf16 weights (dtype=torch.bfloat16)", {"dtype": torch.bfloat16}, "bf16"),
     ]:
