@@ -48,8 +48,8 @@ dtype = getattr(torch, dtype)
 config = GUIDED_DIFFUSION_256 if arch == "places256" else PRESETS[arch].unet_config
 before = status("VmRSS")
 start = time.perf_counter()
-if method == "load_model":
-    model = load_model(path, preset=arch, device="cpu", dtype=dtype)
+if method.startswith("load_model"):  # on CPU in float32 the default packs the conv weights
+    model = load_model(path, preset=arch, device="cpu", dtype=dtype, prepack=False if method.endswith("unpacked") else None)
     unet = model.unet
 else:  # naive: allocate the network, read the whole file into memory, copy it in
     unet = build_unet(config)
@@ -58,7 +58,8 @@ else:  # naive: allocate the network, read the whole file into memory, copy it i
     del state
     unet = unet.to(dtype).eval()
 seconds = time.perf_counter() - start
-params = sum(p.numel() * p.element_size() for p in unet.parameters())
+packed = [m.packed_weight for m in unet.modules() if hasattr(m, "packed_weight")]  # resident already
+params = sum(p.numel() * p.element_size() for p in unet.parameters()) + sum(w.nbytes for w in packed)
 peak = status("VmHWM")
 # steady state: weights never read during the load (kept memory-mapped) become resident on first use
 with torch.no_grad():
@@ -112,11 +113,12 @@ def main(argv: list[str] | None = None) -> str:
         pauser = Pauser(args.pause_pid, args.pause_gap)
         plan = [("load_model (mmap + assign)", "load_model", "float32"),
                 ("load_model (mmap + assign)", "load_model", "float16"),
+                ("load_model (mmap + assign), prepack=False", "load_model_unpacked", "float32"),
                 ("naive (build fp32, torch.load, load_state_dict)", "naive", "float32"),
                 ("naive (build fp32, torch.load, load_state_dict)", "naive", "float16")]
         if args.quick:
             # a smoke run: one load of each kind, side by side (each child spends seconds importing torch)
-            plan = [plan[0], plan[2]]
+            plan = [plan[0], plan[3]]
             procs = [start_child(method, path, arch, dtype, threads=1) for _, method, dtype in plan]
             infos = [finish_child(proc, f"{m} {d}") for proc, (_, m, d) in zip(procs, plan)]
         else:
@@ -138,7 +140,9 @@ def main(argv: list[str] | None = None) -> str:
             "Peak RSS is the child process's high-water mark (VmHWM) at the end of the load, including "
             "the 'RSS before' of the Python interpreter and torch; the '(peak − before)' column leaves that out. "
             "load_model keeps tensors that need no conversion memory-mapped, so some are not read during the "
-            "load; the last column is the RSS once every weight has been read (the steady state).\n\n"
+            "load; the last column is the RSS once every weight has been read (the steady state). In float32 on CPU "
+            "load_model packs the convolution weights for oneDNN by default (core/cpu_prepack.py), one layer at "
+            "a time, giving back each layer's file pages once it is packed; prepack=False keeps the plain weights.\n\n"
             f"_{env}_\n")
     print(text)
     write_result(NAME, text, args.results_dir, quick=args.quick)
