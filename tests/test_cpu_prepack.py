@@ -1,5 +1,6 @@
 """oneDNN-packed CPU convolutions: the same numbers as nn.Conv2d, the same state dict, opt-out."""
 
+import copy
 import pytest
 import torch
 from torch import nn
@@ -53,6 +54,9 @@ def test_state_dict_save_load_and_unpack_round_trip():
     sd_plain, sd_packed = plain.state_dict(), packed.state_dict()
     assert list(sd_packed) == list(sd_plain)  # same keys in the same order as nn.Conv2d's
     assert all(torch.equal(sd_packed[k], sd_plain[k]) for k in sd_plain)
+
+    twin = copy.deepcopy(packed)  # a deep copy rebuilds the packed weights
+    assert all(torch.equal(v, sd_plain[k]) for k, v in twin.state_dict().items())
 
     # loading new weights into the packed network repacks them
     other = build_unet(TINY_UNET).eval()

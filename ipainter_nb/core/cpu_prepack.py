@@ -134,6 +134,13 @@ class PackedConv2d(nn.Module):
             conv.bias = nn.Parameter(self.bias.detach(), requires_grad=False)
         return conv
 
+    def __deepcopy__(self, memo: dict) -> "PackedConv2d":
+        # the opaque packed tensor has no storage to copy: rebuild it from the plain weight
+        conv = self.to_conv()
+        if conv.bias is not None:
+            conv.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+        return PackedConv2d(conv)
+
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dtype={self.dtype}")
