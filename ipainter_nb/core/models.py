@@ -381,6 +381,8 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 def _resolve_prepack(prepack: bool | None, device: torch.device, dtype: torch.dtype,
                      autocast: torch.dtype | None, compile: bool) -> bool:
+    if prepack is False:  # (not even the support check: it initialises oneDNN)
+        return False
     why_not = None
     if device.type != "cpu":
         why_not = f"the model goes to {device} (packed weights are for CPU)"
@@ -394,7 +396,7 @@ def _resolve_prepack(prepack: bool | None, device: torch.device, dtype: torch.dt
         why_not = "this PyTorch build has no working oneDNN weight packing"
     if prepack and why_not:
         raise ValueError(f"prepack=True cannot be used: {why_not}; leave prepack unset")
-    return why_not is None if prepack is None else bool(prepack)
+    return why_not is None
 
 
 def load_model(
