@@ -26,13 +26,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model_path(plain_tiny_model_path):
-    return plain_tiny_model_path
-
-
-@pytest.fixture(scope="module")
-def model(model_path):
-    return load_model(model_path, device="cpu")
+def model(plain_tiny_model_path):
+    return load_model(plain_tiny_model_path, device="cpu")
 
 
 class Hooked:

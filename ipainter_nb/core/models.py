@@ -154,7 +154,6 @@ class DiffusionModel:
     default_schedule: ScheduleConfig = PAPER_SCHEDULE
     source: Path | None = None
     channels_last: bool = False
-    prepacked: bool = False  # convolutions hold oneDNN-packed weights (CPU inference only)
     autocast_dtype: torch.dtype | None = None  # compute dtype under autocast (bf16 on CPU, fp16 on CUDA)
     _schedules: dict[int, DiffusionSchedule] = field(default_factory=dict, repr=False)
 
@@ -169,6 +168,11 @@ class DiffusionModel:
     @property
     def dtype(self) -> torch.dtype:
         return next(self.unet.parameters()).dtype
+
+    @property
+    def prepacked(self) -> bool:
+        """Whether convolutions hold oneDNN-packed weights (CPU inference only; see ``cpu_prepack``)."""
+        return any(isinstance(m, PackedConv2d) for m in self.unet.modules())
 
     @property
     def num_parameters(self) -> int:
@@ -202,9 +206,7 @@ class DiffusionModel:
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "DiffusionModel":
         """Move or cast the network (packed convolutions are unpacked first: they are CPU-only)."""
-        if self.prepacked:
-            unpack_convolutions(self.unet)
-            self.prepacked = False
+        unpack_convolutions(self.unet)
         self.unet.to(device=device, dtype=dtype)
         return self
 
@@ -499,7 +501,6 @@ def load_model(
         default_schedule=chosen.default_schedule if chosen else PAPER_SCHEDULE,
         source=path,
         channels_last=channels_last,
-        prepacked=prepack,
         autocast_dtype=autocast,
     )
     if compile:
