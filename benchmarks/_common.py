@@ -17,8 +17,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -71,7 +72,7 @@ def median_time(fn: Callable[[], Any], k: int, warmup: int = 1) -> tuple[float, 
     return statistics.median(times), times
 
 
-def environment(pauser: "Pauser | None" = None) -> str:
+def environment(pauser: Pauser | None = None) -> str:
     """One line describing where the numbers come from (for the table's footnote)."""
     import torch
 

@@ -14,9 +14,8 @@ import argparse
 import time
 
 import torch
-from PIL import Image
-
 from _common import RESULTS_DIR, markdown_table, write_result  # noqa: E402  (also puts the repo on sys.path)
+from PIL import Image
 
 import ipainter_nb as ip
 from ipainter_nb.demo.scenes import make_scenes

@@ -34,16 +34,16 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import log, RESULTS_DIR, base_parser, environment, markdown_table, num_threads, threads_for, write_result  # noqa: E402
+from _common import RESULTS_DIR, base_parser, environment, log, markdown_table, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core import frequency  # noqa: E402
 from ipainter_nb.core.composition import Composition, Layer  # noqa: E402

@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import log, Pauser, base_parser, environment, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
+from _common import Pauser, base_parser, environment, log, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core.models import DEMO_WEIGHTS, PRESETS, DiffusionModel, load_model, save_model  # noqa: E402
 from ipainter_nb.core.sampler import paint  # noqa: E402

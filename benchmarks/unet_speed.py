@@ -32,14 +32,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import log, Pauser, base_parser, environment, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
+from _common import Pauser, base_parser, environment, log, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core.models import DEMO_WEIGHTS, GUIDED_DIFFUSION_256, PRESETS, load_model  # noqa: E402
 from ipainter_nb.core.unet import build_unet  # noqa: E402

@@ -11,7 +11,7 @@
 
 from .core import frequency, schedules
 from .core.composition import Composition, CompositionError, Layer
-from .core.models import DiffusionModel, PRESETS, load_model
+from .core.models import PRESETS, DiffusionModel, load_model
 from .core.sampler import CancelToken, PaintResult, Step, paint
 from .core.schedules import ScheduleConfig
 

@@ -22,16 +22,25 @@ import re
 import sys
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
 from .core.composition import Composition, CompositionError, Layer
-from .core.models import PRESETS, DiffusionModel, WeightsMismatchError, WeightsNotFoundError, find_weights, load_model, search_dirs
+from .core.models import (
+    PRESETS,
+    DiffusionModel,
+    WeightsMismatchError,
+    WeightsNotFoundError,
+    find_weights,
+    load_model,
+    search_dirs,
+)
 from .core.sampler import NonFiniteOutputError, PaintResult, paint
 from .core.schedules import ScheduleConfig, count_nfe, repaint, resampling_window
 from .images import ImageLoadError, load_mask, make_grid, mask_to_pil, save_png_atomic, write_bytes_atomic
@@ -389,7 +398,7 @@ def _schedule_base(model: str | None) -> tuple[ScheduleConfig, str]:
     raise WeightsNotFoundError(f"{model!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor an existing checkpoint file")
 
 
-def _save_figure(fig: "Figure", path: Path, dpi: int = 110) -> None:
+def _save_figure(fig: Figure, path: Path, dpi: int = 110) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     write_bytes_atomic(path, buf.getvalue())
@@ -489,7 +498,7 @@ def write_timesteps_gif(result: PaintResult, path: Path, known: tuple[torch.Tens
 
 
 def frequency_figure(model: DiffusionModel, cfg: ScheduleConfig, image: torch.Tensor, result: PaintResult,
-                     max_curves: int = 10) -> "Figure":
+                     max_curves: int = 10) -> Figure:
     """Left: forward SNR per band of the composition under the model's noise schedule, with
     the resampling window shaded and the stop marked. Right: the radial spectrum of the
     predicted x0 as t falls (coarse structure first, fine detail last)."""

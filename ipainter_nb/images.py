@@ -19,8 +19,9 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence, Union
+from typing import BinaryIO, Union
 
 import numpy as np
 import torch
@@ -92,7 +93,7 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(tensor_to_uint8(t))
 
 
-def _mask_array(keep: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
+def _mask_array(keep: torch.Tensor | np.ndarray) -> np.ndarray:
     """Any (H,W), (1,H,W) or (1,1,H,W) keep mask as a bool (H, W) array."""
     arr = keep.detach().cpu().numpy() if isinstance(keep, torch.Tensor) else np.asarray(keep)
     while arr.ndim > 2 and arr.shape[0] == 1:
@@ -102,12 +103,12 @@ def _mask_array(keep: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
     return arr > 0.5
 
 
-def mask_to_pil(keep: Union[torch.Tensor, np.ndarray]) -> Image.Image:
+def mask_to_pil(keep: torch.Tensor | np.ndarray) -> Image.Image:
     """A keep mask as a mode "L" image: white (255) = keep, black (0) = generate."""
     return Image.fromarray(_mask_array(keep).astype(np.uint8) * 255)
 
 
-def _size_tuple(size: Union[int, Sequence[int]]) -> tuple[int, int]:
+def _size_tuple(size: int | Sequence[int]) -> tuple[int, int]:
     if isinstance(size, int):
         return (size, size)
     w, h = size
@@ -115,7 +116,7 @@ def _size_tuple(size: Union[int, Sequence[int]]) -> tuple[int, int]:
 
 
 def load_mask(
-    path: Union[PathLike, Image.Image], size: Union[int, tuple[int, int], None] = None
+    path: PathLike | Image.Image, size: int | tuple[int, int] | None = None
 ) -> torch.Tensor:
     """Read a keep mask PNG (white = keep) as a (1, H, W) float32 tensor of {0, 1}.
 
@@ -212,7 +213,7 @@ def _to_rgba(img: Image.Image, label: str) -> Image.Image:
 
 
 def load_rgba(
-    path_or_bytes: Union[PathLike, bytes, bytearray, BinaryIO, Image.Image],
+    path_or_bytes: PathLike | bytes | bytearray | BinaryIO | Image.Image,
     max_size: int | None = 512,
     name: str | None = None,
 ) -> Image.Image:
@@ -347,7 +348,7 @@ def write_text_atomic(path: PathLike, text: str, encoding: str = "utf-8") -> Pat
 
 
 def save_png_atomic(
-    img_or_tensor: Union[Image.Image, torch.Tensor, np.ndarray], path: PathLike
+    img_or_tensor: Image.Image | torch.Tensor | np.ndarray, path: PathLike
 ) -> Path:
     """Save a PIL image, an image tensor in [-1, 1] or a uint8 array as PNG, atomically.
 
@@ -372,7 +373,7 @@ def save_png_atomic(
 
 
 def make_grid(
-    images: Union[torch.Tensor, Sequence[torch.Tensor]],
+    images: torch.Tensor | Sequence[torch.Tensor],
     nrow: int = 8,
     gap: int = 2,
     fill: tuple[int, int, int] = (255, 255, 255),

@@ -19,7 +19,6 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +38,7 @@ class LabServer:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.startup_timeout = startup_timeout
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.notebooks = self.root / "notebooks"  # the server's root_dir
         self.log_path = self.root / "jupyterlab.log"
 
@@ -79,7 +78,7 @@ class LabServer:
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         return env
 
-    def start(self) -> "LabServer":
+    def start(self) -> LabServer:
         self.notebooks.mkdir(parents=True, exist_ok=True)
         cmd = [
             sys.executable, "-m", "jupyterlab",
@@ -140,7 +139,7 @@ class LabServer:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> "LabServer":
+    def __enter__(self) -> LabServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -15,15 +15,16 @@ import os
 import re
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import nbformat
 import pytest
+from lab_server import REPO_ROOT, LabServer
 from PIL import Image
 
 from ipainter_nb.demo.cutouts import list_cutouts
-from lab_server import REPO_ROOT, LabServer
 
 pytestmark = pytest.mark.browser
 

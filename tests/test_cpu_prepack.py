@@ -1,15 +1,15 @@
 """oneDNN-packed CPU convolutions: the same numbers as nn.Conv2d, the same state dict, opt-out."""
 
 import copy
+
 import pytest
 import torch
+from conftest import TINY_UNET
 from torch import nn
 
-from conftest import TINY_UNET
 from ipainter_nb.core.cpu_prepack import PackedConv2d, prepack_convolutions, prepack_supported, unpack_convolutions
 from ipainter_nb.core.models import load_model
 from ipainter_nb.core.unet import build_unet
-
 
 
 def test_the_pinned_cpu_build_supports_packing():

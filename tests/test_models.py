@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY_UNET
+
 from ipainter_nb.core.models import (
-    PRESETS, WeightsMismatchError, WeightsNotFoundError, download_file, download_weights, find_weights, load_model,
+    PRESETS,
+    WeightsMismatchError,
+    WeightsNotFoundError,
+    download_file,
+    download_weights,
+    find_weights,
+    load_model,
 )
 from ipainter_nb.core.unet import build_unet
 

@@ -31,9 +31,10 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -154,7 +155,7 @@ class Layer:
     z: int = 0
     name: str = ""
     # (source image, scale, flip, rendered): the widgets redraw on every mouse move.
-    _cache: Optional[tuple] = field(default=None, init=False, repr=False)
+    _cache: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, Image.Image):
@@ -179,7 +180,7 @@ class Layer:
         flip: bool = False,
         name: str | None = None,
         max_size: int | None = 512,
-    ) -> "Layer":
+    ) -> Layer:
         """A layer from an image file, loaded (and converted, downscaled, checked) with
         ``images.load_rgba``; ``name`` defaults to the file's stem."""
         img = load_rgba(path, max_size=max_size)
@@ -195,7 +196,7 @@ class Layer:
         flip: bool = False,
         name: str | None = None,
         max_size: int | None = 512,
-    ) -> "Layer":
+    ) -> Layer:
         """A layer from a PIL image, with the same conversions and checks as ``from_file``."""
         rgba = load_rgba(img, max_size=max_size, name=name)
         return cls(rgba, x=x, y=y, scale=scale, flip=flip, name=name or "layer")
@@ -277,7 +278,7 @@ class Composition:
 
     def __init__(
         self,
-        size: Union[int, tuple[int, int]],
+        size: int | tuple[int, int],
         alpha_threshold: float = 0.5,
         erode: int = 0,
         feather: int = 0,
@@ -361,7 +362,7 @@ class Composition:
             self._observers.remove(callback)
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator["Composition"]:
+    def batch(self) -> Iterator[Composition]:
         """Group several changes into one notification (e.g. a widget applying a drag)."""
         self._held += 1
         try:
@@ -405,7 +406,7 @@ class Composition:
         self._changed()
         return layer
 
-    def remove(self, layer_or_index: Union[Layer, int]) -> Layer:
+    def remove(self, layer_or_index: Layer | int) -> Layer:
         """Remove a layer, or the one at that index of ``layers`` (bottom = 0); return it."""
         if isinstance(layer_or_index, Layer):
             layer = self._require(layer_or_index)
@@ -661,7 +662,7 @@ class Composition:
         return path
 
     @classmethod
-    def from_json(cls, path: PathLike) -> "Composition":
+    def from_json(cls, path: PathLike) -> Composition:
         """Load a composition saved by ``to_json``; errors name the file and the bad field."""
         path = Path(path)
         try:
@@ -682,7 +683,7 @@ class Composition:
             raise CompositionError(f"{path.name}: {e}") from None
 
     @classmethod
-    def from_dict(cls, data: Any, base_dir: PathLike | None = None) -> "Composition":
+    def from_dict(cls, data: Any, base_dir: PathLike | None = None) -> Composition:
         """Build a composition from ``to_dict``/``to_json`` data, validating every field.
 
         ``base_dir`` resolves relative ``"file"`` references (default: the current folder).

@@ -22,7 +22,8 @@ exist and agree with ``F.conv2d``; where they do not, callers keep the plain con
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,7 @@ def _pack(weight: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def prepack_supported(dtype: torch.dtype = torch.float32) -> bool:
     """Whether this PyTorch build can pack CPU convolution weights of ``dtype`` (checked once)."""
     try:
@@ -117,7 +118,7 @@ class PackedConv2d(nn.Module):
         rest = {k: v for k, v in state_dict.items() if k != key}
         super()._load_from_state_dict(rest, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
-    def _apply(self, fn: Any, recurse: bool = True) -> "PackedConv2d":
+    def _apply(self, fn: Any, recurse: bool = True) -> PackedConv2d:
         # .to()/.half()/.cuda() would move the bias but not the opaque packed weight
         raise RuntimeError(
             "a packed convolution cannot be moved or cast: call "
@@ -134,7 +135,7 @@ class PackedConv2d(nn.Module):
             conv.bias = nn.Parameter(self.bias.detach(), requires_grad=False)
         return conv
 
-    def __deepcopy__(self, memo: dict) -> "PackedConv2d":
+    def __deepcopy__(self, memo: dict) -> PackedConv2d:
         # the opaque packed tensor has no storage to copy: rebuild it from the plain weight
         conv = self.to_conv()
         if conv.bias is not None:

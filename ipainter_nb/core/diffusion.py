@@ -126,7 +126,7 @@ class DiffusionSchedule:
         num_train_steps: int = 1000,
         respacing: str | int | None = None,
         variance_type: str = "learned_range",
-    ) -> "DiffusionSchedule":
+    ) -> DiffusionSchedule:
         """The training schedule, respaced to ``respacing`` steps (None keeps all of them)."""
         base = named_betas(beta_schedule, num_train_steps)
         if respacing is None or str(respacing) == str(num_train_steps):

@@ -25,7 +25,8 @@ Parseval holds (total power equals the sum of squared pixels) and white noise of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -293,9 +294,9 @@ def plot_band_snr(
     times: Sequence[float] | np.ndarray | None = None,
     stop_resampling_at: int | None = 100,
     resampling_window: tuple[int, int] | None = None,
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     labels: Sequence[str] | None = None,
-) -> "Axes":
+) -> Axes:
     """Per-band forward SNR against ``t`` (log scale), low bands blue, high bands red.
 
     ``times`` are the x values of the rows of ``snr`` (default ``0..T-1``); give
@@ -340,9 +341,9 @@ def plot_band_snr(
 
 def plot_spectrum_evolution(
     spectra: Sequence[tuple[int, Any, Any]],
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     cmap: str = "viridis",
-) -> "Axes":
+) -> Axes:
     """Overlay radial spectra (e.g. of the predicted ``x0`` at several ``t``), coloured by ``t``.
 
     ``spectra`` holds ``(t, freqs, power)`` triples, as :func:`radial_power_spectrum`

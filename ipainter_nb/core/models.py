@@ -17,9 +17,10 @@ import os
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -204,7 +205,7 @@ class DiffusionModel:
             out = self.unet(inp, timesteps)
         return out.float()
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "DiffusionModel":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> DiffusionModel:
         """Move or cast the network (packed convolutions are unpacked first: they are CPU-only)."""
         unpack_convolutions(self.unet)
         self.unet.to(device=device, dtype=dtype)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -121,7 +122,7 @@ def _frame_indices(num_steps: int, max_frames: int) -> set[int]:
     return picked
 
 
-def _check_inputs(model: "DiffusionModel", image: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_inputs(model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if image.dim() == 4 and image.shape[0] == 1:
         image = image[0]
     if keep.dim() == 4 and keep.shape[0] == 1:
@@ -144,7 +145,7 @@ def _check_inputs(model: "DiffusionModel", image: torch.Tensor, keep: torch.Tens
 
 
 def paint(
-    model: "DiffusionModel",
+    model: DiffusionModel,
     image: torch.Tensor,
     keep: torch.Tensor,
     times: Sequence[int] | None = None,

@@ -24,8 +24,9 @@ Three kinds are provided:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # matplotlib is only needed for plotting
     from matplotlib.axes import Axes
@@ -322,10 +323,10 @@ class ScheduleConfig:
 
 def plot_schedule(
     times: Sequence[int],
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     stop_resampling_at: int | None = None,
     title: str | None = None,
-) -> "Axes":
+) -> Axes:
     """Plot time against step index.
 
     The band of times where jumps happen (from the lowest jump start to the highest time

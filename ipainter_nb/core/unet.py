@@ -57,7 +57,7 @@ class UNetConfig:
     use_checkpoint: bool = False
 
     @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> "UNetConfig":
+    def from_dict(cls, config: dict[str, Any]) -> UNetConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(config) - known)
         if unknown:

@@ -16,7 +16,7 @@ All randomness of a scene comes from the ``numpy.random.Generator`` passed in.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

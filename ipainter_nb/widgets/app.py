@@ -27,9 +27,10 @@ import html
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import ipywidgets as W
 import numpy as np

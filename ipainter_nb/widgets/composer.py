@@ -25,10 +25,11 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Union
 
 import ipywidgets as W
 import numpy as np
@@ -43,7 +44,7 @@ from ipainter_nb.images import ImageLoadError, load_rgba, tensor_to_uint8
 __all__ = ["Composer", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_SIDE", "default_display_scale"]
 
 PathLike = Union[str, os.PathLike]
-CutoutSource = Union[str, PathLike, Mapping[str, Union[PathLike, Image.Image]], None]
+CutoutSource = Union[str, PathLike, Mapping[str, PathLike | Image.Image], None]
 
 #: Uploads larger than this are refused before decoding (a notebook comm carries them).
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -77,7 +78,7 @@ _LayerState = tuple[Layer, Image.Image, int, int, float, bool]
 @dataclass
 class _Snapshot:
     layers: tuple[_LayerState, ...]  # bottom to top
-    selected: Optional[Layer]
+    selected: Layer | None
 
 
 @dataclass
@@ -114,7 +115,7 @@ class Composer(W.VBox):
         self,
         composition: Composition | None = None,
         *,
-        size: Union[int, tuple[int, int]] = 64,
+        size: int | tuple[int, int] = 64,
         cutouts: CutoutSource = "demo",
         display_scale: float | None = None,
         max_fps: float = 30.0,
@@ -127,12 +128,12 @@ class Composer(W.VBox):
         self._fixed_scale = display_scale
         self._comp: Composition = composition if composition is not None else Composition(size)
         self._scale = self._pick_scale(display_scale)
-        self._selected: Optional[Layer] = None
-        self._drag: Optional[_Drag] = None
+        self._selected: Layer | None = None
+        self._drag: _Drag | None = None
         self._undo: list[_Snapshot] = []
         self._redo: list[_Snapshot] = []
-        self._last_key: Optional[str] = None  # coalesces a slider drag into one undo step
-        self._scale_anchor: Optional[tuple[float, float]] = None
+        self._last_key: str | None = None  # coalesces a slider drag into one undo step
+        self._scale_anchor: tuple[float, float] | None = None
         self._callbacks: list[Callable[[Composition], Any]] = []
         self._cutouts: dict[str, Image.Image] = {}
         self._message: tuple[str, str] = ("info", "")
@@ -140,7 +141,7 @@ class Composer(W.VBox):
         self._continuous = False  # True inside a drag/wheel/slider update: throttle redraws
         self._dirty = False
         self._last_frame = -math.inf
-        self._trailing: Optional[asyncio.TimerHandle] = None
+        self._trailing: asyncio.TimerHandle | None = None
         self._clock: Callable[[], float] = time.monotonic
         #: Number of frames sent to the browser (tests check the drag throttle with it).
         self.frames_drawn = 0
@@ -205,7 +206,7 @@ class Composer(W.VBox):
         return self._scale
 
     @property
-    def selected(self) -> Optional[Layer]:
+    def selected(self) -> Layer | None:
         """The selected layer (outlined on the canvas), or None."""
         return self._selected
 
@@ -342,7 +343,7 @@ class Composer(W.VBox):
         item.add_class("ipn-cutout")
         return item
 
-    def _add_cutout_sources(self, sources: Mapping[str, Union[PathLike, Image.Image]]) -> list[str]:
+    def _add_cutout_sources(self, sources: Mapping[str, PathLike | Image.Image]) -> list[str]:
         added, notes, problems = [], [], []
         for name, source in sources.items():
             try:
@@ -372,11 +373,11 @@ class Composer(W.VBox):
         return self._add_cutout_sources({p.stem: p for p in files})
 
     @staticmethod
-    def _load(source: Union[PathLike, Image.Image, bytes], name: str) -> tuple[Image.Image, list[str]]:
+    def _load(source: PathLike | Image.Image | bytes, name: str) -> tuple[Image.Image, list[str]]:
         """A cutout through the size checks and ``load_rgba``, with load_rgba's warnings
         (conversions, downscaling) as text for the status line."""
         if isinstance(source, (bytes, bytearray, memoryview)):
-            data: Optional[bytes] = bytes(source)
+            data: bytes | None = bytes(source)
         elif isinstance(source, Image.Image):
             data = None
         else:
@@ -482,7 +483,7 @@ class Composer(W.VBox):
         self._sync_controls()
         return layer
 
-    def select(self, layer: Optional[Layer]) -> None:
+    def select(self, layer: Layer | None) -> None:
         """Select a layer of the composition (or None); only the overlay is redrawn."""
         if layer is not None and layer not in self._comp:
             raise ValueError(f"{layer!r} is not in the composition")
@@ -581,7 +582,7 @@ class Composer(W.VBox):
                 self._comp.move_to(layer, x, y)
         return len(off)
 
-    def _current(self) -> Optional[Layer]:
+    def _current(self) -> Layer | None:
         if self._selected is not None and self._selected not in self._comp:
             self._selected = None  # removed from outside the widget
         return self._selected
@@ -594,7 +595,7 @@ class Composer(W.VBox):
                   for layer in self._comp.layers),
             self._selected)
 
-    def _record(self, key: Optional[str] = None, snapshot: Optional[_Snapshot] = None) -> None:
+    def _record(self, key: str | None = None, snapshot: _Snapshot | None = None) -> None:
         """Remember the state before an action; ``key`` merges repeats of one gesture."""
         if key is not None and key == self._last_key and self._undo:
             return

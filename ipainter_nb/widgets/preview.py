@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import ipywidgets as widgets
 import numpy as np

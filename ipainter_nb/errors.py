@@ -1,0 +1,17 @@
+"""The project's error types: every error a user can cause derives from ``IPainterError``.
+
+The CLI turns these (and the expected OS errors: permission, missing file, no space) into
+one line with a hint; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["IPainterError", "UserInputError"]
+
+
+class IPainterError(Exception):
+    """Base of the errors a user can cause; the message names the problem and the fix."""
+
+
+class UserInputError(IPainterError, ValueError):
+    """An argument, file or setting that cannot be used as given."""
