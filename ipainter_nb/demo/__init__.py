@@ -19,6 +19,7 @@ _EXPORTS = {
     "cutout_pack_dir": "cutouts",
     "list_cutouts": "cutouts",
     "demo_layout": "cutouts",
+    "demo_composition": "composition",
     "row_mean_colour": "stats",
     "spectrum_slope": "stats",
     "sky_above_ground_fraction": "stats",
