@@ -14,6 +14,7 @@ Parameter naming (what the checkpoints require):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -398,16 +399,8 @@ def build_unet(
     """
     cfg = config if isinstance(config, UNetConfig) else UNetConfig.from_dict(config)
     cfg.validate()
-    with torch.device(device) if device is not None else _nullcontext():
+    with torch.device(device) if device is not None else contextlib.nullcontext():
         model = UNet(cfg)
     if dtype is not None:
         model = model.to(dtype=dtype)
     return model
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
