@@ -1,4 +1,8 @@
-"""The notebooks: committed clean, public API only, and each runs top to bottom on the demo model.
+"""The notebooks: one source each, committed clean, public API only, and each runs on the demo model.
+
+Each notebook is a jupytext pair: ``notebooks/<name>.py`` (percent format, what one edits,
+reviews and lints) and ``notebooks/<name>.ipynb`` (what users open), kept equal with
+``jupytext --sync notebooks/*.py``. The .ipynb is committed without outputs.
 
 Execution needs the demo model's weights (``ipainter_nb/assets/demo_model.safetensors``).
 Without them the execution tests FAIL rather than skip: a checkout whose notebooks cannot
@@ -39,6 +43,24 @@ def _read(path: Path):
     return nbformat.read(str(path), as_version=4)
 
 
+def pair_differences(ipynb: Path, script: Path) -> list[str]:
+    """Where a notebook and its paired percent-format script disagree (cell types and sources)."""
+    import jupytext
+
+    if not script.is_file():
+        return [f"{script.name} is missing"]
+    a, b = jupytext.read(ipynb), jupytext.read(script)
+    found = []
+    if a.metadata.get("jupytext", {}).get("formats") != "ipynb,py:percent":
+        found.append(f"{ipynb.name} is not paired: its jupytext formats should be 'ipynb,py:percent'")
+    if len(a.cells) != len(b.cells):
+        found.append(f"{len(a.cells)} cells in {ipynb.name}, {len(b.cells)} in {script.name}")
+    for i, (x, y) in enumerate(zip(a.cells, b.cells)):
+        if (x.cell_type, x.source) != (y.cell_type, y.source):
+            found.append(f"cell {i}: {x.cell_type} {x.source[:60]!r} against {y.cell_type} {y.source[:60]!r}")
+    return found
+
+
 def _ids(paths):
     return [p.name for p in paths]
 
@@ -47,7 +69,33 @@ def test_all_notebooks_present():
     assert [p.name for p in NOTEBOOKS] == EXPECTED
 
 
-# --------------------------------------------------------------------------- committed clean
+# --------------------------------------------------------------------------- one source, committed clean
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_and_its_script_agree(path):
+    problems = pair_differences(path, path.with_suffix(".py"))
+    assert not problems, (f"{path.name} and {path.stem}.py disagree ({'; '.join(problems)}): edit the .py, "
+                          "then run `.venv/bin/jupytext --sync notebooks/*.py`")
+
+
+def test_every_script_has_its_notebook():
+    scripts = {p.stem for p in NB_DIR.glob("*.py")}
+    assert scripts == {p.stem for p in NOTEBOOKS}, "each notebooks/*.py is one half of a pair"
+
+
+def test_pair_check_sees_an_edited_cell(tmp_path):
+    import jupytext
+
+    original = NOTEBOOKS[0]
+    script = tmp_path / original.with_suffix(".py").name
+    shutil.copy(original.with_suffix(".py"), script)
+    assert pair_differences(original, script) == []
+    edited = jupytext.read(script)
+    edited.cells[-1].source += "\nprint('edited on one side only')"
+    jupytext.write(edited, script, fmt="py:percent")
+    (problem,) = pair_differences(original, script)
+    assert problem.startswith(f"cell {len(edited.cells) - 1}:")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -154,7 +202,8 @@ def kernel_env(tmp_path_factory, demo_model_env):
 TIMINGS: dict[str, float] = {}
 
 
-def _execute(name: str, workdir: Path, env: dict[str, str], monkeypatch):
+def _execute(name: str, workdir: Path, env: dict[str, str], monkeypatch, then: list[str] = ()):
+    """Run every cell in order, as Run All does, then the cells of ``then`` in the same kernel."""
     from nbclient import NotebookClient
 
     # the kernelspec lookup happens in this process: let it see the pinned spec first
@@ -163,10 +212,26 @@ def _execute(name: str, workdir: Path, env: dict[str, str], monkeypatch):
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})
     start = time.perf_counter()
-    client.execute(env=env, cwd=str(workdir))
-    TIMINGS[name] = time.perf_counter() - start
-    print(f"\n{name}: executed in {TIMINGS[name]:.1f} s")
+    with client.setup_kernel(env=env, cwd=str(workdir)):
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        TIMINGS[name] = time.perf_counter() - start
+        for source in then:
+            nb.cells.append(nbformat.v4.new_code_cell(source))
+            client.execute_cell(nb.cells[-1], len(nb.cells) - 1)
+    print(f"\n{name}: Run All took {TIMINGS[name]:.1f} s")
     return nb
+
+
+def _source_of(nb, text: str) -> str:
+    """The one code cell that contains ``text`` (to run it again, as a user would)."""
+    (source,) = [cell.source for cell in nb.cells if cell.cell_type == "code" and text in cell.source]
+    return source
+
+
+# Run All leaves the Painter painting in the background; a user then waits for "done" and
+# runs the save cell again. These follow-up cells do the same.
+WAIT_FOR_THE_PAINTER = "assert painter.wait(900) is not None, painter.error_message"
 
 
 def _text(nb, cell_index: int) -> str:
@@ -195,10 +260,18 @@ def _repo_notebook_files() -> set[str]:
     return {str(p.relative_to(NB_DIR)) for p in NB_DIR.rglob("*")}
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+SAVE_CELL = {"01_quickstart.ipynb": "painter.save_sample(0, folder=out)",
+             "03_colab_places256.ipynb": "timesteps_gif("}
+
+
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_executes(name, workdir, kernel_env, monkeypatch):
     before = _repo_notebook_files()
-    nb = _execute(name, workdir, kernel_env, monkeypatch)
+    then = []
+    if name in SAVE_CELL:
+        then = [WAIT_FOR_THE_PAINTER, _source_of(_read(workdir / name), SAVE_CELL[name])]
+    nb = _execute(name, workdir, kernel_env, monkeypatch, then)
     errors = [out for out in _all_outputs(nb) if out.get("output_type") == "error"]
     assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
     assert _repo_notebook_files() == before, f"{name} wrote into the repository's notebooks folder"
@@ -214,6 +287,10 @@ def test_notebook_executes(name, workdir, kernel_env, monkeypatch):
         text = "".join(_text(nb, i) for i in range(len(nb.cells)))
         for label in ("no resampling:", "RePaint:", "truncated at"):
             assert label in text, f"the lesson printed no measurements for {label!r}"
+        # a widget view left in the saved outputs reads "Error displaying widget" after a reload
+        views = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+                 for out in cell.get("outputs", []) if WIDGET_VIEW in out.get("data", {})]
+        assert not views, f"cells {views} of the lesson leave widget views (progress bars?) in their outputs"
     elif name == "03_colab_places256.ipynb":
         text = "".join(_text(nb, i) for i in range(len(nb.cells)))
         import torch
