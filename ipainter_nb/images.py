@@ -1,96 +1,179 @@
-"""Conversions at the edges: PIL / numpy / files <-> the core's tensors.
+"""Conversions at the edges: PIL / numpy / files <-> the core's tensors, and safe file writes.
 
 The core works on float tensors in [-1, 1] (images) and {0, 1} (keep masks, 1 = keep the
 known pixel, 0 = generate, as RePaint's ``gt_keep_mask``). Everything that touches PIL,
 uint8 arrays or the file system goes through this module so the conventions live in one
 place:
 
-- ``pil_to_tensor`` / ``tensor_to_pil`` / ``tensor_to_uint8``: images.
-- ``mask_to_pil`` / ``load_mask``: keep masks; on disk white = keep.
-- ``load_rgba``: loading a landmark cutout robustly, with clear errors and warnings.
-- ``save_png_atomic`` / ``write_bytes_atomic`` / ``write_text_atomic``: crash-safe writes.
-- ``make_grid``: several samples side by side.
+- tensors: ``pil_to_tensor``, ``tensor_to_pil``, ``tensor_to_uint8`` (numpy, HWC),
+  ``quantize_uint8`` / ``uint8_to_tensor`` (the uint8 frames a run keeps), ``make_grid``,
+  ``upscale_nearest``;
+- files: ``open_image`` (every PIL mode by its real range, EXIF orientation applied),
+  ``load_picture``, ``load_mask``, ``load_picture_and_mask``, ``load_rgba`` (cutouts),
+  ``centre_square``, ``IMAGE_SUFFIXES``;
+- safe writes: ``atomic_write`` & co, ``remove_stale_temps``, ``claim_output``.
+
+How PIL modes are read (pictures, masks and cutouts alike):
+
+- ``I;16``, ``I;16B``, ``I;16L``, ``I;16N``: 16-bit greyscale, 0..65535.
+- ``I`` (32-bit integer): a PNG can only hold 16-bit data there (older Pillow opens 16-bit
+  PNGs as ``I``), so a PNG is read as 0..65535; from other formats, values up to 255 are
+  read as 8-bit data and anything larger as 16-bit data (0..65535, clipped).
+- ``F`` (float): 0..1 when no value exceeds 1, otherwise 0..255 (clipped); NaN reads as 0.
+- palette, ``LA``, ``CMYK``, ``YCbCr``, ...: converted by PIL, alpha kept where there is one.
+
+An animated image (GIF, APNG, WebP with several frames) is refused: which frame is meant is
+ambiguous. A still GIF is a valid picture, so ``.gif`` is in ``IMAGE_SUFFIXES``.
+
+Interruptions: ``atomic_write`` removes its temp file when the write raises, including
+``KeyboardInterrupt`` (SIGINT) and ``SystemExit``. SIGTERM kills a Python process without
+running ``except``/``finally`` blocks unless a handler turns it into an exception: the CLI
+installs one that raises ``SystemExit``. Temp files left by a hard kill are found and
+removed later by ``remove_stale_temps``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
+import json
 import math
 import os
-import tempfile
+import re
+import secrets
+import socket
+import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ipainter_nb.errors import UserInputError
+
 __all__ = [
+    "IMAGE_SUFFIXES",
     "ImageLoadError",
     "ImageLoadWarning",
     "MIN_CUTOUT_SIZE",
+    "OutputClaim",
+    "atomic_write",
+    "centre_square",
+    "claim_output",
+    "load_mask",
+    "load_picture",
+    "load_picture_and_mask",
+    "load_rgba",
+    "make_grid",
+    "mask_to_pil",
+    "open_image",
     "pil_to_tensor",
+    "quantize_uint8",
+    "remove_stale_temps",
+    "save_png_atomic",
     "tensor_to_pil",
     "tensor_to_uint8",
-    "mask_to_pil",
-    "load_mask",
-    "load_rgba",
-    "save_png_atomic",
-    "atomic_write",
+    "uint8_to_tensor",
+    "upscale_nearest",
     "write_bytes_atomic",
     "write_text_atomic",
-    "make_grid",
 ]
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
+ImageSource = PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image
+
+#: File suffixes read as pictures (lower case). A still GIF is a picture; animated ones are
+#: refused when opened.
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 #: A cutout smaller than this on either side is rejected: it would vanish on the canvas
 #: and cannot be picked with the mouse.
 MIN_CUTOUT_SIZE = 4
 
+#: Pixels brighter than this (0..255 scale) in a mask are kept.
+MASK_THRESHOLD = 127
 
-class ImageLoadError(ValueError):
-    """A cutout could not be used; the message names the file and the reason."""
+
+class ImageLoadError(UserInputError):
+    """An image file could not be used; the message names the file, the reason and the fix."""
 
 
 class ImageLoadWarning(UserWarning):
-    """A cutout was usable only after a conversion (no alpha, 16-bit, downscaled...)."""
+    """An image was usable only after a conversion (no alpha, 16-bit, downscaled...)."""
 
 
 # --------------------------------------------------------------------------- tensors
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    """A PIL image as a (3, H, W) float32 tensor in [-1, 1].
+    """A PIL image as a (3, H, W) float32 tensor in [-1, 1], every mode by its real range.
 
     Alpha is dropped (not composited): callers that care about transparency composite
     first, as ``Composition.render`` does.
     """
-    arr = np.asarray(img.convert("RGB"), dtype=np.float32)
+    arr = np.asarray(_as_rgb(img), dtype=np.float32)
     return torch.from_numpy(arr / 127.5 - 1.0).permute(2, 0, 1).contiguous()
 
 
+def _check_image_shape(t: torch.Tensor | np.ndarray) -> None:
+    if t.ndim not in (3, 4) or t.shape[-3] != 3:
+        raise ValueError(f"expected a (3,H,W) or (N,3,H,W) image tensor, got shape {tuple(t.shape)}")
+
+
+def quantize_uint8(t: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] as a uint8 tensor of the same shape on the CPU (values clamped).
+
+    A uint8 tensor is returned as is (on the CPU). Rounded, not truncated, so that
+    ``pil_to_tensor`` -> ``quantize_uint8`` gives the original bytes back. Done in numpy:
+    torch spreads even this small op over its thread pool, which costs far more than the
+    op itself on a CPU that is busy running the model in another thread.
+    """
+    a = t.detach().cpu()
+    if a.dtype == torch.uint8:
+        return a
+    f = a.numpy() if a.dtype == torch.float32 else a.float().numpy()
+    return torch.from_numpy(np.rint((np.clip(f, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8))
+
+
+def uint8_to_tensor(u8: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """The inverse of ``quantize_uint8``: uint8 values as float32 in [-1, 1], same shape."""
+    a = torch.as_tensor(u8)
+    if a.dtype != torch.uint8:
+        raise ValueError(f"expected uint8 values, got {a.dtype}")
+    return a.float() / 127.5 - 1.0
+
+
 def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:
-    """(3, H, W) -> (H, W, 3) or (N, 3, H, W) -> (N, H, W, 3) uint8, clamping to [-1, 1]."""
-    if t.dim() not in (3, 4) or t.shape[-3] != 3:
-        raise ValueError(f"expected a (3,H,W) or (N,3,H,W) tensor, got shape {tuple(t.shape)}")
-    t = t.detach().to("cpu", torch.float32).clamp(-1.0, 1.0)
-    # round() rather than truncation so that pil_to_tensor -> tensor_to_uint8 is exact.
-    u8 = ((t + 1.0) * 127.5).round().to(torch.uint8)
-    return u8.movedim(-3, -1).contiguous().numpy()
+    """(3, H, W) -> (H, W, 3) or (N, 3, H, W) -> (N, H, W, 3) uint8 array.
+
+    Takes float images in [-1, 1] (clamped) or uint8 tensors (as ``quantize_uint8`` makes).
+    """
+    _check_image_shape(t)
+    return np.ascontiguousarray(np.moveaxis(quantize_uint8(t).numpy(), -3, -1))
 
 
 def tensor_to_pil(t: torch.Tensor) -> Image.Image:
-    """A (3, H, W) or (1, 3, H, W) tensor in [-1, 1] as an RGB PIL image (values clamped)."""
+    """A (3, H, W) or (1, 3, H, W) tensor in [-1, 1] (or uint8) as an RGB PIL image."""
     if t.dim() == 4:
         if t.shape[0] != 1:
-            raise ValueError(
-                f"tensor_to_pil takes one image, got a batch of {t.shape[0]}; use make_grid"
-            )
+            raise ValueError(f"tensor_to_pil takes one image, got a batch of {t.shape[0]}; use make_grid")
         t = t[0]
     return Image.fromarray(tensor_to_uint8(t))
+
+
+def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
+    """``img`` enlarged ``factor`` times with nearest neighbour: each pixel a crisp square."""
+    if isinstance(factor, bool) or int(factor) != factor or factor < 1:
+        raise ValueError(f"factor must be a whole number >= 1, got {factor!r}")
+    factor = int(factor)
+    if factor == 1:
+        return img
+    return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
 
 
 def _mask_array(keep: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -99,7 +182,7 @@ def _mask_array(keep: torch.Tensor | np.ndarray) -> np.ndarray:
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise ValueError(f"expected a (H,W), (1,H,W) or (1,1,H,W) mask, got shape {keep.shape}")
+        raise ValueError(f"expected a (H,W), (1,H,W) or (1,1,H,W) mask, got shape {tuple(keep.shape)}")
     return arr > 0.5
 
 
@@ -108,39 +191,240 @@ def mask_to_pil(keep: torch.Tensor | np.ndarray) -> Image.Image:
     return Image.fromarray(_mask_array(keep).astype(np.uint8) * 255)
 
 
+def make_grid(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    nrow: int = 8,
+    gap: int = 2,
+    fill: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
+    """Tile (N, 3, H, W) images (in [-1, 1], or uint8) into one RGB picture, ``nrow`` per row.
+
+    Images are separated by a ``gap``-pixel line of ``fill`` (no outer border).
+    """
+    batch = torch.stack(list(images)) if not isinstance(images, torch.Tensor) else images
+    if batch.dim() == 3:
+        batch = batch[None]
+    arr = tensor_to_uint8(batch)  # (N, H, W, 3)
+    n, h, w, _ = arr.shape
+    if n == 0:
+        raise ValueError("make_grid needs at least one image")
+    if nrow < 1:
+        raise ValueError(f"nrow must be >= 1, got {nrow}")
+    cols = min(nrow, n)
+    rows = math.ceil(n / cols)
+    out = np.empty((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), np.uint8)
+    out[...] = np.asarray(fill, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        y, x = r * (h + gap), c * (w + gap)
+        out[y:y + h, x:x + w] = arr[i]
+    return Image.fromarray(out)
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def _is_high_bit_depth(img: Image.Image) -> bool:
+    return img.mode in ("I", "F") or img.mode.startswith("I;16")
+
+
+def _grey_scale_of(img: Image.Image, arr: np.ndarray) -> float:
+    """The value that means white for a high-bit-depth greyscale image (see module docstring)."""
+    if img.mode == "F":
+        return 1.0 if np.nanmax(arr, initial=0.0) <= 1.0 else 255.0
+    if img.mode.startswith("I;16") or img.format == "PNG":
+        return 65535.0
+    return 255.0 if arr.max(initial=0) <= 255 else 65535.0
+
+
+def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
+    """16-bit / 32-bit integer and float greyscale as 8-bit "L", by the real range."""
+    arr = np.asarray(img).astype(np.float64)
+    white = _grey_scale_of(img, arr)
+    out = np.nan_to_num(arr, nan=0.0) / white * 255.0
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+
+def _as_rgb(img: Image.Image) -> Image.Image:
+    """Any mode as RGB (alpha dropped), high bit depths by their real range."""
+    if img.mode == "RGB":
+        return img
+    if _is_high_bit_depth(img):
+        img = _high_bit_depth_to_l(img)
+    return img.convert("RGB")
+
+
+def _as_grey_over_black(img: Image.Image) -> Image.Image:
+    """Any mode as "L", transparent pixels counting as black (a mask drawn on a transparent
+    layer means "keep what I painted")."""
+    if _is_high_bit_depth(img):
+        grey = _high_bit_depth_to_l(img)
+        trns = img.info.get("transparency")
+        if isinstance(trns, (int, float)):
+            # The transparent grey value is given in the file's own (16-bit) scale.
+            arr = np.where(np.asarray(img) == trns, 0, np.asarray(grey)).astype(np.uint8)
+            grey = Image.fromarray(arr)
+        return grey
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("L")
+    return img.convert("L")
+
+
+# --------------------------------------------------------------------------- opening files
+
+
+def _label_of(src: ImageSource, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(src, Image.Image):
+        return src.info.get("filename") or "image"
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return "uploaded image"
+    if hasattr(src, "read"):
+        return str(getattr(src, "name", None) or "image")
+    return str(src)
+
+
+def _read_bytes(src: ImageSource, label: str) -> bytes:
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return bytes(src)
+    if hasattr(src, "read"):
+        return src.read()
+    try:
+        return Path(src).read_bytes()
+    except FileNotFoundError:
+        raise ImageLoadError(f"{label}: file not found") from None
+    except IsADirectoryError:
+        raise ImageLoadError(f"{label}: is a folder, not an image file") from None
+    except OSError as e:
+        raise ImageLoadError(f"{label}: cannot be read ({e.strerror or e})") from None
+
+
+def open_image(
+    src: ImageSource,
+    name: str | None = None,
+    draft_size: int | None = None,
+) -> Image.Image:
+    """Open and decode an image (path, bytes, file object or PIL image) with its EXIF
+    orientation applied, or raise ``ImageLoadError`` naming the file and the reason.
+
+    The mode is left as the file has it (16-bit stays 16-bit); the ``load_*`` functions
+    convert by the real range. ``draft_size`` lets the JPEG decoder skip detail that a later
+    downscale to that size would throw away. Animated images are refused.
+    """
+    label = _label_of(src, name)
+    if isinstance(src, Image.Image):
+        img = src
+    else:
+        data = _read_bytes(src, label)
+        try:
+            img = Image.open(io.BytesIO(data))
+            if draft_size is not None and img.format == "JPEG":
+                img.draft("RGB", (draft_size, draft_size))
+            img.load()  # decode now so truncated files fail here, not later
+        except Image.DecompressionBombError:
+            raise ImageLoadError(
+                f"{label}: image is too large to open safely (over {Image.MAX_IMAGE_PIXELS * 2} pixels); "
+                "downscale it first"
+            ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise ImageLoadError(
+                f"{label}: not a readable image [{type(e).__name__}]; a PNG, JPEG, WebP, BMP, GIF or TIFF file is expected"
+            ) from None
+    if getattr(img, "n_frames", 1) > 1:
+        raise ImageLoadError(
+            f"{label}: an animated image ({img.n_frames} frames); save the frame you mean as a PNG"
+        )
+    # Photos carry their orientation in EXIF; use them the way the user sees them.
+    return ImageOps.exif_transpose(img)
+
+
 def _size_tuple(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        return (size, size)
+    if isinstance(size, (int, np.integer)):
+        return (int(size), int(size))
     w, h = size
     return (int(w), int(h))
 
 
-def load_mask(
-    path: PathLike | Image.Image, size: int | tuple[int, int] | None = None
-) -> torch.Tensor:
-    """Read a keep mask PNG (white = keep) as a (1, H, W) float32 tensor of {0, 1}.
+def centre_square(img: Image.Image) -> Image.Image:
+    """The largest centred square of ``img`` (a crop, no scaling)."""
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return img.crop((left, top, left + side, top + side))
 
-    Accepts modes L, 1, RGB, RGBA (and anything PIL converts to L). Pixels brighter than
-    127 are kept. Transparent pixels of an RGBA/LA mask count as black (generate), since a
-    mask drawn on a transparent layer means "keep what I painted". ``size`` (an int or
-    (W, H)) resizes with nearest neighbour so the mask stays binary.
+
+def load_picture(
+    src: ImageSource,
+    size: int | tuple[int, int] | None = None,
+    *,
+    fit: str = "exact",
+    name: str | None = None,
+) -> torch.Tensor:
+    """A picture file as a (3, H, W) float32 tensor in [-1, 1] (alpha dropped).
+
+    ``size`` (an int or (W, H)): with ``fit="exact"`` the picture must already have that
+    size (otherwise ``ImageLoadError`` says so and what to do); with ``fit="crop"`` its
+    centred square is resized to ``size`` (how training folders are read).
     """
-    img = path if isinstance(path, Image.Image) else Image.open(path)
-    try:
-        img.load()
-        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            rgba = img.convert("RGBA")
-            black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-            grey = Image.alpha_composite(black, rgba).convert("L")
+    label = _label_of(src, name)
+    img = open_image(src, name=label)
+    if size is not None:
+        want = _size_tuple(size)
+        if fit == "crop":
+            img = _as_rgb(centre_square(img)).resize(want, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        elif fit == "exact":
+            if img.size != want:
+                raise ImageLoadError(
+                    f"{label} is {img.width}x{img.height} but {want[0]}x{want[1]} is needed: "
+                    f"resize the picture (and its mask) to {want[0]}x{want[1]}"
+                )
         else:
-            grey = img.convert("L")
-    finally:
-        if img is not path:
-            img.close()
+            raise ValueError(f"fit must be 'exact' or 'crop', got {fit!r}")
+    return pil_to_tensor(img)
+
+
+def load_mask(
+    src: ImageSource,
+    size: int | tuple[int, int] | None = None,
+    name: str | None = None,
+) -> torch.Tensor:
+    """A keep-mask file (white = keep) as a (1, H, W) float32 tensor of {0, 1}.
+
+    Any mode (by its real range; 16-bit greyscale included), EXIF orientation applied as
+    for pictures. Pixels brighter than half white are kept. Transparent pixels count as
+    black (generate), since a mask drawn on a transparent layer means "keep what I
+    painted". ``size`` (an int or (W, H)) resizes with nearest neighbour so the mask stays
+    binary.
+    """
+    grey = _as_grey_over_black(open_image(src, name=name))
     if size is not None:
         grey = grey.resize(_size_tuple(size), Image.Resampling.NEAREST)
-    arr = np.asarray(grey) > 127
+    arr = np.asarray(grey) > MASK_THRESHOLD
     return torch.from_numpy(arr.astype(np.float32))[None]
+
+
+def load_picture_and_mask(
+    image_path: ImageSource,
+    mask_path: ImageSource,
+    size: int | tuple[int, int] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image (3, H, W) in [-1, 1], keep (1, H, W) in {0, 1}) from a picture and its mask.
+
+    Both are read the same way (EXIF orientation, real range of every mode); the mask must
+    have the picture's size (after orientation) and, when given, both must be ``size``.
+    """
+    image = load_picture(image_path, size)
+    keep = load_mask(mask_path)
+    if keep.shape[-2:] != image.shape[-2:]:
+        (mh, mw), (h, w) = keep.shape[-2:], image.shape[-2:]
+        raise ImageLoadError(
+            f"mask {_label_of(mask_path, None)} is {mw}x{mh} but picture {_label_of(image_path, None)} is "
+            f"{w}x{h}: a mask must have its picture's size"
+        )
+    return image, keep
 
 
 # --------------------------------------------------------------------------- cutouts
@@ -151,32 +435,17 @@ def _warn(msg: str) -> None:
     warnings.warn(msg, ImageLoadWarning, stacklevel=3)
 
 
-def _scale_high_bit_depth(img: Image.Image) -> Image.Image:
-    """16-bit / 32-bit integer and float greyscale to 8-bit "L", scaling the range."""
-    arr = np.asarray(img)
-    if img.mode == "F":
-        arr = arr.astype(np.float64)
-        # Float images are conventionally 0..1; anything larger is taken as 0..255.
-        peak = 1.0 if np.nanmax(arr, initial=0.0) <= 1.0 else 255.0
-        out = np.nan_to_num(arr) / peak * 255.0
-    else:
-        # "I;16*" and "I" (how older Pillow opens 16-bit PNGs) hold 0..65535 values.
-        out = arr.astype(np.float64) / 257.0
-    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
-
-
 def _to_rgba(img: Image.Image, label: str) -> Image.Image:
     """Convert any mode to RGBA, warning about what was done when it was not RGBA."""
     mode = img.mode
     if mode == "RGBA":
         return img
     has_trns = "transparency" in img.info
-    if mode in ("I", "F") or mode.startswith("I;16"):
+    if _is_high_bit_depth(img):
+        out = _high_bit_depth_to_l(img).convert("RGBA")
         trns = img.info.get("transparency")
-        l8 = _scale_high_bit_depth(img)
-        out = l8.convert("RGBA")
-        if isinstance(trns, int):
-            # The transparent grey value is given in the original (16-bit) scale.
+        if isinstance(trns, (int, float)):
+            # The transparent grey value is given in the file's own (16-bit) scale.
             alpha = np.asarray(img) != trns
             out.putalpha(Image.fromarray(alpha.astype(np.uint8) * 255))
             _warn(f"{label}: {mode} (16-bit) greyscale image scaled to 8 bits and converted "
@@ -200,12 +469,10 @@ def _to_rgba(img: Image.Image, label: str) -> Image.Image:
         out = img.convert("RGBA")  # PIL applies a tRNS colour key if there is one
         kind = {"RGB": "RGB", "L": "greyscale", "1": "1-bit"}[mode]
         if has_trns:
-            _warn(f"{label}: {kind} image converted to RGBA; its transparent colour is kept "
-                  "transparent")
+            _warn(f"{label}: {kind} image converted to RGBA; its transparent colour is kept transparent")
         else:
             _warn(f"{label}: {kind} image has no alpha channel; treated as fully opaque "
-                  "(the whole rectangle will be kept). Use a PNG with transparency to cut "
-                  "out a shape")
+                  "(the whole rectangle will be kept). Use a PNG with transparency to cut out a shape")
         return out
     # CMYK, YCbCr, LAB, HSV, ...: through RGB.
     _warn(f"{label}: {mode} image converted to RGB and treated as fully opaque")
@@ -213,7 +480,7 @@ def _to_rgba(img: Image.Image, label: str) -> Image.Image:
 
 
 def load_rgba(
-    path_or_bytes: PathLike | bytes | bytearray | BinaryIO | Image.Image,
+    path_or_bytes: ImageSource,
     max_size: int | None = 512,
     name: str | None = None,
 ) -> Image.Image:
@@ -228,49 +495,12 @@ def load_rgba(
     fully transparent.
     """
     src = path_or_bytes
-    if isinstance(src, Image.Image):
-        label = name or src.info.get("filename") or "image"
-        img = src
-    else:
-        if isinstance(src, (bytes, bytearray, memoryview)):
-            label, data = name or "uploaded image", bytes(src)
-        elif hasattr(src, "read"):
-            label, data = name or getattr(src, "name", None) or "image", src.read()
-        else:
-            p = Path(src)
-            label = name or str(p)
-            try:
-                data = p.read_bytes()
-            except FileNotFoundError:
-                raise ImageLoadError(f"{label}: file not found") from None
-            except IsADirectoryError:
-                raise ImageLoadError(f"{label}: is a folder, not an image file") from None
-            except OSError as e:
-                raise ImageLoadError(f"{label}: cannot be read ({e.strerror or e})") from None
-        try:
-            img = Image.open(io.BytesIO(data))
-            if max_size is not None and img.format == "JPEG":
-                # Let the JPEG decoder skip detail we would throw away when downscaling.
-                img.draft("RGB", (max_size, max_size))
-            img.load()  # decode now so truncated files fail here, not later
-        except Image.DecompressionBombError:
-            raise ImageLoadError(
-                f"{label}: image is too large to open safely (over "
-                f"{Image.MAX_IMAGE_PIXELS * 2} pixels)"
-            ) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise ImageLoadError(
-                f"{label}: not a readable image (a PNG with an alpha channel is expected)"
-                f" [{type(e).__name__}]"
-            ) from None
-
-    # Photos carry their orientation in EXIF; show them the way the user sees them.
-    img = ImageOps.exif_transpose(img)
+    label = _label_of(src, name)
+    img = open_image(src, name=label, draft_size=max_size)
     w, h = img.size
     if min(w, h) < MIN_CUTOUT_SIZE:
         raise ImageLoadError(
-            f"{label}: image is {w}x{h} px; a cutout must be at least "
-            f"{MIN_CUTOUT_SIZE}x{MIN_CUTOUT_SIZE} px"
+            f"{label}: image is {w}x{h} px; a cutout must be at least {MIN_CUTOUT_SIZE}x{MIN_CUTOUT_SIZE} px"
         )
     rgba = _to_rgba(img, label)
     if rgba is src:
@@ -286,8 +516,7 @@ def load_rgba(
             )
         # PIL premultiplies alpha when resizing RGBA, so edges get no dark fringe.
         rgba = rgba.resize(new, Image.Resampling.LANCZOS)
-        _warn(f"{label}: image is {w}x{h} px, larger than max_size={max_size}; "
-              f"downscaled to {new[0]}x{new[1]} px")
+        _warn(f"{label}: image is {w}x{h} px, larger than max_size={max_size}; downscaled to {new[0]}x{new[1]} px")
 
     if rgba.getchannel("A").getextrema()[1] == 0:
         raise ImageLoadError(f"{label}: image is fully transparent; nothing to place")
@@ -305,98 +534,272 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
+# Temp and claim files name their writer (host, pid) so that a later run can tell a
+# leftover of a dead process from a write in progress.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-)?[A-Za-z0-9_]{8}\.tmp$")
+_CLAIM = re.compile(r"^\.(?P<name>.+)\.claim$")
 
 
-def atomic_write(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Write via a temp file in the same folder, then ``os.replace`` it over ``path``.
+def _temp_path(path: Path) -> tuple[int, str]:
+    """Create ``.<name>.<host>-<pid>-<random>.tmp`` beside ``path`` exclusively; (fd, path)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), str(tmp)
+        except FileExistsError:
+            continue
 
-    ``os.replace`` is atomic on one file system, so readers see either the old file or the
-    complete new one; if ``write`` raises, the temp file is removed and the old file stays.
+
+def _publish(tmp: str, path: Path, replace: bool) -> None:
+    if replace:
+        os.replace(tmp, path)
+        return
+    # A hard link creates ``path`` only if nothing is there, atomically: a finished output
+    # of another process is never replaced.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} appeared while it was being written (another process?); it was left as it is") from None
+    except OSError:  # a file system without hard links
+        if path.exists():
+            raise FileExistsError(f"{path} appeared while it was being written; it was left as it is") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: bool = True) -> Path:
+    """Write via a temp file in the same folder, then move it over ``path`` in one step.
+
+    Readers see either the old file or the complete new one. If ``write`` raises (any
+    exception, ``KeyboardInterrupt`` and ``SystemExit`` included) the temp file is removed
+    and the old file stays. ``replace=False`` never replaces an existing ``path``
+    (``FileExistsError``). Returns the path.
     """
     path = Path(path)
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_path(path)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp makes 0600 files; give the result the permissions a plain open() would.
+        # The temp file is 0600; give the result the permissions a plain open() would.
         try:
             mode = path.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o666 & ~_UMASK
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        _publish(tmp, path, replace)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return path
 
 
-def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
+def write_bytes_atomic(path: PathLike, data: bytes, *, replace: bool = True) -> Path:
     """Atomically replace ``path`` with ``data``. Returns the path."""
-    return atomic_write(path, lambda f: f.write(data))
+    return atomic_write(path, lambda f: f.write(data), replace=replace)
 
 
-def write_text_atomic(path: PathLike, text: str, encoding: str = "utf-8") -> Path:
+def write_text_atomic(path: PathLike, text: str, encoding: str = "utf-8", *, replace: bool = True) -> Path:
     """Atomically replace ``path`` with ``text``. Returns the path."""
-    return write_bytes_atomic(path, text.encode(encoding))
+    return write_bytes_atomic(path, text.encode(encoding), replace=replace)
 
 
-def save_png_atomic(
-    img_or_tensor: Image.Image | torch.Tensor | np.ndarray, path: PathLike
-) -> Path:
+def _as_pil(obj: Image.Image | torch.Tensor | np.ndarray) -> Image.Image:
+    if isinstance(obj, torch.Tensor):
+        return tensor_to_pil(obj)
+    if isinstance(obj, np.ndarray):
+        if obj.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 array, got {obj.dtype}")
+        return Image.fromarray(obj)
+    if isinstance(obj, Image.Image):
+        return obj
+    raise TypeError(f"expected a PIL image, tensor or uint8 array, got {type(obj).__name__}")
+
+
+def save_png_atomic(img_or_tensor: Image.Image | torch.Tensor | np.ndarray, path: PathLike, *, replace: bool = True) -> Path:
     """Save a PIL image, an image tensor in [-1, 1] or a uint8 array as PNG, atomically.
 
     A crash or an error mid-write never leaves a half-written ``path`` behind. Keep masks
     are not images: save them with ``save_png_atomic(mask_to_pil(keep), path)``.
     """
-    obj = img_or_tensor
-    if isinstance(obj, torch.Tensor):
-        img = tensor_to_pil(obj)
-    elif isinstance(obj, np.ndarray):
-        if obj.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 array, got {obj.dtype}")
-        img = Image.fromarray(obj)
-    elif isinstance(obj, Image.Image):
-        img = obj
-    else:
-        raise TypeError(f"expected a PIL image, tensor or uint8 array, got {type(obj).__name__}")
-    return atomic_write(path, lambda f: img.save(f, format="PNG"))
+    img = _as_pil(img_or_tensor)
+    return atomic_write(path, lambda f: img.save(f, format="PNG"), replace=replace)
 
 
-# --------------------------------------------------------------------------- grids
+# --------------------------------------------------------------------------- leftovers and claims
 
 
-def make_grid(
-    images: torch.Tensor | Sequence[torch.Tensor],
-    nrow: int = 8,
-    gap: int = 2,
-    fill: tuple[int, int, int] = (255, 255, 255),
-) -> Image.Image:
-    """Tile (N, 3, H, W) images in [-1, 1] into one RGB picture, ``nrow`` per row.
+def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        return True  # os.kill would terminate it there; fall back to the age rule
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
-    Images are separated by a ``gap``-pixel line of ``fill`` (no outer border).
+
+def _writer_gone(host: str | None, pid: str | int | None) -> bool:
+    """True when the (host, pid) that wrote a file is known to have ended (same host only)."""
+    return host == _HOST and pid is not None and not _pid_alive(int(pid))
+
+
+def remove_stale_temps(folder: PathLike, max_age_s: float = 600.0) -> int:
+    """Remove this module's leftover temp files (and claims) in ``folder``; return how many.
+
+    A temp file ``.<name>.<host>-<pid>-<random>.tmp`` goes when its writer process has ended
+    (same machine) or when it has not changed for ``max_age_s`` seconds (a writer on another
+    machine, a reused pid, or the older ``.<name>.<random>.tmp`` form). A claim
+    ``.<name>.claim`` goes when its process has ended. Nothing else is touched.
     """
-    batch = torch.stack(list(images)) if not isinstance(images, torch.Tensor) else images
-    if batch.dim() == 3:
-        batch = batch[None]
-    arr = tensor_to_uint8(batch)  # (N, H, W, 3)
-    n, h, w, _ = arr.shape
-    if n == 0:
-        raise ValueError("make_grid needs at least one image")
-    if nrow < 1:
-        raise ValueError(f"nrow must be >= 1, got {nrow}")
-    cols = min(nrow, n)
-    rows = math.ceil(n / cols)
-    out = np.empty((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), np.uint8)
-    out[...] = np.asarray(fill, np.uint8)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        y, x = r * (h + gap), c * (w + gap)
-        out[y:y + h, x:x + w] = arr[i]
-    return Image.fromarray(out)
+    removed = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        temp = _TEMP.match(entry.name)
+        if temp is not None:
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > max_age_s
+            except FileNotFoundError:
+                continue
+            stale = old or _writer_gone(temp["host"], temp["pid"])
+        elif _CLAIM.match(entry.name):
+            stale = _claim_is_stale(Path(entry.path))
+        else:
+            continue
+        if stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
+def _claim_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.claim"
+
+
+def _read_claim(claim: Path) -> dict | None:
+    try:
+        data = json.loads(claim.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _claim_is_stale(claim: Path, grace_s: float = 10.0) -> bool:
+    data = _read_claim(claim)
+    if data is None:
+        # Empty or garbled: its writer died between creating and filling it, unless that
+        # is happening right now.
+        try:
+            return time.time() - claim.stat().st_mtime > grace_s
+        except FileNotFoundError:
+            return False
+    return _writer_gone(data.get("host"), data.get("pid"))
+
+
+class OutputClaim:
+    """The right to write one output file, held through a hidden ``.<name>.claim`` file.
+
+    Made by ``claim_output``. Write the output with ``save_png``/``write`` (atomic, never
+    replacing a file that appeared meanwhile) or any atomic writer, then ``release()``; used
+    as a context manager the claim is released on exit whatever happens.
+    """
+
+    def __init__(self, path: Path, claim: Path, token: str) -> None:
+        self.path, self.claim_path, self.token = path, claim, token
+        self.released = False
+
+    def write(self, write: Callable[[BinaryIO], None]) -> Path:
+        """Write the output atomically (never over an existing file) and release the claim."""
+        try:
+            return atomic_write(self.path, write, replace=False)
+        finally:
+            self.release()
+
+    def save_png(self, img: Image.Image | torch.Tensor | np.ndarray) -> Path:
+        """Save a picture as the output (see ``save_png_atomic``) and release the claim."""
+        pil = _as_pil(img)
+        return self.write(lambda f: pil.save(f, format="PNG"))
+
+    def release(self) -> None:
+        """Drop the claim (only if it is still this one's). Safe to call twice."""
+        if self.released:
+            return
+        self.released = True
+        data = _read_claim(self.claim_path)
+        if data is not None and data.get("token") == self.token:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.claim_path)
+
+    def __enter__(self) -> OutputClaim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"OutputClaim({str(self.path)!r}{', released' if self.released else ''})"
+
+
+def _take_over(claim: Path) -> bool:
+    """Remove a stale claim so that it can be created again; False if a live one was there.
+
+    The claim is first renamed to a unique name (only one taker succeeds), then checked
+    again: if a live process had claimed it in between, it is put back.
+    """
+    before = _read_claim(claim)
+    aside = claim.with_name(f"{claim.name}.{os.getpid()}-{secrets.token_hex(4)}.stale")
+    try:
+        os.rename(claim, aside)
+    except FileNotFoundError:
+        return True  # already gone: try to create it
+    moved = _read_claim(aside)
+    if moved != before or (moved is not None and not _writer_gone(moved.get("host"), moved.get("pid"))):
+        with contextlib.suppress(OSError):
+            os.link(aside, claim)  # put a live claim back, unless someone claimed it meanwhile
+        os.unlink(aside)
+        return False
+    os.unlink(aside)
+    return True
+
+
+def claim_output(path: PathLike) -> OutputClaim | None:
+    """Claim ``path`` for writing, so that two processes never paint the same output.
+
+    Returns None when ``path`` exists or a live process holds the claim; a claim left by a
+    process that has ended (on this machine) is taken over. A claim held by a process on
+    another machine (a shared folder) is honoured until it is released or removed by hand.
+    """
+    path = Path(path)
+    claim = _claim_path(path)
+    token = secrets.token_hex(8)
+    body = json.dumps({"pid": os.getpid(), "host": _HOST, "token": token, "time": time.time()}).encode()
+    for _ in range(3):
+        if path.exists():
+            return None
+        try:
+            fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if _claim_is_stale(claim) and _take_over(claim):
+                continue
+            return None
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        if path.exists():  # finished by another process between the check and the claim
+            OutputClaim(path, claim, token).release()
+            return None
+        return OutputClaim(path, claim, token)
+    return None
+

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
+import multiprocessing
 import os
+import subprocess
+import sys
+import time
 import warnings
 
 import numpy as np
@@ -11,17 +16,27 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import (
+    IMAGE_SUFFIXES,
     ImageLoadError,
     ImageLoadWarning,
+    centre_square,
+    claim_output,
     load_mask,
+    load_picture,
+    load_picture_and_mask,
     load_rgba,
     make_grid,
     mask_to_pil,
     pil_to_tensor,
+    quantize_uint8,
+    remove_stale_temps,
     save_png_atomic,
     tensor_to_pil,
     tensor_to_uint8,
+    uint8_to_tensor,
+    upscale_nearest,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -291,3 +306,231 @@ def test_make_grid_tiles_with_a_2px_gap():
     assert grid.getpixel((0, 4)) == (255, 255, 255)  # gap between rows
     assert grid.getpixel((0, 6)) == (0, 0, 0)  # third image starts the second row
     assert grid.getpixel((11, 9)) == (255, 255, 255)  # empty cell is left as background
+
+
+# --------------------------------------------------------------------------- conversions of every kind
+
+
+def test_tensor_to_uint8_takes_uint8_frames_and_quantize_round_trips():
+    images = torch.rand(2, 3, 4, 5) * 2 - 1
+    frames = quantize_uint8(images)
+    assert frames.dtype == torch.uint8 and frames.shape == images.shape
+    assert np.array_equal(tensor_to_uint8(frames), tensor_to_uint8(images))
+    assert torch.equal(quantize_uint8(uint8_to_tensor(frames)), frames)
+    assert (uint8_to_tensor(frames) - images).abs().max() <= 1 / 127.5
+
+
+def test_upscale_nearest_keeps_pixels_crisp():
+    img = Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8))
+    big = upscale_nearest(img, 3)
+    assert big.size == (6, 6)
+    assert set(np.unique(np.asarray(big))) == {0, 255}  # no blended values
+    with pytest.raises(ValueError, match="factor"):
+        upscale_nearest(img, 0)
+
+
+def test_centre_square_crops_the_middle():
+    img = Image.new("L", (10, 4))
+    img.putpixel((3, 0), 255)  # first column of the centred 4x4 square
+    square = centre_square(img)
+    assert square.size == (4, 4) and square.getpixel((0, 0)) == 255
+
+
+def _grey_file(tmp_path, mode: str, fraction: float) -> str:
+    """A greyscale file at ``fraction`` of white, stored in ``mode`` at that mode's full range."""
+    if mode == "I;16":
+        img, name = Image.fromarray(np.full((8, 8), round(fraction * 65535), np.uint16)), "grey.png"
+    elif mode == "I;16B":
+        raw = np.full((8, 8), round(fraction * 65535), ">u2").tobytes()
+        img, name = Image.frombytes("I;16B", (8, 8), raw), "grey.tif"
+    elif mode == "I":
+        img, name = Image.fromarray(np.full((8, 8), round(fraction * 65535), np.int32)), "grey.tif"
+    elif mode == "F":
+        img, name = Image.fromarray(np.full((8, 8), fraction, np.float32)), "grey.tif"
+    else:
+        img, name = Image.new("L", (8, 8), round(fraction * 255)), "grey.png"
+    path = tmp_path / name
+    img.save(path)
+    with Image.open(path) as check:
+        assert check.mode == mode or (mode == "I;16B" and check.mode.startswith("I;16"))
+    return str(path)
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "I;16B", "I", "F"])
+def test_a_picture_at_46_percent_grey_reads_as_46_percent_grey_in_every_mode(tmp_path, mode):
+    image = load_picture(_grey_file(tmp_path, mode, 0.46))
+    grey = (image + 1) / 2
+    assert image.shape == (3, 8, 8)
+    assert torch.allclose(grey, torch.full_like(grey, 0.46), atol=1 / 255)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F"])
+def test_a_high_bit_depth_mask_is_thresholded_by_its_real_range(tmp_path, mode):
+    assert load_mask(_grey_file(tmp_path, mode, 0.30)).max() == 0  # dark grey: generate
+    assert load_mask(_grey_file(tmp_path, mode, 0.70)).min() == 1  # light grey: keep
+
+
+def test_palette_la_and_cmyk_pictures_keep_their_colours():
+    red = (200, 30, 30)
+    palette = Image.new("RGB", (4, 4), red).convert("P", palette=Image.Palette.ADAPTIVE)
+    la = Image.new("LA", (4, 4), (90, 10))
+    cmyk = Image.new("RGB", (4, 4), red).convert("CMYK")
+    for img, want in ((palette, red), (la, (90, 90, 90)), (cmyk, red)):
+        assert tuple(tensor_to_uint8(pil_to_tensor(img))[0, 0]) == want
+
+
+def _oriented(img: Image.Image, path, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # the EXIF Orientation tag
+    img.save(path, exif=exif)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_exif_orientation_turns_the_picture_and_its_mask_the_same_way(tmp_path, suffix):
+    # Stored 8 wide x 4 high, white on the left; orientation 6 = shown turned 90° clockwise.
+    stored = np.zeros((4, 8), np.uint8)
+    stored[:, :4] = 255
+    picture, mask = tmp_path / f"p{suffix}", tmp_path / "p_mask.png"
+    _oriented(Image.fromarray(stored).convert("RGB"), picture, 6)
+    _oriented(Image.fromarray(stored), mask, 6)
+    image, keep = load_picture_and_mask(picture, mask, size=(4, 8))
+    assert image.shape == (3, 8, 4) and keep.shape == (1, 8, 4)
+    # The white left side is now the top: picture and mask agree pixel for pixel.
+    assert keep[0, :4].min() == 1 and keep[0, 4:].max() == 0
+    assert torch.equal((image[0] > 0).float(), keep[0])
+
+
+def test_picture_and_mask_of_different_sizes_are_refused_with_both_sizes(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    Image.new("L", (8, 6)).save(tmp_path / "a_mask.png")
+    with pytest.raises(ImageLoadError, match=r"a_mask\.png is 8x6 but picture .*a\.png is 8x8"):
+        load_picture_and_mask(tmp_path / "a.png", tmp_path / "a_mask.png")
+
+
+def test_a_picture_of_the_wrong_size_names_the_size_needed_or_is_cropped(tmp_path):
+    Image.new("RGB", (12, 8), (255, 0, 0)).save(tmp_path / "wide.png")
+    with pytest.raises(ImageLoadError, match=r"wide\.png is 12x8 but 8x8 is needed: resize"):
+        load_picture(tmp_path / "wide.png", 8)
+    assert load_picture(tmp_path / "wide.png", 4, fit="crop").shape == (3, 4, 4)
+    assert issubclass(ImageLoadError, UserInputError)
+
+
+def test_gif_is_a_picture_but_an_animated_one_is_refused(tmp_path):
+    assert ".gif" in IMAGE_SUFFIXES
+    Image.new("RGB", (8, 8), (255, 255, 255)).save(tmp_path / "still.gif")
+    assert load_picture(tmp_path / "still.gif").min() == 1.0
+    frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageLoadError, match=r"anim\.gif: an animated image \(2 frames\)"):
+        load_picture(tmp_path / "anim.gif")
+
+
+# --------------------------------------------------------------------------- interruptions and leftovers
+
+
+@pytest.mark.parametrize("interruption", [SystemExit(143), KeyboardInterrupt()])
+def test_an_interrupted_write_leaves_no_temp_and_the_old_file(tmp_path, interruption):
+    target = tmp_path / "out.png"
+    write_bytes_atomic(target, b"old")
+
+    def interrupted(f):
+        f.write(b"half")
+        raise interruption  # what the CLI's SIGTERM handler raises, or Ctrl-C
+
+    with pytest.raises(type(interruption)):
+        from ipainter_nb.images import atomic_write
+
+        atomic_write(target, interrupted)
+    assert os.listdir(tmp_path) == ["out.png"] and target.read_bytes() == b"old"
+
+
+def test_replace_false_never_overwrites(tmp_path):
+    target = tmp_path / "out.png"
+    write_bytes_atomic(target, b"theirs")
+    with pytest.raises(FileExistsError, match="left as it is"):
+        write_bytes_atomic(target, b"mine", replace=False)
+    assert target.read_bytes() == b"theirs" and os.listdir(tmp_path) == ["out.png"]
+
+
+def _dead_pid() -> int:
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def _leftover_name(target: str, pid: int) -> str:
+    """The name atomic_write gives a temp file of ``target`` written by ``pid`` on this machine."""
+    from ipainter_nb import images
+
+    return f".{target}.{images._HOST}-{pid}-abcd1234.tmp"
+
+
+def test_remove_stale_temps_removes_only_leftovers_of_ended_or_old_writes(tmp_path):
+    dead, alive = _leftover_name("a.png", _dead_pid()), _leftover_name("b.png", os.getpid())
+    old_style = ".c.png.k2j4_x9z.tmp"
+    others = [".hidden.txt", "c.tmp", ".notes.tmp", "d.png", ".d.png.claimed"]
+    for name in [dead, alive, old_style, *others]:
+        (tmp_path / name).write_bytes(b"x")
+    assert remove_stale_temps(tmp_path) == 1  # the dead writer's temp only
+    assert not (tmp_path / dead).exists() and (tmp_path / alive).exists() and (tmp_path / old_style).exists()
+    hour_ago = time.time() - 3600
+    os.utime(tmp_path / old_style, (hour_ago, hour_ago))
+    for name in others:
+        os.utime(tmp_path / name, (hour_ago, hour_ago))
+    assert remove_stale_temps(tmp_path) == 1  # the old-style temp, unchanged for an hour
+    assert sorted(os.listdir(tmp_path)) == sorted([alive, *others])
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def test_a_claimed_output_is_not_claimed_twice_until_released(tmp_path):
+    target = tmp_path / "out_0.png"
+    first = claim_output(target)
+    assert first is not None and claim_output(target) is None
+    first.release()
+    second = claim_output(target)
+    assert second is not None
+    second.save_png(Image.new("RGB", (4, 4)))  # writes and releases
+    assert claim_output(target) is None  # the output exists now
+    assert os.listdir(tmp_path) == ["out_0.png"]
+
+
+def test_a_claim_left_by_an_ended_process_is_taken_over(tmp_path):
+    target = tmp_path / "out.png"
+    from ipainter_nb import images
+
+    stale = {"pid": _dead_pid(), "host": images._HOST, "token": "gone", "time": 0}
+    (tmp_path / ".out.png.claim").write_text(json.dumps(stale))
+    with claim_output(target) as claim:
+        assert claim is not None
+        assert json.loads((tmp_path / ".out.png.claim").read_text())["pid"] == os.getpid()
+    assert os.listdir(tmp_path) == []  # released on leaving the block
+    (tmp_path / ".out.png.claim").write_text(json.dumps(stale))
+    assert remove_stale_temps(tmp_path) == 1  # stale claims are leftovers too
+
+
+def _race(target: str, barrier, results) -> None:
+    barrier.wait()
+    claim = claim_output(target)
+    if claim is not None:
+        time.sleep(0.2)  # painting
+        claim.write(lambda f: f.write(str(os.getpid()).encode()))
+        results.put(os.getpid())
+
+
+def test_of_processes_racing_for_one_output_exactly_one_paints_it(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    target = str(tmp_path / "scene_0.png")
+    workers = [ctx.Process(target=_race, args=(target, barrier, results)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    assert [w.exitcode for w in workers] == [0] * 4
+    winners = []
+    while not results.empty():
+        winners.append(results.get())
+    assert len(winners) == 1
+    assert (tmp_path / "scene_0.png").read_text() == str(winners[0])
+    assert os.listdir(tmp_path) == ["scene_0.png"]  # no claim or temp left behind
