@@ -99,6 +99,7 @@ class DiffusionSchedule:
     alphas_cumprod_prev: np.ndarray = field(init=False)
     posterior_variance: np.ndarray = field(init=False)
     posterior_log_variance_clipped: np.ndarray = field(init=False)
+    fixed_large_log_variance: np.ndarray = field(init=False)
     posterior_mean_coef1: np.ndarray = field(init=False)
     posterior_mean_coef2: np.ndarray = field(init=False)
 
@@ -114,7 +115,11 @@ class DiffusionSchedule:
         self.alphas_cumprod_prev = np.append(1.0, self.alphas_cumprod[:-1])
         self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         # the variance at level 0 is 0; its log is clipped to the next one to stay finite
-        self.posterior_log_variance_clipped = np.log(np.append(self.posterior_variance[1], self.posterior_variance[1:]))
+        # (a one-step schedule has no next one: beta_0 then, never used for noise at level 0)
+        first = self.posterior_variance[1] if self.num_steps > 1 else self.betas[0]
+        self.posterior_log_variance_clipped = np.log(np.append(first, self.posterior_variance[1:]))
+        # Improved DDPM's "fixed large" variance: beta_t, with level 0 as in the clipped posterior
+        self.fixed_large_log_variance = np.log(np.append(first, self.betas[1:]))
         self.posterior_mean_coef1 = self.betas * np.sqrt(self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * np.sqrt(alphas) / (1.0 - self.alphas_cumprod)
 
@@ -170,9 +175,6 @@ class DiffusionSchedule:
         """Mean of q(x_{t-1} | x_t, x0)."""
         return _extract(self.posterior_mean_coef1, t, x_t) * x0 + _extract(self.posterior_mean_coef2, t, x_t) * x_t
 
-    def posterior_log_variance(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return _extract(self.posterior_log_variance_clipped, t, like)
-
     def model_log_variance(self, t: torch.Tensor, like: torch.Tensor, var_values: torch.Tensor | None) -> torch.Tensor:
         """Log variance of p(x_{t-1} | x_t) for this schedule's variance type.
 
@@ -188,8 +190,7 @@ class DiffusionSchedule:
             return frac * hi + (1 - frac) * lo
         if self.variance_type == "fixed_small":
             return _extract(self.posterior_log_variance_clipped, t, like).expand_as(like)
-        large = np.log(np.append(self.posterior_variance[1], self.betas[1:]))
-        return _extract(large, t, like).expand_as(like)
+        return _extract(self.fixed_large_log_variance, t, like).expand_as(like)
 
     def p_mean_variance(
         self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, clip_x0: bool = True

@@ -9,24 +9,30 @@ step of the sampler:
 * ``t_cur > t_last`` is an **up** step: the sample is forward-noised by one step, no model
   call.
 
-Three kinds are provided:
+Schedules come from two functions:
 
 * :func:`plain` -- straight down, no resampling (a DDPM ancestral run);
-* :func:`repaint` with ``stop_resampling_at=None`` -- RePaint's jump schedule: going down,
-  at every *jump point* (multiples of ``jump_length`` lying at least ``jump_length`` below
-  ``t_T``) the sampler travels back up ``jump_length`` steps and down again, repeating that
-  ``jump_n_sample - 1`` times before continuing;
-* :func:`repaint` with ``stop_resampling_at=s`` -- the Intelligent Painter's truncated
-  schedule: identical, except that no jump starts from a time below ``s``. Low times shape
-  fine detail, which resampling tends to blur, so stopping early is both faster and
-  sharper. With the paper's settings it needs 1510 model calls instead of 2410.
+* :func:`repaint` -- RePaint's jump schedule: going down, at every *jump point* (multiples
+  of ``jump_length`` lying at least ``jump_length`` below ``t_T``) the sampler travels back
+  up ``jump_length`` steps and down again, ``jump_n_sample - 1`` times, before continuing.
+  ``stop_resampling_at=s`` keeps only the jumps that start at ``t >= s`` (the Intelligent
+  Painter's truncated schedule: low times shape fine detail, which resampling tends to
+  blur, so stopping early is faster and sharper; with the paper's settings 1510 model
+  calls instead of 2410). ``start_resampling_at=u`` also drops the jumps that start above
+  ``u``: resampling happens only in a window of times.
+
+:class:`ScheduleConfig` holds the same knobs as one value that saves to and loads from a
+dict; its defaults are the paper's. :func:`resampling_window` is the one definition of
+the range of t that figures shade as "resampling".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import UserInputError
 
 if TYPE_CHECKING:  # matplotlib is only needed for plotting
     from matplotlib.axes import Axes
@@ -34,6 +40,10 @@ if TYPE_CHECKING:  # matplotlib is only needed for plotting
 __all__ = [
     "ScheduleKind",
     "ScheduleConfig",
+    "PAPER_T_T",
+    "PAPER_JUMP_LENGTH",
+    "PAPER_JUMP_N_SAMPLE",
+    "PAPER_STOP_RESAMPLING_AT",
     "plain",
     "repaint",
     "jump_points",
@@ -44,8 +54,14 @@ __all__ = [
     "plot_schedule",
 ]
 
-ScheduleKind = Literal["plain", "repaint", "truncated"]
-_KINDS: tuple[str, ...] = ("plain", "repaint", "truncated")
+ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
+_KINDS: tuple[str, ...] = ("plain", "repaint", "truncated", "window")
+
+# The Intelligent Painter paper's settings (places256, 250 respaced steps).
+PAPER_T_T = 250
+PAPER_JUMP_LENGTH = 10
+PAPER_JUMP_N_SAMPLE = 10
+PAPER_STOP_RESAMPLING_AT = 100
 
 
 # --------------------------------------------------------------------------- validation
@@ -53,7 +69,7 @@ _KINDS: tuple[str, ...] = ("plain", "repaint", "truncated")
 
 def _require_int(name: str, value: object) -> int:
     # bool is an int subclass; True as a timestep count is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not isinstance(value, bool):
         try:
             import numpy as np
 
@@ -61,40 +77,58 @@ def _require_int(name: str, value: object) -> int:
                 return int(value)
         except ImportError:  # pragma: no cover - numpy is a dependency
             pass
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if isinstance(value, int):
+            return value
+    raise UserInputError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+
+
+def _check_t_T(t_T: object) -> int:
+    t_T = _require_int("t_T", t_T)
+    if t_T <= 0:
+        raise UserInputError(f"t_T={t_T} is invalid: it must be a positive int (t_T >= 1)")
+    return t_T
+
+
+def _check_bound(name: str, value: object, t_T: int) -> int | None:
+    if value is None:
+        return None
+    value = _require_int(name, value)
+    if not 0 <= value <= t_T:
+        raise UserInputError(
+            f"{name}={value} is invalid for t_T={t_T}: it must be in 0..{t_T} "
+            f"(0 = resample everywhere, {t_T} = never), or None for no limit"
+        )
     return value
 
 
 def _check_params(
-    t_T: int, jump_length: int, jump_n_sample: int, stop_resampling_at: int | None
-) -> tuple[int, int, int, int | None]:
-    t_T = _require_int("t_T", t_T)
+    t_T: object,
+    jump_length: object,
+    jump_n_sample: object,
+    stop_resampling_at: object = None,
+    start_resampling_at: object = None,
+) -> tuple[int, int, int, int | None, int | None]:
+    t_T = _check_t_T(t_T)
     jump_length = _require_int("jump_length", jump_length)
     jump_n_sample = _require_int("jump_n_sample", jump_n_sample)
-    if t_T <= 0:
-        raise ValueError(f"t_T={t_T} is invalid: it must be a positive int (t_T >= 1)")
-    if jump_length <= 0:
-        raise ValueError(
-            f"jump_length={jump_length} is invalid: it must be in 1..{t_T - 1} (1 <= jump_length < t_T)"
-        )
-    if jump_length >= t_T:
-        raise ValueError(
+    if not 1 <= jump_length < t_T:
+        raise UserInputError(
             f"jump_length={jump_length} is invalid for t_T={t_T}: it must be in "
             f"1..{t_T - 1} (1 <= jump_length < t_T), a jump cannot climb above t_T - 1"
         )
     if jump_n_sample <= 0:
-        raise ValueError(
+        raise UserInputError(
             f"jump_n_sample={jump_n_sample} is invalid: it must be a positive int "
             "(jump_n_sample >= 1; 1 means no resampling)"
         )
-    if stop_resampling_at is not None:
-        stop_resampling_at = _require_int("stop_resampling_at", stop_resampling_at)
-        if not 0 <= stop_resampling_at <= t_T:
-            raise ValueError(
-                f"stop_resampling_at={stop_resampling_at} is invalid for t_T={t_T}: it must be "
-                f"in 0..{t_T} (0 = resample everywhere, {t_T} = never), or None"
-            )
-    return t_T, jump_length, jump_n_sample, stop_resampling_at
+    stop = _check_bound("stop_resampling_at", stop_resampling_at, t_T)
+    start = _check_bound("start_resampling_at", start_resampling_at, t_T)
+    if stop is not None and start is not None and start < stop:
+        raise UserInputError(
+            f"start_resampling_at={start} is below stop_resampling_at={stop}: the window of "
+            "resampling runs from the stop (low t) up to the start (high t); swap them"
+        )
+    return t_T, jump_length, jump_n_sample, stop, start
 
 
 # --------------------------------------------------------------------------- schedules
@@ -106,43 +140,49 @@ def plain(t_T: int) -> list[int]:
     >>> plain(3)
     [2, 1, 0, -1]
     """
-    t_T = _require_int("t_T", t_T)
-    if t_T <= 0:
-        raise ValueError(f"t_T={t_T} is invalid: it must be a positive int (t_T >= 1)")
-    return list(range(t_T - 1, -2, -1))
+    return list(range(_check_t_T(t_T) - 1, -2, -1))
+
+
+def _jump_starts(t_T: int, jump_length: int, stop: int | None, start: int | None) -> list[int]:
+    """The multiples of ``jump_length`` below ``t_T - jump_length`` within [stop, start]."""
+    lowest = 0 if stop is None else stop
+    highest = t_T if start is None else start
+    return [j for j in range(0, t_T - jump_length, jump_length) if lowest <= j <= highest]
 
 
 def jump_points(
-    t_T: int, jump_length: int = 10, stop_resampling_at: int | None = None
+    t_T: int,
+    jump_length: int = PAPER_JUMP_LENGTH,
+    stop_resampling_at: int | None = None,
+    start_resampling_at: int | None = None,
 ) -> list[int]:
     """Times (ascending) from which the jump schedule travels back up.
 
     They are the multiples of ``jump_length`` strictly below ``t_T - jump_length`` (so the
-    climb never goes above ``t_T - 1``), including 0; with ``stop_resampling_at=s`` only
-    those ``>= s`` remain.
+    climb never goes above ``t_T - 1``), including 0; only those in
+    ``stop_resampling_at <= t <= start_resampling_at`` remain (a ``None`` bound is open).
     """
-    t_T, jump_length, _, stop_resampling_at = _check_params(
-        t_T, jump_length, 1, stop_resampling_at
-    )
-    lowest = 0 if stop_resampling_at is None else stop_resampling_at
-    return [j for j in range(0, t_T - jump_length, jump_length) if j >= lowest]
+    t_T, jump_length, _, stop, start = _check_params(t_T, jump_length, 1, stop_resampling_at, start_resampling_at)
+    return _jump_starts(t_T, jump_length, stop, start)
 
 
 def repaint(
     t_T: int,
-    jump_length: int = 10,
-    jump_n_sample: int = 10,
+    jump_length: int = PAPER_JUMP_LENGTH,
+    jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
     stop_resampling_at: int | None = None,
+    start_resampling_at: int | None = None,
 ) -> list[int]:
-    """RePaint's jump schedule, optionally truncated below ``stop_resampling_at``.
+    """RePaint's jump schedule, optionally limited to a window of times.
 
     Args:
         t_T: number of (respaced) diffusion steps; the schedule starts at ``t_T - 1``.
         jump_length: how many steps each jump travels back up (RePaint's ``j``).
         jump_n_sample: how many times each stretch is denoised (RePaint's ``r``);
             ``1`` gives :func:`plain`.
-        stop_resampling_at: ``None`` reproduces RePaint exactly; ``s`` forbids jumps
-            that start from a time below ``s`` (``0`` = RePaint, ``t_T`` = plain).
+        stop_resampling_at: no jump starts from a time below it (``None`` or ``0`` =
+            RePaint's schedule exactly, ``t_T`` = plain).
+        start_resampling_at: no jump starts from a time above it (``None`` = no limit).
 
     Returns:
         The times visited, ending at ``-1``.
@@ -150,10 +190,10 @@ def repaint(
     >>> count_nfe(repaint(250, 10, 10)), count_nfe(repaint(250, 10, 10, stop_resampling_at=100))
     (2410, 1510)
     """
-    t_T, jump_length, jump_n_sample, stop_resampling_at = _check_params(
-        t_T, jump_length, jump_n_sample, stop_resampling_at
+    t_T, jump_length, jump_n_sample, stop, start = _check_params(
+        t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
     )
-    starts = set(jump_points(t_T, jump_length, stop_resampling_at))
+    starts = set(_jump_starts(t_T, jump_length, stop, start))
     times: list[int] = []
     for t in range(t_T - 1, -1, -1):
         times.append(t)
@@ -173,7 +213,7 @@ def repaint(
 def count_steps(times: Sequence[int], direction: Literal["down", "up"] | None = None) -> int:
     """Number of transitions in ``times``: all of them, or only ``"down"``/``"up"`` ones."""
     if direction not in (None, "down", "up"):
-        raise ValueError(f"direction={direction!r} is invalid: use 'down', 'up' or None")
+        raise UserInputError(f"direction={direction!r} is invalid: use 'down', 'up' or None")
     n = 0
     for t_last, t_cur in zip(times, times[1:]):
         if direction is None or (direction == "down") == (t_cur < t_last):
@@ -187,19 +227,18 @@ def count_nfe(times: Sequence[int]) -> int:
 
 
 def resampling_window(times: Sequence[int]) -> tuple[int, int] | None:
-    """``(lowest, highest)`` time from which a jump back up starts, or ``None`` if none does.
+    """The range of t where resampling happens, or ``None`` for a schedule without jumps.
+
+    It is the range the up steps cover: from the lowest time a jump starts at to the
+    highest time a jump reaches. Every figure that shades "resampling" uses this.
 
     >>> resampling_window(repaint(250, 10, 10, stop_resampling_at=100))
-    (100, 230)
+    (100, 240)
     """
-    starts = [
-        t_cur
-        for t_last, t_cur, t_next in zip(times, times[1:], times[2:])
-        if t_cur < t_last and t_next > t_cur
-    ]
-    if not starts:
+    ups = [(t_last, t_cur) for t_last, t_cur in zip(times, times[1:]) if t_cur > t_last]
+    if not ups:
         return None
-    return min(starts), max(starts)
+    return min(a for a, _ in ups), max(b for _, b in ups)
 
 
 def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
@@ -212,89 +251,180 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
     """
     seq = list(times)
     if not seq:
-        raise ValueError("times is empty: a schedule needs at least [t_T - 1, ..., -1]")
+        raise UserInputError("times is empty: a schedule needs at least [t_T - 1, ..., -1], e.g. schedules.plain(t_T)")
     out: list[int] = []
     for i, t in enumerate(seq):
         if isinstance(t, bool):
-            raise ValueError(f"times[{i}]={t!r} is not an int")
+            raise UserInputError(f"times[{i}]={t!r} is not an int")
         try:
             ti = int(t)
         except (TypeError, ValueError):
-            raise ValueError(f"times[{i}]={t!r} is not an int") from None
+            raise UserInputError(f"times[{i}]={t!r} is not an int") from None
         if ti != t:
-            raise ValueError(f"times[{i}]={t!r} is not an int")
+            raise UserInputError(f"times[{i}]={t!r} is not an int")
         out.append(ti)
-    if t_T is None:
-        t_T = out[0] + 1
-    t_T = _require_int("t_T", t_T)
-    if t_T <= 0:
-        raise ValueError(f"t_T={t_T} is invalid: it must be a positive int (t_T >= 1)")
+    t_T = _check_t_T(out[0] + 1 if t_T is None else t_T)
     if out[0] != t_T - 1:
-        raise ValueError(f"times[0]={out[0]} must be t_T - 1 = {t_T - 1}")
+        raise UserInputError(f"times[0]={out[0]} must be t_T - 1 = {t_T - 1}")
     for i, t in enumerate(out):
         if t > t_T - 1:
-            raise ValueError(f"times[{i}]={t} is above t_T - 1 = {t_T - 1}")
+            raise UserInputError(f"times[{i}]={t} is above t_T - 1 = {t_T - 1}")
         if t < -1:
-            raise ValueError(f"times[{i}]={t} is below -1")
+            raise UserInputError(f"times[{i}]={t} is below -1")
         if t == -1 and i != len(out) - 1:
-            raise ValueError(f"times[{i}]=-1 before the end: -1 (the clean image) must come last")
+            raise UserInputError(f"times[{i}]=-1 before the end: -1 (the clean image) must come last")
         if i > 0 and abs(t - out[i - 1]) != 1:
-            raise ValueError(
-                f"times[{i}]={t} follows times[{i - 1}]={out[i - 1]}: steps must be +1 or -1"
-            )
+            raise UserInputError(f"times[{i}]={t} follows times[{i - 1}]={out[i - 1]}: steps must be +1 or -1")
     if out[-1] != -1:
-        raise ValueError(f"times[{len(out) - 1}]={out[-1]}: a schedule must end at -1")
+        raise UserInputError(f"times[{len(out) - 1}]={out[-1]}: a schedule must end at -1")
     return out
 
 
 # --------------------------------------------------------------------------- config
 
+_AUTO = "auto"
+_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at")
 
-@dataclass(frozen=True)
+
+def _scale(value: int, t_T: int, like_t_T: int) -> int:
+    return round(value * t_T / like_t_T)
+
+
+@dataclass(frozen=True, init=False)
 class ScheduleConfig:
     """Every knob of a time-travel schedule; the defaults are the Intelligent Painter paper's.
 
     Attributes:
-        kind: ``"plain"`` (no resampling; the jump fields are ignored), ``"repaint"``
-            (RePaint's full jump schedule; ``stop_resampling_at`` is ignored) or
-            ``"truncated"`` (RePaint's schedule without jumps below
-            ``stop_resampling_at``). Default ``"truncated"``.
         t_T: number of diffusion steps the schedule walks through, i.e. the length of the
             respaced noise schedule (``"250"`` respacing of the 1000-step model). The
             schedule starts at ``t_T - 1``. Default ``250``.
         jump_length: steps travelled back up on each jump (RePaint's ``j``), in
-            ``1..t_T-1``. Default ``10``.
+            ``1..t_T-1``. Default ``"auto"``: the paper's 10 of 250, scaled to ``t_T``.
         jump_n_sample: times each stretch between jump points is denoised (RePaint's ``r``);
             ``1`` disables resampling. Default ``10``.
-        stop_resampling_at: no jump starts from a time below this, in ``0..t_T``. Only
-            used by ``kind="truncated"``. Default ``100``.
+        stop_resampling_at: no jump starts from a time below this, in ``0..t_T``; ``None``
+            (or 0) resamples down to t=0 as RePaint does. Default ``"auto"``: the paper's
+            100 of 250 (0.4·t_T), scaled to ``t_T``.
+        start_resampling_at: no jump starts from a time above this (the upper end of the
+            window of resampling), in ``stop..t_T``; ``None`` = no upper limit (default).
+
+    ``kind`` is read from the numbers (see :attr:`kind`). The old spelling
+    ``ScheduleConfig(kind="plain" | "repaint" | "truncated", ...)`` is still accepted:
+    ``"plain"`` sets ``jump_n_sample=1``, ``"repaint"`` drops both bounds, ``"truncated"``
+    keeps the stop. Configs are values: equal numbers, equal configs.
     """
 
-    kind: ScheduleKind = "truncated"
-    t_T: int = 250
-    jump_length: int = 10
-    jump_n_sample: int = 10
-    stop_resampling_at: int = 100
+    t_T: int
+    jump_length: int
+    jump_n_sample: int
+    stop_resampling_at: int | None
+    start_resampling_at: int | None
 
-    def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise ValueError(f"kind={self.kind!r} is invalid: it must be one of {_KINDS}")
-        if self.kind == "plain":
-            plain(self.t_T)  # validates t_T alone
+    def __init__(
+        self,
+        t_T: int = PAPER_T_T,
+        jump_length: int | Literal["auto"] = _AUTO,
+        jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
+        stop_resampling_at: int | None | Literal["auto"] = _AUTO,
+        start_resampling_at: int | None = None,
+        *,
+        kind: str | None = None,
+    ) -> None:
+        t_T = _check_t_T(t_T)
+        if kind is not None and kind not in _KINDS[:3]:
+            raise UserInputError(f"kind={kind!r} is invalid: it must be one of {_KINDS[:3]} (or leave it out: "
+                                 "the kind follows from the numbers)")
+        if kind == "plain":
+            jump_n_sample = 1
+            stop_resampling_at = start_resampling_at = None
+        elif kind == "repaint":
+            stop_resampling_at = start_resampling_at = None
+        elif kind == "truncated" and stop_resampling_at is None:
+            stop_resampling_at = _AUTO
+        scaled = []  # what the defaults chose for this t_T, for describe()
+        if jump_length == _AUTO:
+            jump_length = max(1, min(_scale(PAPER_JUMP_LENGTH, t_T, PAPER_T_T), t_T - 1))
+            scaled.append(f"jump_length {PAPER_JUMP_LENGTH} -> {jump_length}")
+        if stop_resampling_at == _AUTO:
+            stop_resampling_at = _scale(PAPER_STOP_RESAMPLING_AT, t_T, PAPER_T_T)
+            scaled.append(f"stop {PAPER_STOP_RESAMPLING_AT} -> {stop_resampling_at}")
+        jump_n_sample = _require_int("jump_n_sample", jump_n_sample)
+        if jump_n_sample == 1 or t_T == 1:
+            # no resampling: the jump knobs are recorded but not used, so not checked against t_T
+            jump_length = _require_int("jump_length", jump_length)
+            if jump_n_sample < 1:
+                raise UserInputError(f"jump_n_sample={jump_n_sample} is invalid: it must be a positive int")
+            stop = _check_bound("stop_resampling_at", stop_resampling_at, t_T)
+            start = _check_bound("start_resampling_at", start_resampling_at, t_T)
         else:
-            _check_params(
-                self.t_T,
-                self.jump_length,
-                self.jump_n_sample,
-                self.stop_resampling_at if self.kind == "truncated" else None,
+            _, jump_length, jump_n_sample, stop, start = _check_params(
+                t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
             )
+        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start)):
+            object.__setattr__(self, name, value)
+        # a note, not a field: equal numbers stay equal configs, and asdict() stays loadable
+        note = f"scaled from the paper's t_T={PAPER_T_T}: {', '.join(scaled)}" if scaled and t_T != PAPER_T_T else ""
+        object.__setattr__(self, "_scaled", note)
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def for_t_T(cls, t_T: int, like: ScheduleConfig | None = None) -> ScheduleConfig:
+        """``like`` (default: the paper's) over ``t_T`` steps: jump length, stop and start
+        keep their proportion of t_T; the number of repeats is kept."""
+        t_T = _check_t_T(t_T)
+        like = cls() if like is None else like
+        if like.kind == "plain" or t_T == 1:
+            return cls(t_T, max(1, min(like.jump_length, t_T - 1)), 1, None, None)
+
+        def bound(value: int | None) -> int | None:
+            return None if value is None else min(t_T, _scale(value, t_T, like.t_T))
+
+        jump_length = max(1, min(_scale(like.jump_length, t_T, like.t_T), t_T - 1))
+        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), bound(like.start_resampling_at))
+        if t_T != like.t_T:
+            note = (f"scaled from t_T={like.t_T}: jump_length {like.jump_length} -> {config.jump_length}, "
+                    f"stop {like.stop_resampling_at} -> {config.stop_resampling_at}")
+            if like.start_resampling_at is not None:
+                note += f", start {like.start_resampling_at} -> {config.start_resampling_at}"
+            object.__setattr__(config, "_scaled", note)
+        return config
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScheduleConfig:
+        """The config saved by :meth:`to_dict`; also reads the older form with a ``"kind"``
+        key. Missing keys take the defaults (scaled to ``t_T``)."""
+        if not isinstance(data, Mapping):
+            raise UserInputError(f"a schedule must be a dict with keys {', '.join(_FIELDS)}; got {type(data).__name__}")
+        unknown = sorted(set(data) - set(_FIELDS) - {"kind"})
+        if unknown:
+            raise UserInputError(f"unknown schedule keys {unknown}: the keys are {', '.join(_FIELDS)} (and the older 'kind')")
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, int | None]:
+        """The numbers that define the schedule (JSON-ready); :meth:`from_dict` reads it back."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    # -- what it describes -------------------------------------------------------------
+    @property
+    def kind(self) -> ScheduleKind:
+        """What the numbers amount to: ``"plain"`` (no jump at all), ``"repaint"`` (every
+        jump of RePaint's schedule), ``"truncated"`` (no jumps below the stop) or
+        ``"window"`` (no jumps above the start either)."""
+        if self.jump_n_sample == 1 or self.t_T == 1:
+            return "plain"
+        kept = _jump_starts(self.t_T, self.jump_length, self.stop_resampling_at, self.start_resampling_at)
+        if not kept:
+            return "plain"
+        every = _jump_starts(self.t_T, self.jump_length, None, None)
+        if self.start_resampling_at is not None and max(every) > self.start_resampling_at:
+            return "window"
+        return "repaint" if len(kept) == len(every) else "truncated"
 
     def times(self) -> list[int]:
         """The schedule this config describes."""
         if self.kind == "plain":
             return plain(self.t_T)
-        stop = self.stop_resampling_at if self.kind == "truncated" else None
-        return repaint(self.t_T, self.jump_length, self.jump_n_sample, stop)
+        return repaint(self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at, self.start_resampling_at)
 
     @property
     def nfe(self) -> int:
@@ -302,23 +432,24 @@ class ScheduleConfig:
         return count_nfe(self.times())
 
     def describe(self) -> str:
-        """One-line summary, e.g. for a widget label or a log."""
-        if self.kind == "plain":
+        """One-line summary, e.g. for a widget label or a log; says what the defaults chose."""
+        kind = self.kind
+        note = f" ({self._scaled})" if self._scaled else ""
+        if kind == "plain":
             return f"plain: t_T={self.t_T}, no resampling; {self.nfe} model calls"
-        head = (
-            f"{self.kind}: t_T={self.t_T}, jump_length={self.jump_length}, "
-            f"jump_n_sample={self.jump_n_sample}"
-        )
-        if self.kind == "truncated":
-            full = count_nfe(repaint(self.t_T, self.jump_length, self.jump_n_sample))
-            return (
-                f"{head}, no resampling below t={self.stop_resampling_at}; "
-                f"{self.nfe} model calls (full RePaint: {full})"
-            )
-        return f"{head}; {self.nfe} model calls"
+        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}, jump_n_sample={self.jump_n_sample}"
+        if kind == "repaint":
+            return f"{head}; {self.nfe} model calls{note}"
+        if kind == "window":
+            lo = self.stop_resampling_at or 0
+            where = f"jumps only from {lo} <= t <= {self.start_resampling_at}"
+        else:
+            where = f"no resampling below t={self.stop_resampling_at}"
+        full = count_nfe(repaint(self.t_T, self.jump_length, self.jump_n_sample))
+        return f"{head}, {where}{note}; {self.nfe} model calls (full RePaint: {full})"
 
 
-# --------------------------------------------------------------------------- plotting
+# --------------------------------------------------------------------------- plotting (moving to viz.py)
 
 
 def plot_schedule(
@@ -327,12 +458,8 @@ def plot_schedule(
     stop_resampling_at: int | None = None,
     title: str | None = None,
 ) -> Axes:
-    """Plot time against step index.
-
-    The band of times where jumps happen (from the lowest jump start to the highest time
-    a jump reaches) is shaded; ``stop_resampling_at``, if given, is drawn as a dashed
-    horizontal line. The number of model calls appears in the legend and default title.
-    """
+    """Plot time against step index, the :func:`resampling_window` shaded and the stop
+    (if given) as a dashed line; the number of model calls in the legend and title."""
     import matplotlib.pyplot as plt
 
     seq = [int(t) for t in times]
@@ -342,19 +469,9 @@ def plot_schedule(
     ax.plot(range(len(seq)), seq, lw=0.8, color="C0", label=f"schedule (NFE={nfe})")
     window = resampling_window(seq)
     if window is not None:
-        lo, _ = window
-        # The shaded band reaches the top of the highest jump, not just its start.
-        peaks = [b for a, b, c in zip(seq, seq[1:], seq[2:]) if b > a and c < b]
-        hi = max(peaks) if peaks else window[1]
-        ax.axhspan(lo, hi, color="C1", alpha=0.15, label=f"resampling t={lo}..{hi}")
+        ax.axhspan(*window, color="C1", alpha=0.15, label=f"resampling t={window[0]}..{window[1]}")
     if stop_resampling_at is not None:
-        ax.axhline(
-            stop_resampling_at,
-            color="C3",
-            ls="--",
-            lw=1,
-            label=f"stop resampling at t={stop_resampling_at}",
-        )
+        ax.axhline(stop_resampling_at, color="C3", ls="--", lw=1, label=f"stop resampling at t={stop_resampling_at}")
     ax.set_xlabel("step")
     ax.set_ylabel("t")
     ax.set_title(title if title is not None else f"{len(seq) - 1} steps, {nfe} model calls")
