@@ -433,3 +433,140 @@ def test_export_batch_writes_picture_and_mask_that_read_back(tmp_path):
 def test_export_batch_refuses_names_with_folders(tmp_path):
     with pytest.raises(ValueError, match="name"):
         scene().export_batch(tmp_path, "../escape")
+
+
+# --------------------------------------------------------------------------- saving never touches others' files
+
+
+def layer_files(tmp_path, folder: str = "scene_layers") -> set[str]:
+    return set(os.listdir(tmp_path / folder))
+
+
+def test_scene_JSON_beside_scene_json_keeps_both_scenes_whole(tmp_path):
+    one, other = scene(), scene()
+    other.remove(other.layers[0])
+    one.to_json(tmp_path / "scene.json", embed_images=False)
+    other.to_json(tmp_path / "scene.JSON", embed_images=False)  # same stem, same folder of cutouts
+    one.remove(one.layers[0])
+    one.to_json(tmp_path / "scene.json", embed_images=False)  # resave: drops a cutout it no longer uses
+    one.clear()
+    one.to_json(tmp_path / "scene.json", embed_images=False)
+    for name, layers in (("scene.JSON", 2), ("scene.json", 0)):
+        if (tmp_path / name).exists():  # on a case-insensitive file system the two names are one file
+            back = Composition.from_json(tmp_path / name)
+            assert len(back) == layers
+            back.render()  # every cutout it lists is still there
+    assert len(Composition.from_json(tmp_path / "scene.JSON")) == 2 or not os.path.samefile(
+        tmp_path / "scene.JSON", tmp_path / "scene.json")
+
+
+def test_two_compositions_of_one_stem_with_the_same_cutout_do_not_share_its_file(tmp_path):
+    comp = scene()
+    comp.to_json(tmp_path / "scene.json", embed_images=False)
+    comp.to_json(tmp_path / "scene.comp", embed_images=False)
+    assert len(layer_files(tmp_path)) == 6  # three cutouts, written once for each JSON
+    comp.clear()
+    comp.to_json(tmp_path / "scene.json", embed_images=False)  # removes its own three only
+    assert len(layer_files(tmp_path)) == 3
+    assert len(Composition.from_json(tmp_path / "scene.comp")) == 3
+
+
+def test_a_save_removes_no_file_it_cannot_prove_it_wrote(tmp_path):
+    comp = scene()
+    comp.to_json(tmp_path / "scene.json", embed_images=False)
+    strangers = {"notes.png", "sun-0123456789ab.png", "sun-00000000-0123456789ab.png", "photo.jpg"}
+    for name in strangers:
+        (tmp_path / "scene_layers" / name).write_bytes(b"not mine")
+    # The JSON is edited by hand to list a stranger instead of its first cutout.
+    data = json.loads((tmp_path / "scene.json").read_text())
+    unlisted = data["layers"][0]["file"].split("/")[1]
+    data["layers"][0]["file"] = "scene_layers/sun-00000000-0123456789ab.png"
+    (tmp_path / "scene.json").write_text(json.dumps(data))
+    comp.clear()
+    comp.to_json(tmp_path / "scene.json", embed_images=False)
+    # Gone: the two cutouts the previous JSON listed under its own tag. Kept: everything else.
+    assert layer_files(tmp_path) == strangers | {unlisted}
+    assert all((tmp_path / "scene_layers" / name).read_bytes() == b"not mine" for name in strangers)
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def test_a_huge_canvas_is_refused_naming_the_limit_before_any_allocation():
+    with pytest.raises(CompositionError, match=r"100000x100000 is larger than the limit of 4096 px"):
+        Composition(100000)
+
+
+def test_a_huge_layer_scale_is_refused_naming_the_limit():
+    with pytest.raises(CompositionError, match=r"scale 1e\+06 would be drawn 10000000x10000000 px.*at most"):
+        Layer(square(10), scale=1e6)
+    comp = Composition(64)
+    sun = comp.add(Layer(square(10), name="sun"))
+    with pytest.raises(CompositionError, match=r"4 times the 64x64 canvas \(256 px a side\)"):
+        comp.update(sun, scale=30)
+    assert sun.scale == 1.0  # unchanged
+    with pytest.raises(CompositionError, match="canvas"):
+        comp.add(Layer(square(10), scale=26))
+    sun.scale = 1e6  # set by hand, bypassing the checks: drawing still refuses before allocating
+    with pytest.raises(CompositionError, match="limit for any layer"):
+        sun.rendered()
+
+
+def test_a_layer_scale_too_large_for_the_canvas_in_json_names_the_layer(tmp_path):
+    data = Composition(64).to_dict()
+    data["layers"] = [{"name": "sun", "scale": 100.0, "image": scene().to_dict()["layers"][0]["image"]}]
+    (tmp_path / "big.json").write_text(json.dumps(data))
+    with pytest.raises(CompositionError, match=r"layers\[0\]\.scale: layer 'sun'"):
+        Composition.from_json(tmp_path / "big.json")
+
+
+def test_json_nested_100000_levels_deep_is_refused_naming_the_limit(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CompositionError, match="nested more than 64 levels deep"):
+        Composition.from_json(tmp_path / "deep.json")
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(CompositionError, match="settings: nested deeper than"):
+        Composition(8).to_json(tmp_path / "s.json", settings={"x": deep})
+
+
+def test_composition_error_is_a_user_input_error():
+    from ipainter_nb.errors import IPainterError, UserInputError
+
+    assert issubclass(CompositionError, UserInputError) and issubclass(CompositionError, IPainterError)
+
+
+def test_check_size_says_what_the_model_paints():
+    Composition(64).check_size(64)
+    with pytest.raises(CompositionError, match=r"composition is 48x32 but model 'demo' paints 64x64: compose at that size"):
+        scene().check_size(64, "model 'demo'")
+
+
+# --------------------------------------------------------------------------- crisp enlargement, fitting new layers
+
+
+def test_an_enlarged_cutout_stays_crisp_and_a_reduced_one_is_filtered():
+    checker = Image.new("RGBA", (2, 2), RED)
+    checker.putpixel((1, 0), BLUE)
+    checker.putpixel((0, 1), BLUE)
+    big = np.asarray(Layer(checker, scale=8).rendered())
+    assert big.shape == (16, 16, 4)
+    assert {tuple(c) for c in big.reshape(-1, 4)} == {RED, BLUE}  # no blended colours
+    assert tuple(big[7, 7]) == RED and tuple(big[7, 8]) == BLUE  # a sharp edge mid-way
+    stripes = Image.new("RGBA", (40, 40), RED)
+    for x in range(0, 40, 2):
+        stripes.paste(BLUE, (x, 0, x + 1, 40))
+    small = np.asarray(Layer(stripes, scale=0.25).rendered())
+    assert {tuple(c) for c in small.reshape(-1, 4)} - {RED, BLUE}  # averaged, not aliased
+
+
+def test_fitting_scale_shrinks_a_large_new_cutout_and_keeps_a_small_one():
+    big, small = Layer(square(32)), Layer(square(8))
+    assert big.fitting_scale(64) == pytest.approx(0.4 * 64 / 32)
+    assert big.fitting_scale((64, 32), fraction=0.5) == pytest.approx(0.5)
+    assert small.fitting_scale(64) == 1.0
+    comp = Composition(64)
+    layer = comp.add(Layer(square(32)))
+    comp.update(layer, scale=layer.fitting_scale(comp.size))
+    assert max(layer.size) <= 0.4 * 64 + 1

@@ -17,6 +17,18 @@ Mask choices:
 - ``feather`` never reaches the sampler. It only softens the kept/generated boundary in
   ``render_preview()`` so the user sees roughly how the edge will blend; keeping it out of
   the mask keeps ``render()`` exactly what is painted.
+
+Limits (checked before anything large is allocated; ``CompositionError`` names them): a
+canvas side is at most ``MAX_CANVAS_SIDE``; a layer as drawn is at most
+``MAX_LAYER_CANVAS_RATIO`` canvas sides on a side (and ``MAX_LAYER_SIDE`` pixels for a layer
+on its own); a composition JSON is at most ``MAX_JSON_BYTES`` long and ``MAX_JSON_DEPTH``
+levels deep.
+
+Saving with ``embed_images=False`` writes the cutouts as ``<stem>_layers/<name>-<tag>-<hash>.png``
+where ``tag`` is derived from the JSON's file name, so that two compositions sharing a stem
+(``scene.json`` and ``scene.JSON``, or ``scene.json`` and ``scene.comp``) never share, replace
+or delete each other's files. A save removes only files that the previous version of the
+same JSON listed and that carry its tag: files it cannot prove are its own stay.
 """
 
 from __future__ import annotations
@@ -34,13 +46,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
+from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import (
     ImageLoadError,
     load_rgba,
@@ -51,17 +64,39 @@ from ipainter_nb.images import (
     write_text_atomic,
 )
 
-__all__ = ["FORMAT", "VERSION", "CompositionError", "Layer", "Composition"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "MAX_CANVAS_SIDE",
+    "MAX_LAYER_CANVAS_RATIO",
+    "MAX_LAYER_SIDE",
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "CompositionError",
+    "Layer",
+    "Composition",
+]
 
 FORMAT = "ipainter-nb/composition"
 VERSION = 1
 
-PathLike = Union[str, os.PathLike]
+#: Largest canvas side in pixels (the published models paint 256).
+MAX_CANVAS_SIDE = 4096
+#: A layer as drawn may be at most this many canvas sides wide or high.
+MAX_LAYER_CANVAS_RATIO = 4
+#: A layer as drawn may be at most this many pixels on a side, in or out of a composition.
+MAX_LAYER_SIDE = 8192
+#: Largest composition JSON file read (embedded cutouts included).
+MAX_JSON_BYTES = 256 * 2**20
+#: Deepest nesting of lists and objects in a composition JSON (real files use about 4).
+MAX_JSON_DEPTH = 64
+
+PathLike = str | os.PathLike
 Observer = Callable[["Composition"], Any]
 _REORDER = ("forward", "backward", "front", "back")
 
 
-class CompositionError(ValueError):
+class CompositionError(UserInputError):
     """A composition (or its JSON) is invalid; the message names the field and what was expected."""
 
 
@@ -131,7 +166,56 @@ def _as_size(value: Any, field_name: str = "size") -> tuple[int, int]:
     if not ok:
         raise _fail(field_name, "a positive integer or [width, height] of positive integers",
                     list(value) if isinstance(value, tuple) else value)
-    return int(value[0]), int(value[1])
+    w, h = int(value[0]), int(value[1])
+    if max(w, h) > MAX_CANVAS_SIDE:
+        raise CompositionError(
+            f"{field_name}: a canvas of {w}x{h} is larger than the limit of {MAX_CANVAS_SIDE} px a side; "
+            f"compose at the model's size (64 for the demo model, 256 for the published ones)")
+    return w, h
+
+
+def _check_drawn_size(layer: Layer, limit: int, what: str) -> None:
+    """Refuse a layer whose drawn size exceeds ``limit`` px, before it is drawn."""
+    w, h = layer.size
+    if max(w, h) > limit:
+        raise CompositionError(
+            f"scale: layer {layer.name!r} at scale {layer.scale:g} would be drawn {w}x{h} px, larger than "
+            f"{what} ({limit} px a side); use a smaller scale (at most {limit / max(layer.image.size):.3g})")
+
+
+def _json_depth_exceeds(text: str, limit: int) -> int | None:
+    """The nesting depth of a JSON text if it exceeds ``limit``, else None.
+
+    Checked before ``json.loads``, whose recursion fails on deep input. Strings are blanked
+    first (they may hold brackets); the depth is a running sum, vectorised because embedded
+    cutouts make these texts megabytes long."""
+    skeleton = _JSON_STRING.sub('""', text).encode("utf-8", "surrogatepass")
+    chars = np.frombuffer(skeleton, dtype=np.uint8)
+    steps = np.isin(chars, _OPENERS).astype(np.int64) - np.isin(chars, _CLOSERS)
+    deepest = int(np.cumsum(steps).max(initial=0))
+    return deepest if deepest > limit else None
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSERS = np.frombuffer(b"]}", dtype=np.uint8)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists/dicts in ``value`` nest deeper than ``limit`` (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 # --------------------------------------------------------------------------- Layer
@@ -169,6 +253,7 @@ class Layer:
         self.z = _as_int(self.z, "z")
         if not isinstance(self.name, str):
             raise _fail("name", "a string", self.name)
+        _check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")
 
     @classmethod
     def from_file(
@@ -186,21 +271,6 @@ class Layer:
         img = load_rgba(path, max_size=max_size)
         return cls(img, x=x, y=y, scale=scale, flip=flip, name=name or Path(path).stem)
 
-    @classmethod
-    def from_image(
-        cls,
-        img: Image.Image,
-        x: int = 0,
-        y: int = 0,
-        scale: float = 1.0,
-        flip: bool = False,
-        name: str | None = None,
-        max_size: int | None = 512,
-    ) -> Layer:
-        """A layer from a PIL image, with the same conversions and checks as ``from_file``."""
-        rgba = load_rgba(img, max_size=max_size, name=name)
-        return cls(rgba, x=x, y=y, scale=scale, flip=flip, name=name or "layer")
-
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) on the canvas, after scaling (at least 1 px each)."""
@@ -212,21 +282,35 @@ class Layer:
         w, h = self.size
         return self.x, self.y, self.x + w, self.y + h
 
+    def fitting_scale(self, canvas_size: int | tuple[int, int], fraction: float = 0.4) -> float:
+        """The scale at which this cutout fits in ``fraction`` of the canvas on both sides.
+
+        Never above the current scale: a cutout that already fits keeps its size. Use it to
+        place a new cutout (an upload of 32 px on a 64 px canvas would otherwise cover half of it).
+        """
+        if not _is_number(fraction) or not 0 < fraction <= MAX_LAYER_CANVAS_RATIO:
+            raise _fail("fraction", f"a number in (0, {MAX_LAYER_CANVAS_RATIO}]", fraction)
+        cw, ch = _as_size(canvas_size, "canvas_size")
+        w, h = self.image.size
+        return min(self.scale, fraction * cw / w, fraction * ch / h)
+
     def rendered(self) -> Image.Image:
         """The cutout as drawn: scaled and flipped RGBA (cached until scale/flip/image change).
 
+        Enlarged with nearest neighbour, so each cutout pixel stays a crisp block at canvas
+        resolution (smooth filters blur a small cutout into mush); reduced with LANCZOS, which
+        keeps detail without aliasing. PIL premultiplies alpha, so edges get no dark fringe.
         Replace ``image`` rather than drawing into it: in-place edits do not invalidate the cache.
         """
         c = self._cache
         if c is not None and c[0] is self.image and c[1] == self.scale and c[2] == self.flip:
             return c[3]
+        _check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")  # scale may have been set directly
         out = self.image
         size = self.size
         if size != out.size:
-            # LANCZOS keeps downscaled detail crisp; BICUBIC avoids LANCZOS' ringing when
-            # enlarging. PIL premultiplies alpha for both, so edges get no dark fringe.
-            shrink = size[0] < out.size[0]
-            out = out.resize(size, Image.Resampling.LANCZOS if shrink else Image.Resampling.BICUBIC)
+            enlarge = size[0] >= out.size[0] and size[1] >= out.size[1]
+            out = out.resize(size, Image.Resampling.NEAREST if enlarge else Image.Resampling.LANCZOS)
         if self.flip:
             out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         self._cache = (self.image, self.scale, self.flip, out)
@@ -372,10 +456,6 @@ class Composition:
             if self._held == 0 and self._pending:
                 self._changed()
 
-    def notify(self) -> None:
-        """Tell observers something changed (after editing a layer's fields directly)."""
-        self._changed()
-
     def _changed(self) -> None:
         if self._held:
             self._pending = True
@@ -395,12 +475,27 @@ class Composition:
             raise ValueError(f"{layer!r} is not in this composition")
         return layer
 
+    def _check_fits(self, layer: Layer) -> None:
+        limit = min(MAX_LAYER_SIDE, MAX_LAYER_CANVAS_RATIO * max(self.size))
+        _check_drawn_size(layer, limit, f"{MAX_LAYER_CANVAS_RATIO} times the {self.width}x{self.height} canvas")
+
+    def check_size(self, image_size: int, model_name: str = "the model") -> None:
+        """Raise ``CompositionError`` unless the canvas is ``image_size`` square (what the model paints).
+
+        The one place this rule is worded: the widget and the CLI show its message.
+        """
+        if self.size != (image_size, image_size):
+            raise CompositionError(
+                f"the composition is {self.width}x{self.height} but {model_name} paints {image_size}x{image_size}: "
+                f"compose at that size (Composition({image_size}))")
+
     def add(self, layer: Layer) -> Layer:
         """Put ``layer`` on top of the others (its z is reassigned) and return it."""
         if not isinstance(layer, Layer):
             raise TypeError(f"expected a Layer, got {type(layer).__name__}")
         if layer in self:
             raise ValueError(f"{layer!r} is already in this composition")
+        self._check_fits(layer)
         layer.z = max((other.z for other in self._layers), default=-1) + 1
         self._layers.append(layer)
         self._changed()
@@ -463,6 +558,9 @@ class Composition:
             new["name"] = name
         if image is not None:
             new["image"] = load_rgba(image, max_size=None, name=layer.name)
+        if "scale" in new or "image" in new:
+            probe = Layer(new.get("image", layer.image), scale=new.get("scale", layer.scale), name=layer.name)
+            self._check_fits(probe)
         for key, value in new.items():
             setattr(layer, key, value)
         self._changed()
@@ -599,6 +697,8 @@ class Composition:
     def _check_extras(settings: Any, seed: Any) -> tuple[dict, int | None]:
         if not isinstance(settings, dict):
             raise _fail("settings", "a dict", settings)
+        if _nested_deeper_than(settings, MAX_JSON_DEPTH - 2):
+            raise CompositionError(f"settings: nested deeper than {MAX_JSON_DEPTH - 2} levels; keep settings flat")
         try:
             json.dumps(settings, allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -629,9 +729,10 @@ class Composition:
         """Save atomically to ``path``; return it.
 
         ``settings`` / ``seed`` default to ``self.settings`` / ``self.seed``. With
-        ``embed_images=False`` the cutouts go to ``<stem>_layers/`` beside the JSON, named
-        by content hash (so a crash mid-save leaves the previous JSON's files intact), and
-        files there that the new JSON no longer references are removed.
+        ``embed_images=False`` the cutouts go to ``<stem>_layers/`` beside the JSON, named by
+        this JSON's tag and their content hash (see the module docstring): files are written
+        before the JSON that points at them, and afterwards only the files that the previous
+        version of this JSON listed and no longer uses are removed.
         """
         path = Path(path)
         settings, seed = self._check_extras(
@@ -641,24 +742,26 @@ class Composition:
             return path
 
         folder = path.parent / f"{path.stem}_layers"
+        tag = _json_tag(path)
+        previous = _files_listed_by(path, folder, tag)
         folder.mkdir(exist_ok=True)
         data = self._header(settings, seed)
         written: set[str] = set()
         for layer in self.layers:
             png = _png(layer.image)
-            safe = re.sub(r"[^A-Za-z0-9_-]+", "_", layer.name).strip("_")[:40] or "layer"
-            file_name = f"{safe}-{hashlib.sha256(png).hexdigest()[:12]}.png"
-            if file_name not in written and not (folder / file_name).exists():
-                write_bytes_atomic(folder / file_name, png)
+            safe = re.sub(r"[^A-Za-z0-9_]+", "_", layer.name).strip("_")[:40] or "layer"
+            file_name = f"{safe}-{tag}-{hashlib.sha256(png).hexdigest()[:12]}.png"
+            target = folder / file_name
+            if file_name not in written and not _holds(target, png):
+                write_bytes_atomic(target, png)  # a name with our tag: ours to (re)write
             written.add(file_name)
             entry = self._layer_entry(layer)
             entry["file"] = f"{folder.name}/{file_name}"  # relative, with "/" on every OS
             data["layers"].append(entry)
         write_text_atomic(path, json.dumps(data, indent=2) + "\n")
-        # Only now that the JSON points at the new files is it safe to drop stale ones.
-        for stale in folder.iterdir():
-            if _LAYER_FILE.match(stale.name) and stale.name not in written:
-                stale.unlink(missing_ok=True)
+        # Only now that the JSON points at the new files is it safe to drop the old ones.
+        for stale in previous - written:
+            (folder / stale).unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -666,11 +769,20 @@ class Composition:
         """Load a composition saved by ``to_json``; errors name the file and the bad field."""
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_JSON_BYTES:
+                raise CompositionError(
+                    f"{path}: {path.stat().st_size} bytes, more than a composition may hold ({MAX_JSON_BYTES} bytes); "
+                    "is this the right file?")
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise CompositionError(f"{path}: file not found") from None
         except (OSError, UnicodeDecodeError) as e:
             raise CompositionError(f"{path}: cannot be read ({e})") from None
+        deep = _json_depth_exceeds(text, MAX_JSON_DEPTH)
+        if deep is not None:
+            raise CompositionError(
+                f"{path}: nested more than {MAX_JSON_DEPTH} levels deep (a composition uses about 4); "
+                "this is not a composition file")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
@@ -717,14 +829,59 @@ class Composition:
             raise _fail("layers", "a list", entries)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         for i, entry in enumerate(entries):
-            comp._layers.append(_layer_from_entry(entry, f"layers[{i}]", i, base))
+            layer = _layer_from_entry(entry, f"layers[{i}]", i, base)
+            try:
+                comp._check_fits(layer)
+            except CompositionError as e:
+                raise CompositionError(f"layers[{i}].{e}") from None
+            comp._layers.append(layer)
         return comp
 
 
 # --------------------------------------------------------------------------- helpers
 
-_LAYER_FILE = re.compile(r"^[A-Za-z0-9_-]+-[0-9a-f]{12}\.png$")
+_LAYER_FILE = re.compile(r"^[A-Za-z0-9_]+-(?P<tag>[0-9a-f]{8})-[0-9a-f]{12}\.png$")
 _DATA_URI = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,(.*)$", re.S)
+
+
+def _json_tag(path: Path) -> str:
+    """A short tag of the JSON's file name as given (case kept): it marks this JSON's cutout files."""
+    return hashlib.sha256(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def _files_listed_by(path: Path, folder: Path, tag: str) -> set[str]:
+    """Cutout files in ``folder`` that the JSON now at ``path`` lists and that carry ``tag``:
+    the files a save may remove once they are no longer used. Empty when ``path`` is
+    missing, unreadable or not a composition."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            return set()
+        text = path.read_text(encoding="utf-8")
+        if _json_depth_exceeds(text, MAX_JSON_DEPTH) is not None:
+            return set()
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return set()
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("layers"), list):
+        return set()
+    ours = set()
+    for entry in data["layers"]:
+        ref = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(ref, str):
+            continue
+        folder_name, _, file_name = ref.partition("/")
+        match = _LAYER_FILE.match(file_name)
+        if folder_name == folder.name and match is not None and match["tag"] == tag:
+            ours.add(file_name)
+    return ours
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _png(img: Image.Image) -> bytes:
