@@ -3,7 +3,6 @@ schedules of a few steps."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -18,8 +17,11 @@ from ipainter_nb.core.composition import Composition, Layer
 from ipainter_nb.core.models import load_model
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.widgets import Painter
+from ipainter_nb.widgets import app as app_module
 
-SHORT = ScheduleConfig(kind="truncated", t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
+SHORT = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
+PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
+PAUSE_S = 0.05  # the edit pause of the test Painters: drafts follow edits quickly
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -32,17 +34,31 @@ def model(plain_tiny_model_path):
 
 class Hooked:
     """The tiny model with ``hook(output, calls)`` applied to every output (a stand-in for a
-    slow or broken network); everything else is the real model's."""
+    slow or broken network); it counts calls and the most calls ever running at once."""
 
-    def __init__(self, model, hook):
-        self._model, self._hook, self.calls = model, hook, 0
+    def __init__(self, model, hook=lambda out, calls: out, delay_s: float = 0.0):
+        self._model, self._hook, self._delay = model, hook, delay_s
+        self.calls, self.active, self.most_active = 0, 0, 0
+        self._lock = threading.Lock()
+        self.called = threading.Event()
 
     def __getattr__(self, name):
         return getattr(self._model, name)
 
     def __call__(self, x, t, schedule):
-        self.calls += 1
-        return self._hook(self._model(x, t, schedule), self.calls)
+        with self._lock:
+            self.calls += 1
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+            calls = self.calls
+        self.called.set()
+        try:
+            if self._delay:
+                time.sleep(self._delay)
+            return self._hook(self._model(x, t, schedule), calls)
+        finally:
+            with self._lock:
+                self.active -= 1
 
 
 def half_kept() -> Composition:
@@ -52,70 +68,146 @@ def half_kept() -> Composition:
     return comp
 
 
+def settle(painter: Painter, timeout: float = 20.0) -> None:
+    """Wait until the edit pause has fired and the worker has nothing left to do."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(painter.edit_pause_s + 0.02)
+        if painter.worker.wait_idle(deadline - time.monotonic()) and not painter.edits_pending:
+            return
+    raise AssertionError("the Painter's worker did not settle")
+
+
+def make_painter(model, tmp_path, composition=None, **kwargs) -> Painter:
+    kwargs.setdefault("drafts", False)
+    app = Painter(model, composition=composition if composition is not None else half_kept(), cutouts={},
+                  out_dir=tmp_path / "out", edit_pause_s=PAUSE_S, **kwargs)
+    settle(app)
+    return app
+
+
 @pytest.fixture
 def painter(model, tmp_path):
-    app = Painter(model, composition=half_kept(), cutouts={}, out_dir=tmp_path / "out")
+    app = make_painter(model, tmp_path)
     yield app
-    app.stop()
-    app.wait(10)
+    app.close()
+
+
+# --------------------------------------------------------------------------- painting
 
 
 def test_paint_keeps_the_known_pixels(painter):
     assert isinstance(painter, W.Widget)  # displays as a cell's last line
     painter.set_schedule(SHORT)
-    painter.samples.value = 2
+    painter.num_samples = 2
+    assert painter.samples_input.value == 2  # the control follows the trait
     result = painter.paint(wait=True)
-    assert result is not None and not result.cancelled and painter.result is result
+    assert result is not None and not result.stopped and painter.result is result
     image, keep = painter.composition.render()
     assert result.samples.shape == (2, 3, 32, 32)
     kept = keep[0].bool()
     assert torch.allclose(result.samples[:, :, kept], image[:, kept].expand(2, -1, -1), atol=1e-6)
     assert result.nfe == SHORT.nfe
-    # the widget shows the finished run: bar full, two gallery cells, replay enabled
+    # the widget shows the finished run: bar full, one gallery entry, replay enabled
     assert painter.progress.value == painter.progress.max == len(SHORT.times()) - 1
-    assert [c.layout.display for c in painter.gallery.children[:3]] == ["flex", "flex", "none"]
+    assert len(painter.runs) == 1 and painter.runs[0].result is result
+    assert [c.layout.display for c in painter.gallery.children[:2]] == ["flex", "none"]
     assert not painter.preview.slider.disabled
     assert "done" in painter.status_message
-    assert not painter.paint_button.disabled and painter.stop_button.disabled
+    assert not painter.busy and not painter.paint_button.disabled and painter.stop_button.disabled
+
+
+def test_paint_returns_at_once_and_the_widget_shows_it_is_busy(model, tmp_path):
+    slow = Hooked(model, delay_s=0.02)
+    painter = make_painter(slow, tmp_path)
+    painter.set_schedule(ScheduleConfig(t_T=20, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
+    heard = []
+    painter.on_result(heard.append)
+    tick = time.perf_counter()
+    assert painter.paint() is None  # the default does not block the cell
+    assert time.perf_counter() - tick < 0.5
+    assert painter.busy and "ipainter-busy" in painter._dom_classes
+    assert painter.paint_button.disabled and not painter.stop_button.disabled
+    assert painter.paint() is None and "already in progress" in painter.error_message
+    result = painter.wait(20)
+    assert result is not None and heard == [result] and painter.result is result
+    assert not painter.busy and "ipainter-busy" not in painter._dom_classes
+    painter.close()
 
 
 def test_stop_button_cancels_within_one_model_call(model, tmp_path):
-    started = threading.Event()
-
-    def slow(out, calls):
-        if calls == 3:
-            started.set()
-        time.sleep(0.05)
-        return out
-
-    slow_model = Hooked(model, slow)
-    painter = Painter(slow_model, composition=half_kept(), cutouts={}, out_dir=tmp_path)
-    painter.set_schedule(ScheduleConfig(kind="plain", t_T=40))
-    assert painter.paint(wait=False) is None  # returns at once; the run goes on in a thread
-    assert started.wait(10) and painter.running and painter.paint_button.disabled
+    slow = Hooked(model, delay_s=0.05)
+    painter = make_painter(slow, tmp_path)
+    painter.set_schedule(ScheduleConfig(t_T=40, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
+    slow.called.clear()
+    painter.paint()
+    assert slow.called.wait(10) and painter.running
     painter.stop_button.click()
-    calls_at_stop = slow_model.calls
+    calls_at_stop = slow.calls
     result = painter.wait(10)
-    assert result is not None and result.cancelled
+    assert result is not None and result.stopped
     assert result.nfe <= calls_at_stop + 1 < 40
     assert "stopped" in painter.status_message
     assert not painter.paint_button.disabled and painter.stop_button.disabled
+    painter.close()
 
 
 def test_an_error_inside_the_run_is_shown_and_paint_works_again(model, painter):
     painter.load_model(Hooked(model, lambda out, calls: out * float("nan")))
-    painter.set_schedule(ScheduleConfig(kind="plain", t_T=5))
+    painter.set_schedule(PLAIN5)
     assert painter.paint(wait=True) is None
     assert "NonFiniteOutputError" in painter.error_message and "NaN" in painter.error_message
     assert "NaN" in painter.error.value  # visible in the widget, not only in a log
     assert not painter.paint_button.disabled and painter.progress.bar_style == "danger"
+    assert painter.runs == []  # a failed run leaves nothing in the gallery
     painter.load_model(model)  # the widget stays usable: a good model paints again
-    painter.set_schedule(ScheduleConfig(kind="plain", t_T=5))
+    painter.set_schedule(PLAIN5)
     assert painter.paint(wait=True) is not None and painter.error_message == ""
 
 
-def test_invalid_schedule_controls_show_a_message_not_an_exception(painter):
-    painter.kind.value = "repaint"
+def test_an_empty_canvas_warns_then_the_status_follows_the_edits(model, tmp_path):
+    painter = make_painter(model, tmp_path, composition=Composition(32))
+    painter.set_schedule(PLAIN5)
+    result = painter.paint(wait=True)
+    assert result is not None and torch.isfinite(result.samples).all()
+    assert "no layers" in painter.status_message
+    # an edit makes that message stale: the status follows the canvas
+    painter.composition.add(Layer(Image.new("RGBA", (8, 8), (0, 0, 255, 255)), name="blue"))
+    assert "no layers" not in painter.status_message and "1 cutout on the canvas" in painter.status_message
+    assert "run #1" in painter.status_message  # and points at the finished run
+    painter.composition.remove(0)
+    assert "place cutouts" in painter.status_message
+    painter.close()
+
+
+def test_a_composition_of_the_wrong_size_shows_the_cores_message(model, tmp_path):
+    painter = make_painter(model, tmp_path, composition=Composition(48))
+    painter.set_schedule(PLAIN5)
+    assert painter.paint(wait=True) is None
+    assert "48x48" in painter.error_message and "32x32" in painter.error_message
+    painter.close()
+
+
+# --------------------------------------------------------------------------- state and controls
+
+
+def test_state_lives_in_traits_linked_to_the_controls(painter):
+    painter.seed_input.value = 11
+    assert painter.seed == 11
+    painter.seed = 5
+    assert painter.seed_input.value == 5
+    painter.set_schedule(SHORT)
+    assert painter.schedule == SHORT.to_dict()
+    assert (painter.t_T.value, painter.jump_length.value, painter.jump_n_sample.value,
+            painter.stop_resampling_at.value) == (8, 2, 2, 4)
+    assert painter.schedule_mode.value == "truncated"
+    painter.t_T.value = 10  # a control writes the trait
+    assert painter.schedule["t_T"] == 10 and painter.schedule_config.t_T == 10
+    assert painter.model_name == "tiny"
+
+
+def test_invalid_schedule_controls_show_the_cores_message_not_an_exception(painter):
+    painter.schedule_mode.value = "repaint"
     painter.t_T.value = 5
     painter.jump_length.value = 10  # a jump cannot climb above t_T - 1
     assert "jump_length=10 is invalid" in painter.schedule_info.value
@@ -125,79 +217,227 @@ def test_invalid_schedule_controls_show_a_message_not_an_exception(painter):
     assert not painter.running and "invalid schedule" in painter.error_message
     painter.jump_length.value = 2  # fixing the field clears the message
     assert "model calls" in painter.schedule_info.value
+    painter.t_T.value = painter.model.num_train_steps + 1  # the model's rule, in the model's words
+    assert "trained with" in painter.schedule_info.value and str(painter.model.num_train_steps) in painter.schedule_info.value
 
 
-def test_nfe_label_follows_the_controls(painter):
+def test_the_call_count_follows_every_keystroke(painter):
+    assert all(c.continuous_update for c in (painter.t_T, painter.jump_length, painter.jump_n_sample,
+                                             painter.stop_resampling_at, painter.seed_input))
     painter.set_schedule(SHORT)
     expected = schedules.count_nfe(schedules.repaint(8, 2, 2, stop_resampling_at=4))
-    assert f"; {expected} model calls" in painter.schedule_info.value
+    assert f"{expected} model calls" in painter.schedule_info.value
     painter.jump_n_sample.value = 3
     expected = schedules.count_nfe(schedules.repaint(8, 2, 3, stop_resampling_at=4))
-    assert f"; {expected} model calls" in painter.schedule_info.value
-    painter.kind.value = "plain"
+    assert f"{expected} model calls" in painter.schedule_info.value
+    painter.schedule_mode.value = "plain"
     assert "8 model calls" in painter.schedule_info.value and painter.jump_length.disabled
+    painter.schedule_mode.value = "truncated"  # the jump count typed before comes back
+    assert painter.jump_n_sample.value == 3 and f"{expected} model calls" in painter.schedule_info.value
 
 
-def test_an_empty_canvas_warns_and_paints_an_unconditional_sample(model, tmp_path):
-    painter = Painter(model, composition=Composition(32), cutouts={}, out_dir=tmp_path)
-    painter.set_schedule(ScheduleConfig(kind="plain", t_T=5))
-    result = painter.paint()
-    assert result is not None and torch.isfinite(result.samples).all()
-    assert "no layers" in painter.status_message
-
-
-def test_save_buttons_write_png_and_composition_json(painter, tmp_path):
-    painter.set_schedule(SHORT)
-    painter.kind.value = "plain"
-    painter.t_T.value = 5
-    painter.seed.value = 7
-    result = painter.paint()
-    painter.save_buttons[0].click()
-    painter.save_composition_button.click()
-    painter.preview.save_gif_button.click()
-    out = tmp_path / "out"
-    assert (out / "paint.gif").is_file()  # the replay goes where the pictures go
-    (png,) = out.glob("sample_seed7_0_*.png")
-    saved = np.asarray(Image.open(png))
-    expected = ((result.samples[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    np.testing.assert_array_equal(saved, expected)
-    (json_path,) = out.glob("composition_*.json")
-    again = Composition.from_json(json_path)
-    assert again.seed == 7 and len(again) == 1
-    assert again.settings["schedule"]["kind"] == "plain" and again.settings["schedule"]["t_T"] == 5
-    # opening the saved scene restores the controls
-    reopened = Painter(painter.model, composition=again, cutouts={}, out_dir=tmp_path)
-    assert reopened.schedule_config == painter.schedule_config and reopened.schedule_config.t_T == 5
-    assert reopened.seed.value == 7
+@pytest.mark.skipif(app_module._frequency_rule() is None, reason="core.schedule_rule is not in this version")
+def test_the_frequency_chosen_schedule_shows_its_numbers(painter):
+    painter.schedule_mode.value = "frequency"
+    config = painter.schedule_config
+    assert f"{config.nfe} model calls" in painter.schedule_info.value
+    assert painter.jump_length.disabled and painter.t_T.value == config.t_T
 
 
 def test_a_model_that_fails_to_load_keeps_the_previous_one(painter, model, tmp_path):
     assert painter.load_model(tmp_path / "missing.safetensors") is None
-    assert painter.model is model
+    assert painter.model is model and painter.model_name == "tiny"
     assert "could not load model" in painter.error_message and "keeping 'tiny'" in painter.error_message
+    assert "\n" not in painter.error_message  # one line
+    painter.model_name = str(tmp_path / "missing.safetensors")  # the trait loads too, and reverts on failure
+    assert painter.model is model and painter.model_name == "tiny"
     # without any model the app still opens and says what to do
-    empty = Painter(tmp_path / "missing.safetensors", cutouts={})
+    empty = Painter(tmp_path / "missing.safetensors", cutouts={}, drafts=False)
     assert empty.model is None and "could not load model" in empty.error_message
     assert empty.paint() is None and "no model is loaded" in empty.error_message
+    empty.close()
 
 
-def test_a_composition_of_the_wrong_size_is_reported(model, tmp_path):
-    painter = Painter(model, composition=Composition(48), cutouts={}, out_dir=tmp_path)
-    assert painter.paint() is None
-    assert "48x48" in painter.error_message and "32x32" in painter.error_message
+def test_css_classes_for_the_browser_tests(painter):
+    def classes(widget):
+        found = set(widget._dom_classes)
+        for child in getattr(widget, "children", ()):
+            found |= classes(child)
+        return found
+
+    assert {"ipainter-painter", "ipainter-paint", "ipainter-stop", "ipainter-draft", "ipainter-draft-toggle",
+            "ipainter-gallery", "ipainter-gallery-item", "ipainter-status", "ipainter-save",
+            "ipainter-nfe"} <= classes(painter)
+
+
+# --------------------------------------------------------------------------- runs to compare
+
+
+def test_the_gallery_keeps_runs_and_marks_a_stopped_one(model, tmp_path):
+    slow = Hooked(model, delay_s=0.03)
+    painter = make_painter(slow, tmp_path)
+    painter.set_schedule(PLAIN5)
+    first = painter.paint(wait=True)
+    painter.seed = 3
+    second = painter.paint(wait=True)
+    painter.set_schedule(ScheduleConfig(t_T=40, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
+    slow.called.clear()
+    painter.paint()
+    assert slow.called.wait(10)
+    painter.stop()
+    stopped = painter.wait(10)
+    assert stopped.stopped
+    assert [run.result for run in painter.runs] == [stopped, second, first]  # newest first, none hidden
+    items = [c for c in painter.gallery.children if c.layout.display != "none"]
+    assert len(items) == 3
+    assert "ipainter-stopped" in items[0]._dom_classes and "stopped" in items[0].children[1].value
+    assert not any("ipainter-stopped" in item._dom_classes for item in items[1:])
+    assert "seed 3" in items[1].children[1].value and "5 model calls" in items[1].children[1].value
+    painter.close()
+
+
+def test_the_gallery_is_bounded(painter, monkeypatch):
+    painter.set_schedule(ScheduleConfig(t_T=1, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
+    for seed in range(app_module.MAX_HISTORY + 2):
+        painter.seed = seed
+        assert painter.paint(wait=True) is not None
+    assert len(painter.runs) == app_module.MAX_HISTORY
+    assert [run.seed for run in painter.runs[:2]] == [app_module.MAX_HISTORY + 1, app_module.MAX_HISTORY]
+    shown = [c for c in painter.gallery.children if c.layout.display != "none"]
+    assert len(shown) == app_module.MAX_HISTORY
+
+
+def test_save_shows_the_full_path_beside_the_button(painter, tmp_path):
+    painter.set_schedule(PLAIN5)
+    painter.seed = 7
+    painter.num_samples = 2
+    result = painter.paint(wait=True)
+    item = painter.gallery.children[0]
+    save_button = item.children[2].children[0]
+    save_button.click()
+    out = (tmp_path / "out").resolve()
+    pngs = sorted(out.glob("run1_seed7_*.png"))
+    assert len(pngs) == 2
+    assert str(pngs[0]) in item.children[2].children[1].value  # the absolute path, where the user clicked
+    saved = np.asarray(Image.open(pngs[0]))
+    expected = ((result.samples[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(saved, expected)
+    painter.save_size.value = 4  # nearest-neighbour upscale: each pixel becomes a 4x4 block
+    (big,) = painter.save_run(0, upscale=None)[:1]
+    assert big.is_absolute() and "_x4" in big.name
+    np.testing.assert_array_equal(np.asarray(Image.open(big))[::4, ::4], expected)
+    painter.preview.save_gif_button.click()
+    assert (tmp_path / "out" / "paint.gif").is_file()  # the replay goes where the pictures go
+
+
+def test_a_saved_composition_reopens_with_its_settings(painter, tmp_path):
+    painter.set_schedule(PLAIN5)
+    painter.seed = 7
+    painter.save_composition_button.click()
+    (json_path,) = (tmp_path / "out").glob("composition_*.json")
+    assert str(json_path.resolve()) in painter.composition_saved.value
+    again = Composition.from_json(json_path)
+    assert again.seed == 7 and len(again) == 1
+    assert ScheduleConfig.from_dict(again.settings["schedule"]) == PLAIN5
+    reopened = Painter(painter.model, composition=again, cutouts={}, out_dir=tmp_path, drafts=False)
+    assert reopened.schedule_config == PLAIN5 and reopened.seed == 7
+    reopened.close()
+
+
+# --------------------------------------------------------------------------- drafts and edits
+
+
+def nudge(painter: Painter, dx: int = 1) -> None:
+    layer = painter.composition.layers[0]
+    painter.composition.move(layer, dx, 0)
+
+
+def test_edits_that_pause_make_exactly_one_draft(model, tmp_path):
+    counted = Hooked(model)
+    painter = make_painter(counted, tmp_path, drafts=True)
+    drafts = []
+    painter.on_draft(drafts.append)
+    counted.calls = 0
+    for _ in range(3):  # quick edits: one pause, one draft
+        nudge(painter)
+    settle(painter)
+    assert len(drafts) == 1
+    assert counted.calls == painter.draft_config().nfe == drafts[0].nfe
+    assert 5 <= drafts[0].nfe <= 60  # a quick paint: tens of model calls at most
+    assert painter.draft_image.value  # shown beside the canvas
+    painter.close()
+
+
+def test_a_newer_edit_cancels_the_stale_draft(model, tmp_path):
+    slow = Hooked(model, delay_s=0.03)
+    painter = make_painter(slow, tmp_path, drafts=True)
+    drafts = []
+    painter.on_draft(drafts.append)
+    slow.calls = 0
+    slow.called.clear()
+    nudge(painter)
+    assert slow.called.wait(10)  # the first draft is running
+    nudge(painter)
+    settle(painter)
+    nfe = painter.draft_config().nfe
+    assert len(drafts) == 1  # only the fresh draft was shown
+    assert slow.calls < 2 * nfe  # the stale one stopped early
+    painter.close()
+
+
+def test_stop_leaves_no_draft_running(model, tmp_path):
+    slow = Hooked(model, delay_s=0.03)
+    painter = make_painter(slow, tmp_path, drafts=True)
+    drafts = []
+    painter.on_draft(drafts.append)
+    slow.called.clear()
+    nudge(painter)
+    assert slow.called.wait(10)
+    painter.stop()
+    assert painter.worker.wait_idle(2)  # within a model call or two
+    calls = slow.calls
+    time.sleep(3 * PAUSE_S)
+    assert drafts == [] and slow.calls == calls and not painter.worker.busy
+    painter.close()
+
+
+def test_with_drafts_off_an_edit_paints_nothing(model, tmp_path):
+    counted = Hooked(model)
+    painter = make_painter(counted, tmp_path, drafts=True)
+    painter.draft_toggle.value = False
+    assert painter.draft_enabled is False
+    counted.calls = 0
+    nudge(painter)
+    settle(painter)
+    assert counted.calls == 0 and "off" in painter.draft_caption.value
+    painter.close()
+
+
+def test_a_paint_and_a_draft_never_run_at_once(model, tmp_path):
+    slow = Hooked(model, delay_s=0.01)
+    painter = make_painter(slow, tmp_path, drafts=True)
+    drafts = []
+    painter.on_draft(drafts.append)
+    painter.set_schedule(ScheduleConfig(t_T=30, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
+    slow.called.clear()
+    nudge(painter)
+    assert slow.called.wait(10)  # a draft is running
+    painter.paint()  # cancels it
+    nudge(painter)  # an edit during the paint: its draft waits for the paint
+    result = painter.wait(20)
+    settle(painter)
+    assert result is not None and not result.stopped
+    assert slow.most_active == 1
+    assert len(drafts) == 1  # the draft queued behind the paint ran after it
+    painter.close()
 
 
 def test_the_band_snr_plot_follows_the_composition_once_editing_pauses(model, tmp_path):
-    async def edit_then_pause():
-        # inside a running event loop, as in a Jupyter kernel
-        comp = Composition(32)
-        painter = Painter(model, composition=comp, cutouts={}, out_dir=tmp_path)
-        flat = bytes(painter.frequency.snr_image.value)  # empty canvas: the "flat picture" placeholder
-        comp.add(Layer(Image.new("RGBA", (16, 32), (200, 40, 40, 255)), name="red"))
-        comp.update(comp.layers[0], x=4)  # a second edit restarts the half-second wait
-        assert bytes(painter.frequency.snr_image.value) == flat  # nothing redrawn mid-edit
-        await asyncio.sleep(0.8)
-        return flat, bytes(painter.frequency.snr_image.value)
-
-    flat, after = asyncio.run(edit_then_pause())
-    assert after != flat
+    comp = Composition(32)
+    painter = make_painter(model, tmp_path, composition=comp)
+    flat = bytes(painter.frequency.snr_image.value)  # empty canvas: the "flat picture" placeholder
+    comp.add(Layer(Image.new("RGBA", (16, 32), (200, 40, 40, 255)), name="red"))
+    assert bytes(painter.frequency.snr_image.value) == flat  # nothing redrawn mid-edit
+    settle(painter)
+    assert bytes(painter.frequency.snr_image.value) != flat
+    painter.close()

@@ -1,0 +1,222 @@
+"""One worker thread per Painter: every model call and every plot render, one at a time.
+
+On a small CPU a second busy computation beside a model call makes both crawl (two torch
+thread pools, or a matplotlib render holding the GIL, fighting for the same cores), so the
+Painter never runs two at once: it hands each piece of heavy work to a ``Worker`` as a
+``Job`` and the worker runs them in order on its single thread.
+
+How the threads and timers of the Painter interact
+--------------------------------------------------
+- The kernel's main thread receives the browser's events (mouse, buttons, fields). It
+  edits the composition and the controls, and never calls the model or draws a figure.
+- One ``Worker`` thread runs the jobs, one at a time, in submission order: a paint, a
+  draft (a quick low-step paint of the current composition), a band-SNR plot. Jobs have a
+  kind; submitting a job can replace older jobs of some kinds: a queued one is dropped, a
+  running one is told to stop through its ``CancelToken`` (the sampler checks it before
+  every step, so it ends within one model call). A new draft replaces older drafts, a
+  paint replaces drafts, Stop cancels everything.
+- A ``Debouncer`` timer thread waits for a pause in the user's edits (a few hundred ms),
+  then calls back; the Painter's callback only renders the composition and submits jobs.
+- While a paint runs, its per-step callback (on the worker thread) updates the preview and
+  the progress bar and records spectra; spectrum plots are drawn by the frequency panel's
+  helper thread, at most once a second.
+- Widgets are only created on the main thread; the worker thread assigns values to widgets
+  built beforehand (ipywidgets 8 sends those messages from any thread) and never waits on
+  the browser, so a cell blocked in ``Painter.wait()`` still sees the progress move.
+- torch thread counts: a job may ask for its own count (drafts use one thread fewer than
+  the machine has, leaving a core for the kernel that handles the canvas); the worker
+  sets it for that job and puts the previous count back afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ipainter_nb.core.sampler import CancelToken
+
+__all__ = ["Job", "Worker", "Debouncer"]
+
+
+class Job:
+    """One piece of work for a ``Worker``: ``fn(cancel)`` with its cancel token and outcome."""
+
+    def __init__(self, fn: Callable[[CancelToken], Any], kind: str, threads: int | None = None) -> None:
+        self.fn = fn
+        self.kind = kind
+        self.threads = threads
+        self.cancel = CancelToken()
+        self.started = threading.Event()
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.dropped = False  # cancelled before it started: fn never ran
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has run (or was dropped); False on timeout."""
+        return self.done.wait(timeout)
+
+    def __repr__(self) -> str:
+        state = "dropped" if self.dropped else "done" if self.done.is_set() else "running" if self.started.is_set() else "queued"
+        return f"Job({self.kind!r}, {state})"
+
+
+class Worker:
+    """A single daemon thread that runs submitted jobs one after another.
+
+    >>> worker = Worker()
+    >>> job = worker.submit(lambda cancel: 6 * 7, kind="answer")
+    >>> job.wait(5) and job.result
+    42
+    >>> worker.close()
+    """
+
+    def __init__(self, name: str = "ipainter-worker") -> None:
+        self.name = name
+        self._cond = threading.Condition()
+        self._queue: deque[Job] = deque()
+        self._current: Job | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, fn: Callable[[CancelToken], Any], kind: str, *, replaces: Iterable[str] = (),
+               threads: int | None = None) -> Job:
+        """Queue ``fn(cancel_token)``; first cancel the queued and running jobs whose kind is in
+        ``replaces``. ``threads``: torch's intra-op thread count while this job runs."""
+        job = Job(fn, kind, threads)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("this worker is closed (the Painter was closed): create a new Painter")
+            self._cancel_locked(set(replaces))
+            self._queue.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        return job
+
+    def cancel(self, kinds: Iterable[str] | None = None) -> None:
+        """Cancel queued and running jobs of these kinds (all kinds when None)."""
+        with self._cond:
+            self._cancel_locked(None if kinds is None else set(kinds))
+
+    def current(self, kind: str | None = None) -> Job | None:
+        """The running job (of ``kind``, if given), else None."""
+        job = self._current
+        return job if job is not None and (kind is None or job.kind == kind) else None
+
+    def pending(self, kind: str | None = None) -> list[Job]:
+        """Queued jobs (of ``kind``, if given) that have not started yet."""
+        with self._cond:
+            return [j for j in self._queue if kind is None or j.kind == kind]
+
+    @property
+    def busy(self) -> bool:
+        """True while a job runs or waits."""
+        with self._cond:
+            return self._current is not None or bool(self._queue)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job runs or waits; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._current is None and not self._queue, timeout)
+
+    def close(self) -> None:
+        """Cancel everything and let the thread end (the running job ends within one step)."""
+        with self._cond:
+            self._closed = True
+            self._cancel_locked(None)
+            self._cond.notify_all()
+
+    # ----------------------------------------------------------------- internals
+
+    def _cancel_locked(self, kinds: set[str] | None) -> None:
+        keep: deque[Job] = deque()
+        for job in self._queue:
+            if kinds is None or job.kind in kinds:
+                job.cancel.set()
+                job.dropped = True
+                job.done.set()
+            else:
+                keep.append(job)
+        self._queue = keep
+        if self._current is not None and (kinds is None or self._current.kind in kinds):
+            self._current.cancel.set()
+        self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    self._thread = None
+                    return
+                job = self._queue.popleft()
+                self._current = job
+            try:
+                self._run(job)
+            finally:
+                with self._cond:
+                    self._current = None
+                    job.done.set()
+                    self._cond.notify_all()
+
+    @staticmethod
+    def _run(job: Job) -> None:
+        job.started.set()
+        before = None
+        if job.threads is not None:
+            import torch
+
+            before = torch.get_num_threads()
+            torch.set_num_threads(max(1, job.threads))
+        try:
+            job.result = job.fn(job.cancel)
+        except BaseException as exc:  # kept for whoever waits on the job; the thread lives on
+            job.error = exc
+        finally:
+            if before is not None:
+                import torch
+
+                torch.set_num_threads(before)
+
+
+class Debouncer:
+    """Call ``fn()`` once, ``delay_s`` after the latest ``trigger()`` (a pause in the edits).
+
+    ``fn`` runs on a timer thread; ``cancel()`` forgets a pending call.
+    """
+
+    def __init__(self, delay_s: float, fn: Callable[[], Any]) -> None:
+        self.delay_s = float(delay_s)
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def trigger(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.delay_s, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None
+
+    @property
+    def pending(self) -> bool:
+        with self._lock:
+            return self._timer is not None
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._timer is not threading.current_thread():
+                return  # superseded or cancelled between the timer's wake-up and here
+            self._timer = None
+        self._fn()
