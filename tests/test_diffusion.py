@@ -61,3 +61,23 @@ def test_p_mean_variance_with_perfect_eps_gives_the_posterior_mean_of_the_truth(
     assert torch.allclose(mean, schedule.posterior_mean(x0, x_t, t), atol=1e-4)
     with pytest.raises(ValueError, match="expected 3 .*or 6"):
         schedule.p_mean_variance(torch.zeros(1, 4, 4, 4), x_t, t)
+
+
+def test_a_one_step_schedule_has_finite_tables_and_a_deterministic_last_step():
+    schedule = DiffusionSchedule.create("linear", 1000, "1", variance_type="fixed_large")
+    assert schedule.num_steps == 1 and list(schedule.timestep_map) == [0]
+    for name in TABLES[1:] + ["fixed_large_log_variance"]:
+        assert np.isfinite(getattr(schedule, name)).all(), name
+    x_t = torch.randn(1, 3, 4, 4)
+    mean, log_var, _ = schedule.p_mean_variance(torch.zeros_like(x_t), x_t, torch.tensor([0]))
+    assert torch.isfinite(mean).all() and torch.isfinite(log_var).all()
+
+
+def test_fixed_large_variance_is_beta_except_at_level_zero():
+    schedule = DiffusionSchedule.create("linear", 1000, "50", variance_type="fixed_large")
+    x = torch.zeros(1, 3, 2, 2)
+    for t in (1, 20, 49):
+        assert torch.allclose(schedule.model_log_variance(torch.tensor([t]), x, None),
+                              torch.full_like(x, float(np.log(schedule.betas[t]))))
+    level0 = schedule.model_log_variance(torch.tensor([0]), x, None)
+    assert torch.allclose(level0, torch.full_like(x, float(np.log(schedule.posterior_variance[1]))))

@@ -91,8 +91,9 @@ def test_counts_split_into_down_and_up_steps():
 
 
 def test_resampling_window_and_jump_points():
-    assert resampling_window(repaint(250, 10, 10)) == (0, 230)
-    assert resampling_window(repaint(250, 10, 10, stop_resampling_at=100)) == (100, 230)
+    # the window runs from the lowest jump start to the top of the highest jump
+    assert resampling_window(repaint(250, 10, 10)) == (0, 240)
+    assert resampling_window(repaint(250, 10, 10, stop_resampling_at=100)) == (100, 240)
     assert resampling_window(plain(250)) is None
     assert jump_points(50, 4) == list(range(0, 45, 4))
     assert jump_points(250, 10, stop_resampling_at=95) == list(range(100, 231, 10))
@@ -200,3 +201,94 @@ def test_plot_schedule_draws_into_given_axes_and_plain_has_no_band():
 def test_module_lists_its_public_names():
     for name in schedules.__all__:
         assert hasattr(schedules, name)
+
+
+def test_resampling_window_of_the_papers_schedule_is_where_its_up_steps_are():
+    times = ScheduleConfig().times()
+    ups = [(a, b) for a, b in zip(times, times[1:]) if b > a]
+    # jumps start at 100, 110, ..., 230 and climb 10 steps: every up step lies in 100..240
+    assert min(a for a, _ in ups) == 100 and max(b for _, b in ups) == 240
+    assert resampling_window(times) == (100, 240)
+    assert resampling_window([0, -1]) is None
+
+
+def test_the_one_step_schedule_is_valid():
+    assert plain(1) == [0, -1] == validate_times([0, -1])
+    assert count_nfe(plain(1)) == 1
+    assert ScheduleConfig(t_T=1).times() == [0, -1]
+
+
+def test_kind_follows_from_the_numbers():
+    assert ScheduleConfig().kind == "truncated"
+    assert ScheduleConfig(stop_resampling_at=None).kind == "repaint"
+    assert ScheduleConfig(stop_resampling_at=0).kind == "repaint"  # stop 0 cuts no jump
+    assert ScheduleConfig(jump_n_sample=1).kind == "plain"
+    assert ScheduleConfig(stop_resampling_at=250).kind == "plain"
+    assert ScheduleConfig(stop_resampling_at=100, start_resampling_at=150).kind == "window"
+    # the old spelling still works and means the same numbers
+    assert ScheduleConfig(kind="repaint") == ScheduleConfig(stop_resampling_at=None)
+    assert ScheduleConfig(kind="plain", t_T=40).times() == plain(40)
+    assert ScheduleConfig(kind="truncated", stop_resampling_at=100) == ScheduleConfig()
+
+
+def test_config_round_trips_through_a_dict_and_reads_the_old_form():
+    configs = [ScheduleConfig(), ScheduleConfig(t_T=50), ScheduleConfig(kind="plain", t_T=5),
+               ScheduleConfig(100, 5, 5, 40, 80), ScheduleConfig(stop_resampling_at=None)]
+    for cfg in configs:
+        data = json.loads(json.dumps(cfg.to_dict()))
+        assert ScheduleConfig.from_dict(data) == cfg
+        assert ScheduleConfig.from_dict(data).times() == cfg.times()
+    # what checkpoints and settings files hold today: a "kind" key, ignored fields included
+    old_plain = {"kind": "plain", "t_T": 5, "jump_length": 10, "jump_n_sample": 10, "stop_resampling_at": 100}
+    assert ScheduleConfig.from_dict(old_plain).times() == plain(5)
+    old_repaint = {"kind": "repaint", "t_T": 50, "jump_length": 4, "jump_n_sample": 3, "stop_resampling_at": 100}
+    assert ScheduleConfig.from_dict(old_repaint).times() == repaint(50, 4, 3)
+    with pytest.raises(ValueError, match=r"unknown schedule keys \['stop'\].*stop_resampling_at"):
+        ScheduleConfig.from_dict({"t_T": 50, "stop": 10})
+
+
+def test_t_T_alone_scales_the_papers_stop_and_jump_and_says_so():
+    cfg = ScheduleConfig(t_T=50)
+    assert (cfg.jump_length, cfg.jump_n_sample, cfg.stop_resampling_at) == (2, 10, 20)  # 10/250 and 100/250 of 50
+    assert "stop 100 -> 20" in cfg.describe() and "jump_length 10 -> 2" in cfg.describe()
+    assert "scaled" not in ScheduleConfig().describe()
+    # an explicit stop is kept as given
+    assert ScheduleConfig(t_T=50, stop_resampling_at=30).stop_resampling_at == 30
+    for t_T in (1, 2, 3, 5, 20, 99):
+        validate_times(ScheduleConfig(t_T=t_T).times(), t_T=t_T)
+
+
+def test_for_t_T_keeps_the_proportions_of_a_schedule():
+    demo = ScheduleConfig(t_T=100, jump_length=5, jump_n_sample=5, stop_resampling_at=40)
+    short = ScheduleConfig.for_t_T(20, like=demo)
+    assert (short.t_T, short.jump_length, short.jump_n_sample, short.stop_resampling_at) == (20, 1, 5, 8)
+    assert "scaled from t_T=100" in short.describe()
+    assert ScheduleConfig.for_t_T(250) == ScheduleConfig()
+    assert ScheduleConfig.for_t_T(500, like=ScheduleConfig(100, 5, 5, 40, 80)).to_dict() == dict(
+        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400)
+    assert ScheduleConfig.for_t_T(30, like=ScheduleConfig(kind="plain", t_T=10)).times() == plain(30)
+    assert ScheduleConfig.for_t_T(1).times() == [0, -1]
+
+
+def test_a_window_schedule_jumps_only_between_stop_and_start():
+    times = repaint(250, 10, 10, stop_resampling_at=100, start_resampling_at=150)
+    assert sorted(set(_jump_starts(times)), reverse=True) == [150, 140, 130, 120, 110, 100]
+    assert jump_points(250, 10, 100, 150) == [100, 110, 120, 130, 140, 150]
+    # below and above the window it is the plain descent
+    assert times[:100] == list(range(249, 149, -1)) and times[-101:] == list(range(99, -2, -1))
+    assert repaint(250, 10, 10, start_resampling_at=249) == repaint(250, 10, 10)
+    cfg = ScheduleConfig(stop_resampling_at=100, start_resampling_at=150)
+    assert cfg.times() == times and cfg.nfe == count_nfe(times)
+    assert "100 <= t <= 150" in cfg.describe()
+    assert resampling_window(times) == (100, 160)
+    with pytest.raises(ValueError, match="start_resampling_at=90 is below stop_resampling_at=100"):
+        repaint(250, 10, 10, stop_resampling_at=100, start_resampling_at=90)
+
+
+def test_schedule_errors_are_user_input_errors():
+    from ipainter_nb.errors import UserInputError
+
+    for bad in (lambda: repaint(10, 12), lambda: ScheduleConfig(t_T=2.5), lambda: validate_times([3, 1, -1]),
+                lambda: ScheduleConfig(jump_n_sample=0), lambda: plain(0)):
+        with pytest.raises(UserInputError):
+            bad()

@@ -480,9 +480,9 @@ def paint(
                     model_s += step.model_s
                     if b == 0 and step.index in keep_frames:
                         frames.append(_frame(step))
-                    bar.update(1)
-                    if step.index % 25 == 0:
+                    if step.index % 25 == 0 or step.index == total_steps - 1:
                         bar.set_postfix(t=step.t, nfe=nfe)
+                    bar.update(1)
                     if callback is not None and callback(step) is False:
                         stop_asked = True
                     if stopping():
