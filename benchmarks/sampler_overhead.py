@@ -3,6 +3,9 @@
     python benchmarks/sampler_overhead.py            # demo architecture, the demo's default schedule
     python benchmarks/sampler_overhead.py --quick    # a tiny network and a short schedule, seconds
 
+``paint()`` is a thin collector over the ``paint_steps()`` generator (frames for replay,
+progress, timing, the stop checks); these tables measure what that costs.
+
 Overhead of a run (batch 1), three ways:
 
 * in run: ``timings['overhead_s'] / timings['model_s']`` as ``paint()`` records them, i.e.
@@ -14,7 +17,8 @@ Overhead of a run (batch 1), three ways:
 
 Each row is the median of 3 runs. Targets: ≤ 3 % without previews, ≤ 5 % with
 ``LivePreview.on_step`` as the callback. Batching: samples per second of one ``paint()``
-call for ``num_samples`` = 1, 2, 4, 8 (sizes interleaved, the best of 2 runs each).
+call for ``num_samples`` = 1, 2, 4, 8 in one micro-batch each (sizes interleaved, the
+best of 2 runs each), and what ``batch_size=None`` (``auto_batch_size``) picks here.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Pauser, base_parser, environment, log, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core.models import DEMO_WEIGHTS, PRESETS, DiffusionModel, load_model, save_model  # noqa: E402
-from ipainter_nb.core.sampler import paint  # noqa: E402
+from ipainter_nb.core.sampler import auto_batch_size, paint  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe  # noqa: E402
 from ipainter_nb.core.unet import build_unet  # noqa: E402
 
@@ -53,7 +57,7 @@ def get_model(quick: bool, model_path: str | None, tmp: Path) -> tuple[Diffusion
     config = TINY if quick else dict(PRESETS["demo"].unet_config)
     torch.manual_seed(0)
     path = tmp / "random.safetensors"
-    schedule = (ScheduleConfig(kind="truncated", t_T=10, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
+    schedule = (ScheduleConfig(t_T=10, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
                 if quick else PRESETS["demo"].default_schedule)
     save_model(build_unet(config), path, name="random", unet_config=config, variance_type="fixed_small",
                default_schedule=schedule, dtype=torch.float32)
@@ -112,7 +116,7 @@ def measure_overhead(model: DiffusionModel, times: list[int], k: int, repeats: i
     rows, notes = [], []
     variants: list[tuple[str, Callable[[], tuple[Callable | None, str]], bool, float]] = [
         ("none (progress=False)", lambda: (None, "none (progress=False)"), False, 0.03),
-        ("none, tqdm progress bar", lambda: (None, "none, tqdm progress bar"), True, 0.03),
+        ("none, progress=True", lambda: (None, "none, progress=True (tqdm in a terminal, summary lines in a log)"), True, 0.03),
         ("LivePreview.on_step", lambda: make_preview(1), False, 0.05),
     ]
     for label, factory, progress, target in variants:
@@ -162,13 +166,13 @@ def measure_batching(model: DiffusionModel, times: list[int], sizes: list[int], 
     nfe = count_nfe(times)
     for n in sizes:
         # warm-up at each batch size (oneDNN builds primitives per shape): three steps, then stop
-        paint(model, image, keep, times=times, num_samples=n, seed=0, progress=False,
+        paint(model, image, keep, times=times, num_samples=n, seed=0, progress=False, batch_size=n,
               callback=lambda step: step.index < 2)
     best: dict[int, float] = {}
     for _ in range(repeats):  # interleaved, so a slow spell of the machine does not hit one size only
         for n in sizes:
             with pauser.block():
-                result = paint(model, image, keep, times=times, num_samples=n, seed=0, progress=False)
+                result = paint(model, image, keep, times=times, num_samples=n, seed=0, progress=False, batch_size=n)
             best[n] = min(best.get(n, float("inf")), result.timings["total_s"])
             log(f"  batch {n}: {n / result.timings['total_s']:.3f} samples/s")
     single = 1 / best[sizes[0]] * sizes[0]
@@ -199,10 +203,13 @@ def _run(args: argparse.Namespace) -> str:
         batch_rows = measure_batching(model, times, sizes, batch_repeats, pauser, log)
         env = environment(pauser)
     sched = model.default_schedule.describe()
+    auto = auto_batch_size(model)
     text = (f"## paint() overhead ({model.image_size}², {source}; schedule {sched})\n\n"
             f"{markdown_table(OVERHEAD_HEADERS, over_rows)}\n\n"
             + "".join(f"Note: {n}\n\n" for n in notes)
-            + f"## Batching (one paint() call of num_samples pictures; best of {batch_repeats} interleaved runs)\n\n{markdown_table(BATCH_HEADERS, batch_rows)}\n\n"
+            + f"## Batching (one paint() call of num_samples pictures; best of {batch_repeats} interleaved runs)\n\n"
+            f"{markdown_table(BATCH_HEADERS, batch_rows)}\n\n"
+            f"batch_size=None (auto_batch_size) paints {auto} pictures per model call on {model.device} with this model.\n\n"
             f"_{env}_\n")
     print(text)
     write_result(NAME, text, args.results_dir, quick=args.quick)
