@@ -1,8 +1,3 @@
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -13,8 +8,6 @@ from ipainter_nb.core.frequency import (
     band_snr,
     drowning_times,
     gradient_energy,
-    plot_band_snr,
-    plot_spectrum_evolution,
     radial_power_spectrum,
     sharpness,
 )
@@ -169,44 +162,3 @@ def test_mask_restricts_the_measure_to_its_region():
         sharpness(img, mask=np.zeros((64, 64)))
     with pytest.raises(ValueError, match="mask has shape"):
         gradient_energy(img, mask=np.ones((32, 32)))
-
-
-# ----------------------------------------------------------------------------- plots
-
-
-def test_plot_band_snr_marks_stop_and_shades_window():
-    snr = band_snr(natural_image(32), linear_alphas_cumprod(250))
-    ax = plot_band_snr(snr, stop_resampling_at=100, resampling_window=(100, 230))
-    try:
-        assert ax.get_yscale() == "log"
-        band_lines = [line for line in ax.lines if line.get_label().startswith("band")]
-        assert len(band_lines) == 4
-        assert len(ax.patches) == 1  # the shaded window
-        assert any(list(line.get_xdata()) == [100, 100] for line in ax.lines)
-    finally:
-        plt.close(ax.figure)
-
-
-def test_plot_band_snr_checks_times_length():
-    with pytest.raises(ValueError, match="times"):
-        plot_band_snr(np.ones((10, 2)), times=np.arange(5))
-
-
-def test_plot_spectrum_evolution_colours_by_t_with_colourbar():
-    rng = np.random.default_rng(5)
-    spectra = []
-    for t in (200, 100, 0):
-        img = box_blur(rng.standard_normal((3, 32, 32)), radius=1 + t // 100)
-        spectra.append((t, *radial_power_spectrum(img)))
-    fig, ax = plt.subplots()
-    try:
-        assert plot_spectrum_evolution(spectra, ax=ax) is ax
-        assert len(ax.lines) == 3
-        colours = {tuple(line.get_color()) for line in ax.lines}
-        assert len(colours) == 3
-        assert len(fig.axes) == 2  # the plot and its colourbar
-        assert ax.get_xscale() == "log"
-    finally:
-        plt.close(fig)
-    with pytest.raises(ValueError, match="empty"):
-        plot_spectrum_evolution([])

@@ -16,12 +16,7 @@ from ipainter_nb.core.sampler import Step, paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.widgets import plots as plots_module
 from ipainter_nb.widgets import preview as preview_module
-from ipainter_nb.widgets.plots import (
-    FrequencyPanel,
-    band_snr_figure,
-    figure_to_png,
-    spectrum_evolution_figure,
-)
+from ipainter_nb.widgets.plots import FrequencyPanel
 from ipainter_nb.widgets.preview import LivePreview, export_gif
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -181,9 +176,9 @@ def test_save_gif_button_writes_the_file(model, scene, tmp_path):
 
 def test_frequency_panel_follows_a_run(model, scene):
     image, keep = scene
-    config = ScheduleConfig(kind="truncated", t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
+    config = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
     panel = FrequencyPanel(max_fps=1, n_curves=4, clock=FakeClock(dt=0.01))
-    panel.reset(image, config, model.schedule(config.t_T).alphas_cumprod)
+    panel.reset(image, config, model.alphas_cumprod(config.t_T))
     assert bytes(panel.snr_image.value).startswith(PNG_MAGIC)
     before = panel.spectrum_image.value
     result = paint(model, image, keep, times=config.times(), callback=panel.on_step, progress=False)
@@ -212,21 +207,3 @@ def test_spectra_are_drawn_off_the_painting_thread(monkeypatch):
     assert time.perf_counter() - tick < 0.25  # ...without waiting for it
     panel.wait_rendered(5)
     assert panel.renders == drawn + 1 and [t for t, _, _ in panel.spectra] == [0]
-
-
-def test_band_snr_figure_marks_the_window_and_the_stop(model, scene):
-    image, _ = scene
-    config = ScheduleConfig(kind="truncated", t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
-    fig = band_snr_figure(image, model.schedule(8).alphas_cumprod, config, n_bands=3)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "stop at t=4" in labels and "resampling t=4..4" in labels
-    assert figure_to_png(fig).startswith(PNG_MAGIC)
-    plain = band_snr_figure(image, model.schedule(8).alphas_cumprod, ScheduleConfig(kind="plain", t_T=8), n_bands=3)
-    assert not any("stop" in t.get_text() for t in plain.axes[0].get_legend().get_texts())
-
-
-def test_spectrum_evolution_figure_for_notebooks():
-    spectra = [(t, np.linspace(0, 0.5, 9), np.full(9, 10.0 ** -t)) for t in (3, 2, 1)]
-    fig = spectrum_evolution_figure(spectra)
-    assert len(fig.axes[0].lines) == 3
-    assert figure_to_png(spectrum_evolution_figure([])).startswith(PNG_MAGIC)  # empty: a placeholder

@@ -11,8 +11,10 @@ resampling there mostly averages it away (blur). These functions measure that:
   image's energy lies;
 * :func:`band_snr`, :func:`drowning_times`: the forward-process SNR per band and the time
   each band drowns;
-* :func:`sharpness`, :func:`gradient_energy`: how much fine detail a result keeps;
-* :func:`plot_band_snr`, :func:`plot_spectrum_evolution`: the matching plots.
+* :func:`sharpness`, :func:`gradient_energy`: how much fine detail a result keeps.
+
+The matching figures are drawn by :mod:`ipainter_nb.viz` (``band_snr_figure``,
+``spectrum_evolution_figure``).
 
 Inputs may be torch tensors or numpy arrays, shaped ``(H, W)`` (greyscale),
 ``(C, H, W)`` or ``(N, C, H, W)``, with values in ``[-1, 1]``. Results are numpy.
@@ -25,13 +27,9 @@ Parseval holds (total power equals the sum of squared pixels) and white noise of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-
-if TYPE_CHECKING:  # matplotlib is only needed for plotting
-    from matplotlib.axes import Axes
 
 __all__ = [
     "radial_power_spectrum",
@@ -41,8 +39,6 @@ __all__ = [
     "drowning_times",
     "sharpness",
     "gradient_energy",
-    "plot_band_snr",
-    "plot_spectrum_evolution",
 ]
 
 Spacing = Literal["log", "linear"]
@@ -53,7 +49,12 @@ Spacing = Literal["log", "linear"]
 
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
-        return x.detach().cpu().double().numpy()
+        x = x.detach().cpu()
+        if x.dtype.is_floating_point and x.dtype.itemsize < 4:
+            x = x.float()  # numpy has no bfloat16
+        # cast in numpy: torch spreads even this over its thread pool, which costs far more
+        # than the cast on a CPU busy running the model in another thread
+        x = x.numpy()
     return np.asarray(x, dtype=np.float64)
 
 
@@ -284,92 +285,3 @@ def gradient_energy(image: Any, mask: Any | None = None) -> float:
         if valid.any():
             total += float(d[..., valid].mean())
     return total
-
-
-# --------------------------------------------------------------------------- plots
-
-
-def plot_band_snr(
-    snr: Any,
-    times: Sequence[float] | np.ndarray | None = None,
-    stop_resampling_at: int | None = 100,
-    resampling_window: tuple[int, int] | None = None,
-    ax: Axes | None = None,
-    labels: Sequence[str] | None = None,
-) -> Axes:
-    """Per-band forward SNR against ``t`` (log scale), low bands blue, high bands red.
-
-    ``times`` are the x values of the rows of ``snr`` (default ``0..T-1``); give
-    ``stop_resampling_at`` and ``resampling_window`` (e.g. from
-    :func:`ipainter_nb.core.schedules.resampling_window`) in the same units: the window is
-    shaded, the stop time drawn as a vertical dashed line, SNR = 1 as a horizontal one.
-    """
-    import matplotlib.pyplot as plt
-
-    s = _to_numpy(snr)
-    if s.ndim == 1:
-        s = s[:, None]
-    n_t, n_bands = s.shape
-    x = np.arange(n_t) if times is None else np.asarray(times, dtype=np.float64)
-    if x.shape != (n_t,):
-        raise ValueError(f"times has {x.shape[0]} values but snr has {n_t} rows")
-    if labels is None:
-        labels = [f"band {b}" for b in range(n_bands)]
-        labels[0] += " (low)"
-        if n_bands > 1:
-            labels[-1] += " (high)"
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    cmap = plt.get_cmap("coolwarm")
-    for b in range(n_bands):
-        colour = cmap(b / max(n_bands - 1, 1))
-        ax.plot(x, s[:, b], color=colour, label=labels[b])
-    ax.set_yscale("log")
-    ax.axhline(1.0, color="k", lw=0.8, ls=":", label="SNR = 1")
-    if resampling_window is not None:
-        lo, hi = resampling_window
-        ax.axvspan(lo, hi, color="C1", alpha=0.15, label=f"resampling t={lo}..{hi}")
-    if stop_resampling_at is not None:
-        ax.axvline(
-            stop_resampling_at, color="C3", ls="--", lw=1, label=f"stop at t={stop_resampling_at}"
-        )
-    ax.set_xlabel("t")
-    ax.set_ylabel("forward SNR per band")
-    ax.legend(fontsize="small")
-    return ax
-
-
-def plot_spectrum_evolution(
-    spectra: Sequence[tuple[int, Any, Any]],
-    ax: Axes | None = None,
-    cmap: str = "viridis",
-) -> Axes:
-    """Overlay radial spectra (e.g. of the predicted ``x0`` at several ``t``), coloured by ``t``.
-
-    ``spectra`` holds ``(t, freqs, power)`` triples, as :func:`radial_power_spectrum`
-    returns them. Log-log axes (the DC bin is left out); a colourbar maps colour to ``t``.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
-    if len(spectra) == 0:
-        raise ValueError("spectra is empty: give at least one (t, freqs, power)")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    ts = [float(t) for t, _, _ in spectra]
-    lo, hi = min(ts), max(ts)
-    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
-    colours = plt.get_cmap(cmap)
-    for t, freqs, power in spectra:
-        f = _to_numpy(freqs).reshape(-1)
-        p = _to_numpy(power).reshape(-1)
-        pos = f > 0
-        ax.plot(f[pos], p[pos], color=colours(norm(float(t))), lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("frequency (cycles/pixel)")
-    ax.set_ylabel("power")
-    mappable = ScalarMappable(norm=norm, cmap=colours)
-    ax.figure.colorbar(mappable, ax=ax, label="t")
-    return ax

@@ -1,4 +1,4 @@
-"""Inline frequency plots: matplotlib figures rendered to PNG and shown in ipywidgets.
+"""The frequency panel: the two plots of ``ipainter_nb.viz`` shown in ipywidgets during a run.
 
 Two plots tell the Fourier story of truncated resampling:
 
@@ -8,16 +8,19 @@ Two plots tell the Fourier story of truncated resampling:
   resampling window shaded and the stop time marked (below the stop, only bands that have
   already drowned are being decided, so resampling there mostly blurs).
 
-Figures are built with ``matplotlib.figure.Figure`` and the Agg canvas directly, never
-pyplot: ``FrequencyPanel.on_step`` runs on the painting thread, and pyplot's global state
-is neither thread-safe nor ours to change (the notebook's backend stays as it is). The
-``*_figure`` functions return those figures for notebooks (``display(fig)`` shows them).
+This module only displays: ``viz`` draws the figures (Agg, no pyplot, so drawing from the
+helper thread below is safe) and this widget turns them into PNGs at a bounded rate.
+
+Threads: ``FrequencyPanel.on_step`` runs on the painting thread and only records a spectrum
+(a small numpy FFT); the drawing happens on one helper thread ("ipainter-spectra") started on
+demand and ending when no drawing is requested. A lock guards the recorded spectra and the
+request flag between the two; ``wait_rendered()`` joins the helper (``finish`` and ``reset``
+call it, so a late drawing of one run never lands after the next has started).
 """
 
 from __future__ import annotations
 
 import html
-import io
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,119 +28,15 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFormatter
 
-from ipainter_nb.core.frequency import (
-    band_snr,
-    drowning_times,
-    plot_band_snr,
-    plot_spectrum_evolution,
-    radial_power_spectrum,
-    sharpness,
-)
+from ipainter_nb.core.frequency import radial_power_spectrum, sharpness
 from ipainter_nb.core.sampler import PaintResult, Step
-from ipainter_nb.core.schedules import ScheduleConfig, resampling_window, validate_times
+from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.viz import band_snr_figure, figure_to_png, spectrum_evolution_figure
 
-__all__ = [
-    "new_figure",
-    "figure_to_png",
-    "spectrum_evolution_figure",
-    "band_snr_figure",
-    "FrequencyPanel",
-]
+__all__ = ["FrequencyPanel"]
 
 Spectrum = tuple[int, np.ndarray, np.ndarray]
-
-
-def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
-    """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread)."""
-    fig = Figure(figsize=figsize)
-    # fixed margins rather than a layout engine: constrained layout measures every tick
-    # label and doubles the cost of a render, which is paid on the painting thread
-    fig.subplots_adjust(left=0.21, right=0.96, bottom=0.15, top=0.84)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
-    """Render ``fig`` to PNG bytes with Agg."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def spectrum_evolution_figure(
-    spectra: Sequence[Spectrum], title: str | None = None, figsize: tuple[float, float] = (4.6, 3.2)
-) -> Figure:
-    """Radial spectra of the predicted x0, one curve per ``(t, freqs, power)``, coloured by t."""
-    fig = new_figure(figsize)
-    ax = fig.add_subplot()
-    if spectra:
-        plot_spectrum_evolution(list(spectra), ax=ax)
-        # plain-text tick labels ("0.001", not mathtext 10^-3) draw about a third faster, and
-        # this plot is redrawn during the run
-        ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=True))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        # frequencies as 1/period: octaves 1/64 ... 1/2 cycles per pixel
-        lowest = min(float(np.min(np.asarray(f)[np.asarray(f) > 0])) for _, f, _ in spectra)
-        octaves = [2.0 ** -k for k in range(1, int(np.ceil(-np.log2(lowest))) + 1)]
-        ax.xaxis.set_major_locator(FixedLocator(octaves))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"1/{round(1 / v)}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    else:
-        ax.text(0.5, 0.5, "spectra of the predicted x0\nappear while painting", ha="center", va="center",
-                transform=ax.transAxes, color="0.4")
-        ax.set_axis_off()
-    ax.set_title(title if title is not None else "predicted x0: radial power spectrum", fontsize="medium")
-    return fig
-
-
-def _schedule_marks(
-    schedule: ScheduleConfig | Sequence[int] | None,
-) -> tuple[tuple[int, int] | None, int | None, str]:
-    """(resampling window, stop time, description) of a schedule config or a times list."""
-    if schedule is None:
-        return None, None, ""
-    if isinstance(schedule, ScheduleConfig):
-        stop = schedule.stop_resampling_at if schedule.kind == "truncated" else None
-        return resampling_window(schedule.times()), stop, f"{schedule.kind}, t_T={schedule.t_T}"
-    times = validate_times(schedule)
-    return resampling_window(times), None, f"t_T={times[0] + 1}"
-
-
-def band_snr_figure(
-    image: Any,
-    alphas_cumprod: Any,
-    schedule: ScheduleConfig | Sequence[int] | None = None,
-    n_bands: int = 4,
-    figsize: tuple[float, float] = (4.6, 3.2),
-) -> Figure:
-    """Forward-process SNR per frequency band of ``image`` against t, schedule marked.
-
-    ``alphas_cumprod`` must be in the schedule's units: the respaced noise schedule of
-    ``t_T`` steps (``model.schedule(t_T).alphas_cumprod``), so that t on the x axis is the
-    t the schedule visits. With a ``ScheduleConfig`` the resampling window is shaded and,
-    for ``kind="truncated"``, ``stop_resampling_at`` drawn as a dashed line; with a times
-    list only the window is shaded.
-    """
-    snr = band_snr(image, alphas_cumprod, n_bands=n_bands)
-    window, stop, what = _schedule_marks(schedule)
-    fig = new_figure(figsize)
-    ax = fig.add_subplot()
-    if not np.any(snr > 0):
-        # a flat picture (an empty canvas is uniform grey) has no signal in any band
-        ax.text(0.5, 0.5, "the picture is flat (no cutouts?):\nno band carries any signal", ha="center",
-                va="center", transform=ax.transAxes, color="0.4")
-        ax.set_axis_off()
-        ax.set_title("forward SNR per band", fontsize="medium")
-        return fig
-    plot_band_snr(snr, stop_resampling_at=stop, resampling_window=window, ax=ax)
-    drown = ", ".join(str(int(t)) for t in drowning_times(snr))
-    ax.set_title(f"forward SNR per band{' (' + what + ')' if what else ''}\nbands low→high drown at t = {drown}",
-                 fontsize="medium")
-    return fig
 
 
 class FrequencyPanel(widgets.VBox):
@@ -239,7 +138,7 @@ class FrequencyPanel(widgets.VBox):
         final = step.total_steps > 0 and step.index >= step.total_steps - 1
         if not (final or step.t % self._stride == 0):
             return None
-        freqs, power = radial_power_spectrum(_numpy(step.x0_pred))
+        freqs, power = radial_power_spectrum(step.x0_pred)
         with self._lock:
             self._spectra[step.t] = (step.t, freqs, power)
         now = self._clock()
@@ -250,15 +149,15 @@ class FrequencyPanel(widgets.VBox):
 
     def finish(self, result: PaintResult) -> None:
         """Draw the final spectra (including the result's, if the run stopped early) and a caption."""
-        if result.cancelled or not self._spectra:
+        if result.stopped or not self._spectra:
             last_t = min(self._spectra) if self._spectra else 0
-            freqs, power = radial_power_spectrum(_numpy(result.samples))
+            freqs, power = radial_power_spectrum(result.samples)
             with self._lock:
                 self._spectra[last_t] = (last_t, freqs, power)
             self._request_render()
         self.wait_rendered()
-        share = sharpness(_numpy(result.samples))
-        stopped = " (stopped early)" if result.cancelled else ""
+        share = sharpness(result.samples)
+        stopped = " (stopped early)" if result.stopped else ""
         self.caption.value = (
             f"result{stopped}: {share:.1%} of its non-DC energy lies above 0.25 cycles/pixel "
             f"(higher = sharper); {len(self._spectra)} spectra recorded"
@@ -309,13 +208,6 @@ class FrequencyPanel(widgets.VBox):
         self.spectrum_image.value = png
         self.renders += 1
         self.render_s += time.perf_counter() - tick
-
-
-def _numpy(x: Any) -> np.ndarray:
-    """A tensor as a numpy array before any arithmetic: torch would spread the float64
-    conversion over its thread pool, which on a CPU busy with the model costs far more
-    than the conversion itself."""
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 _PLACEHOLDERS: dict[int, bytes] = {}

@@ -1,0 +1,357 @@
+"""Every figure and GIF of the project, one function each, drawn the same way everywhere.
+
+- ``schedule_figure``: time against step index for a schedule;
+- ``band_snr_figure``: the forward-process SNR per frequency band of a picture against t;
+- ``spectrum_evolution_figure``: radial spectra of the predicted x0 as t falls;
+- ``frequency_figure``: the last two side by side for a finished run (``ipainter demo``);
+- ``timesteps_gif``: the one GIF writer (a run's kept frames, one grid of samples per frame);
+- ``save_figure`` / ``figure_to_png``: writing figures (atomically) or encoding them.
+
+Every range shaded as "resampling" is ``schedules.resampling_window(times)`` and every stop
+line is the config's ``stop_resampling_at``: the figures of the CLI, the widgets and the
+notebooks cannot disagree.
+
+Figures are ``matplotlib.figure.Figure`` objects on their own Agg canvas, never pyplot:
+nothing here touches pyplot's global state or the notebook's backend, figures are freed
+with their last reference, and they may be drawn from any thread (the widgets draw on a
+helper thread). Pass ``ax=`` to draw into an axes of your own figure instead (a notebook
+laying several plots side by side); the figure returned is then that axes' figure.
+``display(fig)`` shows a returned figure in a notebook.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Colormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFormatter
+from PIL import Image, ImageDraw
+
+from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
+from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, resampling_window, validate_times
+from ipainter_nb.images import make_grid, uint8_to_tensor, upscale_nearest, write_bytes_atomic
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ipainter_nb.core.sampler import Frame, PaintResult
+
+__all__ = [
+    "ScheduleMarks",
+    "band_snr_figure",
+    "figure_to_png",
+    "frequency_figure",
+    "new_figure",
+    "save_figure",
+    "schedule_figure",
+    "schedule_marks",
+    "spectrum_evolution_figure",
+    "timesteps_gif",
+]
+
+Spectrum = tuple[int, Any, Any]
+Schedule = ScheduleConfig | Sequence[int]
+
+
+# --------------------------------------------------------------------------- figures and files
+
+
+def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
+    """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    fig = new_figure(figsize)
+    # fixed margins rather than a layout engine: constrained layout measures every tick
+    # label and doubles the cost of a render, which the widgets pay during a run
+    fig.subplots_adjust(left=0.21, right=0.96, bottom=0.15, top=0.84)
+    return fig.add_subplot()
+
+
+def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
+    """``fig`` as PNG bytes (Agg)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG at ``path`` atomically (a crash never leaves half a file)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return write_bytes_atomic(path, buf.getvalue())
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+@dataclass(frozen=True)
+class ScheduleMarks:
+    """What the figures mark for a schedule: its times, the resampling window, the stop."""
+
+    times: list[int]
+    window: tuple[int, int] | None  # schedules.resampling_window(times)
+    stop: int | None  # stop_resampling_at, for schedules that stop resampling early
+    label: str
+
+
+def schedule_marks(schedule: Schedule) -> ScheduleMarks:
+    """The marks of a ``ScheduleConfig`` or a times list (a list has no stop line)."""
+    if isinstance(schedule, ScheduleConfig):
+        times = schedule.times()
+        stop = schedule.stop_resampling_at if schedule.kind in ("truncated", "window") else None
+        return ScheduleMarks(times, resampling_window(times), stop, f"{schedule.kind}, t_T={schedule.t_T}")
+    times = validate_times(schedule)
+    return ScheduleMarks(times, resampling_window(times), None, f"t_T={times[0] + 1}")
+
+
+def _mark_stop(ax: Axes, stop: int | None, vertical: bool) -> None:
+    if stop is None:
+        return
+    line = ax.axvline if vertical else ax.axhline
+    line(stop, color="C3", ls="--", lw=1, label=f"stop at t={stop}")
+
+
+def _shade_window(ax: Axes, window: tuple[int, int] | None, vertical: bool) -> None:
+    if window is None:
+        return
+    span = ax.axvspan if vertical else ax.axhspan
+    span(window[0], window[1], color="C1", alpha=0.15, label=f"resampling t={window[0]}..{window[1]}")
+
+
+def schedule_figure(
+    schedule: Schedule,
+    *,
+    title: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] = (8, 3),
+) -> Figure:
+    """Time against step index; the resampling window shaded, the stop dashed, the NFE in the legend."""
+    marks = schedule_marks(schedule)
+    ax = _axes(ax, figsize)
+    nfe = count_nfe(marks.times)
+    ax.plot(range(len(marks.times)), marks.times, lw=0.8, color="C0", label=f"schedule (NFE={nfe})")
+    _shade_window(ax, marks.window, vertical=False)
+    _mark_stop(ax, marks.stop, vertical=False)
+    ax.set_xlabel("step")
+    ax.set_ylabel("t")
+    default = schedule.describe() if isinstance(schedule, ScheduleConfig) else f"{len(marks.times) - 1} steps, {nfe} model calls"
+    ax.set_title(title if title is not None else default, fontsize="medium")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax.figure
+
+
+# --------------------------------------------------------------------------- frequency
+
+
+def _band_labels(n_bands: int) -> list[str]:
+    labels = [f"band {b}" for b in range(n_bands)]
+    labels[0] += " (low)"
+    if n_bands > 1:
+        labels[-1] += " (high)"
+    return labels
+
+
+def band_snr_figure(
+    image: Any,
+    alphas_cumprod: Any,
+    schedule: Schedule | None = None,
+    n_bands: int = 4,
+    *,
+    title: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] = (4.6, 3.2),
+) -> Figure:
+    """Forward-process SNR per frequency band of ``image`` against t (log scale), schedule marked.
+
+    ``alphas_cumprod`` must be in the schedule's units: the respaced noise schedule of
+    ``t_T`` steps (``model.alphas_cumprod(t_T)``), so that t on the x axis is the t the
+    schedule visits. Low bands blue, high bands red; SNR = 1 dotted; with a schedule its
+    resampling window is shaded and its stop (if any) dashed. The title says when each band
+    drowns (its SNR falls below 1).
+    """
+    snr = band_snr(image, alphas_cumprod, n_bands=n_bands)
+    ax = _axes(ax, figsize)
+    if not np.any(snr > 0):
+        # a flat picture (an empty canvas is uniform grey) has no signal in any band
+        ax.text(0.5, 0.5, "the picture is flat (no cutouts?):\nno band carries any signal", ha="center",
+                va="center", transform=ax.transAxes, color="0.4")
+        ax.set_axis_off()
+        ax.set_title("forward SNR per band" if title is None else title, fontsize="medium")
+        return ax.figure
+    colours = _colormap("coolwarm")
+    for b, label in enumerate(_band_labels(n_bands)):
+        ax.plot(np.arange(snr.shape[0]), snr[:, b], color=colours(b / max(n_bands - 1, 1)), label=label)
+    ax.set_yscale("log")
+    ax.axhline(1.0, color="k", lw=0.8, ls=":", label="SNR = 1")
+    what = ""
+    if schedule is not None:
+        marks = schedule_marks(schedule)
+        _shade_window(ax, marks.window, vertical=True)
+        _mark_stop(ax, marks.stop, vertical=True)
+        what = f" ({marks.label})"
+    ax.set_xlabel("t")
+    ax.set_ylabel("forward SNR per band")
+    ax.legend(fontsize="small")
+    drown = ", ".join(str(int(t)) for t in drowning_times(snr))
+    ax.set_title(title if title is not None else f"forward SNR per band{what}\nbands low→high drown at t = {drown}",
+                 fontsize="medium")
+    return ax.figure
+
+
+def _colormap(name: str) -> Colormap:
+    return colormaps[name]
+
+
+def spectrum_evolution_figure(
+    spectra: Sequence[Spectrum],
+    *,
+    title: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] = (4.6, 3.2),
+    cmap: str = "viridis",
+) -> Figure:
+    """Radial spectra, one curve per ``(t, freqs, power)`` (as ``radial_power_spectrum`` gives
+    them), coloured by t, on log-log axes with frequencies written as 1/period. No spectra
+    gives a placeholder saying they appear while painting."""
+    ax = _axes(ax, figsize)
+    if not spectra:
+        ax.text(0.5, 0.5, "spectra of the predicted x0\nappear while painting", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+        ax.set_axis_off()
+        ax.set_title("predicted x0: radial power spectrum" if title is None else title, fontsize="medium")
+        return ax.figure
+    ts = [float(t) for t, _, _ in spectra]
+    lo, hi = min(ts), max(ts)
+    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+    colours = _colormap(cmap)
+    lowest = 0.5
+    for t, freqs, power in spectra:
+        f, p = np.asarray(freqs, dtype=np.float64).reshape(-1), np.asarray(power, dtype=np.float64).reshape(-1)
+        pos = f > 0  # the DC bin has no place on a log axis
+        ax.plot(f[pos], p[pos], color=colours(norm(float(t))), lw=1)
+        lowest = min(lowest, float(f[pos].min(initial=0.5)))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    # plain-text tick labels ("0.001", not mathtext) draw faster; this plot is redrawn during a run
+    ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=True))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    octaves = [2.0 ** -k for k in range(1, int(np.ceil(-np.log2(lowest))) + 1)]
+    ax.xaxis.set_major_locator(FixedLocator(octaves))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"1/{round(1 / v)}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("frequency (cycles/pixel)")
+    ax.set_ylabel("power")
+    ax.figure.colorbar(ScalarMappable(norm=norm, cmap=colours), ax=ax, label="t")
+    ax.set_title("predicted x0: radial power spectrum" if title is None else title, fontsize="medium")
+    return ax.figure
+
+
+def _prediction_frames(frames: Sequence[Frame]) -> list[Frame]:
+    return [f for f in frames if f.x0_pred is not None]
+
+
+def frequency_figure(
+    model: Any,
+    config: ScheduleConfig,
+    image: torch.Tensor,
+    result: PaintResult,
+    max_curves: int = 10,
+    n_bands: int = 4,
+) -> Figure:
+    """A finished run's Fourier story. Left: the forward SNR per band of the composition under
+    the model's noise schedule (resampling window shaded, stop marked). Right: the radial
+    spectrum of the predicted x0 at up to ``max_curves`` kept steps as t falls."""
+    fig = new_figure((11, 3.8))
+    left, right = fig.subplots(1, 2)
+    band_snr_figure(image, model.alphas_cumprod(config.t_T), config, n_bands=n_bands, ax=left,
+                    title=f"composition: forward SNR per band (t_T={config.t_T})")
+    down = _prediction_frames(result.frames)
+    picks = sorted({round(i) for i in np.linspace(0, len(down) - 1, min(max_curves, len(down)))}) if down else []
+    spectra = [(down[i].t, *radial_power_spectrum(uint8_to_tensor(down[i].x0_pred).numpy())) for i in picks]
+    spectrum_evolution_figure(spectra, ax=right, title="spectrum of the predicted x0 as t falls")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- GIF
+
+
+def _captioned(img: Image.Image, text: str) -> Image.Image:
+    out = Image.new("RGB", (img.width, img.height + 14), (255, 255, 255))
+    out.paste(img, (0, 0))
+    ImageDraw.Draw(out).text((3, img.height + 2), text, fill=(0, 0, 0))
+    return out
+
+
+def timesteps_gif(
+    frames: PaintResult | Sequence[Frame],
+    path: str | Path,
+    *,
+    which: Literal["x0", "x_t"] = "x0",
+    known: tuple[torch.Tensor, torch.Tensor] | None = None,
+    final: torch.Tensor | None = None,
+    nrow: int | None = None,
+    scale: int | None = None,
+    fps: float = 10.0,
+    hold_last_s: float = 1.0,
+    captions: bool = False,
+) -> Path:
+    """Write a run's kept frames as a looping animated GIF, atomically; return its path.
+
+    ``frames``: a ``PaintResult`` (its ``frames``) or the frames themselves. Each GIF frame is
+    a grid of all samples (``nrow`` per row, default all in one row), enlarged ``scale`` times
+    with nearest neighbour (default: enough for a short side of 128 px). ``which="x0"``
+    animates the model's clean-image predictions (up steps make none and are skipped);
+    ``"x_t"`` the noisy samples. ``known=(image, keep)`` pastes the kept pixels over each
+    frame; ``final`` (e.g. ``result.samples``) is appended as the last frame; ``captions``
+    writes "t=..." under each frame. The last frame stays ``hold_last_s`` seconds. GIF
+    writers merge identical consecutive frames, so a run that stops changing gives fewer.
+    """
+    kept = frames.frames if hasattr(frames, "frames") else list(frames)
+    if which not in ("x0", "x_t"):
+        raise ValueError(f"which must be 'x0' or 'x_t', got {which!r}")
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    what = "predicted x0" if which == "x0" else "x_t"
+    batches: list[tuple[str, torch.Tensor]] = []
+    for f in kept:
+        pictures_u8 = f.x0_pred if which == "x0" else f.x_t
+        if pictures_u8 is not None:
+            batches.append((f"t={f.t}  {what}", uint8_to_tensor(pictures_u8)))
+    if final is not None:
+        batches.append(("finished", final.detach().float().cpu()))
+    if not batches:
+        raise ValueError(f"no kept frames with {which} to animate (was paint() called with max_frames=0?)")
+    first = batches[0][1]
+    nrow = nrow or first.shape[0]
+    if scale is None:
+        scale = max(1, 128 // max(1, min(first.shape[-2:])))
+    pictures = []
+    for caption, batch in batches:
+        if known is not None:
+            image, keep = (x.detach().float().cpu() for x in known)
+            batch = keep * image + (1 - keep) * batch
+        picture = upscale_nearest(make_grid(batch, nrow=nrow), scale)
+        pictures.append(_captioned(picture, caption) if captions else picture)
+    frame_ms = max(20, round(1000 / fps))  # most viewers treat < 20 ms as 100 ms
+    durations = [frame_ms] * len(pictures)
+    durations[-1] = max(frame_ms, round(1000 * hold_last_s))
+    buf = io.BytesIO()
+    pictures[0].save(buf, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+    return write_bytes_atomic(path, buf.getvalue())
