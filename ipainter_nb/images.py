@@ -700,13 +700,14 @@ def _read_claim(claim: Path) -> dict | None:
 def _claim_is_stale(claim: Path, grace_s: float = 10.0) -> bool:
     data = _read_claim(claim)
     if data is None:
-        # Empty or garbled: its writer died between creating and filling it, unless that
-        # is happening right now.
+        # Empty: its writer died between creating and filling it, unless that is happening
+        # right now. Anything else unreadable is not ours to judge, and stays.
         try:
-            return time.time() - claim.stat().st_mtime > grace_s
+            info = claim.stat()
         except FileNotFoundError:
             return False
-    return _writer_gone(data.get("host"), data.get("pid"))
+        return info.st_size == 0 and time.time() - info.st_mtime > grace_s
+    return "token" in data and _writer_gone(data.get("host"), data.get("pid"))
 
 
 class OutputClaim:

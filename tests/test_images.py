@@ -347,6 +347,8 @@ def _grey_file(tmp_path, mode: str, fraction: float) -> str:
         img, name = Image.fromarray(np.full((8, 8), round(fraction * 65535), np.int32)), "grey.tif"
     elif mode == "F":
         img, name = Image.fromarray(np.full((8, 8), fraction, np.float32)), "grey.tif"
+    elif mode == "I (8-bit values)":  # 32-bit integers holding 0..255 data, outside a PNG
+        img, name, mode = Image.fromarray(np.full((8, 8), round(fraction * 255), np.int32)), "grey.tif", "I"
     else:
         img, name = Image.new("L", (8, 8), round(fraction * 255)), "grey.png"
     path = tmp_path / name
@@ -356,7 +358,7 @@ def _grey_file(tmp_path, mode: str, fraction: float) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("mode", ["L", "I;16", "I;16B", "I", "F"])
+@pytest.mark.parametrize("mode", ["L", "I;16", "I;16B", "I", "F", "I (8-bit values)"])
 def test_a_picture_at_46_percent_grey_reads_as_46_percent_grey_in_every_mode(tmp_path, mode):
     image = load_picture(_grey_file(tmp_path, mode, 0.46))
     grey = (image + 1) / 2
@@ -467,7 +469,7 @@ def _leftover_name(target: str, pid: int) -> str:
 def test_remove_stale_temps_removes_only_leftovers_of_ended_or_old_writes(tmp_path):
     dead, alive = _leftover_name("a.png", _dead_pid()), _leftover_name("b.png", os.getpid())
     old_style = ".c.png.k2j4_x9z.tmp"
-    others = [".hidden.txt", "c.tmp", ".notes.tmp", "d.png", ".d.png.claimed"]
+    others = [".hidden.txt", "c.tmp", ".notes.tmp", "d.png", ".d.png.claimed", ".e.png.claim"]
     for name in [dead, alive, old_style, *others]:
         (tmp_path / name).write_bytes(b"x")
     assert remove_stale_temps(tmp_path) == 1  # the dead writer's temp only
