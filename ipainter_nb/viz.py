@@ -342,11 +342,11 @@ def timesteps_gif(
     nrow = nrow or first.shape[0]
     if scale is None:
         scale = max(1, 128 // max(1, min(first.shape[-2:])))
+    if known is not None:
+        image, keep = (x.detach().float().cpu() for x in known)
+        batches = [(caption, keep * image + (1 - keep) * batch) for caption, batch in batches]
     pictures = []
     for caption, batch in batches:
-        if known is not None:
-            image, keep = (x.detach().float().cpu() for x in known)
-            batch = keep * image + (1 - keep) * batch
         picture = upscale_nearest(make_grid(batch, nrow=nrow), scale)
         pictures.append(_captioned(picture, caption) if captions else picture)
     frame_ms = max(20, round(1000 / fps))  # most viewers treat < 20 ms as 100 ms
