@@ -164,3 +164,15 @@ def test_tall_ridges_rising_above_the_top_edge_are_drawn_not_crashing():
 
     for seed in range(8, 40):
         assert make_scenes(16, seed=seed, size=64).shape == (16, 64, 64, 3)
+
+
+def test_demo_composition_is_the_layout_at_any_canvas_size():
+    from ipainter_nb.demo import demo_composition
+
+    small, large = demo_composition(64), demo_composition(128)
+    assert [layer.name for layer in small] == [item["name"] for item in cutouts.demo_layout()]
+    _, keep_small = small.render()
+    _, keep_large = large.render()
+    assert keep_large.shape == (1, 128, 128) and 0.05 < keep_small.mean() < 0.6
+    # the same scene twice as large: each pixel of the small mask covers a 2x2 block of the large one
+    assert abs(keep_large.mean().item() - keep_small.mean().item()) < 0.02

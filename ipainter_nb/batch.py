@@ -1,0 +1,148 @@
+"""The folder format of ``ipainter paint``: which files pair up, each picture's seed, shards.
+
+SOURCE holds ``<name>.<ext>`` (the composed picture) beside ``<name>_mask.<ext>`` (white =
+keep); DEST receives ``<name>_<k>.png`` for sample k. A picture's seed depends only on
+``--seed`` and its name, so shards, reruns, micro-batches and machines paint the same pictures.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserInputError
+from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
+
+__all__ = ["MASK_TAG", "Entry", "scan_source", "image_seed", "output_path", "parse_shard", "shard_from_env", "take_shard",
+           "claimed_batches"]
+
+MASK_TAG = "_mask"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in SOURCE: a picture with its mask, or a file that cannot be painted."""
+
+    name: str
+    picture: Path | None = None
+    mask: Path | None = None
+    problem: str | None = None  # why it cannot be painted, found from the names alone
+
+    @property
+    def label(self) -> str:
+        return self.picture.name if self.picture is not None else self.name
+
+
+def scan_source(folder: Path) -> list[Entry]:
+    """Pair ``<name>.<ext>`` with ``<name>_mask.<ext>``; everything else becomes a problem entry.
+
+    Hidden files (temporary files of atomic writes) and sub-folders are ignored. Sorted by
+    name, so every process of a sharded run sees the same order.
+    """
+    try:
+        listing = list(folder.iterdir())
+    except OSError as exc:
+        raise UserInputError(f"cannot read the source folder {folder}: {exc.strerror}; check its permissions") from None
+    pictures: dict[str, list[Path]] = {}
+    masks: dict[str, Path] = {}
+    others: list[Path] = []
+    for path in listing:
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            others.append(path)
+        elif path.stem.endswith(MASK_TAG) and len(path.stem) > len(MASK_TAG):
+            masks[path.stem[: -len(MASK_TAG)]] = path
+        else:
+            pictures.setdefault(path.stem, []).append(path)
+    entries = []
+    for name, paths in pictures.items():
+        if len(paths) > 1:
+            listed = ", ".join(sorted(p.name for p in paths))
+            entries.append(Entry(name, sorted(paths)[0], problem=f"several pictures are named {name!r} ({listed}); keep one"))
+        elif name not in masks:
+            entries.append(Entry(name, paths[0], problem=f"no mask {name}{MASK_TAG}.png beside it (white = keep)"))
+        else:
+            entries.append(Entry(name, paths[0], masks[name]))
+    for name, mask in masks.items():
+        if name not in pictures:
+            entries.append(Entry(mask.name, mask=mask, problem=f"mask without a picture {name}.png"))
+    for path in others:
+        entries.append(Entry(path.name, problem=f"not an image (expected <name>.png with <name>{MASK_TAG}.png)"))
+    return sorted(entries, key=lambda e: os.fsencode(e.name))
+
+
+def image_seed(seed: int, name: str) -> int:
+    """The seed of one picture: depends only on ``--seed`` and its name (its bytes on disk, so a
+    name that is not valid UTF-8 has a seed too)."""
+    return (seed * 2**32 + zlib.crc32(os.fsencode(name))) % 2**63
+
+
+def output_path(dest: Path, name: str, k: int) -> Path:
+    """Where sample ``k`` of picture ``name`` goes."""
+    return dest / f"{name}_{k}.png"
+
+
+def parse_shard(text: str) -> tuple[int, int] | str:
+    """``"i/n"`` (0 <= i < n) or ``"auto"`` (from torchrun's RANK / WORLD_SIZE); ValueError otherwise."""
+    if text == "auto":
+        return "auto"
+    head, sep, tail = text.partition("/")
+    if not (sep and head.strip().isdigit() and tail.strip().isdigit()):
+        raise ValueError(f"expected i/n with 0 <= i < n (e.g. 0/2) or 'auto', got {text!r}")
+    i, n = int(head), int(tail)
+    if n < 1 or i >= n:
+        raise ValueError(f"{text!r}: need 0 <= i < n (shards are numbered from 0)")
+    return i, n
+
+
+def shard_from_env() -> tuple[int, int]:
+    """``(RANK, WORLD_SIZE)`` as torchrun sets them (``(0, 1)`` outside torchrun)."""
+    rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
+    try:
+        i, n = int(rank), int(world)
+    except ValueError:
+        raise UserInputError(f"--shard auto: RANK={rank!r} / WORLD_SIZE={world!r} are not integers") from None
+    if not 0 <= i < n:
+        raise UserInputError(f"--shard auto: need 0 <= RANK < WORLD_SIZE, got RANK={i}, WORLD_SIZE={n}")
+    return i, n
+
+
+def take_shard(entries: list[Entry], shard: tuple[int, int]) -> list[Entry]:
+    """The entries of shard ``i`` of ``n``: every n-th of the sorted names, from index i."""
+    i, n = shard
+    return [e for index, e in enumerate(entries) if index % n == i]
+
+
+def claimed_batches(outputs: list[Path], batch_size: int, overwrite: bool = False) -> Iterator[list[tuple[int, OutputClaim | None]]]:
+    """Runs of consecutive sample indices k whose output this process may write, ``batch_size`` at most.
+
+    Each output is claimed (``images.claim_output``) just before its batch is handed out, so
+    two processes painting into one folder share the work instead of replacing each other's
+    pictures: an output that exists or that another live run holds is left out. With
+    ``overwrite`` an existing output is repainted (its claim is then ``None``: write it with
+    ``save_png_atomic``). The caller releases the claims (``OutputClaim`` is a context manager).
+    """
+    run: list[tuple[int, OutputClaim | None]] = []
+    try:
+        for k, path in enumerate(outputs):
+            if len(run) == batch_size:  # hand a full run over before claiming more: a claim is held only while it is painted
+                handed, run = run, []
+                yield handed
+            claim = claim_output(path)
+            if claim is None and not (overwrite and path.exists()):
+                if run:
+                    handed, run = run, []
+                    yield handed
+                continue
+            run.append((k, claim))
+        if run:
+            handed, run = run, []
+            yield handed
+    finally:  # stopped early (an error, Ctrl-C, SIGTERM): drop the claims not handed over
+        for _, claim in run:
+            if claim is not None:
+                claim.release()
