@@ -20,7 +20,7 @@ from PIL import Image
 import ipainter_nb as ip
 from ipainter_nb.demo.scenes import make_scenes
 from ipainter_nb.demo.stats import compare_to_scenes
-from ipainter_nb.images import make_grid
+from ipainter_nb.images import make_grid, save_png_atomic, uint8_to_tensor, upscale_nearest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,13 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     t_T = 10 if args.quick else model.default_schedule.t_T
     size = model.image_size
     start = time.perf_counter()
-    samples = []
-    for first in range(0, n, 16):  # batches of 16 keep memory small
-        count = min(16, n - first)
-        result = ip.paint(model, torch.zeros(3, size, size), torch.zeros(1, size, size), times=ip.schedules.plain(t_T),
-                          num_samples=count, seed=args.seed + first, progress=False, max_frames=0)
-        samples.append(result.samples)
-    samples_t = torch.cat(samples)
+    # micro-batches of 16 keep memory small; sample k is the same picture whatever the batch size
+    samples_t = ip.paint(model, torch.zeros(3, size, size), torch.zeros(1, size, size), times=ip.schedules.plain(t_T),
+                         num_samples=n, seed=args.seed, batch_size=16, progress=False, max_frames=0).samples
     elapsed = time.perf_counter() - start
     stats = compare_to_scenes(samples_t, n_ref=max(n, 64) if not args.quick else 16)
     rows = [
@@ -58,14 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     write_result("demo_model", table + footer, quick=args.quick)
     # picture: samples (left) next to real scenes (right)
     k = min(n, 16)
-    real = torch.from_numpy(make_scenes(k, seed=99, size=size)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    real = uint8_to_tensor(torch.from_numpy(make_scenes(k, seed=99, size=size)).permute(0, 3, 1, 2))
     left, right = make_grid(samples_t[:k], nrow=4), make_grid(real, nrow=4)
     canvas = Image.new("RGB", (left.width * 2 + 8, left.height), "white")
     canvas.paste(left, (0, 0))
     canvas.paste(right, (left.width + 8, 0))
-    canvas = canvas.resize((canvas.width * 2, canvas.height * 2), Image.NEAREST)
     name = "demo_samples.quick.png" if args.quick else "demo_samples.png"
-    canvas.save(RESULTS_DIR / name)
+    save_png_atomic(upscale_nearest(canvas, 2), RESULTS_DIR / name)
     return 0
 
 
