@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from PIL import Image
 
-from ipainter_nb.core.composition import Composition
+from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
 from ipainter_nb.widgets.composer import MAX_SCALE, MIN_SCALE, SCALE_STEP, Composer, default_display_scale
 from ipainter_nb.widgets.palette import UPLOAD_LABEL, Palette
 
@@ -262,6 +262,16 @@ def test_a_cutout_bigger_than_the_canvas_is_reduced_so_the_scale_control_covers_
     assert photo.image.size == (64, 48)  # at most the canvas' size ...
     assert MIN_SCALE <= photo.scale <= MAX_SCALE and max(photo.size) <= 64 / 3 + 1  # ... and placed to fit
     assert composer.palette.image("photo").size == (400, 300)  # the palette keeps the original
+
+
+def test_scaling_a_big_layer_from_elsewhere_stops_at_the_largest_size_the_composition_accepts():
+    comp = Composition(64)
+    poster = comp.add(Layer(Image.new("RGBA", (200, 100), (9, 9, 9, 255)), name="poster"))  # e.g. from a JSON file
+    composer = Composer(comp, cutouts=None)
+    composer.select(poster)
+    for _ in range(20):
+        composer.on_mouse_wheel(0, -100)
+    assert max(poster.size) <= MAX_LAYER_CANVAS_RATIO * 64 and poster.scale > 1.2
 
 
 # --------------------------------------------------------------------------- tools

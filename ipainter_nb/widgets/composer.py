@@ -38,7 +38,7 @@ from ipycanvas import MultiCanvas, hold_canvas
 from PIL import Image
 from traitlets import Float, Instance, observe, validate
 
-from ipainter_nb.core.composition import Composition, Layer
+from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
 from ipainter_nb.images import ImageLoadError, ImageLoadWarning, load_rgba, tensor_to_uint8
 from ipainter_nb.widgets.palette import CutoutSource, Intake, Palette, PathLike, describe_intake
 
@@ -46,7 +46,7 @@ __all__ = ["Composer", "default_display_scale", "MIN_SCALE", "MAX_SCALE", "SCALE
 
 #: The scale control's range and step: a hand can hit 1.00 and never loses a cutout off view.
 MIN_SCALE, MAX_SCALE, SCALE_STEP = 0.1, 4.0, 0.05
-#: A new layer's longer side is at most this fraction of the canvas' shorter side.
+#: A new layer is at most this fraction of the canvas' width and height.
 FIT_FRACTION = 1 / 3
 #: One wheel notch (100 px of deltaY) scales by about exp(0.15): 16%.
 _WHEEL_RATE = 0.0015
@@ -66,11 +66,10 @@ def default_display_scale(width: int, height: int) -> int:
     return max(1, min(6, 512 // max(width, height)))
 
 
-def fitting_scale(image_size: tuple[int, int], canvas_size: tuple[int, int]) -> float:
-    """The scale at which a new cutout fits: its longer side at most ``FIT_FRACTION`` of
-    the canvas' shorter side; never enlarged; on the scale control's steps, so that the
-    control reads a round number."""
-    fit = min(1.0, FIT_FRACTION * min(canvas_size) / max(image_size))
+def fitting_scale(layer: Layer, canvas_size: tuple[int, int]) -> float:
+    """The scale at which a new cutout fits (``Layer.fitting_scale`` with ``FIT_FRACTION``),
+    rounded down onto the scale control's steps so that the control reads a round number."""
+    fit = layer.fitting_scale(canvas_size, FIT_FRACTION)
     return max(MIN_SCALE, round(math.floor(fit / SCALE_STEP + 1e-9) * SCALE_STEP, 2))
 
 
@@ -360,7 +359,8 @@ class Composer(W.VBox):
                    scale: float | None = None, flip: bool = False) -> Layer:
         """Put the palette's cutout ``name`` on top, selected; return the new layer.
 
-        By default it is centred at a size that fits (``fitting_scale``). A cutout larger
+        By default it is centred at a size that fits (``fitting_scale``: a third of the
+        canvas). A cutout larger
         than the canvas is first reduced to the canvas' size, so that ``scale`` 1 never
         exceeds the canvas and the scale control's range covers every useful size.
         """
@@ -395,10 +395,9 @@ class Composer(W.VBox):
 
     def _place(self, name: str, x: float | None = None, y: float | None = None,
                scale: float | None = None, flip: bool = False) -> Layer:
-        image = self._image_for_canvas(name)
+        layer = Layer(self._image_for_canvas(name), scale=1.0 if scale is None else scale, flip=flip, name=name)
         if scale is None:
-            scale = fitting_scale(image.size, self._comp.size)
-        layer = Layer(image, scale=scale, flip=flip, name=name)
+            layer.scale = fitting_scale(layer, self._comp.size)
         w, h = layer.size
         layer.x = int((self._comp.width - w) // 2) if x is None else round(x)
         layer.y = int((self._comp.height - h) // 2) if y is None else round(y)
@@ -451,15 +450,17 @@ class Composer(W.VBox):
         return True
 
     def set_scale(self, scale: float) -> bool:
-        """Scale the selected layer about its centre (clamped to [MIN_SCALE, MAX_SCALE]);
-        False when nothing is selected.
+        """Scale the selected layer about its centre, clamped to [MIN_SCALE, MAX_SCALE] and
+        to the largest size the composition accepts; False when nothing is selected.
 
         Consecutive calls on the same layer (a slider drag, wheel turns) are one undo step.
         """
         layer = self._current()
         if layer is None:
             return False
-        scale = min(MAX_SCALE, max(MIN_SCALE, float(scale)))
+        # The composition refuses layers drawn over MAX_LAYER_CANVAS_RATIO canvas sides.
+        largest = MAX_LAYER_CANVAS_RATIO * max(self._comp.size) / max(layer.image.size)
+        scale = min(MAX_SCALE, largest, max(MIN_SCALE, float(scale)))
         if scale == layer.scale:
             return True
         key = f"scale:{id(layer)}"
