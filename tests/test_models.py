@@ -1,25 +1,22 @@
-"""Loading models: presets, discovery, safe formats, short errors, opt-in download."""
+"""Loading models: presets, discovery, which network a file holds, the model's own rules."""
 
-import functools
-import hashlib
-import http.server
-import threading
-from pathlib import Path
+import json
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY_UNET
 
 from ipainter_nb.core.models import (
     PRESETS,
+    CheckpointError,
     WeightsMismatchError,
     WeightsNotFoundError,
-    download_file,
-    download_weights,
     find_weights,
     load_model,
 )
 from ipainter_nb.core.unet import build_unet
+from ipainter_nb.errors import IPainterError, UserInputError
 
 
 def test_presets_point_to_the_published_checkpoints():
@@ -92,31 +89,93 @@ def test_a_checkpoint_of_another_network_gives_a_short_readable_error(tmp_path):
     assert len(message.splitlines()) <= 6
 
 
-def test_a_truncated_checkpoint_is_reported_as_such(tmp_path):
-    path = tmp_path / "cut.pt"
-    torch.save(_tiny_state_dict(), path)
-    path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(WeightsMismatchError, match="truncated"):
-        load_model(path, config=TINY_UNET)
-
-
-class Evil:
-    def __reduce__(self):
-        return (print, ("pwned",))
-
-
-def test_pickles_with_code_are_refused(tmp_path):
-    path = tmp_path / "evil.pt"
-    torch.save({"state_dict": Evil()}, path)
-    with pytest.raises(WeightsMismatchError, match="weights-only"):
-        load_model(path, config=TINY_UNET)
-
-
 def test_a_checkpoint_without_known_config_asks_for_one(tmp_path):
     path = tmp_path / "anon.pt"
     torch.save(_tiny_state_dict(), path)
-    with pytest.raises(ValueError, match="pass preset="):
+    with pytest.raises(CheckpointError) as err:
         load_model(path)
+    message = str(err.value)
+    assert str(path) in message and "pass preset=" in message and "config=" in message
+    assert "--preset NAME" in message and "--config FILE.json" in message
+    assert len(message.splitlines()) == 1
+
+
+def test_a_state_dict_under_any_name_loads_with_a_config_file(tmp_path):
+    path = tmp_path / "downloaded (1).bin"
+    torch.save(_tiny_state_dict(), path)
+    config = tmp_path / "net.json"
+    config.write_text(json.dumps(TINY_UNET))
+    model = load_model(path, device="cpu", config=config)
+    assert model.image_size == 32 and model.name == "downloaded (1)"
+    assert model.variance_type == "learned_range"  # from learn_sigma: nothing else says it
+    assert torch.equal(model.unet.state_dict()["out.2.weight"], _tiny_state_dict()["out.2.weight"])
+
+
+def test_a_state_dict_under_any_name_loads_with_a_preset(tmp_path):
+    torch.manual_seed(2)
+    weights = build_unet(PRESETS["demo"].unet_config).state_dict()
+    path = tmp_path / "my_copy.pt"
+    torch.save(weights, path)
+    model = load_model(path, device="cpu", preset="demo", prepack=False)
+    assert model.name == "demo" and model.default_schedule == PRESETS["demo"].default_schedule
+    assert model.variance_type == "fixed_small"
+    assert torch.equal(model.unet.state_dict()["out.2.weight"], weights["out.2.weight"])
+    with pytest.raises(UserInputError, match="unknown preset 'plces256'.*--preset NAME"):
+        load_model(path, preset="plces256")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "does not exist"),
+    ("{not json", "not readable JSON"),
+    ('{"image_size": 32, "num_chanels": 32}', "unknown UNet config key"),
+    ("[1, 2]", "must be a JSON object"),
+])
+def test_a_bad_config_file_is_named_with_its_problem(tmp_path, content, problem):
+    path = tmp_path / "anon.pt"
+    torch.save(_tiny_state_dict(), path)
+    config = tmp_path / "net.json"
+    if content is not None:
+        config.write_text(content)
+    with pytest.raises(UserInputError, match=problem) as err:
+        load_model(path, config=config)
+    assert str(config) in str(err.value)
+
+
+def test_a_failed_load_leaves_the_callers_model_working(tiny_model, tmp_path):
+    before = tiny_model.unet.state_dict()["out.2.weight"].clone()
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError):
+        tiny_model = load_model(broken, config=TINY_UNET)
+    assert torch.equal(tiny_model.unet.state_dict()["out.2.weight"], before)
+    out = tiny_model(torch.zeros(1, 3, 32, 32), torch.tensor([3]), tiny_model.schedule(20))
+    assert out.shape == (1, 6, 32, 32) and torch.isfinite(out).all()
+
+
+def test_t_T_is_checked_against_the_training_steps_in_one_place(tiny_model):
+    assert tiny_model.num_train_steps == 1000
+    assert tiny_model.check_t_T(np.int64(250)) == 250 and tiny_model.check_t_T(1000) == 1000
+    for bad in (0, 1001, 2.5, True, "250"):
+        with pytest.raises(UserInputError) as err:
+            tiny_model.check_t_T(bad)
+        assert "1..1000" in str(err.value) and "--t-T" in str(err.value)
+    with pytest.raises(UserInputError, match="1..1000"):
+        tiny_model.schedule(1001)  # the schedule asks the same rule
+
+
+def test_alphas_cumprod_is_public_and_a_copy(tiny_model):
+    abar = tiny_model.alphas_cumprod(50)
+    assert abar.shape == (50,) and abar.dtype == np.float64
+    assert np.all(np.diff(abar) < 0) and 0 < abar[-1] < abar[0] < 1
+    np.testing.assert_array_equal(abar, tiny_model.schedule(50).alphas_cumprod)
+    abar[:] = 0  # callers may scribble on it; the model's schedule is unchanged
+    assert tiny_model.alphas_cumprod(50)[0] > 0
+
+
+def test_loading_errors_are_the_projects_errors():
+    for error in (CheckpointError, WeightsMismatchError, WeightsNotFoundError):
+        assert issubclass(error, IPainterError)
+    assert issubclass(WeightsNotFoundError, FileNotFoundError) and issubclass(CheckpointError, ValueError)
 
 
 def test_dtype_and_device_are_parameters(tiny_model_path):
@@ -133,50 +192,3 @@ def test_unknown_name_lists_the_presets():
         load_model("plaecs256")
 
 
-# -- opt-in download, against a local server only ------------------------------------------
-
-
-@pytest.fixture()
-def file_server(tmp_path):
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def test_download_verifies_sha256_and_writes_atomically(file_server, tmp_path):
-    root, base = file_server
-    payload = b"fake checkpoint bytes" * 1000
-    (root / "model.pt").write_bytes(payload)
-    good = hashlib.sha256(payload).hexdigest()
-    dest = tmp_path / "dl" / "model.pt"
-    assert download_file(f"{base}/model.pt", dest, sha256=good, progress=False).read_bytes() == payload
-    dest.unlink()
-    with pytest.raises(ValueError, match="SHA-256 .* discarded"):
-        download_file(f"{base}/model.pt", dest, sha256="0" * 64, progress=False)
-    assert not dest.exists()
-    assert list(dest.parent.iterdir()) == []  # no partial file left behind
-
-
-def test_download_with_unknown_sum_records_it(file_server, tmp_path, capsys):
-    root, base = file_server
-    (root / "places256_300000.pt").write_bytes(b"abc")
-    path = download_weights("places256", dest_dir=tmp_path, url=f"{base}/places256_300000.pt", progress=False)
-    assert path == tmp_path / "places256_300000.pt"
-    recorded = Path(str(path) + ".sha256").read_text()
-    assert recorded.startswith(hashlib.sha256(b"abc").hexdigest())
-    assert "recorded SHA-256" in capsys.readouterr().out
-
-
-def test_a_failed_download_keeps_the_previous_file(file_server, tmp_path):
-    root, base = file_server
-    dest = tmp_path / "model.pt"
-    dest.write_bytes(b"previous")
-    with pytest.raises(Exception):
-        download_file(f"{base}/does-not-exist.pt", dest, progress=False)
-    assert dest.read_bytes() == b"previous"

@@ -1,0 +1,361 @@
+"""Opt-in download of weights: timeouts and retries, size and SHA-256 checks, atomic install.
+
+Nothing here runs unless called. A download streams into a hidden ``.part`` file beside
+the destination and replaces the destination only once the file is complete (as many bytes
+as the server announced, the transfer ended cleanly), its SHA-256 matches when one is known,
+and, for weights, it reads as a checkpoint of the preset's network. Any failure, Ctrl-C or
+SIGTERM removes the ``.part`` file and leaves an existing file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..errors import IPainterError, UserInputError
+from ..images import write_text_atomic
+from .presets import PRESETS, Preset, default_download_dir
+
+__all__ = ["DownloadError", "download_file", "download_weights", "sha256_of"]
+
+CHUNK = 1 << 20
+
+
+class DownloadError(IPainterError):
+    """A download that did not produce a complete, verified file (nothing was installed)."""
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sum_file(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".sha256")
+
+
+def _recorded_sum(dest: Path) -> str | None:
+    try:
+        return _sum_file(dest).read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _record_sum(dest: Path, actual: str) -> None:
+    write_text_atomic(_sum_file(dest), f"{actual}  {dest.name}\n")
+    print(f"recorded SHA-256 {actual} of {dest.name} in {_sum_file(dest)} (no known sum to check against)")
+
+
+# --------------------------------------------------------------------------- temp file and signals
+
+
+@contextlib.contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """While downloading, SIGTERM raises ``SystemExit`` so that ``finally`` blocks clean up.
+
+    Only in the main thread (the only one Python delivers signals to) and only when nobody
+    else handles SIGTERM; Ctrl-C already raises ``KeyboardInterrupt``.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _remove_stale_parts(dest: Path, older_than_s: float) -> None:
+    """``.part`` files of ``dest`` left by a killed download (a live one writes all the time)."""
+    now = time.time()
+    for part in dest.parent.glob(f".{dest.name}.*.part"):
+        with contextlib.suppress(OSError):
+            if now - part.stat().st_mtime > older_than_s:
+                part.unlink()
+
+
+@contextlib.contextmanager
+def _part_file(dest: Path) -> Iterator[Path]:
+    """A hidden temp file beside ``dest`` (same file system, so the final rename is atomic), always removed."""
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    part = Path(name)
+    try:
+        yield part
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+
+
+def _install(part: Path, dest: Path) -> None:
+    os.chmod(part, 0o644)  # mkstemp made it private; give it what a plain open() would
+    os.replace(part, dest)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _ShortRead(Exception):
+    pass
+
+
+def _set_read_timeout(response: Any, seconds: float) -> None:
+    """Switch the socket of an open response from the connect timeout to the read timeout.
+
+    urllib has one timeout for everything; the body of a large file needs its own. The
+    socket sits under http.client's buffered reader; if it is not where expected, the
+    connect timeout simply stays in force.
+    """
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        sock.settimeout(seconds)
+
+
+def _fetch_once(url: str, out: BinaryIO, connect_timeout: float, read_timeout: float,
+                opener: Callable[..., Any], bar: Any) -> int:
+    """Stream ``url`` into ``out``; the number of bytes, or an exception when the body is short."""
+    out.seek(0)
+    out.truncate()
+    received = 0
+    with opener(url, timeout=connect_timeout) as response:
+        _set_read_timeout(response, read_timeout)
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        if bar is not None:
+            bar.reset(total)
+        # read1 returns what has arrived (read would wait for a whole chunk); http.client raises
+        # IncompleteRead when a chunked body or one with a length is cut short
+        read = getattr(response, "read1", response.read)
+        for chunk in iter(lambda: read(CHUNK), b""):
+            out.write(chunk)
+            received += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+    if total is not None and received != total:
+        raise _ShortRead(f"received {received} of the {total} bytes announced")
+    return received
+
+
+# what a transfer can fail with (a full disk or a bad destination is not among them: those propagate as they are)
+_NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, _ShortRead, ValueError)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: network trouble, a cut transfer, a busy server (not 404, not a bad URL)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code >= 500 or exc.code in (408, 429)
+    return not isinstance(exc, ValueError)
+
+
+def _what_happened(exc: BaseException, connect_timeout: float, read_timeout: float) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered HTTP {exc.code} {exc.reason}"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return f"no answer within the timeout ({connect_timeout:g} s to connect and answer, {read_timeout:g} s between reads)"
+    if isinstance(exc, _ShortRead):
+        return f"the transfer was cut short ({exc})"
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"the connection closed before the end of the file ({len(exc.partial)} bytes in the last read)"
+    if isinstance(exc, urllib.error.URLError):
+        return f"could not connect ({reason})"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'connection lost'}"
+
+
+class _Bar:
+    """A byte counter over ``progress_bar``, new for each attempt (none when the size is unknown)."""
+
+    def __init__(self, desc: str):
+        self.desc = desc
+        self.bar: Any = None
+
+    def reset(self, total: int | None) -> None:
+        from ..progress import progress_bar
+
+        self.close()
+        if total:
+            self.bar = progress_bar(total, self.desc)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def download_file(
+    url: str,
+    dest: str | Path,
+    sha256: str | None = None,
+    progress: bool = True,
+    opener: Callable[..., Any] | None = None,
+    *,
+    connect_timeout: float = 30.0,
+    read_timeout: float = 60.0,
+    retries: int = 3,
+    retry_wait: float = 2.0,
+    check: Callable[[Path], None] | None = None,
+) -> Path:
+    """Fetch ``url`` into ``dest``; ``dest`` is replaced only by a complete, verified file.
+
+    Args:
+        sha256: the expected SHA-256; when None the computed sum is recorded beside the file
+            (``dest.sha256``) once it is installed.
+        opener: ``urllib.request.urlopen`` or a function like it (``opener(url, timeout=...)``).
+        connect_timeout: seconds to connect and get the server's answer.
+        read_timeout: seconds without data before a transfer counts as stalled.
+        retries: further tries after a network failure, a cut transfer or a 5xx answer,
+            ``retry_wait`` seconds apart (doubling); not after a 4xx answer or a bad sum.
+        check: called with the complete temporary file before it is installed; it raises
+            (any ``IPainterError``) to refuse the file.
+
+    Raises ``DownloadError`` naming the URL, what happened and what to do.
+    """
+    dest = Path(dest).expanduser()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(dest, older_than_s=max(900.0, 2 * read_timeout))
+    kept = f"{dest} was left as it was" if dest.exists() else "nothing was written"
+    bar = _Bar(dest.name) if progress else None
+    with _terminate_raises(), _part_file(dest) as part:
+        try:
+            with open(part, "wb") as out:
+                for attempt in range(retries + 1):
+                    try:
+                        _fetch_once(url, out, connect_timeout, read_timeout, opener or urllib.request.urlopen, bar)
+                        break
+                    except _NETWORK_ERRORS as exc:
+                        if not _transient(exc) or attempt == retries:
+                            tries = f" after {attempt + 1} tries" if attempt else ""
+                            raise DownloadError(
+                                f"could not download {url}{tries}: {_what_happened(exc, connect_timeout, read_timeout)}; "
+                                f"{kept}. Check the URL and the network, then run it again"
+                            ) from None
+                        time.sleep(retry_wait * 2**attempt)
+        finally:
+            if bar is not None:
+                bar.close()
+        actual = _verify(part, url, sha256, check, kept)
+        _install(part, dest)
+    if sha256 is None:
+        _record_sum(dest, actual)
+    return dest
+
+
+def _verify(part: Path, source: str, sha256: str | None, check: Callable[[Path], None] | None, kept: str) -> str:
+    """The file's SHA-256 once it passed ``check`` and matches ``sha256`` (when given)."""
+    if check is not None:
+        try:
+            check(part)
+        except IPainterError as exc:
+            why = str(exc).splitlines()[0].replace(f"{part} ", "it ")  # the temp file's name means nothing to a user
+            raise DownloadError(f"the file from {source} is not usable ({why}); it was discarded and {kept}") from None
+    actual = sha256_of(part)
+    if sha256 is not None and actual.lower() != sha256.lower():
+        raise DownloadError(
+            f"SHA-256 of the download from {source} is {actual}, expected {sha256}: the file was discarded (corrupt or "
+            f"changed upstream) and {kept}"
+        )
+    return actual
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def _checks_network(preset: Preset) -> Callable[[Path], None]:
+    """A check that a file reads as a checkpoint of the preset's network (cheap: memory-mapped, meta shapes)."""
+
+    def check(path: Path) -> None:
+        from .checkpoints import check_state_dict, read_state_dict
+        from .unet import build_unet
+
+        sd, _ = read_state_dict(path)
+        check_state_dict(build_unet(dict(preset.unet_config), device="meta"), sd, path)
+
+    return check
+
+
+def _gdown_into(part: Path, preset: Preset, progress: bool) -> None:
+    try:
+        import gdown  # type: ignore[import-not-found]
+    except ImportError:
+        raise UserInputError(
+            f"downloading {preset.name!r} from Google Drive needs gdown: pip install 'ipainter-nb[download]'"
+        ) from None
+    source = f"Google Drive (id {preset.gdrive_id})"
+    try:
+        with open(part, "wb") as out:  # gdown writes into an open file without a temp file of its own
+            result = gdown.download(id=preset.gdrive_id, output=out, quiet=not progress)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        raise DownloadError(f"could not download {preset.filename} from {source}: {str(exc).splitlines()[0]}; "
+                            "try again later or fetch it by hand") from None
+    if result is None or part.stat().st_size == 0:
+        raise DownloadError(f"could not download {preset.filename} from {source} (gdown gave up, see its message above); "
+                            "try again later or fetch it by hand")
+
+
+def download_weights(
+    name: str,
+    dest_dir: str | Path | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+    url: str | None = None,
+    *,
+    verify: bool = True,
+    **http_options: Any,
+) -> Path:
+    """Opt-in: download a preset's checkpoint (gdown for Google Drive, HTTPS otherwise).
+
+    Never called implicitly. ``dest_dir`` defaults to ``~/.cache/ipainter_nb``. ``url``
+    overrides the preset's source (a mirror, or a local server in tests). A file already
+    there whose SHA-256 matches the known or recorded sum is kept as is. With ``verify``
+    the download must read as a checkpoint of the preset's network before it is installed
+    (a half file or an error page never is). ``http_options`` go to ``download_file``
+    (timeouts, retries).
+    """
+    preset = PRESETS.get(name)
+    if preset is None or not preset.downloadable:
+        downloadable = sorted(n for n, p in PRESETS.items() if p.downloadable)
+        raise UserInputError(f"no download for {name!r}: downloadable presets are {', '.join(downloadable)}")
+    folder = Path(dest_dir).expanduser() if dest_dir else default_download_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / preset.filename
+    expected = sha256 or preset.sha256
+    known = expected or _recorded_sum(target)
+    if known and target.is_file() and sha256_of(target) == known.lower():
+        return target
+    check = _checks_network(preset) if verify else None
+    if url is None and preset.gdrive_id:
+        kept = f"{target} was left as it was" if target.exists() else "nothing was written"
+        with _terminate_raises(), _part_file(target) as part:
+            _gdown_into(part, preset, progress)
+            actual = _verify(part, f"Google Drive (id {preset.gdrive_id})", expected, check, kept)
+            _install(part, target)
+        if expected is None:
+            _record_sum(target, actual)
+        return target
+    return download_file(url or preset.url or "", target, expected, progress, check=check, **http_options)
