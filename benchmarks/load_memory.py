@@ -33,7 +33,8 @@ HEADERS = ["method", "dtype", "load s", "RSS before MB", "peak RSS MB", "peak / 
 CHILD = r"""
 import json, os, resource, sys, time
 import torch
-from ipainter_nb.core.models import GUIDED_DIFFUSION_256, PRESETS, load_model
+from ipainter_nb.core.models import load_model
+from ipainter_nb.core.presets import GUIDED_DIFFUSION_256, PRESETS
 from ipainter_nb.core.unet import build_unet
 
 def status(key):
@@ -88,7 +89,7 @@ def write_checkpoint(arch: str, folder: Path) -> Path:
     """A random-weight checkpoint with guided-diffusion's key names, as torch.save writes it."""
     import torch
 
-    from ipainter_nb.core.models import GUIDED_DIFFUSION_256, PRESETS
+    from ipainter_nb.core.presets import GUIDED_DIFFUSION_256, PRESETS
     from ipainter_nb.core.unet import build_unet
 
     torch.manual_seed(0)
