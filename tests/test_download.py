@@ -109,6 +109,13 @@ def test_a_complete_download_is_installed_and_its_sum_recorded(server, tmp_path,
     assert leftovers(dest.parent) == []
 
 
+def test_progress_is_shown_in_mib_even_in_a_log(server, tmp_path, capsys):
+    Handler.payload = PAYLOAD * 30  # 3 MiB
+    download_file(f"{server}/good", tmp_path / "model.pt", **{**FAST, "progress": True})
+    err = capsys.readouterr().err
+    assert "model.pt (MiB): 100% (3/3)" in err and len(err.splitlines()) <= 6  # a few summary lines, not a flood
+
+
 @pytest.mark.parametrize("mode", ["drop-length", "drop-chunked"])
 def test_a_connection_dropped_halfway_installs_nothing_and_keeps_the_good_file(server, tmp_path, mode):
     dest = tmp_path / "model.pt"
@@ -135,6 +142,15 @@ def test_a_server_that_never_answers_times_out_quickly(server, tmp_path):
         download_file(f"{server}/hang", tmp_path / "model.pt", progress=False, connect_timeout=0.3, retries=1, retry_wait=0.01)
     assert time.monotonic() - start < 5
     assert Handler.hits["hang"] == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_transfer_that_stalls_midway_times_out_on_the_read_timeout(server, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="no answer within the timeout"):
+        download_file(f"{server}/slow", tmp_path / "model.pt", progress=False, connect_timeout=20, read_timeout=0.3,
+                      retries=1, retry_wait=0.01)
+    assert time.monotonic() - start < 5  # the 20 s connect timeout does not apply to the body
     assert list(tmp_path.iterdir()) == []
 
 

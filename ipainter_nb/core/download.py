@@ -30,7 +30,7 @@ from .presets import PRESETS, Preset, default_download_dir
 
 __all__ = ["DownloadError", "download_file", "download_weights", "sha256_of"]
 
-CHUNK = 1 << 20
+CHUNK = MIB = 1 << 20
 
 
 class DownloadError(IPainterError):
@@ -183,25 +183,31 @@ def _what_happened(exc: BaseException, connect_timeout: float, read_timeout: flo
 
 
 class _Bar:
-    """A byte counter over ``progress_bar``, new for each attempt (none when the size is unknown)."""
+    """Progress in MiB over ``progress_bar``, new for each attempt (none when the size is unknown)."""
 
     def __init__(self, desc: str):
         self.desc = desc
         self.bar: Any = None
+        self.received = 0
 
     def reset(self, total: int | None) -> None:
         from ..progress import progress_bar
 
         self.close()
+        self.received = 0
         if total:
-            self.bar = progress_bar(total, self.desc)
+            self.bar = progress_bar(-(-total // MIB), f"{self.desc} (MiB)", enabled=True)
 
     def update(self, n: int) -> None:
         if self.bar is not None:
-            self.bar.update(n)
+            before = self.received // MIB
+            self.received += n
+            self.bar.update(min(self.received // MIB, self.bar.total) - before)
 
     def close(self) -> None:
         if self.bar is not None:
+            if self.received % MIB:  # the last, partial MiB
+                self.bar.update(1)
             self.bar.close()
             self.bar = None
 
