@@ -132,8 +132,10 @@ def test_a_connection_dropped_halfway_installs_nothing_and_keeps_the_good_file(s
 
 def test_a_transfer_cut_once_succeeds_on_the_next_try(server, tmp_path):
     dest = tmp_path / "model.pt"
+    Path(f"{dest}.sha256").write_text("0123  model.pt\n")  # the sum of some earlier file
     download_file(f"{server}/flaky", dest, sha256=hashlib.sha256(PAYLOAD).hexdigest(), **FAST)
     assert dest.read_bytes() == PAYLOAD and Handler.hits["flaky"] == 2
+    assert Path(f"{dest}.sha256").read_text().split()[0] == hashlib.sha256(PAYLOAD).hexdigest()
 
 
 def test_a_server_that_never_answers_times_out_quickly(server, tmp_path):

@@ -56,9 +56,15 @@ def _recorded_sum(dest: Path) -> str | None:
         return None
 
 
-def _record_sum(dest: Path, actual: str) -> None:
+def _install(part: Path, dest: Path, actual: str, known: bool) -> None:
+    """Move the verified ``part`` over ``dest`` and record its sum beside it."""
+    # a sum left from an earlier file must never describe the new one, even if we are killed in between
+    _sum_file(dest).unlink(missing_ok=True)
+    os.chmod(part, 0o644)  # mkstemp made it private; give it what a plain open() would
+    os.replace(part, dest)
     write_text_atomic(_sum_file(dest), f"{actual}  {dest.name}\n")
-    print(f"recorded SHA-256 {actual} of {dest.name} in {_sum_file(dest)} (no known sum to check against)")
+    if not known:
+        print(f"recorded SHA-256 {actual} of {dest.name} in {_sum_file(dest)} (no known sum to check against)")
 
 
 # --------------------------------------------------------------------------- temp file and signals
@@ -105,11 +111,6 @@ def _part_file(dest: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             part.unlink()
-
-
-def _install(part: Path, dest: Path) -> None:
-    os.chmod(part, 0o644)  # mkstemp made it private; give it what a plain open() would
-    os.replace(part, dest)
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -228,8 +229,8 @@ def download_file(
     """Fetch ``url`` into ``dest``; ``dest`` is replaced only by a complete, verified file.
 
     Args:
-        sha256: the expected SHA-256; when None the computed sum is recorded beside the file
-            (``dest.sha256``) once it is installed.
+        sha256: the expected SHA-256, checked when given. The sum of the installed file is
+            recorded beside it (``dest.sha256``), and printed when none was known.
         opener: ``urllib.request.urlopen`` or a function like it (``opener(url, timeout=...)``).
         connect_timeout: seconds to connect and get the server's answer.
         read_timeout: seconds without data before a transfer counts as stalled.
@@ -264,9 +265,7 @@ def download_file(
             if bar is not None:
                 bar.close()
         actual = _verify(part, url, sha256, check, kept)
-        _install(part, dest)
-    if sha256 is None:
-        _record_sum(dest, actual)
+        _install(part, dest, actual, known=sha256 is not None)
     return dest
 
 
@@ -360,8 +359,6 @@ def download_weights(
         with _terminate_raises(), _part_file(target) as part:
             _gdown_into(part, preset, progress)
             actual = _verify(part, f"Google Drive (id {preset.gdrive_id})", expected, check, kept)
-            _install(part, target)
-        if expected is None:
-            _record_sum(target, actual)
+            _install(part, target, actual, known=expected is not None)
         return target
     return download_file(url or preset.url or "", target, expected, progress, check=check, **http_options)
