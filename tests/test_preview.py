@@ -16,7 +16,7 @@ from ipainter_nb.core.models import load_model
 from ipainter_nb.core.sampler import CancelToken, paint
 from ipainter_nb.images import tensor_to_uint8
 from ipainter_nb.widgets import preview as preview_module
-from ipainter_nb.widgets.preview import LivePreview
+from ipainter_nb.widgets.preview import PIXELATED_CLASS, LivePreview
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -61,10 +61,11 @@ def test_throttling_skips_frames_but_always_shows_the_last():
     assert preview.frames_skipped == 50 - preview.frames_shown
     last = steps[-1]
     assert "t=0" in preview.label.value and f"NFE {last.nfe_so_far}/{last.total_nfe}" in preview.label.value
-    # the shown x_t of sample 1 is the last step's, enlarged 2x (16 px display / 8 px image)
-    expected = tensor_to_uint8(last.x_t)[1].repeat(2, axis=0).repeat(2, axis=1)
+    # the shown x_t of sample 1 is the last step's, sent at 8 px and shown at 16 px with pixels repeated
     xt_widget, _ = preview._rows[1]
-    np.testing.assert_array_equal(decode(xt_widget.value), expected)
+    np.testing.assert_array_equal(decode(xt_widget.value), tensor_to_uint8(last.x_t)[1])
+    assert (xt_widget.width, xt_widget.height) == ("16", "16") and PIXELATED_CLASS in xt_widget._dom_classes
+    assert any(f".{PIXELATED_CLASS}" in child.value for child in preview.children if hasattr(child, "value"))
 
 
 def test_skipped_steps_convert_and_encode_nothing(monkeypatch):
