@@ -339,8 +339,9 @@ def _check_count(name: str, value: Any, lowest: int, below: int | None = None) -
 _CPU_MAX_BATCH = 8
 _CUDA_MAX_BATCH = 64
 _CPU_BUDGET_BYTES = 2 << 30
-# Live activation maps of the UNet's widest level, per unit of num_channels, in a forward
-# without autograd (a generous bound, calibrated against peak CUDA memory).
+# Bytes per picture of a forward without autograd, in units of num_channels × H × W values:
+# a bound with room to spare over the peak measured on CUDA for the demo and places256
+# networks, which also covers the sampler's own tensors and the allocator's slack.
 _ACTIVATION_MAPS = 24
 
 
