@@ -164,3 +164,31 @@ def test_info_of_presets_needs_no_weights(tmp_path, monkeypatch):
     # an explicit preset applies to files, not on top of another preset's name
     with pytest.raises(ValueError, match="drop one of them"):
         read_checkpoint_info("places256", preset="celeba256")
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy", "safetensors"])
+def test_damaged_bytes_anywhere_give_a_checkpoint_error_or_a_readable_file(tmp_path, fmt):
+    """Cut and overwrite bytes at random: reading either works or says the file is bad, nothing else."""
+    import random
+
+    sd = {"a": torch.randn(40, 40), "b": torch.zeros(3)}
+    if fmt == "safetensors":
+        good, name = safetensors_bytes(sd, {"ipainter_nb": json.dumps({"name": "x"})}, tmp_path=tmp_path), "m.safetensors"
+    else:
+        good, name = torch_bytes({"ema": sd, "step": 1}, legacy=fmt == "legacy"), "m.pt"
+    rng = random.Random(0)
+    path = tmp_path / name
+    outcomes = set()
+    for _ in range(60):
+        data = bytearray(good[: rng.randrange(1, len(good))] if rng.random() < 0.5 else good)
+        for _ in range(rng.randint(0, 12)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        path.write_bytes(bytes(data))
+        for read in (read_state_dict, read_checkpoint_info):
+            try:
+                read(path)
+                outcomes.add("read")
+            except CheckpointError as exc:
+                assert str(path) in str(exc) and len(str(exc).splitlines()) == 1
+                outcomes.add("refused")
+    assert "refused" in outcomes
