@@ -139,6 +139,10 @@ def test_micro_batches_paint_the_same_pictures_and_hand_each_batch_over(tiny_mod
     assert batched.num_finished == 5 and not batched.stopped and batched.batch_size == 2
     assert torch.allclose(batched.samples, whole.samples, atol=1e-4)
     assert batched.nfe == 3 * ip.schedules.count_nfe(SHORT)  # every model call of every micro-batch
+    # handed over and not kept: memory stays bounded however many are asked for
+    lean = ip.paint(tiny_model, image, keep, times=SHORT, num_samples=5, seed=2, progress=False, batch_size=2,
+                    keep_samples=False, on_samples=lambda k, pictures: handed.append((k, pictures.shape[0])))
+    assert lean.samples.shape[0] == 0 and lean.num_finished == 5 and len(handed) == 6
     # pictures 3..4 of the same run, painted on their own
     tail = ip.paint(tiny_model, image, keep, times=SHORT, num_samples=2, seed=2, first_sample=3, progress=False)
     assert torch.allclose(tail.samples, whole.samples[3:], atol=1e-4)

@@ -110,9 +110,10 @@ class Frame:
 class PaintResult:
     """What a run produced.
 
-    ``samples[:num_finished]`` went through the whole schedule. A stopped run (``stopped``)
-    also keeps, after them, the best picture of the micro-batch it stopped in (its latest
-    clean-image prediction, known pixels pasted); micro-batches it never started are absent.
+    ``samples`` holds the pictures that went through the whole schedule (``num_finished``
+    of them, or none with ``paint(keep_samples=False)``), then, if the run was stopped
+    (``stopped``), the best pictures of the micro-batch it stopped in (their latest
+    clean-image prediction, known pixels pasted). Micro-batches never started are absent.
     """
 
     samples: torch.Tensor  # (M,3,H,W) in [-1,1], known pixels exactly as given
@@ -400,6 +401,7 @@ def paint(
     batch_size: int | None = None,
     first_sample: int = 0,
     on_samples: Callable[[int, torch.Tensor], None] | None = None,
+    keep_samples: bool = True,
 ) -> PaintResult:
     """Fill the region where ``keep`` is 0 so that it agrees with the kept pixels.
 
@@ -432,6 +434,8 @@ def paint(
         on_samples: called as ``on_samples(k, pictures)`` with each finished micro-batch,
             ``pictures`` (n,3,H,W) being pictures k..k+n-1 of the run, so a caller can
             write them at once.
+        keep_samples: False leaves finished pictures out of ``result.samples`` (they go
+            to ``on_samples`` only), so that memory stays bounded however many are painted.
     """
     num_samples = _check_count("num_samples", num_samples, 1)
     seed = _check_count("seed", seed, 0, 2**63)
@@ -458,7 +462,7 @@ def paint(
     frames: list[Frame] = []
     finished: list[torch.Tensor] = []
     partial: torch.Tensor | None = None
-    nfe = steps_done = 0
+    nfe = steps_done = num_finished = 0
     model_s = 0.0
     start = time.perf_counter()
     calls = f"{total_nfe} model calls" + (f" × {num_batches} batches" if num_batches > 1 else "")
@@ -495,14 +499,15 @@ def paint(
             steps_done = last.index + 1
             if steps_done == total_steps:
                 pictures = last.x_t.clamp(-1, 1)
-                finished.append(pictures)
+                num_finished += n
+                if keep_samples:
+                    finished.append(pictures)
                 if on_samples is not None:
                     on_samples(k0, pictures)
             else:
                 # the best picture that exists: the latest clean-image prediction
                 best = last_x0 if last_x0 is not None else last.x_t
                 partial = (batch_keep * batch_image + (1 - batch_keep) * best).clamp(-1, 1)
-    num_finished = sum(p.shape[0] for p in finished)
     parts = finished + ([partial] if partial is not None else [])
     samples = torch.cat(parts) if parts else image[:0].clone()
     elapsed = time.perf_counter() - start
