@@ -1,0 +1,181 @@
+"""The resampling window chosen from the frequency argument instead of a fixed number.
+
+The paper stops resampling at t = 100 of 250 whatever the picture and the mask. The
+argument behind it says *which* t matter: the forward process adds white noise, so each
+spatial frequency f of the picture is drowned (signal-to-noise ratio below 1) from some
+t on, the fine ones first. What has to be harmonised across a hole is the structure at
+the hole's own scale, ``f_mask ≈ 1 / (hole diameter)``: coarser structure is pinned by the
+kept pixels around it, finer structure is local. That band is decided by the sampler
+while its SNR climbs through 1, so resampling is worth its model calls there and little
+elsewhere:
+
+    SNR(f, t) = a_t / (1 - a_t) · P(f)
+    start = the t where SNR(f_mask, t) = 1 / margin     (the band still drowned)
+    stop  = the t where SNR(f_mask, t) = margin         (the band settled)
+
+with ``a_t`` the respaced ``alphas_cumprod`` and ``P(f)`` the data's power per Fourier
+coefficient (orthonormal DFT, the convention of :mod:`.frequency`): ``pixel_var`` times a
+spectrum ``(f0² + f²)^(-β/2)`` normalised to mean 1 over the picture's frequency grid.
+:func:`frequency_schedule` returns that window as a :class:`ScheduleConfig`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import UserInputError
+from .schedules import ScheduleConfig
+
+__all__ = ["frequency_schedule", "hole_radius", "mask_frequency", "band_snr_at", "explain"]
+
+# Natural pictures in [-1, 1]: pixel variance about 0.25, spectral exponent about 2 to 3
+# (demo scenes: 2.9, fitted by exact.GaussianImageModel.fit), knee at the picture's fundamental.
+DEFAULT_BETA = 2.6
+DEFAULT_PIXEL_VAR = 0.25
+# The seam is a pixel-scale step at the mask's boundary: the finest band, Nyquist.
+SEAM_FREQUENCY = 0.5
+
+
+def hole_radius(keep: Any) -> int:
+    """The largest distance (pixels, chessboard metric) from a generated pixel to a kept one.
+
+    Half the width of the widest part of the hole; 0 when nothing is generated. With
+    nothing kept it is the picture's half-size (every structure is free).
+    """
+    k = torch.as_tensor(np.asarray(keep.detach().cpu() if hasattr(keep, "detach") else keep), dtype=torch.float32)
+    k = k.reshape(k.shape[-2], k.shape[-1]) > 0.5
+    h, w = k.shape
+    if not bool(k.any()):
+        return max(h, w) // 2
+    covered = k[None, None].float()
+    r = 0
+    while not bool((covered > 0).all()):
+        covered = F.max_pool2d(covered, 3, stride=1, padding=1)  # grow the kept region by one pixel
+        r += 1
+    return r
+
+
+def mask_frequency(keep: Any = None, image_size: int | None = None) -> float:
+    """The frequency (cycles/pixel) of the hole's scale: one cycle across a disc of the hole's area.
+
+    A thin frame has a small inradius but long modes along it; the radius of the disc of
+    equal area sees them (for a compact hole the two radii are close), so the larger of
+    the two sets the scale.
+    """
+    if keep is None:
+        if image_size is None:
+            raise UserInputError("give keep (the mask) or image_size to place the mask's scale")
+        radius = max(image_size / 8, 1.0)  # a typical cutout hole: a quarter of the picture across
+    else:
+        k = np.asarray(keep.detach().cpu() if hasattr(keep, "detach") else keep, dtype=np.float64)
+        area = float((k < 0.5).sum())
+        radius = max(hole_radius(keep), (area / np.pi) ** 0.5)
+    return 1.0 / (2 * max(radius, 1.0))
+
+
+def _power_at(f: float, size: int, beta: float, f0: float, pixel_var: float) -> float:
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.fftfreq(size)[None, :]
+    norm = ((f0**2 + fy**2 + fx**2) ** (-beta / 2)).mean()
+    return pixel_var * (f0**2 + f**2) ** (-beta / 2) / norm
+
+
+def band_snr_at(alphas_cumprod: Any, f: float, size: int, beta: float = DEFAULT_BETA, f0: float | None = None,
+                pixel_var: float = DEFAULT_PIXEL_VAR) -> np.ndarray:
+    """Forward SNR of the frequency ``f`` at every respaced t (shape (t_T,))."""
+    a = np.asarray(alphas_cumprod, dtype=np.float64)
+    f0 = 1.0 / size if f0 is None else f0
+    return a / (1 - a) * _power_at(f, size, beta, f0, pixel_var)
+
+
+def _crossing(snr: np.ndarray, level: float) -> int:
+    """The first t (ascending) at which the SNR falls below ``level``; len(snr) if never."""
+    below = np.flatnonzero(snr < level)
+    return int(below[0]) if len(below) else len(snr)
+
+
+def frequency_schedule(
+    model_or_alphas_cumprod: Any,
+    keep: Any = None,
+    t_T: int | None = None,
+    spectrum_beta: float | None = None,
+    *,
+    f0: float | None = None,
+    pixel_var: float | None = None,
+    image_size: int | None = None,
+    margin: float = 4.0,
+    jump_length: int | None = None,
+    jump_n_sample: int | None = None,
+) -> ScheduleConfig:
+    """Propose the resampling window (stop and start) for a mask from the frequency argument.
+
+    Args:
+        model_or_alphas_cumprod: a model (``DiffusionModel``, ``ExactDiffusionModel``) or the
+            ``alphas_cumprod`` of the respaced schedule (length ``t_T``).
+        keep: the mask (1 = keep); its widest hole sets the frequency band to harmonise.
+            None: a hole a quarter of the picture across.
+        t_T: respaced steps (default: the model's default schedule, or len(alphas_cumprod)).
+        spectrum_beta, f0, pixel_var: the data spectrum ``pixel_var · (f0² + f²)^(-β/2)``
+            (normalised to mean 1 on the grid). Default: the exact model's own parameters
+            when the model has them, else natural-picture values (β = 2.6, f0 = one cycle
+            per picture, pixel variance 0.25).
+        image_size: the picture's side (default: the model's, or the mask's).
+        margin: the window covers the t where the band's SNR lies in [1/margin, margin].
+        jump_length, jump_n_sample: default: the paper's proportions for ``t_T``
+            (``ScheduleConfig.for_t_T``), or the model's default schedule's.
+
+    Returns:
+        A ``ScheduleConfig`` with ``stop_resampling_at`` and ``start_resampling_at`` set;
+        ``describe()`` and ``nfe`` tell its cost.
+    """
+    if margin <= 1:
+        raise UserInputError(f"margin={margin} must be above 1 (the window spans SNR 1/margin..margin)")
+    model = None if isinstance(model_or_alphas_cumprod, (np.ndarray, list, tuple, torch.Tensor)) else model_or_alphas_cumprod
+    like = getattr(model, "default_schedule", None) if model is not None else None
+    if model is not None:
+        t_T = t_T or (like.t_T if like is not None else 250)
+        alphas = model.schedule(t_T).alphas_cumprod
+        image_size = image_size or model.image_size
+        image_model = getattr(model, "image_model", None)
+        if image_model is not None:  # the exact model knows its spectrum
+            spectrum_beta = spectrum_beta if spectrum_beta is not None else image_model.beta
+            f0 = f0 if f0 is not None else image_model.f0
+            pixel_var = pixel_var if pixel_var is not None else float(np.trace(np.asarray(image_model.channel_cov)) / 3)
+    else:
+        alphas = np.asarray(torch.as_tensor(model_or_alphas_cumprod).double().cpu().numpy()).reshape(-1)
+        if t_T is not None and t_T != len(alphas):
+            raise UserInputError(f"t_T={t_T} but alphas_cumprod has {len(alphas)} values: pass the respaced schedule's table")
+        t_T = len(alphas)
+    if image_size is None:
+        if keep is None:
+            raise UserInputError("give image_size (or keep, or a model) so the mask's scale can be placed")
+        image_size = int(np.asarray(keep.shape)[-1])
+    beta = DEFAULT_BETA if spectrum_beta is None else spectrum_beta
+    var = DEFAULT_PIXEL_VAR if pixel_var is None else pixel_var
+    hole_band = band_snr_at(alphas, mask_frequency(keep, image_size), image_size, beta, f0, var)
+    seam_band = band_snr_at(alphas, SEAM_FREQUENCY, image_size, beta, f0, var)
+    stop = min(_crossing(seam_band, margin), t_T)
+    start = min(max(_crossing(hole_band, 1.0 / margin), stop), t_T)
+
+    base = ScheduleConfig.for_t_T(t_T, like if like is not None and like.t_T == t_T else None)
+    j = jump_length if jump_length is not None else base.jump_length
+    r = jump_n_sample if jump_n_sample is not None else max(base.jump_n_sample, 2)
+    j = max(1, min(j, t_T - 1))
+    # jumps start at multiples of j and cover [p, p + j]: round the stop down so that the
+    # jump covering the seam band's settling time is kept
+    stop = (stop // j) * j
+    start = min(t_T, max(start, stop))
+    return ScheduleConfig(t_T, j, r, stop, start)
+
+
+def explain(config: ScheduleConfig, keep: Any = None, image_size: int | None = None) -> str:
+    """One line saying what the window is for (the band's frequency and wavelength)."""
+    size = image_size or (int(np.asarray(keep.shape)[-1]) if keep is not None else None)
+    f = mask_frequency(keep, size)
+    return (f"resample t={config.stop_resampling_at}..{config.start_resampling_at} of {config.t_T}: where the band of the "
+            f"hole's scale ({f:.3f} cycles/pixel, {1 / f:.0f} px wavelength) is being decided; {config.nfe} model calls")
+
