@@ -241,7 +241,8 @@ def load_model(
     dtype = _resolve_dtype(dtype) or torch.float32
     autocast = _resolve_dtype(autocast, "autocast")
     info = read_checkpoint_info(name_or_path, preset=preset, config=config)
-    path = info["path"] if info["path"] is not None else find_weights(info["preset"])
+    # a preset's file is looked up (a missing shipped file then says how to get it back)
+    path = find_weights(info["preset"]) if str(name_or_path) in PRESETS else info["path"]
     cfg = _network_config(info, path)
     if channels_last is None:
         channels_last = device.type == "cpu"
