@@ -108,6 +108,7 @@ def test_the_layout_wraps_instead_of_squeezing_the_tools(composer):
     assert all(b in tools.children for b in buttons)
     assert all(b.layout.flex == "0 0 auto" and b.layout.min_width for b in buttons)  # never shrunk to nothing
     assert "ipainter-canvas" in composer.canvas_box._dom_classes and composer.canvas in composer.canvas_box.children
+    assert composer.canvas_box.layout.width == "384px"  # as wide as the canvas: never stretched by a fraction
     assert "wheel: scale" in composer.hint.value
     assert "ipainter-scale" in composer.scale_control._dom_classes
     assert "ipainter-palette" in composer.palette._dom_classes
@@ -358,7 +359,7 @@ def test_replacing_the_composition_resizes_the_canvas_and_clears_history(compose
     composer.observe(lambda change: replaced.append(change["new"]), "composition")
     big = Composition(256)
     composer.composition = big
-    assert replaced == [big] and composer.canvas.width == 512
+    assert replaced == [big] and composer.canvas.width == 512 and composer.canvas_box.layout.width == "512px"
     assert not composer.can_undo and composer.selected is None
     composer.add_cutout("sun")
     assert len(big) == 1

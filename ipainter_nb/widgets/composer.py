@@ -226,8 +226,11 @@ class Composer(W.VBox):
         # A fresh browser view (page reload, second view) starts blank: draw again.
         for layer_canvas in (self.canvas[0], self.canvas[1]):
             layer_canvas.on_client_ready(self.redraw)
-        self.hint = W.HTML(f"<small style='color:#666'>{html.escape(CANVAS_HINT)}</small>")
-        self.canvas_box = W.VBox([self.canvas, self.hint], layout=W.Layout(flex="0 0 auto", margin="0 8px 4px 0"))
+        self.hint = W.HTML(_small_note(CANVAS_HINT))
+        # As wide as the canvas (the hint wraps): a wider box would stretch the canvas
+        # by a fraction and make its pixels uneven.
+        self.canvas_box = W.VBox([self.canvas, self.hint], layout=W.Layout(
+            flex="0 0 auto", width=f"{w}px", align_items="flex-start", margin="0 8px 4px 0"))
         self.canvas_box.add_class("ipainter-canvas")
 
     @staticmethod
@@ -260,7 +263,7 @@ class Composer(W.VBox):
             style={"description_width": "3em"}, layout=W.Layout(width="100%", min_width="12em"))
         self.scale_slider.observe(self._on_slider, "value")
         self.scale_control = W.VBox(
-            [self.scale_slider, W.HTML("<small style='color:#666'>or turn the mouse wheel over the canvas</small>")],
+            [self.scale_slider, W.HTML(_small_note("or turn the mouse wheel over the canvas"))],
             layout=W.Layout(width="100%", min_width="12em", margin="4px 0"))
         self.scale_control.add_class("ipainter-scale")
         self.tools = W.Box(
@@ -281,6 +284,7 @@ class Composer(W.VBox):
         new.observe(self._on_composition_changed)
         self._scale = self._pick_scale(self._fixed_scale, new)
         self.canvas.width, self.canvas.height = self._display_size(new)
+        self.canvas_box.layout.width = f"{self.canvas.width}px"
         self._undo.clear()
         self._redo.clear()
         self._last_key = None
@@ -772,6 +776,10 @@ class Composer(W.VBox):
         if picture:
             self._dirty = False
             self._last_frame = self._clock()
+
+
+def _small_note(text: str) -> str:
+    return f"<div style='color:#666; font-size:smaller; line-height:1.3'>{html.escape(text)}</div>"
 
 
 def _put_enlarged(canvas: Any, rgba: np.ndarray, s: float) -> None:

@@ -146,7 +146,7 @@ class Palette(W.VBox):
                                            width="100%", min_width="0"))
         self.upload = W.FileUpload(accept="image/*", multiple=True, description=UPLOAD_LABEL,
                                    tooltip="Add your own cutouts (PNG with transparency)",
-                                   layout=W.Layout(width="auto", min_width="9em"))
+                                   layout=W.Layout(width="auto", min_width="9em", align_self="flex-start"))
         self.upload.add_class("ipainter-upload")
         self.upload.observe(self._on_upload_value, "value")
         style = W.HTML(_UPLOAD_STYLE, layout=W.Layout(display="none"))
