@@ -1,13 +1,16 @@
 """Train a small guided-diffusion-format UNet: the shipped demo model, or one on your images.
 
-    python -m ipainter_nb.train --out runs/demo                 # procedural landscapes
-    python -m ipainter_nb.train --data my_photos/ --out runs/mine
-    python -m ipainter_nb.train --out runs/demo --export ipainter_nb/assets/demo_model.safetensors
+    ipainter train --out runs/demo                 # procedural landscapes
+    ipainter train --data my_photos/ --out runs/mine
+    ipainter train --out runs/more --init-from ipainter_nb/assets/demo_model.safetensors
+    ipainter train --out runs/demo --export my_model.safetensors
 
 Training is seeded and resumable: every ``--save-every`` steps the model, its EMA copy, the
 optimiser and the step are written atomically to ``<out>/last.pt``; running the same
-command again continues from there. The loss goes to ``<out>/loss.csv`` and sample grids
-to ``<out>/samples/``.
+command again continues from there. ``--init-from`` starts from exported weights (the
+shipped demo model, or a file another machine exported) with a fresh optimiser. The loss
+goes to ``<out>/loss.csv`` (one row per step, also after a resume) and sample grids to
+``<out>/samples/``.
 """
 
 from __future__ import annotations
@@ -15,26 +18,48 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
+from .core.checkpoints import CheckpointError, read_checkpoint
 from .core.diffusion import DiffusionSchedule
-from .core.models import PRESETS, save_model
+from .core.models import PRESETS, load_model, save_model
 from .core.schedules import ScheduleConfig
-from .core.unet import build_unet
-from .images import atomic_write
+from .core.unet import UNetConfig, build_unet
+from .errors import IPainterError, UserInputError
+from .images import (
+    IMAGE_SUFFIXES,
+    ImageLoadError,
+    atomic_write,
+    load_picture,
+    open_image,
+    quantize_uint8,
+    uint8_to_tensor,
+    write_text_atomic,
+)
+from .progress import progress_bar
 
-__all__ = ["TrainConfig", "train", "ImageFolder", "ProceduralScenes", "export", "main"]
+__all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDataNotFoundError", "train", "ImageFolder", "ProceduralScenes", "export", "main"]
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+LOSS_HEADER = "step,loss,seconds"
+CHECKPOINT_NAME = "last.pt"
+
+# the smallest value each integer setting accepts (the CLI's flags refuse the same values)
+_MINIMUMS = {"steps": 1, "batch_size": 1, "save_every": 1, "sample_every": 0, "warmup": 1, "threads": 1}
+
+
+def check_image_size(size: int) -> int:
+    """A training size: a power of two of at least 16 (every level of the UNet halves it)."""
+    if size < 16 or size & (size - 1):
+        raise UserInputError(f"image size {size} is not a power of two >= 16: use 16, 32, 64, 128 or 256")
+    return size
 
 
 @dataclass
@@ -52,9 +77,37 @@ class TrainConfig:
     seed: int = 0
     save_every: int = 250
     sample_every: int = 1000
-    bf16: bool = True  # autocast bf16 on CPU: ~1.6x faster per step here, loss in float32
+    bf16: bool = True  # autocast bf16 on CPU: faster per step, loss in float32
     threads: int | None = None
     device: str | None = None
+    init_from: str | None = None  # exported weights to start from; their network replaces ``unet``
+
+    def __post_init__(self) -> None:
+        for name, lowest in _MINIMUMS.items():
+            value = getattr(self, name)
+            if value is not None and value < lowest:
+                raise UserInputError(f"{name}={value}: must be at least {lowest} (--{name.replace('_', '-')})")
+        if not self.lr > 0:
+            raise UserInputError(f"lr={self.lr}: the learning rate must be positive (--lr)")
+        if not 0 <= self.ema_decay < 1:
+            raise UserInputError(f"ema_decay={self.ema_decay}: must lie in [0, 1)")
+        check_image_size(int(self.unet["image_size"]))
+
+
+class TrainingDataNotFoundError(IPainterError, FileNotFoundError):
+    """``--data`` names no folder."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: says which step was reached and where the last checkpoint is."""
+
+    def __init__(self, step: int, saved_step: int | None, checkpoint: Path):
+        self.step, self.saved_step, self.checkpoint = step, saved_step, checkpoint
+        if saved_step is None:
+            where = f"no checkpoint was written yet ({checkpoint} appears every --save-every steps)"
+        else:
+            where = f"the last checkpoint (step {saved_step}) is {checkpoint}; run the same command to resume"
+        super().__init__(f"training stopped at step {step}: {where}")
 
 
 class ProceduralScenes:
@@ -69,35 +122,37 @@ class ProceduralScenes:
 
     def batch(self, step: int, batch_size: int) -> torch.Tensor:
         images = self._make(batch_size, seed=self.seed * 1_000_003 + step, size=self.size)
-        return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return uint8_to_tensor(torch.from_numpy(images).permute(0, 3, 1, 2))
 
 
 class ImageFolder:
-    """A folder of pictures, centre-cropped and resized to the model's size, held in memory."""
+    """A folder of pictures, centre-cropped and resized to the model's size, held in memory as uint8."""
 
     def __init__(self, folder: str | Path, image_size: int, seed: int):
         folder = Path(folder)
         if not folder.is_dir():
-            raise FileNotFoundError(f"training folder {folder} does not exist")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            problem = "does not exist" if not folder.exists() else "is not a folder"
+            raise TrainingDataNotFoundError(f"training folder {folder} {problem}: pass a folder of pictures to --data")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
-            raise ValueError(f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, in subfolders too)")
-        images, skipped, sizes = [], [], set()
+            raise UserInputError(f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, in subfolders too)")
+        images, skipped, sizes, first_problem = [], [], set(), ""
         for path in files:
             try:
-                with Image.open(path) as im:
-                    im = im.convert("RGB")
-                    sizes.add(im.size)
-                    images.append(np.asarray(_centre_square(im).resize((image_size, image_size), Image.BICUBIC)))
-            except Exception as exc:  # unreadable files are skipped, not fatal
-                skipped.append(f"{path.name} ({type(exc).__name__})")
+                picture = open_image(path)
+                sizes.add(picture.size)
+                images.append(quantize_uint8(load_picture(picture, image_size, fit="crop", name=path.name)))
+            except ImageLoadError as exc:  # unreadable files are skipped, not fatal
+                skipped.append(repr(path.name))
+                first_problem = first_problem or str(exc)
         if skipped:
-            warnings.warn(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: {', '.join(skipped[:5])}")
+            warnings.warn(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: {', '.join(skipped[:5])} "
+                          f"(the first: {first_problem})", stacklevel=2)
         if not images:
-            raise ValueError(f"none of the {len(files)} image files in {folder} could be read")
+            raise UserInputError(f"none of the {len(files)} image files in {folder} could be read")
         if len(sizes) > 1:
             print(f"{len(images)} images of {len(sizes)} different sizes: each is centre-cropped to a square and resized to {image_size}")
-        self.images = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+        self.images = torch.stack(images)  # uint8 keeps a large folder small in memory
         self.seed = seed
         self.skipped = len(skipped)
 
@@ -107,16 +162,10 @@ class ImageFolder:
     def batch(self, step: int, batch_size: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         idx = torch.randint(len(self.images), (batch_size,), generator=g)
-        x = self.images[idx].float() / 127.5 - 1
+        x = uint8_to_tensor(self.images[idx])
         flip = torch.rand(batch_size, generator=g) < 0.5
         x[flip] = x[flip].flip(-1)  # horizontal flips double a small folder
         return x
-
-
-def _centre_square(im: Image.Image) -> Image.Image:
-    w, h = im.size
-    s = min(w, h)
-    return im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
 
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -139,45 +188,116 @@ def _sample_grid(ema: torch.nn.Module, config: TrainConfig, path: Path, n: int =
     save_png_atomic(make_grid(result.samples, nrow=4), path)
 
 
+def read_training_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint (``last.pt``) on the CPU, or ``CheckpointError`` naming the file and the fix."""
+    fix = f"delete {path} to start over, or pass another --out"
+    try:
+        state = read_checkpoint(path, mmap=False)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; as the training checkpoint of --out: {fix}") from None
+    missing = [k for k in ("model", "ema", "opt", "step", "config") if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a checkpoint of ipainter train (no {', '.join(missing)}): {fix}")
+    return state
+
+
+def _trim_loss_log(path: Path, step: int) -> None:
+    """Keep the header and the rows of steps 1..``step``: the rows past the checkpoint are redone."""
+    kept = [LOSS_HEADER]
+    if path.exists():
+        for line in path.read_text().splitlines()[1:]:
+            head = line.split(",", 1)[0]
+            if head.isdigit() and int(head) <= step:
+                kept.append(line)
+    write_text_atomic(path, "\n".join(kept) + "\n")
+
+
+def _full_unet_config(unet: dict[str, Any]) -> dict[str, Any]:
+    """``unet`` with every default filled in, as a loaded model reports its config."""
+    return UNetConfig.from_dict(unet).to_dict()
+
+
+def _initial_weights(init_from: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The float32 state dict and the network config of the weights ``--init-from`` names."""
+    model = load_model(init_from, device="cpu", dtype=torch.float32, prepack=False)
+    return {k: v.detach().clone() for k, v in model.unet.state_dict().items()}, dict(model.config)
+
+
+def _network_of(config: TrainConfig, state: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
+    """The UNet config to train and, for a fresh run from ``init_from``, its starting weights.
+
+    A resumed run keeps the checkpoint's network; it must be the one asked for (the same
+    ``unet``, or the same ``init_from`` when the run started from exported weights).
+    """
+    if state is None:
+        if config.init_from is None:
+            return config.unet, None
+        weights, unet = _initial_weights(config.init_from)
+        return unet, weights
+    saved = state["config"]
+    if config.init_from is not None:
+        if saved.get("init_from") != config.init_from:
+            raise UserInputError(f"{Path(config.out) / CHECKPOINT_NAME} was not started from {config.init_from}; "
+                                 "use another --out (or drop --init-from to resume it)")
+        return saved["unet"], None
+    if _full_unet_config(saved["unet"]) != _full_unet_config(config.unet):
+        raise UserInputError(f"{Path(config.out) / CHECKPOINT_NAME} was trained with another UNet config; use another --out")
+    return config.unet, None
+
+
 def train(config: TrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) and return the checkpoint path."""
+    """Train (or resume) and return the checkpoint path.
+
+    Ctrl-C raises ``TrainingInterrupted`` (a ``KeyboardInterrupt``) naming the last checkpoint.
+    """
     out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out} is a file: pass a folder for the checkpoint, loss log and samples")
+    try:
+        device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:
+        raise UserInputError(f"--device {config.device!r} is not a device (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserInputError(f"--device {config.device}: CUDA is not available in this PyTorch; use --device cpu")
+    ckpt_path = out / CHECKPOINT_NAME
+    state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    unet, initial = _network_of(config, state)
+    config = replace(config, unet=unet)
+    data = ImageFolder(config.data, config.unet["image_size"], config.seed) if config.data else \
+        ProceduralScenes(config.seed, config.unet["image_size"])
+
     (out / "samples").mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(config.seed)
     model = build_unet(config.unet).to(device)
+    if initial is not None:
+        model.load_state_dict(initial)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     step = 0
-    ckpt_path = out / "last.pt"
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if state["config"]["unet"] != config.unet:
-            raise ValueError(f"{ckpt_path} was trained with another UNet config; use another --out")
+    if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         step = int(state["step"])
         print(f"resuming from {ckpt_path} at step {step}")
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    data = ImageFolder(config.data, config.unet["image_size"], config.seed) if config.data else \
-        ProceduralScenes(config.seed, config.unet["image_size"])
+    elif initial is not None:
+        print(f"starting from the weights of {config.init_from} with a fresh optimiser")
+    write_text_atomic(out / "config.json", json.dumps(asdict(config), indent=2))
+    log_path = out / "loss.csv"
+    _trim_loss_log(log_path, step)
+
     schedule = DiffusionSchedule.create("linear", 1000, None, "fixed_small")
     ac = torch.as_tensor(schedule.alphas_cumprod, dtype=torch.float32, device=device)
     model.train()
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
-    log = open(out / "loss.csv", "a")
-    if log.tell() == 0:
-        log.write("step,loss,seconds\n")
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.steps, initial=step, desc="training", unit="step")
+    saved_step = step if state is not None else None
     recent: list[float] = []
+    log = open(log_path, "a")
+    bar = progress_bar(config.steps, "training", enabled=progress)
+    bar.update(step)
     try:
         while step < config.steps:
             tick = time.perf_counter()
@@ -203,70 +323,131 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
             step += 1
             recent.append(loss.item())
             log.write(f"{step},{loss.item():.5f},{time.perf_counter() - tick:.3f}\n")
-            if bar is not None:
-                bar.update(1)
-                if step % 10 == 0:
-                    bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
             if step % config.save_every == 0 or step == config.steps:
                 log.flush()
-                atomic_write(ckpt_path, lambda f: torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                              "step": step, "config": asdict(config)}, f))
+                atomic_write(ckpt_path, lambda f: torch.save(
+                    {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                     "step": step, "config": asdict(config)}, f))
+                saved_step = step
             if config.sample_every and step % config.sample_every == 0:
                 _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(step, saved_step, ckpt_path) from None
     finally:
         log.close()
-        if bar is not None:
-            bar.close()
+        bar.close()
     return ckpt_path
 
 
-def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | None = None) -> Path:
+def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | None = None, name: str = "demo") -> Path:
     """Write the EMA weights of a training checkpoint as a self-describing safetensors file (fp16)."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = read_training_checkpoint(Path(checkpoint))
     unet_config = state["config"]["unet"]
     model = build_unet(unet_config)
     model.load_state_dict(state["ema"])
     return save_model(
-        model, dest, name="demo", unet_config=unet_config, variance_type="fixed_small",
+        model, dest, name=name, unet_config=unet_config, variance_type="fixed_small",
         default_schedule=schedule or PRESETS["demo"].default_schedule,
         extra={"trained_steps": int(state["step"]), "data": state["config"].get("data") or "procedural landscapes"},
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+# --------------------------------------------------------------------------- command line
+
+
+def _int_flag(name: str) -> Callable[[str], int]:
+    """An argparse type for setting ``name``: an integer of at least ``_MINIMUMS[name]``."""
+    lowest = _MINIMUMS[name]
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+        return value
+
+    return parse
+
+
+def _image_size_flag(text: str) -> int:
+    try:
+        return check_image_size(int(text))
+    except ValueError as exc:
+        message = str(exc) if isinstance(exc, UserInputError) else f"expected an integer, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ipainter train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = TrainConfig()
     parser.add_argument("--out", default=defaults.out, help="folder for the checkpoint, loss log and sample grids")
     parser.add_argument("--data", default=None, help="folder of training images (default: procedural landscapes)")
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--init-from", default=None, metavar="WEIGHTS",
+                        help="start from these exported weights (a preset name such as 'demo' or a .safetensors file) "
+                             "with a fresh optimiser; ignored when --out already holds a checkpoint")
+    parser.add_argument("--steps", type=_int_flag("steps"), default=defaults.steps, help="train up to this step")
+    parser.add_argument("--batch-size", type=_int_flag("batch_size"), default=defaults.batch_size)
+    parser.add_argument("--lr", type=_positive_float, default=defaults.lr)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--save-every", type=int, default=defaults.save_every)
-    parser.add_argument("--sample-every", type=int, default=defaults.sample_every)
-    parser.add_argument("--image-size", type=int, default=None, help="train at another size (a power of two ≥ 16)")
+    parser.add_argument("--save-every", type=_int_flag("save_every"), default=defaults.save_every)
+    parser.add_argument("--sample-every", type=_int_flag("sample_every"), default=defaults.sample_every,
+                        help="write a sample grid every N steps (0: never)")
+    parser.add_argument("--image-size", type=_image_size_flag, default=None, help="train at another size (a power of two >= 16)")
     parser.add_argument("--no-bf16", action="store_true", help="train in float32")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=_int_flag("threads"), default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--export", default=None, metavar="FILE.safetensors",
                         help="after training (or at once if --steps is reached), write the EMA weights here")
-    args = parser.parse_args(argv)
-    unet = dict(defaults.unet)
+    return parser
+
+
+def _check_export_path(path: str | None) -> None:
+    if path is None:
+        return
+    dest = Path(path)
+    if dest.is_dir():
+        raise UserInputError(f"--export {dest} is a folder: name a file, e.g. {dest / 'model.safetensors'}")
+    if not dest.parent.is_dir():
+        raise UserInputError(f"--export {dest}: the folder {dest.parent} does not exist; create it first")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ipainter train``: errors propagate to the caller (``ipainter_nb.cli.main`` prints them)."""
+    args = build_parser().parse_args(argv)
+    _check_export_path(args.export)
+    if args.init_from is not None and args.image_size:
+        raise UserInputError("--image-size would change the network of --init-from: drop one of the two")
+    unet = dict(TrainConfig().unet)
     if args.image_size:
         unet["image_size"] = args.image_size
     config = TrainConfig(out=args.out, data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
-                         bf16=not args.no_bf16, threads=args.threads, device=args.device)
-    try:
-        ckpt = train(config, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+                         bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from)
+    ckpt = train(config, progress=not args.no_progress)
     if args.export:
         print(f"wrote {export(ckpt, args.export)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys
+
+    from .cli import main as cli_main
+
+    sys.exit(cli_main(["train", *sys.argv[1:]]))

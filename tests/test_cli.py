@@ -2,8 +2,10 @@
 
 The model is random, so the painted pixels are noise; what is checked is the workflow:
 which files appear, that kept pixels are exactly the input's, resuming, sharding,
-determinism and the error lines. Images are 32x32 and schedules ~10 model calls to keep
-the module fast on two busy cores.
+determinism, and what happens with bad input, interruption and two runs at once (one
+error line each, nothing lost). Images are 32x32 and schedules ~10 model calls to keep
+the module fast on two busy cores; a subprocess is used only where a real process is
+the point (pipes, signals, concurrency, a stdout that is not a terminal).
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +26,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ipainter_nb.cli import image_seed, main
+from ipainter_nb.batch import image_seed
+from ipainter_nb.cli import main
 from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.models import PRESETS, save_model
 from ipainter_nb.core.schedules import ScheduleConfig
@@ -222,3 +229,280 @@ def test_python_dash_m_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "ipainter_nb", "schedule"], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and "1510" in done.stdout
+
+
+# --------------------------------------------------------------------------- bad input: one line each, before any work
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("ipainter: error:") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_dest_that_cannot_hold_files_is_refused_before_the_model_loads(batch: Path, tmp_path: Path, capsys) -> None:
+    a_file = tmp_path / "taken.png"
+    a_file.write_bytes(b"x")
+    absent_model = tmp_path / "absent.safetensors"  # loading it would fail: the DEST check must come first
+    cases = {
+        a_file: "is a file",  # DEST is a file
+        a_file / "out": "is a file",  # DEST under a file
+        tmp_path / "missing" / "out": "does not exist",  # DEST on a missing parent
+        Path("/proc"): "cannot write",  # a folder no one may write in, not even root
+    }
+    for dest, problem in cases.items():
+        assert main(_paint(batch, dest, absent_model)) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert "--dest" in line and problem in line and "absent" not in line, line
+
+
+def test_a_missing_or_unreadable_source_is_one_line(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    (tmp_path / "file.png").write_bytes(b"x")
+    for source in (tmp_path / "nowhere", tmp_path / "file.png"):
+        assert main(_paint(source, tmp_path / "out", tiny_model)) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert "--source" in line and str(source) in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_plot_path_that_cannot_be_written_is_refused_before_plotting(tmp_path: Path, capsys) -> None:
+    for plot, problem in ((tmp_path / "missing" / "s.png", "does not exist"), (tmp_path, "is a folder")):
+        assert main(["schedule", "--plot", str(plot)]) == 2
+        assert problem in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_name_that_is_not_utf8_is_painted_like_the_others(tiny_model: Path, tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    _pair(src, "lake")
+    odd = os.fsencode(src) + b"/caf\xe9"  # Latin-1 bytes: not valid UTF-8
+    for suffix in (b".png", b"_mask.png"):
+        os.rename(os.fsencode(src / f"lake{suffix.decode()}"), odd + suffix)
+    _pair(src, "valley", seed=1)
+    # a real process whose stdout is strict UTF-8: printing the name raised UnicodeEncodeError before
+    done = subprocess.run([sys.executable, "-m", "ipainter_nb", *_paint(src, dest, tiny_model)[:-1]], cwd=REPO,
+                          capture_output=True, env={**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1"},
+                          timeout=300)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert sorted(os.listdir(os.fsencode(dest))) == sorted([b"caf\xe9_0.png", b"caf\xe9_1.png", b"valley_0.png", b"valley_1.png"])
+    assert b"caf\\udce9" in done.stdout  # shown escaped, not as a crash
+
+
+def test_a_checkpoint_under_another_name_needs_preset_or_config(batch: Path, tmp_path: Path, capsys) -> None:
+    cfg = dict(image_size=SIZE, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
+               num_heads=1, num_head_channels=32, learn_sigma=False)
+    torch.manual_seed(0)
+    weights = tmp_path / "my_model.pt"
+    torch.save(build_unet(cfg).state_dict(), weights)  # a plain state dict, as guided-diffusion saves them
+    src = tmp_path / "src"
+    src.mkdir()
+    _pair(src, "lake")
+    assert main(_paint(src, tmp_path / "out", weights)) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "my_model.pt" in line and "--preset" in line and "--config" in line
+    config_file = tmp_path / "net.json"
+    config_file.write_text(json.dumps(cfg))
+    assert main(_paint(src, tmp_path / "out", weights, "--config", str(config_file))) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lake_0.png", "lake_1.png"]
+
+
+def test_files_that_are_not_checkpoints_are_one_line_each(batch: Path, tmp_path: Path, capsys) -> None:
+    import pickle
+
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(4096))
+    with_code = tmp_path / "old.pt"
+    with_code.write_bytes(pickle.dumps({"state": dataclasses.make_dataclass}))  # a pickle that names a function
+    fake = tmp_path / "random.safetensors"
+    fake.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}" + os.urandom(64))
+    for model in (garbage, with_code):
+        assert main(_paint(batch, tmp_path / "out", model)) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert model.name in line and "weights_only=False" not in line
+    assert main(["schedule", "--model", str(fake)]) == 2
+    assert fake.name in _one_error_line(capsys.readouterr().err)
+
+
+def test_train_arguments_are_refused_before_training(tmp_path: Path, capsys) -> None:
+    for flags in (["--batch-size", "0"], ["--save-every", "0"], ["--image-size", "17"], ["--steps", "-5"]):
+        assert main(["train", "--out", str(tmp_path / "run"), *flags]) == 2
+        err = capsys.readouterr().err
+        assert flags[0] in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_corrupt_training_checkpoint_is_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"PK\x03\x04 half a zip")
+    assert main(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--no-progress"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "last.pt" in line and "--out" in line
+
+
+def test_models_into_a_closed_pipe_is_quiet() -> None:
+    done = subprocess.run(f"'{sys.executable}' -m ipainter_nb models | head -1", shell=True, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("weights are looked for in")
+    assert done.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" line
+
+
+def test_the_schedule_of_only_t_T_keeps_the_models_proportions(capsys) -> None:
+    assert main(["schedule", "--model", "demo", "--t-T", "20"]) == 0
+    out = capsys.readouterr().out
+    default = PRESETS["demo"].default_schedule
+    expected = ScheduleConfig.for_t_T(20, like=default)
+    assert f"--stop-resampling-at {expected.stop_resampling_at}" in out  # scaled, not the default 40 (above t_T)
+    assert f"stop {default.stop_resampling_at} -> {expected.stop_resampling_at}" in out  # and it says so
+
+
+def test_a_one_step_schedule_paints(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    _pair(src, "lake")
+    assert main(["paint", "-s", str(src), "-d", str(tmp_path / "out"), "--model", str(tiny_model), "--device", "cpu",
+                 "--num-samples", "1", "--t-T", "1", "--no-resampling", "--quiet"]) == 0
+    keep = _pixels(src / "lake_mask.png")[..., 0] > 127
+    assert np.array_equal(_pixels(tmp_path / "out" / "lake_0.png")[keep], _pixels(src / "lake.png")[keep])
+
+
+# --------------------------------------------------------------------------- nothing lost
+
+
+def test_micro_batches_paint_the_same_pictures_and_write_each_as_it_is_done(tiny_model: Path, tmp_path: Path,
+                                                                           monkeypatch, capsys) -> None:
+    import ipainter_nb.cli as cli
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _pair(src, "lake")
+    assert main(_paint(src, tmp_path / "whole", tiny_model, "--num-samples", "3")) == 0
+    real_paint, calls = cli.paint, []
+
+    def paint_then_stop(*args, **kwargs):
+        if calls:  # the second micro-batch: the user presses Ctrl-C
+            raise KeyboardInterrupt
+        calls.append(kwargs["num_samples"])
+        return real_paint(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "paint", paint_then_stop)
+    parts = tmp_path / "parts"
+    assert main(_paint(src, parts, tiny_model, "--num-samples", "3", "--batch-size", "2")) == 130
+    assert "rerun the same command" in capsys.readouterr().err
+    assert sorted(p.name for p in parts.iterdir()) == ["lake_0.png", "lake_1.png"]  # the finished batch is kept
+    monkeypatch.setattr(cli, "paint", real_paint)
+    assert main(_paint(src, parts, tiny_model, "--num-samples", "3", "--batch-size", "2")) == 0  # resumes
+    for k in range(3):
+        assert np.array_equal(_pixels(parts / f"lake_{k}.png"), _pixels(tmp_path / "whole" / f"lake_{k}.png"))
+
+
+def _spawn_paint(src: Path, dest: Path, model: Path, *extra: str, stdout=subprocess.PIPE) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ipainter_nb", *_paint(src, dest, model)[:-1], *extra],
+                            cwd=REPO, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_two_runs_into_one_dest_share_the_work_and_replace_nothing(tiny_model: Path, tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    names = [f"p{i}" for i in range(4)]
+    for i, name in enumerate(names):
+        _pair(src, name, seed=i)
+    runs = [_spawn_paint(src, dest, tiny_model, "--seed", str(seed), "--batch-size", "1") for seed in (0, 1)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    written = sum(int(line.split(": ")[1].split(" file")[0]) for out, _ in outputs
+                  for line in out.splitlines() if line.startswith("painted "))
+    assert written == 2 * len(names)  # every output painted once, by one of the two runs
+    assert sorted(p.name for p in dest.iterdir()) == sorted(f"{n}_{k}.png" for n in names for k in range(2))
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    again = _spawn_paint(src, dest, tiny_model, "--seed", "7")
+    out, _ = again.communicate(timeout=300)
+    assert "0 painted" in out and {p.name: p.read_bytes() for p in dest.iterdir()} == before
+
+
+def test_sigterm_mid_run_keeps_finished_pictures_and_leaves_no_temp_files(tiny_model: Path, tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    dest.mkdir()
+    _pair(src, "lake")
+    stale = dest / ".lake_9.png.a1b2c3d4.tmp"  # left by a run killed long ago
+    stale.write_bytes(b"half a picture")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    run = _spawn_paint(src, dest, tiny_model, "--num-samples", "50", "--batch-size", "1", "--t-T", "30")
+    deadline = time.monotonic() + 240
+    while not (dest / "lake_0.png").exists() and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGTERM)
+    run.communicate(timeout=120)
+    assert run.returncode != 0 and (dest / "lake_0.png").exists()
+    assert not stale.exists()
+    assert [p.name for p in dest.iterdir() if p.name.startswith(".")] == []  # no temp or claim files
+    for path in dest.iterdir():
+        with Image.open(path) as im:
+            im.load()  # every file there is a whole picture
+
+
+def test_progress_in_a_log_file_is_a_few_lines(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    _pair(src, "lake")
+    with open(tmp_path / "log.txt", "w") as log:
+        run = _spawn_paint(src, tmp_path / "out", tiny_model, "--num-samples", "1", "--t-T", "60", stdout=log)
+        _, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    lines = (tmp_path / "log.txt").read_text().splitlines() + err.replace("\r", "\n").splitlines()
+    assert len([line for line in lines if line.strip()]) <= 12, lines
+
+
+def test_demo_never_replaces_files_without_overwrite(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "sample_0.png").write_bytes(b"someone else's picture")
+    args = ["demo", "--model", str(tiny_model), "--out", str(out), "--num-samples", "1", "--schedule-steps", "4",
+            "--device", "cpu", "--quiet"]
+    assert main(args) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "sample_0.png" in line and "--overwrite" in line
+    assert (out / "sample_0.png").read_bytes() == b"someone else's picture"
+    assert sorted(p.name for p in out.iterdir()) == ["sample_0.png"]
+    assert main([*args, "--overwrite"]) == 0
+    with Image.open(out / "sample_0.png") as im:
+        assert im.size == (SIZE, SIZE)
+
+
+def test_a_full_disk_is_one_line_with_a_hint_and_debug_shows_the_traceback(tiny_model: Path, tmp_path: Path,
+                                                                           monkeypatch, capsys) -> None:
+    import errno
+
+    from ipainter_nb.images import OutputClaim
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _pair(src, "lake")
+
+    def disk_full(self, picture):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+
+    monkeypatch.setattr(OutputClaim, "save_png", disk_full)
+    assert main(_paint(src, tmp_path / "out", tiny_model)) == 1
+    err = capsys.readouterr().err
+    assert _one_error_line(err).startswith("ipainter: error: No space left on device") and "lake_0.png" in err
+    assert "ipainter: hint: free some space" in err
+    assert main(["--debug", *_paint(src, tmp_path / "out", tiny_model)]) == 1
+    assert "Traceback" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []  # no claim or temp file left behind
+
+
+def test_a_bug_keeps_its_traceback(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    import ipainter_nb.cli as cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "paint", broken)
+    src = tmp_path / "src"
+    src.mkdir()
+    _pair(src, "lake")
+    with pytest.raises(ZeroDivisionError):
+        main(_paint(src, tmp_path / "out", tiny_model))

@@ -7,8 +7,12 @@ import pytest
 import torch
 from PIL import Image
 
-from ipainter_nb.core.models import load_model
-from ipainter_nb.train import ImageFolder, TrainConfig, export, train
+from ipainter_nb.core.checkpoints import CheckpointError
+from ipainter_nb.core.models import load_model, save_model
+from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.unet import build_unet
+from ipainter_nb.errors import UserInputError
+from ipainter_nb.train import ImageFolder, TrainConfig, TrainingInterrupted, export, train
 
 TINY = dict(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
             num_heads=1, num_head_channels=32, learn_sigma=False)
@@ -70,3 +74,65 @@ def test_resuming_with_another_network_is_refused(tmp_path):
     train(config(tmp_path, steps=1), progress=False)
     with pytest.raises(ValueError, match="another UNet config"):
         train(config(tmp_path, steps=2, unet={**TINY, "num_channels": 64}), progress=False)
+
+
+def test_a_resumed_run_logs_each_step_once(tmp_path):
+    train(config(tmp_path, steps=2, save_every=2), progress=False)
+    log = tmp_path / "run" / "loss.csv"
+    # a run that died after step 2's checkpoint had logged steps 3 and 4 already
+    log.write_text(log.read_text() + "3,0.5,0.1\n4,0.5,0.1\n")
+    train(config(tmp_path, steps=5, save_every=2), progress=False)
+    steps = [int(line.split(",")[0]) for line in log.read_text().splitlines()[1:]]
+    assert steps == [1, 2, 3, 4, 5]
+
+
+def test_ctrl_c_says_training_stopped_and_where_the_checkpoint_is(tmp_path, monkeypatch):
+    import ipainter_nb.train as training
+
+    calls = []
+    real_update = training._ema_update
+
+    def update_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_update(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_ema_update", update_then_interrupt)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        train(config(tmp_path, steps=5, save_every=2), progress=False)
+    message = str(stopped.value)
+    assert isinstance(stopped.value, TrainingInterrupted)
+    assert "training stopped at step 2" in message and "last checkpoint (step 2)" in message
+    assert str(tmp_path / "run" / "last.pt") in message and "pictures" not in message
+
+
+def test_a_corrupt_checkpoint_is_one_error_naming_the_file_and_the_fix(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(b"\x80\x04 not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"last\.pt.*delete .*last\.pt.*another --out"):
+        train(config(tmp_path, steps=1), progress=False)
+
+
+def test_init_from_starts_at_exported_weights_with_a_fresh_optimiser(tmp_path, capsys):
+    torch.manual_seed(1)
+    weights = save_model(build_unet(TINY), tmp_path / "start.safetensors", name="start", unet_config=TINY,
+                         variance_type="fixed_small", default_schedule=ScheduleConfig.for_t_T(10), dtype=torch.float32)
+    start = load_model(weights, device="cpu", prepack=False).unet.state_dict()
+    run = config(tmp_path, steps=1, lr=1e-12, unet={**TINY, "num_channels": 64}, init_from=str(weights))
+    state = torch.load(train(run, progress=False), weights_only=True)
+    assert "starting from the weights of" in capsys.readouterr().out
+    assert state["config"]["unet"]["num_channels"] == 32  # the network of the weights, not the configured one
+    for key, value in start.items():
+        assert torch.allclose(state["model"][key].float(), value, atol=1e-6), key
+    assert state["opt"]["state"][0]["step"] == 1  # a fresh optimiser: one step taken
+    # the same command again resumes the run instead of starting over
+    resumed = torch.load(train(config(tmp_path, steps=2, lr=1e-12, init_from=str(weights)), progress=False), weights_only=True)
+    assert resumed["step"] == 2
+
+
+def test_settings_are_checked_before_training(tmp_path):
+    for bad in (dict(batch_size=0), dict(save_every=0), dict(steps=-5), dict(unet={**TINY, "image_size": 17})):
+        with pytest.raises(UserInputError):
+            config(tmp_path, **bad)
+    assert not (tmp_path / "run").exists()
