@@ -441,3 +441,13 @@ def test_the_band_snr_plot_follows_the_composition_once_editing_pauses(model, tm
     settle(painter)
     assert bytes(painter.frequency.snr_image.value) != flat
     painter.close()
+
+
+def test_pictures_beyond_one_micro_batch_follow_in_the_progress_and_the_gallery(painter, monkeypatch):
+    monkeypatch.setattr(app_module, "auto_batch_size", lambda model: 2)  # as a big model on a small device
+    painter.set_schedule(PLAIN5)
+    painter.num_samples = 3
+    result = painter.paint(wait=True)
+    assert result.samples.shape[0] == 3 and not result.stopped
+    assert painter.progress.value == painter.progress.max == 2 * 5  # two batches of five steps
+    assert len(painter.preview.grid.children) == 2  # the preview watches the first batch

@@ -1,9 +1,10 @@
-"""Notebook widgets: Composer (place cutouts), Painter (the whole app), LivePreview and
-FrequencyPanel (watch a run), export_gif.
+"""Notebook widgets: Painter (the whole app), Composer (place cutouts), Palette (cutouts and
+uploads), LivePreview and FrequencyPanel (watch a run).
 
 Every name loads on first use (``from ipainter_nb.widgets import Painter`` works as
 usual): importing one widget module must not pull in the others, and matplotlib and
-ipycanvas only load when a widget that draws with them is asked for.
+ipycanvas only load when a widget that draws with them is asked for. Figures and GIFs
+are drawn by ``ipainter_nb.viz``.
 """
 
 from __future__ import annotations
@@ -14,21 +15,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .app import Painter, enable_colab_widgets
     from .composer import Composer
-    from .plots import FrequencyPanel, band_snr_figure, spectrum_evolution_figure
-    from .preview import LivePreview, export_gif
+    from .palette import Palette
+    from .plots import FrequencyPanel
+    from .preview import LivePreview
 
 _WHERE = {
-    "Composer": "composer",
     "Painter": "app",
     "enable_colab_widgets": "app",
+    "Composer": "composer",
+    "Palette": "palette",
     "LivePreview": "preview",
-    "export_gif": "preview",
     "FrequencyPanel": "plots",
-    "band_snr_figure": "plots",
-    "spectrum_evolution_figure": "plots",
 }
 
-__all__ = list(_WHERE)
+__all__ = ["Painter", "enable_colab_widgets", "Composer", "Palette", "LivePreview", "FrequencyPanel"]
 
 
 def __getattr__(name: str) -> Any:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import os
 import threading
 import time
@@ -51,7 +52,7 @@ from traitlets import Bool, Dict, Int, Unicode, link, observe
 from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.models import DiffusionModel, load_model
 from ipainter_nb.core.presets import PRESETS, find_weights
-from ipainter_nb.core.sampler import PaintResult, paint
+from ipainter_nb.core.sampler import PaintResult, Step, auto_batch_size, paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError, UserInputError
 from ipainter_nb.images import make_grid, save_png_atomic, upscale_nearest
@@ -74,6 +75,11 @@ EDIT_PAUSE_S = 0.25
 _MODES = [("truncated", "truncated"), ("RePaint (everywhere)", "repaint"), ("none (plain)", "plain"),
           ("window", "window"), ("frequency-chosen", "frequency")]
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
+#: Share of a run's wall time the live preview may spend showing frames.
+PREVIEW_SHARE = 0.02
+#: Spectrum plots drawn per second during a run, at most (each is a matplotlib render of a
+#: good fraction of a second on a small CPU; the last one is always drawn).
+SPECTRA_PER_S = 0.2
 _COLORS = {"info": "#555", "ok": "#2e7d32", "warning": "#b26a00", "error": "#c62828"}
 _THUMB_PX = 256  # widest gallery picture, CSS pixels
 _SAVE_SIZES = [("native size", 1), ("×4 (nearest)", 4)]
@@ -241,6 +247,7 @@ class Painter(W.VBox):
         self._error_text = ""
         self._warning = ""
         self._progress_every = 1
+        self._steps_per_batch = self._batch_size = 1
         self.runs: list[Run] = []  # newest first, at most MAX_HISTORY
         self._run_count = 0
 
@@ -316,8 +323,9 @@ class Painter(W.VBox):
                                       layout=W.Layout(flex="1 1 200px", min_width="160px", max_width="420px"))
 
         # ---- live outputs
-        self.preview = LivePreview(gif_path=Path(out_dir) / "paint.gif")
-        self.frequency = FrequencyPanel()
+        # budgets of the live views: the run must stay within a few percent of a bare paint()
+        self.preview = LivePreview(max_overhead=PREVIEW_SHARE, gif_path=Path(out_dir) / "paint.gif")
+        self.frequency = FrequencyPanel(max_fps=SPECTRA_PER_S)
         self.out_dir = W.Text(value=str(out_dir), description="save to",
                               layout=W.Layout(flex="1 1 240px", min_width="0", max_width="480px"))
         # the GIF goes where the pictures go
@@ -530,6 +538,11 @@ class Painter(W.VBox):
                 return None
             model = self.model
             try:
+                self.composition.check_size(model.image_size, f"model {model.name!r}")
+            except IPainterError as exc:
+                self._set_error(str(exc))
+                return None
+            try:
                 image, keep = self.composition.render()
                 if self.schedule_mode.value == "frequency":
                     self._on_schedule_control(keep=keep)  # the rule follows the current mask
@@ -546,23 +559,26 @@ class Painter(W.VBox):
             times = config.times()
             self.last_error = None
             self._warning = warning
-            self.preview.reset(num_samples=n)  # builds its image rows here, on the main thread
+            # pictures go through the model in micro-batches; the preview watches the first one
+            batch = min(n, auto_batch_size(model))
+            self.preview.reset(num_samples=batch)  # builds its image rows here, on the main thread
             total = len(times) - 1
-            self._progress_every = max(1, total // 100)  # about 100 progress messages per run
-            self.progress.max, self.progress.value, self.progress.bar_style = total, 0, "info"
+            self._steps_per_batch, self._batch_size = total, batch
+            self._progress_every = max(1, total // 100)  # about 100 progress messages per batch
+            self.progress.max, self.progress.value, self.progress.bar_style = total * math.ceil(n / batch), 0, "info"
             self.busy = True
             self._set_status(f"{warning}painting {n} picture{'s' * (n > 1)}: {total} steps, "
                              f"{config.nfe} model calls…", "warning" if warning else "info")
-            run = partial(self._run_paint, model, image, keep, config, times, n, seed)
+            run = partial(self._run_paint, model, image, keep, config, times, n, batch, seed)
             self._paint_job = self.worker.submit(run, "paint", replaces=("draft", "plot"))
             return self._paint_job
 
     def _run_paint(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
-                   times: list[int], n: int, seed: int, cancel: Any) -> PaintResult | None:
+                   times: list[int], n: int, batch: int, seed: int, cancel: Any) -> PaintResult | None:
         result = None
         try:
             self.frequency.reset(image, config, model.alphas_cumprod(config.t_T))
-            result = paint(model, image, keep, times=times, num_samples=n, seed=seed,
+            result = paint(model, image, keep, times=times, num_samples=n, seed=seed, batch_size=batch,
                            callback=self._on_step, cancel=cancel, progress=False)
             self._show_result(Run(self._next_run_number(), result, config, seed, model.name))
         except Exception as exc:  # shown in the widget, not lost in a log: the widget stays usable
@@ -576,12 +592,13 @@ class Painter(W.VBox):
             self.busy = False
         return result
 
-    def _on_step(self, step: Any) -> None:
+    def _on_step(self, step: Step) -> None:
         done = step.index + 1
         if done == step.total_steps or done % self._progress_every == 0:
-            self.progress.value = done
-        self.preview.on_step(step)
-        self.frequency.on_step(step)
+            self.progress.value = step.first_sample // self._batch_size * self._steps_per_batch + done
+        if step.first_sample == 0:  # the preview and the spectra follow the first micro-batch
+            self.preview.on_step(step)
+            self.frequency.on_step(step)
         return None
 
     def _next_run_number(self) -> int:
@@ -590,6 +607,10 @@ class Painter(W.VBox):
 
     def _show_result(self, run: Run) -> None:
         result = run.result
+        if result.samples.shape[0] == 0:  # stopped before the first step: nothing to show or keep
+            self.progress.bar_style = "warning"
+            self._set_status("stopped before the first step: nothing was painted", "warning")
+            return
         self.preview.show_result(result)
         self.frequency.finish(result)
         self.runs.insert(0, run)
@@ -602,7 +623,7 @@ class Painter(W.VBox):
             self._set_status(f"{self._warning}run #{run.number} stopped after {self.progress.value} of {steps} steps, "
                              f"{took}: the gallery shows its latest prediction, marked stopped", "warning")
         else:
-            self.progress.value = steps
+            self.progress.value = self.progress.max
             self.progress.bar_style = "success"
             n = result.samples.shape[0]
             self._set_status(f"{self._warning}run #{run.number} done: {n} picture{'s' * (n > 1)}, {took}",

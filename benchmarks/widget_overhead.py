@@ -1,0 +1,190 @@
+"""How much longer a paint takes in the Painter than a bare ``paint()`` in the same kernel.
+
+    python benchmarks/widget_overhead.py             # demo model, its default schedule (320 model calls)
+    python benchmarks/widget_overhead.py --quick     # a tiny random model and a short schedule: seconds
+    python benchmarks/widget_overhead.py --in-process  # no kernel: the widget's messages go nowhere
+
+Both kinds of run happen in ONE Jupyter kernel that this script starts (as a notebook runs
+them), so the Painter's messages really go out over the kernel's sockets: live previews on
+(x_t and x0 pictures, the spectrum plot, the progress bar), drafts off (they are not part of
+a paint). After a warm-up of each kind, pairs run interleaved (plain then widget, widget
+then plain, ...) with the same seed within a pair; the ratio is widget wall time / plain
+wall time for each pair, and the verdict uses the median ratio. Target: ≤ 1.05.
+
+The widget's time is measured from ``painter.paint(wait=True)`` to its return: it includes
+starting the run on the worker thread, the previews, the spectra and adding the run to the
+gallery. The table also says how much of it the preview's encoding and the spectrum
+renders took (those run on the worker thread and on the panel's drawing thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, base_parser, environment, fmt, log, markdown_table, write_result  # noqa: E402
+
+NAME = "widget_overhead"
+TARGET = 1.05
+HEADERS = ["pair", "order", "plain paint s", "Painter s", "ratio", "preview frames", "preview encode s",
+           "spectrum renders", "spectrum render s"]
+TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
+            num_heads=1, num_head_channels=32, learn_sigma=False)
+_MARK = "WIDGET_OVERHEAD_RESULT "
+
+
+def _model(quick: bool, folder: Path) -> tuple[Any, Any, str]:
+    """(model, schedule, description): the trained demo model, or a tiny random one."""
+    import torch
+
+    from ipainter_nb.core.checkpoints import save_model
+    from ipainter_nb.core.models import load_model
+    from ipainter_nb.core.schedules import ScheduleConfig
+    from ipainter_nb.core.unet import build_unet
+
+    if not quick:
+        model = load_model("demo", device="cpu")
+        return model, model.default_schedule, "trained demo model (64², 6.6M parameters)"
+    torch.manual_seed(0)
+    schedule = ScheduleConfig(t_T=20, jump_length=2, jump_n_sample=3, stop_resampling_at=8)
+    path = save_model(build_unet(TINY), folder / "tiny.safetensors", name="tiny", unet_config=TINY,
+                      variance_type="fixed_small", default_schedule=schedule)
+    return load_model(path, device="cpu"), schedule, "tiny random model (32²)"
+
+
+def measure(quick: bool, repeats: int, threads: int | None) -> dict[str, Any]:
+    """Interleaved pairs of a bare paint() and a Painter run of the same scene and schedule."""
+    import torch
+
+    from ipainter_nb.core.sampler import paint
+    from ipainter_nb.demo.composition import demo_composition
+    from ipainter_nb.widgets.app import Painter
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    folder = Path(tempfile.mkdtemp(prefix="widget_overhead_"))
+    model, schedule, what = _model(quick, folder)
+    comp = demo_composition(model.image_size)
+    image, keep = comp.render()
+    times = schedule.times()
+    painter = Painter(model, composition=comp, cutouts={}, out_dir=folder / "out", drafts=False)
+    painter.set_schedule(schedule)
+    time.sleep(painter.edit_pause_s + 0.1)
+    painter.worker.wait_idle()  # the band-SNR plot of the scene is drawn before any timing
+
+    def plain(seed: int) -> dict[str, float]:
+        tick = time.perf_counter()
+        paint(model, image, keep, times=times, num_samples=1, seed=seed, progress=False)
+        return {"s": time.perf_counter() - tick}
+
+    def widget(seed: int) -> dict[str, float]:
+        painter.seed = seed
+        renders, render_s = painter.frequency.renders, painter.frequency.render_s
+        tick = time.perf_counter()
+        result = painter.paint(wait=True)
+        took = time.perf_counter() - tick
+        if result is None or result.stopped:
+            raise RuntimeError(f"the Painter's run failed: {painter.error_message}")
+        return {"s": took, "frames": painter.preview.frames_shown, "encode_s": painter.preview.encode_s,
+                "renders": painter.frequency.renders - renders, "render_s": painter.frequency.render_s - render_s}
+
+    plain(0), widget(0)  # warm-up: first calls allocate, JIT-pack and open comms
+    pairs = []
+    for i in range(repeats):
+        seed = i + 1
+        if i % 2 == 0:
+            p, w, order = plain(seed), widget(seed), "plain, Painter"
+        else:
+            w, p, order = widget(seed), plain(seed), "Painter, plain"
+        pairs.append({"order": order, "plain_s": p["s"], "widget": w})
+        log(f"pair {i + 1}/{repeats}: plain {p['s']:.2f} s, Painter {w['s']:.2f} s, ratio {w['s'] / p['s']:.3f}")
+    painter.close()
+    return {"pairs": pairs, "what": what, "nfe": schedule.nfe, "schedule": schedule.describe(),
+            "environment": environment()}
+
+
+def _run_in_kernel(quick: bool, repeats: int, threads: int | None, timeout_s: float) -> dict[str, Any]:
+    """``measure`` inside a fresh ipykernel (this interpreter), its stderr passed through."""
+    from jupyter_client.manager import start_new_kernel
+
+    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+            f"import widget_overhead as bench\n"
+            f"print({_MARK!r} + json.dumps(bench.measure({quick!r}, {repeats!r}, {threads!r})))\n")
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=120, cwd=str(ROOT), env=dict(os.environ))
+    try:
+        msg_id = kc.execute(code)
+        out: list[str] = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            msg = kc.get_iopub_msg(timeout=max(1.0, deadline - time.monotonic()))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                (out.append if content["name"] == "stdout" else lambda t: print(t, end="", file=sys.stderr))(content["text"])
+            elif kind == "error":
+                raise RuntimeError("the measurement failed in the kernel:\n" + "\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    for line in "".join(out).splitlines():
+        if line.startswith(_MARK):
+            return json.loads(line[len(_MARK):])
+    raise RuntimeError(f"the kernel printed no result: {''.join(out)[-2000:]}")
+
+
+def report(data: dict[str, Any], in_kernel: bool) -> tuple[str, float]:
+    rows, ratios = [], []
+    for i, pair in enumerate(data["pairs"], 1):
+        w = pair["widget"]
+        ratio = w["s"] / pair["plain_s"]
+        ratios.append(ratio)
+        rows.append([i, pair["order"], fmt(pair["plain_s"]), fmt(w["s"]), f"{ratio:.3f}", w["frames"],
+                     fmt(w["encode_s"], 2), w["renders"], fmt(w["render_s"], 2)])
+    median = statistics.median(ratios)
+    verdict = "met" if median <= TARGET else "NOT met"
+    where = "in one Jupyter kernel (messages sent over its sockets)" if in_kernel else "in one process without a kernel"
+    text = "\n".join([
+        f"# Painter run vs bare paint() ({where})",
+        "",
+        f"{data['what']}; {data['schedule']}; one picture; previews on, drafts off.",
+        "",
+        markdown_table(HEADERS, rows),
+        "",
+        f"Median ratio {median:.3f} over {len(ratios)} interleaved pairs (min {min(ratios):.3f}, max {max(ratios):.3f}); "
+        f"target ≤ {TARGET}: {verdict}.",
+        "",
+        f"Environment: {data['environment']}.",
+    ])
+    return text, median
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved pairs (default 4, quick 2)")
+    parser.add_argument("--in-process", action="store_true", help="measure in this process, not in a kernel")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds the kernel may take")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (2 if args.quick else 4)
+    if args.in_process:
+        data = measure(args.quick, repeats, args.threads)
+    else:
+        data = _run_in_kernel(args.quick, repeats, args.threads, args.timeout)
+    text, _median = report(data, not args.in_process)
+    print(text)
+    path = write_result(NAME, text, args.results_dir, quick=args.quick)
+    log(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
