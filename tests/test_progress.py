@@ -95,3 +95,19 @@ def test_in_a_notebook_a_stopped_bar_says_so(monkeypatch):
 
 def test_in_kernel_is_false_outside_jupyter():
     assert progress.in_kernel() is False
+
+
+def test_in_a_real_kernel_the_saved_output_is_one_line_of_text(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("from ipainter_nb.progress import progress_bar\n"
+            "with progress_bar(50, 'painting') as bar:\n"
+            "    for i in range(50):\n"
+            "        bar.update(1)\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert [o["output_type"] for o in outputs] == ["display_data"]
+    assert dict(outputs[0]["data"]) == {"text/plain": outputs[0]["data"]["text/plain"]}  # no widget, no HTML bar
+    assert outputs[0]["data"]["text/plain"].startswith("painting: 100% (50/50)")
