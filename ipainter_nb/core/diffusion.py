@@ -167,10 +167,6 @@ class DiffusionSchedule:
         ac = _extract(self.alphas_cumprod, t, x_t)
         return (x_t - (1 - ac).sqrt() * eps) / ac.sqrt()
 
-    def predict_eps(self, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        ac = _extract(self.alphas_cumprod, t, x_t)
-        return (x_t - ac.sqrt() * x0) / (1 - ac).sqrt()
-
     def posterior_mean(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Mean of q(x_{t-1} | x_t, x0)."""
         return _extract(self.posterior_mean_coef1, t, x_t) * x0 + _extract(self.posterior_mean_coef2, t, x_t) * x_t
