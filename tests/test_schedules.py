@@ -1,11 +1,6 @@
 import json
 import re
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import pytest
 
 from ipainter_nb.core import schedules
@@ -15,7 +10,6 @@ from ipainter_nb.core.schedules import (
     count_steps,
     jump_points,
     plain,
-    plot_schedule,
     repaint,
     resampling_window,
     validate_times,
@@ -170,32 +164,6 @@ def test_config_validates_on_construction():
         ScheduleConfig(stop_resampling_at=300)
     # A plain schedule ignores the jump knobs, so nonsense there is not an error.
     assert ScheduleConfig(kind="plain", t_T=20, jump_length=50).nfe == 20
-
-
-def test_plot_schedule_shades_resampling_window_and_marks_stop():
-    times = repaint(100, 5, 3, stop_resampling_at=40)
-    ax = plot_schedule(times, stop_resampling_at=40)
-    try:
-        assert len(ax.patches) == 1  # the shaded resampling band
-        ys = ax.patches[0].get_path().transformed(ax.patches[0].get_patch_transform()).vertices[:, 1]
-        assert min(ys) == pytest.approx(40) and max(ys) == pytest.approx(95)
-        # The stop line: a horizontal line at t=40.
-        assert any(list(line.get_ydata()) == [40, 40] for line in ax.lines)
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert any(f"NFE={count_nfe(times)}" in label for label in labels)
-        assert str(count_nfe(times)) in ax.get_title()
-    finally:
-        plt.close(ax.figure)
-
-
-def test_plot_schedule_draws_into_given_axes_and_plain_has_no_band():
-    fig, ax = plt.subplots()
-    try:
-        assert plot_schedule(plain(30), ax=ax, title="plain") is ax
-        assert len(ax.patches) == 0
-        assert ax.get_title() == "plain"
-    finally:
-        plt.close(fig)
 
 
 def test_module_lists_its_public_names():

@@ -23,19 +23,17 @@ Schedules come from two functions:
 
 :class:`ScheduleConfig` holds the same knobs as one value that saves to and loads from a
 dict; its defaults are the paper's. :func:`resampling_window` is the one definition of
-the range of t that figures shade as "resampling".
+the range of t that figures shade as "resampling" (``ipainter_nb.viz.schedule_figure``
+draws a schedule).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ..errors import UserInputError
-
-if TYPE_CHECKING:  # matplotlib is only needed for plotting
-    from matplotlib.axes import Axes
 
 __all__ = [
     "ScheduleKind",
@@ -51,7 +49,6 @@ __all__ = [
     "count_steps",
     "validate_times",
     "resampling_window",
-    "plot_schedule",
 ]
 
 ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
@@ -447,33 +444,3 @@ class ScheduleConfig:
             where = f"no resampling below t={self.stop_resampling_at}"
         full = count_nfe(repaint(self.t_T, self.jump_length, self.jump_n_sample))
         return f"{head}, {where}{note}; {self.nfe} model calls (full RePaint: {full})"
-
-
-# --------------------------------------------------------------------------- plotting (moving to viz.py)
-
-
-def plot_schedule(
-    times: Sequence[int],
-    ax: Axes | None = None,
-    stop_resampling_at: int | None = None,
-    title: str | None = None,
-) -> Axes:
-    """Plot time against step index, the :func:`resampling_window` shaded and the stop
-    (if given) as a dashed line; the number of model calls in the legend and title."""
-    import matplotlib.pyplot as plt
-
-    seq = [int(t) for t in times]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3))
-    nfe = count_nfe(seq)
-    ax.plot(range(len(seq)), seq, lw=0.8, color="C0", label=f"schedule (NFE={nfe})")
-    window = resampling_window(seq)
-    if window is not None:
-        ax.axhspan(*window, color="C1", alpha=0.15, label=f"resampling t={window[0]}..{window[1]}")
-    if stop_resampling_at is not None:
-        ax.axhline(stop_resampling_at, color="C3", ls="--", lw=1, label=f"stop resampling at t={stop_resampling_at}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("t")
-    ax.set_title(title if title is not None else f"{len(seq) - 1} steps, {nfe} model calls")
-    ax.legend(loc="upper right", fontsize="small")
-    return ax
