@@ -272,6 +272,7 @@ class Painter(W.VBox):
         self.composer = Composer(comp, size=comp.size, cutouts="demo" if cutouts is None else cutouts)
         self._observed: Composition | None = None
         self._observe_composition()
+        self.composer.observe(self._on_composition_replaced, names="composition")
 
         # ---- live draft
         self.draft_image = W.Image(format="png", layout=W.Layout(width="160px", height="160px", object_fit="contain"))
@@ -326,6 +327,11 @@ class Painter(W.VBox):
         # budgets of the live views: the run must stay within a few percent of a bare paint()
         self.preview = LivePreview(max_overhead=PREVIEW_SHARE, gif_path=Path(out_dir) / "paint.gif")
         self.frequency = FrequencyPanel(max_fps=SPECTRA_PER_S)
+        # the two plots sit side by side when there is room and under each other when not
+        for plot in (self.frequency.spectrum_image, self.frequency.snr_image):
+            plot.layout.max_width = "100%"
+            plot.layout.object_fit = "contain"
+        self.frequency.children[0].layout.flex_flow = "row wrap"
         self.out_dir = W.Text(value=str(out_dir), description="save to",
                               layout=W.Layout(flex="1 1 240px", min_width="0", max_width="480px"))
         # the GIF goes where the pictures go
@@ -380,9 +386,7 @@ class Painter(W.VBox):
 
     @composition.setter
     def composition(self, composition: Composition) -> None:
-        self.composer.set_composition(composition)
-        self._observe_composition()
-        self._after_edit()
+        self.composer.composition = composition  # the Composer tells us: _on_composition_replaced
 
     @property
     def edit_pause_s(self) -> float:
@@ -660,6 +664,10 @@ class Painter(W.VBox):
         self._observed = comp
 
     def _on_composition_changed(self, _composition: Composition) -> None:
+        self._after_edit()
+
+    def _on_composition_replaced(self, _change: Mapping[str, Any]) -> None:
+        self._observe_composition()
         self._after_edit()
 
     def _after_edit(self) -> None:
@@ -943,7 +951,8 @@ class Painter(W.VBox):
             return
         body = f"<b style='color:{_COLORS['error']}'>{html.escape(text)}</b>"
         if details:
-            body += f"<details><summary>details</summary><pre>{html.escape(details)}</pre></details>"
+            pre = "<pre style='white-space:pre-wrap;word-break:break-all'>"  # a long line must not widen the cell
+            body += f"<details><summary>details</summary>{pre}{html.escape(details)}</pre></details>"
         self.error.value = body
 
     def _guarded(self, action: Callable[[], Any]) -> None:
