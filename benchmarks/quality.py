@@ -1,6 +1,7 @@
 """The Intelligent Painter's claims in miniature, on the demo model.
 
-    python benchmarks/quality.py                                  # shipped demo weights, 16 compositions
+    python benchmarks/quality.py                                  # shipped demo weights, 48 compositions
+    python benchmarks/quality.py --device cuda --n 64             # on a GPU (compositions painted in batches)
     python benchmarks/quality.py --model runs/demo/last.pt --preset demo   # a training checkpoint (EMA)
     python benchmarks/quality.py --quick                          # tiny random model, seconds
 
@@ -12,7 +13,13 @@ with the same seeds. Variants, all from the model's default schedule settings
 * no resampling: ``plain(t_T)``;
 * RePaint: ``repaint(t_T, j, r)`` (no stop);
 * truncated: ``repaint(t_T, j, r, s)`` (the model's default);
-* cheaper: ``repaint(t_T // 2, j, r, s // 2)`` (half the respaced steps, truncated).
+* cheaper: ``repaint(t_T // 2, j, r, s // 2)`` (half the respaced steps, truncated);
+* frequency rule: ``schedule_rule.frequency_schedule(model, keep)`` per composition (its
+  window follows the mask; the data spectrum is the demo scenes' fit), same t_T, j, r.
+
+Every variant paints composition i with seed i (paired seeds), so differences between two
+variants are measured picture by picture; the paired differences get 95% bootstrap
+confidence intervals (2000 resamples of the compositions).
 
 Measures, each also computed for real procedural scenes (``make_scenes``) under the same
 masks, as the reference a perfect painter would reach:
@@ -47,8 +54,10 @@ from _common import RESULTS_DIR, base_parser, environment, log, markdown_table, 
 
 from ipainter_nb.core import frequency  # noqa: E402
 from ipainter_nb.core.composition import Composition, Layer  # noqa: E402
+from ipainter_nb.core.exact import demo_image_model  # noqa: E402
 from ipainter_nb.core.models import DEMO_WEIGHTS, DiffusionModel, load_model, save_model  # noqa: E402
-from ipainter_nb.core.sampler import paint  # noqa: E402
+from ipainter_nb.core.sampler import paint_steps, seeded_noise  # noqa: E402
+from ipainter_nb.core.schedule_rule import frequency_schedule  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint  # noqa: E402
 from ipainter_nb.core.unet import build_unet  # noqa: E402
 from ipainter_nb.demo import list_cutouts, make_scenes  # noqa: E402
@@ -66,21 +75,45 @@ HEADERS = ["variant", "schedule", "NFE", "s / picture", "sharpness / real", "gra
 @dataclass
 class Variant:
     name: str
-    times: list[int]
+    times: list[int] | None  # one schedule for every composition, or None: ``times_for`` decides per mask
     schedule: str
+    times_for: Callable[[torch.Tensor], list[int]] | None = None
     samples: list[torch.Tensor] = field(default_factory=list)
+    nfes: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
+    def schedule_of(self, keep: torch.Tensor) -> list[int]:
+        return self.times if self.times is not None else self.times_for(keep)
 
-def variants_for(cfg: ScheduleConfig) -> list[Variant]:
-    t, j, r, s = cfg.t_T, cfg.jump_length, cfg.jump_n_sample, cfg.stop_resampling_at
+    @property
+    def nfe(self) -> float:
+        return float(np.mean(self.nfes)) if self.nfes else float(count_nfe(self.times or [0, -1]))
+
+
+def rule_for(model: DiffusionModel, cfg: ScheduleConfig) -> Callable[[torch.Tensor], list[int]]:
+    """The frequency-chosen window for a mask, with the demo scenes' spectrum (the demo model's data)."""
+    data = demo_image_model()
+    var = float(np.trace(np.asarray(data.channel_cov)) / 3)
+
+    def times(keep: torch.Tensor) -> list[int]:
+        return frequency_schedule(model, keep, t_T=cfg.t_T, spectrum_beta=data.beta, f0=data.f0, pixel_var=var,
+                                  jump_length=cfg.jump_length, jump_n_sample=cfg.jump_n_sample).times()
+
+    return times
+
+
+def variants_for(cfg: ScheduleConfig, model: DiffusionModel | None = None) -> list[Variant]:
+    t, j, r, s = cfg.t_T, cfg.jump_length, cfg.jump_n_sample, cfg.stop_resampling_at or 0
     half = max(t // 2, j + 1)
-    return [
+    out = [
         Variant("no resampling", plain(t), f"plain t_T={t}"),
         Variant("RePaint", repaint(t, j, r), f"t_T={t} j={j} r={r}"),
         Variant("truncated (default)", repaint(t, j, r, s), f"t_T={t} j={j} r={r} stop={s}"),
         Variant("cheaper (half steps, truncated)", repaint(half, j, r, s // 2), f"t_T={half} j={j} r={r} stop={s // 2}"),
     ]
+    if model is not None:
+        out.append(Variant("frequency rule", None, f"t_T={t} j={j} r={r}, window per mask", times_for=rule_for(model, cfg)))
+    return out
 
 
 def make_compositions(n: int, size: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -121,6 +154,32 @@ def seam_ratio(images: torch.Tensor, keeps: torch.Tensor) -> float:
     return float(torch.cat(across).mean() / inner) if inner > 1e-9 else float("inf")  # flat region: no reference
 
 
+def seam_each(images: torch.Tensor, keeps: torch.Tensor) -> np.ndarray:
+    """Seam ratio of each picture (inf where its generated region is flat)."""
+    return np.array([seam_ratio(img[None], keep[None]) for img, keep in zip(images, keeps)])
+
+
+def bootstrap_ratio(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float, int]:
+    """Geometric mean of a/b over paired pictures with a 95% bootstrap interval; pairs with inf/0 are left out."""
+    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    d = np.log(a[ok]) - np.log(b[ok])
+    if len(d) == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(np.exp(d.mean())), float(np.exp(lo)), float(np.exp(hi)), int(ok.sum())
+
+
+def paired_interval(a: Variant, b: Variant, keeps: torch.Tensor) -> str:
+    """Seam and sharpness of ``a`` over ``b``, paired by composition and seed, with 95% bootstrap intervals."""
+    xa, xb = torch.stack(a.samples), torch.stack(b.samples)
+    seam = bootstrap_ratio(seam_each(xa, keeps), seam_each(xb, keeps))
+    sharp = bootstrap_ratio(sharpness_each(xa, keeps), sharpness_each(xb, keeps))
+    return (f"{a.name} / {b.name} ({a.nfe:.0f} vs {b.nfe:.0f} model calls): seam ratio ×{seam[0]:.3f} "
+            f"[{seam[1]:.3f}, {seam[2]:.3f}] over {seam[3]} pairs; sharpness ×{sharp[0]:.3f} [{sharp[1]:.3f}, {sharp[2]:.3f}]")
+
+
 def sharpness_each(images: torch.Tensor, keeps: torch.Tensor) -> np.ndarray:
     """Sharpness of the generated region of each picture."""
     return np.array([frequency.sharpness(img, mask=1 - keep) for img, keep in zip(images, keeps)])
@@ -137,7 +196,7 @@ def paired(a: Variant, b: Variant, keeps: torch.Tensor) -> str:
     sa = sharpness_each(torch.stack(a.samples), keeps)
     sb = sharpness_each(torch.stack(b.samples), keeps)
     ratio = sa / np.maximum(sb, 1e-12)
-    return (f"{a.name} vs {b.name}: {count_nfe(a.times)} vs {count_nfe(b.times)} model calls; generated-region "
+    return (f"{a.name} vs {b.name}: {a.nfe:.0f} vs {b.nfe:.0f} model calls; generated-region "
             f"sharpness ratio {np.exp(np.log(ratio).mean()):.3f} (geometric mean over {len(ratio)} paired pictures), "
             f"sharper in {int((ratio > 1).sum())}/{len(ratio)}")
 
@@ -201,27 +260,45 @@ def real_scenes(n: int, seed: int, size: int) -> torch.Tensor:
 
 def get_model(args, tmp: Path) -> tuple[DiffusionModel, str]:
     if args.model:
-        return load_model(args.model, device="cpu", preset=args.preset), weights_info(Path(args.model))
+        return load_model(args.model, device=args.device, preset=args.preset), weights_info(Path(args.model))
     if args.quick:
         torch.manual_seed(0)
         path = tmp / "tiny.safetensors"
         save_model(build_unet(TINY), path, name="tiny", unet_config=TINY, variance_type="fixed_small",
                    default_schedule=ScheduleConfig(kind="truncated", t_T=8, jump_length=2, jump_n_sample=2,
                                                    stop_resampling_at=4), dtype=torch.float32)
-        return load_model(path, device="cpu"), "tiny random model (--quick)"
+        return load_model(path, device=args.device), "tiny random model (--quick)"
     if not DEMO_WEIGHTS.is_file():
         raise SystemExit(f"the trained demo weights {DEMO_WEIGHTS} are missing: pass --model <checkpoint> "
                          "(e.g. --model runs/demo/last.pt --preset demo), or --quick")
-    return load_model("demo", device="cpu"), "shipped demo weights: " + weights_info(DEMO_WEIGHTS)
+    return load_model("demo", device=args.device), "shipped demo weights: " + weights_info(DEMO_WEIGHTS)
 
 
 def run(model: DiffusionModel, comps: list[tuple[torch.Tensor, torch.Tensor]], variants: list[Variant],
-        log: Callable[[str], None]) -> None:
+        log: Callable[[str], None], batch: int = 8) -> None:
+    """Composition i is painted with seed i by every variant (what ``paint(..., seed=i)`` draws), in
+    batches of compositions that share a schedule."""
+    device = model.device
     for v in variants:
         start = time.perf_counter()
-        for i, (image, keep) in enumerate(comps):
-            result = paint(model, image, keep, times=v.times, num_samples=1, seed=i, progress=False, max_frames=0)
-            v.samples.append(result.samples[0])
+        plans = [v.schedule_of(keep) for _, keep in comps]
+        v.nfes = [count_nfe(times) for times in plans]
+        done: dict[int, torch.Tensor] = {}
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, times in enumerate(plans):
+            groups.setdefault(tuple(times), []).append(i)
+        for times, members in groups.items():
+            for k in range(0, len(members), batch):
+                idx = members[k:k + batch]
+                image = torch.stack([comps[i][0] for i in idx]).to(device)
+                keep = torch.stack([comps[i][1] for i in idx]).to(device)
+                noise = seeded_noise(idx, image.shape[1:], device, image.dtype)
+                last = None
+                for last in paint_steps(model, image, keep, list(times), noise=noise):
+                    pass
+                for i, picture in zip(idx, last.x_t.clamp(-1, 1).cpu()):
+                    done[i] = picture
+        v.samples = [done[i] for i in range(len(comps))]
         v.seconds = time.perf_counter() - start
         log(f"  {v.name}: {len(comps)} pictures, {v.seconds:.1f}s")
 
@@ -230,7 +307,9 @@ def main(argv: list[str] | None = None) -> str:
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="checkpoint path (default: the shipped demo weights)")
     p.add_argument("--preset", default=None, help="preset giving the network of --model (e.g. demo for runs/demo/last.pt)")
-    p.add_argument("--n", type=int, default=None, help="number of compositions (default 16; 2 with --quick)")
+    p.add_argument("--n", type=int, default=None, help="number of compositions (default 48; 2 with --quick)")
+    p.add_argument("--device", default="cpu", help="where to paint (cpu, cuda)")
+    p.add_argument("--batch", type=int, default=None, help="compositions per model call (default 8 on CPU, 64 on CUDA)")
     p.add_argument("--n-real", type=int, default=None, help="real scenes for KID (default 512)")
     p.add_argument("--png", default=None, help=f"side-by-side picture (default {RESULTS_DIR}/quality_variants.png)")
     args = p.parse_args(argv)
@@ -240,14 +319,15 @@ def main(argv: list[str] | None = None) -> str:
 
 def _run(args: argparse.Namespace) -> str:
 
-    n = args.n or (2 if args.quick else 16)
+    n = args.n or (2 if args.quick else 48)
     n_real = args.n_real or (32 if args.quick else 512)
     with tempfile.TemporaryDirectory(prefix="quality_") as tmp:
         model, source = get_model(args, Path(tmp))
         size = model.image_size
         comps = make_compositions(n, size)
-        variants = variants_for(model.default_schedule)
-        run(model, comps, variants, log)  # minutes per variant: never run paused; NFE is the cost measure
+        variants = variants_for(model.default_schedule, model)
+        # minutes per variant: never run paused; NFE is the cost measure
+        run(model, comps, variants, log, batch=args.batch or (64 if str(args.device).startswith("cuda") else 8))
         env = environment()
 
     keeps = torch.stack([k for _, k in comps])
@@ -261,7 +341,7 @@ def _run(args: argparse.Namespace) -> str:
     for v in variants:
         x = torch.stack(v.samples)
         sharp, grad = region_measures(x, keeps)
-        rows.append([v.name, v.schedule, str(count_nfe(v.times)), f"{v.seconds / n:.2f}", f"{sharp / real_sharp:.3f}",
+        rows.append([v.name, v.schedule, f"{v.nfe:.0f}", f"{v.seconds / n:.2f}", f"{sharp / real_sharp:.3f}",
                      f"{grad / real_grad:.3f}", _fmt(seam_ratio(x, keeps)), f"{1000 * kid(feats(x), ref_feats):.1f}"])
     rows.append(["real scenes (reference)", "—", "—", "—", "1.000", "1.000", _fmt(seam_ratio(real_masked, keeps)),
                  f"{1000 * kid(feats(real_masked), ref_feats):.1f}"])
@@ -275,15 +355,25 @@ def _run(args: argparse.Namespace) -> str:
     write_side_by_side(png, unfilled, variants, rows=min(n, 6))
     table = markdown_table(HEADERS, rows)
     by_name = {v.name: v for v in variants}
-    claims = "\n".join("- " + paired(by_name[a], by_name[b], keeps) for a, b in (
-        ("truncated (default)", "RePaint"), ("truncated (default)", "no resampling"),
-        ("cheaper (half steps, truncated)", "truncated (default)")))
+    pairs = (("truncated (default)", "RePaint"), ("truncated (default)", "no resampling"),
+             ("cheaper (half steps, truncated)", "truncated (default)"), ("frequency rule", "truncated (default)"),
+             ("frequency rule", "RePaint"))
+    claims = "\n".join("- " + paired(by_name[a], by_name[b], keeps) for a, b in pairs)
+    intervals = "\n".join("- " + paired_interval(by_name[a], by_name[b], keeps) for a, b in pairs)
+    rule, trunc = by_name["frequency rule"], by_name["truncated (default)"]
+    seam = bootstrap_ratio(seam_each(torch.stack(rule.samples), keeps), seam_each(torch.stack(trunc.samples), keeps))
+    check = (f"Check (frequency rule against truncated: seam at or below, at no more model calls): seam ×{seam[0]:.3f} "
+             f"[{seam[1]:.3f}, {seam[2]:.3f}], {rule.nfe:.0f} vs {trunc.nfe:.0f} model calls: "
+             + ("holds" if seam[2] <= 1 and rule.nfe <= trunc.nfe else
+                "not shown (the interval reaches above 1)" if seam[0] <= 1 and rule.nfe <= trunc.nfe else "does NOT hold"))
     text = (f"## Quality of the schedules ({source}; {n} compositions at {size}², 1 sample each, seeds 0..{n - 1})\n\n"
             f"KID features: {FEATURES}; {n_real} real scenes as the KID reference. "
             "Sharpness and gradient energy are of the generated region (mask = 1 − keep), divided by the "
             "same measure on held-out real scenes under the same masks. Seam ratio: squared colour step "
             "across the mask boundary / inside the generated region.\n\n"
-            f"{table}\n\nPaired comparisons:\n\n{claims}\n\nSide by side: `{png.name}` (composition | no resampling | RePaint | truncated | cheaper).\n\n"
+            f"{table}\n\nPaired comparisons:\n\n{claims}\n\n"
+            f"Paired ratios with 95% bootstrap intervals (composition i painted with seed i by every variant):\n\n{intervals}\n\n"
+            f"{check}\n\nSide by side: `{png.name}` (composition | no resampling | RePaint | truncated | cheaper | frequency rule).\n\n"
             f"_{env}_\n")
     print(text)
     write_result(NAME, text, args.results_dir, quick=args.quick)
