@@ -18,6 +18,7 @@ from ipainter_nb.core.models import load_model
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.widgets import Painter
 from ipainter_nb.widgets import app as app_module
+from ipainter_nb.widgets.schedule_controls import frequency_rule
 
 SHORT = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
 PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
@@ -111,7 +112,7 @@ def test_paint_keeps_the_known_pixels(painter):
     # the widget shows the finished run: bar full, one gallery entry, replay enabled
     assert painter.progress.value == painter.progress.max == len(SHORT.times()) - 1
     assert len(painter.runs) == 1 and painter.runs[0].result is result
-    assert [c.layout.display for c in painter.gallery.children[:2]] == ["flex", "none"]
+    assert [c.layout.display for c in painter.gallery.items.children[:2]] == ["flex", "none"]
     assert not painter.preview.slider.disabled
     assert "done" in painter.status_message
     assert not painter.busy and not painter.paint_button.disabled and painter.stop_button.disabled
@@ -198,50 +199,53 @@ def test_state_lives_in_traits_linked_to_the_controls(painter):
     assert painter.seed_input.value == 5
     painter.set_schedule(SHORT)
     assert painter.schedule == SHORT.to_dict()
-    assert (painter.t_T.value, painter.jump_length.value, painter.jump_n_sample.value,
-            painter.stop_resampling_at.value) == (8, 2, 2, 4)
-    assert painter.schedule_mode.value == "truncated"
-    painter.t_T.value = 10  # a control writes the trait
+    assert (painter.schedule_controls.t_T.value, painter.schedule_controls.jump_length.value, painter.schedule_controls.jump_n_sample.value,
+            painter.schedule_controls.stop_resampling_at.value) == (8, 2, 2, 4)
+    assert painter.schedule_controls.mode.value == "truncated"
+    painter.schedule_controls.t_T.value = 10  # a control writes the trait
     assert painter.schedule["t_T"] == 10 and painter.schedule_config.t_T == 10
     assert painter.model_name == "tiny"
 
 
 def test_invalid_schedule_controls_show_the_cores_message_not_an_exception(painter):
-    painter.schedule_mode.value = "repaint"
-    painter.t_T.value = 5
-    painter.jump_length.value = 10  # a jump cannot climb above t_T - 1
-    assert "jump_length=10 is invalid" in painter.schedule_info.value
+    fields = painter.schedule_controls
+    fields.mode.value = "repaint"
+    fields.t_T.value = 5
+    fields.jump_length.value = 10  # a jump cannot climb above t_T - 1
+    assert "jump_length=10 is invalid" in fields.info.value
     with pytest.raises(ValueError, match="jump_length"):
         painter.schedule_config
     painter.paint_button.click()
     assert not painter.running and "invalid schedule" in painter.error_message
-    painter.jump_length.value = 2  # fixing the field clears the message
-    assert "model calls" in painter.schedule_info.value
-    painter.t_T.value = painter.model.num_train_steps + 1  # the model's rule, in the model's words
-    assert "trained with" in painter.schedule_info.value and str(painter.model.num_train_steps) in painter.schedule_info.value
+    fields.jump_length.value = 2  # fixing the field clears the message
+    assert "model calls" in fields.info.value
+    limit = painter.model.num_train_steps
+    fields.t_T.value = limit + 1  # the model's rule, in the model's words
+    assert "trained with" in fields.info.value and str(limit) in fields.info.value
 
 
 def test_the_call_count_follows_every_keystroke(painter):
-    assert all(c.continuous_update for c in (painter.t_T, painter.jump_length, painter.jump_n_sample,
-                                             painter.stop_resampling_at, painter.seed_input))
+    fields = painter.schedule_controls
+    assert all(c.continuous_update for c in (fields.t_T, fields.jump_length, fields.jump_n_sample,
+                                             fields.stop_resampling_at, painter.seed_input))
     painter.set_schedule(SHORT)
     expected = schedules.count_nfe(schedules.repaint(8, 2, 2, stop_resampling_at=4))
-    assert f"{expected} model calls" in painter.schedule_info.value
-    painter.jump_n_sample.value = 3
+    assert f"{expected} model calls" in painter.schedule_controls.info.value
+    painter.schedule_controls.jump_n_sample.value = 3
     expected = schedules.count_nfe(schedules.repaint(8, 2, 3, stop_resampling_at=4))
-    assert f"{expected} model calls" in painter.schedule_info.value
-    painter.schedule_mode.value = "plain"
-    assert "8 model calls" in painter.schedule_info.value and painter.jump_length.disabled
-    painter.schedule_mode.value = "truncated"  # the jump count typed before comes back
-    assert painter.jump_n_sample.value == 3 and f"{expected} model calls" in painter.schedule_info.value
+    assert f"{expected} model calls" in painter.schedule_controls.info.value
+    painter.schedule_controls.mode.value = "plain"
+    assert "8 model calls" in painter.schedule_controls.info.value and painter.schedule_controls.jump_length.disabled
+    painter.schedule_controls.mode.value = "truncated"  # the jump count typed before comes back
+    assert painter.schedule_controls.jump_n_sample.value == 3 and f"{expected} model calls" in painter.schedule_controls.info.value
 
 
-@pytest.mark.skipif(app_module._frequency_rule() is None, reason="core.schedule_rule is not in this version")
+@pytest.mark.skipif(frequency_rule() is None, reason="core.schedule_rule is not in this version")
 def test_the_frequency_chosen_schedule_shows_its_numbers(painter):
-    painter.schedule_mode.value = "frequency"
+    painter.schedule_controls.mode.value = "frequency"
     config = painter.schedule_config
-    assert f"{config.nfe} model calls" in painter.schedule_info.value
-    assert painter.jump_length.disabled and painter.t_T.value == config.t_T
+    assert f"{config.nfe} model calls" in painter.schedule_controls.info.value
+    assert painter.schedule_controls.jump_length.disabled and painter.schedule_controls.t_T.value == config.t_T
 
 
 def test_a_model_that_fails_to_load_keeps_the_previous_one(painter, model, tmp_path):
@@ -288,7 +292,7 @@ def test_the_gallery_keeps_runs_and_marks_a_stopped_one(model, tmp_path):
     stopped = painter.wait(10)
     assert stopped.stopped
     assert [run.result for run in painter.runs] == [stopped, second, first]  # newest first, none hidden
-    items = [c for c in painter.gallery.children if c.layout.display != "none"]
+    items = [c for c in painter.gallery.items.children if c.layout.display != "none"]
     assert len(items) == 3
     assert "ipainter-stopped" in items[0]._dom_classes and "stopped" in items[0].children[1].value
     assert not any("ipainter-stopped" in item._dom_classes for item in items[1:])
@@ -303,7 +307,7 @@ def test_the_gallery_is_bounded(painter, monkeypatch):
         assert painter.paint(wait=True) is not None
     assert len(painter.runs) == app_module.MAX_HISTORY
     assert [run.seed for run in painter.runs[:2]] == [app_module.MAX_HISTORY + 1, app_module.MAX_HISTORY]
-    shown = [c for c in painter.gallery.children if c.layout.display != "none"]
+    shown = [c for c in painter.gallery.items.children if c.layout.display != "none"]
     assert len(shown) == app_module.MAX_HISTORY
 
 
@@ -312,7 +316,7 @@ def test_save_shows_the_full_path_beside_the_button(painter, tmp_path):
     painter.seed = 7
     painter.num_samples = 2
     result = painter.paint(wait=True)
-    item = painter.gallery.children[0]
+    item = painter.gallery.items.children[0]
     save_button = item.children[2].children[0]
     save_button.click()
     out = (tmp_path / "out").resolve()
@@ -322,7 +326,7 @@ def test_save_shows_the_full_path_beside_the_button(painter, tmp_path):
     saved = np.asarray(Image.open(pngs[0]))
     expected = ((result.samples[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     np.testing.assert_array_equal(saved, expected)
-    painter.save_size.value = 4  # nearest-neighbour upscale: each pixel becomes a 4x4 block
+    painter.gallery.save_size.value = 4  # nearest-neighbour upscale: each pixel becomes a 4x4 block
     (big,) = painter.save_run(0, upscale=None)[:1]
     assert big.is_absolute() and "_x4" in big.name
     np.testing.assert_array_equal(np.asarray(Image.open(big))[::4, ::4], expected)
@@ -429,6 +433,21 @@ def test_a_paint_and_a_draft_never_run_at_once(model, tmp_path):
     assert result is not None and not result.stopped
     assert slow.most_active == 1
     assert len(drafts) == 1  # the draft queued behind the paint ran after it
+    painter.close()
+
+
+def test_a_replaced_composition_is_followed(model, tmp_path):
+    counted = Hooked(model)
+    painter = make_painter(counted, tmp_path, drafts=True)
+    drafts = []
+    painter.on_draft(drafts.append)
+    other = half_kept()
+    painter.composition = other
+    settle(painter)
+    assert painter.composer.composition is other and len(drafts) == 1
+    nudge(painter)  # edits of the new composition are heard
+    settle(painter)
+    assert len(drafts) == 2
     painter.close()
 
 

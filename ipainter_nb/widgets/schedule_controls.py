@@ -1,0 +1,182 @@
+"""The Painter's schedule fields: a resampling mode, its numbers, and the model calls they cost.
+
+The fields are a view of one ``ScheduleConfig``: ``config`` holds it as a dict
+(``ScheduleConfig.to_dict()``) whenever the fields make a valid schedule, and ``error``
+says why they don't (the core's message, "" when they do). Setting ``config`` from outside
+shows it in the fields. Every keystroke updates the call count (``continuous_update``).
+
+The rules stay in the core: ``ScheduleConfig`` checks the numbers, ``model.check_t_T`` the
+number of steps against the model, and the "frequency-chosen" mode asks
+``core.schedule_rule.frequency_schedule`` for the window that suits the mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as W
+import torch
+from traitlets import Dict, Unicode, observe
+
+from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.errors import IPainterError, UserInputError
+from ipainter_nb.widgets.messages import first_line, message_html
+
+__all__ = ["ScheduleControls", "frequency_rule", "MODES"]
+
+MODES = [("truncated", "truncated"), ("RePaint (everywhere)", "repaint"), ("none (plain)", "plain"),
+         ("window", "window"), ("frequency-chosen", "frequency")]
+
+
+def frequency_rule() -> Callable[..., ScheduleConfig] | None:
+    """The frequency-chosen schedule rule, when this version of the core has it."""
+    try:
+        from ipainter_nb.core.schedule_rule import frequency_schedule
+    except ImportError:
+        return None
+    return frequency_schedule
+
+
+class ScheduleControls(W.VBox):
+    """Mode + t_T, jump length, jump count, stop, start + the call count.
+
+    Args:
+        initial: the schedule shown first.
+        keep_mask: returns the current keep mask (the frequency-chosen mode adapts to it).
+        field_layout: layout keywords of each field.
+
+    ``model`` (attribute) checks t_T and feeds the frequency rule; call ``refresh()``
+    after changing it.
+    """
+
+    config = Dict(help="the schedule of the fields, as ScheduleConfig.to_dict() (the last valid one)")
+    error = Unicode("", help="why the fields make no schedule; '' when they do")
+
+    def __init__(self, initial: ScheduleConfig, keep_mask: Callable[[], torch.Tensor],
+                 field_layout: Mapping[str, Any] | None = None) -> None:
+        super().__init__(layout=W.Layout(width="100%"))
+        self.model: Any = None
+        self._keep_mask = keep_mask
+        self._syncing = False
+        layout = dict(field_layout or {"width": "100%", "max_width": "320px"})
+        field = dict(layout=W.Layout(**layout), continuous_update=True, style={"description_width": "90px"})
+        modes = [m for m in MODES if m[1] != "frequency" or frequency_rule() is not None]
+        self.mode = W.Dropdown(options=modes, value="truncated", description="resampling", layout=W.Layout(**layout),
+                               style={"description_width": "90px"})
+        self.t_T = W.IntText(value=initial.t_T, description="t_T", **field)
+        self.jump_length = W.IntText(value=initial.jump_length, description="jump length", **field)
+        self.jump_n_sample = W.IntText(value=initial.jump_n_sample, description="jump count", **field)
+        self.stop_resampling_at = W.IntText(value=0, description="stop at t", **field)
+        self.start_resampling_at = W.IntText(value=initial.t_T, description="start at t", **field)
+        self.info = W.HTML(layout=W.Layout(max_width=layout.get("max_width", "320px"), min_width="0"))
+        self.info.add_class("ipainter-nfe")
+        for control in self.fields:
+            control.observe(self._on_field, names="value")
+        self.children = [*self.fields, self.info]
+        self.show(initial)
+
+    @property
+    def fields(self) -> list[W.ValueWidget]:
+        return [self.mode, self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at,
+                self.start_resampling_at]
+
+    @property
+    def adapts_to_mask(self) -> bool:
+        """True in the frequency-chosen mode: the schedule follows the mask (``refresh(keep)``)."""
+        return self.mode.value == "frequency"
+
+    def current(self) -> ScheduleConfig:
+        """The schedule of the fields; ``UserInputError`` with the reason when there is none."""
+        if self.error:
+            raise UserInputError(self.error)
+        return ScheduleConfig.from_dict(self.config)
+
+    def show(self, config: ScheduleConfig) -> None:
+        """Put ``config`` in the fields (its mode follows from its numbers)."""
+        self._syncing = True
+        try:
+            self.mode.value = config.kind
+            self.t_T.value = config.t_T
+            self.jump_length.value = config.jump_length
+            if config.kind != "plain":  # keep the user's jump count for when resampling is turned back on
+                self.jump_n_sample.value = config.jump_n_sample
+            if config.stop_resampling_at is not None:
+                self.stop_resampling_at.value = config.stop_resampling_at
+            start = config.start_resampling_at
+            self.start_resampling_at.value = config.t_T if start is None else start
+            self.config = config.to_dict()
+            self.error = ""
+        finally:
+            self._syncing = False
+        self._enable_fields()
+        self._show_info(config)
+
+    def refresh(self, keep: torch.Tensor | None = None) -> None:
+        """Read the fields again (after a model change, or with a new mask in the frequency mode)."""
+        self._enable_fields()
+        try:
+            config = self._config_from_fields(keep)
+        except (IPainterError, ValueError, TypeError) as exc:
+            self.error = first_line(exc)
+            self.info.value = message_html(f"⚠ {self.error}", "error")
+            return
+        self._syncing = True
+        try:
+            self.error = ""
+            self.config = config.to_dict()
+            if self.adapts_to_mask:  # show what the rule chose
+                self.jump_length.value, self.jump_n_sample.value = config.jump_length, config.jump_n_sample
+                self.stop_resampling_at.value = config.stop_resampling_at or 0
+                self.start_resampling_at.value = config.start_resampling_at or config.t_T
+        finally:
+            self._syncing = False
+        self._show_info(config)
+
+    # ----------------------------------------------------------------- internals
+
+    @observe("config")
+    def _config_set(self, change: Mapping[str, Any]) -> None:
+        if not self._syncing:  # set from outside (the Painter's ``schedule``): show it
+            self.show(ScheduleConfig.from_dict(change["new"]))
+
+    def _on_field(self, change: Mapping[str, Any]) -> None:
+        if self._syncing:
+            return
+        if change["owner"] is self.mode and change["new"] not in ("plain", "frequency") and self.jump_n_sample.value < 2:
+            self._syncing = True  # choosing a resampling mode must resample: one pass per stretch is plain
+            try:
+                self.jump_n_sample.value = 2
+            finally:
+                self._syncing = False
+        self.refresh()
+
+    def _enable_fields(self) -> None:
+        mode = self.mode.value
+        chosen = mode == "frequency"
+        # fields the mode ignores are greyed out rather than hidden: the layout stays put
+        self.jump_length.disabled = self.jump_n_sample.disabled = mode == "plain" or chosen
+        self.stop_resampling_at.disabled = mode not in ("truncated", "window") or chosen
+        self.start_resampling_at.disabled = mode != "window"
+        self.start_resampling_at.layout.display = None if mode in ("window", "frequency") else "none"
+
+    def _config_from_fields(self, keep: torch.Tensor | None) -> ScheduleConfig:
+        mode, t_T = self.mode.value, int(self.t_T.value)
+        if self.model is not None:
+            self.model.check_t_T(t_T)  # the core's rule and message
+        if mode == "frequency":
+            rule = frequency_rule()
+            if rule is None or self.model is None:
+                raise UserInputError("the frequency-chosen schedule needs a model and ipainter_nb.core.schedule_rule: "
+                                     "load a model or pick another resampling mode")
+            return rule(self.model, keep=self._keep_mask() if keep is None else keep, t_T=t_T)
+        jump_length = int(self.jump_length.value)
+        if mode == "plain":  # one pass per stretch: no resampling, whatever the jump fields say
+            return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=1, stop_resampling_at=None)
+        stop = int(self.stop_resampling_at.value) if mode in ("truncated", "window") else None
+        start = int(self.start_resampling_at.value) if mode == "window" else None
+        return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=int(self.jump_n_sample.value),
+                              stop_resampling_at=stop, start_resampling_at=start)
+
+    def _show_info(self, config: ScheduleConfig) -> None:
+        self.info.value = f"<b>{config.nfe} model calls</b> · {message_html(config.describe())}"
