@@ -359,8 +359,11 @@ root => {
     const b = el.getBoundingClientRect();
     return b.left < area.left - 1 || b.right > area.right + 1;
   }).map(el => `${name(el)} [${Math.round(el.getBoundingClientRect().left)}, ${Math.round(el.getBoundingClientRect().right)}]`);
+  // a box that scrolls sideways, with the child that sticks out furthest (what to fix)
+  const widest = el => [...el.children].reduce((a, c) => !a || c.getBoundingClientRect().right > a.getBoundingClientRect().right ? c : a, null);
   const scrollbars = [output, ...all].filter(el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
-      && el.scrollWidth > el.clientWidth + 1).map(el => `${name(el)} ${el.scrollWidth} > ${el.clientWidth}`);
+      && el.scrollWidth > el.clientWidth + 1).map(el => `${name(el)} ${el.scrollWidth} > ${el.clientWidth} px, widest child `
+      + `${widest(el) ? name(widest(el)) + ' ' + getComputedStyle(widest(el)).margin + ' ' + Math.round(widest(el).getBoundingClientRect().width) : '-'}`);
   const cut = [...root.querySelectorAll('button, label, .widget-label')].filter(shown)
       .filter(el => el.scrollWidth > el.clientWidth + 1).map(name);
   const tools = [...root.querySelectorAll('.ipainter-tools button')]

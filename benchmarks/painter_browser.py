@@ -1,0 +1,245 @@
+"""The Painter in a real browser: how soon a draft follows a move, and whether drafts slow the canvas.
+
+JupyterLab + Debian's Chromium driven by Playwright (as ``tests/test_browser.py``), the
+Painter on the demo model, the top cutout dragged back and forth by a few canvas pixels:
+
+* **mouse-up to draft shown**: from the mouse-up that ends a drag to the moment the draft
+  box shows a new, decoded picture (target: median <= 1.5 s over >= 10 moves);
+* **drag to redraw**: from the mouse-up to the moment the composer's canvas pixels change,
+  with drafts on and with drafts off (target: the median with drafts within 20% of the
+  median without). Moves come every ``--interval`` seconds, so with drafts on a draft is
+  usually computing when the next move arrives, as when a user keeps composing. The two
+  modes alternate in blocks (off, on, off, on) so that a change in the machine's load
+  touches both.
+
+    .venv/bin/python benchmarks/painter_browser.py            # writes benchmarks/results/painter_browser.md
+    .venv/bin/python benchmarks/painter_browser.py --quick    # 3 moves each: a smoke run
+
+Needs /usr/bin/chromium (``make browser-deps``) and the demo model's weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, base_parser, environment, fmt, log, markdown_table, write_result
+
+sys.path.insert(0, str(ROOT / "tests"))
+from lab_server import LabServer  # noqa: E402  (the test suite's throwaway JupyterLab)
+
+CHROMIUM = "/usr/bin/chromium"
+LOAD_MS = 240_000
+WAIT_MS = 60_000
+DRAFT_TARGET_S = 1.5
+REDRAW_TOLERANCE = 0.20
+
+PAINTER_CELL, LAYERS_REPORT, DRAFTS = range(3)
+CELLS = [
+    """\
+    import ipainter_nb as ip
+    from ipainter_nb.demo import demo_composition
+    painter = ip.Painter(model="demo", composition=demo_composition(64))
+    painter
+    """,
+    """\
+    import json
+    import numpy as np
+    top = painter.composition.layers[-1]
+    ys, xs = np.nonzero(np.asarray(top.rendered())[..., 3] > 127)
+    i = int(np.argmin((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2))
+    print("LAYERS", get_ipython().execution_count, json.dumps(dict(
+        size=painter.composition.size, grab=[top.x + int(xs[i]) + 0.5, top.y + int(ys[i]) + 0.5])))
+    """,
+    """\
+    painter.draft_enabled = {enabled}
+    print("DRAFTS", get_ipython().execution_count, painter.draft_enabled)
+    """,
+]
+
+# A cheap signature of every canvas of the composer: changes when anything is redrawn.
+SIGNATURE_JS = """
+root => {
+  let s = 0;
+  for (const c of root.querySelectorAll('.ipainter-canvas canvas')) {
+    const ctx = c.getContext('2d');
+    if (!ctx || !c.width || !c.height) continue;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 13) s = (s * 31 + d[i]) % 1000000007;
+  }
+  return s;
+}
+"""
+DRAFT_SRC_JS = "box => { const i = box.querySelector('img'); return i && i.complete && i.naturalWidth > 0 ? i.src : null; }"
+
+
+def write_notebook(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(src)) for src in CELLS]
+    nbformat.write(nb, str(path))
+
+
+class Session:
+    """The open notebook: run a cell, read the JSON it printed after a marker."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.count = 0
+
+    def cell(self, index: int) -> Any:
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+    def run(self, index: int, source: str | None = None) -> None:
+        editor = self.cell(index).locator(".jp-InputArea-editor")
+        editor.click()
+        if source is not None:  # replace the cell's text (the drafts switch)
+            self.page.keyboard.press("Control+a")
+            self.page.keyboard.insert_text(source)
+        self.page.keyboard.press("Shift+Enter")
+
+    def report(self, index: int, marker: str, source: str | None = None) -> Any:
+        self.run(index, source)
+        output = self.cell(index).locator(".jp-OutputArea-output")
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while time.monotonic() < deadline:
+            found = output.filter(has_text=marker)
+            text = found.first.inner_text() if found.count() else ""
+            match = re.search(re.escape(marker) + r" (\d+) (.*)", text)
+            if match and int(match.group(1)) > self.count:
+                self.count = int(match.group(1))
+                return json.loads(match.group(2))
+            self.page.wait_for_timeout(100)
+        raise TimeoutError(f"no new {marker} line")
+
+
+def set_drafts(session: Session, enabled: bool) -> None:
+    source = textwrap.dedent(CELLS[DRAFTS]).replace("{enabled}", str(enabled))
+    assert session.report(DRAFTS, "DRAFTS", source) is enabled
+
+
+def drag_top_layer(page: Any, canvas: Any, layer: dict, direction: int, pixels: int = 2) -> float:
+    """Drag the top cutout ``pixels`` canvas pixels right (+1) or left (-1); the mouse-up time."""
+    box = canvas.bounding_box()
+    scale = box["width"] / layer["size"]
+    x = box["x"] + (layer["grab"][0] + (pixels if direction < 0 else 0)) * scale
+    y = box["y"] + layer["grab"][1] * scale
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + direction * pixels * scale, y, steps=4)
+    page.mouse.up()
+    return time.perf_counter()
+
+
+def measure(page: Any, session: Session, moves: int, interval: float) -> dict[str, list[float]]:
+    root = session.cell(PAINTER_CELL).locator(".ipainter-painter")
+    canvas = root.locator(".ipainter-canvas canvas").last
+    draft = root.locator(".ipainter-draft")
+    canvas.scroll_into_view_if_needed()
+    layer = session.report(LAYERS_REPORT, "LAYERS")
+    direction = 1
+
+    def move_and_wait_redraw() -> float:
+        nonlocal direction
+        before = root.evaluate(SIGNATURE_JS)
+        released = drag_top_layer(page, canvas, layer, direction)
+        direction = -direction
+        page.wait_for_function(f"([root, s]) => ({SIGNATURE_JS})(root) !== s", arg=[root.element_handle(), before],
+                               polling="raf", timeout=WAIT_MS)
+        return time.perf_counter() - released
+
+    out: dict[str, list[float]] = {"draft": [], "redraw_on": [], "redraw_off": []}
+
+    # (a) mouse-up to draft shown: one move, then wait for its draft
+    set_drafts(session, True)
+    for k in range(moves):
+        old = draft.evaluate(DRAFT_SRC_JS)
+        released = drag_top_layer(page, canvas, layer, direction)
+        direction = -direction
+        page.wait_for_function(f"([box, old]) => {{ const s = ({DRAFT_SRC_JS})(box); return s !== null && s !== old; }}",
+                               arg=[draft.element_handle(), old], polling="raf", timeout=WAIT_MS)
+        out["draft"].append(time.perf_counter() - released)
+        log(f"draft {k + 1}/{moves}: {out['draft'][-1]:.2f} s")
+        page.wait_for_timeout(300)
+
+    # (b) drag to redraw, drafts off and on in alternating blocks, a move every `interval` s
+    block = max(moves // 2, 1)
+    for enabled in (False, True, False, True):
+        set_drafts(session, enabled)
+        page.wait_for_timeout(1500)  # let a draft still running from before finish
+        for _ in range(block):
+            start = time.perf_counter()
+            out["redraw_on" if enabled else "redraw_off"].append(move_and_wait_redraw())
+            page.wait_for_timeout(max(0.0, interval - (time.perf_counter() - start)) * 1000)
+        log(f"redraw, drafts {'on' if enabled else 'off'}: median so far "
+            f"{statistics.median(out['redraw_on' if enabled else 'redraw_off']):.3f} s")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=12, help="moves per measurement (default 12)")
+    parser.add_argument("--interval", type=float, default=0.8, help="seconds between two moves in the redraw test")
+    args = parser.parse_args(argv)
+    moves = 3 if args.quick else args.moves
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"{CHROMIUM} not found: `make browser-deps` (Debian's chromium; never `playwright install`)")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="painter_browser_") as tmp:
+        server = LabServer(Path(tmp))
+        server.start()
+        try:
+            write_notebook(server.notebooks / "painter_bench.ipynb")
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run"])
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(WAIT_MS)
+                page.goto(server.url("lab/tree/painter_bench.ipynb"), timeout=LOAD_MS)
+                page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=LOAD_MS)
+                page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=LOAD_MS)
+                session = Session(page)
+                session.run(PAINTER_CELL)
+                session.cell(PAINTER_CELL).locator(".ipainter-canvas canvas").last.wait_for(timeout=LOAD_MS)
+                log("Painter shown; measuring")
+                results = measure(page, session, moves, args.interval)
+                browser.close()
+        finally:
+            server.stop()
+
+    draft_median = statistics.median(results["draft"])
+    on, off = statistics.median(results["redraw_on"]), statistics.median(results["redraw_off"])
+    rows = [
+        ["mouse-up to draft shown", len(results["draft"]), fmt(draft_median), fmt(max(results["draft"])),
+         f"≤ {DRAFT_TARGET_S} s", "met" if draft_median <= DRAFT_TARGET_S else "MISSED"],
+        ["drag to redraw, drafts off", len(results["redraw_off"]), fmt(off), fmt(max(results["redraw_off"])),
+         "reference", ""],
+        ["drag to redraw, drafts on", len(results["redraw_on"]), fmt(on), fmt(max(results["redraw_on"])),
+         f"≤ {fmt((1 + REDRAW_TOLERANCE) * off)} s (off + 20%)",
+         "met" if on <= (1 + REDRAW_TOLERANCE) * off else "MISSED"],
+    ]
+    table = markdown_table(["measure", "moves", "median (s)", "max (s)", "target", "verdict"], rows)
+    text = (f"# The Painter in a real browser (demo model)\n\n{table}\n\n"
+            f"Drafts on / off, drag to redraw: {on / off:.2f}x. Moves of 2 canvas pixels every {args.interval} s in the "
+            f"redraw test; blocks off, on, off, on. JupyterLab + Chromium (headless) on the same machine as the "
+            f"kernel.\n\n{environment()}\n")
+    print(text)
+    path = write_result("painter_browser", text, args.results_dir, quick=args.quick)
+    log(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
