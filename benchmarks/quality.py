@@ -14,8 +14,9 @@ with the same seeds. Variants, all from the model's default schedule settings
 * RePaint: ``repaint(t_T, j, r)`` (no stop);
 * truncated: ``repaint(t_T, j, r, s)`` (the model's default);
 * cheaper: ``repaint(t_T // 2, j, r, s // 2)`` (half the respaced steps, truncated);
-* frequency rule: ``schedule_rule.frequency_schedule(model, keep)`` per composition (its
-  window follows the mask; the data spectrum is the demo scenes' fit), same t_T, j, r.
+* frequency rule: ``schedule_rule.frequency_schedule(model, keep, max_nfe=<truncated's>)``
+  per composition (its window follows the mask; the data spectrum is the demo scenes'
+  fit), same t_T, j, r, never more model calls than truncated.
 
 Every variant paints composition i with seed i (paired seeds), so differences between two
 variants are measured picture by picture; the paired differences get 95% bootstrap
@@ -90,14 +91,15 @@ class Variant:
         return float(np.mean(self.nfes)) if self.nfes else float(count_nfe(self.times or [0, -1]))
 
 
-def rule_for(model: DiffusionModel, cfg: ScheduleConfig) -> Callable[[torch.Tensor], list[int]]:
-    """The frequency-chosen window for a mask, with the demo scenes' spectrum (the demo model's data)."""
+def rule_for(model: DiffusionModel, cfg: ScheduleConfig, max_nfe: int | None = None) -> Callable[[torch.Tensor], list[int]]:
+    """The frequency-chosen window for a mask, with the demo scenes' spectrum (the demo model's data),
+    within ``max_nfe`` model calls."""
     data = demo_image_model()
     var = float(np.trace(np.asarray(data.channel_cov)) / 3)
 
     def times(keep: torch.Tensor) -> list[int]:
         return frequency_schedule(model, keep, t_T=cfg.t_T, spectrum_beta=data.beta, f0=data.f0, pixel_var=var,
-                                  jump_length=cfg.jump_length, jump_n_sample=cfg.jump_n_sample).times()
+                                  jump_length=cfg.jump_length, jump_n_sample=cfg.jump_n_sample, max_nfe=max_nfe).times()
 
     return times
 
@@ -112,7 +114,9 @@ def variants_for(cfg: ScheduleConfig, model: DiffusionModel | None = None) -> li
         Variant("cheaper (half steps, truncated)", repaint(half, j, r, s // 2), f"t_T={half} j={j} r={r} stop={s // 2}"),
     ]
     if model is not None:
-        out.append(Variant("frequency rule", None, f"t_T={t} j={j} r={r}, window per mask", times_for=rule_for(model, cfg)))
+        budget = count_nfe(out[2].times)  # no more model calls than truncated
+        out.append(Variant("frequency rule", None, f"t_T={t} j={j} r={r}, window per mask, ≤ {budget} NFE",
+                           times_for=rule_for(model, cfg, budget)))
     return out
 
 

@@ -110,6 +110,7 @@ def frequency_schedule(
     margin: float = 4.0,
     jump_length: int | None = None,
     jump_n_sample: int | None = None,
+    max_nfe: int | None = None,
 ) -> ScheduleConfig:
     """Propose the resampling window (stop and start) for a mask from the frequency argument.
 
@@ -127,6 +128,8 @@ def frequency_schedule(
         margin: the window covers the t where the band's SNR lies in [1/margin, margin].
         jump_length, jump_n_sample: default: the paper's proportions for ``t_T``
             (``ScheduleConfig.for_t_T``), or the model's default schedule's.
+        max_nfe: a budget of model calls: the window is lowered from the top until it
+            fits (on the exact benchmark the low end of the window matters most).
 
     Returns:
         A ``ScheduleConfig`` with ``stop_resampling_at`` and ``start_resampling_at`` set;
@@ -169,7 +172,16 @@ def frequency_schedule(
     # jump covering the seam band's settling time is kept
     stop = (stop // j) * j
     start = min(t_T, max(start, stop))
-    return ScheduleConfig(t_T, j, r, stop, start)
+    config = ScheduleConfig(t_T, j, r, stop, start)
+    if max_nfe is not None:
+        if max_nfe < t_T:
+            raise UserInputError(f"max_nfe={max_nfe} is below t_T={t_T}: a schedule needs at least t_T model calls")
+        while config.nfe > max_nfe and start > stop:
+            start = max(stop, start - j)
+            config = ScheduleConfig(t_T, j, r, stop, start)
+        if config.nfe > max_nfe:  # not even one jump fits: no resampling
+            config = ScheduleConfig(t_T, j, 1, None, None)
+    return config
 
 
 def explain(config: ScheduleConfig, keep: Any = None, image_size: int | None = None) -> str:
