@@ -331,7 +331,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
             seed = image_seed(args.seed, entry.name)
             try:
                 image, keep = load_picture_and_mask(entry.picture, entry.mask, model.image_size)
-                done = _paint_entry(args, model, cfg.times(), image, keep, outputs, seed, batch_size, entry.name)
+                done = _paint_entry(args, model, cfg.times(), image, keep, outputs, seed, batch_size, f"painting {entry.name}")
             except IPainterError as exc:
                 fail(entry.label, exc)
                 continue

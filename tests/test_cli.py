@@ -416,9 +416,10 @@ def test_two_runs_into_one_dest_share_the_work_and_replace_nothing(tiny_model: P
     assert written == 2 * len(names)  # every output painted once, by one of the two runs
     assert sorted(p.name for p in dest.iterdir()) == sorted(f"{n}_{k}.png" for n in names for k in range(2))
     before = {p.name: p.read_bytes() for p in dest.iterdir()}
-    again = _spawn_paint(src, dest, tiny_model, "--seed", "7")
-    out, _ = again.communicate(timeout=300)
-    assert "0 painted" in out and {p.name: p.read_bytes() for p in dest.iterdir()} == before
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(_paint(src, dest, tiny_model, "--seed", "7")) == 0  # a later run with another seed
+    assert "0 painted" in out.getvalue() and {p.name: p.read_bytes() for p in dest.iterdir()} == before
 
 
 def test_sigterm_mid_run_keeps_finished_pictures_and_leaves_no_temp_files(tiny_model: Path, tmp_path: Path) -> None:
@@ -448,7 +449,7 @@ def test_progress_in_a_log_file_is_a_few_lines(tiny_model: Path, tmp_path: Path)
     src.mkdir()
     _pair(src, "lake")
     with open(tmp_path / "log.txt", "w") as log:
-        run = _spawn_paint(src, tmp_path / "out", tiny_model, "--num-samples", "1", "--t-T", "60", stdout=log)
+        run = _spawn_paint(src, tmp_path / "out", tiny_model, "--num-samples", "1", "--t-T", "30", stdout=log)
         _, err = run.communicate(timeout=300)
     assert run.returncode == 0, err
     lines = (tmp_path / "log.txt").read_text().splitlines() + err.replace("\r", "\n").splitlines()

@@ -136,3 +136,17 @@ def test_settings_are_checked_before_training(tmp_path):
         with pytest.raises(UserInputError):
             config(tmp_path, **bad)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_train_command_resumes_a_run_started_from_weights(tmp_path, capsys):
+    from ipainter_nb.cli import main
+
+    weights = save_model(build_unet(TINY), tmp_path / "start.safetensors", name="start", unet_config=TINY,
+                         variance_type="fixed_small", default_schedule=ScheduleConfig.for_t_T(10))
+    command = ["train", "--init-from", str(weights), "--out", str(tmp_path / "run"), "--batch-size", "2",
+               "--save-every", "1", "--sample-every", "0", "--threads", "1", "--device", "cpu", "--no-progress"]
+    assert main([*command, "--steps", "1"]) == 0
+    assert main([*command, "--steps", "2", "--export", str(tmp_path / "out.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "starting from the weights of" in out and "resuming from" in out
+    assert load_model(tmp_path / "out.safetensors", device="cpu").image_size == 16
