@@ -66,10 +66,10 @@ __all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES",
 MAX_SAMPLES = 8
 #: Drafts walk this many respaced steps (the model's default schedule scaled down) and
 #: denoise each resampled stretch at most this many times: tens of model calls.
-DRAFT_T_T = 16
+DRAFT_T_T = 12
 DRAFT_JUMP_N_SAMPLE = 2
 #: Edits must pause this long before a draft (and the band-SNR plot) follows them.
-EDIT_PAUSE_S = 0.25
+EDIT_PAUSE_S = 0.2
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
 #: Share of a run's wall time the live preview may spend showing frames.
 PREVIEW_SHARE = 0.02
