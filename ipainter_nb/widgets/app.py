@@ -183,6 +183,10 @@ class Painter(W.VBox):
         size = self.model.image_size if self.model is not None else 64
         comp = composition if composition is not None else Composition(size)
         self.composer = Composer(comp, size=comp.size, cutouts="demo" if cutouts is None else cutouts)
+        # the canvas and its tools take what they need; the palette wraps below them instead of
+        # pushing the draft and the controls onto a row of their own on a wide screen
+        self.composer.layout.flex = "1 1 420px"
+        self.composer.layout.max_width = "680px"
         self._observed: Composition | None = None
         self._observe_composition()
         self.composer.observe(self._on_composition_replaced, names="composition")
@@ -234,6 +238,10 @@ class Painter(W.VBox):
             plot.layout.max_width = "100%"
             plot.layout.object_fit = "contain"
         self.frequency.children[0].layout.flex_flow = "row wrap"
+        for view in (self.preview, self.frequency):  # side by side when there is room, never wider than the cell
+            view.layout.flex = "1 1 380px"
+            view.layout.min_width = "0"
+            view.layout.max_width = "100%"
 
         # ---- saving, and the runs to compare
         self.out_dir = W.Text(value=str(out_dir), description="save to",

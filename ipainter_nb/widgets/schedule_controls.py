@@ -179,4 +179,4 @@ class ScheduleControls(W.VBox):
                               stop_resampling_at=stop, start_resampling_at=start)
 
     def _show_info(self, config: ScheduleConfig) -> None:
-        self.info.value = f"<b>{config.nfe} model calls</b> · {message_html(config.describe())}"
+        self.info.value = message_html(config.describe())  # it names the number of model calls
