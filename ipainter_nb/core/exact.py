@@ -45,6 +45,7 @@ __all__ = [
     "ScheduleError",
     "schedule_output_law",
     "schedule_error",
+    "wiener_gain",
     "demo_image_model",
     "centre_hole_keep",
     "border_keep",
@@ -238,6 +239,13 @@ def _binary_keep(keep: torch.Tensor, size: int) -> np.ndarray:
 # --------------------------------------------------------------------------- the denoiser
 
 
+def wiener_gain(power: torch.Tensor, alpha_bar: torch.Tensor | float) -> torch.Tensor:
+    """``√a P / (a P + 1 - a)``: the posterior-mean gain of a component of prior power P seen
+    as ``√a x0 + √(1-a) ε`` (the one formula of the exact denoiser)."""
+    a = torch.as_tensor(alpha_bar, dtype=power.dtype, device=power.device)
+    return a.sqrt() * power / (a * power + 1 - a)
+
+
 @dataclass
 class ExactDiffusionModel:
     """The exact denoiser of a :class:`GaussianImageModel`, called like a ``DiffusionModel``.
@@ -323,9 +331,8 @@ class ExactDiffusionModel:
         return self.default_schedule.times()
 
     def wiener_gain(self, alpha_bar: torch.Tensor) -> torch.Tensor:
-        """Gain of ``E[x0 | x_t]`` per (sample, eigen-channel, rfft frequency): ``√a λs / (a λs + 1 - a)``."""
-        a = alpha_bar.to(self._power).view(-1, 1, 1, 1)
-        return a.sqrt() * self._power / (a * self._power + 1 - a)
+        """Gain of ``E[x0 | x_t]`` per (sample, eigen-channel, rfft frequency)."""
+        return wiener_gain(self._power, alpha_bar.to(self._power).view(-1, 1, 1, 1))
 
     def predict_x0(self, x: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
         """The posterior mean of the clean picture given ``x`` noised with ``alpha_bar`` (per sample)."""
@@ -587,7 +594,7 @@ def schedule_output_law(model: ExactDiffusionModel, image: torch.Tensor, keep: t
             continue
         a = float(sched.alphas_cumprod[t_last])
         c1, c2 = float(sched.posterior_mean_coef1[t_last]), float(sched.posterior_mean_coef2[t_last])
-        w = math.sqrt(a) * power / (a * power + 1 - a)  # Wiener gain, (3, n, n//2+1)
+        w = wiener_gain(power, a)  # (3, n, n//2+1)
         gain = c1 * w + c2
         # paste the noised known picture
         mean = p * mean + q * math.sqrt(a) * y

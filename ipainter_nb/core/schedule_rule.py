@@ -3,20 +3,30 @@
 The paper stops resampling at t = 100 of 250 whatever the picture and the mask. The
 argument behind it says *which* t matter: the forward process adds white noise, so each
 spatial frequency f of the picture is drowned (signal-to-noise ratio below 1) from some
-t on, the fine ones first. What has to be harmonised across a hole is the structure at
-the hole's own scale, ``f_mask ≈ 1 / (hole diameter)``: coarser structure is pinned by the
-kept pixels around it, finer structure is local. That band is decided by the sampler
-while its SNR climbs through 1, so resampling is worth its model calls there and little
-elsewhere:
+t on, the fine ones first. A band is decided by the sampler while its SNR climbs through
+1, and resampling can only harmonise what is still being decided. Two bands bound what
+has to agree across a hole:
+
+* the hole's own scale, ``f_hole ≈ 1 / (hole diameter)``: coarser structure is pinned by
+  the kept pixels around it; this band is decided last going up in t;
+* the seam: a pixel-scale step at the boundary, the finest band (Nyquist), decided at the
+  very end of the run.
+
+So the window runs from where the seam band settles to where the hole band drowns:
 
     SNR(f, t) = a_t / (1 - a_t) · P(f)
-    start = the t where SNR(f_mask, t) = 1 / margin     (the band still drowned)
-    stop  = the t where SNR(f_mask, t) = margin         (the band settled)
+    stop  = the t where SNR(0.5 cycles/pixel, t) falls below margin   (≈ 0: the end)
+    start = the t where SNR(f_hole, t) falls below 1 / margin
 
 with ``a_t`` the respaced ``alphas_cumprod`` and ``P(f)`` the data's power per Fourier
 coefficient (orthonormal DFT, the convention of :mod:`.frequency`): ``pixel_var`` times a
 spectrum ``(f0² + f²)^(-β/2)`` normalised to mean 1 over the picture's frequency grid.
-:func:`frequency_schedule` returns that window as a :class:`ScheduleConfig`.
+This is the opposite of the paper's truncation, which keeps the high t and drops the low
+ones; on the exact Gaussian model (``benchmarks/exact_schedules.py``) the low window keeps
+RePaint's accuracy and the truncation loses most of it. The margin (4) and the hole's
+scale (radius of the disc of the hole's area) were chosen on 16² exact laws; the 32²
+Monte-Carlo masks were not used to choose them. :func:`frequency_schedule` returns the
+window as a :class:`ScheduleConfig`.
 """
 
 from __future__ import annotations
