@@ -470,3 +470,32 @@ def test_pictures_beyond_one_micro_batch_follow_in_the_progress_and_the_gallery(
     assert result.samples.shape[0] == 3 and not result.stopped
     assert painter.progress.value == painter.progress.max == 2 * 5  # two batches of five steps
     assert len(painter.preview.grid.children) == 2  # the preview watches the first batch
+
+
+def test_a_schedule_change_redraws_the_band_snr_plot_but_paints_no_draft(model, tmp_path):
+    counted = Hooked(model)
+    painter = make_painter(counted, tmp_path, drafts=True)
+    before = bytes(painter.frequency.snr_image.value)
+    counted.calls = 0
+    painter.set_schedule(SHORT)
+    settle(painter)
+    assert counted.calls == 0  # the draft's schedule does not depend on the paint's
+    assert bytes(painter.frequency.snr_image.value) != before  # the plot marks the new window
+    painter.close()
+
+
+def test_plots_are_drawn_on_the_worker_between_model_calls(painter, monkeypatch):
+    from ipainter_nb.widgets import plots
+
+    drawn_on = []
+    render = plots.figure_to_png
+
+    def spy(fig, dpi=80):
+        drawn_on.append(threading.current_thread().name)
+        return render(fig, dpi)
+
+    monkeypatch.setattr(plots, "figure_to_png", spy)
+    painter.set_schedule(SHORT)
+    assert painter.paint(wait=True) is not None
+    # the spectra and the band SNR: never on a thread of their own, beside a model call
+    assert drawn_on and set(drawn_on) == {painter.worker.name}

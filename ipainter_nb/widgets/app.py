@@ -16,10 +16,10 @@ them, so ``painter.seed = 7`` and typing 7 in the seed field are the same thing.
 runs are announced through ``on_result(callback)``, drafts through ``on_draft(callback)``.
 
 All model calls and plot renders run on ONE worker thread per Painter, one at a time;
-``worker.py`` describes how that thread, the frequency panel's drawing thread and the
-edit debouncer interact. Drafts: after each change of the composition (once the edits
-pause), a quick low-step paint of the scene is shown beside the canvas; a newer change or
-Stop cancels a draft that is still running, and a Paint cancels drafts.
+``worker.py`` describes how that thread, the timers and the kernel's thread interact.
+Drafts: after each change of the composition (once the edits pause), a quick low-step
+paint of the scene is shown beside the canvas; a newer change or Stop cancels a draft that
+is still running, and a Paint cancels drafts (an edit during a paint drafts after it).
 
 Errors of a run (a NaN model, a bad schedule, a composition of the wrong size) appear in
 the widget's error line, with the core's message; Paint is enabled again.
@@ -72,10 +72,10 @@ DRAFT_JUMP_N_SAMPLE = 2
 EDIT_PAUSE_S = 0.2
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
 #: Share of a run's wall time the live preview may spend showing frames.
-PREVIEW_SHARE = 0.02
-#: Spectrum plots drawn per second during a run, at most (each is a matplotlib render of a
-#: good fraction of a second on a small CPU; the last one is always drawn).
-SPECTRA_PER_S = 0.2
+PREVIEW_SHARE = 0.015
+#: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
+#: costs as much as a few model calls on a small CPU (the last one is always drawn).
+SPECTRA_PER_S = 0.05
 
 
 def enable_colab_widgets() -> bool:
@@ -162,6 +162,7 @@ class Painter(W.VBox):
         self._warning = ""
         self._progress_every = 1
         self._steps_per_batch = self._batch_size = 1
+        self._draft_wanted = True  # an edit since the last draft (the scene as opened counts as one)
 
         # ---- messages first: loading the model may already have something to say
         self.status = W.HTML(layout=W.Layout(min_height="1.5em", min_width="0", flex="1 1 240px"))
@@ -232,7 +233,7 @@ class Painter(W.VBox):
 
         # ---- live views, with budgets: a run must stay within a few percent of a bare paint()
         self.preview = LivePreview(max_overhead=PREVIEW_SHARE, gif_path=Path(out_dir) / "paint.gif")
-        self.frequency = FrequencyPanel(max_fps=SPECTRA_PER_S)
+        self.frequency = FrequencyPanel(max_fps=SPECTRA_PER_S, render_thread=False)  # drawn between model calls
         # the two plots sit side by side when there is room and under each other when not
         for plot in (self.frequency.spectrum_image, self.frequency.snr_image):
             plot.layout.max_width = "100%"
@@ -383,6 +384,7 @@ class Painter(W.VBox):
         """Cancel the paint and any draft: each ends within one model call; a stopped paint
         shows what it has, marked "stopped" in the gallery."""
         self._edit_pause.cancel()
+        self._draft_wanted = False
         self.worker.cancel()
         if self.busy:
             self._set_status("stopping after the current model call…", "warning")
@@ -536,12 +538,13 @@ class Painter(W.VBox):
     def _after_edit(self) -> None:
         if not self.busy:  # a status about the canvas as it was (e.g. "no layers") would be stale now
             self._set_ready_status()
+        self._draft_wanted = True
         self._edit_pause.trigger()
 
     def _after_edit_pause(self) -> None:
         """The edits paused (timer thread): queue a draft of the scene and its band-SNR plot."""
         model = self.model
-        if model is None:
+        if model is None or self.worker.closed:
             return
         try:
             image, keep = self.composition.render()
@@ -550,7 +553,8 @@ class Painter(W.VBox):
             return
         if self.schedule_controls.adapts_to_mask and not self.busy:
             self.schedule_controls.refresh(keep)
-        if self.draft_enabled:
+        if self.draft_enabled and self._draft_wanted:  # a schedule change alone leaves the draft as it is
+            self._draft_wanted = False
             self._submit_draft(model, image, keep)
         if not self.busy:
             self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
@@ -602,6 +606,7 @@ class Painter(W.VBox):
     @observe("draft_enabled")
     def _draft_toggled(self, change: Mapping[str, Any]) -> None:
         if change["new"]:
+            self._draft_wanted = True
             self._edit_pause.trigger()
         else:
             self.worker.cancel(["draft"])

@@ -60,6 +60,8 @@ class FrequencyPanel(widgets.VBox):
             shows the resampled prediction), plus the last step.
         dpi: resolution of the PNGs.
         clock: the time source (seconds); replaceable in tests.
+        render_thread: draw on the helper thread (default); False draws on the thread that
+            calls ``on_step`` (the Painter's worker: no drawing beside a model call).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class FrequencyPanel(widgets.VBox):
         n_bands: int = 4,
         dpi: int = 80,
         clock: Callable[[], float] = time.perf_counter,
+        render_thread: bool = True,
     ) -> None:
         if max_fps <= 0:
             raise ValueError(f"max_fps must be positive, got {max_fps}")
@@ -77,6 +80,7 @@ class FrequencyPanel(widgets.VBox):
         self.n_bands = int(n_bands)
         self.dpi = int(dpi)
         self._clock = clock
+        self.render_thread = bool(render_thread)
         self.spectrum_image = widgets.Image(format="png")
         self.snr_image = widgets.Image(format="png")
         self.caption = widgets.HTML("")
@@ -178,6 +182,10 @@ class FrequencyPanel(widgets.VBox):
             worker.join(timeout)
 
     def _request_render(self) -> None:
+        if not self.render_thread:
+            self._requested = True
+            self._render_loop()
+            return
         with self._lock:
             self._requested = True
             if self._worker_running:

@@ -17,9 +17,11 @@ How the threads and timers of the Painter interact
   paint replaces drafts, Stop cancels everything.
 - A ``Debouncer`` timer thread waits for a pause in the user's edits (a few hundred ms),
   then calls back; the Painter's callback only renders the composition and submits jobs.
-- While a paint runs, its per-step callback (on the worker thread) updates the preview and
-  the progress bar and records spectra; spectrum plots are drawn by the frequency panel's
-  helper thread, at most once a second.
+- While a paint runs, its per-step callback (on the worker thread, between two model
+  calls) updates the progress bar and the preview and records spectra; the spectrum plot is
+  drawn there too (the Painter's panel has no drawing thread of its own), at a low rate.
+  The live views have budgets (a share of the wall time, a few renders a run), so a paint
+  in the Painter costs little more than a bare ``paint()``.
 - Widgets are only created on the main thread; the worker thread assigns values to widgets
   built beforehand (ipywidgets 8 sends those messages from any thread) and never waits on
   the browser, so a cell blocked in ``Painter.wait()`` still sees the progress move.
@@ -117,6 +119,11 @@ class Worker:
         """True while a job runs or waits."""
         with self._cond:
             return self._current is not None or bool(self._queue)
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``: no job can be submitted any more."""
+        return self._closed
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job runs or waits; False on timeout."""
