@@ -362,10 +362,12 @@ root => {
     return b.left < area.left - 1 || b.right > area.right + 1;
   }).map(el => `${name(el)} [${Math.round(el.getBoundingClientRect().left)}, ${Math.round(el.getBoundingClientRect().right)}]`);
   // a box that scrolls sideways, with the child that sticks out furthest (what to fix)
-  const widest = el => [...el.children].reduce((a, c) => !a || c.getBoundingClientRect().right > a.getBoundingClientRect().right ? c : a, null);
+  const right = el => el.getBoundingClientRect().right;
+  const widest = el => [...el.children].reduce((a, c) => !a || right(c) > right(a) ? c : a, null);
+  const child = c => c ? `${name(c)} margin ${getComputedStyle(c).margin} width ${Math.round(c.getBoundingClientRect().width)}` : '-';
   const scrollbars = [output, ...all].filter(el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
-      && el.scrollWidth > el.clientWidth + 1).map(el => `${name(el)} ${el.scrollWidth} > ${el.clientWidth} px, widest child `
-      + `${widest(el) ? name(widest(el)) + ' ' + getComputedStyle(widest(el)).margin + ' ' + Math.round(widest(el).getBoundingClientRect().width) : '-'}`);
+      && el.scrollWidth > el.clientWidth + 1)
+      .map(el => `${name(el)} ${el.scrollWidth} > ${el.clientWidth} px, widest child ${child(widest(el))}`);
   const cut = [...root.querySelectorAll('button, label, .widget-label')].filter(shown)
       .filter(el => el.scrollWidth > el.clientWidth + 1).map(name);
   const tools = [...root.querySelectorAll('.ipainter-tools button')]
@@ -455,6 +457,19 @@ def test_scale_control_scales_the_selected_cutout(notebook: Notebook):
     assert [name for name, *_ in changed] == [before["layers"][-1]["name"]], (changed, before, after)
     if typed:
         assert abs(changed[0][2] - 1.7) < 1e-6, changed
+
+
+def test_call_count_follows_the_keystrokes(notebook: Notebook):
+    root = painter_root(notebook)
+    assert notebook.report(QUICK_SCHEDULE, "SCHEDULE") == 5  # plain, t_T = 5
+    nfe = root.locator(".ipainter-nfe")
+    field = root.locator(".widget-text:has(> .widget-label:text-is('t_T')) input")
+    field.click()
+    field.press("End")
+    field.type("0")  # t_T 5 -> 50, no Enter, no Tab
+    nfe.filter(has_text="50 model calls").wait_for(timeout=10_000)
+    field.press("Backspace")
+    nfe.filter(has_text="5 model calls").wait_for(timeout=10_000)
 
 
 def test_gallery_keeps_a_finished_run_beside_a_stopped_one(notebook: Notebook):

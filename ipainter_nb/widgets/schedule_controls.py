@@ -68,7 +68,9 @@ class ScheduleControls(W.VBox):
         self.jump_length = W.IntText(value=initial.jump_length, description="jump length", **field)
         self.jump_n_sample = W.IntText(value=initial.jump_n_sample, description="jump count", **field)
         self.stop_resampling_at = W.IntText(value=0, description="stop at t", **field)
-        self.start_resampling_at = W.IntText(value=initial.t_T, description="start at t", **field)
+        # its own Layout: its display is switched per mode, and a shared Layout would hide every field
+        self.start_resampling_at = W.IntText(value=initial.t_T, description="start at t",
+                                             **{**field, "layout": W.Layout(**layout)})
         self.info = W.HTML(layout=W.Layout(max_width=layout.get("max_width", "320px"), min_width="0"))
         self.info.add_class("ipainter-nfe")
         for control in self.fields:
