@@ -81,8 +81,11 @@ print("default schedule:", model.default_schedule.describe())
 # house with a tree, a boat) on a canvas of the model's size. The Painter below shows the
 # canvas: **drag** a cutout to move it, use the controls beside the canvas to scale, flip,
 # reorder or delete it, pick more cutouts from the palette, and set the number of samples,
-# the seed and the schedule; the number of model calls it costs (*NFE*) is shown beside
-# the schedule controls.
+# the seed and the schedule; the number of model calls it costs (*NFE*) is shown below the
+# schedule fields and follows every keystroke. After each change of the composition a quick
+# **draft** (a short schedule, at one sample) is painted in the background and shown beside
+# the canvas, so you see roughly what Paint would give before you paint; the **live draft**
+# button turns drafts off.
 
 # %%
 comp = demo_composition(model.image_size)
@@ -96,8 +99,9 @@ painter
 # so that *Run all* produces a result. It returns at once: the picture is painted on a
 # background thread while the widget shows it forming, step by step, with its frequency
 # content. The Painter stays usable meanwhile (move cutouts, press **Stop**); while it
-# paints, its Paint button is disabled and its status line says so. Each finished (or
-# stopped) run joins the Painter's gallery of runs.
+# paints, its Paint button is disabled and its status line says so. Each run, finished or
+# stopped, joins the Painter's gallery with its schedule, seed, model calls and time, so runs
+# can be compared side by side; a stopped run is marked as such.
 
 # %%
 painter.paint(wait=False)
