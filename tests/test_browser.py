@@ -402,8 +402,12 @@ def test_painter_fits_beside_the_file_browser(notebook: Notebook, window: tuple[
         while layout != previous and time.monotonic() < deadline:
             previous, layout = layout, root.evaluate(LAYOUT_JS)
             page.wait_for_timeout(250)
+        # for the eye: the same width, tall enough to show the whole Painter
+        page.set_viewport_size({"width": window[0], "height": 2400})
+        root.evaluate("el => el.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
         ARTIFACTS.mkdir(exist_ok=True)
-        root.screenshot(path=str(ARTIFACTS / f"browser_layout_{window[0]}x{window[1]}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"browser_layout_{window[0]}x{window[1]}.png"))
     finally:
         page.set_viewport_size(WINDOW)
 

@@ -260,7 +260,9 @@ class Composer(W.VBox):
             value=1.0, min=MIN_SCALE, max=MAX_SCALE, step=SCALE_STEP, description="Scale",
             readout=True, readout_format=".2f", continuous_update=True,
             tooltip="Scale of the selected layer (or turn the mouse wheel over the canvas)",
-            style={"description_width": "3em"}, layout=W.Layout(width="100%", min_width="12em"))
+            style={"description_width": "3em"},
+            # no side margins: width 100% plus the default 2 px margins overflowed the box by 4 px
+            layout=W.Layout(width="100%", min_width="12em", margin="2px 0"))
         self.scale_slider.observe(self._on_slider, "value")
         self.scale_control = W.VBox(
             [self.scale_slider, W.HTML(_small_note("or turn the mouse wheel over the canvas"))],

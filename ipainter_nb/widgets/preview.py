@@ -119,7 +119,7 @@ class LivePreview(widgets.VBox):
         self.grid = widgets.VBox()
         self.slider = widgets.IntSlider(
             value=0, min=0, max=0, description="frame", disabled=True, continuous_update=True,
-            layout=widgets.Layout(width="100%"),
+            layout=widgets.Layout(width="100%", margin="2px 0"),  # side margins would overflow the box
         )
         self.slider.observe(self._on_slider, names="value")
         self.which = widgets.Dropdown(
