@@ -301,6 +301,7 @@ def figure(points: list[dict], mc_points: list[dict], floors: dict[str, list[flo
         height = info["none"] - (b / max(len(edges) - 1, 1)) * 0.45 * (info["none"] - info["full"])  # staggered labels
         ax2.text(t, height, f" {edges[b]:.2f}-{edges[b + 1]:.2f}", rotation=90, va="top", fontsize=7)
     ax2.set_xscale("symlog", linthresh=10)  # the low t, where the bands cross, get room
+    ax2.set_xlim(0, info["t_T"])
     ax2.set_xlabel(f"t (of {info['t_T']}; linear below 10, log above); vertical lines: band SNR = 1 (cycles/pixel)")
     ax2.set_ylabel("exact KL (noise-free law)")
     ax2.set_title(f"where the error is made ({info['size']}², centre hole, hole band {info['hole_f']:.3f} c/px)")
