@@ -165,3 +165,21 @@ def test_user_errors_name_the_fix():
         GaussianImageModel(channel_cov=((1, 0, 0), (0, 1, 0), (0, 0, -1)))
     with pytest.raises(UserInputError, match="fixed_small"):
         ExactDiffusionModel.create(MODEL, 8, variance_type="learned_range")
+
+
+def test_the_iterative_conditional_matches_the_dense_one():
+    # beyond the dense limit the mean comes from conjugate gradients and the samples from
+    # Matheron's rule; on a grid where both run they must agree
+    size = 16
+    image = MODEL.sample(1, size, torch.Generator().manual_seed(10), dtype=torch.float64)[0]
+    keep = border_keep(size, 3)
+    dense = MODEL.conditional(image, keep)
+    iterative = MODEL.conditional(image, keep, dense=False)
+    assert torch.allclose(iterative.mean(), dense.mean(), atol=1e-7)
+    draws = iterative.sample(1000, torch.Generator().manual_seed(11), dtype=torch.float64)
+    score = dense.score_samples(draws)
+    assert score["bias"] < 4 / 1000**0.5 and abs(score["var_ratio"] - 1) < 4 * (2 / 1000) ** 0.5
+    kept = keep.bool().expand(3, -1, -1)
+    assert torch.equal(draws[:, kept], image[kept].expand(1000, -1))
+    with pytest.raises(UserInputError, match="mean\\(\\) and sample\\(\\) work at any size"):
+        iterative.covariance()

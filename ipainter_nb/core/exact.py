@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 # Dense conditional covariances are (generated pixels)² per eigen-channel: 64² pixels is
-# 128 MB in float64, the most that stays quick.
+# 128 MB in float64, the most that stays quick; beyond, conjugate gradients (mean, samples).
 MAX_DENSE_PIXELS = 64 * 64
 
 
@@ -181,9 +181,10 @@ class GaussianImageModel:
         return x
 
     # -- the exact answer of inpainting --------------------------------------------------
-    def conditional(self, image: torch.Tensor, keep: torch.Tensor) -> ExactConditional:
-        """The law of the generated pixels (keep = 0) given the kept ones (keep = 1)."""
-        return ExactConditional(self, image, keep)
+    def conditional(self, image: torch.Tensor, keep: torch.Tensor, dense: bool | None = None) -> ExactConditional:
+        """The law of the generated pixels (keep = 0) given the kept ones (keep = 1); ``dense``: see
+        :class:`ExactConditional` (default: dense when small enough)."""
+        return ExactConditional(self, image, keep, dense)
 
 
 def _as_nchw_float(images: Any) -> np.ndarray:
@@ -373,17 +374,42 @@ def _gather(kernel: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
     return kernel[(ry[:, None] - cy[None, :]) % n, (rx[:, None] - cx[None, :]) % n]
 
 
+def _conjugate_gradients(apply: Any, rhs: np.ndarray, tol: float = 1e-10, max_iter: int = 5000) -> np.ndarray:
+    """Solve ``A x = rhs`` for a symmetric positive definite A given as ``apply``; rows of ``rhs`` are separate systems."""
+    x = np.zeros_like(rhs)
+    r = rhs.copy()
+    p = r.copy()
+    rr = (r * r).sum(axis=-1, keepdims=True)
+    target = tol**2 * np.maximum(rr, 1e-300)
+    for _ in range(max_iter):
+        if np.all(rr <= target):
+            break
+        ap = apply(p)
+        alpha = rr / np.maximum((p * ap).sum(axis=-1, keepdims=True), 1e-300)
+        x += alpha * p
+        r -= alpha * ap
+        rr_new = (r * r).sum(axis=-1, keepdims=True)
+        p = r + (rr_new / np.maximum(rr, 1e-300)) * p
+        rr = rr_new
+    return x
+
+
 class ExactConditional:
     """The Gaussian law of the generated pixels given the kept ones.
 
     In eigen-channel coordinates, channel j of the generated pixels has mean ``m_j`` and
     covariance ``λ_j R`` with ``R = (Λ_GG)^-1``, where ``Λ`` is the circulant precision of
     the unit field (spectrum ``1/s``) and G the generated pixels; the conditional mean is
-    ``-R Λ_GK y_K`` (y: kept pixels, centred and rotated). Dense in ``|G|``, which is at
-    most ``MAX_DENSE_PIXELS``.
+    ``-R Λ_GK y_K`` (y: kept pixels, centred and rotated).
+
+    Up to ``MAX_DENSE_PIXELS`` generated pixels ``R`` is formed densely (covariances,
+    principal components, scores). Beyond, or with ``dense=False``, the mean comes from
+    conjugate gradients on ``Λ_GG`` (matrix-vector products by FFT) and the samples from
+    Matheron's rule (a prior sample corrected by the conditional mean of its residual at
+    the kept pixels): exact at any size, without the covariance.
     """
 
-    def __init__(self, image_model: GaussianImageModel, image: torch.Tensor, keep: torch.Tensor):
+    def __init__(self, image_model: GaussianImageModel, image: torch.Tensor, keep: torch.Tensor, dense: bool | None = None):
         size = int(image.shape[-1])
         if tuple(image.shape[-3:]) != (3, size, size):
             raise UserInputError(f"image must be (3, H, W) with H = W, got shape {tuple(image.shape)}")
@@ -392,25 +418,51 @@ class ExactConditional:
         self.keep = _binary_keep(keep, size)
         self.generated = np.flatnonzero(~self.keep)
         self.kept = np.flatnonzero(self.keep)
-        if len(self.generated) > MAX_DENSE_PIXELS:
-            raise UserInputError(
-                f"{len(self.generated)} generated pixels: the exact conditional is dense up to {MAX_DENSE_PIXELS}; "
-                "use a smaller picture or a smaller hole"
-            )
+        self.dense = len(self.generated) <= MAX_DENSE_PIXELS if dense is None else dense
         self.lam, self.u = image_model.eigen()
-        spectrum = image_model.spectrum(size)
-        precision = _circulant_kernel(1.0 / spectrum)
-        prec_gg = _gather(precision, self.generated, self.generated)
-        self.R = np.linalg.inv(prec_gg)
-        self.R = 0.5 * (self.R + self.R.T)
+        self._spectrum = image_model.spectrum(size)
         y = image_model._to_eigen(image.detach().cpu()).numpy().reshape(3, -1)  # centred, rotated
         self.known_eigen = y
-        if len(self.kept):
-            prec_gk = _gather(precision, self.generated, self.kept)
-            self.mean_eigen = -(self.R @ (prec_gk @ y[:, self.kept].T)).T  # (3, |G|)
-        else:
-            self.mean_eigen = np.zeros((3, len(self.generated)))
         self.image = image.detach().cpu().double()
+        self.R: np.ndarray | None = None
+        if self.dense:
+            precision = _circulant_kernel(1.0 / self._spectrum)
+            self.R = np.linalg.inv(_gather(precision, self.generated, self.generated))
+            self.R = 0.5 * (self.R + self.R.T)
+        self.mean_eigen = self._mean_of(y)
+
+    def _precision_apply(self, v: np.ndarray) -> np.ndarray:
+        """``Λ v`` for pictures (..., H·W) by FFT."""
+        shape = v.shape
+        grid = v.reshape(-1, self.size, self.size)
+        out = np.fft.ifft2(np.fft.fft2(grid) / self._spectrum).real
+        return out.reshape(shape)
+
+    def _mean_of(self, known: np.ndarray) -> np.ndarray:
+        """Conditional mean (..., |G|) of the generated pixels given ``known`` (..., H·W) at the kept pixels."""
+        if not len(self.kept):
+            return np.zeros((*known.shape[:-1], len(self.generated)))
+        outside = np.zeros_like(known)
+        outside[..., self.kept] = known[..., self.kept]
+        rhs = -self._precision_apply(outside)[..., self.generated]
+        if self.R is not None:
+            return rhs @ self.R.T
+
+        def apply(v: np.ndarray) -> np.ndarray:
+            full = np.zeros((*v.shape[:-1], self.size * self.size))
+            full[..., self.generated] = v
+            return self._precision_apply(full)[..., self.generated]
+
+        flat = rhs.reshape(-1, rhs.shape[-1])
+        return _conjugate_gradients(apply, flat).reshape(rhs.shape)
+
+    def _require_dense(self, what: str) -> np.ndarray:
+        if self.R is None:
+            raise UserInputError(
+                f"the {what} of the exact conditional is formed densely, up to {MAX_DENSE_PIXELS} generated pixels "
+                f"({self.num_generated} here): use a smaller picture or hole; mean() and sample() work at any size"
+            )
+        return self.R
 
     @property
     def num_generated(self) -> int:
@@ -431,18 +483,23 @@ class ExactConditional:
     def pixel_variance(self) -> torch.Tensor:
         """(3, H, W): conditional variance of every pixel (0 where kept)."""
         var = np.zeros((3, self.size * self.size))
-        var[:, self.generated] = (self.u**2 @ self.lam)[:, None] * np.diag(self.R)[None]
+        var[:, self.generated] = (self.u**2 @ self.lam)[:, None] * np.diag(self._require_dense("variance"))[None]
         return torch.from_numpy(var.reshape(3, self.size, self.size))
 
     def covariance(self) -> np.ndarray:
         """Dense (3|G|, 3|G|) covariance of the generated pixels, channel-major (``C ⊗ R``)."""
-        return np.kron(np.asarray(self.image_model.channel_cov), self.R)
+        return np.kron(np.asarray(self.image_model.channel_cov), self._require_dense("covariance"))
 
     def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """``n`` exact conditional samples (n, 3, H, W), the kept pixels exactly as given."""
-        chol = np.linalg.cholesky(self.R + 1e-12 * np.eye(self.num_generated) * np.trace(self.R) / max(self.num_generated, 1))
-        z = torch.randn((n, 3, self.num_generated), generator=generator, dtype=torch.float64).numpy()
-        draws = self.mean_eigen[None] + np.sqrt(self.lam)[None, :, None] * (z @ chol.T)
+        if self.R is not None:
+            chol = np.linalg.cholesky(self.R + 1e-12 * np.eye(self.num_generated) * np.trace(self.R) / max(self.num_generated, 1))
+            z = torch.randn((n, 3, self.num_generated), generator=generator, dtype=torch.float64).numpy()
+            draws = self.mean_eigen[None] + np.sqrt(self.lam)[None, :, None] * (z @ chol.T)
+        else:  # Matheron's rule: prior sample + conditional mean of the residual at the kept pixels
+            prior = self.image_model._to_eigen(self.image_model.sample(n, self.size, generator, dtype=torch.float64)).numpy()
+            prior = prior.reshape(n, 3, -1)
+            draws = prior[:, :, self.generated] + self._mean_of(self.known_eigen[None] - prior)
         full = np.broadcast_to(self.known_eigen, (n, 3, self.size * self.size)).copy()
         full[:, :, self.generated] = draws
         x = self.image_model._from_eigen(torch.from_numpy(full.reshape(n, 3, self.size, self.size)), torch.device("cpu"))
@@ -451,7 +508,7 @@ class ExactConditional:
     # -- scoring --------------------------------------------------------------------------
     def components(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``k`` leading principal components of the conditional: (channel j, eigenvector of R, variance)."""
-        rho, vec = np.linalg.eigh(self.R)
+        rho, vec = np.linalg.eigh(self._require_dense("principal components"))
         var = self.lam[:, None] * rho[None, :]  # (3, |G|)
         order = np.argsort(var.ravel())[::-1][:k]
         j, r = np.divmod(order, len(rho))
@@ -499,7 +556,7 @@ def _scores(cond: ExactConditional, mean_eigen: np.ndarray, pix_var: np.ndarray,
       exact conditional covariance, where the coarse structure of the fill lives.
     """
     pix_mean = np.einsum("cj,jg->cg", cond.u, mean_eigen - cond.mean_eigen)
-    exact_var = (cond.u**2 @ cond.lam)[:, None] * np.diag(cond.R)[None]
+    exact_var = (cond.u**2 @ cond.lam)[:, None] * np.diag(cond._require_dense("score"))[None]
     bias = float(np.sqrt(np.mean(pix_mean**2 / exact_var)))
     var_ratio = float(np.mean(pix_var / exact_var))
     k = len(z_mean)
