@@ -242,7 +242,9 @@ class LivePreview(widgets.VBox):
             self._rows.append((xt, x0))
         if len(self.grid.children) != len(self._rows):
             self.grid.children = [
-                widgets.HBox([widgets.Label(f"sample {self._first_sample + k}"), xt, x0],
+                # the label keeps its text's width (shrunk by the images, it was cut to "samp…")
+                widgets.HBox([widgets.Label(f"sample {self._first_sample + k}", layout=widgets.Layout(width="auto", flex="0 0 auto")),
+                              xt, x0],
                              layout=widgets.Layout(align_items="center"))
                 for k, (xt, x0) in enumerate(self._rows)]
 
