@@ -72,7 +72,7 @@ DRAFT_JUMP_N_SAMPLE = 2
 EDIT_PAUSE_S = 0.2
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
 #: Share of a run's wall time the live preview may spend showing frames.
-PREVIEW_SHARE = 0.015
+PREVIEW_SHARE = 0.01
 #: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
 #: costs as much as a few model calls on a small CPU (the last one is always drawn).
 SPECTRA_PER_S = 0.05

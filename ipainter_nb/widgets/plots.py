@@ -61,7 +61,9 @@ class FrequencyPanel(widgets.VBox):
         dpi: resolution of the PNGs.
         clock: the time source (seconds); replaceable in tests.
         render_thread: draw on the helper thread (default); False draws on the thread that
-            calls ``on_step`` (the Painter's worker: no drawing beside a model call).
+            calls ``on_step`` (the Painter's worker: no drawing beside a model call), and the
+            first drawing of a run then waits 1/max_fps after ``reset`` (the caller pays for
+            each one; the final step is always drawn).
     """
 
     def __init__(
@@ -120,7 +122,7 @@ class FrequencyPanel(widgets.VBox):
         self.wait_rendered()  # a late drawing of the previous run must not land after this
         had_spectra = bool(self._spectra)
         self._spectra = {}
-        self._last_render = -float("inf")
+        self._last_render = -float("inf") if self.render_thread else self._clock()
         if isinstance(schedule_config, ScheduleConfig):
             t_T = schedule_config.t_T
         elif schedule_config is not None:
