@@ -45,6 +45,7 @@ from .batch import (
     take_shard,
 )
 from .core.checkpoints import read_checkpoint_info
+from .core.devices import as_device
 from .core.models import DiffusionModel, load_model
 from .core.presets import PRESETS, WeightsNotFoundError, find_weights, search_dirs
 from .core.sampler import auto_batch_size, paint
@@ -70,6 +71,10 @@ _OS_HINTS = {
     errno.ENOENT: "check the path",
     errno.EISDIR: "name a file, not a folder",
     errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EFBIG: "the file is larger than this disk or a limit (ulimit -f) allows: write to another disk or raise the limit",
+    errno.ENAMETOOLONG: "use a shorter file or folder name",
+    errno.ELOOP: "a symbolic link in the path points at itself (a loop): fix or remove it",
+    errno.EIO: "the disk reported an input/output error: check the disk, or write to another one",
 }
 
 
@@ -111,15 +116,19 @@ def _check_parent(path: Path, what: str) -> None:
     raise UserInputError(f"{what}: {existing} is a file, so {path} cannot be created under it; choose another path")
 
 
-def writable_folder(folder: Path, flag: str) -> Path:
-    """Make ``folder`` (its parent must exist) and prove a file can be written in it."""
+def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
+    """Make ``folder`` (its parent must exist unless ``parents``) and prove a file can be written in it."""
     what = f"{flag} {folder}"
     if folder.exists() and not folder.is_dir():
         raise UserInputError(f"{what} is a file, not a folder: pass a folder (or another name)")
     if not folder.exists():
-        _check_parent(folder, what)
+        existing = _nearest_existing(folder)
+        if not existing.is_dir():
+            raise UserInputError(f"{what}: {existing} is a file, so {folder} cannot be created under it; choose another path")
+        if not parents:
+            _check_parent(folder, what)
         try:
-            folder.mkdir()
+            folder.mkdir(parents=parents)
         except FileExistsError:
             pass  # another run made it meanwhile
         except OSError as exc:
@@ -254,15 +263,9 @@ def _resolve_device(requested: str | None) -> str | None:
         if torch.cuda.is_available() and local_rank is not None:
             return f"cuda:{int(local_rank)}"
         return None  # load_model picks CUDA when available, else the CPU
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise UserInputError(f"--device {requested!r} is not a device (use cpu, cuda or cuda:N)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserInputError(f"--device {requested}: CUDA is not available in this PyTorch ({torch.__version__}); use --device cpu")
-        if device.index is None and local_rank is not None:
-            return f"cuda:{int(local_rank)}"
+    device = as_device(requested, "--device")
+    if device.type == "cuda" and device.index is None and local_rank is not None:
+        return f"cuda:{int(local_rank)}"
     return str(device)
 
 

@@ -42,11 +42,13 @@ import math
 import os
 import re
 import secrets
+import signal
 import socket
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -76,6 +78,7 @@ __all__ = [
     "quantize_uint8",
     "remove_stale_temps",
     "save_png_atomic",
+    "signals_deferred",
     "tensor_to_pil",
     "tensor_to_uint8",
     "uint8_to_tensor",
@@ -267,6 +270,11 @@ def _as_grey_over_black(img: Image.Image) -> Image.Image:
         return grey
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
         rgba = img.convert("RGBA")
+        arr = np.asarray(rgba)
+        if arr[..., :3].min() == arr[..., :3].max() and arr[..., 3].min() != arr[..., 3].max():
+            # one flat colour everywhere: the mask lives in the alpha channel alone (opaque = keep),
+            # as masks exported as "alpha only" are; over black, flat black would keep nothing
+            return Image.fromarray(np.ascontiguousarray(arr[..., 3]))
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         return Image.alpha_composite(black, rgba).convert("L")
     return img.convert("L")
@@ -396,7 +404,8 @@ def load_mask(
     Any mode (by its real range; 16-bit greyscale included), EXIF orientation applied as
     for pictures. Pixels brighter than half white are kept. Transparent pixels count as
     black (generate), since a mask drawn on a transparent layer means "keep what I
-    painted". ``size`` (an int or (W, H)) resizes with nearest neighbour so the mask stays
+    painted"; a mask whose colour is one flat value everywhere holds the mask in its alpha
+    channel alone, and there opaque means keep. ``size`` (an int or (W, H)) resizes with nearest neighbour so the mask stays
     binary.
     """
     grey = _as_grey_over_black(open_image(src, name=name))
@@ -596,6 +605,33 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
             os.unlink(tmp)
         raise
     return path
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then act on the first one that came.
+
+    For writes whose writer cannot be interrupted cleanly: ``torch.save``'s zip writer turns
+    a ``KeyboardInterrupt`` into an error of its own while it unwinds. The block should be
+    short (one file written). Outside the main thread (where no signal arrives) it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum)) for sig in watched}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)  # Python's own SIGINT handler raises KeyboardInterrupt here
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(pending[0])
 
 
 def write_bytes_atomic(path: PathLike, data: bytes, *, replace: bool = True) -> Path:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from .core.checkpoints import CheckpointError, read_checkpoint
+from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
 from .core.models import PRESETS, load_model, save_model
 from .core.schedules import ScheduleConfig
@@ -41,12 +43,14 @@ from .images import (
     load_picture,
     open_image,
     quantize_uint8,
+    signals_deferred,
     uint8_to_tensor,
     write_text_atomic,
 )
 from .progress import progress_bar
 
-__all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDataNotFoundError", "train", "ImageFolder", "ProceduralScenes", "export", "main"]
+__all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
+           "ProceduralScenes", "export", "main"]
 
 LOSS_HEADER = "step,loss,seconds"
 CHECKPOINT_NAME = "last.pt"
@@ -87,8 +91,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < lowest:
                 raise UserInputError(f"{name}={value}: must be at least {lowest} (--{name.replace('_', '-')})")
-        if not self.lr > 0:
-            raise UserInputError(f"lr={self.lr}: the learning rate must be positive (--lr)")
+        if not 0 < self.lr < math.inf:
+            raise UserInputError(f"lr={self.lr}: the learning rate must be a positive finite number (--lr)")
         if not 0 <= self.ema_decay < 1:
             raise UserInputError(f"ema_decay={self.ema_decay}: must lie in [0, 1)")
         check_image_size(int(self.unet["image_size"]))
@@ -108,6 +112,15 @@ class TrainingInterrupted(KeyboardInterrupt):
         else:
             where = f"the last checkpoint (step {saved_step}) is {checkpoint}; run the same command to resume"
         super().__init__(f"training stopped at step {step}: {where}")
+
+
+class TrainingDiverged(IPainterError, FloatingPointError):
+    """The loss became NaN or inf: the run stops before the weights (or a checkpoint) take it in."""
+
+    def __init__(self, step: int, lr: float, saved_step: int | None, checkpoint: Path):
+        kept = f"the last checkpoint (step {saved_step}) is {checkpoint}" if saved_step is not None else "no checkpoint was written"
+        super().__init__(f"the loss became NaN or inf at step {step + 1}, so training stopped ({kept}): "
+                         f"lower --lr (it was {lr:g}), or train in float32 (--no-bf16)")
 
 
 class ProceduralScenes:
@@ -149,7 +162,8 @@ class ImageFolder:
             warnings.warn(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: {', '.join(skipped[:5])} "
                           f"(the first: {first_problem})", stacklevel=2)
         if not images:
-            raise UserInputError(f"none of the {len(files)} image files in {folder} could be read")
+            raise UserInputError(f"none of the {len(files)} image files in {folder} could be read (the first: {first_problem}); "
+                                 "pass a folder of PNG or JPEG pictures to --data")
         if len(sizes) > 1:
             print(f"{len(images)} images of {len(sizes)} different sizes: each is centre-cropped to a square and resized to {image_size}")
         self.images = torch.stack(images)  # uint8 keeps a large folder small in memory
@@ -253,12 +267,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} is a file: pass a folder for the checkpoint, loss log and samples")
-    try:
-        device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    except RuntimeError:
-        raise UserInputError(f"--device {config.device!r} is not a device (use cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserInputError(f"--device {config.device}: CUDA is not available in this PyTorch; use --device cpu")
+    device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
@@ -312,6 +321,8 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 pred = model(x_t, t)
             loss = (pred.float() - noise).pow(2).mean()
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(step, config.lr, saved_step, ckpt_path)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -328,9 +339,10 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
                 bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
             if step % config.save_every == 0 or step == config.steps:
                 log.flush()
-                atomic_write(ckpt_path, lambda f: torch.save(
-                    {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                     "step": step, "config": asdict(config)}, f))
+                with signals_deferred():  # torch.save turns an interrupt mid-write into an error of its own
+                    atomic_write(ckpt_path, lambda f: torch.save(
+                        {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                         "step": step, "config": asdict(config)}, f))
                 saved_step = step
             if config.sample_every and step % config.sample_every == 0:
                 _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
@@ -387,8 +399,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value
 
 
@@ -417,20 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_export_path(path: str | None) -> None:
-    if path is None:
-        return
-    dest = Path(path)
-    if dest.is_dir():
-        raise UserInputError(f"--export {dest} is a folder: name a file, e.g. {dest / 'model.safetensors'}")
-    if not dest.parent.is_dir():
-        raise UserInputError(f"--export {dest}: the folder {dest.parent} does not exist; create it first")
-
-
 def main(argv: list[str] | None = None) -> int:
     """``ipainter train``: errors propagate to the caller (``ipainter_nb.cli.main`` prints them)."""
+    from .cli import writable_file, writable_folder
+
     args = build_parser().parse_args(argv)
-    _check_export_path(args.export)
+    # every output location is checked before hours of training, not after
+    if args.export is not None:
+        writable_file(Path(args.export), "--export")
     if args.init_from is not None and args.image_size:
         raise UserInputError("--image-size would change the network of --init-from: drop one of the two")
     unet = dict(TrainConfig().unet)
@@ -439,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(out=args.out, data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from)
+    writable_folder(Path(args.out), "--out", parents=True)
     ckpt = train(config, progress=not args.no_progress)
     if args.export:
         print(f"wrote {export(ckpt, args.export)}")

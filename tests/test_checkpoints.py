@@ -156,7 +156,7 @@ def test_info_of_presets_needs_no_weights(tmp_path, monkeypatch):
     assert info["unet_config"] == dict(PRESETS["places256"].unet_config) and info["origin"] == "preset 'places256'"
     # a file named like a preset's published file takes that preset's settings
     named = tmp_path / "celeba256_250000.pt"
-    named.write_bytes(b"not read")
+    named.write_bytes(b"PK\x03\x04 the weights are not read")  # only the first bytes are, to tell the format
     assert read_checkpoint_info(named)["preset"] == "celeba256"
     # the shipped demo file records its own settings, which agree with the table
     demo = read_checkpoint_info("demo")

@@ -24,6 +24,7 @@ import torch
 
 from ..errors import IPainterError, UserInputError
 from ..images import atomic_write
+from .diffusion import VARIANCE_TYPES
 from .presets import PAPER_SCHEDULE, PRESETS, WeightsNotFoundError, get_preset, preset_for_file
 from .schedules import ScheduleConfig
 from .unet import UNetConfig
@@ -36,6 +37,8 @@ __all__ = [
     "unwrap_state_dict",
     "check_state_dict",
     "read_unet_config",
+    "check_unet_config",
+    "checkpoint_format",
     "read_checkpoint_info",
     "save_model",
     "MappedFile",
@@ -78,6 +81,22 @@ def _is_safetensors(path: Path) -> bool:
     with open(path, "rb") as f:
         head = f.read(9)
     return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
+
+
+# torch.save's pre-zip format opens with a pickled magic number (protocol 2, a 10-byte long)
+_LEGACY_TORCH_HEAD = b"\x80\x02\x8a\x0a"
+
+
+def checkpoint_format(path: str | Path) -> str | None:
+    """``"safetensors"``, ``"zip"`` (torch.save), ``"legacy"`` (torch.save before 1.6) or None, from the first bytes."""
+    path = Path(path)
+    if _is_safetensors(path):
+        return "safetensors"
+    with open(path, "rb") as f:
+        head = f.read(len(_LEGACY_TORCH_HEAD))
+    if head.startswith(b"PK\x03\x04"):  # a zip's first entry (a truncated one still starts so)
+        return "zip"
+    return "legacy" if head == _LEGACY_TORCH_HEAD else None
 
 
 def _unreadable(path: Path, exc: BaseException) -> CheckpointError:
@@ -172,6 +191,10 @@ def check_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], pat
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
     wrong = [f"{k} {tuple(sd[k].shape)} (expected {expected[k]})" for k in expected if k in sd and tuple(sd[k].shape) != expected[k]]
+    # a weight stored as integers or booleans would be cast to float without a word: garbage, not a model
+    floating = {k for k, v in model.state_dict().items() if v.is_floating_point()}
+    wrong += [f"{k} holds {str(sd[k].dtype).removeprefix('torch.')} (expected floating point)"
+              for k in expected if k in sd and k in floating and not sd[k].is_floating_point()]
     if missing or unexpected or wrong:
         lines = [f"{path} does not fit this network ({len(expected)} tensors expected, {len(sd)} found):"]
         if missing:
@@ -179,13 +202,61 @@ def check_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], pat
         if unexpected:
             lines.append(f"  unexpected {len(unexpected)} key(s): {_summarise(unexpected)}")
         if wrong:
-            lines.append(f"  {len(wrong)} shape(s) differ: {_summarise(wrong, 3)}")
+            lines.append(f"  {len(wrong)} tensor(s) of the wrong shape or type: {_summarise(wrong, 3)}")
         lines.append("  Pass the preset or config it was trained with (preset=/config=; CLI: --preset NAME / --config FILE.json),"
                      " or download it again if it is truncated.")
         raise WeightsMismatchError("\n".join(lines))
 
 
 # --------------------------------------------------------------------------- what a file says
+
+
+_INT_KEYS = {"image_size": 8, "num_channels": 32, "num_res_blocks": 1, "num_heads": 1, "num_classes": 1, "in_channels": 1,
+             "num_head_channels": -1, "num_heads_upsample": -1}  # the smallest value of each (-1: "derived")
+_BOOL_KEYS = ("learn_sigma", "use_scale_shift_norm", "resblock_updown", "use_new_attention_order", "class_cond", "use_fp16",
+              "use_checkpoint")
+
+
+def _config_problem(config: Mapping[str, Any]) -> str | None:
+    """What is wrong with the types or ranges of a UNet config's values (None: nothing found)."""
+    for key, lowest in _INT_KEYS.items():
+        value = config.get(key)
+        if key in config and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"{key} must be an integer, got {value!r}"
+        if key in config and value < lowest and not (lowest == -1 or value == -1):
+            return f"{key} must be at least {lowest}, got {value}"
+        if key in ("num_head_channels", "num_heads_upsample") and key in config and (value == 0 or value < -1):
+            return f"{key} must be -1 or a positive integer, got {value}"
+    for key in _BOOL_KEYS:
+        if key in config and not isinstance(config[key], bool):
+            return f"{key} must be true or false, got {config[key]!r}"
+    dropout = config.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        return f"dropout must be a number in [0, 1), got {dropout!r}"
+    return None
+
+
+def check_unet_config(config: Any, source: str, error: type[IPainterError] = UserInputError) -> UNetConfig:
+    """``config`` (guided-diffusion config keys) as a checked ``UNetConfig``, or ``error`` naming ``source`` and the key."""
+    if not isinstance(config, Mapping):
+        raise error(f"{source}: the network config must be a JSON object of guided-diffusion config keys, "
+                    f"got a {type(config).__name__}")
+    problem = _config_problem(config)
+    if problem is None:
+        try:
+            cfg = UNetConfig.from_dict(dict(config))
+            mult = cfg.resolved_channel_mult()
+            levels = [*mult, *cfg.attention_resolutions]
+            if any(isinstance(v, bool) or v <= 0 for v in levels):
+                problem = f"channel_mult and attention_resolutions must hold positive numbers, got {list(mult)} and " \
+                          f"{list(cfg.attention_resolutions)}"
+            elif cfg.image_size % 2 ** (len(mult) - 1):
+                problem = f"image_size {cfg.image_size} cannot be halved {len(mult) - 1} times (channel_mult {list(mult)})"
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise error(f"{source}: {problem}; fix the config (CLI: --config FILE.json)")
+    return cfg
 
 
 def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
@@ -202,13 +273,7 @@ def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
                 f"config file {source} is not readable JSON ({exc}): write an object such as "
                 '{"image_size": 256, "num_channels": 256, "learn_sigma": true, ...}'
             ) from None
-    if not isinstance(config, Mapping):
-        raise UserInputError(f"{source} must be a JSON object of guided-diffusion config keys, got a {type(config).__name__}")
-    try:
-        cfg = UNetConfig.from_dict(dict(config))
-        cfg.validate()
-    except (TypeError, ValueError) as exc:
-        raise UserInputError(f"{source}: {exc}") from None
+    check_unet_config(config, source)
     return dict(config)
 
 
@@ -250,6 +315,9 @@ def read_checkpoint_info(
     ``default_schedule`` (a ``ScheduleConfig``) and ``origin`` (where the schedule came from,
     in words).
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise UserInputError(f"the model must be a preset name ({', '.join(sorted(PRESETS))}) or a checkpoint path, "
+                             f"got {type(name_or_path).__name__} {name_or_path!r}")
     key = str(name_or_path)
     path: Path | None = None
     if key in PRESETS:
@@ -263,6 +331,11 @@ def read_checkpoint_info(
         if not candidate.exists():
             raise WeightsNotFoundError(f"{key!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor an existing checkpoint file")
         path = _existing_file(candidate)
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path} is empty (truncated or damaged): download or copy it again")
+        if checkpoint_format(path) is None:
+            raise CheckpointError(f"{path} is not a PyTorch checkpoint or safetensors file (its first bytes are neither's). "
+                                  f"Use {SAFE_FORMATS}")
         base = get_preset(preset) if preset is not None else preset_for_file(path)
         origin = f"preset {base.name!r} ({path.name})" if base else f"the paper ({path.name} records no schedule)"
     info: dict[str, Any] = {
@@ -282,10 +355,34 @@ def read_checkpoint_info(
             info[field] = recorded[field]
     if "default_schedule" in recorded and path is not None:
         info["origin"] = f"preset {key!r} ({path.name})" if key in PRESETS else path.name
-    info["num_train_steps"] = int(info["num_train_steps"])
     if config is not None:
         info["unet_config"] = read_unet_config(config)
+    _check_settings(info, recorded, path)
     return info
+
+
+def _check_settings(info: dict[str, Any], recorded: Mapping[str, Any], path: Path | None) -> None:
+    """The settings a file recorded (or a preset gave) are usable, so that a bad file fails here and not mid-run."""
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{path} records {what}: save it again with save_model, or pass preset=/config= "
+                               "(CLI: --preset NAME / --config FILE.json)")
+
+    steps = info["num_train_steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 100_000:
+        raise bad(f"num_train_steps={steps!r} (expected a whole number in 1..100000)")
+    if info["variance_type"] is not None and info["variance_type"] not in VARIANCE_TYPES:
+        raise bad(f"variance_type={info['variance_type']!r} (expected one of {', '.join(VARIANCE_TYPES)})")
+    if info["beta_schedule"] not in ("linear", "cosine"):
+        raise bad(f"beta_schedule={info['beta_schedule']!r} (expected 'linear' or 'cosine')")
+    if not isinstance(info["name"], str) or not info["name"]:
+        raise bad(f"name={info['name']!r} (expected a non-empty string)")
+    if info["unet_config"] is not None:
+        source = f"{path} (its recorded network)" if "unet_config" in recorded else "the network config"
+        cfg = check_unet_config(info["unet_config"], source, CheckpointError if "unet_config" in recorded else UserInputError)
+        if info["variance_type"] == "learned_range" and not cfg.learn_sigma:
+            raise UserInputError(f"{path}: variance_type 'learned_range' needs a network with learn_sigma true (6 output "
+                                 "channels), but the network config has learn_sigma false: pass the config the file was "
+                                 "trained with (CLI: --config FILE.json or --preset NAME)")
 
 
 # --------------------------------------------------------------------------- saving

@@ -665,7 +665,7 @@ class Composition:
         (white = keep) into ``directory``: the batch format of ``ipainter paint -s DIR``."""
         name = name[:-4] if name.lower().endswith(".png") else name
         if not name or name in (".", "..") or re.search(r"[/\\]", name):
-            raise ValueError(f"name: expected a file name without folders, got {name!r}")
+            raise CompositionError(f"name: expected a file name without folders, got {name!r}")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         image, keep = self.render()
@@ -876,6 +876,25 @@ def _files_listed_by(path: Path, folder: Path, tag: str) -> set[str]:
     return ours
 
 
+def _inside(base: Path, ref: str, field_name: str) -> Path:
+    """``base / ref`` if it stays inside ``base`` (links followed), else a ``CompositionError``.
+
+    A composition file names its cutouts relative to its own folder; one that reaches
+    elsewhere (``../../etc/passwd``, an absolute path, a link out of the folder) would let a
+    shared file read any picture on the disk into a composition that is saved and shared again.
+    """
+    path = base / ref
+    try:
+        inside = Path(ref).is_absolute() is False and path.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        inside = False
+    if not inside:
+        raise CompositionError(
+            f"{field_name}: {ref!r} points outside the composition's folder {base}; a composition may only use cutouts "
+            "beside it: copy the cutout into that folder (or save with embed_images=True)")
+    return path
+
+
 def _holds(path: Path, data: bytes) -> bool:
     """Whether the file at ``path`` holds exactly ``data``."""
     try:
@@ -922,7 +941,7 @@ def _layer_from_entry(entry: Any, where: str, index: int, base: Path) -> Layer:
         ref = entry["file"]
         if not isinstance(ref, str) or not ref:
             raise _fail(f"{where}.file", "a path to a PNG file", ref)
-        source = base / ref
+        source = _inside(base, ref, f"{where}.file")
         if not source.is_file():
             raise CompositionError(
                 f"{where}.file: image file {ref!r} of layer {name!r} not found "

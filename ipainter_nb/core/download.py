@@ -56,6 +56,16 @@ def _recorded_sum(dest: Path) -> str | None:
         return None
 
 
+def _make_folder(folder: Path) -> Path:
+    """``folder`` created if needed, or a ``UserInputError`` naming it (a file in its place, no permission)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserInputError(f"cannot create the download folder {folder} ({exc.strerror or exc}): "
+                             "choose a folder you can write to (dest_dir=...)") from None
+    return folder
+
+
 def _install(part: Path, dest: Path, actual: str, known: bool) -> None:
     """Move the verified ``part`` over ``dest`` and record its sum beside it."""
     # a sum left from an earlier file must never describe the new one, even if we are killed in between
@@ -242,7 +252,9 @@ def download_file(
     Raises ``DownloadError`` naming the URL, what happened and what to do.
     """
     dest = Path(dest).expanduser()
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_dir():
+        raise UserInputError(f"{dest} is a folder: name the file to download into, e.g. {dest / Path(url).name or 'weights.pt'}")
+    _make_folder(dest.parent)
     _remove_stale_parts(dest, older_than_s=max(900.0, 2 * read_timeout))
     kept = f"{dest} was left as it was" if dest.exists() else "nothing was written"
     bar = _Bar(dest.name) if progress else None
@@ -346,8 +358,7 @@ def download_weights(
     if preset is None or not preset.downloadable:
         downloadable = sorted(n for n, p in PRESETS.items() if p.downloadable)
         raise UserInputError(f"no download for {name!r}: downloadable presets are {', '.join(downloadable)}")
-    folder = Path(dest_dir).expanduser() if dest_dir else default_download_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _make_folder(Path(dest_dir).expanduser() if dest_dir else default_download_dir())
     target = folder / preset.filename
     expected = sha256 or preset.sha256
     known = expected or _recorded_sum(target)

@@ -23,11 +23,13 @@ from .checkpoints import (
     MappedFile,
     WeightsMismatchError,
     check_state_dict,
+    check_unet_config,
     read_checkpoint_info,
     read_state_dict,
     save_model,
 )
 from .cpu_prepack import PackedConv2d, prepack_convolutions, prepack_supported, unpack_convolutions
+from .devices import as_device
 from .diffusion import DiffusionSchedule
 from .download import download_file, download_weights
 from .presets import (
@@ -190,17 +192,13 @@ def _resolve_prepack(prepack: bool | None, device: torch.device, dtype: torch.dt
 
 def _network_config(info: Mapping[str, Any], path: Path) -> UNetConfig:
     if info["unet_config"] is None:
+        read_state_dict(path)  # a damaged or unsafe file says so first: knowing its network would not help
         raise CheckpointError(
             f"{path} does not say which network it holds (no recorded config, and its name matches no preset's file): "
             f"pass preset=NAME (one of {', '.join(sorted(PRESETS))}) or config='net.json' (a JSON of guided-diffusion "
             "config keys); CLI: --preset NAME or --config FILE.json"
         )
-    try:
-        cfg = UNetConfig.from_dict(dict(info["unet_config"]))
-        cfg.validate()
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path} records an unusable network config ({exc}): pass config='net.json' (CLI: --config)") from None
-    return cfg
+    return check_unet_config(info["unet_config"], str(path), CheckpointError)
 
 
 def load_model(
@@ -237,7 +235,7 @@ def load_model(
     2.2 GB checkpoint does not need a second copy in memory. Every check (file, network,
     settings) comes before anything is built, and nothing is kept from a failed load.
     """
-    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = as_device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = _resolve_dtype(dtype) or torch.float32
     autocast = _resolve_dtype(autocast, "autocast")
     info = read_checkpoint_info(name_or_path, preset=preset, config=config)

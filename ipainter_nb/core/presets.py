@@ -154,6 +154,11 @@ def find_weights(preset: Preset | str) -> Path:
         raise WeightsNotFoundError(f"the {preset.name!r} weights are missing from {preset.path}; {preset.how_to_get()}")
     tried = []
     for folder in search_dirs():
+        if folder.is_file():
+            if folder.name == preset.filename:  # IPAINTER_WEIGHTS naming the file itself
+                return folder
+            tried.append(f"{folder} (a file, not a folder: IPAINTER_WEIGHTS lists folders, separated by {os.pathsep!r})")
+            continue
         candidate = folder / preset.filename
         tried.append(str(candidate if candidate.is_absolute() else candidate.resolve()))
         if candidate.is_file():

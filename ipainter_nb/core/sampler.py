@@ -35,6 +35,7 @@ import torch
 from ..errors import IPainterError, UserInputError
 from ..images import quantize_uint8
 from ..progress import progress_bar
+from .devices import as_device
 from .diffusion import DiffusionSchedule
 from .schedules import count_nfe, validate_times
 
@@ -236,11 +237,7 @@ def paint_steps(
             out = model(x, t_vec, schedule)
             model_s = time.perf_counter() - tick
             if not torch.isfinite(out).all():
-                raise NonFiniteOutputError(
-                    f"the model output at t={t_last} (step {index}) contains NaN or inf although the inputs are finite. "
-                    "With half precision, load the model in float32 (dtype=torch.float32); "
-                    "otherwise the checkpoint may be corrupt."
-                )
+                raise NonFiniteOutputError(_non_finite_message(model, t_last, index))
             mean, log_var, x0_pred = schedule.p_mean_variance(out.to(image.dtype), x, t_vec, clip_x0=clip_x0)
             fresh = noise()  # drawn at t=0 too, so every step consumes the same draws
             x = mean + torch.exp(0.5 * log_var) * fresh if t_last > 0 else mean
@@ -251,6 +248,14 @@ def paint_steps(
         shown = keep * image + (1 - keep) * x if t_cur < 0 else x
         yield Step(index, t_last, "down" if t_cur < t_last else "up", shown, x0_pred, nfe,
                    time.perf_counter() - start, total_steps, total_nfe, 0, model_s)
+
+
+def _non_finite_message(model: PaintableModel, t: int, index: int) -> str:
+    where = f"the model output at t={t} (step {index}) contains NaN or inf although the inputs are finite"
+    half = getattr(model, "dtype", None) in (torch.float16, torch.bfloat16) or getattr(model, "autocast_dtype", None) is not None
+    if half:
+        return f"{where}: half precision overflowed; load the model in float32 (dtype=torch.float32, CLI: --dtype float32)"
+    return f"{where}: the checkpoint's weights are probably damaged (NaN or inf in them); download or copy it again"
 
 
 # --------------------------------------------------------------------------- input checks
@@ -352,7 +357,9 @@ def auto_batch_size(model: PaintableModel, device: torch.device | str | None = N
     From the model's size (image side and channel count) and the device: on CUDA half the
     free memory, on CPU a fixed budget; capped where batching stops paying.
     """
-    device = torch.device(device) if device is not None else model.device
+    device = as_device(device) if device is not None else model.device
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise UserInputError(f"dtype={dtype!r} is not a floating-point torch dtype: use torch.float32 (or float16/bfloat16 on a GPU)")
     config = getattr(model, "config", None) or {}
     channels = int(config.get("num_channels", 3))
     bytes_per_sample = _ACTIVATION_MAPS * channels * model.image_size**2 * torch.finfo(dtype).bits // 8
@@ -443,7 +450,9 @@ def paint(
     max_frames = _check_count("max_frames", max_frames, 0)
     times = validate_times(model.default_times() if times is None else times)
     model.check_t_T(times[0] + 1)
-    device = torch.device(device) if device is not None else model.device
+    device = as_device(device) if device is not None else model.device
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise UserInputError(f"dtype={dtype!r} is not a floating-point torch dtype: use torch.float32 (or float16/bfloat16 on a GPU)")
     image, keep = _checked_inputs(model, image, keep)
     if batch_size is None:
         batch_size = auto_batch_size(model, device, dtype)

@@ -49,6 +49,8 @@ __all__ = [
     "count_steps",
     "validate_times",
     "resampling_window",
+    "planned_steps",
+    "MAX_SCHEDULE_STEPS",
 ]
 
 ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
@@ -59,6 +61,10 @@ PAPER_T_T = 250
 PAPER_JUMP_LENGTH = 10
 PAPER_JUMP_N_SAMPLE = 10
 PAPER_STOP_RESAMPLING_AT = 100
+
+#: The longest schedule built (transitions). Full RePaint over 1000 steps with 20 repeats is
+#: about 40 000; the bound stops a typo (``jump_n_sample=10**9``) from filling the memory.
+MAX_SCHEDULE_STEPS = 1_000_000
 
 
 # --------------------------------------------------------------------------- validation
@@ -125,7 +131,37 @@ def _check_params(
             f"start_resampling_at={start} is below stop_resampling_at={stop}: the window of "
             "resampling runs from the stop (low t) up to the start (high t); swap them"
         )
+    _check_length(t_T, jump_length, jump_n_sample, stop, start)
     return t_T, jump_length, jump_n_sample, stop, start
+
+
+def _count_jump_starts(t_T: int, jump_length: int, stop: int | None, start: int | None) -> int:
+    """``len(_jump_starts(...))`` without building the list."""
+    lowest = 0 if stop is None else stop
+    highest = min(t_T - jump_length - 1, t_T if start is None else start)
+    if highest < lowest:
+        return 0
+    first = -(-lowest // jump_length)  # the smallest multiple index >= lowest
+    return max(0, highest // jump_length - first + 1)
+
+
+def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
+                  stop_resampling_at: int | None = None, start_resampling_at: int | None = None) -> int:
+    """How many transitions ``repaint(...)`` with these (valid) settings has, computed without building it."""
+    if jump_n_sample <= 1 or t_T <= 1:
+        return t_T
+    starts = _count_jump_starts(t_T, jump_length, stop_resampling_at, start_resampling_at)
+    return t_T + starts * (jump_n_sample - 1) * 2 * jump_length
+
+
+def _check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | None, start: int | None) -> None:
+    steps = planned_steps(t_T, jump_length, jump_n_sample, stop, start)
+    if steps > MAX_SCHEDULE_STEPS:
+        settings = f"t_T={t_T}" if jump_n_sample <= 1 else f"t_T={t_T}, jump_length={jump_length}, jump_n_sample={jump_n_sample}"
+        raise UserInputError(
+            f"{settings} make a schedule of {steps:,} steps, "
+            f"more than the limit of {MAX_SCHEDULE_STEPS:,}: lower jump_n_sample or t_T (the paper: 250 steps, 10 x 10 jumps)"
+        )
 
 
 # --------------------------------------------------------------------------- schedules
@@ -137,7 +173,9 @@ def plain(t_T: int) -> list[int]:
     >>> plain(3)
     [2, 1, 0, -1]
     """
-    return list(range(_check_t_T(t_T) - 1, -2, -1))
+    t_T = _check_t_T(t_T)
+    _check_length(t_T, 1, 1, None, None)
+    return list(range(t_T - 1, -2, -1))
 
 
 def _jump_starts(t_T: int, jump_length: int, stop: int | None, start: int | None) -> list[int]:
@@ -353,6 +391,7 @@ class ScheduleConfig:
                 raise UserInputError(f"jump_n_sample={jump_n_sample} is invalid: it must be a positive int")
             stop = _check_bound("stop_resampling_at", stop_resampling_at, t_T)
             start = _check_bound("start_resampling_at", start_resampling_at, t_T)
+            _check_length(t_T, 1, 1, None, None)
         else:
             _, jump_length, jump_n_sample, stop, start = _check_params(
                 t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at

@@ -1,0 +1,28 @@
+"""The one place a device given by a user (a string or a ``torch.device``) is read and checked."""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import UserInputError
+
+__all__ = ["as_device"]
+
+
+def as_device(device: torch.device | str, what: str = "device") -> torch.device:
+    """``device`` as a ``torch.device`` that this PyTorch can use, or a ``UserInputError`` naming ``what``.
+
+    A CUDA device is refused where CUDA is not available, before any tensor is moved
+    (torch would fail later, deep inside a call, with an assertion).
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserInputError(f"{what}={device!r} is not a device: use 'cpu', 'cuda' or 'cuda:N'") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserInputError(f"{what}={device!r}: CUDA is not available in this PyTorch ({torch.__version__}); use 'cpu'")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise UserInputError(f"{what}={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                                 f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    return resolved
