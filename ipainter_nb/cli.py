@@ -46,7 +46,7 @@ from .batch import (
 )
 from .core.checkpoints import read_checkpoint_info
 from .core.devices import as_device
-from .core.models import DiffusionModel, load_model
+from .core.models import DiffusionModel, check_t_T, load_model
 from .core.presets import PRESETS, WeightsNotFoundError, find_weights, search_dirs
 from .core.sampler import auto_batch_size, paint
 from .core.schedules import ScheduleConfig, count_nfe, repaint, resampling_window
@@ -61,6 +61,8 @@ __all__ = ["main", "build_parser", "schedule_from_args"]
 PROG = "ipainter"
 SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at")
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+MAX_SAMPLES = 1_000_000  # per picture: its output names are listed up front
+MAX_DEMO_SAMPLES = 64
 # OS errors a user causes (a full disk, a read-only folder, a path that went away), with the fix
 _OS_HINTS = {
     errno.ENOSPC: "free some space or write to another disk",
@@ -171,6 +173,19 @@ def _int_at_least(lowest: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _int_in(lowest: int, highest: int, why: str = "") -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = _int_at_least(lowest)(text)
+        if value > highest:
+            raise argparse.ArgumentTypeError(f"must be at most {highest}{why}, got {value}")
+        return value
+
+    return parse
+
+
+SEED = _int_in(0, 2**63 - 1)
 
 
 def _shard(text: str) -> tuple[int, int] | str:
@@ -342,6 +357,11 @@ def cmd_paint(args: argparse.Namespace) -> int:
                 fail(entry.label, f"out of memory: try a smaller --batch-size (it was {batch_size})"
                      + (" or --dtype float16" if model.device.type == "cuda" else ""))
                 continue
+            except OSError as exc:
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise  # a full disk or a lost folder ends the run: the next picture would fail the same way
+                fail(entry.label, f"its output names are too long for the file system ({exc.filename}): rename the picture")
+                continue
             if done[0] == 0:
                 skipped += 1
                 say(f"busy    {entry.name}: its outputs exist or another run is painting them")
@@ -398,6 +418,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         info = read_checkpoint_info(args.model or args.preset, preset=args.preset if args.model else None, config=args.config)
         base, source = info["default_schedule"], info["origin"]
     cfg = schedule_from_args(args, base, source)
+    if args.model is not None or args.preset is not None:
+        check_t_T(cfg.t_T, info["num_train_steps"], info["name"])
     times = cfg.times()
     nfe = count_nfe(times)
     print(f"schedule: {cfg.describe()}")
@@ -503,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "write <name>_<k>.png into DEST, each as soon as it is painted.")
     p.add_argument("-s", "--source", required=True, help="folder of <name>.png and <name>_mask.png (white = keep)")
     p.add_argument("-d", "--dest", required=True, help="folder for <name>_<k>.png (created; its parent must exist)")
-    p.add_argument("--num-samples", "--num_samples", type=_int_at_least(1), default=5, metavar="N",
+    p.add_argument("--num-samples", "--num_samples", type=_int_in(1, MAX_SAMPLES), default=5, metavar="N",
                    help="samples per picture (default: 5)")
     p.add_argument("--batch-size", type=_int_at_least(1), default=None, metavar="B",
                    help="samples painted at once (default: chosen from the model and device); memory grows with it")
@@ -526,8 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="compose the built-in scene, paint it, write pictures, a GIF and frequency plots")
     d.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     _add_model_flags(d, default="demo")
-    d.add_argument("--num-samples", type=_int_at_least(1), default=4, metavar="N", help="default: 4")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--num-samples", type=_int_in(1, MAX_DEMO_SAMPLES, " (the demo keeps them all for its grid; "
+                                                  "ipainter paint paints more)"), default=4, metavar="N", help="default: 4")
+    d.add_argument("--seed", type=SEED, default=0, help="a whole number in 0..2**63-1 (default: 0)")
     d.add_argument("--schedule-steps", type=_int_at_least(1), default=None, metavar="N",
                    help="t_T instead of the model's (the jump length and the stop keep their proportion)")
     d.add_argument("--frames", type=_int_at_least(2), default=60, help="steps kept for the GIF and spectra (default: 60)")

@@ -550,10 +550,27 @@ _TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-)?[A
 _CLAIM = re.compile(r"^\.(?P<name>.+)\.claim$")
 
 
+_NAME_MAX = 255  # bytes in one file name on the usual file systems
+
+
+def _hidden_name(name: str, tail: str) -> str:
+    """``.<name><tail>``, with ``name`` shortened and a hash of it added when the whole would
+    exceed the file system's name limit (a long output name must not make its temp file fail)."""
+    full = f".{name}{tail}"
+    if len(os.fsencode(full)) <= _NAME_MAX:
+        return full
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    room = _NAME_MAX - len(os.fsencode(f".~{digest}{tail}"))
+    short = os.fsdecode(os.fsencode(name)[:room])
+    while len(os.fsencode(short)) > room:  # a cut inside a multi-byte character re-encodes longer
+        short = short[:-1]
+    return f".{short}~{digest}{tail}"
+
+
 def _temp_path(path: Path) -> tuple[int, str]:
     """Create ``.<name>.<host>-<pid>-<random>.tmp`` beside ``path`` exclusively; (fd, path)."""
     while True:
-        tmp = path.parent / f".{path.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        tmp = path.parent / _hidden_name(path.name, f".{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), str(tmp)
         except FileExistsError:
@@ -722,7 +739,7 @@ def remove_stale_temps(folder: PathLike, max_age_s: float = 600.0) -> int:
 
 
 def _claim_path(path: Path) -> Path:
-    return path.parent / f".{path.name}.claim"
+    return path.parent / _hidden_name(path.name, ".claim")
 
 
 def _read_claim(claim: Path) -> dict | None:
@@ -832,8 +849,13 @@ def claim_output(path: PathLike) -> OutputClaim | None:
             if _claim_is_stale(claim) and _take_over(claim):
                 continue
             return None
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+        except BaseException:  # a full disk: an empty claim would block the output for a while
+            with contextlib.suppress(OSError):
+                os.unlink(claim)
+            raise
         if path.exists():  # finished by another process between the check and the claim
             OutputClaim(path, claim, token).release()
             return None

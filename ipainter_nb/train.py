@@ -43,6 +43,7 @@ from .images import (
     load_picture,
     open_image,
     quantize_uint8,
+    remove_stale_temps,
     signals_deferred,
     uint8_to_tensor,
     write_text_atomic,
@@ -93,6 +94,8 @@ class TrainConfig:
                 raise UserInputError(f"{name}={value}: must be at least {lowest} (--{name.replace('_', '-')})")
         if not 0 < self.lr < math.inf:
             raise UserInputError(f"lr={self.lr}: the learning rate must be a positive finite number (--lr)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise UserInputError(f"seed={self.seed!r}: must be a whole number in 0..{2**32 - 1} (--seed)")
         if not 0 <= self.ema_decay < 1:
             raise UserInputError(f"ema_decay={self.ema_decay}: must lie in [0, 1)")
         check_image_size(int(self.unet["image_size"]))
@@ -269,6 +272,8 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         raise UserInputError(f"--out {out} is a file: pass a folder for the checkpoint, loss log and samples")
     device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
+    for folder in (out, out / "samples"):
+        remove_stale_temps(folder)  # half-written checkpoints of a run that was killed
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
     config = replace(config, unet=unet)
@@ -386,6 +391,16 @@ def _int_flag(name: str) -> Callable[[str], int]:
     return parse
 
 
+def _seed_flag(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:  # batch k draws from seed * 1_000_003 + k: this keeps it inside torch's 64-bit seeds
+        raise argparse.ArgumentTypeError(f"must be in 0..{2**32 - 1}, got {value}")
+    return value
+
+
 def _image_size_flag(text: str) -> int:
     try:
         return check_image_size(int(text))
@@ -415,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=_int_flag("steps"), default=defaults.steps, help="train up to this step")
     parser.add_argument("--batch-size", type=_int_flag("batch_size"), default=defaults.batch_size)
     parser.add_argument("--lr", type=_positive_float, default=defaults.lr)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=_seed_flag, default=defaults.seed, help="a whole number in 0..2**32-1")
     parser.add_argument("--save-every", type=_int_flag("save_every"), default=defaults.save_every)
     parser.add_argument("--sample-every", type=_int_flag("sample_every"), default=defaults.sample_every,
                         help="write a sample grid every N steps (0: never)")

@@ -69,6 +69,8 @@ def _existing_file(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file: pass the .pt or .safetensors file inside it")
+    if path.exists() and not path.is_file():
+        raise CheckpointError(f"{path} is not a regular file (a device, pipe or socket): pass the .pt or .safetensors file")
     if not path.is_file():
         raise WeightsNotFoundError(f"checkpoint {path} does not exist: check the path")
     return path

@@ -48,6 +48,7 @@ from .unet import UNet, UNetConfig, build_unet
 __all__ = [
     "DiffusionModel",
     "load_model",
+    "check_t_T",
     # the names below live in presets / checkpoints / download; re-exported for existing imports
     "Preset",
     "PRESETS",
@@ -110,14 +111,7 @@ class DiffusionModel:
         The one place the rule lives: a schedule may have at most as many steps as the model
         was trained with (respacing picks ``t_T`` of its ``num_train_steps`` levels).
         """
-        limit = self.num_train_steps
-        whole = isinstance(t_T, (int, np.integer)) and not isinstance(t_T, bool)
-        if not whole or not 1 <= int(t_T) <= limit:
-            raise UserInputError(
-                f"t_T={t_T!r} is not possible with model {self.name!r}: it was trained with {limit} diffusion steps, "
-                f"so t_T must be a whole number in 1..{limit}; choose a t_T of at most {limit} (CLI: --t-T)"
-            )
-        return int(t_T)
+        return check_t_T(t_T, self.num_train_steps, self.name)
 
     def schedule(self, t_T: int) -> DiffusionSchedule:
         """The training noise schedule respaced to ``t_T`` steps (cached)."""
@@ -158,6 +152,18 @@ class DiffusionModel:
             f"DiffusionModel({self.name!r}, {self.image_size}x{self.image_size}, "
             f"{self.num_parameters / 1e6:.1f}M parameters, {self.device}, {self.dtype})"
         )
+
+
+def check_t_T(t_T: int, num_train_steps: int, model_name: str) -> int:
+    """The rule behind ``DiffusionModel.check_t_T``, for a model known only by its settings
+    (``read_checkpoint_info``): ``t_T`` as an int, or a ``UserInputError`` naming the limit."""
+    whole = isinstance(t_T, (int, np.integer)) and not isinstance(t_T, bool)
+    if not whole or not 1 <= int(t_T) <= num_train_steps:
+        raise UserInputError(
+            f"t_T={t_T!r} is not possible with model {model_name!r}: it was trained with {num_train_steps} diffusion steps, "
+            f"so t_T must be a whole number in 1..{num_train_steps}; choose a t_T of at most {num_train_steps} (CLI: --t-T)"
+        )
+    return int(t_T)
 
 
 def _resolve_dtype(dtype: torch.dtype | str | None, what: str = "dtype") -> torch.dtype | None:
