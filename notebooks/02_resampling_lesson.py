@@ -518,8 +518,13 @@ for label, e in errors.items():
         dict(marker="s", color="C0") if label.startswith("RePaint") else \
         dict(marker="o", color="C1") if label.startswith("truncated") else dict(marker="^", color="C7")
     ax.plot(e.nfe, e.kl, ls="none", **style)
-    ax.annotate(label, (e.nfe, e.kl), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    short = label.replace("truncated at ", "stop ").replace("no resampling, ", "")
+    ax.annotate(short, (e.nfe, e.kl), fontsize=7, xytext=(3, 4), textcoords="offset points", rotation=30)
 ax.set_xscale("log")
+ax.legend(handles=[plt.Line2D([], [], ls="none", **style) for style in (
+    dict(marker="^", color="C7", label="no resampling, T = 25..250"), dict(marker="s", color="C0", label="RePaint"),
+    dict(marker="o", color="C1", label="truncated (stop s)"), dict(marker="*", ms=12, color="C3", label="frequency rule"))],
+    fontsize=7)
 ax.set_xlabel("model calls (NFE)")
 ax.set_ylabel("exact distance to the true fill (KL)")
 ax.set_title(f"cost against distance, exact: {SIZE}x{SIZE} pictures, a {HOLE}-pixel hole, T = {T}", fontsize=9)
