@@ -10,7 +10,10 @@ run is broken. While developing, ``IPAINTER_DEMO_MODEL=/path/to/model.safetensor
 the notebooks (and so these tests) use another checkpoint instead of "demo".
 
 Each notebook runs in a temporary copy of ``notebooks/`` with that folder as its working
-directory, so the files it saves never land in the repository. The kernel is the
+directory, so the files it saves never land in the repository. Its cells run in order, as
+Run All does; the quickstart and the Colab notebook leave the Painter painting in the
+background, so the test then does what a user does: waits for the Painter, and runs the
+save cell again. The kernel is the
 ``python3`` kernelspec, pinned to this interpreter (the venv's Python) through a kernelspec
 written to a temporary ``JUPYTER_PATH`` entry, with the repository on its ``PYTHONPATH``.
 Unless ``OMP_NUM_THREADS`` is already set, the kernel gets 1 thread: on a small shared CI
