@@ -43,8 +43,7 @@ from typing import Any
 
 import ipywidgets as W
 import torch
-from traitlets import Any as AnyTrait
-from traitlets import Bool, Dict, Int, Unicode, link, observe
+from traitlets import Bool, Dict, Instance, Int, Unicode, link, observe
 
 from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.models import DiffusionModel, load_model
@@ -52,12 +51,12 @@ from ipainter_nb.core.presets import PRESETS, find_weights
 from ipainter_nb.core.sampler import PaintResult, Step, auto_batch_size, paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
-from ipainter_nb.images import make_grid, upscale_nearest
+from ipainter_nb.images import tensor_to_pil
 from ipainter_nb.widgets.composer import Composer
 from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, png_bytes, unique_path
 from ipainter_nb.widgets.messages import COLORS, first_line, message_html
 from ipainter_nb.widgets.plots import FrequencyPanel
-from ipainter_nb.widgets.preview import LivePreview
+from ipainter_nb.widgets.preview import PIXELATED_CLASS, LivePreview
 from ipainter_nb.widgets.schedule_controls import ScheduleControls
 from ipainter_nb.widgets.worker import Debouncer, Job, Worker
 
@@ -128,7 +127,7 @@ class Painter(W.VBox):
     seed = Int(0, help="seed of the next paint (picture k uses derive_seed(seed, k))")
     num_samples = Int(1, min=1, max=MAX_SAMPLES, help="pictures per paint")
     schedule = Dict(help="the schedule of the next paint, as ScheduleConfig.to_dict()")
-    result = AnyTrait(None, allow_none=True, help="the latest finished or stopped PaintResult")
+    result = Instance(PaintResult, allow_none=True, help="the latest finished or stopped run")
     busy = Bool(False, help="True while a paint is queued or running")
     draft_enabled = Bool(True, help="paint a quick draft after each change of the composition")
     model_name = Unicode("", help="name of the loaded model; assign a preset name or path to load another")
@@ -194,6 +193,7 @@ class Painter(W.VBox):
 
         # ---- live draft
         self.draft_image = W.Image(format="png", layout=W.Layout(width="160px", height="160px", object_fit="contain"))
+        self.draft_image.add_class(PIXELATED_CLASS)  # enlarged by the browser, pixels kept square
         self.draft_caption = W.HTML("<small>a quick draft appears here after each change</small>",
                                     layout=W.Layout(max_width="160px"))
         self.draft_toggle = W.ToggleButton(value=drafts, description="live draft", icon="bolt",
@@ -586,8 +586,7 @@ class Painter(W.VBox):
             return None
         if result.stopped or cancel.is_set():
             return None  # stale: a newer edit, a Paint or Stop; the previous draft stays
-        picture = make_grid(result.samples, nrow=1)
-        self.draft_image.value = png_bytes(upscale_nearest(picture, max(1, 160 // picture.width)))
+        self.draft_image.value = png_bytes(tensor_to_pil(result.samples[0]))  # the browser enlarges it
         self.draft_caption.value = (f"<small>draft: {result.nfe} model calls, {result.elapsed_s:.1f} s "
                                     f"(Paint runs the full schedule)</small>")
         self._draft_handlers(result)

@@ -23,6 +23,7 @@ from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import make_grid, save_png_atomic, tensor_to_pil, upscale_nearest
 from ipainter_nb.widgets.messages import first_line, message_html
+from ipainter_nb.widgets.preview import PIXELATED_CLASS
 
 __all__ = ["Run", "Gallery", "unique_path", "png_bytes", "MAX_HISTORY"]
 
@@ -78,6 +79,7 @@ class _Slot:
     def __init__(self, on_save: Callable[[_Slot], None]) -> None:
         self.run: Run | None = None
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%", object_fit="contain"))
+        self.image.add_class(PIXELATED_CLASS)  # shrunk or enlarged by the browser, pixels kept square
         self.caption = W.HTML(layout=W.Layout(max_width="100%"))
         self.save_button = W.Button(description="Save", icon="download", tooltip="write the pictures as PNG",
                                     layout=W.Layout(min_width="80px", width="auto"))
