@@ -15,10 +15,10 @@ from PIL import Image
 from ipainter_nb.core import schedules
 from ipainter_nb.core.composition import Composition, Layer
 from ipainter_nb.core.models import load_model
+from ipainter_nb.core.schedule_rule import frequency_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.widgets import Painter
 from ipainter_nb.widgets import app as app_module
-from ipainter_nb.widgets.schedule_controls import frequency_rule
 
 SHORT = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
 PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
@@ -240,12 +240,20 @@ def test_the_call_count_follows_every_keystroke(painter):
     assert painter.schedule_controls.jump_n_sample.value == 3 and f"{expected} model calls" in painter.schedule_controls.info.value
 
 
-@pytest.mark.skipif(frequency_rule() is None, reason="core.schedule_rule is not in this version")
-def test_the_frequency_chosen_schedule_shows_its_numbers(painter):
-    painter.schedule_controls.mode.value = "frequency"
-    config = painter.schedule_config
-    assert f"{config.nfe} model calls" in painter.schedule_controls.info.value
-    assert painter.schedule_controls.jump_length.disabled and painter.schedule_controls.t_T.value == config.t_T
+def test_the_frequency_chosen_schedule_follows_the_mask(painter):
+    fields = painter.schedule_controls
+    fields.t_T.value = 50
+    fields.mode.value = "frequency"
+    _, keep = painter.composition.render()
+    chosen = frequency_schedule(painter.model, keep=keep, t_T=50)
+    assert painter.schedule_config == chosen and painter.schedule == chosen.to_dict()
+    assert f"{chosen.nfe} model calls" in fields.info.value  # its cost shown like any other schedule's
+    assert fields.stop_resampling_at.value == chosen.stop_resampling_at and fields.jump_length.disabled
+    painter.composition.clear()  # another mask: a small cutout leaves a wider hole
+    painter.composition.add(Layer(Image.new("RGBA", (4, 4), (0, 0, 255, 255)), name="dot"))
+    settle(painter)
+    _, keep = painter.composition.render()
+    assert painter.schedule_config == frequency_schedule(painter.model, keep=keep, t_T=50) != chosen
 
 
 def test_a_model_that_fails_to_load_keeps_the_previous_one(painter, model, tmp_path):

@@ -19,23 +19,15 @@ import ipywidgets as W
 import torch
 from traitlets import Dict, Unicode, observe
 
+from ipainter_nb.core.schedule_rule import frequency_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError, UserInputError
 from ipainter_nb.widgets.messages import first_line, message_html
 
-__all__ = ["ScheduleControls", "frequency_rule", "MODES"]
+__all__ = ["ScheduleControls", "MODES"]
 
 MODES = [("truncated", "truncated"), ("RePaint (everywhere)", "repaint"), ("none (plain)", "plain"),
          ("window", "window"), ("frequency-chosen", "frequency")]
-
-
-def frequency_rule() -> Callable[..., ScheduleConfig] | None:
-    """The frequency-chosen schedule rule, when this version of the core has it."""
-    try:
-        from ipainter_nb.core.schedule_rule import frequency_schedule
-    except ImportError:
-        return None
-    return frequency_schedule
 
 
 class ScheduleControls(W.VBox):
@@ -61,8 +53,7 @@ class ScheduleControls(W.VBox):
         self._syncing = False
         layout = dict(field_layout or {"width": "100%", "max_width": "320px"})
         field = dict(layout=W.Layout(**layout), continuous_update=True, style={"description_width": "90px"})
-        modes = [m for m in MODES if m[1] != "frequency" or frequency_rule() is not None]
-        self.mode = W.Dropdown(options=modes, value="truncated", description="resampling", layout=W.Layout(**layout),
+        self.mode = W.Dropdown(options=MODES, value="truncated", description="resampling", layout=W.Layout(**layout),
                                style={"description_width": "90px"})
         self.t_T = W.IntText(value=initial.t_T, description="t_T", **field)
         self.jump_length = W.IntText(value=initial.jump_length, description="jump length", **field)
@@ -167,11 +158,9 @@ class ScheduleControls(W.VBox):
         if self.model is not None:
             self.model.check_t_T(t_T)  # the core's rule and message
         if mode == "frequency":
-            rule = frequency_rule()
-            if rule is None or self.model is None:
-                raise UserInputError("the frequency-chosen schedule needs a model and ipainter_nb.core.schedule_rule: "
-                                     "load a model or pick another resampling mode")
-            return rule(self.model, keep=self._keep_mask() if keep is None else keep, t_T=t_T)
+            if self.model is None:
+                raise UserInputError("the frequency-chosen schedule adapts to a model: load one first")
+            return frequency_schedule(self.model, keep=self._keep_mask() if keep is None else keep, t_T=t_T)
         jump_length = int(self.jump_length.value)
         if mode == "plain":  # one pass per stretch: no resampling, whatever the jump fields say
             return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=1, stop_resampling_at=None)
