@@ -44,6 +44,7 @@ import re
 import secrets
 import signal
 import socket
+import stat
 import sys
 import threading
 import time
@@ -62,6 +63,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageLoadError",
     "ImageLoadWarning",
+    "MAX_IMAGE_FILE_BYTES",
     "MIN_CUTOUT_SIZE",
     "OutputClaim",
     "atomic_write",
@@ -76,6 +78,7 @@ __all__ = [
     "open_image",
     "pil_to_tensor",
     "quantize_uint8",
+    "read_bounded",
     "remove_stale_temps",
     "save_png_atomic",
     "signals_deferred",
@@ -295,19 +298,39 @@ def _label_of(src: ImageSource, name: str | None) -> str:
     return str(src)
 
 
+#: The largest picture file read (a 100-megapixel 16-bit TIFF is about 600 MB).
+MAX_IMAGE_FILE_BYTES = 1 << 30
+
+
+def read_bounded(path: PathLike, max_bytes: int, label: str, error: type[UserInputError] = UserInputError) -> bytes:
+    """The bytes of the regular file ``path``, or ``error`` naming ``label`` and the problem.
+
+    A device or pipe (``/dev/zero``, a FIFO) would be read forever, and a file larger than
+    ``max_bytes`` (a sparse file of terabytes named like a picture) would fill the memory:
+    both are refused before reading.
+    """
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise error(f"{label}: is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{label}: is not a regular file (a device, pipe or socket); pass a file")
+        if info.st_size > max_bytes:
+            raise error(f"{label}: {info.st_size:,} bytes, more than the {max_bytes:,} such a file may have; is it the right file?")
+        with open(path, "rb") as f:
+            return f.read(max_bytes + 1)[:max_bytes]
+    except FileNotFoundError:
+        raise error(f"{label}: file not found") from None
+    except OSError as e:
+        raise error(f"{label}: cannot be read ({e.strerror or e})") from None
+
+
 def _read_bytes(src: ImageSource, label: str) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         return bytes(src)
     if hasattr(src, "read"):
         return src.read()
-    try:
-        return Path(src).read_bytes()
-    except FileNotFoundError:
-        raise ImageLoadError(f"{label}: file not found") from None
-    except IsADirectoryError:
-        raise ImageLoadError(f"{label}: is a folder, not an image file") from None
-    except OSError as e:
-        raise ImageLoadError(f"{label}: cannot be read ({e.strerror or e})") from None
+    return read_bounded(src, MAX_IMAGE_FILE_BYTES, label, ImageLoadError)
 
 
 def open_image(

@@ -322,3 +322,20 @@ def test_training_stops_on_a_nan_loss_and_clears_leftover_temps(tmp_path: Path, 
 def test_training_checks_its_output_folder_before_it_starts(tmp_path: Path, capsys) -> None:
     assert main(["train", "--out", "/proc/ipainter-run", "--steps", "1"]) == 2  # not even root may write there
     assert "--out /proc/ipainter-run" in _one_line(capsys.readouterr().err)
+
+
+def test_devices_pipes_and_giant_files_are_refused_before_they_are_read(tmp_path: Path) -> None:
+    from ipainter_nb.images import MAX_IMAGE_FILE_BYTES, ImageLoadError, load_picture
+
+    giant = tmp_path / "giant.png"
+    with open(giant, "wb") as f:
+        f.truncate(MAX_IMAGE_FILE_BYTES + 1)  # sparse: takes no disk, would take the memory if read
+    with pytest.raises(ImageLoadError, match="more than the .* such a file may have"):
+        load_picture(giant)
+    for endless in ("/dev/zero", "/dev/urandom"):  # read forever if read at all
+        with pytest.raises(ImageLoadError, match="not a regular file"):
+            load_picture(endless)
+        with pytest.raises(CompositionError, match="not a regular file"):
+            Composition.from_json(endless)
+        with pytest.raises(UserInputError, match="not a regular file"):
+            read_checkpoint_info("places256", config=endless)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..errors import IPainterError, UserInputError
-from ..images import atomic_write
+from ..images import atomic_write, read_bounded
 from .diffusion import VARIANCE_TYPES
 from .presets import PAPER_SCHEDULE, PRESETS, WeightsNotFoundError, get_preset, preset_for_file
 from .schedules import ScheduleConfig
@@ -266,11 +266,12 @@ def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     source = "config"
     if isinstance(config, (str, Path)):
         source = str(config)
+        if not Path(config).expanduser().exists():
+            raise UserInputError(f"config file {source} does not exist: pass a JSON file of guided-diffusion config keys")
+        text = read_bounded(Path(config).expanduser(), 1 << 20, f"config file {source}")
         try:
-            config = json.loads(Path(config).expanduser().read_text())
-        except FileNotFoundError:
-            raise UserInputError(f"config file {source} does not exist: pass a JSON file of guided-diffusion config keys") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            config = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UserInputError(
                 f"config file {source} is not readable JSON ({exc}): write an object such as "
                 '{"image_size": 256, "num_channels": 256, "learn_sigma": true, ...}'

@@ -58,6 +58,7 @@ from ipainter_nb.images import (
     ImageLoadError,
     load_rgba,
     mask_to_pil,
+    read_bounded,
     save_png_atomic,
     tensor_to_pil,
     write_bytes_atomic,
@@ -769,14 +770,8 @@ class Composition:
         """Load a composition saved by ``to_json``; errors name the file and the bad field."""
         path = Path(path)
         try:
-            if path.stat().st_size > MAX_JSON_BYTES:
-                raise CompositionError(
-                    f"{path}: {path.stat().st_size} bytes, more than a composition may hold ({MAX_JSON_BYTES} bytes); "
-                    "is this the right file?")
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CompositionError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as e:
+            text = read_bounded(path, MAX_JSON_BYTES, str(path), CompositionError).decode("utf-8")
+        except UnicodeDecodeError as e:
             raise CompositionError(f"{path}: cannot be read ({e})") from None
         deep = _json_depth_exceeds(text, MAX_JSON_DEPTH)
         if deep is not None:
