@@ -507,3 +507,52 @@ def test_plots_are_drawn_on_the_worker_between_model_calls(painter, monkeypatch)
     assert painter.paint(wait=True) is not None
     # the spectra and the band SNR: never on a thread of their own, beside a model call
     assert drawn_on and set(drawn_on) == {painter.worker.name}
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+def test_the_worker_runs_one_job_at_a_time_and_a_newer_draft_replaces_older_ones():
+    from ipainter_nb.widgets.worker import Worker
+
+    worker = Worker()
+    running, most, lock = [0], [0], threading.Lock()
+
+    def job(cancel, steps=20):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            for _ in range(steps):
+                if cancel.is_set():
+                    return "stopped"
+                time.sleep(0.005)
+            return "done"
+        finally:
+            with lock:
+                running[0] -= 1
+
+    first = worker.submit(job, "draft")
+    assert first.started.wait(5)
+    queued = worker.submit(job, "draft", replaces=["draft"])  # cancels the first, queues itself
+    paint = worker.submit(job, "paint", replaces=["draft"])  # drops the queued draft before it starts
+    assert paint.wait(10) and worker.wait_idle(10)
+    assert first.result == "stopped" and queued.dropped and queued.result is None and paint.result == "done"
+    assert most[0] == 1
+    worker.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        worker.submit(job, "draft")
+
+
+def test_a_job_keeps_its_error_and_its_thread_count_is_put_back():
+    from ipainter_nb.widgets.worker import Worker
+
+    worker = Worker()
+    before = torch.get_num_threads()
+    wanted = 2 if before == 1 else 1
+    seen = worker.submit(lambda cancel: torch.get_num_threads(), "draft", threads=wanted)
+    failed = worker.submit(lambda cancel: 1 / 0, "plot")
+    after = worker.submit(lambda cancel: torch.get_num_threads(), "plot")
+    assert after.wait(10)
+    assert seen.result == wanted and isinstance(failed.error, ZeroDivisionError) and after.result == before
+    worker.close()
