@@ -236,6 +236,11 @@ def test_the_call_count_follows_every_keystroke(painter):
     assert f"{expected} model calls" in painter.schedule_controls.info.value
     painter.schedule_controls.mode.value = "plain"
     assert "8 model calls" in painter.schedule_controls.info.value and painter.schedule_controls.jump_length.disabled
+    # only the start field comes and goes with the mode; the others stay in place
+    assert all(f.layout.display != "none" for f in fields.fields if f is not fields.start_resampling_at)
+    assert fields.start_resampling_at.layout.display == "none"
+    fields.mode.value = "window"
+    assert all(f.layout.display != "none" for f in fields.fields)
     painter.schedule_controls.mode.value = "truncated"  # the jump count typed before comes back
     assert painter.schedule_controls.jump_n_sample.value == 3 and f"{expected} model calls" in painter.schedule_controls.info.value
 

@@ -207,10 +207,13 @@ class Painter(W.VBox):
         link((self.draft_toggle, "value"), (self, "draft_enabled"))
 
         # ---- sampling controls (continuous_update: the call count follows every keystroke)
-        field = dict(layout=W.Layout(**field_layout), continuous_update=True, style={"description_width": "90px"})
-        self.samples_input = W.BoundedIntText(value=1, min=1, max=MAX_SAMPLES, description="samples", **field)
-        # 0..2**53-1: what a browser's number holds exactly, and torch seeds accept
-        self.seed_input = W.BoundedIntText(value=0, min=0, max=2**53 - 1, description="seed", **field)
+        def field(description: str, lowest: int, highest: int) -> W.BoundedIntText:
+            return W.BoundedIntText(value=lowest, min=lowest, max=highest, description=description,
+                                    continuous_update=True, layout=W.Layout(**field_layout),
+                                    style={"description_width": "90px"})
+
+        self.samples_input = field("samples", 1, MAX_SAMPLES)
+        self.seed_input = field("seed", 0, 2**53 - 1)  # what a browser's number holds exactly, and torch accepts
         link((self.samples_input, "value"), (self, "num_samples"))
         link((self.seed_input, "value"), (self, "seed"))
         default = self.model.default_schedule if self.model is not None else ScheduleConfig()

@@ -52,16 +52,19 @@ class ScheduleControls(W.VBox):
         self._keep_mask = keep_mask
         self._syncing = False
         layout = dict(field_layout or {"width": "100%", "max_width": "320px"})
-        field = dict(layout=W.Layout(**layout), continuous_update=True, style={"description_width": "90px"})
-        self.mode = W.Dropdown(options=MODES, value="truncated", description="resampling", layout=W.Layout(**layout),
-                               style={"description_width": "90px"})
-        self.t_T = W.IntText(value=initial.t_T, description="t_T", **field)
-        self.jump_length = W.IntText(value=initial.jump_length, description="jump length", **field)
-        self.jump_n_sample = W.IntText(value=initial.jump_n_sample, description="jump count", **field)
-        self.stop_resampling_at = W.IntText(value=0, description="stop at t", **field)
-        # its own Layout: its display is switched per mode, and a shared Layout would hide every field
-        self.start_resampling_at = W.IntText(value=initial.t_T, description="start at t",
-                                             **{**field, "layout": W.Layout(**layout)})
+
+        def field(kind: type[W.ValueWidget], description: str, value: Any, **more: Any) -> W.ValueWidget:
+            # each field its own Layout: the start field's display is switched per mode, and a
+            # shared Layout would hide every field with it
+            return kind(value=value, description=description, layout=W.Layout(**layout),
+                        style={"description_width": "90px"}, **more)
+
+        self.mode = field(W.Dropdown, "resampling", "truncated", options=MODES)
+        self.t_T = field(W.IntText, "t_T", initial.t_T, continuous_update=True)
+        self.jump_length = field(W.IntText, "jump length", initial.jump_length, continuous_update=True)
+        self.jump_n_sample = field(W.IntText, "jump count", initial.jump_n_sample, continuous_update=True)
+        self.stop_resampling_at = field(W.IntText, "stop at t", 0, continuous_update=True)
+        self.start_resampling_at = field(W.IntText, "start at t", initial.t_T, continuous_update=True)
         self.info = W.HTML(layout=W.Layout(max_width=layout.get("max_width", "320px"), min_width="0"))
         self.info.add_class("ipainter-nfe")
         for control in self.fields:
