@@ -29,7 +29,7 @@ __all__ = ["Run", "Gallery", "unique_path", "png_bytes", "MAX_HISTORY"]
 
 #: Past runs kept (the oldest goes when a new one arrives).
 MAX_HISTORY = 12
-_THUMB_PX = 256  # widest gallery picture, CSS pixels
+_THUMB_PX = 192  # widest gallery picture, CSS pixels: a few runs side by side
 _SAVE_SIZES = [("native size", 1), ("×4 (nearest)", 4)]
 
 
