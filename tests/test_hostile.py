@@ -339,3 +339,12 @@ def test_devices_pipes_and_giant_files_are_refused_before_they_are_read(tmp_path
             Composition.from_json(endless)
         with pytest.raises(UserInputError, match="not a regular file"):
             read_checkpoint_info("places256", config=endless)
+
+
+def test_paint_hooks_that_cannot_be_called_are_refused_before_the_run(model_path: Path) -> None:
+    model = load_model(model_path, device="cpu")
+    image, keep = torch.zeros(3, SIZE, SIZE), torch.ones(1, SIZE, SIZE)
+    for hooks, problem in (({"callback": 5}, "callback must be a function"), ({"on_samples": "x"}, "on_samples must be a function"),
+                           ({"cancel": True}, "cancel must have an is_set")):
+        with pytest.raises(UserInputError, match=problem):
+            paint(model, image, keep, progress=False, **hooks)

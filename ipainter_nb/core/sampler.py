@@ -444,6 +444,11 @@ def paint(
         keep_samples: False leaves finished pictures out of ``result.samples`` (they go
             to ``on_samples`` only), so that memory stays bounded however many are painted.
     """
+    for name, hook in (("callback", callback), ("on_samples", on_samples)):
+        if hook is not None and not callable(hook):
+            raise UserInputError(f"{name} must be a function (or None), got {type(hook).__name__} {hook!r}")
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise UserInputError(f"cancel must have an is_set() method (a CancelToken or threading.Event), got {type(cancel).__name__}")
     num_samples = _check_count("num_samples", num_samples, 1)
     seed = _check_count("seed", seed, 0, 2**63)
     first_sample = _check_count("first_sample", first_sample, 0)
