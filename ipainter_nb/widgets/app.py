@@ -35,6 +35,7 @@ import html
 import math
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -70,6 +71,8 @@ DRAFT_JUMP_N_SAMPLE = 2
 #: Edits must pause this long before a draft (and the band-SNR plot) follows them.
 EDIT_PAUSE_S = 0.2
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
+#: Seconds between two progress-bar updates during a run (the last step is always shown).
+PROGRESS_INTERVAL_S = 0.5
 #: Share of a run's wall time the live preview may spend showing frames.
 PREVIEW_SHARE = 0.01
 #: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
@@ -159,7 +162,7 @@ class Painter(W.VBox):
         self._status_text = ""
         self._error_text = ""
         self._warning = ""
-        self._progress_every = 1
+        self._progress_shown_at = 0.0  # time.monotonic() of the last progress message
         self._steps_per_batch = self._batch_size = 1
         self._draft_wanted = True  # an edit since the last draft (the scene as opened counts as one)
 
@@ -459,7 +462,6 @@ class Painter(W.VBox):
             self.preview.reset(num_samples=batch)  # builds its image rows here, on the main thread
             total = len(times) - 1
             self._steps_per_batch, self._batch_size = total, batch
-            self._progress_every = max(1, total // 100)  # about 100 progress messages per batch
             self.progress.max, self.progress.value, self.progress.bar_style = total * math.ceil(n / batch), 0, "info"
             self.busy = True
             self._set_status(f"{warning}painting {n} picture{'s' * (n > 1)}: {total} steps, "
@@ -490,7 +492,11 @@ class Painter(W.VBox):
 
     def _on_step(self, step: Step) -> None:
         done = step.index + 1
-        if done == step.total_steps or done % self._progress_every == 0:
+        now = time.monotonic()
+        # a few messages a second: each one wakes the kernel's sending thread, which on a busy
+        # CPU can push the painting thread off its core
+        if done == step.total_steps or now - self._progress_shown_at >= PROGRESS_INTERVAL_S:
+            self._progress_shown_at = now
             self.progress.value = step.first_sample // self._batch_size * self._steps_per_batch + done
         if step.first_sample == 0:  # the preview and the spectra follow the first micro-batch
             self.preview.on_step(step)
