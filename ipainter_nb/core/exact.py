@@ -198,16 +198,16 @@ def _as_nchw_float(images: Any) -> np.ndarray:
     )
 
 
-_DEMO_CACHE: dict[int, GaussianImageModel] = {}
+_DEMO_CACHE: dict[tuple[int, int], GaussianImageModel] = {}
 
 
 def demo_image_model(n: int = 256, seed: int = 0) -> GaussianImageModel:
     """The model fitted to ``n`` of the demo's procedural 64² scenes (cached)."""
-    if n not in _DEMO_CACHE:
+    if (n, seed) not in _DEMO_CACHE:
         from ..demo.scenes import make_scenes
 
-        _DEMO_CACHE[n] = GaussianImageModel.fit(make_scenes(n, seed=seed, size=64))
-    return _DEMO_CACHE[n]
+        _DEMO_CACHE[n, seed] = GaussianImageModel.fit(make_scenes(n, seed=seed, size=64))
+    return _DEMO_CACHE[n, seed]
 
 
 # --------------------------------------------------------------------------- masks
