@@ -430,6 +430,19 @@ def test_with_drafts_off_an_edit_paints_nothing(model, tmp_path):
     painter.close()
 
 
+def test_stop_while_the_paint_waits_for_a_draft_leaves_the_painter_ready(model, tmp_path):
+    slow = Hooked(model, delay_s=0.2)  # a draft's model call takes a while to end
+    painter = make_painter(slow, tmp_path, drafts=True)
+    slow.called.clear()
+    nudge(painter)
+    assert slow.called.wait(10)  # a draft is inside a model call
+    painter.paint()  # queued: it starts once that call ends
+    painter.stop()
+    assert not painter.busy and not painter.paint_button.disabled and "nothing was painted" in painter.status_message
+    assert painter.wait(10) is None and painter.worker.wait_idle(10) and painter.runs == []
+    painter.close()
+
+
 def test_a_paint_and_a_draft_never_run_at_once(model, tmp_path):
     slow = Hooked(model, delay_s=0.01)
     painter = make_painter(slow, tmp_path, drafts=True)

@@ -392,7 +392,11 @@ class Painter(W.VBox):
         self._edit_pause.cancel()
         self._draft_wanted = False
         self.worker.cancel()
-        if self.busy:
+        job = self._paint_job
+        if job is not None and job.dropped and self.busy:  # stopped while queued behind a draft: it never ran
+            self.busy = False
+            self._set_status("stopped before the run began: nothing was painted", "warning")
+        elif self.busy:
             self._set_status("stopping after the current model call…", "warning")
 
     def save_run(self, index: int = 0, folder: str | Path | None = None, upscale: int | None = None) -> list[Path]:
