@@ -14,7 +14,8 @@ How the threads and timers of the Painter interact
   kind; submitting a job can replace older jobs of some kinds: a queued one is dropped, a
   running one is told to stop through its ``CancelToken`` (the sampler checks it before
   every step, so it ends within one model call). A new draft replaces older drafts, a
-  paint replaces drafts, Stop cancels everything.
+  paint replaces drafts, Stop cancels everything; an edit made during a paint queues its
+  draft behind the paint.
 - A ``Debouncer`` timer thread waits for a pause in the user's edits (a few hundred ms),
   then calls back; the Painter's callback only renders the composition and submits jobs.
 - While a paint runs, its per-step callback (on the worker thread, between two model
@@ -27,7 +28,8 @@ How the threads and timers of the Painter interact
   the browser, so a cell blocked in ``Painter.wait()`` still sees the progress move.
 - torch thread counts: a job may ask for its own count (drafts use one thread fewer than
   the machine has, leaving a core for the kernel that handles the canvas); the worker
-  sets it for that job and puts the previous count back afterwards.
+  sets it for that job and puts the previous count back afterwards. Paints use torch's
+  setting as the user left it (``torch.set_num_threads``).
 """
 
 from __future__ import annotations
