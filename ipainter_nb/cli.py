@@ -91,6 +91,16 @@ def _say(quiet: bool) -> Callable[..., None]:
 # --------------------------------------------------------------------------- checks made before any work
 
 
+@contextlib.contextmanager
+def _checking(what: str) -> Iterator[None]:
+    """An OS error while a path is checked (a name too long, a link loop) is the user's path: one line, exit 2."""
+    try:
+        yield
+    except OSError as exc:
+        hint = _OS_HINTS.get(exc.errno, "choose another path")
+        raise UserInputError(f"{what}: {exc.strerror or exc}; {hint}") from None
+
+
 def _nearest_existing(path: Path) -> Path:
     path = path.absolute()
     while not path.exists() and path != path.parent:
@@ -120,6 +130,11 @@ def _check_parent(path: Path, what: str) -> None:
 
 def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
     """Make ``folder`` (its parent must exist unless ``parents``) and prove a file can be written in it."""
+    with _checking(f"{flag} {folder}"):
+        return _writable_folder(folder, flag, parents)
+
+
+def _writable_folder(folder: Path, flag: str, parents: bool) -> Path:
     what = f"{flag} {folder}"
     if folder.exists() and not folder.is_dir():
         raise UserInputError(f"{what} is a file, not a folder: pass a folder (or another name)")
@@ -142,14 +157,20 @@ def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
 def writable_file(path: Path, flag: str) -> Path:
     """``path`` can be written: not a folder, in an existing folder that takes files."""
     what = f"{flag} {path}"
-    if path.is_dir():
-        raise UserInputError(f"{what} is a folder: name a file in it, e.g. {path / 'out.png'}")
-    _check_parent(path, what)
-    _probe_writable(path.absolute().parent, what)
+    with _checking(what):
+        if path.is_dir():
+            raise UserInputError(f"{what} is a folder: name a file in it, e.g. {path / 'out.png'}")
+        _check_parent(path, what)
+        _probe_writable(path.absolute().parent, what)
     return path
 
 
 def readable_folder(folder: Path, flag: str) -> Path:
+    with _checking(f"{flag} {folder}"):
+        return _readable_folder(folder, flag)
+
+
+def _readable_folder(folder: Path, flag: str) -> Path:
     if not folder.exists():
         raise UserInputError(f"{flag} {folder} does not exist: pass the folder of <name>.png and <name>{MASK_TAG}.png")
     if not folder.is_dir():
@@ -305,7 +326,9 @@ def _model_and_schedule(args: argparse.Namespace) -> tuple[DiffusionModel, Sched
 
 def cmd_paint(args: argparse.Namespace) -> int:
     source, dest = readable_folder(Path(args.source), "--source"), Path(args.dest)
-    if dest.exists() and dest.resolve() == source.resolve():
+    with _checking(f"--dest {dest}"):
+        same = dest.exists() and dest.resolve() == source.resolve()
+    if same:
         # the outputs <name>_<k>.png would be read as new pictures by the next run
         raise UserInputError("--dest must be another folder than --source")
     shard_i, shard_n = shard_from_env() if args.shard == "auto" else args.shard

@@ -348,3 +348,19 @@ def test_paint_hooks_that_cannot_be_called_are_refused_before_the_run(model_path
                            ({"cancel": True}, "cancel must have an is_set")):
         with pytest.raises(UserInputError, match=problem):
             paint(model, image, keep, progress=False, **hooks)
+
+
+def test_paths_the_file_system_refuses_are_one_line_before_any_work(source: Path, model_path: Path, tmp_path: Path,
+                                                                    capsys) -> None:
+    too_long = tmp_path / ("d" * 300)  # a name longer than 255 bytes: every stat of it fails
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)  # a link to itself
+    for argv in (["paint", "-s", str(source), "-d", str(too_long), "--model", str(model_path)],
+                 ["paint", "-s", str(too_long), "-d", str(tmp_path / "o"), "--model", str(model_path)],
+                 ["schedule", "--plot", str(too_long / "s.png")],
+                 ["train", "--out", str(too_long), "--steps", "1"],
+                 ["paint", "-s", str(source), "-d", str(loop / "o"), "--model", str(model_path)]):
+        assert main(argv) == 2, argv
+        line = _one_line(capsys.readouterr().err)
+        assert "too long" in line or "loop" in line or "Too many levels" in line, line
+    assert not (tmp_path / "o").exists()
