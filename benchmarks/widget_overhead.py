@@ -3,6 +3,7 @@
     python benchmarks/widget_overhead.py             # demo model, its default schedule (320 model calls)
     python benchmarks/widget_overhead.py --quick     # a tiny random model and a short schedule: seconds
     python benchmarks/widget_overhead.py --in-process  # no kernel: the widget's messages go nowhere
+                                                       # (writes widget_overhead_in_process.md)
 
 Both kinds of run happen in ONE Jupyter kernel that this script starts (as a notebook runs
 them), so the Painter's messages really go out over the kernel's sockets: live previews on
@@ -192,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         data = _run_in_kernel(args.quick, repeats, args.threads, args.timeout)
     text, _median = report(data, not args.in_process)
     print(text)
-    path = write_result(NAME, text, args.results_dir, quick=args.quick)
+    name = f"{NAME}_in_process" if args.in_process else NAME
+    path = write_result(name, text, args.results_dir, quick=args.quick)
     log(f"wrote {path}")
     return 0
 
