@@ -364,3 +364,21 @@ def test_paths_the_file_system_refuses_are_one_line_before_any_work(source: Path
         line = _one_line(capsys.readouterr().err)
         assert "too long" in line or "loop" in line or "Too many levels" in line, line
     assert not (tmp_path / "o").exists()
+
+
+def test_a_user_without_a_home_folder_can_still_list_and_load_models(monkeypatch, tmp_path: Path, capsys) -> None:
+    import pwd
+
+    from ipainter_nb.core.presets import default_download_dir
+
+    def no_such_user(uid: int) -> None:
+        raise KeyError(uid)
+
+    monkeypatch.delenv("HOME", raising=False)  # a container user with no HOME and no passwd entry
+    monkeypatch.setattr(pwd, "getpwuid", no_such_user)
+    monkeypatch.chdir(tmp_path)
+    assert main(["models"]) == 0
+    assert "demo" in capsys.readouterr().out
+    with pytest.raises(UserInputError, match="no home folder .* set HOME"):
+        default_download_dir()
+    assert load_model("demo", device="cpu").name == "demo"

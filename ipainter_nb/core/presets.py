@@ -134,15 +134,30 @@ def search_dirs() -> list[Path]:
     dirs: list[Path] = []
     env = os.environ.get("IPAINTER_WEIGHTS")
     if env:
-        dirs.extend(Path(p).expanduser() for p in env.split(os.pathsep) if p)
-    dirs.append(default_download_dir())
+        dirs.extend(_expand(Path(p)) for p in env.split(os.pathsep) if p)
+    try:
+        dirs.append(default_download_dir())
+    except UserInputError:
+        pass  # no home folder (a container user without one): the other places remain
     dirs.append(Path("weights"))
     return dirs
 
 
+def _expand(path: Path) -> Path:
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "~" without a home folder: the path stays as written
+        return path
+
+
 def default_download_dir() -> Path:
     """Where ``download_weights`` puts files unless told otherwise (one of ``search_dirs()``)."""
-    return Path("~/.cache/ipainter_nb").expanduser()
+    try:
+        return Path("~/.cache/ipainter_nb").expanduser()
+    except RuntimeError:
+        raise UserInputError("this user has no home folder (HOME is unset and the system knows none), so there is no "
+                             "~/.cache/ipainter_nb: set HOME, or keep weights in IPAINTER_WEIGHTS or ./weights "
+                             "(download_weights(..., dest_dir=FOLDER))") from None
 
 
 def find_weights(preset: Preset | str) -> Path:
