@@ -360,6 +360,10 @@ def cmd_paint(args: argparse.Namespace) -> int:
                 fail(entry.label, entry.problem)
                 continue
             outputs = [output_path(dest, entry.name, k) for k in range(n)]
+            in_the_way = next((p for p in outputs if p.exists() and not p.is_file()), None)
+            if in_the_way is not None:  # not a picture this tool wrote: never counted as done, never replaced
+                fail(entry.label, f"{in_the_way} is a folder (or another non-file) where its output goes: move it away")
+                continue
             if not args.overwrite and all(p.exists() for p in outputs):
                 skipped += 1
                 say(f"exists  {entry.name}: all {n} outputs are in {dest} (--overwrite to repaint)")
@@ -387,7 +391,8 @@ def cmd_paint(args: argparse.Namespace) -> int:
                 continue
             if done[0] == 0:
                 skipped += 1
-                say(f"busy    {entry.name}: its outputs exist or another run is painting them")
+                say(f"busy    {entry.name}: its outputs exist or another run is painting them (it holds hidden "
+                    f".<output>.claim files in {dest}; if no run is painting, delete them)")
                 continue
             painted += 1
             files, seconds, nfe = files + done[0], seconds + done[1], nfe + done[2]

@@ -382,3 +382,14 @@ def test_a_user_without_a_home_folder_can_still_list_and_load_models(monkeypatch
     with pytest.raises(UserInputError, match="no home folder .* set HOME"):
         default_download_dir()
     assert load_model("demo", device="cpu").name == "demo"
+
+
+def test_a_folder_where_an_output_goes_is_reported_not_taken_for_a_picture(source: Path, model_path: Path, tmp_path: Path,
+                                                                           capsys) -> None:
+    dest = tmp_path / "out"
+    (dest / "good_0.png").mkdir(parents=True)  # someone's folder, named like the output
+    (dest / "good_0.png" / "keep.txt").write_text("mine")
+    assert main(["paint", "-s", str(source), "-d", str(dest), "--model", str(model_path), "--num-samples", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "skipping good.png" in captured.err and "is a folder" in captured.err and "Traceback" not in captured.err
+    assert "1 failed" in captured.out and (dest / "good_0.png" / "keep.txt").read_text() == "mine"
