@@ -352,7 +352,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
     def fail(label: str, problem: object) -> None:
         nonlocal failed
         failed += 1
-        print(f"{PROG}: skipping {label}: {problem}", file=sys.stderr)
+        print(f"{PROG}: skipping {label}: {one_line(problem)}", file=sys.stderr)
 
     try:
         for entry in mine:
@@ -597,8 +597,17 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- main: one line per error
 
 
+def one_line(message: object) -> str:
+    """A message of several lines (a list of places searched, of mismatched tensors) as one line for a log."""
+    parts = [part.strip() for part in str(message).splitlines() if part.strip()]
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        text += (" " if text.endswith((":", ".")) else ". " if part[0].isupper() else "; ") + part
+    return text
+
+
 def _error(message: object, hint: str | None = None) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
     if hint:
         print(f"{PROG}: hint: {hint}", file=sys.stderr)
 

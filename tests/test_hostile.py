@@ -393,3 +393,23 @@ def test_a_folder_where_an_output_goes_is_reported_not_taken_for_a_picture(sourc
     captured = capsys.readouterr()
     assert "skipping good.png" in captured.err and "is a folder" in captured.err and "Traceback" not in captured.err
     assert "1 failed" in captured.out and (dest / "good_0.png" / "keep.txt").read_text() == "mine"
+
+
+def test_errors_of_several_lines_reach_the_terminal_as_one(source: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("IPAINTER_WEIGHTS", str(tmp_path))  # the places searched are a list in the library's message
+    monkeypatch.chdir(tmp_path)
+    assert main(["paint", "-s", str(source), "-d", str(tmp_path / "o"), "--model", "places256"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Looked in: " in err and "To get it" in err
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({"w": torch.zeros(3)}, str(wrong))
+    assert main(["paint", "-s", str(source), "-d", str(tmp_path / "o"), "--model", str(wrong), "--config",
+                 str(_net_json(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "does not fit this network" in err and "missing" in err
+
+
+def _net_json(folder: Path) -> Path:
+    path = folder / "net.json"
+    path.write_text(json.dumps(NET))
+    return path
