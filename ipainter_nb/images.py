@@ -783,7 +783,31 @@ def _claim_is_stale(claim: Path, grace_s: float = 10.0) -> bool:
         except FileNotFoundError:
             return False
         return info.st_size == 0 and time.time() - info.st_mtime > grace_s
-    return "token" in data and _writer_gone(data.get("host"), data.get("pid"))
+    return "token" in data and _claimant_gone(data)
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), where the system says (Linux); else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ticks = int(f.read().rpartition(")")[2].split()[19])  # field 22: start time in clock ticks after boot
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _claimant_gone(data: dict) -> bool:
+    """Whether the process that wrote a claim has ended: its pid is free, or (a reused pid) the
+    process now holding that pid started after the claim was written."""
+    if _writer_gone(data.get("host"), data.get("pid")):
+        return True
+    written = data.get("time")
+    if data.get("host") != _HOST or not isinstance(data.get("pid"), int) or not isinstance(written, (int, float)):
+        return False
+    started = _process_start(data["pid"])
+    return started is not None and started > written + 2.0  # the boot time is whole seconds
 
 
 class OutputClaim:
@@ -843,7 +867,7 @@ def _take_over(claim: Path) -> bool:
     except FileNotFoundError:
         return True  # already gone: try to create it
     moved = _read_claim(aside)
-    if moved != before or (moved is not None and not _writer_gone(moved.get("host"), moved.get("pid"))):
+    if moved != before or (moved is not None and not _claimant_gone(moved)):
         with contextlib.suppress(OSError):
             os.link(aside, claim)  # put a live claim back, unless someone claimed it meanwhile
         os.unlink(aside)

@@ -413,3 +413,18 @@ def _net_json(folder: Path) -> Path:
     path = folder / "net.json"
     path.write_text(json.dumps(NET))
     return path
+
+
+def test_a_claim_whose_pid_now_belongs_to_another_process_is_taken_over(tmp_path: Path) -> None:
+    from ipainter_nb.images import _HOST
+
+    output = tmp_path / "p_0.png"
+    claim = tmp_path / ".p_0.png.claim"
+    # written by a run that ended long ago; its pid has since gone to a live process (here: this one)
+    claim.write_text(json.dumps({"pid": os.getpid(), "host": _HOST, "token": "old", "time": 0.0}))
+    taken = claim_output(output)
+    assert taken is not None
+    taken.release()
+    # the same pid with a claim written after that process started is a live run: left alone
+    claim.write_text(json.dumps({"pid": os.getpid(), "host": _HOST, "token": "live", "time": time.time()}))
+    assert claim_output(output) is None and json.loads(claim.read_text())["token"] == "live"
