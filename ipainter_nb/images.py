@@ -63,6 +63,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageLoadError",
     "ImageLoadWarning",
+    "ImageSizeError",
     "MAX_IMAGE_FILE_BYTES",
     "MIN_CUTOUT_SIZE",
     "OutputClaim",
@@ -333,17 +334,43 @@ def _read_bytes(src: ImageSource, label: str) -> bytes:
     return read_bounded(src, MAX_IMAGE_FILE_BYTES, label, ImageLoadError)
 
 
+class ImageSizeError(ImageLoadError):
+    """An image whose size (read from its header, orientation applied) is not the one needed."""
+
+    def __init__(self, label: str, size: tuple[int, int], needed: tuple[int, int]) -> None:
+        self.size, self.needed = size, needed
+        super().__init__(f"{label} is {size[0]}x{size[1]} but {needed[0]}x{needed[1]} is needed: "
+                         f"resize the picture (and its mask) to {needed[0]}x{needed[1]}")
+
+
+def _possible_sizes(img: Image.Image) -> set[tuple[int, int]]:
+    """The (width, height) the picture may be shown at, from its header: EXIF orientations 5-8
+    turn it a quarter. A PNG may keep its EXIF after the pixels (reading it would decode them):
+    either way round is possible then, and the size is checked again once decoded."""
+    w, h = img.size
+    if img.format == "PNG" and "exif" not in img.info:
+        return {(w, h), (h, w)}
+    try:
+        turned = img.getexif().get(0x0112) in (5, 6, 7, 8)
+    except Exception:  # a damaged EXIF block: exif_transpose will say so, or ignore it, later
+        return {(w, h), (h, w)}
+    return {(h, w) if turned else (w, h)}
+
+
 def open_image(
     src: ImageSource,
     name: str | None = None,
     draft_size: int | None = None,
+    expect_size: tuple[int, int] | None = None,
 ) -> Image.Image:
     """Open and decode an image (path, bytes, file object or PIL image) with its EXIF
     orientation applied, or raise ``ImageLoadError`` naming the file and the reason.
 
     The mode is left as the file has it (16-bit stays 16-bit); the ``load_*`` functions
     convert by the real range. ``draft_size`` lets the JPEG decoder skip detail that a later
-    downscale to that size would throw away. Animated images are refused.
+    downscale to that size would throw away. ``expect_size`` (width, height) refuses another
+    size from the header alone (``ImageSizeError``), before the pixels are decoded. Animated
+    images are refused.
     """
     label = _label_of(src, name)
     if isinstance(src, Image.Image):
@@ -352,9 +379,14 @@ def open_image(
         data = _read_bytes(src, label)
         try:
             img = Image.open(io.BytesIO(data))
+            possible = _possible_sizes(img) if expect_size is not None else set()
+            if possible and tuple(expect_size) not in possible:
+                raise ImageSizeError(label, possible.pop() if len(possible) == 1 else img.size, tuple(expect_size))
             if draft_size is not None and img.format == "JPEG":
                 img.draft("RGB", (draft_size, draft_size))
             img.load()  # decode now so truncated files fail here, not later
+        except ImageSizeError:
+            raise
         except Image.DecompressionBombError:
             raise ImageLoadError(
                 f"{label}: image is too large to open safely (over {Image.MAX_IMAGE_PIXELS * 2} pixels); "
@@ -401,17 +433,14 @@ def load_picture(
     centred square is resized to ``size`` (how training folders are read).
     """
     label = _label_of(src, name)
-    img = open_image(src, name=label)
+    img = open_image(src, name=label, expect_size=_size_tuple(size) if size is not None and fit == "exact" else None)
     if size is not None:
         want = _size_tuple(size)
         if fit == "crop":
             img = _as_rgb(centre_square(img)).resize(want, Image.Resampling.BICUBIC, reducing_gap=3.0)
         elif fit == "exact":
-            if img.size != want:
-                raise ImageLoadError(
-                    f"{label} is {img.width}x{img.height} but {want[0]}x{want[1]} is needed: "
-                    f"resize the picture (and its mask) to {want[0]}x{want[1]}"
-                )
+            if img.size != want:  # a PIL image given directly: no header was read
+                raise ImageSizeError(label, img.size, want)
         else:
             raise ValueError(f"fit must be 'exact' or 'crop', got {fit!r}")
     return pil_to_tensor(img)
@@ -434,6 +463,10 @@ def load_mask(
     grey = _as_grey_over_black(open_image(src, name=name))
     if size is not None:
         grey = grey.resize(_size_tuple(size), Image.Resampling.NEAREST)
+    return _as_keep(grey)
+
+
+def _as_keep(grey: Image.Image) -> torch.Tensor:
     arr = np.asarray(grey) > MASK_THRESHOLD
     return torch.from_numpy(arr.astype(np.float32))[None]
 
@@ -449,13 +482,19 @@ def load_picture_and_mask(
     have the picture's size (after orientation) and, when given, both must be ``size``.
     """
     image = load_picture(image_path, size)
-    keep = load_mask(mask_path)
-    if keep.shape[-2:] != image.shape[-2:]:
-        (mh, mw), (h, w) = keep.shape[-2:], image.shape[-2:]
+    (h, w) = image.shape[-2:]
+    try:
+        # the mask's size is checked from its header: a huge one is refused without decoding it
+        keep = _as_keep(_as_grey_over_black(open_image(mask_path, expect_size=(w, h))))
+    except ImageSizeError as exc:
+        mw, mh = exc.size
         raise ImageLoadError(
             f"mask {_label_of(mask_path, None)} is {mw}x{mh} but picture {_label_of(image_path, None)} is "
             f"{w}x{h}: a mask must have its picture's size"
-        )
+        ) from None
+    if keep.shape[-2:] != image.shape[-2:]:  # a PIL image given directly
+        raise ImageLoadError(f"mask {_label_of(mask_path, None)} is {keep.shape[-1]}x{keep.shape[-2]} but picture "
+                             f"{_label_of(image_path, None)} is {w}x{h}: a mask must have its picture's size")
     return image, keep
 
 

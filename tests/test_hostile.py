@@ -428,3 +428,40 @@ def test_a_claim_whose_pid_now_belongs_to_another_process_is_taken_over(tmp_path
     # the same pid with a claim written after that process started is a live run: left alone
     claim.write_text(json.dumps({"pid": os.getpid(), "host": _HOST, "token": "live", "time": time.time()}))
     assert claim_output(output) is None and json.loads(claim.read_text())["token"] == "live"
+
+
+def test_a_picture_or_mask_of_the_wrong_size_is_refused_from_its_header_without_decoding(tmp_path: Path,
+                                                                                        monkeypatch) -> None:
+    import struct
+    import zlib
+
+    from PIL import ImageFile
+
+    from ipainter_nb.images import ImageLoadError, load_picture_and_mask
+
+    def png(width: int, height: int) -> bytes:  # a greyscale PNG of zeros, written by hand: no encoder at this size
+        def chunk(kind: bytes, body: bytes) -> bytes:
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        rows = zlib.compress(b"\0" * ((width + 1) * height))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+    _pair(tmp_path, "p")
+    (tmp_path / "p_mask.png").write_bytes(png(6000, 6000))  # 36 megapixels, under PIL's bomb limit
+    decoded: list[tuple[int, int]] = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self))
+    with pytest.raises(ImageLoadError, match="mask .*p_mask.png is 6000x6000 but picture .* is 16x16"):
+        load_picture_and_mask(tmp_path / "p.png", tmp_path / "p_mask.png", SIZE)
+    assert (6000, 6000) not in decoded and (SIZE, SIZE) in decoded
+    # a photo stored sideways (EXIF orientation 6) is judged by the size it is shown at
+    Image.new("RGB", (SIZE * 2, SIZE)).save(tmp_path / "side.jpg", exif=_orientation(6))
+    Image.new("L", (SIZE, SIZE * 2), 255).save(tmp_path / "side_mask.png")
+    image, keep = load_picture_and_mask(tmp_path / "side.jpg", tmp_path / "side_mask.png", (SIZE, SIZE * 2))
+    assert image.shape == (3, SIZE * 2, SIZE) and keep.shape == (1, SIZE * 2, SIZE)
+
+
+def _orientation(value: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif
