@@ -34,7 +34,9 @@ How the threads and timers of the Painter interact
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -84,6 +86,7 @@ class Worker:
         self._current: Job | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        _LIVE_WORKERS.add(self)
 
     def submit(self, fn: Callable[[CancelToken], Any], kind: str, *, replaces: Iterable[str] = (),
                threads: int | None = None) -> Job:
@@ -132,12 +135,16 @@ class Worker:
         with self._cond:
             return self._cond.wait_for(lambda: self._current is None and not self._queue, timeout)
 
-    def close(self) -> None:
-        """Cancel everything and let the thread end (the running job ends within one step)."""
+    def close(self, join_timeout: float | None = None) -> None:
+        """Cancel everything and let the thread end (the running job ends within one step);
+        with ``join_timeout``, also wait that long for the thread to end."""
         with self._cond:
             self._closed = True
             self._cancel_locked(None)
             self._cond.notify_all()
+            thread = self._thread
+        if join_timeout is not None and thread is not None and thread is not threading.current_thread():
+            thread.join(join_timeout)
 
     # ----------------------------------------------------------------- internals
 
@@ -229,3 +236,15 @@ class Debouncer:
                 return  # superseded or cancelled between the timer's wake-up and here
             self._timer = None
         self._fn()
+
+
+_LIVE_WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_workers_at_exit() -> None:
+    # A daemon thread still inside a torch call when the interpreter tears down aborts the
+    # process ("terminate called without an active exception"): stop each run between two
+    # steps and let its thread end first.
+    for worker in list(_LIVE_WORKERS):
+        worker.close(join_timeout=10.0)
