@@ -7,19 +7,26 @@
     image, keep = comp.render()
     times = ip.schedules.repaint(t_T=250, jump_length=10, jump_n_sample=10, stop_resampling_at=100)
     result = ip.paint(model, image, keep, times=times, num_samples=4, seed=0)
+
+``paint_steps`` is the sampler itself (a generator of ``Step``); ``paint`` collects it.
+``exact`` holds a Gaussian picture model whose right answer is known, and
+``frequency_schedule`` proposes the resampling window from the frequency argument.
 """
 
-from .core import frequency, schedules
+from .core import exact, frequency, schedules
 from .core.composition import Composition, CompositionError, Layer
 from .core.models import PRESETS, DiffusionModel, load_model
-from .core.sampler import CancelToken, PaintResult, Step, paint
+from .core.sampler import CancelToken, PaintResult, Step, paint, paint_steps
+from .core.schedule_rule import frequency_schedule
 from .core.schedules import ScheduleConfig
+from .errors import IPainterError, UserInputError
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "load_model", "paint", "Composition", "Layer", "schedules", "frequency", "ScheduleConfig",
-    "DiffusionModel", "PRESETS", "PaintResult", "Step", "CancelToken", "CompositionError",
+    "load_model", "paint", "paint_steps", "Composition", "Layer", "schedules", "frequency", "exact", "ScheduleConfig",
+    "frequency_schedule", "DiffusionModel", "PRESETS", "PaintResult", "Step", "CancelToken", "CompositionError",
+    "IPainterError", "UserInputError",
 ]
 
 
