@@ -52,7 +52,7 @@ from ipainter_nb.core.exact import (  # noqa: E402
 )
 from ipainter_nb.core.sampler import paint  # noqa: E402
 from ipainter_nb.core.schedule_rule import frequency_schedule, mask_frequency  # noqa: E402
-from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint  # noqa: E402
+from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint, resampling_window  # noqa: E402
 from ipainter_nb.demo import list_cutouts  # noqa: E402
 
 NAME = "exact_schedules"
@@ -247,13 +247,16 @@ def places256_proposals() -> list[str]:
     from ipainter_nb.core.diffusion import DiffusionSchedule
 
     alphas = DiffusionSchedule.create("linear", 1000, "250", "fixed_small").alphas_cumprod
+    paper, full = ScheduleConfig(250, 10, 10, 100), ScheduleConfig(250, 10, 10, None)
+    p_lo, p_hi = resampling_window(paper.times())
     lines = []
     for hole in (32, 64, 128):
         keep = centre_hole_keep(256, hole)
         cfg = frequency_schedule(alphas, keep, image_size=256)
-        lines.append(f"- {hole}² hole in a 256² picture (natural-picture spectrum β = 2.6, pixel variance 0.25): resample "
-                     f"t = {cfg.stop_resampling_at}..{cfg.start_resampling_at} of 250, {cfg.nfe} model calls "
-                     f"(paper: t = 100..230, 1510 calls; RePaint 2410)")
+        lo, hi = resampling_window(cfg.times())
+        lines.append(f"- {hole}² hole in a 256² picture (natural-picture spectrum β = 2.6, pixel variance 0.25): jumps start "
+                     f"at t = {cfg.stop_resampling_at}..{cfg.start_resampling_at} of 250 (resampling window {lo}..{hi}), "
+                     f"{cfg.nfe} model calls (paper: window {p_lo}..{p_hi}, {paper.nfe} calls; RePaint {full.nfe})")
     return lines
 
 
