@@ -105,18 +105,22 @@ def rule_for(model: DiffusionModel, cfg: ScheduleConfig, max_nfe: int | None = N
 
 
 def variants_for(cfg: ScheduleConfig, model: DiffusionModel | None = None) -> list[Variant]:
-    t, j, r, s = cfg.t_T, cfg.jump_length, cfg.jump_n_sample, cfg.stop_resampling_at or 0
+    # the paper's truncation in proportion (stop at 100 of 250), whatever the model's default is
+    t, j, r = cfg.t_T, cfg.jump_length, cfg.jump_n_sample
+    s = cfg.stop_resampling_at if cfg.kind == "truncated" else round(t * 100 / 250)
     half = max(t // 2, j + 1)
     out = [
         Variant("no resampling", plain(t), f"plain t_T={t}"),
         Variant("RePaint", repaint(t, j, r), f"t_T={t} j={j} r={r}"),
-        Variant("truncated (default)", repaint(t, j, r, s), f"t_T={t} j={j} r={r} stop={s}"),
+        Variant("truncated (paper)", repaint(t, j, r, s), f"t_T={t} j={j} r={r} stop={s}"),
         Variant("cheaper (half steps, truncated)", repaint(half, j, r, s // 2), f"t_T={half} j={j} r={r} stop={s // 2}"),
     ]
     if model is not None:
         budget = count_nfe(out[2].times)  # no more model calls than truncated
         out.append(Variant("frequency rule", None, f"t_T={t} j={j} r={r}, window per mask, ≤ {budget} NFE",
                            times_for=rule_for(model, cfg, budget)))
+    if cfg.kind not in ("truncated", "repaint", "plain"):  # a window default: measure it too
+        out.append(Variant("model default", cfg.times(), cfg.describe()))
     return out
 
 
@@ -359,12 +363,12 @@ def _run(args: argparse.Namespace) -> str:
     write_side_by_side(png, unfilled, variants, rows=min(n, 6))
     table = markdown_table(HEADERS, rows)
     by_name = {v.name: v for v in variants}
-    pairs = (("truncated (default)", "RePaint"), ("truncated (default)", "no resampling"),
-             ("cheaper (half steps, truncated)", "truncated (default)"), ("frequency rule", "truncated (default)"),
+    pairs = (("truncated (paper)", "RePaint"), ("truncated (paper)", "no resampling"),
+             ("cheaper (half steps, truncated)", "truncated (paper)"), ("frequency rule", "truncated (paper)"),
              ("frequency rule", "RePaint"))
     claims = "\n".join("- " + paired(by_name[a], by_name[b], keeps) for a, b in pairs)
     intervals = "\n".join("- " + paired_interval(by_name[a], by_name[b], keeps) for a, b in pairs)
-    rule, trunc = by_name["frequency rule"], by_name["truncated (default)"]
+    rule, trunc = by_name["frequency rule"], by_name["truncated (paper)"]
     seam = bootstrap_ratio(seam_each(torch.stack(rule.samples), keeps), seam_each(torch.stack(trunc.samples), keeps))
     check = (f"Check (frequency rule against truncated: seam at or below, at no more model calls): seam ×{seam[0]:.3f} "
              f"[{seam[1]:.3f}, {seam[2]:.3f}], {rule.nfe:.0f} vs {trunc.nfe:.0f} model calls: "

@@ -88,7 +88,7 @@ def test_quality_quick_on_a_tiny_random_model(tmp_path, tiny_model_path):
     png = tmp_path / "side.png"
     text = mod.main(["--quick", "--model", str(tiny_model_path), "--results-dir", str(tmp_path), "--png", str(png)])
     check(text, tmp_path, "quality", [mod.HEADERS])
-    for variant in ("no resampling", "RePaint", "truncated (default)", "cheaper", "real scenes"):
+    for variant in ("no resampling", "RePaint", "truncated (paper)", "cheaper", "real scenes"):
         assert f"| {variant}" in text
     assert png.stat().st_size > 0
 
