@@ -63,15 +63,15 @@ def test_callback_sees_every_step_and_nfe_equals_count_nfe(tiny_model):
     assert all(s.x0_pred is not None for s in steps if s.direction == "down")
     assert [s.t for s in steps] == SHORT[:-1]
     # frames kept for replay end with the final picture
-    assert result.steps[-1].index == len(SHORT) - 2
-    assert result.steps[-1].x_t.dtype == torch.uint8
+    assert result.frames[-1].index == len(SHORT) - 2
+    assert result.frames[-1].x_t.dtype == torch.uint8
 
 
 def test_callback_returning_false_stops_cleanly(tiny_model):
     image, keep = composed()
     result = ip.paint(tiny_model, image, keep, times=SHORT, seed=0, progress=False,
                       callback=lambda step: step.index < 4)
-    assert result.cancelled and result.steps_done == 5
+    assert result.stopped and result.steps_done == 5
     assert result.nfe < ip.schedules.count_nfe(SHORT)
     kept = keep.bool().expand(1, 3, -1, -1)
     assert torch.equal(result.samples[kept], image[None].expand(1, -1, -1, -1)[kept])
@@ -86,7 +86,7 @@ def test_cancel_token_set_from_elsewhere_stops_within_one_step(tiny_model):
             token.set()
 
     result = ip.paint(tiny_model, image, keep, times=SHORT, seed=0, cancel=token, callback=on_step, progress=False)
-    assert result.cancelled and result.nfe == 3
+    assert result.stopped and result.nfe == 3
 
 
 def test_non_finite_model_output_raises_instead_of_black_pictures(tiny_model):
@@ -113,7 +113,7 @@ def test_default_schedule_is_the_models_truncated_one(tiny_model):
     image, keep = composed()
     result = ip.paint(tiny_model, image, keep, progress=False, max_frames=5)
     assert result.times == tiny_model.default_schedule.times()
-    assert len(result.steps) <= 6
+    assert len(result.frames) <= 6
 
 
 def test_paint_is_the_collector_of_the_paint_steps_generator(tiny_model):
@@ -176,7 +176,6 @@ def test_a_callback_returning_false_and_the_cancel_token_end_a_run_the_same_way(
     assert by_callback.stopped and by_token.stopped
     assert (by_callback.steps_done, by_callback.nfe) == (by_token.steps_done, by_token.nfe) == (6, by_token.nfe)
     assert torch.equal(by_callback.samples, by_token.samples)
-    assert by_token.cancelled and by_token.steps is by_token.frames  # the old names, for now
     # stopped on the last step: nothing was lost, so the run is not "stopped"
     last = ip.paint(tiny_model, image, keep, times=SHORT, seed=0, progress=False,
                     callback=lambda step: step.index != len(SHORT) - 2)

@@ -134,16 +134,6 @@ class PaintResult:
     def seconds_per_nfe(self) -> float:
         return self.elapsed_s / max(self.nfe, 1)
 
-    @property
-    def steps(self) -> list[Frame]:
-        """Deprecated name of :attr:`frames`."""
-        return self.frames
-
-    @property
-    def cancelled(self) -> bool:
-        """Deprecated name of :attr:`stopped`."""
-        return self.stopped
-
 
 class CancelToken:
     """Set it from another thread (a Stop button) to end a run after the current step."""
