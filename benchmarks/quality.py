@@ -54,9 +54,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, base_parser, environment, log, markdown_table, num_threads, threads_for, write_result  # noqa: E402
 
 from ipainter_nb.core import frequency  # noqa: E402
+from ipainter_nb.core.checkpoints import save_model  # noqa: E402
 from ipainter_nb.core.composition import Composition, Layer  # noqa: E402
 from ipainter_nb.core.exact import demo_image_model  # noqa: E402
-from ipainter_nb.core.models import DEMO_WEIGHTS, DiffusionModel, load_model, save_model  # noqa: E402
+from ipainter_nb.core.models import DiffusionModel, load_model  # noqa: E402
+from ipainter_nb.core.presets import DEMO_WEIGHTS  # noqa: E402
 from ipainter_nb.core.sampler import paint_steps, seeded_noise  # noqa: E402
 from ipainter_nb.core.schedule_rule import frequency_schedule  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint  # noqa: E402

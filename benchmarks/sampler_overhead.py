@@ -35,7 +35,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Pauser, base_parser, environment, log, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
 
-from ipainter_nb.core.models import DEMO_WEIGHTS, PRESETS, DiffusionModel, load_model, save_model  # noqa: E402
+from ipainter_nb.core.checkpoints import save_model  # noqa: E402
+from ipainter_nb.core.models import DiffusionModel, load_model  # noqa: E402
+from ipainter_nb.core.presets import DEMO_WEIGHTS, PRESETS  # noqa: E402
 from ipainter_nb.core.sampler import auto_batch_size, paint  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe  # noqa: E402
 from ipainter_nb.core.unet import build_unet  # noqa: E402

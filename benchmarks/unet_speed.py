@@ -42,7 +42,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Pauser, base_parser, environment, log, markdown_table, median_time, num_threads, threads_for, write_result  # noqa: E402
 
-from ipainter_nb.core.models import DEMO_WEIGHTS, GUIDED_DIFFUSION_256, PRESETS, load_model  # noqa: E402
+from ipainter_nb.core.models import load_model  # noqa: E402
+from ipainter_nb.core.presets import DEMO_WEIGHTS, GUIDED_DIFFUSION_256, PRESETS  # noqa: E402
 from ipainter_nb.core.unet import build_unet  # noqa: E402
 
 NAME = "unet_speed"

@@ -15,7 +15,8 @@
 
 from .core import exact, frequency, schedules
 from .core.composition import Composition, CompositionError, Layer
-from .core.models import PRESETS, DiffusionModel, load_model
+from .core.models import DiffusionModel, load_model
+from .core.presets import PRESETS
 from .core.sampler import CancelToken, PaintResult, Step, paint, paint_steps
 from .core.schedule_rule import frequency_schedule
 from .core.schedules import ScheduleConfig

@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .core.checkpoints import CheckpointError, read_checkpoint
+from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
-from .core.models import PRESETS, load_model, save_model
+from .core.models import load_model
+from .core.presets import PRESETS
 from .core.schedules import ScheduleConfig
 from .core.unet import UNetConfig, build_unet
 from .errors import IPainterError, UserInputError

@@ -39,7 +39,7 @@
 #   half precision). On a CPU it would be far too slow, so the notebook stays with the
 #   demo model there; set `MODEL = "places256"` yourself to insist. To get the weights, see
 #   `03_colab_places256.ipynb` (downloads them on Colab) or run
-#   `ipainter_nb.core.models.download_weights("places256")`.
+#   `ipainter_nb.core.download.download_weights("places256")`.
 
 # %%
 # Model choice: "places256" when its weights are found and a CUDA GPU is present, else the
@@ -53,7 +53,7 @@ from pathlib import Path
 import torch
 
 import ipainter_nb as ip
-from ipainter_nb.core.models import WeightsNotFoundError, find_weights
+from ipainter_nb.core.presets import WeightsNotFoundError, find_weights
 from ipainter_nb.demo import demo_composition, list_cutouts
 from ipainter_nb.images import load_picture, make_grid, upscale_nearest
 

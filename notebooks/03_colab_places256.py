@@ -65,7 +65,8 @@ DOWNLOAD = IN_COLAB   # set to True to download the 2.2 GB places256 weights her
 import torch
 
 import ipainter_nb as ip
-from ipainter_nb.core.models import WeightsNotFoundError, download_weights, find_weights
+from ipainter_nb.core.download import download_weights
+from ipainter_nb.core.presets import WeightsNotFoundError, find_weights
 
 if DOWNLOAD:
     try:

@@ -22,7 +22,7 @@ def tiny_model_path(tmp_path_factory) -> Path:
     """A random-weight 32x32 learned-sigma model saved as the toolkit saves models."""
     import torch
 
-    from ipainter_nb.core.models import save_model
+    from ipainter_nb.core.checkpoints import save_model
     from ipainter_nb.core.schedules import ScheduleConfig
     from ipainter_nb.core.unet import build_unet
 
@@ -50,7 +50,7 @@ PLAIN_TINY_UNET = dict(image_size=32, num_channels=32, num_res_blocks=1, channel
 def plain_tiny_model_path(tmp_path_factory) -> Path:
     import torch
 
-    from ipainter_nb.core.models import save_model
+    from ipainter_nb.core.checkpoints import save_model
     from ipainter_nb.core.schedules import ScheduleConfig
     from ipainter_nb.core.unet import build_unet
 

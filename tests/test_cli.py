@@ -28,8 +28,9 @@ from PIL import Image
 
 from ipainter_nb.batch import image_seed
 from ipainter_nb.cli import main
+from ipainter_nb.core.checkpoints import save_model
 from ipainter_nb.core.composition import Composition
-from ipainter_nb.core.models import PRESETS, save_model
+from ipainter_nb.core.presets import PRESETS
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.unet import build_unet
 

@@ -27,10 +27,10 @@ from safetensors.torch import load_file, save_file
 
 from ipainter_nb import paint
 from ipainter_nb.cli import main
-from ipainter_nb.core.checkpoints import CheckpointError, WeightsMismatchError, read_checkpoint_info
+from ipainter_nb.core.checkpoints import CheckpointError, WeightsMismatchError, read_checkpoint_info, save_model
 from ipainter_nb.core.composition import Composition, CompositionError
 from ipainter_nb.core.download import download_file
-from ipainter_nb.core.models import load_model, save_model
+from ipainter_nb.core.models import load_model
 from ipainter_nb.core.sampler import NonFiniteOutputError
 from ipainter_nb.core.schedules import MAX_SCHEDULE_STEPS, ScheduleConfig, plain, planned_steps, repaint
 from ipainter_nb.core.unet import build_unet

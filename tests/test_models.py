@@ -7,14 +7,9 @@ import pytest
 import torch
 from conftest import TINY_UNET
 
-from ipainter_nb.core.models import (
-    PRESETS,
-    CheckpointError,
-    WeightsMismatchError,
-    WeightsNotFoundError,
-    find_weights,
-    load_model,
-)
+from ipainter_nb.core.checkpoints import CheckpointError, WeightsMismatchError
+from ipainter_nb.core.models import load_model
+from ipainter_nb.core.presets import PRESETS, WeightsNotFoundError, find_weights
 from ipainter_nb.core.unet import build_unet
 from ipainter_nb.errors import IPainterError, UserInputError
 

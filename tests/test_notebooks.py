@@ -172,7 +172,7 @@ def demo_model_env() -> dict[str, str]:
         if not Path(override).is_file():
             pytest.fail(f"IPAINTER_DEMO_MODEL={override} does not exist")
         return {"IPAINTER_DEMO_MODEL": override}
-    from ipainter_nb.core.models import WeightsNotFoundError, find_weights
+    from ipainter_nb.core.presets import WeightsNotFoundError, find_weights
 
     try:
         find_weights("demo")
@@ -298,7 +298,7 @@ def test_notebook_executes(name, workdir, kernel_env, monkeypatch):
         text = "".join(_text(nb, i) for i in range(len(nb.cells)))
         import torch
 
-        from ipainter_nb.core.models import WeightsNotFoundError, find_weights
+        from ipainter_nb.core.presets import WeightsNotFoundError, find_weights
 
         try:
             find_weights("places256")

@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ipainter_nb.core.checkpoints import CheckpointError
-from ipainter_nb.core.models import load_model, save_model
+from ipainter_nb.core.checkpoints import CheckpointError, save_model
+from ipainter_nb.core.models import load_model
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.unet import build_unet
 from ipainter_nb.errors import UserInputError

@@ -21,50 +21,23 @@ from ..errors import UserInputError
 from .checkpoints import (
     CheckpointError,
     MappedFile,
-    WeightsMismatchError,
     check_state_dict,
     check_unet_config,
     read_checkpoint_info,
     read_state_dict,
-    save_model,
 )
 from .cpu_prepack import PackedConv2d, prepack_convolutions, prepack_supported, unpack_convolutions
 from .devices import as_device
 from .diffusion import DiffusionSchedule
-from .download import download_file, download_weights
 from .presets import (
-    DEMO_WEIGHTS,
-    GUIDED_DIFFUSION_256,
     PAPER_SCHEDULE,
     PRESETS,
-    Preset,
-    WeightsNotFoundError,
     find_weights,
-    search_dirs,
 )
 from .schedules import ScheduleConfig
 from .unet import UNet, UNetConfig, build_unet
 
-__all__ = [
-    "DiffusionModel",
-    "load_model",
-    "check_t_T",
-    # the names below live in presets / checkpoints / download; re-exported for existing imports
-    "Preset",
-    "PRESETS",
-    "GUIDED_DIFFUSION_256",
-    "PAPER_SCHEDULE",
-    "DEMO_WEIGHTS",
-    "find_weights",
-    "search_dirs",
-    "read_state_dict",
-    "save_model",
-    "WeightsNotFoundError",
-    "WeightsMismatchError",
-    "CheckpointError",
-    "download_weights",
-    "download_file",
-]
+__all__ = ["DiffusionModel", "load_model", "check_t_T"]
 
 
 @dataclass
