@@ -183,7 +183,8 @@ def _readable_folder(folder: Path, flag: str) -> Path:
 # --------------------------------------------------------------------------- flags
 
 
-def _int_at_least(lowest: int) -> Callable[[str], int]:
+def int_at_least(lowest: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``lowest`` (argparse reports a refusal, exit 2)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -198,7 +199,7 @@ def _int_at_least(lowest: int) -> Callable[[str], int]:
 
 def _int_in(lowest: int, highest: int, why: str = "") -> Callable[[str], int]:
     def parse(text: str) -> int:
-        value = _int_at_least(lowest)(text)
+        value = int_at_least(lowest)(text)
         if value > highest:
             raise argparse.ArgumentTypeError(f"must be at most {highest}{why}, got {value}")
         return value
@@ -221,12 +222,12 @@ def _add_schedule_flags(parser: argparse.ArgumentParser, defaults_from: str) -> 
         "schedule", f"time-travel schedule; every flag left unset takes its value from {defaults_from}, "
                     "and when --t-T differs from it, the jump length and the stop keep their proportion of t_T"
     )
-    group.add_argument("--t-T", dest="t_T", type=_int_at_least(1), metavar="N", help="respaced diffusion steps (paper: 250)")
-    group.add_argument("--jump-length", type=_int_at_least(1), metavar="J", help="steps travelled back up on each jump (paper: 10)")
-    group.add_argument("--jump-n-sample", type=_int_at_least(1), metavar="R",
+    group.add_argument("--t-T", dest="t_T", type=int_at_least(1), metavar="N", help="respaced diffusion steps (paper: 250)")
+    group.add_argument("--jump-length", type=int_at_least(1), metavar="J", help="steps travelled back up on each jump (paper: 10)")
+    group.add_argument("--jump-n-sample", type=int_at_least(1), metavar="R",
                        help="times each stretch is denoised; 1 = no resampling (paper: 10)")
-    group.add_argument("--stop-resampling-at", type=_int_at_least(0), metavar="S", help="no jump starts below this t (paper: 100)")
-    group.add_argument("--start-resampling-at", type=_int_at_least(0), metavar="U",
+    group.add_argument("--stop-resampling-at", type=int_at_least(0), metavar="S", help="no jump starts below this t (paper: 100)")
+    group.add_argument("--start-resampling-at", type=int_at_least(0), metavar="U",
                        help="no jump starts above this t (default: no upper limit)")
     kinds = group.add_mutually_exclusive_group()
     kinds.add_argument("--no-resampling", action="store_true", help="plain descent: t_T model calls, no jumps")
@@ -555,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", "--dest", required=True, help="folder for <name>_<k>.png (created; its parent must exist)")
     p.add_argument("--num-samples", "--num_samples", type=_int_in(1, MAX_SAMPLES), default=5, metavar="N",
                    help="samples per picture (default: 5)")
-    p.add_argument("--batch-size", type=_int_at_least(1), default=None, metavar="B",
+    p.add_argument("--batch-size", type=int_at_least(1), default=None, metavar="B",
                    help="samples painted at once (default: chosen from the model and device); memory grows with it")
     _add_model_flags(p, default="places256")
     _add_schedule_flags(p, "the model's default schedule (paper: --t-T 250 --jump-length 10 --jump-n-sample 10 --stop-resampling-at 100)")
@@ -579,9 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--num-samples", type=_int_in(1, MAX_DEMO_SAMPLES, " (the demo keeps them all for its grid; "
                                                   "ipainter paint paints more)"), default=4, metavar="N", help="default: 4")
     d.add_argument("--seed", type=SEED, default=0, help="a whole number in 0..2**63-1 (default: 0)")
-    d.add_argument("--schedule-steps", type=_int_at_least(1), default=None, metavar="N",
+    d.add_argument("--schedule-steps", type=int_at_least(1), default=None, metavar="N",
                    help="t_T instead of the model's (the jump length and the stop keep their proportion)")
-    d.add_argument("--frames", type=_int_at_least(2), default=60, help="steps kept for the GIF and spectra (default: 60)")
+    d.add_argument("--frames", type=int_at_least(2), default=60, help="steps kept for the GIF and spectra (default: 60)")
     d.add_argument("--overwrite", action="store_true", help="replace the files of an earlier demo in --out")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)

@@ -378,18 +378,9 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
 
 def _int_flag(name: str) -> Callable[[str], int]:
     """An argparse type for setting ``name``: an integer of at least ``_MINIMUMS[name]``."""
-    lowest = _MINIMUMS[name]
+    from .cli import int_at_least  # the CLI's one integer flag type (cli imports train lazily)
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < lowest:
-            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
-        return value
-
-    return parse
+    return int_at_least(_MINIMUMS[name])
 
 
 def _seed_flag(text: str) -> int:

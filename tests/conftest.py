@@ -70,3 +70,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def plain_tiny_model(plain_tiny_model_path):
+    from ipainter_nb.core.models import load_model
+
+    return load_model(plain_tiny_model_path, device="cpu")
+
+
+@pytest.fixture
+def half_kept_scene():
+    """A 32x32 picture whose left half is kept."""
+    import torch
+
+    image = torch.linspace(-1, 1, 32).expand(3, 32, 32).clone()
+    keep = torch.zeros(1, 32, 32)
+    keep[..., :16] = 1
+    return image, keep

@@ -7,32 +7,16 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from step_fakes import FakeClock, steps_of
 
 from ipainter_nb.core import schedules
-from ipainter_nb.core.models import load_model
 from ipainter_nb.core.sampler import CancelToken, paint
 from ipainter_nb.images import tensor_to_uint8
 from ipainter_nb.widgets import preview as preview_module
 from ipainter_nb.widgets.preview import PIXELATED_CLASS, LivePreview
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def model(plain_tiny_model_path):
-    return load_model(plain_tiny_model_path, device="cpu")
-
-
-@pytest.fixture
-def scene():
-    """A 32x32 picture whose left half is kept."""
-    image = torch.linspace(-1, 1, 32).expand(3, 32, 32).clone()
-    keep = torch.zeros(1, 32, 32)
-    keep[..., :16] = 1
-    return image, keep
 
 
 def decode(png: bytes) -> np.ndarray:
@@ -143,11 +127,11 @@ def test_micro_batches_update_their_own_rows():
 # --------------------------------------------------------------------------- after a run
 
 
-def test_paint_with_preview_then_scrub_the_kept_frames(model, scene):
-    image, keep = scene
+def test_paint_with_preview_then_scrub_the_kept_frames(plain_tiny_model, half_kept_scene):
+    image, keep = half_kept_scene
     preview = LivePreview(max_fps=1000)
     preview.reset(num_samples=2)
-    result = paint(model, image, keep, times=schedules.plain(5), num_samples=2, callback=preview.on_step,
+    result = paint(plain_tiny_model, image, keep, times=schedules.plain(5), num_samples=2, callback=preview.on_step,
                    progress=False)
     assert not result.stopped and preview.steps_seen == 5
     preview.show_result(result)
@@ -159,8 +143,8 @@ def test_paint_with_preview_then_scrub_the_kept_frames(model, scene):
     assert preview._rows[0][0].value != last_png
 
 
-def test_a_stopped_run_shows_where_it_stopped(model, scene):
-    image, keep = scene
+def test_a_stopped_run_shows_where_it_stopped(plain_tiny_model, half_kept_scene):
+    image, keep = half_kept_scene
     token = CancelToken()
     preview = LivePreview(max_fps=1e-3)  # nothing after the first step unless flushed
 
@@ -169,18 +153,18 @@ def test_a_stopped_run_shows_where_it_stopped(model, scene):
         if step.index == 2:
             token.set()
 
-    result = paint(model, image, keep, times=schedules.plain(8), callback=stop_after_three, cancel=token,
+    result = paint(plain_tiny_model, image, keep, times=schedules.plain(8), callback=stop_after_three, cancel=token,
                    progress=False)
     assert result.stopped
     preview.show_result(result)
     assert preview.message.value.startswith("stopped") and "step 3" in preview.label.value
 
 
-def test_save_gif_button_writes_the_kept_frames_through_the_one_gif_writer(model, scene, tmp_path):
-    image, keep = scene
+def test_save_gif_button_writes_the_kept_frames_through_the_one_gif_writer(plain_tiny_model, half_kept_scene, tmp_path):
+    image, keep = half_kept_scene
     preview = LivePreview(gif_path=tmp_path / "button.gif")
     assert preview.save_gif() is None and "paint first" in preview.message.value
-    result = paint(model, image, keep, times=schedules.plain(5), progress=False)
+    result = paint(plain_tiny_model, image, keep, times=schedules.plain(5), progress=False)
     preview.show_result(result)
     preview.which.value = "x_t"
     preview.save_gif_button.click()

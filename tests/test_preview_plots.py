@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 from step_fakes import FakeClock, steps_of
 
 from ipainter_nb.core import schedules
-from ipainter_nb.core.models import load_model
 from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.widgets import plots as plots_module
@@ -21,31 +19,17 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def model(plain_tiny_model_path):
-    return load_model(plain_tiny_model_path, device="cpu")
-
-
-@pytest.fixture
-def scene():
-    """A 32x32 picture whose left half is kept."""
-    image = torch.linspace(-1, 1, 32).expand(3, 32, 32).clone()
-    keep = torch.zeros(1, 32, 32)
-    keep[..., :16] = 1
-    return image, keep
-
-
 # --------------------------------------------------------------------------- plots
 
 
-def test_frequency_panel_follows_a_run(model, scene):
-    image, keep = scene
+def test_frequency_panel_follows_a_run(plain_tiny_model, half_kept_scene):
+    image, keep = half_kept_scene
     config = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
     panel = FrequencyPanel(max_fps=1, n_curves=4, clock=FakeClock(dt=0.01))
-    panel.reset(image, config, model.alphas_cumprod(config.t_T))
+    panel.reset(image, config, plain_tiny_model.alphas_cumprod(config.t_T))
     assert bytes(panel.snr_image.value).startswith(PNG_MAGIC)
     before = panel.spectrum_image.value
-    result = paint(model, image, keep, times=config.times(), callback=panel.on_step, progress=False)
+    result = paint(plain_tiny_model, image, keep, times=config.times(), callback=panel.on_step, progress=False)
     panel.finish(result)
     assert bytes(panel.spectrum_image.value).startswith(PNG_MAGIC) and panel.spectrum_image.value != before
     assert [t for t, _, _ in panel.spectra] == [6, 4, 2, 0]  # every other level (8 // 4), high t first
