@@ -67,7 +67,7 @@ class Schedule:
     name: str
     times: list[int]
     family: str  # which RePaint it is measured against ("100" or "250")
-    marker: str = ""  # "paper RePaint", "paper truncated", "rule", "demo default"
+    marker: str = ""  # "paper RePaint", "paper truncated", "rule", "paper, t_T=100"
 
 
 def schedules(quick: bool) -> list[Schedule]:
@@ -85,7 +85,7 @@ def schedules(quick: bool) -> list[Schedule]:
         Schedule("RePaint 50 j=5 r=10", repaint(50, 5, 10), "100"),
         Schedule("RePaint 250 j=10 r=10", repaint(250, 10, 10), "250", "paper RePaint"),
     ]
-    out += [Schedule(f"truncated 100/5/5 stop {s}", repaint(100, 5, 5, s), "100", "demo default" if s == 40 else "")
+    out += [Schedule(f"truncated 100/5/5 stop {s}", repaint(100, 5, 5, s), "100", "paper, t_T=100" if s == 40 else "")
             for s in (20, 40, 60, 80)]
     out += [Schedule(f"truncated 250/10/10 stop {s}", repaint(250, 10, 10, s), "250", "paper truncated" if s == 100 else "")
             for s in (100, 200)]
@@ -271,7 +271,7 @@ def figure(points: list[dict], mc_points: list[dict], floors: dict[str, list[flo
 
     fig = Figure(figsize=(13, 4.2))
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    styles = {"paper RePaint": "s", "paper truncated": "D", "rule": "*", "RePaint": "s", "demo default": "D"}
+    styles = {"paper RePaint": "s", "paper truncated": "D", "rule": "*", "RePaint": "s", "paper, t_T=100": "D"}
     colours = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(p["mask"] for p in points))}
     for p in points:
         style = styles.get(p["marker"], "o")
@@ -282,7 +282,7 @@ def figure(points: list[dict], mc_points: list[dict], floors: dict[str, list[flo
     for p in mc_points:
         ax1.scatter(p["nfe"], p["ratio"], color="none", edgecolor="gray", marker=styles.get(p["marker"], "o"), s=40, zorder=2)
     ax1.scatter([], [], color="none", edgecolor="gray", label="Monte Carlo (paint(), larger picture)")
-    for label, marker in (("RePaint (paper: t_T=250)", "s"), ("truncated: paper / demo default", "D"), ("frequency rule", "*")):
+    for label, marker in (("RePaint (paper: t_T=250)", "s"), ("truncated at the paper's stop", "D"), ("frequency rule", "*")):
         ax1.scatter([], [], marker=marker, color="w", edgecolor="k", label=label)
     ax1.axhline(1.1, color="k", lw=0.8, ls=":")
     ax1.set_xscale("log")
@@ -385,7 +385,7 @@ def _bands(edges: list[float]) -> str:
 
 def _goal_lines(points: list[dict]) -> list[str]:
     lines = []
-    for p in (q for q in points if q["marker"] in ("rule", "paper truncated", "demo default", "truncated")):
+    for p in (q for q in points if q["marker"] in ("rule", "paper truncated", "paper, t_T=100", "truncated")):
         met = p["ratio"] <= 1.1 and p["nfe_ratio"] <= 0.5
         lines.append(f"- {p['mask']}, {p['name']}: KL {p['ratio']:.2f}× RePaint's at {p['nfe_ratio']:.2f}× its NFE: "
                      + ("goal met" if met else "goal NOT met"))
