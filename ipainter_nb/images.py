@@ -60,6 +60,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ipainter_nb.errors import UserInputError
 
 __all__ = [
+    "png_bytes",
     "IMAGE_SUFFIXES",
     "ImageLoadError",
     "ImageLoadWarning",
@@ -733,6 +734,13 @@ def _as_pil(obj: Image.Image | torch.Tensor | np.ndarray) -> Image.Image:
     if isinstance(obj, Image.Image):
         return obj
     raise TypeError(f"expected a PIL image, tensor or uint8 array, got {type(obj).__name__}")
+
+
+def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
+    """``img`` encoded as PNG in memory (``compress_level=1`` for pictures shown once and dropped)."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
 
 
 def save_png_atomic(img_or_tensor: Image.Image | torch.Tensor | np.ndarray, path: PathLike, *, replace: bool = True) -> Path:

@@ -37,7 +37,6 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import io
 import json
 import math
 import os
@@ -58,6 +57,7 @@ from ipainter_nb.images import (
     ImageLoadError,
     load_rgba,
     mask_to_pil,
+    png_bytes,
     read_bounded,
     save_png_atomic,
     tensor_to_pil,
@@ -716,7 +716,7 @@ class Composition:
         data = self._header(settings, seed)
         for layer in self.layers:
             entry = self._layer_entry(layer)
-            entry["image"] = "data:image/png;base64," + base64.b64encode(_png(layer.image)).decode()
+            entry["image"] = "data:image/png;base64," + base64.b64encode(png_bytes(layer.image)).decode()
             data["layers"].append(entry)
         return data
 
@@ -749,7 +749,7 @@ class Composition:
         data = self._header(settings, seed)
         written: set[str] = set()
         for layer in self.layers:
-            png = _png(layer.image)
+            png = png_bytes(layer.image)
             safe = re.sub(r"[^A-Za-z0-9_]+", "_", layer.name).strip("_")[:40] or "layer"
             file_name = f"{safe}-{tag}-{hashlib.sha256(png).hexdigest()[:12]}.png"
             target = folder / file_name
@@ -896,12 +896,6 @@ def _holds(path: Path, data: bytes) -> bool:
         return path.stat().st_size == len(data) and path.read_bytes() == data
     except OSError:
         return False
-
-
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _layer_from_entry(entry: Any, where: str, index: int, base: Path) -> Layer:

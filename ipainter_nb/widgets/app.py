@@ -52,9 +52,9 @@ from ipainter_nb.core.presets import PRESETS, find_weights
 from ipainter_nb.core.sampler import PaintResult, Step, auto_batch_size, paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
-from ipainter_nb.images import tensor_to_pil
+from ipainter_nb.images import png_bytes, tensor_to_pil
 from ipainter_nb.widgets.composer import Composer
-from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, png_bytes, unique_path
+from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, unique_path
 from ipainter_nb.widgets.messages import COLORS, first_line, message_html
 from ipainter_nb.widgets.plots import FrequencyPanel
 from ipainter_nb.widgets.preview import PIXELATED_CLASS, LivePreview
@@ -599,7 +599,7 @@ class Painter(W.VBox):
             return None
         if result.stopped or cancel.is_set():
             return None  # stale: a newer edit, a Paint or Stop; the previous draft stays
-        self.draft_image.value = png_bytes(tensor_to_pil(result.samples[0]))  # the browser enlarges it
+        self.draft_image.value = png_bytes(tensor_to_pil(result.samples[0]), compress_level=1)  # the browser enlarges it
         self.draft_caption.value = (f"<small>draft: {result.nfe} model calls, {result.elapsed_s:.1f} s "
                                     f"(Paint runs the full schedule)</small>")
         self._draft_handlers(result)

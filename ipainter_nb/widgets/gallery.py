@@ -9,7 +9,6 @@ kernel's main thread); adding a run from the painting thread only fills one in.
 from __future__ import annotations
 
 import html
-import io
 import threading
 import time
 from collections.abc import Callable
@@ -21,23 +20,16 @@ import ipywidgets as W
 from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import UserInputError
-from ipainter_nb.images import make_grid, save_png_atomic, tensor_to_pil, upscale_nearest
+from ipainter_nb.images import make_grid, png_bytes, save_png_atomic, tensor_to_pil, upscale_nearest
 from ipainter_nb.widgets.messages import first_line, message_html
 from ipainter_nb.widgets.preview import PIXELATED_CLASS
 
-__all__ = ["Run", "Gallery", "unique_path", "png_bytes", "MAX_HISTORY"]
+__all__ = ["Run", "Gallery", "unique_path", "MAX_HISTORY"]
 
 #: Past runs kept (the oldest goes when a new one arrives).
 MAX_HISTORY = 12
 _THUMB_PX = 192  # widest gallery picture, CSS pixels: a few runs side by side
 _SAVE_SIZES = [("native size", 1), ("×4 (nearest)", 4)]
-
-
-def png_bytes(img: object) -> bytes:
-    """A PIL image as PNG bytes for an ``ipywidgets.Image``: shown once, so speed over size."""
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)  # type: ignore[attr-defined]
-    return buf.getvalue()
 
 
 def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:
@@ -96,7 +88,7 @@ class _Slot:
         self.run = run
         samples = run.result.samples
         grid = make_grid(samples, nrow=min(samples.shape[0], 4))
-        self.image.value = png_bytes(upscale_nearest(grid, max(1, _THUMB_PX // grid.width)))
+        self.image.value = png_bytes(upscale_nearest(grid, max(1, _THUMB_PX // grid.width)), compress_level=1)
         badge = "<b style='color:#b26a00'>stopped</b> · " if run.stopped else ""
         self.caption.value = f"<small>{badge}{html.escape(run.caption())}</small>"
         self.saved.value = ""

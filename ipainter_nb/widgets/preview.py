@@ -25,7 +25,6 @@ writes through ``viz.timesteps_gif``, the project's one GIF writer.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,7 +36,7 @@ import torch
 from PIL import Image
 
 from ipainter_nb.core.sampler import Frame, PaintResult, Step
-from ipainter_nb.images import tensor_to_uint8, upscale_nearest
+from ipainter_nb.images import png_bytes, tensor_to_uint8, upscale_nearest
 
 __all__ = ["LivePreview", "encode_png", "PIXELATED_CLASS", "pixelated_style"]
 
@@ -61,9 +60,7 @@ def encode_png(rgb: np.ndarray, scale: int = 1) -> bytes:
     in the file instead); compress_level=1 because these PNGs are shown once and dropped,
     so encoding speed matters more than size.
     """
-    buf = io.BytesIO()
-    upscale_nearest(Image.fromarray(rgb), max(1, int(scale))).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return png_bytes(upscale_nearest(Image.fromarray(rgb), max(1, int(scale))), compress_level=1)
 
 
 _ARROW = {"down": "↓ down", "up": "↑ up"}
