@@ -7,13 +7,14 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast demo lab browser-deps clean
+.PHONY: setup test test-fast demo lab docs docs-serve wheel browser-deps clean
 
+# The dev extra brings the test tools, JupyterLab ([lab]) and the docs tooling ([docs]).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev,lab]"
+	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -25,13 +26,16 @@ browser-deps:
 	  echo "installing Debian's chromium for the browser test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; }
 
+# Lint, the documentation site with warnings as errors (a renamed function or an undocumented
+# argument fails here), then every test (the wheel test included).
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mkdocs build --strict --quiet
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -m "not browser"
+	$(PY) -m pytest -q -m "not browser and not wheel"
 
 demo: $(STAMP)
 	$(PY) -m ipainter_nb.cli demo --out demo_out
@@ -39,5 +43,16 @@ demo: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/01_quickstart.ipynb
 
+# The documentation site, into site/ (open site/index.html).
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(VENV)/bin/mkdocs serve
+
+# The wheel and the sdist, into dist/.
+wheel: $(STAMP)
+	$(PY) -m build --no-isolation --outdir dist
+
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) demo_out .pytest_cache site dist build

@@ -13,6 +13,7 @@
 ``frequency_schedule`` proposes the resampling window from the frequency argument.
 """
 
+from ._version import __version__ as __version__
 from .core import exact, frequency, schedules
 from .core.composition import Composition, CompositionError, Layer
 from .core.models import DiffusionModel, load_model
@@ -21,8 +22,6 @@ from .core.sampler import CancelToken, PaintResult, Step, paint, paint_steps
 from .core.schedule_rule import frequency_schedule
 from .core.schedules import ScheduleConfig
 from .errors import IPainterError, UserInputError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "load_model", "paint", "paint_steps", "Composition", "Layer", "schedules", "frequency", "exact", "ScheduleConfig",

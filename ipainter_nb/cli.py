@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from ._version import __version__
 from .batch import (
     MASK_TAG,
     claimed_batches,
@@ -547,6 +548,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (any command, any position)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("paint", help="paint a folder of <name>.png + <name>_mask.png pairs (as the original code's inference.py)",
