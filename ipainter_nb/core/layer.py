@@ -1,0 +1,203 @@
+"""One cutout on the canvas: a ``Layer`` and how it is drawn (scaled, flipped, cached)."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ipainter_nb.core.composition_checks import (
+    MAX_LAYER_CANVAS_RATIO,
+    MAX_LAYER_SIDE,
+    CompositionError,
+    as_bool,
+    as_int,
+    as_scale,
+    as_size,
+    invalid,
+    is_number,
+)
+from ipainter_nb.images import load_rgba
+
+__all__ = ["Layer", "check_drawn_size"]
+
+PathLike = str | os.PathLike
+
+
+def check_drawn_size(layer: Layer, limit: int, what: str) -> None:
+    """Refuse a layer whose drawn size exceeds ``limit`` px, before it is drawn.
+
+    Args:
+        layer: The layer, at its current scale.
+        limit: The largest side allowed, in pixels.
+        what: What the limit is, for the message (``"the limit for any layer"``).
+
+    Raises:
+        CompositionError: the layer would be drawn larger; the message gives the largest scale.
+    """
+    w, h = layer.size
+    if max(w, h) > limit:
+        raise CompositionError(
+            f"scale: layer {layer.name!r} at scale {layer.scale:g} would be drawn {w}x{h} px, larger than "
+            f"{what} ({limit} px a side); use a smaller scale (at most {limit / max(layer.image.size):.3g})")
+
+
+@dataclass(eq=False)  # identity, not value, equality: two identical cutouts are two layers
+class Layer:
+    """One cutout on the canvas.
+
+    Change a layer that is in a composition through ``Composition.update``/``move``/``reorder``
+    so that observers hear about it.
+
+    Args:
+        image: The cutout (converted to RGBA).
+        x: Left edge on the canvas, in pixels.
+        y: Top edge on the canvas, in pixels.
+        scale: Multiplies the image's size when drawn.
+        flip: Mirror the cutout horizontally.
+        z: Drawing order; higher is drawn on top.
+        name: A label (the file's stem for ``from_file``).
+
+    Raises:
+        TypeError: ``image`` is not a PIL image.
+        CompositionError: a field is out of range, or the layer would be drawn too large.
+    """
+
+    image: Image.Image
+    x: int = 0
+    y: int = 0
+    scale: float = 1.0
+    flip: bool = False
+    z: int = 0
+    name: str = ""
+    # (source image, scale, flip, rendered): the widgets redraw on every mouse move.
+    _cache: tuple | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, Image.Image):
+            raise TypeError(f"image: expected a PIL image, got {type(self.image).__name__}")
+        if self.image.mode != "RGBA":
+            self.image = self.image.convert("RGBA")
+        self.x = as_int(self.x, "x")
+        self.y = as_int(self.y, "y")
+        self.scale = as_scale(self.scale, "scale")
+        self.flip = as_bool(self.flip, "flip")
+        self.z = as_int(self.z, "z")
+        if not isinstance(self.name, str):
+            raise invalid("name", "a string", self.name)
+        check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")
+
+    @classmethod
+    def from_file(
+        cls,
+        path: PathLike,
+        x: int = 0,
+        y: int = 0,
+        scale: float = 1.0,
+        flip: bool = False,
+        name: str | None = None,
+        max_size: int | None = 512,
+    ) -> Layer:
+        """A layer from an image file, loaded (converted, downscaled, checked) by ``images.load_rgba``.
+
+        Args:
+            path: The image file (any format PIL reads; transparency kept).
+            x: Left edge on the canvas, in pixels.
+            y: Top edge on the canvas, in pixels.
+            scale: Multiplies the (downscaled) image's size when drawn.
+            flip: Mirror horizontally.
+            name: A label; defaults to the file's stem.
+            max_size: Downscale the file so that its longer side is at most this (None: never).
+
+        Returns:
+            The new layer (not yet in a composition).
+        """
+        img = load_rgba(path, max_size=max_size)
+        return cls(img, x=x, y=y, scale=scale, flip=flip, name=name or Path(path).stem)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) on the canvas, after scaling (at least 1 px each)."""
+        w, h = self.image.size
+        return max(1, round(w * self.scale)), max(1, round(h * self.scale))
+
+    def bbox(self) -> tuple[int, int, int, int]:
+        """The layer's box on the canvas.
+
+        Returns:
+            ``(x0, y0, x1, y1)``; x1 and y1 exclusive.
+        """
+        w, h = self.size
+        return self.x, self.y, self.x + w, self.y + h
+
+    def fitting_scale(self, canvas_size: int | tuple[int, int], fraction: float = 0.4) -> float:
+        """The scale at which this cutout fits in ``fraction`` of the canvas on both sides.
+
+        Never above the current scale: a cutout that already fits keeps its size. Use it to
+        place a new cutout (an upload of 32 px on a 64 px canvas would otherwise cover half of it).
+
+        Args:
+            canvas_size: The canvas, an int for a square or (width, height).
+            fraction: The share of each canvas side the cutout may take, in
+                (0, ``MAX_LAYER_CANVAS_RATIO``].
+
+        Returns:
+            The scale to use.
+
+        Raises:
+            CompositionError: ``fraction`` or ``canvas_size`` is out of range.
+        """
+        if not is_number(fraction) or not 0 < fraction <= MAX_LAYER_CANVAS_RATIO:
+            raise invalid("fraction", f"a number in (0, {MAX_LAYER_CANVAS_RATIO}]", fraction)
+        cw, ch = as_size(canvas_size, "canvas_size")
+        w, h = self.image.size
+        return min(self.scale, fraction * cw / w, fraction * ch / h)
+
+    def rendered(self) -> Image.Image:
+        """The cutout as drawn: scaled and flipped RGBA (cached until scale/flip/image change).
+
+        Enlarged with nearest neighbour, so each cutout pixel stays a crisp block at canvas
+        resolution (smooth filters blur a small cutout into mush); reduced with LANCZOS, which
+        keeps detail without aliasing. PIL premultiplies alpha, so edges get no dark fringe.
+        Replace ``image`` rather than drawing into it: in-place edits do not invalidate the cache.
+
+        Returns:
+            The RGBA image at ``size``.
+        """
+        c = self._cache
+        if c is not None and c[0] is self.image and c[1] == self.scale and c[2] == self.flip:
+            return c[3]
+        check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")  # scale may have been set directly
+        out = self.image
+        size = self.size
+        if size != out.size:
+            enlarge = size[0] >= out.size[0] and size[1] >= out.size[1]
+            out = out.resize(size, Image.Resampling.NEAREST if enlarge else Image.Resampling.LANCZOS)
+        if self.flip:
+            out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        self._cache = (self.image, self.scale, self.flip, out)
+        return out
+
+    def contains(self, px: float, py: float) -> bool:
+        """Whether a canvas point hits a visible (alpha > 0) pixel of this layer.
+
+        Args:
+            px: The point's x on the canvas.
+            py: The point's y on the canvas.
+
+        Returns:
+            True on a visible pixel of the drawn cutout.
+        """
+        lx, ly = math.floor(px) - self.x, math.floor(py) - self.y
+        w, h = self.size
+        if not (0 <= lx < w and 0 <= ly < h):
+            return False
+        return self.rendered().getpixel((lx, ly))[3] > 0
+
+    def __repr__(self) -> str:
+        w, h = self.image.size
+        return (f"Layer({self.name!r}, {w}x{h}, x={self.x}, y={self.y}, scale={self.scale:g}, "
+                f"flip={self.flip}, z={self.z})")
