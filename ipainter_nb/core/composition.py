@@ -7,17 +7,7 @@ the keep mask (1, H, W): 1 where a cutout covers the canvas (keep), 0 elsewhere
 (``core/composition_files.py``) so a scene, its paint settings and its seed can be saved,
 shared and re-run; the value rules and limits live in ``core/composition_checks.py``.
 
-Mask choices:
-
-- ``alpha_threshold`` binarizes the composited alpha: the sampler needs a hard {0, 1} mask
-  (it replaces known pixels by their noised ground truth at every step, so a fractional
-  mask would mix noise levels).
-- ``erode`` shrinks the kept region by that many pixels (square neighbourhood). Cutout
-  edges are often soft or carry a halo of the old background; regenerating a thin rim lets
-  the model blend the cutout into what it paints.
-- ``feather`` never reaches the sampler. It only softens the kept/generated boundary in
-  ``render_preview()`` so the user sees roughly how the edge will blend; keeping it out of
-  the mask keeps ``render()`` exactly what is painted.
+How layers become the picture and the mask: ``core/compositing.py``.
 """
 
 from __future__ import annotations
@@ -30,11 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image, ImageFilter
+from PIL import Image
 
+from ipainter_nb.core import compositing
 from ipainter_nb.core import composition_files as files
 from ipainter_nb.core.composition_checks import (
     FORMAT,
@@ -52,10 +41,9 @@ from ipainter_nb.core.composition_checks import (
     as_size,
     as_threshold,
     invalid,
-    is_number,
 )
 from ipainter_nb.core.layer import Layer, check_drawn_size
-from ipainter_nb.images import load_rgba, mask_to_pil, save_png_atomic, tensor_to_pil
+from ipainter_nb.images import load_rgba, mask_to_pil, save_png_atomic
 
 __all__ = [
     "FORMAT",
@@ -73,23 +61,6 @@ __all__ = [
 PathLike = str | os.PathLike
 Observer = Callable[["Composition"], Any]
 _REORDER = ("forward", "backward", "front", "back")
-
-
-def _erode(keep: np.ndarray, px: int) -> np.ndarray:
-    """Shrink the kept region (1s) of an (H, W) {0,1} mask by ``px`` pixels.
-
-    Erosion of keep = dilation of generate = a max-pool of (1 - keep). A square max-pool is
-    separable, so two 1-D pools cost O(px) per pixel instead of O(px^2). max_pool2d pads
-    with -inf, so the canvas border is not treated as "generate": a cutout touching the
-    edge stays kept up to the edge.
-    """
-    if px <= 0:
-        return keep
-    gen = torch.from_numpy(1.0 - keep)[None, None]
-    k = 2 * px + 1
-    gen = F.max_pool2d(gen, kernel_size=(1, k), stride=1, padding=(0, px))
-    gen = F.max_pool2d(gen, kernel_size=(k, 1), stride=1, padding=(px, 0))
-    return (1.0 - gen[0, 0]).numpy()
 
 
 class Composition:
@@ -443,26 +414,6 @@ class Composition:
 
     # ----------------------------------------------------------------- rendering
 
-    def _composite(self, background: float) -> tuple[np.ndarray, np.ndarray]:
-        """(H, W, 3) colour in [0, 1] and (H, W) alpha, all layers "over" in z order."""
-        if not is_number(background) or not -1.0 <= background <= 1.0:
-            raise invalid("background", "a number in [-1, 1]", background)
-        w, h = self.size
-        rgb = np.full((h, w, 3), (background + 1.0) / 2.0, dtype=np.float32)
-        alpha = np.zeros((h, w), dtype=np.float32)
-        for layer in self.layers:
-            x0, y0, x1, y1 = layer.bbox()
-            cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-            if cx0 >= cx1 or cy0 >= cy1:
-                continue  # off canvas
-            src = layer.rendered().crop((cx0 - x0, cy0 - y0, cx1 - x0, cy1 - y0))
-            src = np.asarray(src, dtype=np.float32) / 255.0
-            a = src[..., 3]
-            region = (slice(cy0, cy1), slice(cx0, cx1))
-            rgb[region] = src[..., :3] * a[..., None] + rgb[region] * (1.0 - a[..., None])
-            alpha[region] = a + alpha[region] * (1.0 - a)
-        return rgb, alpha
-
     def render(self, background: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """The sampler's inputs.
 
@@ -474,10 +425,7 @@ class Composition:
             ``image`` (3, H, W) float32 in [-1, 1] and ``keep`` (1, H, W) float32 in {0, 1}
             (1 = keep, 0 = generate).
         """
-        rgb, alpha = self._composite(background)
-        keep = _erode((alpha > self.alpha_threshold).astype(np.float32), self.erode)
-        image = torch.from_numpy(rgb * 2.0 - 1.0).permute(2, 0, 1).contiguous()
-        return image, torch.from_numpy(np.ascontiguousarray(keep))[None]
+        return compositing.render(self.layers, self.size, background, self.alpha_threshold, self.erode)
 
     def render_preview(
         self,
@@ -500,16 +448,7 @@ class Composition:
         """
         image, keep = self.render()
         feather = self.feather if feather is None else as_pixels(feather, "feather")
-        soft = keep
-        if feather > 0:
-            blurred = mask_to_pil(keep).filter(ImageFilter.GaussianBlur(radius=feather / 2))
-            soft = torch.from_numpy(np.asarray(blurred, dtype=np.float32) / 255.0)[None]
-        shown = image * soft  # grey (0.0) where generated
-        if overlay:
-            color = torch.tensor(overlay_color, dtype=torch.float32).view(3, 1, 1) / 127.5 - 1
-            tint = overlay_opacity * (1.0 - soft)
-            shown = shown * (1.0 - tint) + color * tint
-        return tensor_to_pil(shown)
+        return compositing.preview(image, keep, feather, overlay_color if overlay else None, overlay_opacity)
 
     def export_batch(self, directory: PathLike, name: str) -> tuple[Path, Path]:
         """Write the picture and its mask in the batch format of ``ipainter paint -s DIR``.
