@@ -1,0 +1,201 @@
+"""Conversions between PIL images, numpy arrays and the core's tensors.
+
+Images inside the core are float tensors in [-1, 1] (NCHW); keep masks are {0, 1} (1 = keep
+the known pixel, as RePaint's ``gt_keep_mask``). Every PIL mode is read by its real range
+(see the package docstring of ``ipainter_nb.images``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["MASK_THRESHOLD", "pil_to_tensor", "quantize_uint8", "uint8_to_tensor", "tensor_to_uint8", "tensor_to_pil",
+           "upscale_nearest", "mask_to_pil", "make_grid"]
+
+#: Pixels brighter than this (0..255 scale) in a mask are kept.
+MASK_THRESHOLD = 127
+
+# --------------------------------------------------------------------------- tensors
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """A PIL image as a (3, H, W) float32 tensor in [-1, 1], every mode by its real range.
+
+    Alpha is dropped (not composited): callers that care about transparency composite
+    first, as ``Composition.render`` does.
+    """
+    arr = np.asarray(_as_rgb(img), dtype=np.float32)
+    return torch.from_numpy(arr / 127.5 - 1.0).permute(2, 0, 1).contiguous()
+
+
+def _check_image_shape(t: torch.Tensor | np.ndarray) -> None:
+    if t.ndim not in (3, 4) or t.shape[-3] != 3:
+        raise ValueError(f"expected a (3,H,W) or (N,3,H,W) image tensor, got shape {tuple(t.shape)}")
+
+
+def quantize_uint8(t: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] as a uint8 tensor of the same shape on the CPU (values clamped).
+
+    A uint8 tensor is returned as is (on the CPU). Rounded, not truncated, so that
+    ``pil_to_tensor`` -> ``quantize_uint8`` gives the original bytes back. Done in numpy:
+    torch spreads even this small op over its thread pool, which costs far more than the
+    op itself on a CPU that is busy running the model in another thread.
+    """
+    a = t.detach().cpu()
+    if a.dtype == torch.uint8:
+        return a
+    f = a.numpy() if a.dtype == torch.float32 else a.float().numpy()
+    return torch.from_numpy(np.rint((np.clip(f, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8))
+
+
+def uint8_to_tensor(u8: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """The inverse of ``quantize_uint8``: uint8 values as float32 in [-1, 1], same shape."""
+    a = torch.as_tensor(u8)
+    if a.dtype != torch.uint8:
+        raise ValueError(f"expected uint8 values, got {a.dtype}")
+    return a.float() / 127.5 - 1.0
+
+
+def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:
+    """(3, H, W) -> (H, W, 3) or (N, 3, H, W) -> (N, H, W, 3) uint8 array.
+
+    Takes float images in [-1, 1] (clamped) or uint8 tensors (as ``quantize_uint8`` makes).
+    """
+    _check_image_shape(t)
+    return np.ascontiguousarray(np.moveaxis(quantize_uint8(t).numpy(), -3, -1))
+
+
+def tensor_to_pil(t: torch.Tensor) -> Image.Image:
+    """A (3, H, W) or (1, 3, H, W) tensor in [-1, 1] (or uint8) as an RGB PIL image."""
+    if t.dim() == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"tensor_to_pil takes one image, got a batch of {t.shape[0]}; use make_grid")
+        t = t[0]
+    return Image.fromarray(tensor_to_uint8(t))
+
+
+def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
+    """``img`` enlarged ``factor`` times with nearest neighbour: each pixel a crisp square."""
+    if isinstance(factor, bool) or int(factor) != factor or factor < 1:
+        raise ValueError(f"factor must be a whole number >= 1, got {factor!r}")
+    factor = int(factor)
+    if factor == 1:
+        return img
+    return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
+
+
+def _mask_array(keep: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Any (H,W), (1,H,W) or (1,1,H,W) keep mask as a bool (H, W) array."""
+    arr = keep.detach().cpu().numpy() if isinstance(keep, torch.Tensor) else np.asarray(keep)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f"expected a (H,W), (1,H,W) or (1,1,H,W) mask, got shape {tuple(keep.shape)}")
+    return arr > 0.5
+
+
+def mask_to_pil(keep: torch.Tensor | np.ndarray) -> Image.Image:
+    """A keep mask as a mode "L" image: white (255) = keep, black (0) = generate."""
+    return Image.fromarray(_mask_array(keep).astype(np.uint8) * 255)
+
+
+def make_grid(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    nrow: int = 8,
+    gap: int = 2,
+    fill: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
+    """Tile (N, 3, H, W) images (in [-1, 1], or uint8) into one RGB picture, ``nrow`` per row.
+
+    Images are separated by a ``gap``-pixel line of ``fill`` (no outer border).
+    """
+    batch = torch.stack(list(images)) if not isinstance(images, torch.Tensor) else images
+    if batch.dim() == 3:
+        batch = batch[None]
+    arr = tensor_to_uint8(batch)  # (N, H, W, 3)
+    n, h, w, _ = arr.shape
+    if n == 0:
+        raise ValueError("make_grid needs at least one image")
+    if nrow < 1:
+        raise ValueError(f"nrow must be >= 1, got {nrow}")
+    cols = min(nrow, n)
+    rows = math.ceil(n / cols)
+    out = np.empty((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), np.uint8)
+    out[...] = np.asarray(fill, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        y, x = r * (h + gap), c * (w + gap)
+        out[y:y + h, x:x + w] = arr[i]
+    return Image.fromarray(out)
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def _is_high_bit_depth(img: Image.Image) -> bool:
+    return img.mode in ("I", "F") or img.mode.startswith("I;16")
+
+
+def _grey_scale_of(img: Image.Image, arr: np.ndarray) -> float:
+    """The value that means white for a high-bit-depth greyscale image (see module docstring)."""
+    if img.mode == "F":
+        return 1.0 if np.nanmax(arr, initial=0.0) <= 1.0 else 255.0
+    if img.mode.startswith("I;16") or img.format == "PNG":
+        return 65535.0
+    return 255.0 if arr.max(initial=0) <= 255 else 65535.0
+
+
+def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
+    """16-bit / 32-bit integer and float greyscale as 8-bit "L", by the real range."""
+    arr = np.asarray(img).astype(np.float64)
+    white = _grey_scale_of(img, arr)
+    out = np.nan_to_num(arr, nan=0.0) / white * 255.0
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+
+def _convert(img: Image.Image, mode: str) -> Image.Image:
+    """``img.convert(mode)`` without PIL's palette-transparency warning: the conversions of
+    this module handle a palette's transparency on purpose, so it asks nothing of a user."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Palette images with Transparency", category=UserWarning)
+        return img.convert(mode)
+
+
+def _as_rgb(img: Image.Image) -> Image.Image:
+    """Any mode as RGB (alpha dropped), high bit depths by their real range."""
+    if img.mode == "RGB":
+        return img
+    if _is_high_bit_depth(img):
+        img = _high_bit_depth_to_l(img)
+    return _convert(img, "RGB")
+
+
+def _as_grey_over_black(img: Image.Image) -> Image.Image:
+    """Any mode as "L", transparent pixels counting as black (a mask drawn on a transparent
+    layer means "keep what I painted")."""
+    if _is_high_bit_depth(img):
+        grey = _high_bit_depth_to_l(img)
+        trns = img.info.get("transparency")
+        if isinstance(trns, (int, float)):
+            # The transparent grey value is given in the file's own (16-bit) scale.
+            arr = np.where(np.asarray(img) == trns, 0, np.asarray(grey)).astype(np.uint8)
+            grey = Image.fromarray(arr)
+        return grey
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
+        rgba = _convert(img, "RGBA")
+        arr = np.asarray(rgba)
+        if arr[..., :3].min() == arr[..., :3].max() and arr[..., 3].min() != arr[..., 3].max():
+            # one flat colour everywhere: the mask lives in the alpha channel alone (opaque = keep),
+            # as masks exported as "alpha only" are; over black, flat black would keep nothing
+            return Image.fromarray(np.ascontiguousarray(arr[..., 3]))
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("L")
+    return img.convert("L")
+
+

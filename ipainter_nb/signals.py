@@ -1,0 +1,145 @@
+"""The signals that end a run: one clean stop for all of them, owned by the ``ipainter`` command.
+
+A user (Ctrl-C: SIGINT; Ctrl-\\: SIGQUIT), a closed terminal or a dropped SSH session
+(SIGHUP) and a job scheduler or ``kill`` (SIGTERM) all mean "stop now". Under
+``stop_on_signals`` each raises ``Stopped`` (a ``KeyboardInterrupt``) in the main thread, so
+the ``finally`` blocks of every writer run: finished outputs stay, temp and claim files go.
+SIGQUIT is treated like the others on purpose: its default (a core dump) is of no use to a
+user of this command, while a half-written picture and a claim file left behind are a cost;
+a stop that itself hangs still ends with a second signal, and SIGKILL always works (the
+next run then removes what was left).
+
+Only the command installs handlers (``ipainter_nb.cli``). The library installs none when
+imported or called (a notebook's kernel owns its signals): ``signals_deferred``, the one
+place it touches them, holds them only for the few milliseconds of one file write that must
+not be cut and then hands the signal to the handler that was there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+
+__all__ = ["STOP_SIGNALS", "Stopped", "stop_on_signals", "stop_signal", "signals_deferred"]
+
+#: The signals that stop a run cleanly (those this platform has).
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal arrived: raised in the main thread, unwinding every ``finally`` block.
+
+    Args:
+        signum: the signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__()
+
+    @property
+    def name(self) -> str:
+        """The signal's name, e.g. ``SIGTERM``."""
+        return signal.Signals(self.signum).name
+
+
+class _State:
+    """What the handlers of ``stop_on_signals`` know: the first stop signal, a deferred one."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.received: int | None = None  # the first stop signal of this command
+        self.raised = False  # a Stopped is unwinding: another signal ends the process at once
+        self.deferring = 0
+        self.pending: int | None = None
+
+
+_STATE = _State()
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    if _STATE.raised:
+        # the clean stop is already under way and someone insists: end now, as the signal's
+        # default would (the next run removes what this leaves)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    if _STATE.received is None:
+        _STATE.received = signum
+    if _STATE.deferring:
+        _STATE.pending = _STATE.pending or signum
+        return
+    _STATE.raised = True
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, every signal of ``STOP_SIGNALS`` raises ``Stopped`` in the main thread.
+
+    For the command line only: a library must leave signals to its host. Outside the main
+    thread (where Python delivers no signal) it changes nothing. The handlers that were
+    there are put back on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _on_stop) for sig in STOP_SIGNALS}
+    _STATE.__init__()
+    _STATE.active = True
+    try:
+        yield
+    finally:
+        _STATE.active = False
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_signal() -> int | None:
+    """The stop signal that ended the current (or last) ``stop_on_signals`` block, if any."""
+    return _STATE.received
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold the stop signals until the block ends, then act on the first one that came.
+
+    For writes whose writer cannot be interrupted cleanly: ``torch.save``'s zip writer turns
+    a ``KeyboardInterrupt`` into an error of its own while it unwinds. The block should be
+    short (one file written). Under ``stop_on_signals`` the command's handler waits for the
+    block's end; elsewhere SIGINT and SIGTERM are held for the block only and then passed to
+    the handler that was there (the host's). Outside the main thread it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _STATE.active and signal.getsignal(signal.SIGINT) is _on_stop:
+        _STATE.deferring += 1
+        try:
+            yield
+        finally:
+            _STATE.deferring -= 1
+            if not _STATE.deferring and _STATE.pending is not None:
+                signum, _STATE.pending = _STATE.pending, None
+                _STATE.raised = True
+                raise Stopped(signum)
+        return
+    pending: list[int] = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum)) for sig in watched}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)  # Python's own SIGINT handler raises KeyboardInterrupt here
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(pending[0])
