@@ -19,6 +19,7 @@ from ipainter_nb.core.schedule_rule import frequency_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.widgets import Painter
 from ipainter_nb.widgets import app as app_module
+from ipainter_nb.widgets import painter_runs
 
 SHORT = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
 PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
@@ -310,6 +311,9 @@ def test_the_gallery_keeps_runs_and_marks_a_stopped_one(model, tmp_path):
     assert "ipainter-stopped" in items[0]._dom_classes and "stopped" in items[0].children[1].value
     assert not any("ipainter-stopped" in item._dom_classes for item in items[1:])
     assert "seed 3" in items[1].children[1].value and "5 model calls" in items[1].children[1].value
+    # the call count is said once (the schedule's description gives it); a stopped run says how far it got
+    assert items[1].children[1].value.count("model calls") == 1
+    assert f"stopped after {stopped.nfe} model calls" in items[0].children[1].value
     painter.close()
 
 
@@ -489,7 +493,7 @@ def test_the_band_snr_plot_follows_the_composition_once_editing_pauses(model, tm
 
 
 def test_pictures_beyond_one_micro_batch_follow_in_the_progress_and_the_gallery(painter, monkeypatch):
-    monkeypatch.setattr(app_module, "auto_batch_size", lambda model: 2)  # as a big model on a small device
+    monkeypatch.setattr(painter_runs, "auto_batch_size", lambda model: 2)  # as a big model on a small device
     painter.set_schedule(PLAIN5)
     painter.num_samples = 3
     result = painter.paint(wait=True)

@@ -33,6 +33,7 @@ from lab_server import REPO_ROOT, LabServer
 from PIL import Image
 
 from ipainter_nb.demo.cutouts import list_cutouts
+from ipainter_nb.widgets.composer import MAX_SCALE, MIN_SCALE, SCALE_STEP
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +45,7 @@ FIRST_LOAD_MS = 240_000  # JupyterLab's first page load (bundles, settings) took
 
 # The test notebook: cells are run one by one, by index, when a test needs them.
 (COMPOSER_CELL, DRAG_REPORT, KEY_REPORT, PAINTER_CELL, PAINT_REPORT, LAYERS_REPORT, QUICK_SCHEDULE,
- LONG_SCHEDULE, DRAFTS_ON, PAINT_IN_CELL) = range(10)
+ LONG_SCHEDULE, DRAFTS_ON, PAINT_IN_CELL, LAYOUT_PAINTER) = range(11)
 CELLS = [
     """\
     from ipainter_nb.widgets.composer import Composer
@@ -107,6 +108,17 @@ CELLS = [
     # paint() in a cell, with its progress display left as it is by default
     result = ip.paint(model, *painter.composition.render(), seed=1)
     print("PAINTED_IN_CELL", get_ipython().execution_count, result.nfe)
+    """,
+    """\
+    # the demo model's 64x64 canvas, as users see it, with a (short) run in its gallery
+    import ipainter_nb as ip
+    from ipainter_nb.core.schedules import ScheduleConfig
+    from ipainter_nb.demo import demo_composition
+
+    wide = ip.Painter(model="demo", composition=demo_composition(64), drafts=False)
+    wide.set_schedule(ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
+    wide.paint()
+    wide
     """,
 ]
 
@@ -343,10 +355,14 @@ def test_paint_button_shows_previews_and_a_result(notebook: Notebook):
     notebook.page.screenshot(path=str(ARTIFACTS / "browser_painter.png"))
 
 
-# Measured in the page: every visible element of the Painter inside the cell's output area,
-# no inner horizontal scrollbar, no cut label, and the tool buttons shown.
+# Measured in the page, in one call per window size: after the layout has settled (Lumino
+# lays panels out on the next animation frames), every shown element of the Painter inside
+# the cell's output area, no element whose content is wider than its box (an inner
+# scrollbar, or content spilling over its neighbours), no element cut by a clipping
+# ancestor, no input narrower than its text, and every tool button shown.
 LAYOUT_JS = """
-root => {
+async root => {
+  for (let i = 0; i < 3; i++) await new Promise(r => requestAnimationFrame(r));
   const name = el => el.tagName.toLowerCase() + [...el.classList].filter(c => /^(ipainter|widget|jupyter)-/.test(c))
       .slice(0, 3).map(c => '.' + c).join('') + (el.innerText ? ` "${el.innerText.trim().slice(0, 24)}"` : '');
   const shown = el => {
@@ -357,67 +373,107 @@ root => {
   const area = output.getBoundingClientRect();
   const notebook = root.closest('.jp-NotebookPanel').getBoundingClientRect();
   const all = [root, ...root.querySelectorAll('*')].filter(shown);
-  const outside = all.filter(el => {
-    const b = el.getBoundingClientRect();
-    return b.left < area.left - 1 || b.right > area.right + 1;
-  }).map(el => `${name(el)} [${Math.round(el.getBoundingClientRect().left)}, ${Math.round(el.getBoundingClientRect().right)}]`);
-  // a box that scrolls sideways, with the child that sticks out furthest (what to fix)
-  const right = el => el.getBoundingClientRect().right;
-  const widest = el => [...el.children].reduce((a, c) => !a || right(c) > right(a) ? c : a, null);
-  const child = c => c ? `${name(c)} margin ${getComputedStyle(c).margin} width ${Math.round(c.getBoundingClientRect().width)}` : '-';
-  const scrollbars = [output, ...all].filter(el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
-      && el.scrollWidth > el.clientWidth + 1)
-      .map(el => `${name(el)} ${el.scrollWidth} > ${el.clientWidth} px, widest child ${child(widest(el))}`);
-  const cut = [...root.querySelectorAll('button, label, .widget-label')].filter(shown)
-      .filter(el => el.scrollWidth > el.clientWidth + 1).map(name);
+  const box = el => el.getBoundingClientRect();
+  const outside = all.filter(el => box(el).left < area.left - 1 || box(el).right > area.right + 1)
+      .map(el => `${name(el)} [${Math.round(box(el).left)}, ${Math.round(box(el).right)}]`);
+  // a slider's handles overhang its track by design: not an overflow
+  const overflowing = [output, ...all].filter(el => el.clientWidth > 0 && !el.closest('.noUi-target, .slider-container')
+      && (el.scrollWidth > el.clientWidth + 1 || (['auto', 'scroll'].includes(getComputedStyle(el).overflowY)
+          && el.scrollHeight > el.clientHeight + 1)))
+      .map(el => `${name(el)} ${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight} px`);
+  const clips = el => getComputedStyle(el).overflowX !== 'visible';
+  const cut = all.filter(el => {
+    const b = box(el);
+    for (let a = el.parentElement; a && a !== output; a = a.parentElement) {
+      if (!clips(a)) continue;
+      const c = box(a);
+      if (b.left < c.left - 1 || b.right > c.right + 1) return true;
+    }
+    return false;
+  }).map(name);
+  const fields = [...root.querySelectorAll('input[type=text], input[type=number], select')].filter(shown)
+      .filter(el => box(el).width < 48).map(el => `${name(el.parentElement)} ${Math.round(box(el).width)} px`);
   const tools = [...root.querySelectorAll('.ipainter-tools button')]
-      .map(b => ({label: b.innerText.trim() || b.title, width: b.getBoundingClientRect().width, shown: shown(b)}));
-  const canvas = root.querySelector('.ipainter-canvas canvas').getBoundingClientRect();
-  return {area: [area.left, area.right], notebook: [notebook.left, notebook.right], outside, scrollbars, cut,
-          tools, canvas_width: canvas.width};
+      .map(b => ({label: b.innerText.trim() || b.title, width: box(b).width, shown: shown(b)}));
+  const track = root.querySelector('.ipainter-scale .noUi-target, .ipainter-scale .slider-container');
+  return {width: window.innerWidth, area: [area.left, area.right], notebook: [notebook.left, notebook.right],
+          outside, overflowing, cut, fields, tools,
+          canvas_width: box(root.querySelector('.ipainter-canvas canvas')).width,
+          scale_track: track ? box(track).width : 0};
 }
 """
+#: Window widths swept (every 16 px), with JupyterLab's file browser open and closed.
+WIDTHS = range(1024, 1921, 16)
+HEIGHT = 768
+#: Pixels of the Scale slider per 0.05 step below which a hand cannot pick each step.
+MIN_PX_PER_STEP = 2.5
 
 
-def open_file_browser(page: Any) -> float:
-    """Open JupyterLab's file browser sidebar (its default state) and return its width."""
+def set_file_browser(page: Any, open_: bool) -> float:
+    """Open or close JupyterLab's file browser sidebar; return its width (0 when closed)."""
     browser = page.locator("#filebrowser")
-    if not browser.is_visible():
+    if browser.is_visible() != open_:
         page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="filebrowser"]').click()
-    browser.wait_for(state="visible")
-    return browser.bounding_box()["width"]
+    browser.wait_for(state="visible" if open_ else "hidden")
+    return browser.bounding_box()["width"] if open_ else 0.0
 
 
-@pytest.mark.parametrize("window", [(1280, 800), (1024, 768)], ids=["1280x800", "1024x768"])
-def test_painter_fits_beside_the_file_browser(notebook: Notebook, window: tuple[int, int]):
+def layout_problems(layout: dict) -> list[str]:
+    """What a user would see wrong in one measurement of ``LAYOUT_JS``."""
+    problems = []
+    if layout["area"][1] > layout["notebook"][1] + 1:
+        problems.append(f"output area wider than the notebook {layout['area']} {layout['notebook']}")
+    for key in ("outside", "overflowing", "cut", "fields"):
+        if layout[key]:
+            problems.append(f"{key}: {layout[key][:4]}")
+    hidden = [t["label"] for t in layout["tools"] if not (t["shown"] and t["width"] > 0)]
+    if not layout["tools"] or hidden:
+        problems.append(f"tool buttons not shown: {hidden or 'none found'}")
+    if layout["canvas_width"] < 128:
+        problems.append(f"canvas squeezed to {layout['canvas_width']} px")
+    steps = round((MAX_SCALE - MIN_SCALE) / SCALE_STEP)
+    if layout["scale_track"] < MIN_PX_PER_STEP * steps:
+        problems.append(f"Scale slider {layout['scale_track']:.0f} px for {steps} steps")
+    return problems
+
+
+def layout_painter(nb: Notebook) -> Any:
+    """The demo-model Painter (64x64 canvas, as users see it) with one run in its gallery."""
+    nb.run_once(LAYOUT_PAINTER)
+    root = nb.output(LAYOUT_PAINTER).locator(".ipainter-painter")
+    root.locator(".ipainter-canvas canvas").last.wait_for()
+    gallery_items(root).first.wait_for()
+    return root
+
+
+def test_painter_is_fluid_at_every_width(notebook: Notebook):
+    """Every 16 px from 1024 to 1920 wide, file browser open and closed, at 768 px high."""
     page = notebook.page
-    root = painter_root(notebook)
-    page.set_viewport_size({"width": window[0], "height": window[1]})
+    root = layout_painter(notebook)
+    failures: dict[str, list[str]] = {}
+    started = time.monotonic()
     try:
-        sidebar = open_file_browser(page)
-        root.evaluate("el => el.scrollIntoView({block: 'start'})")
-        # Lumino lays the panels out again after a resize: measure once two readings agree
-        layout, previous = None, {}
-        deadline = time.monotonic() + 10
-        while layout != previous and time.monotonic() < deadline:
-            previous, layout = layout, root.evaluate(LAYOUT_JS)
-            page.wait_for_timeout(250)
-        # for the eye: the same width, tall enough to show the whole Painter
-        page.set_viewport_size({"width": window[0], "height": 2400})
-        root.evaluate("el => el.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(300)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"browser_layout_{window[0]}x{window[1]}.png"))
+        for sidebar in (True, False):
+            page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
+            set_file_browser(page, sidebar)
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": HEIGHT})
+                layout = root.evaluate(LAYOUT_JS)
+                assert layout["width"] == width
+                problems = layout_problems(layout)
+                if problems:
+                    failures[f"{width}x{HEIGHT} file browser {'open' if sidebar else 'closed'}"] = problems
+        print(f"\nlayout sweep: {2 * len(WIDTHS)} window sizes in {time.monotonic() - started:.1f} s")
+        for width in (1024, 1366):  # for the eye: the whole Painter at a common width
+            page.set_viewport_size({"width": width, "height": 2400})
+            set_file_browser(page, True)
+            root.evaluate("el => el.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(300)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"browser_layout_{width}.png"))
     finally:
         page.set_viewport_size(WINDOW)
-
-    assert sidebar > 100, "the file browser sidebar is not open"
-    assert layout["area"][1] <= layout["notebook"][1] + 1, f"the output area is wider than the notebook: {layout}"
-    assert not layout["outside"], f"parts of the Painter reach outside its cell: {layout['outside']}"
-    assert not layout["scrollbars"], f"inner horizontal scrollbars: {layout['scrollbars']}"
-    assert not layout["cut"], f"cut labels: {layout['cut']}"
-    assert layout["tools"] and all(t["shown"] and t["width"] > 0 for t in layout["tools"]), layout["tools"]
-    assert layout["canvas_width"] >= 128, f"the canvas is squeezed to {layout['canvas_width']} px"
+    assert not failures, "layout problems:\n" + "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
 def set_scale(control: Any, value: float) -> bool:

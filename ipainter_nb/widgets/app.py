@@ -32,11 +32,8 @@ on; ``Painter()`` turns it on by calling
 from __future__ import annotations
 
 import html
-import math
 import os
 import threading
-import time
-import traceback
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -48,64 +45,42 @@ from traitlets import Bool, Dict, Instance, Int, Unicode, link, observe
 
 from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.models import DiffusionModel, load_model
-from ipainter_nb.core.presets import PRESETS, find_weights
-from ipainter_nb.core.sampler import PaintResult, Step, auto_batch_size, paint
+from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
-from ipainter_nb.images import png_bytes, tensor_to_pil
+from ipainter_nb.widgets.colab import enable_colab_widgets
 from ipainter_nb.widgets.composer import Composer
+from ipainter_nb.widgets.draft import DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, DraftPanel
 from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, unique_path
 from ipainter_nb.widgets.messages import COLORS, first_line, message_html
+from ipainter_nb.widgets.models_menu import available_models
+from ipainter_nb.widgets.painter_runs import PROGRESS_INTERVAL_S, PainterRuns
 from ipainter_nb.widgets.plots import FrequencyPanel
-from ipainter_nb.widgets.preview import PIXELATED_CLASS, LivePreview
+from ipainter_nb.widgets.preview import LivePreview
 from ipainter_nb.widgets.schedule_controls import ScheduleControls
 from ipainter_nb.widgets.worker import Debouncer, Job, Worker
 
-__all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES", "MAX_HISTORY"]
+__all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES", "MAX_HISTORY", "DRAFT_T_T",
+           "DRAFT_JUMP_N_SAMPLE", "PROGRESS_INTERVAL_S"]
 
 MAX_SAMPLES = 8
-#: Drafts walk this many respaced steps (the model's default schedule scaled down) and
-#: denoise each resampled stretch at most this many times: tens of model calls.
-DRAFT_T_T = 12
-DRAFT_JUMP_N_SAMPLE = 2
-#: Edits must pause this long before a draft (and the band-SNR plot) follows them.
+#: A gesture (a drag, wheel turns, a slider drag) must pause this long before a draft (and
+#: the band-SNR plot) follows it; a single edit (a drop, Delete, a button) waits only
+#: ``CLICK_PAUSE_S``, which merges the changes of one click.
 EDIT_PAUSE_S = 0.2
+CLICK_PAUSE_S = 0.02
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
-#: Seconds between two progress-bar updates during a run (the last step is always shown).
-PROGRESS_INTERVAL_S = 0.5
-#: Share of a run's wall time the live preview may spend showing frames.
+#: Share of a run's wall time the live preview's kernel side may take (encoding frames).
 PREVIEW_SHARE = 0.01
+#: At most one preview frame this often during a run: each frame is also decoded and laid
+#: out by the browser, on the same CPU as the model when the notebook runs locally.
+PREVIEW_INTERVAL_S = 1.0
 #: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
 #: costs as much as a few model calls on a small CPU (the last one is always drawn).
 SPECTRA_PER_S = 0.05
 
 
-def enable_colab_widgets() -> bool:
-    """Turn on Colab's custom widget manager (needed for ipycanvas); False outside Colab."""
-    try:
-        from google.colab import output  # type: ignore[import-not-found]
-    except ImportError:
-        return False
-    try:
-        output.enable_custom_widget_manager()
-    except Exception:  # an old Colab runtime without it: widgets may still partly work
-        return False
-    return True
-
-
-def available_models() -> list[str]:
-    """Presets whose weights are on this machine (shipped, or found by ``find_weights``)."""
-    found = []
-    for name in PRESETS:
-        try:
-            find_weights(name)
-        except Exception:  # missing weights are the normal case for the big presets
-            continue
-        found.append(name)
-    return found
-
-
-class Painter(W.VBox):
+class Painter(PainterRuns, W.VBox):
     """Compose, paint, watch, compare and save, in one widget.
 
     Args:
@@ -172,7 +147,9 @@ class Painter(W.VBox):
         self.error = W.HTML(layout=W.Layout(min_height="0", max_width="100%"))
 
         # ---- model
-        field_layout = {"width": "100%", "max_width": "320px"}
+        # "auto" in a column stretches a field to the column's width, margins included
+        # (100% plus the fields' 2 px margins overflowed it)
+        field_layout = {"width": "auto", "min_width": "0", "max_width": "320px"}
         self.model_dropdown = W.Dropdown(description="model", layout=W.Layout(**field_layout),
                                          style={"description_width": "90px"})
         if isinstance(model, (str, Path)):
@@ -186,26 +163,15 @@ class Painter(W.VBox):
         size = self.model.image_size if self.model is not None else 64
         comp = composition if composition is not None else Composition(size)
         self.composer = Composer(comp, size=comp.size, cutouts="demo" if cutouts is None else cutouts)
-        # the canvas and its tools take what they need; the palette wraps below them instead of
-        # pushing the draft and the controls onto a row of their own on a wide screen
-        self.composer.layout.flex = "1 1 420px"
-        self.composer.layout.max_width = "680px"
+        self.composer.on_gesture_end(self._after_gesture)
         self._observed: Composition | None = None
         self._observe_composition()
         self.composer.observe(self._on_composition_replaced, names="composition")
 
         # ---- live draft
-        self.draft_image = W.Image(format="png", layout=W.Layout(width="160px", height="160px", object_fit="contain"))
-        self.draft_image.add_class(PIXELATED_CLASS)  # enlarged by the browser, pixels kept square
-        self.draft_caption = W.HTML("<small>a quick draft appears here after each change</small>",
-                                    layout=W.Layout(max_width="160px"))
-        self.draft_toggle = W.ToggleButton(value=drafts, description="live draft", icon="bolt",
-                                           tooltip="paint a quick draft after each change of the canvas",
-                                           layout=W.Layout(width="160px"))
-        self.draft_toggle.add_class("ipainter-draft-toggle")
-        self.draft_box = W.VBox([self.draft_image, self.draft_caption, self.draft_toggle],
-                                layout=W.Layout(margin="0 8px", min_width="160px"))
-        self.draft_box.add_class("ipainter-draft")
+        self.draft = DraftPanel(enabled=drafts)
+        self.draft_box, self.draft_image = self.draft, self.draft.image
+        self.draft_caption, self.draft_toggle = self.draft.caption, self.draft.toggle
         self.draft_enabled = drafts
         link((self.draft_toggle, "value"), (self, "draft_enabled"))
 
@@ -238,7 +204,8 @@ class Painter(W.VBox):
                                       layout=W.Layout(flex="1 1 200px", min_width="160px", max_width="420px"))
 
         # ---- live views, with budgets: a run must stay within a few percent of a bare paint()
-        self.preview = LivePreview(max_overhead=PREVIEW_SHARE, gif_path=Path(out_dir) / "paint.gif")
+        self.preview = LivePreview(max_fps=1 / PREVIEW_INTERVAL_S, max_overhead=PREVIEW_SHARE,
+                                   gif_path=Path(out_dir) / "paint.gif")
         self.frequency = FrequencyPanel(max_fps=SPECTRA_PER_S, render_thread=False)  # drawn between model calls
         # the two plots sit side by side when there is room and under each other when not
         for plot in (self.frequency.spectrum_image, self.frequency.snr_image):
@@ -265,7 +232,7 @@ class Painter(W.VBox):
         wrap = dict(flex_flow="row wrap", align_items="flex-start", max_width="100%")
         line = dict(flex_flow="row wrap", align_items="center", max_width="100%")
         controls = W.VBox([self.model_dropdown, self.samples_input, self.seed_input, self.schedule_controls],
-                          layout=W.Layout(flex="1 1 260px", min_width="240px", max_width="340px"))
+                          layout=W.Layout(flex="1 1 240px", min_width="240px", max_width="340px"))
         self.children = [
             W.HBox([self.composer, self.draft_box, controls], layout=W.Layout(**wrap)),
             W.HBox([self.paint_button, self.stop_button, self.progress, self.status], layout=W.Layout(**line)),
@@ -361,44 +328,6 @@ class Painter(W.VBox):
         self._after_edit()
         return self.model
 
-    def paint(self, wait: bool = False) -> PaintResult | None:
-        """Paint the composition with the chosen settings on the worker thread.
-
-        Returns at once (None) and the widget shows the run: Paint is disabled, Stop
-        enabled, the progress bar moves, ``busy`` is True. ``wait=True`` blocks the
-        calling cell until the run ends and returns its ``PaintResult``
-        (``result.stopped`` if stopped), or None if it could not start or failed: the
-        reason is in the widget's error line, ``error_message`` and ``last_error``. The
-        progress keeps moving while a cell waits, but clicks on the widget are handled
-        only after the cell ends: in a notebook prefer ``paint()`` and read ``result``
-        (or call ``wait()``) in a later cell.
-        """
-        job = self._start()
-        if job is None:
-            return None
-        return self.wait() if wait else None
-
-    def wait(self, timeout: float | None = None) -> PaintResult | None:
-        """Block until the current paint (if any) ends; return its result (None if it failed)."""
-        job = self._paint_job
-        if job is None:
-            return self.result
-        job.wait(timeout)
-        return job.result if job.done.is_set() else None
-
-    def stop(self) -> None:
-        """Cancel the paint and any draft: each ends within one model call; a stopped paint
-        shows what it has, marked "stopped" in the gallery."""
-        self._edit_pause.cancel()
-        self._draft_wanted = False
-        self.worker.cancel()
-        job = self._paint_job
-        if job is not None and job.dropped and self.busy:  # stopped while queued behind a draft: it never ran
-            self.busy = False
-            self._set_status("stopped before the run began: nothing was painted", "warning")
-        elif self.busy:
-            self._set_status("stopping after the current model call…", "warning")
-
     def save_run(self, index: int = 0, folder: str | Path | None = None, upscale: int | None = None) -> list[Path]:
         """Write every picture of run ``index`` (0 = newest, as in the gallery) as PNG,
         ``upscale`` times larger with nearest neighbour (default: the gallery's choice)."""
@@ -427,109 +356,6 @@ class Painter(W.VBox):
             self._observed = None
         super().close()
 
-    # ================================================================= painting
-
-    def _start(self) -> Job | None:
-        with self._lock:  # two fast clicks must not start two runs
-            if self.busy:
-                self._set_error("a run is already in progress: press Stop first")
-                return None
-            self._set_error("")
-            if self.model is None:
-                self._set_error("no model is loaded: pick one in the model dropdown")
-                return None
-            model = self.model
-            try:
-                self.composition.check_size(model.image_size, f"model {model.name!r}")
-            except IPainterError as exc:
-                self._set_error(str(exc))
-                return None
-            image, keep = self.composition.render()
-            if self.schedule_controls.adapts_to_mask:
-                self.schedule_controls.refresh(keep)  # the rule follows the current mask
-            try:
-                config = self.schedule_config
-            except (IPainterError, ValueError, TypeError) as exc:
-                self._set_error(f"invalid schedule: {first_line(exc)}")
-                return None
-            warning = ""
-            if keep.sum() == 0:
-                warning = "no layers on the canvas: painting an unconditional sample. "
-            elif keep.min() == 1:
-                warning = "the cutouts cover the whole canvas: nothing is left to paint. "
-            n, seed = int(self.num_samples), int(self.seed)
-            times = config.times()
-            self.last_error = None
-            self._warning = warning
-            # pictures go through the model in micro-batches; the preview watches the first one
-            batch = min(n, auto_batch_size(model))
-            self.preview.reset(num_samples=batch)  # builds its image rows here, on the main thread
-            total = len(times) - 1
-            self._steps_per_batch, self._batch_size = total, batch
-            self.progress.max, self.progress.value, self.progress.bar_style = total * math.ceil(n / batch), 0, "info"
-            self.busy = True
-            self._set_status(f"{warning}painting {n} picture{'s' * (n > 1)}: {total} steps, "
-                             f"{config.nfe} model calls…", "warning" if warning else "info")
-            run = partial(self._run_paint, model, image, keep, config, times, n, batch, seed)
-            self._paint_job = self.worker.submit(run, "paint", replaces=("draft", "plot"))
-            return self._paint_job
-
-    def _run_paint(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
-                   times: list[int], n: int, batch: int, seed: int, cancel: Any) -> PaintResult | None:
-        """The paint job (worker thread)."""
-        result = None
-        try:
-            self.frequency.reset(image, config, model.alphas_cumprod(config.t_T))
-            result = paint(model, image, keep, times=times, num_samples=n, seed=seed, batch_size=batch,
-                           callback=self._on_step, cancel=cancel, progress=False)
-            self._show_result(result, config, seed, model.name)
-        except Exception as exc:  # shown in the widget, not lost in a log: the widget stays usable
-            result = None
-            self.last_error = exc
-            self.progress.bar_style = "danger"
-            self._set_error(f"{type(exc).__name__}: {first_line(exc)}", traceback.format_exc())
-            self._set_status(f"{self._warning}the run failed (see below); change the settings and press Paint again",
-                             "error")
-        finally:
-            self.busy = False
-        return result
-
-    def _on_step(self, step: Step) -> None:
-        done = step.index + 1
-        now = time.monotonic()
-        # a few messages a second: each one wakes the kernel's sending thread, which on a busy
-        # CPU can push the painting thread off its core
-        if done == step.total_steps or now - self._progress_shown_at >= PROGRESS_INTERVAL_S:
-            self._progress_shown_at = now
-            self.progress.value = step.first_sample // self._batch_size * self._steps_per_batch + done
-        if step.first_sample == 0:  # the preview and the spectra follow the first micro-batch
-            self.preview.on_step(step)
-            self.frequency.on_step(step)
-        return None
-
-    def _show_result(self, result: PaintResult, config: ScheduleConfig, seed: int, model_name: str) -> None:
-        if result.samples.shape[0] == 0:  # stopped before the first step: nothing to show or keep
-            self.progress.bar_style = "warning"
-            self._set_status("stopped before the first step: nothing was painted", "warning")
-            return
-        self.preview.show_result(result)
-        self.frequency.finish(result)
-        run = self.gallery.add(result, config, seed, model_name)
-        took = f"{result.nfe} model calls in {result.elapsed_s:.1f} s"
-        if result.stopped:
-            self.progress.bar_style = "warning"
-            self._set_status(f"{self._warning}run #{run.number} stopped after {self.progress.value} of "
-                             f"{self.progress.max} steps, {took}: the gallery shows its latest prediction, marked stopped",
-                             "warning")
-        else:
-            self.progress.value = self.progress.max
-            self.progress.bar_style = "success"
-            n = result.samples.shape[0]
-            self._set_status(f"{self._warning}run #{run.number} done: {n} picture{'s' * (n > 1)}, {took}",
-                             "warning" if self._warning else "ok")
-        self.result = result
-        self._result_handlers(result)
-
     # ================================================================= drafts and edits
 
     def _observe_composition(self) -> None:
@@ -552,7 +378,13 @@ class Painter(W.VBox):
         if not self.busy:  # a status about the canvas as it was (e.g. "no layers") would be stale now
             self._set_ready_status()
         self._draft_wanted = True
-        self._edit_pause.trigger()
+        # a gesture sends edits many times a second: wait for it to pause; a click is one edit
+        self._edit_pause.trigger(None if self.composer.in_gesture else CLICK_PAUSE_S)
+
+    def _after_gesture(self) -> None:
+        """A drag ended (mouse-up): its draft need not wait for the rest of the pause."""
+        if self._edit_pause.pending:
+            self._edit_pause.trigger(CLICK_PAUSE_S)
 
     def _after_edit_pause(self) -> None:
         """The edits paused (timer thread): queue a draft of the scene and its band-SNR plot."""
@@ -573,40 +405,36 @@ class Painter(W.VBox):
             self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
 
     def draft_config(self, model: DiffusionModel | None = None) -> ScheduleConfig:
-        """The drafts' short schedule: the model's default one scaled to ``DRAFT_T_T`` steps,
-        each resampled stretch denoised at most ``DRAFT_JUMP_N_SAMPLE`` times."""
-        model = model if model is not None else self.model
-        like = model.default_schedule if model is not None else ScheduleConfig()
-        short = ScheduleConfig.for_t_T(min(DRAFT_T_T, like.t_T), like=like)
-        return ScheduleConfig(t_T=short.t_T, jump_length=short.jump_length,
-                              jump_n_sample=min(short.jump_n_sample, DRAFT_JUMP_N_SAMPLE),
-                              stop_resampling_at=short.stop_resampling_at, start_resampling_at=short.start_resampling_at)
+        """The schedule of the next draft (``DraftPanel.config``: short, and as many model
+        calls as fit in the draft's time budget on this machine).
+
+        Args:
+            model: the model of the draft (default: the loaded one).
+
+        Returns:
+            The draft's ``ScheduleConfig``.
+        """
+        return self.draft.config(model if model is not None else self.model)
 
     def _submit_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
         # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
         threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
         draft = partial(self._run_draft, model, image, keep, self.draft_config(model), int(self.seed))
-        return self.worker.submit(draft, "draft", replaces=("draft",), threads=threads)
+        # a queued band-SNR plot would make the draft wait: it is queued again after the draft
+        return self.worker.submit(draft, "draft", replaces=("draft", "plot"), threads=threads)
 
     def _run_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
                    seed: int, cancel: Any) -> PaintResult | None:
         """The draft job (worker thread)."""
-        try:
-            result = paint(model, image, keep, times=config.times(), num_samples=1, seed=seed, cancel=cancel,
-                           progress=False, max_frames=0)
-        except Exception as exc:  # e.g. a canvas of the wrong size: the draft says why, Paint will too
-            self.draft_caption.value = message_html(f"no draft: {first_line(exc)}", "error", small=True)
-            return None
-        if result.stopped or cancel.is_set():
-            return None  # stale: a newer edit, a Paint or Stop; the previous draft stays
-        self.draft_image.value = png_bytes(tensor_to_pil(result.samples[0]), compress_level=1)  # the browser enlarges it
-        self.draft_caption.value = (f"<small>draft: {result.nfe} model calls, {result.elapsed_s:.1f} s "
-                                    f"(Paint runs the full schedule)</small>")
-        self._draft_handlers(result)
+        result = self.draft.run(model, image, keep, config, seed, cancel)
+        if result is not None:
+            self._draft_handlers(result)
         return result
 
     def _draw_band_snr(self, model: DiffusionModel, image: torch.Tensor, cancel: Any) -> None:
         """The band-SNR plot job (worker thread): the picture under the chosen schedule."""
+        if cancel.is_set():
+            return
         try:
             config = self.schedule_config
         except (IPainterError, ValueError, TypeError):
@@ -622,8 +450,8 @@ class Painter(W.VBox):
             self._edit_pause.trigger()
         else:
             self.worker.cancel(["draft"])
-            if hasattr(self, "draft_caption"):
-                self.draft_caption.value = "<small>live draft off</small>"
+            if hasattr(self, "draft"):
+                self.draft.show_off()
 
     @observe("busy")
     def _busy_changed(self, change: Mapping[str, Any]) -> None:

@@ -27,34 +27,33 @@ import asyncio
 import html
 import math
 import time
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
 import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
-from PIL import Image
 from traitlets import Float, Instance, observe, validate
 
-from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
-from ipainter_nb.images import ImageLoadError, ImageLoadWarning, load_rgba, tensor_to_uint8
-from ipainter_nb.widgets.palette import CutoutSource, Intake, Palette, PathLike, describe_intake
+from ipainter_nb.core.composition import Composition, Layer
+from ipainter_nb.images import tensor_to_uint8
+from ipainter_nb.widgets.composer_edits import FIT_FRACTION, ComposerEdits, _Snapshot, fitting_scale
+from ipainter_nb.widgets.palette import CutoutSource, Palette
+from ipainter_nb.widgets.scale_control import MAX_SCALE, MIN_SCALE, SCALE_STEP, ScaleControl, small_note
 
-__all__ = ["Composer", "default_display_scale", "MIN_SCALE", "MAX_SCALE", "SCALE_STEP", "FIT_FRACTION"]
+__all__ = ["Composer", "default_display_scale", "fitting_scale", "MIN_SCALE", "MAX_SCALE", "SCALE_STEP",
+           "FIT_FRACTION", "MIN_WIDTH_PX"]
 
-#: The scale control's range and step: a hand can hit 1.00 and never loses a cutout off view.
-MIN_SCALE, MAX_SCALE, SCALE_STEP = 0.1, 4.0, 0.05
-#: A new layer is at most this fraction of the canvas' width and height.
-FIT_FRACTION = 1 / 3
 #: One wheel notch (100 px of deltaY) scales by about exp(0.15): 16%.
 _WHEEL_RATE = 0.0015
 #: The canvas' one-line guide to what the mouse and keys do.
 CANVAS_HINT = "drag: move · wheel: scale · arrows: nudge · f: flip · Del: delete · Ctrl+Z: undo"
 
+#: The Composer is never narrower than this (CSS pixels), whatever the canvas: its tools
+#: and the Scale slider need it.
+MIN_WIDTH_PX = 360
 _MASK_RGBA = (255, 64, 160, 110)  # tint of the region the model will generate
-_HISTORY = 200  # undo steps kept
 
 
 def default_display_scale(width: int, height: int) -> int:
@@ -64,23 +63,6 @@ def default_display_scale(width: int, height: int) -> int:
     (the notebook column) and never more than x6.
     """
     return max(1, min(6, 512 // max(width, height)))
-
-
-def fitting_scale(layer: Layer, canvas_size: tuple[int, int]) -> float:
-    """The scale at which a new cutout fits (``Layer.fitting_scale`` with ``FIT_FRACTION``),
-    rounded down onto the scale control's steps so that the control reads a round number."""
-    fit = layer.fitting_scale(canvas_size, FIT_FRACTION)
-    return max(MIN_SCALE, round(math.floor(fit / SCALE_STEP + 1e-9) * SCALE_STEP, 2))
-
-
-# One layer's state, enough to put it back exactly (identity kept, so selection survives).
-_LayerState = tuple[Layer, Image.Image, int, int, float, bool]
-
-
-@dataclass
-class _Snapshot:
-    layers: tuple[_LayerState, ...]  # bottom to top
-    selected: Layer | None
 
 
 @dataclass
@@ -94,7 +76,7 @@ class _Drag:
     moved: bool = False
 
 
-class Composer(W.VBox):
+class Composer(ComposerEdits, W.VBox):
     """Place, move, scale, flip, reorder and delete cutouts on a canvas, with undo.
 
     ``composition``: the composition to edit (default: a new empty one of ``size``).
@@ -149,6 +131,7 @@ class Composer(W.VBox):
         self._last_frame = -math.inf
         self._trailing: asyncio.TimerHandle | None = None
         self._clock: Callable[[], float] = time.monotonic
+        self._gesture_end = W.CallbackDispatcher()
 
         self._build_canvas(comp)
         self._build_tools()
@@ -158,15 +141,31 @@ class Composer(W.VBox):
         #: One line of feedback: errors, warnings, off-canvas layers.
         self.status = W.HTML(layout=W.Layout(min_height="1.5em"))
         self.status.add_class("ipainter-composer-status")
-        row = W.Box([self.canvas_box, self.tools],
-                    layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-start", width="100%"))
-        self.children = [row, self.palette, self.status]
+        # One column as wide as the canvas (or MIN_WIDTH_PX): the tools and the palette
+        # wrap inside it, so the Composer's width never depends on the window's.
+        self.children = [self.canvas_box, self.tools, self.palette, self.status]
+        self.layout.flex = "0 0 auto"
+        self.layout.align_items = "stretch"
         self.add_class("ipainter-composer")
 
         self.composition = comp  # wires it up: see _on_composition_replaced
         self._report(self.palette.first_intake)
 
     # ------------------------------------------------------------------ properties
+
+    @property
+    def in_gesture(self) -> bool:
+        """True during a drag, wheel turn or slider drag: edits that come many times a second."""
+        return self._drag is not None or self._continuous
+
+    def on_gesture_end(self, callback: Callable[[], Any], remove: bool = False) -> None:
+        """Call ``callback()`` when a drag that moved a layer ends (the mouse-up).
+
+        Args:
+            callback: called without arguments, on the kernel's thread.
+            remove: unregister ``callback`` instead.
+        """
+        self._gesture_end.register_callback(callback, remove=remove)
 
     @property
     def display_scale(self) -> float:
@@ -177,14 +176,6 @@ class Composer(W.VBox):
     def cutout_names(self) -> list[str]:
         """Names in the palette, in palette order."""
         return self.palette.names
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
 
     @property
     def status_text(self) -> str:
@@ -226,12 +217,17 @@ class Composer(W.VBox):
         # A fresh browser view (page reload, second view) starts blank: draw again.
         for layer_canvas in (self.canvas[0], self.canvas[1]):
             layer_canvas.on_client_ready(self.redraw)
-        self.hint = W.HTML(_small_note(CANVAS_HINT))
+        self.hint = W.HTML(small_note(CANVAS_HINT))
         # As wide as the canvas (the hint wraps): a wider box would stretch the canvas
         # by a fraction and make its pixels uneven.
         self.canvas_box = W.VBox([self.canvas, self.hint], layout=W.Layout(
-            flex="0 0 auto", width=f"{w}px", align_items="flex-start", margin="0 8px 4px 0"))
+            flex="0 0 auto", width=f"{w}px", align_self="flex-start", margin="0 0 4px 0"))
         self.canvas_box.add_class("ipainter-canvas")
+
+    def _fit_width(self) -> None:
+        """The column takes the canvas' width (at least MIN_WIDTH_PX); nothing in it is wider."""
+        self.canvas_box.layout.width = f"{self.canvas.width}px"
+        self.layout.width = self.layout.min_width = f"{max(self.canvas.width, MIN_WIDTH_PX)}px"
 
     @staticmethod
     def _button(description: str, icon: str, tooltip: str, action: Callable[[], Any]) -> W.Button:
@@ -256,23 +252,14 @@ class Composer(W.VBox):
                                           layout=W.Layout(width="auto", min_width="2.8em", flex="0 0 auto",
                                                           margin="2px"))
         self.mask_toggle.observe(lambda _c: self._draw(picture=False), "value")
-        self.scale_slider = W.FloatSlider(
-            value=1.0, min=MIN_SCALE, max=MAX_SCALE, step=SCALE_STEP, description="Scale",
-            readout=True, readout_format=".2f", continuous_update=True,
-            tooltip="Scale of the selected layer (or turn the mouse wheel over the canvas)",
-            style={"description_width": "3em"},
-            # no side margins: width 100% plus the default 2 px margins overflowed the box by 4 px
-            layout=W.Layout(width="100%", min_width="12em", margin="2px 0"))
+        self.scale_control = ScaleControl(on_step=self._scale_step)
+        self.scale_slider = self.scale_control.slider
         self.scale_slider.observe(self._on_slider, "value")
-        self.scale_control = W.VBox(
-            [self.scale_slider, W.HTML(_small_note("or turn the mouse wheel over the canvas"))],
-            layout=W.Layout(width="100%", min_width="12em", margin="4px 0"))
-        self.scale_control.add_class("ipainter-scale")
         self.tools = W.Box(
             [self.undo_button, self.redo_button, self.delete_button, self.flip_button, self.forward_button,
-             self.backward_button, self.scale_control, self.mask_toggle, self.bring_back_button],
-            layout=W.Layout(display="flex", flex_flow="row wrap", align_content="flex-start",
-                            flex="1 1 14em", min_width="12em", max_width="24em"))
+             self.backward_button, self.mask_toggle, self.bring_back_button, self.scale_control],
+            layout=W.Layout(display="flex", flex_flow="row wrap", align_content="flex-start", width="100%",
+                            min_width="0"))
         self.tools.add_class("ipainter-tools")
 
     # ------------------------------------------------------------------ traits
@@ -286,7 +273,7 @@ class Composer(W.VBox):
         new.observe(self._on_composition_changed)
         self._scale = self._pick_scale(self._fixed_scale, new)
         self.canvas.width, self.canvas.height = self._display_size(new)
-        self.canvas_box.layout.width = f"{self.canvas.width}px"
+        self._fit_width()
         self._undo.clear()
         self._redo.clear()
         self._last_key = None
@@ -296,10 +283,6 @@ class Composer(W.VBox):
     def set_composition(self, composition: Composition) -> None:
         """Edit another composition (e.g. one loaded from JSON): ``composer.composition = it``."""
         self.composition = composition
-
-    @property
-    def _comp(self) -> Composition:
-        return self.composition
 
     @validate("selected")
     def _check_selected(self, proposal: Any) -> Layer | None:
@@ -323,241 +306,6 @@ class Composer(W.VBox):
     def _on_layer_scale(self, change: Any) -> None:
         if not self._syncing:
             self.set_scale(change["new"])
-
-    # ------------------------------------------------------------------ palette
-
-    def add_cutout_folder(self, path: PathLike) -> list[str]:
-        """Add every image file of a folder to the palette (sorted by name); return their
-        palette names. Unreadable files are skipped and named in the status line."""
-        intake = self.palette.add_folder(path)
-        self._report(intake)
-        return intake.names
-
-    def handle_upload(self, value: Sequence[Any]) -> list[Layer]:
-        """What the upload button does: add the files (ipywidgets 8 ``FileUpload.value``)
-        to the palette and place them on the canvas; return the new layers.
-
-        A file that is not an image, or is huge, is refused with a message in the status
-        line and changes nothing; the others are still placed. A picture already in the
-        palette is placed again from its existing entry.
-        """
-        return self.place_intake(self.palette.add_upload(value))
-
-    def place_intake(self, intake: Intake) -> list[Layer]:
-        """Place every cutout an ``Intake`` names (one undo step) and report it in the status line."""
-        layers: list[Layer] = []
-        if intake.names:
-            self._end_drag()
-            self._record()
-            with self._comp.batch():  # one redraw, one undo step for the whole upload
-                layers = [self._place(name) for name in intake.names]
-        self._report(intake, [layer.name for layer in layers])
-        return layers
-
-    def _report(self, intake: Intake, placed: Sequence[str] = ()) -> None:
-        level, text = describe_intake(intake, placed)
-        if text:
-            self._set_message(level, text)
-
-    # ------------------------------------------------------------------ editing
-
-    def add_cutout(self, name: str, x: float | None = None, y: float | None = None,
-                   scale: float | None = None, flip: bool = False) -> Layer:
-        """Put the palette's cutout ``name`` on top, selected; return the new layer.
-
-        By default it is centred at a size that fits (``fitting_scale``: a third of the
-        canvas). A cutout larger
-        than the canvas is first reduced to the canvas' size, so that ``scale`` 1 never
-        exceeds the canvas and the scale control's range covers every useful size.
-        """
-        self.palette.image(name)  # KeyError naming what the palette has
-        self._end_drag()
-        self._record()
-        return self._place(name, x, y, scale, flip)
-
-    def load_layout(self, entries: Iterable[Mapping[str, Any]]) -> list[Layer]:
-        """Place several cutouts at once (e.g. ``demo.cutouts.demo_layout()``), one undo step."""
-        entries = list(entries)
-        for entry in entries:
-            if entry.get("name") not in self.palette:
-                raise KeyError(f"no cutout named {entry.get('name')!r} in the palette")
-        self._end_drag()
-        self._record()
-        with self._comp.batch():
-            return [self._place(e["name"], e.get("x"), e.get("y"), e.get("scale"), bool(e.get("flip", False)))
-                    for e in entries]
-
-    def _image_for_canvas(self, name: str) -> Image.Image:
-        image = self.palette.image(name)
-        side = max(self._comp.size)
-        if max(image.size) <= side:
-            return image
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ImageLoadWarning)  # the palette already said it was big
-            try:
-                return load_rgba(image, max_size=side, name=name)
-            except ImageLoadError:  # too thin to reduce: keep it whole
-                return image
-
-    def _place(self, name: str, x: float | None = None, y: float | None = None,
-               scale: float | None = None, flip: bool = False) -> Layer:
-        layer = Layer(self._image_for_canvas(name), scale=1.0 if scale is None else scale, flip=flip, name=name)
-        if scale is None:
-            layer.scale = fitting_scale(layer, self._comp.size)
-        w, h = layer.size
-        layer.x = int((self._comp.width - w) // 2) if x is None else round(x)
-        layer.y = int((self._comp.height - h) // 2) if y is None else round(y)
-        with self.hold_trait_notifications():  # selected is checked once the layer is in
-            self.selected = layer  # before add(): the redraw it triggers outlines it
-            self._comp.add(layer)
-        return layer
-
-    def select(self, layer: Layer | None) -> None:
-        """Select a layer of the composition (or None); only the overlay is redrawn."""
-        self.selected = layer
-
-    def delete_selected(self) -> bool:
-        """Remove the selected layer; False when nothing is selected."""
-        layer = self._current()
-        if layer is None:
-            return False
-        self._record()
-        self.selected = None
-        self._comp.remove(layer)
-        return True
-
-    def flip_selected(self) -> bool:
-        """Mirror the selected layer left-right; False when nothing is selected."""
-        layer = self._current()
-        if layer is None:
-            return False
-        self._record()
-        self._comp.update(layer, flip=not layer.flip)
-        return True
-
-    def forward(self) -> bool:
-        """Bring the selected layer one step up; False if none or already on top."""
-        return self._reorder("forward")
-
-    def backward(self) -> bool:
-        """Send the selected layer one step down; False if none or already at the bottom."""
-        return self._reorder("backward")
-
-    def _reorder(self, where: str) -> bool:
-        layer = self._current()
-        if layer is None:
-            return False
-        order = self._comp.layers
-        end = order[-1] if where == "forward" else order[0]
-        if end is layer:
-            return False  # nothing would change: no undo step for it
-        self._record()
-        self._comp.reorder(layer, where)
-        return True
-
-    def set_scale(self, scale: float) -> bool:
-        """Scale the selected layer about its centre, clamped to [MIN_SCALE, MAX_SCALE] and
-        to the largest size the composition accepts; False when nothing is selected.
-
-        Consecutive calls on the same layer (a slider drag, wheel turns) are one undo step.
-        """
-        layer = self._current()
-        if layer is None:
-            return False
-        # The composition refuses layers drawn over MAX_LAYER_CANVAS_RATIO canvas sides.
-        largest = MAX_LAYER_CANVAS_RATIO * max(self._comp.size) / max(layer.image.size)
-        scale = min(MAX_SCALE, largest, max(MIN_SCALE, float(scale)))
-        if scale == layer.scale:
-            return True
-        key = f"scale:{id(layer)}"
-        if self._last_key != key or self._scale_anchor is None:
-            w, h = layer.size
-            # Keep the centre as a float across a slider drag so rounding does not creep.
-            self._scale_anchor = (layer.x + w / 2, layer.y + h / 2)
-        cx, cy = self._scale_anchor
-        self._record(key)
-        w = max(1, round(layer.image.width * scale))
-        h = max(1, round(layer.image.height * scale))
-        self._comp.update(layer, scale=scale, x=math.floor(cx - w / 2 + 0.5), y=math.floor(cy - h / 2 + 0.5))
-        return True
-
-    def nudge(self, dx: int, dy: int) -> bool:
-        """Move the selected layer by (dx, dy) canvas pixels (arrow keys); one undo step per run."""
-        layer = self._current()
-        if layer is None:
-            return False
-        self._record(f"nudge:{id(layer)}")
-        self._comp.move(layer, dx, dy)
-        return True
-
-    def bring_back(self) -> int:
-        """Move layers lying entirely off the canvas just inside its nearest edge; return how many."""
-        off = self._comp.off_canvas_layers()
-        if not off:
-            return 0
-        self._record()
-        with self._comp.batch():
-            for layer in off:
-                w, h = layer.size
-                x = min(max(layer.x, 1 - w), self._comp.width - 1)
-                y = min(max(layer.y, 1 - h), self._comp.height - 1)
-                # Bring at least half of it (or all, if it fits) into view.
-                x = min(max(x, -w // 2), self._comp.width - (w + 1) // 2)
-                y = min(max(y, -h // 2), self._comp.height - (h + 1) // 2)
-                self._comp.move_to(layer, x, y)
-        return len(off)
-
-    def _current(self) -> Layer | None:
-        layer = self.selected
-        return layer if layer is not None and layer in self._comp else None
-
-    # ------------------------------------------------------------------ undo / redo
-
-    def _snapshot(self) -> _Snapshot:
-        return _Snapshot(
-            tuple((layer, layer.image, layer.x, layer.y, layer.scale, layer.flip) for layer in self._comp.layers),
-            self._current())
-
-    def _record(self, key: str | None = None, snapshot: _Snapshot | None = None) -> None:
-        """Remember the state before an action; ``key`` merges repeats of one gesture."""
-        if key is not None and key == self._last_key and self._undo:
-            return
-        self._undo.append(snapshot or self._snapshot())
-        del self._undo[:-_HISTORY]
-        self._redo.clear()
-        self._last_key = key
-        if key is None or not key.startswith("scale:"):
-            self._scale_anchor = None
-
-    def _restore(self, snap: _Snapshot) -> None:
-        with self.hold_trait_notifications(), self._comp.batch():
-            self._comp.clear()
-            for layer, image, x, y, scale, flip in snap.layers:
-                layer.image, layer.x, layer.y, layer.scale, layer.flip = image, x, y, scale, flip
-                self._comp.add(layer)  # in bottom-to-top order: add() restores z
-            self.selected = snap.selected
-        self._last_key = None
-        self._scale_anchor = None
-        self._sync_controls()
-        self._draw(picture=False)  # the selection may differ even if the layers do not
-
-    def undo(self) -> bool:
-        """Undo the last action; False when there is nothing to undo."""
-        self._end_drag()
-        if not self._undo:
-            return False
-        self._redo.append(self._snapshot())
-        self._restore(self._undo.pop())
-        return True
-
-    def redo(self) -> bool:
-        """Redo the last undone action; False when there is nothing to redo."""
-        self._end_drag()
-        if not self._redo:
-            return False
-        self._undo.append(self._snapshot())
-        self._restore(self._redo.pop())
-        return True
 
     # ------------------------------------------------------------------ mouse and keys
 
@@ -652,6 +400,12 @@ class Composer(W.VBox):
         if drag is not None and self._dirty:
             self._draw()  # the last throttled position must reach the screen
         self._update_status()
+        if drag is not None and drag.moved:
+            self._gesture_end()
+
+    def _scale_step(self, direction: int) -> None:
+        """A -/+ button: one SCALE_STEP smaller or larger (as the - and + keys)."""
+        self.on_key_down("+" if direction > 0 else "-")
 
     def _on_slider(self, change: dict) -> None:
         if self._syncing:
@@ -700,7 +454,7 @@ class Composer(W.VBox):
         none = layer is None
         for button in (self.delete_button, self.flip_button, self.forward_button, self.backward_button):
             button.disabled = none
-        self.scale_slider.disabled = none
+        self.scale_control.disabled = none
         self.undo_button.disabled = not self._undo
         self.redo_button.disabled = not self._redo
         self.bring_back_button.disabled = not self._comp.off_canvas_layers()
@@ -778,10 +532,6 @@ class Composer(W.VBox):
         if picture:
             self._dirty = False
             self._last_frame = self._clock()
-
-
-def _small_note(text: str) -> str:
-    return f"<div style='color:#666; font-size:smaller; line-height:1.3'>{html.escape(text)}</div>"
 
 
 def _put_enlarged(canvas: Any, rgba: np.ndarray, s: float) -> None:

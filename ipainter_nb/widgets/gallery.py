@@ -59,10 +59,17 @@ class Run:
         return bool(self.result.stopped)
 
     def caption(self) -> str:
+        """One line: number, model, schedule (with its model calls), seed, pictures, time.
+
+        Returns:
+            The caption; a stopped run says how many of the schedule's calls it made.
+        """
         r = self.result
         n = r.samples.shape[0]
+        # the schedule's description already counts its model calls: say them once
+        stopped = f" · stopped after {r.nfe} model calls" if self.stopped else ""
         return (f"#{self.number} · {self.model_name} · {self.schedule.describe()} · seed {self.seed} · "
-                f"{n} picture{'s' * (n > 1)} · {r.nfe} model calls · {r.elapsed_s:.1f} s")
+                f"{n} picture{'s' * (n > 1)}{stopped} · {r.elapsed_s:.1f} s")
 
 
 class _Slot:

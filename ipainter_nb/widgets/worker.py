@@ -211,11 +211,16 @@ class Debouncer:
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
 
-    def trigger(self) -> None:
+    def trigger(self, delay_s: float | None = None) -> None:
+        """(Re)start the wait: ``fn()`` runs once, ``delay_s`` from now.
+
+        Args:
+            delay_s: this wait only (default: ``self.delay_s``).
+        """
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = threading.Timer(self.delay_s, self._fire)
+            self._timer = threading.Timer(self.delay_s if delay_s is None else delay_s, self._fire)
             self._timer.daemon = True
             self._timer.start()
 

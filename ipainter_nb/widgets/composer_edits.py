@@ -1,0 +1,327 @@
+"""The Composer's editing actions: place, move, scale, flip, reorder, delete, with undo.
+
+``ComposerEdits`` is the half of ``Composer`` that changes the composition; every action
+goes through the composition's public methods and records one undo step (a slider drag,
+wheel turns or a run of arrow keys on one layer are merged into one step). The other half
+(``composer.py``) is the canvas: it draws and turns mouse and keys into these actions.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
+from ipainter_nb.images import ImageLoadError, ImageLoadWarning, load_rgba
+from ipainter_nb.widgets.palette import Intake, Palette, PathLike, describe_intake
+from ipainter_nb.widgets.scale_control import MAX_SCALE, MIN_SCALE, SCALE_STEP
+
+__all__ = ["ComposerEdits", "fitting_scale", "FIT_FRACTION"]
+
+#: A new layer is at most this fraction of the canvas' width and height.
+FIT_FRACTION = 1 / 3
+_HISTORY = 200  # undo steps kept
+
+
+def fitting_scale(layer: Layer, canvas_size: tuple[int, int]) -> float:
+    """The scale at which a new cutout fits, on the scale control's steps.
+
+    Args:
+        layer: the new layer (its picture's size counts).
+        canvas_size: (width, height) of the canvas, canvas pixels.
+
+    Returns:
+        ``Layer.fitting_scale`` with ``FIT_FRACTION``, rounded down onto ``SCALE_STEP``
+        so that the control reads a round number (at least ``MIN_SCALE``).
+    """
+    fit = layer.fitting_scale(canvas_size, FIT_FRACTION)
+    return max(MIN_SCALE, round(math.floor(fit / SCALE_STEP + 1e-9) * SCALE_STEP, 2))
+
+
+# One layer's state, enough to put it back exactly (identity kept, so selection survives).
+_LayerState = tuple[Layer, Image.Image, int, int, float, bool]
+
+
+@dataclass
+class _Snapshot:
+    layers: tuple[_LayerState, ...]  # bottom to top
+    selected: Layer | None
+
+
+class ComposerEdits:
+    """Editing actions and undo history, mixed into ``Composer`` (which provides the
+    ``composition``, ``selected`` and ``palette`` it edits, and ``_end_drag``,
+    ``_set_message``, ``_sync_controls`` and ``_draw``).
+
+    Every action returns whether it changed something (or what it placed), so a key or a
+    button that does nothing adds no undo step.
+    """
+
+    if TYPE_CHECKING:  # provided by Composer
+        composition: Composition
+        selected: Layer | None
+        palette: Palette
+        _undo: list[_Snapshot]
+        _redo: list[_Snapshot]
+        _last_key: str | None
+        _scale_anchor: tuple[float, float] | None
+
+        def _end_drag(self) -> None: ...
+        def _set_message(self, level: str, text: str) -> None: ...
+        def _sync_controls(self) -> None: ...
+        def _draw(self, picture: bool = True) -> None: ...
+        def hold_trait_notifications(self) -> Any: ...
+
+    @property
+    def _comp(self) -> Composition:
+        return self.composition
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether there is an action to undo."""
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        """Whether there is an undone action to redo."""
+        return bool(self._redo)
+
+    # ------------------------------------------------------------------ palette
+
+    def add_cutout_folder(self, path: PathLike) -> list[str]:
+        """Add every image file of a folder to the palette (sorted by name); return their
+        palette names. Unreadable files are skipped and named in the status line."""
+        intake = self.palette.add_folder(path)
+        self._report(intake)
+        return intake.names
+
+    def handle_upload(self, value: Sequence[Any]) -> list[Layer]:
+        """What the upload button does: add the files (ipywidgets 8 ``FileUpload.value``)
+        to the palette and place them on the canvas; return the new layers.
+
+        A file that is not an image, or is huge, is refused with a message in the status
+        line and changes nothing; the others are still placed. A picture already in the
+        palette is placed again from its existing entry.
+        """
+        return self.place_intake(self.palette.add_upload(value))
+
+    def place_intake(self, intake: Intake) -> list[Layer]:
+        """Place every cutout an ``Intake`` names (one undo step) and report it in the status line."""
+        layers: list[Layer] = []
+        if intake.names:
+            self._end_drag()
+            self._record()
+            with self._comp.batch():  # one redraw, one undo step for the whole upload
+                layers = [self._place(name) for name in intake.names]
+        self._report(intake, [layer.name for layer in layers])
+        return layers
+
+    def _report(self, intake: Intake, placed: Sequence[str] = ()) -> None:
+        level, text = describe_intake(intake, placed)
+        if text:
+            self._set_message(level, text)
+
+    # ------------------------------------------------------------------ editing
+
+    def add_cutout(self, name: str, x: float | None = None, y: float | None = None,
+                   scale: float | None = None, flip: bool = False) -> Layer:
+        """Put the palette's cutout ``name`` on top, selected; return the new layer.
+
+        By default it is centred at a size that fits (``fitting_scale``: a third of the
+        canvas). A cutout larger
+        than the canvas is first reduced to the canvas' size, so that ``scale`` 1 never
+        exceeds the canvas and the scale control's range covers every useful size.
+        """
+        self.palette.image(name)  # KeyError naming what the palette has
+        self._end_drag()
+        self._record()
+        return self._place(name, x, y, scale, flip)
+
+    def load_layout(self, entries: Iterable[Mapping[str, Any]]) -> list[Layer]:
+        """Place several cutouts at once (e.g. ``demo.cutouts.demo_layout()``), one undo step."""
+        entries = list(entries)
+        for entry in entries:
+            if entry.get("name") not in self.palette:
+                raise KeyError(f"no cutout named {entry.get('name')!r} in the palette")
+        self._end_drag()
+        self._record()
+        with self._comp.batch():
+            return [self._place(e["name"], e.get("x"), e.get("y"), e.get("scale"), bool(e.get("flip", False)))
+                    for e in entries]
+
+    def _image_for_canvas(self, name: str) -> Image.Image:
+        image = self.palette.image(name)
+        side = max(self._comp.size)
+        if max(image.size) <= side:
+            return image
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImageLoadWarning)  # the palette already said it was big
+            try:
+                return load_rgba(image, max_size=side, name=name)
+            except ImageLoadError:  # too thin to reduce: keep it whole
+                return image
+
+    def _place(self, name: str, x: float | None = None, y: float | None = None,
+               scale: float | None = None, flip: bool = False) -> Layer:
+        layer = Layer(self._image_for_canvas(name), scale=1.0 if scale is None else scale, flip=flip, name=name)
+        if scale is None:
+            layer.scale = fitting_scale(layer, self._comp.size)
+        w, h = layer.size
+        layer.x = int((self._comp.width - w) // 2) if x is None else round(x)
+        layer.y = int((self._comp.height - h) // 2) if y is None else round(y)
+        with self.hold_trait_notifications():  # selected is checked once the layer is in
+            self.selected = layer  # before add(): the redraw it triggers outlines it
+            self._comp.add(layer)
+        return layer
+
+    def select(self, layer: Layer | None) -> None:
+        """Select a layer of the composition (or None); only the overlay is redrawn."""
+        self.selected = layer
+
+    def delete_selected(self) -> bool:
+        """Remove the selected layer; False when nothing is selected."""
+        layer = self._current()
+        if layer is None:
+            return False
+        self._record()
+        self.selected = None
+        self._comp.remove(layer)
+        return True
+
+    def flip_selected(self) -> bool:
+        """Mirror the selected layer left-right; False when nothing is selected."""
+        layer = self._current()
+        if layer is None:
+            return False
+        self._record()
+        self._comp.update(layer, flip=not layer.flip)
+        return True
+
+    def forward(self) -> bool:
+        """Bring the selected layer one step up; False if none or already on top."""
+        return self._reorder("forward")
+
+    def backward(self) -> bool:
+        """Send the selected layer one step down; False if none or already at the bottom."""
+        return self._reorder("backward")
+
+    def _reorder(self, where: str) -> bool:
+        layer = self._current()
+        if layer is None:
+            return False
+        order = self._comp.layers
+        end = order[-1] if where == "forward" else order[0]
+        if end is layer:
+            return False  # nothing would change: no undo step for it
+        self._record()
+        self._comp.reorder(layer, where)
+        return True
+
+    def set_scale(self, scale: float) -> bool:
+        """Scale the selected layer about its centre, clamped to [MIN_SCALE, MAX_SCALE] and
+        to the largest size the composition accepts; False when nothing is selected.
+
+        Consecutive calls on the same layer (a slider drag, wheel turns) are one undo step.
+        """
+        layer = self._current()
+        if layer is None:
+            return False
+        # The composition refuses layers drawn over MAX_LAYER_CANVAS_RATIO canvas sides.
+        largest = MAX_LAYER_CANVAS_RATIO * max(self._comp.size) / max(layer.image.size)
+        scale = min(MAX_SCALE, largest, max(MIN_SCALE, float(scale)))
+        if scale == layer.scale:
+            return True
+        key = f"scale:{id(layer)}"
+        if self._last_key != key or self._scale_anchor is None:
+            w, h = layer.size
+            # Keep the centre as a float across a slider drag so rounding does not creep.
+            self._scale_anchor = (layer.x + w / 2, layer.y + h / 2)
+        cx, cy = self._scale_anchor
+        self._record(key)
+        w = max(1, round(layer.image.width * scale))
+        h = max(1, round(layer.image.height * scale))
+        self._comp.update(layer, scale=scale, x=math.floor(cx - w / 2 + 0.5), y=math.floor(cy - h / 2 + 0.5))
+        return True
+
+    def nudge(self, dx: int, dy: int) -> bool:
+        """Move the selected layer by (dx, dy) canvas pixels (arrow keys); one undo step per run."""
+        layer = self._current()
+        if layer is None:
+            return False
+        self._record(f"nudge:{id(layer)}")
+        self._comp.move(layer, dx, dy)
+        return True
+
+    def bring_back(self) -> int:
+        """Move layers lying entirely off the canvas just inside its nearest edge; return how many."""
+        off = self._comp.off_canvas_layers()
+        if not off:
+            return 0
+        self._record()
+        with self._comp.batch():
+            for layer in off:
+                w, h = layer.size
+                x = min(max(layer.x, 1 - w), self._comp.width - 1)
+                y = min(max(layer.y, 1 - h), self._comp.height - 1)
+                # Bring at least half of it (or all, if it fits) into view.
+                x = min(max(x, -w // 2), self._comp.width - (w + 1) // 2)
+                y = min(max(y, -h // 2), self._comp.height - (h + 1) // 2)
+                self._comp.move_to(layer, x, y)
+        return len(off)
+
+    def _current(self) -> Layer | None:
+        layer = self.selected
+        return layer if layer is not None and layer in self._comp else None
+
+    # ------------------------------------------------------------------ undo / redo
+
+    def _snapshot(self) -> _Snapshot:
+        return _Snapshot(
+            tuple((layer, layer.image, layer.x, layer.y, layer.scale, layer.flip) for layer in self._comp.layers),
+            self._current())
+
+    def _record(self, key: str | None = None, snapshot: _Snapshot | None = None) -> None:
+        """Remember the state before an action; ``key`` merges repeats of one gesture."""
+        if key is not None and key == self._last_key and self._undo:
+            return
+        self._undo.append(snapshot or self._snapshot())
+        del self._undo[:-_HISTORY]
+        self._redo.clear()
+        self._last_key = key
+        if key is None or not key.startswith("scale:"):
+            self._scale_anchor = None
+
+    def _restore(self, snap: _Snapshot) -> None:
+        with self.hold_trait_notifications(), self._comp.batch():
+            self._comp.clear()
+            for layer, image, x, y, scale, flip in snap.layers:
+                layer.image, layer.x, layer.y, layer.scale, layer.flip = image, x, y, scale, flip
+                self._comp.add(layer)  # in bottom-to-top order: add() restores z
+            self.selected = snap.selected
+        self._last_key = None
+        self._scale_anchor = None
+        self._sync_controls()
+        self._draw(picture=False)  # the selection may differ even if the layers do not
+
+    def undo(self) -> bool:
+        """Undo the last action; False when there is nothing to undo."""
+        self._end_drag()
+        if not self._undo:
+            return False
+        self._redo.append(self._snapshot())
+        self._restore(self._undo.pop())
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone action; False when there is nothing to redo."""
+        self._end_drag()
+        if not self._redo:
+            return False
+        self._undo.append(self._snapshot())
+        self._restore(self._redo.pop())
+        return True

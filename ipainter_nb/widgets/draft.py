@@ -1,0 +1,146 @@
+"""The Painter's live draft: a quick, short paint of the scene after each edit, shown beside the canvas.
+
+``draft_schedule(model, max_calls)`` is the ONE place where the drafts' schedule is chosen.
+A draft must arrive soon after the edit that asked for it (the target is 1.5 s from the
+edit to the picture on screen, on a small CPU), so ``DraftPanel`` keeps the measured time
+of a model call and asks for at most as many calls as fit in ``DRAFT_BUDGET_S``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ipywidgets as W
+import torch
+from PIL import Image
+
+from ipainter_nb.core.models import DiffusionModel
+from ipainter_nb.core.sampler import PaintResult, paint
+from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.images import png_bytes, tensor_to_pil
+from ipainter_nb.widgets.messages import first_line, message_html
+from ipainter_nb.widgets.preview import PIXELATED_CLASS
+
+__all__ = ["DraftPanel", "draft_schedule", "DRAFT_T_T", "DRAFT_JUMP_N_SAMPLE", "DRAFT_BUDGET_S", "BLANK_PNG"]
+
+#: Drafts walk at most this many respaced steps (the model's default schedule scaled down)
+#: and denoise each resampled stretch at most this many times: tens of model calls.
+DRAFT_T_T = 12
+DRAFT_JUMP_N_SAMPLE = 2
+#: Fewest steps a draft takes, however slow the machine.
+MIN_DRAFT_T_T = 4
+#: Seconds of model calls a draft may take; the edit pause, the picture's trip to the
+#: browser and a busy machine take the rest of the 1.5 s a draft may take to appear.
+DRAFT_BUDGET_S = 0.6
+_DISPLAY_PX = 160
+#: A transparent 1x1 picture: what the draft box shows before its first draft (an empty
+#: image widget would show the browser's broken-image icon).
+BLANK_PNG = png_bytes(Image.new("RGBA", (1, 1), (0, 0, 0, 0)))
+
+
+def draft_schedule(model: DiffusionModel | None, max_calls: int | None = None) -> ScheduleConfig:
+    """The drafts' short schedule.
+
+    Args:
+        model: the model whose default schedule the draft follows (``None``: the paper's).
+        max_calls: at most this many model calls (``None``: no limit); the draft never
+            takes fewer than ``MIN_DRAFT_T_T`` steps.
+
+    Returns:
+        The model's default schedule scaled to at most ``DRAFT_T_T`` steps, each
+        resampled stretch denoised at most ``DRAFT_JUMP_N_SAMPLE`` times, with as many
+        steps as ``max_calls`` allows.
+    """
+    like = model.default_schedule if model is not None else ScheduleConfig()
+    config = None
+    for t_T in range(min(DRAFT_T_T, like.t_T), 0, -1):
+        short = ScheduleConfig.for_t_T(t_T, like=like)
+        config = ScheduleConfig(t_T=short.t_T, jump_length=short.jump_length,
+                                jump_n_sample=min(short.jump_n_sample, DRAFT_JUMP_N_SAMPLE),
+                                stop_resampling_at=short.stop_resampling_at,
+                                start_resampling_at=short.start_resampling_at)
+        if max_calls is None or config.nfe <= max_calls or t_T <= MIN_DRAFT_T_T:
+            return config
+    assert config is not None  # t_T >= 1 always gives one
+    return config
+
+
+class DraftPanel(W.VBox):
+    """The draft's picture, its caption and the "live draft" toggle, and the draft job.
+
+    Args:
+        enabled: whether the toggle starts on.
+        budget_s: seconds of model calls a draft may take (see ``DRAFT_BUDGET_S``).
+        **kwargs: passed to ``ipywidgets.VBox``.
+    """
+
+    def __init__(self, enabled: bool = True, budget_s: float = DRAFT_BUDGET_S, **kwargs: Any) -> None:
+        kwargs.setdefault("layout", W.Layout(margin="0 8px", width=f"{_DISPLAY_PX + 8}px", flex="0 0 auto"))
+        super().__init__(**kwargs)
+        self.budget_s = float(budget_s)
+        #: Measured seconds per model call of the drafts (None until one has run).
+        self.seconds_per_call: float | None = None
+        self.image = W.Image(value=BLANK_PNG, format="png", layout=W.Layout(
+            width=f"{_DISPLAY_PX}px", height=f"{_DISPLAY_PX}px", object_fit="contain",
+            border="1px dashed #bbb"))
+        self.image.add_class(PIXELATED_CLASS)  # enlarged by the browser, pixels kept square
+        self.caption = W.HTML("<small>a quick draft appears here after each change</small>",
+                              layout=W.Layout(width="auto", min_width="0"))
+        self.toggle = W.ToggleButton(value=enabled, description="live draft", icon="bolt",
+                                     tooltip="paint a quick draft after each change of the canvas",
+                                     layout=W.Layout(width="auto", margin="2px"))
+        self.toggle.add_class("ipainter-draft-toggle")
+        self.children = [self.image, self.caption, self.toggle]
+        self.add_class("ipainter-draft")
+
+    def config(self, model: DiffusionModel | None) -> ScheduleConfig:
+        """The schedule of the next draft: as many calls as the budget allows on this machine.
+
+        Args:
+            model: the model the draft will use.
+
+        Returns:
+            ``draft_schedule(model, max_calls)`` with ``max_calls`` from the measured
+            time per model call (no limit before the first draft).
+        """
+        per_call = self.seconds_per_call
+        max_calls = None if per_call is None else max(1, math.floor(self.budget_s / per_call))
+        return draft_schedule(model, max_calls)
+
+    def run(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
+            seed: int, cancel: Any) -> PaintResult | None:
+        """Paint one draft (worker thread) and show it; None when it failed or went stale.
+
+        Args:
+            model: the model to paint with.
+            image: the composition's picture, (3, H, W) in [-1, 1].
+            keep: its keep mask, (1, H, W).
+            config: the draft's schedule (``config(model)``).
+            seed: the seed of the draft (the Painter's).
+            cancel: the job's cancel token (a newer edit, a Paint or Stop sets it).
+
+        Returns:
+            The draft's ``PaintResult`` when it was shown, else None.
+        """
+        try:
+            result = paint(model, image, keep, times=config.times(), num_samples=1, seed=seed, cancel=cancel,
+                           progress=False, max_frames=0)
+        except Exception as exc:  # e.g. a canvas of the wrong size: the draft says why, Paint will too
+            self.caption.value = message_html(f"no draft: {first_line(exc)}", "error", small=True)
+            return None
+        if result.stopped or cancel.is_set():
+            return None  # stale: a newer edit, a Paint or Stop; the previous draft stays
+        if result.nfe:
+            per_call = result.elapsed_s / result.nfe
+            # a running mean that follows a change of load within a few drafts
+            self.seconds_per_call = per_call if self.seconds_per_call is None else (
+                0.5 * self.seconds_per_call + 0.5 * per_call)
+        self.image.value = png_bytes(tensor_to_pil(result.samples[0]), compress_level=1)  # the browser enlarges it
+        self.caption.value = (f"<small>draft: {result.nfe} model calls, {result.elapsed_s:.1f} s "
+                              f"(Paint runs the full schedule)</small>")
+        return result
+
+    def show_off(self) -> None:
+        """Say that drafts are off."""
+        self.caption.value = "<small>live draft off</small>"

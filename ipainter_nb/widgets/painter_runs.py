@@ -1,0 +1,208 @@
+"""The Painter's runs: start a paint on the worker thread, follow its steps, show its result.
+
+``PainterRuns`` is mixed into ``Painter`` (``app.py``), which provides the widgets it
+updates (progress bar, status line, live preview, frequency panel, gallery) and the state
+it reads (model, composition, schedule controls, seed, number of samples).
+
+While a run paints, the widget must cost little next to the model: the progress bar moves
+at most every ``PROGRESS_INTERVAL_S``, the live preview shows a frame at most every
+``PREVIEW_INTERVAL_S`` (each frame is work for the kernel AND for the browser that shows
+it), and the spectrum plot is drawn at the end of the run.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ipainter_nb.core.models import DiffusionModel
+from ipainter_nb.core.sampler import PaintResult, Step, auto_batch_size, paint
+from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.errors import IPainterError
+from ipainter_nb.widgets.messages import first_line
+from ipainter_nb.widgets.worker import Job
+
+__all__ = ["PainterRuns", "PROGRESS_INTERVAL_S"]
+
+#: Seconds between two progress-bar updates during a run (the last step is always shown).
+PROGRESS_INTERVAL_S = 1.0
+
+
+class PainterRuns:
+    """``paint()``, ``wait()``, ``stop()`` and the paint job, for ``Painter``."""
+
+    if TYPE_CHECKING:  # provided by Painter
+        model: DiffusionModel | None
+        busy: bool
+        result: PaintResult | None
+        num_samples: int
+        seed: int
+        last_error: BaseException | None
+        _lock: threading.Lock
+        _paint_job: Job | None
+        _warning: str
+        _progress_shown_at: float
+        _steps_per_batch: int
+        _batch_size: int
+        _draft_wanted: bool
+        _result_handlers: Any
+        _edit_pause: Any
+        worker: Any
+        progress: Any
+        preview: Any
+        frequency: Any
+        gallery: Any
+        schedule_controls: Any
+        composition: Any
+        schedule_config: ScheduleConfig
+
+        def _set_status(self, text: str, level: str = "info") -> None: ...
+        def _set_error(self, text: str, details: str | None = None) -> None: ...
+
+    def paint(self, wait: bool = False) -> PaintResult | None:
+        """Paint the composition with the chosen settings on the worker thread.
+
+        Returns at once (None) and the widget shows the run: Paint is disabled, Stop
+        enabled, the progress bar moves, ``busy`` is True. ``wait=True`` blocks the
+        calling cell until the run ends and returns its ``PaintResult``
+        (``result.stopped`` if stopped), or None if it could not start or failed: the
+        reason is in the widget's error line, ``error_message`` and ``last_error``. The
+        progress keeps moving while a cell waits, but clicks on the widget are handled
+        only after the cell ends: in a notebook prefer ``paint()`` and read ``result``
+        (or call ``wait()``) in a later cell.
+        """
+        job = self._start()
+        if job is None:
+            return None
+        return self.wait() if wait else None
+
+    def wait(self, timeout: float | None = None) -> PaintResult | None:
+        """Block until the current paint (if any) ends; return its result (None if it failed)."""
+        job = self._paint_job
+        if job is None:
+            return self.result
+        job.wait(timeout)
+        return job.result if job.done.is_set() else None
+
+    def stop(self) -> None:
+        """Cancel the paint and any draft: each ends within one model call; a stopped paint
+        shows what it has, marked "stopped" in the gallery."""
+        self._edit_pause.cancel()
+        self._draft_wanted = False
+        self.worker.cancel()
+        job = self._paint_job
+        if job is not None and job.dropped and self.busy:  # stopped while queued behind a draft: it never ran
+            self.busy = False
+            self._set_status("stopped before the run began: nothing was painted", "warning")
+        elif self.busy:
+            self._set_status("stopping after the current model call…", "warning")
+
+
+    # ================================================================= painting
+
+    def _start(self) -> Job | None:
+        with self._lock:  # two fast clicks must not start two runs
+            if self.busy:
+                self._set_error("a run is already in progress: press Stop first")
+                return None
+            self._set_error("")
+            if self.model is None:
+                self._set_error("no model is loaded: pick one in the model dropdown")
+                return None
+            model = self.model
+            try:
+                self.composition.check_size(model.image_size, f"model {model.name!r}")
+            except IPainterError as exc:
+                self._set_error(str(exc))
+                return None
+            image, keep = self.composition.render()
+            if self.schedule_controls.adapts_to_mask:
+                self.schedule_controls.refresh(keep)  # the rule follows the current mask
+            try:
+                config = self.schedule_config
+            except (IPainterError, ValueError, TypeError) as exc:
+                self._set_error(f"invalid schedule: {first_line(exc)}")
+                return None
+            warning = ""
+            if keep.sum() == 0:
+                warning = "no layers on the canvas: painting an unconditional sample. "
+            elif keep.min() == 1:
+                warning = "the cutouts cover the whole canvas: nothing is left to paint. "
+            n, seed = int(self.num_samples), int(self.seed)
+            times = config.times()
+            self.last_error = None
+            self._warning = warning
+            # pictures go through the model in micro-batches; the preview watches the first one
+            batch = min(n, auto_batch_size(model))
+            self.preview.reset(num_samples=batch)  # builds its image rows here, on the main thread
+            total = len(times) - 1
+            self._steps_per_batch, self._batch_size = total, batch
+            self.progress.max, self.progress.value, self.progress.bar_style = total * math.ceil(n / batch), 0, "info"
+            self.busy = True
+            self._set_status(f"{warning}painting {n} picture{'s' * (n > 1)}: {total} steps, "
+                             f"{config.nfe} model calls…", "warning" if warning else "info")
+            run = partial(self._run_paint, model, image, keep, config, times, n, batch, seed)
+            self._paint_job = self.worker.submit(run, "paint", replaces=("draft", "plot"))
+            return self._paint_job
+
+    def _run_paint(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
+                   times: list[int], n: int, batch: int, seed: int, cancel: Any) -> PaintResult | None:
+        """The paint job (worker thread)."""
+        result = None
+        try:
+            self.frequency.reset(image, config, model.alphas_cumprod(config.t_T))
+            result = paint(model, image, keep, times=times, num_samples=n, seed=seed, batch_size=batch,
+                           callback=self._on_step, cancel=cancel, progress=False)
+            self._show_result(result, config, seed, model.name)
+        except Exception as exc:  # shown in the widget, not lost in a log: the widget stays usable
+            result = None
+            self.last_error = exc
+            self.progress.bar_style = "danger"
+            self._set_error(f"{type(exc).__name__}: {first_line(exc)}", traceback.format_exc())
+            self._set_status(f"{self._warning}the run failed (see below); change the settings and press Paint again",
+                             "error")
+        finally:
+            self.busy = False
+        return result
+
+    def _on_step(self, step: Step) -> None:
+        done = step.index + 1
+        now = time.monotonic()
+        # a few messages a second: each one wakes the kernel's sending thread, which on a busy
+        # CPU can push the painting thread off its core
+        if done == step.total_steps or now - self._progress_shown_at >= PROGRESS_INTERVAL_S:
+            self._progress_shown_at = now
+            self.progress.value = step.first_sample // self._batch_size * self._steps_per_batch + done
+        if step.first_sample == 0:  # the preview and the spectra follow the first micro-batch
+            self.preview.on_step(step)
+            self.frequency.on_step(step)
+        return None
+
+    def _show_result(self, result: PaintResult, config: ScheduleConfig, seed: int, model_name: str) -> None:
+        if result.samples.shape[0] == 0:  # stopped before the first step: nothing to show or keep
+            self.progress.bar_style = "warning"
+            self._set_status("stopped before the first step: nothing was painted", "warning")
+            return
+        self.preview.show_result(result)
+        self.frequency.finish(result)
+        run = self.gallery.add(result, config, seed, model_name)
+        took = f"{result.nfe} model calls in {result.elapsed_s:.1f} s"
+        if result.stopped:
+            self.progress.bar_style = "warning"
+            self._set_status(f"{self._warning}run #{run.number} stopped after {self.progress.value} of "
+                             f"{self.progress.max} steps, {took}: the gallery shows its latest prediction, marked stopped",
+                             "warning")
+        else:
+            self.progress.value = self.progress.max
+            self.progress.bar_style = "success"
+            n = result.samples.shape[0]
+            self._set_status(f"{self._warning}run #{run.number} done: {n} picture{'s' * (n > 1)}, {took}",
+                             "warning" if self._warning else "ok")
+        self.result = result
+        self._result_handlers(result)
