@@ -80,3 +80,39 @@ def test_fixed_large_variance_is_beta_except_at_level_zero():
                               torch.full_like(x, float(np.log(schedule.betas[t]))))
     level0 = schedule.model_log_variance(torch.tensor([0]), x, None)
     assert torch.allclose(level0, torch.full_like(x, float(np.log(schedule.posterior_variance[1]))))
+
+
+@pytest.mark.parametrize("variance_type", ["fixed_small", "fixed_large", "learned_range"])
+def test_the_ddim_step_at_eta_1_is_the_ddpm_step_and_at_eta_0_is_deterministic(variance_type):
+    sched = DiffusionSchedule.create("linear", 1000, "20", variance_type)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, 5, 5, generator=gen, dtype=torch.float64)
+    out = torch.randn(4, 6 if variance_type == "learned_range" else 3, 5, 5, generator=gen, dtype=torch.float64)
+    t = torch.tensor([19, 10, 1, 0])
+    ddpm = sched.p_mean_variance(out, x, t)
+    # the DDIM coefficients written out at eta = 1 (not the shortcut) equal the DDPM posterior's
+    a, b, scale = DiffusionSchedule.step_coefficients(sched, 1.0 - 1e-15)
+    assert np.allclose(a, sched.posterior_mean_coef1, atol=1e-7) and np.allclose(b, sched.posterior_mean_coef2, atol=1e-7)
+    assert np.allclose(scale, 1.0)
+    nearly_one = sched.p_mean_variance(out, x, t, eta=1.0 - 1e-15)
+    assert torch.allclose(nearly_one[0], ddpm[0], atol=1e-6) and torch.allclose(nearly_one[1], ddpm[1], atol=1e-6)
+    mean0, log_var0, x0 = sched.p_mean_variance(out, x, t, eta=0.0)
+    assert torch.isinf(log_var0).all() and (log_var0 < 0).all()
+    # DDIM at eta = 0: x_{t-1} = √ā_{t-1} x0 + √(1-ā_{t-1}) eps, eps re-derived from the (clipped) x0
+    ac = torch.as_tensor(sched.alphas_cumprod)[t].view(-1, 1, 1, 1)
+    prev = torch.as_tensor(sched.alphas_cumprod_prev)[t].view(-1, 1, 1, 1)
+    eps = (x - ac.sqrt() * x0) / (1 - ac).sqrt()
+    assert torch.allclose(mean0, prev.sqrt() * x0 + (1 - prev).sqrt() * eps, atol=1e-10)
+    half = sched.p_mean_variance(out, x, t, eta=0.5)
+    assert torch.allclose(half[1], ddpm[1] + 2 * np.log(0.5))
+
+
+def test_every_eta_keeps_the_marginal_of_the_forward_process():
+    # with the true x0 and the true noise, each DDIM step maps q(x_t | x0) onto q(x_{t-1} | x0)
+    sched = DiffusionSchedule.create("linear", 1000, "10", "fixed_small")
+    for eta in (0.0, 0.3, 1.0):
+        a, b, scale = sched.step_coefficients(eta)
+        ac, prev = sched.alphas_cumprod, sched.alphas_cumprod_prev
+        # x_t = √ac x0 + √(1-ac) ε: the step's x0 coefficient a + b√ac must be √prev and its noise variance 1 - prev
+        assert np.allclose(a + b * np.sqrt(ac), np.sqrt(prev))
+        assert np.allclose(b**2 * (1 - ac) + scale * sched.posterior_variance, 1 - prev)

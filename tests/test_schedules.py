@@ -14,6 +14,7 @@ from ipainter_nb.core.schedules import (
     resampling_window,
     validate_times,
 )
+from ipainter_nb.errors import UserInputError
 
 
 def _fixture_schedules(reference_dir):
@@ -233,7 +234,7 @@ def test_for_t_T_keeps_the_proportions_of_a_schedule():
     assert "scaled from t_T=100" in short.describe()
     assert ScheduleConfig.for_t_T(250) == ScheduleConfig()
     assert ScheduleConfig.for_t_T(500, like=ScheduleConfig(100, 5, 5, 40, 80)).to_dict() == dict(
-        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400)
+        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400, eta=1.0)
     assert ScheduleConfig.for_t_T(30, like=ScheduleConfig(kind="plain", t_T=10)).times() == plain(30)
     assert ScheduleConfig.for_t_T(1).times() == [0, -1]
 
@@ -260,3 +261,19 @@ def test_schedule_errors_are_user_input_errors():
                 lambda: ScheduleConfig(jump_n_sample=0), lambda: plain(0)):
         with pytest.raises(UserInputError):
             bad()
+
+
+def test_eta_is_a_named_config_value_that_round_trips_and_costs_no_calls():
+    ddim = ScheduleConfig(50, 5, 3, 0, 20, eta=0.0)
+    assert ddim.to_dict()["eta"] == 0.0 and ScheduleConfig().eta == 1.0
+    assert ScheduleConfig.from_dict(json.loads(json.dumps(ddim.to_dict()))) == ddim
+    assert ScheduleConfig.from_dict({"t_T": 50}).eta == 1.0  # older saves: DDPM steps, as then
+    assert ddim.nfe == ScheduleConfig(50, 5, 3, 0, 20).nfe and ddim.times() == ScheduleConfig(50, 5, 3, 0, 20).times()
+    assert "eta=0" in ddim.describe() and "DDPM steps (eta=1)" in ScheduleConfig().describe()
+    assert ScheduleConfig.for_t_T(25, like=ddim).eta == 0.0
+
+
+@pytest.mark.parametrize("eta", [-0.5, 1.01, float("nan"), True, "1"])
+def test_eta_outside_0_to_1_is_one_clear_error(eta):
+    with pytest.raises(UserInputError, match=r"eta.*(0\.\.1)"):
+        ScheduleConfig(50, 5, 3, eta=eta)

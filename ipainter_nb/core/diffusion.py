@@ -188,10 +188,46 @@ class DiffusionSchedule:
             return _extract(self.posterior_log_variance_clipped, t, like).expand_as(like)
         return _extract(self.fixed_large_log_variance, t, like).expand_as(like)
 
+    def step_coefficients(self, eta: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-level coefficients of the reverse step ``x_{t-1} = a x0 + b x_t + s ε``.
+
+        The DDIM family (Song et al., 2021) with the stochasticity ``eta``: the step keeps
+        the marginal ``q(x_{t-1} | x0)`` for every ``eta`` and injects the variance
+        ``eta² σ_t²`` (σ_t² the DDPM posterior variance). ``eta = 1`` is the DDPM posterior
+        (``a``, ``b`` equal ``posterior_mean_coef1/2``), ``eta = 0`` the deterministic DDIM
+        step.
+
+        Args:
+            eta: stochasticity in [0, 1].
+
+        Returns:
+            ``(a, b, variance_scale)``: arrays over the levels; the injected variance is
+            ``variance_scale`` times the model's DDPM variance (``eta²``, broadcast).
+        """
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"eta={eta} must lie in [0, 1]")
+        if eta == 1.0:
+            return self.posterior_mean_coef1, self.posterior_mean_coef2, np.ones(self.num_steps)
+        ac, prev = self.alphas_cumprod, self.alphas_cumprod_prev
+        # what is left of the level's noise after the injected part: deterministic direction to x_t
+        kept_noise = np.clip(1.0 - prev - eta**2 * self.posterior_variance, 0.0, None)
+        b = np.sqrt(kept_noise / (1.0 - ac))
+        a = np.sqrt(prev) - b * np.sqrt(ac)
+        return a, b, np.full(self.num_steps, eta**2)
+
     def p_mean_variance(
-        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, clip_x0: bool = True
+        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, clip_x0: bool = True, eta: float = 1.0
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """From the raw model output: (mean, log variance, predicted x0) of the reverse step."""
+        """From the raw model output: (mean, log variance, predicted x0) of the reverse step.
+
+        Args:
+            model_output: eps, or eps and the learned-variance channels.
+            x_t: the samples at level ``t``.
+            t: (n,) respaced levels.
+            clip_x0: clip the predicted clean image to [-1, 1].
+            eta: the step's stochasticity (:meth:`step_coefficients`): 1 = DDPM, 0 = DDIM.
+                With ``eta = 0`` the log variance is ``-inf`` (no noise).
+        """
         channels = x_t.shape[1]
         if model_output.shape[1] == 2 * channels:
             eps, var_values = model_output.split(channels, dim=1)
@@ -206,6 +242,9 @@ class DiffusionSchedule:
         x0 = self.predict_x0(x_t, t, eps)
         if clip_x0:
             x0 = x0.clamp(-1, 1)
-        mean = self.posterior_mean(x0, x_t, t)
         log_var = self.model_log_variance(t, x_t, var_values)
-        return mean, log_var, x0
+        if eta == 1.0:
+            return self.posterior_mean(x0, x_t, t), log_var, x0
+        a, b, _ = self.step_coefficients(eta)
+        mean = _extract(a, t, x_t) * x0 + _extract(b, t, x_t) * x_t
+        return mean, log_var + 2 * math.log(eta) if eta > 0 else torch.full_like(log_var, -math.inf), x0

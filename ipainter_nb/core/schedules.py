@@ -51,6 +51,7 @@ __all__ = [
     "resampling_window",
     "planned_steps",
     "MAX_SCHEDULE_STEPS",
+    "check_eta",
 ]
 
 ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
@@ -162,6 +163,27 @@ def _check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | No
             f"{settings} make a schedule of {steps:,} steps, "
             f"more than the limit of {MAX_SCHEDULE_STEPS:,}: lower jump_n_sample or t_T (the paper: 250 steps, 10 x 10 jumps)"
         )
+
+
+def check_eta(eta: object) -> float:
+    """``eta`` as a float, or a ``UserInputError`` naming the value and the range.
+
+    Args:
+        eta: the reverse steps' stochasticity: 1 = DDPM steps, 0 = deterministic DDIM steps.
+
+    Returns:
+        The value as a float in [0, 1].
+
+    Raises:
+        UserInputError: not a real number, or outside [0, 1].
+    """
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) and not hasattr(eta, "__float__"):
+        raise UserInputError(f"eta must be a number in 0..1, got {type(eta).__name__} {eta!r}")
+    value = float(eta)  # type: ignore[arg-type]
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise UserInputError(f"eta={eta!r} is invalid: it must be in 0..1 (1 = DDPM steps, today's default; "
+                             "0 = deterministic DDIM steps)")
+    return value
 
 
 # --------------------------------------------------------------------------- schedules
@@ -318,7 +340,7 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
 # --------------------------------------------------------------------------- config
 
 _AUTO = "auto"
-_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at")
+_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta")
 
 
 def _scale(value: int, t_T: int, like_t_T: int) -> int:
@@ -342,6 +364,10 @@ class ScheduleConfig:
             100 of 250 (0.4·t_T), scaled to ``t_T``.
         start_resampling_at: no jump starts from a time above this (the upper end of the
             window of resampling), in ``stop..t_T``; ``None`` = no upper limit (default).
+        eta: stochasticity of every down step, in ``0..1``: ``1`` is the DDPM (ancestral)
+            step of RePaint and the paper (default), ``0`` the deterministic DDIM step,
+            between them DDIM's family. The jumps back up are forward noise whatever
+            ``eta``; the number of model calls does not depend on it.
 
     ``kind`` is read from the numbers (see :attr:`kind`). The old spelling
     ``ScheduleConfig(kind="plain" | "repaint" | "truncated", ...)`` is still accepted:
@@ -354,6 +380,7 @@ class ScheduleConfig:
     jump_n_sample: int
     stop_resampling_at: int | None
     start_resampling_at: int | None
+    eta: float
 
     def __init__(
         self,
@@ -362,10 +389,12 @@ class ScheduleConfig:
         jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
         stop_resampling_at: int | None | Literal["auto"] = _AUTO,
         start_resampling_at: int | None = None,
+        eta: float = 1.0,
         *,
         kind: str | None = None,
     ) -> None:
         t_T = _check_t_T(t_T)
+        eta = check_eta(eta)
         if kind is not None and kind not in _KINDS[:3]:
             raise UserInputError(f"kind={kind!r} is invalid: it must be one of {_KINDS[:3]} (or leave it out: "
                                  "the kind follows from the numbers)")
@@ -396,7 +425,7 @@ class ScheduleConfig:
             _, jump_length, jump_n_sample, stop, start = _check_params(
                 t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
             )
-        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start)):
+        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start, eta)):
             object.__setattr__(self, name, value)
         # a note, not a field: equal numbers stay equal configs, and asdict() stays loadable
         note = f"scaled from the paper's t_T={PAPER_T_T}: {', '.join(scaled)}" if scaled and t_T != PAPER_T_T else ""
@@ -405,18 +434,29 @@ class ScheduleConfig:
     # -- construction ---------------------------------------------------------------
     @classmethod
     def for_t_T(cls, t_T: int, like: ScheduleConfig | None = None) -> ScheduleConfig:
-        """``like`` (default: the paper's) over ``t_T`` steps: jump length, stop and start
-        keep their proportion of t_T; the number of repeats is kept."""
+        """``like`` (default: the paper's) over ``t_T`` steps.
+
+        Jump length, stop and start keep their proportion of t_T; the number of repeats
+        and ``eta`` are kept.
+
+        Args:
+            t_T: the new number of respaced steps.
+            like: the config to scale (default: the paper's).
+
+        Returns:
+            The scaled config.
+        """
         t_T = _check_t_T(t_T)
         like = cls() if like is None else like
         if like.kind == "plain" or t_T == 1:
-            return cls(t_T, max(1, min(like.jump_length, t_T - 1)), 1, None, None)
+            return cls(t_T, max(1, min(like.jump_length, t_T - 1)), 1, None, None, like.eta)
 
         def bound(value: int | None) -> int | None:
             return None if value is None else min(t_T, _scale(value, t_T, like.t_T))
 
         jump_length = max(1, min(_scale(like.jump_length, t_T, like.t_T), t_T - 1))
-        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), bound(like.start_resampling_at))
+        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), bound(like.start_resampling_at),
+                     like.eta)
         if t_T != like.t_T:
             note = (f"scaled from t_T={like.t_T}: jump_length {like.jump_length} -> {config.jump_length}, "
                     f"stop {like.stop_resampling_at} -> {config.stop_resampling_at}")
@@ -427,8 +467,18 @@ class ScheduleConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduleConfig:
-        """The config saved by :meth:`to_dict`; also reads the older form with a ``"kind"``
-        key. Missing keys take the defaults (scaled to ``t_T``)."""
+        """The config saved by :meth:`to_dict`; also reads the older forms (a ``"kind"``
+        key, no ``"eta"``). Missing keys take the defaults (scaled to ``t_T``).
+
+        Args:
+            data: the dict.
+
+        Returns:
+            The config.
+
+        Raises:
+            UserInputError: not a dict, unknown keys, or values out of range.
+        """
         if not isinstance(data, Mapping):
             raise UserInputError(f"a schedule must be a dict with keys {', '.join(_FIELDS)}; got {type(data).__name__}")
         unknown = sorted(set(data) - set(_FIELDS) - {"kind"})
@@ -436,7 +486,7 @@ class ScheduleConfig:
             raise UserInputError(f"unknown schedule keys {unknown}: the keys are {', '.join(_FIELDS)} (and the older 'kind')")
         return cls(**dict(data))
 
-    def to_dict(self) -> dict[str, int | None]:
+    def to_dict(self) -> dict[str, int | float | None]:
         """The numbers that define the schedule (JSON-ready); :meth:`from_dict` reads it back."""
         return {name: getattr(self, name) for name in _FIELDS}
 
@@ -468,12 +518,14 @@ class ScheduleConfig:
         return count_nfe(self.times())
 
     def describe(self) -> str:
-        """One-line summary, e.g. for a widget label or a log; says what the defaults chose."""
+        """One-line summary, e.g. for a widget label or a log; says what the defaults chose
+        and the steps' kind (η)."""
         kind = self.kind
         note = f" ({self._scaled})" if self._scaled else ""
+        steps = "DDPM steps (eta=1)" if self.eta == 1 else f"DDIM steps eta={self.eta:g}"
         if kind == "plain":
-            return f"plain: t_T={self.t_T}, no resampling; {self.nfe} model calls"
-        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}, jump_n_sample={self.jump_n_sample}"
+            return f"plain: t_T={self.t_T}, no resampling, {steps}; {self.nfe} model calls"
+        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}, jump_n_sample={self.jump_n_sample}, {steps}"
         if kind == "repaint":
             return f"{head}; {self.nfe} model calls{note}"
         if kind == "window":
