@@ -110,15 +110,14 @@ def schedule_output_law(model: ExactDiffusionModel, image: torch.Tensor, keep: t
     eye = torch.eye(d, dtype=torch.float64)
     mean = torch.zeros(3, d, dtype=torch.float64)
     cov = eye.repeat(3, 1, 1)
-    coef_x0, coef_xt, var_scale = sched.step_coefficients(eta)
     for t_last, t_cur in zip(times[:-1], times[1:]):
-        if t_cur > t_last:
-            b = float(sched.betas[t_cur])
+        if t_cur > t_last:  # forward noise, over one level or several (a long jump back)
+            b = float(sched.betas[t_cur]) if t_cur == t_last + 1 else 1.0 - sched.alpha_bar(t_cur) / sched.alpha_bar(t_last)
             mean = math.sqrt(1 - b) * mean
             cov = (1 - b) * cov + b * eye
             continue
         a = float(sched.alphas_cumprod[t_last])
-        c1, c2 = float(coef_x0[t_last]), float(coef_xt[t_last])
+        c1, c2, small, large = sched.step_coefficients(t_last, t_cur, eta)
         w = wiener_gain(power, a)  # (3, n, n//2+1)
         gain = c1 * w + c2
         # paste the noised known picture
@@ -130,9 +129,8 @@ def schedule_output_law(model: ExactDiffusionModel, image: torch.Tensor, keep: t
                                 norm="ortho").reshape(3, d)
         mean = c1 * (filt + mu) + c2 * mean
         cov = _sandwich(cov, gain, size)
-        if t_last > 0 and eta > 0:
-            log_var = sched.model_log_variance(torch.tensor([t_last]), torch.zeros(1, 1, 1, 1), None)
-            cov = cov + float(var_scale[t_last] * log_var.exp().reshape(-1)[0]) * eye
+        if t_cur >= 0 and eta > 0:
+            cov = cov + eta**2 * (small if model.variance_type == "fixed_small" else large) * eye
     mean = p * mean + q * y
     cov = p[:, None] * cov * p[None, :]
     return GaussianLaw(model.image_model, size, (mean - mu).numpy(), cov.numpy())

@@ -7,9 +7,10 @@ a generator) and ``p_sample_loop`` (a thin collector over it):
   ``schedules.py``) is the list of levels visited; each pair of neighbours is one step,
   yielded as a :class:`Step`:
 
-  - down (t → t-1): noise the known image to level t, paste it into the sample where
-    ``keep`` is 1, call the model at t, draw the sample at level t-1;
-  - up (t-1 → t): forward-noise the sample by one step ("jump back").
+  - down (t → s < t, usually s = t-1; a strided walk skips levels): noise the known image
+    to level t, paste it into the sample where ``keep`` is 1, call the model at t, draw the
+    sample at level s with the DDPM step (``eta = 1``) or DDIM's (``eta < 1``);
+  - up (s → t > s): forward-noise the sample ("jump back").
 
   The noise source is passed in (as k-diffusion's samplers take theirs).
 - :func:`paint` is what applications call: it checks the inputs, paints ``num_samples``
@@ -237,12 +238,13 @@ def paint_steps(
             model_s = time.perf_counter() - tick
             if not torch.isfinite(out).all():
                 raise NonFiniteOutputError(_non_finite_message(model, t_last, index))
-            mean, log_var, x0_pred = schedule.p_mean_variance(out.to(image.dtype), x, t_vec, clip_x0=clip_x0, eta=eta)
+            mean, log_var, x0_pred = schedule.p_mean_variance(out.to(image.dtype), x, t_vec, clip_x0=clip_x0, eta=eta,
+                                                              to=t_cur)
             fresh = noise()  # drawn at t=0 and with eta=0 too, so every step consumes the same draws
-            x = mean + torch.exp(0.5 * log_var) * fresh if t_last > 0 and eta > 0 else mean
+            x = mean + torch.exp(0.5 * log_var) * fresh if t_cur >= 0 and eta > 0 else mean
             nfe += 1
         else:
-            x = schedule.q_step(x, torch.full((n,), t_cur, device=device, dtype=torch.long), noise())
+            x = schedule.q_jump(x, t_last, t_cur, noise())
             x0_pred = None
         shown = keep * image + (1 - keep) * x if t_cur < 0 else x
         yield Step(index, t_last, "down" if t_cur < t_last else "up", shown, x0_pred, nfe,
