@@ -336,7 +336,7 @@ def _run(args: argparse.Namespace) -> str:
     start = time.perf_counter()
     m = args.samples or (64 if args.quick else 256)
     mc_size, law_size = (16, 8) if args.quick else (32, 16)
-    image_model = demo_image_model(64 if args.quick else 256).scaled(std=CONTRAST)
+    image_model = demo_image_model().scaled(std=CONTRAST)
     todo = schedules(args.quick)
     law_masks = ["centre hole", "border"] if args.quick else ["centre hole", "border", "cutout-shaped hole"]
     law_model = ExactDiffusionModel.create(image_model, law_size, dtype=torch.float64)

@@ -12,11 +12,12 @@ from ipainter_nb.core.exact import (
     GaussianImageModel,
     border_keep,
     centre_hole_keep,
+    demo_image_model,
     schedule_error,
     schedule_output_law,
 )
 from ipainter_nb.core.sampler import paint
-from ipainter_nb.core.schedules import plain, repaint
+from ipainter_nb.core.schedules import ScheduleConfig, plain, repaint
 from ipainter_nb.errors import UserInputError
 
 # low contrast: paint()'s clamps to [-1, 1] never touch these samples
@@ -127,15 +128,17 @@ def test_plain_schedule_with_nothing_kept_returns_the_prior():
     assert float(small) < 0.95 * prior_var < float(large)
 
 
-def test_paint_samples_exactly_the_schedules_law():
+@pytest.mark.parametrize("eta, stride", [(1.0, 1), (0.0, 1), (0.4, 1), (1.0, 4), (0.0, 3)])
+def test_paint_samples_exactly_the_schedules_law(eta, stride):
+    # DDPM steps (eta 1), deterministic DDIM steps (eta 0) and between, inside jumps; walks over every level or strided
     size, m = 8, 3000
     model = ExactDiffusionModel.create(MODEL, size, dtype=torch.float64)
     image = MODEL.sample(1, size, torch.Generator().manual_seed(7))[0]
     keep = border_keep(size, 2)
-    times = repaint(20, 3, 3, stop_resampling_at=6)
-    law = schedule_output_law(model, image, keep, times)
+    times = repaint(20, 3, 3, stop_resampling_at=6) if stride == 1 else repaint(40, 3, 3, 0, 6, stride=stride)
+    law = schedule_output_law(model, image, keep, times, eta=eta)
     result = paint(model, image, keep, times=times, num_samples=m, seed=8, progress=False, max_frames=0,
-                   clip_x0=False, dtype=torch.float64, batch_size=m)
+                   clip_x0=False, dtype=torch.float64, batch_size=m, eta=eta)
     x = result.samples.reshape(m, -1).double()
     mean, var = law.mean().reshape(-1), torch.from_numpy(np.diag(law.covariance()).copy())
     gen = var > 0
@@ -156,6 +159,28 @@ def test_resampling_brings_the_output_closer_to_the_exact_conditional():
     with_jumps = schedule_error(model, image, keep, repaint(50, 5, 5), conditional=cond)
     assert with_jumps.kl < 0.5 * without.kl
     assert with_jumps.nfe > without.nfe == 50
+
+
+def test_the_law_depends_on_eta_and_eta_1_is_the_ddpm_law():
+    size = 8
+    model = ExactDiffusionModel.create(MODEL, size, dtype=torch.float64)
+    image = MODEL.sample(1, size, torch.Generator().manual_seed(7))[0]
+    keep, times = centre_hole_keep(size, 4), repaint(20, 3, 3)
+    ddpm = schedule_output_law(model, image, keep, times)
+    almost = schedule_output_law(model, image, keep, times, eta=1 - 1e-12)
+    ddim = schedule_output_law(model, image, keep, times, eta=0.0)
+    assert np.allclose(almost.cov_eigen, ddpm.cov_eigen, atol=1e-8)
+    assert not np.allclose(ddim.cov_eigen, ddpm.cov_eigen, atol=1e-3)
+    cond = MODEL.conditional(image, keep)
+    config = ScheduleConfig(20, 3, 3, None, eta=0.0)
+    assert schedule_error(model, image, keep, config, conditional=cond).kl == pytest.approx(
+        schedule_error(model, image, keep, times, conditional=cond, eta=0.0).kl)
+
+
+def test_the_stored_demo_fit_is_what_the_demo_scenes_give():
+    from ipainter_nb.demo import fit_demo_image_model
+
+    assert fit_demo_image_model() == demo_image_model()
 
 
 def test_user_errors_name_the_fix():

@@ -224,7 +224,7 @@ def test_nan_or_inf_in_an_input_is_named_before_painting(tiny_model, which):
     (dict(seed=-1), "seed=-1 is out of range"),
     (dict(batch_size=0), "batch_size=0 is out of range"),
     (dict(first_sample=-2), "first_sample=-2 is out of range"),
-    (dict(times=[3, 1, -1]), r"times\[1\]"),
+    (dict(times=[3, 3, -1]), r"times\[1\]"),
 ])
 def test_bad_arguments_are_refused_naming_the_argument(tiny_model, kwargs, message):
     image, keep = composed()
@@ -260,3 +260,23 @@ def test_progress_in_a_log_is_a_few_summary_lines(tiny_model, capsys):
     assert len(lines) == 4 and lines[-1].startswith("painting (") and "100%" in lines[-1]
     ip.paint(tiny_model, image, keep, times=SHORT)  # progress=None: nobody watches a captured stream
     assert capsys.readouterr().err == ""
+
+
+def test_eta_1_paints_todays_ddpm_pictures_and_a_config_carries_its_eta(tiny_model):
+    image, keep = composed()
+    today = ip.paint(tiny_model, image, keep, times=SHORT, seed=3, progress=False).samples
+    assert torch.equal(ip.paint(tiny_model, image, keep, times=SHORT, seed=3, progress=False, eta=1.0).samples, today)
+    config = ip.ScheduleConfig(12, 3, 2, 6, eta=0.0)
+    assert config.times() == SHORT
+    ddim = ip.paint(tiny_model, image, keep, times=config, seed=3, progress=False)
+    assert ddim.nfe == ip.paint(tiny_model, image, keep, times=SHORT, seed=3, progress=False).nfe
+    assert not torch.allclose(ddim.samples, today)
+    assert torch.equal(ip.paint(tiny_model, image, keep, times=SHORT, seed=3, progress=False, eta=0.0).samples, ddim.samples)
+    assert torch.equal(ddim.samples * (keep > 0), image[None] * (keep > 0))  # known pixels kept
+
+
+@pytest.mark.parametrize("eta", [-0.1, 1.5, float("nan"), "half"])
+def test_eta_outside_0_to_1_is_refused_naming_the_range(tiny_model, eta):
+    image, keep = composed()
+    with pytest.raises(UserInputError, match=r"eta.*0\.\.1"):
+        ip.paint(tiny_model, image, keep, times=SHORT, progress=False, eta=eta)

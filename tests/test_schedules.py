@@ -14,6 +14,7 @@ from ipainter_nb.core.schedules import (
     resampling_window,
     validate_times,
 )
+from ipainter_nb.errors import UserInputError
 
 
 def _fixture_schedules(reference_dir):
@@ -122,7 +123,7 @@ def test_validate_times_accepts_generated_schedules():
     "times, t_T, index",
     [
         ([5, 4, 3, 2, 1, 0], None, 5),  # does not end at -1
-        ([5, 4, 2, 1, 0, -1], None, 2),  # a jump of two
+        ([5, 4, 2, 2, 0, -1], None, 3),  # a repeat after a strided step
         ([5, 4, 4, 3, 2, 1, 0, -1], None, 2),  # a repeat
         ([4, 3, 2, 1, 0, -1], 6, 0),  # does not start at t_T - 1
         ([5, 4, 5, 6, 5, 4, 3, 2, 1, 0, -1], None, 3),  # climbs above t_T - 1
@@ -233,7 +234,7 @@ def test_for_t_T_keeps_the_proportions_of_a_schedule():
     assert "scaled from t_T=100" in short.describe()
     assert ScheduleConfig.for_t_T(250) == ScheduleConfig()
     assert ScheduleConfig.for_t_T(500, like=ScheduleConfig(100, 5, 5, 40, 80)).to_dict() == dict(
-        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400)
+        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400, eta=1.0, stride=1)
     assert ScheduleConfig.for_t_T(30, like=ScheduleConfig(kind="plain", t_T=10)).times() == plain(30)
     assert ScheduleConfig.for_t_T(1).times() == [0, -1]
 
@@ -256,7 +257,43 @@ def test_a_window_schedule_jumps_only_between_stop_and_start():
 def test_schedule_errors_are_user_input_errors():
     from ipainter_nb.errors import UserInputError
 
-    for bad in (lambda: repaint(10, 12), lambda: ScheduleConfig(t_T=2.5), lambda: validate_times([3, 1, -1]),
+    for bad in (lambda: repaint(10, 12), lambda: ScheduleConfig(t_T=2.5), lambda: validate_times([3, 3, -1]),
                 lambda: ScheduleConfig(jump_n_sample=0), lambda: plain(0)):
         with pytest.raises(UserInputError):
             bad()
+
+
+def test_eta_is_a_named_config_value_that_round_trips_and_costs_no_calls():
+    ddim = ScheduleConfig(50, 5, 3, 0, 20, eta=0.0)
+    assert ddim.to_dict()["eta"] == 0.0 and ScheduleConfig().eta == 1.0
+    assert ScheduleConfig.from_dict(json.loads(json.dumps(ddim.to_dict()))) == ddim
+    assert ScheduleConfig.from_dict({"t_T": 50}).eta == 1.0  # older saves: DDPM steps, as then
+    assert ddim.nfe == ScheduleConfig(50, 5, 3, 0, 20).nfe and ddim.times() == ScheduleConfig(50, 5, 3, 0, 20).times()
+    assert "eta=0" in ddim.describe() and "DDPM steps (eta=1)" in ScheduleConfig().describe()
+    assert ScheduleConfig.for_t_T(25, like=ddim).eta == 0.0
+
+
+@pytest.mark.parametrize("eta", [-0.5, 1.01, float("nan"), True, "1"])
+def test_eta_outside_0_to_1_is_one_clear_error(eta):
+    with pytest.raises(UserInputError, match=r"eta.*(0\.\.1)"):
+        ScheduleConfig(50, 5, 3, eta=eta)
+
+
+def test_a_strided_walk_skips_levels_above_the_jumps_and_steps_one_by_one_below():
+    cfg = ScheduleConfig(250, 5, 4, 0, 20, stride=10)
+    times = cfg.times()
+    assert validate_times(times) == times
+    ups = [(a, b) for a, b in zip(times, times[1:]) if b > a]
+    assert max(b for _, b in ups) == 25  # the highest jump peak: below it every level is visited
+    above = [t for t in times if t > 25]
+    assert above == list(range(249, 25, -10))
+    assert cfg.nfe == len(above) + 26 + 5 * 3 * 5  # the strided walk, levels 25..0, 5 jump points x 3 repeats x 5 levels
+    assert ScheduleConfig.from_dict(cfg.to_dict()) == cfg and "walk stride 10" in cfg.describe()
+    assert ScheduleConfig(100, stride=4, jump_n_sample=1).times() == plain(100, stride=4) == [*range(99, 0, -4), 0, -1]
+    assert repaint(30, 3, 2, stride=1) == repaint(30, 3, 2)
+
+
+@pytest.mark.parametrize("stride", [0, 300, 2.5])
+def test_a_stride_outside_1_to_t_T_is_one_clear_error(stride):
+    with pytest.raises(UserInputError, match=r"stride.*1\.\.250|stride must be an int"):
+        ScheduleConfig(250, stride=stride)

@@ -188,10 +188,81 @@ class DiffusionSchedule:
             return _extract(self.posterior_log_variance_clipped, t, like).expand_as(like)
         return _extract(self.fixed_large_log_variance, t, like).expand_as(like)
 
+    def alpha_bar(self, t: int) -> float:
+        """``alphas_cumprod[t]``, with level -1 (the clean image) at 1.
+
+        Args:
+            t: a level in -1..num_steps-1.
+        """
+        return 1.0 if t < 0 else float(self.alphas_cumprod[t])
+
+    def step_coefficients(self, t: int, s: int | None = None, eta: float = 1.0) -> tuple[float, float, float, float]:
+        """Coefficients of the reverse step from level ``t`` down to level ``s``: ``x_s = a x0 + b x_t + noise``.
+
+        The DDIM family (Song et al., 2021) with stochasticity ``eta``: whatever ``eta``, the
+        step maps ``q(x_t | x0)`` onto ``q(x_s | x0)``; the injected noise has ``eta²`` times
+        the variance of the DDPM step between the two levels. ``eta = 1`` is the DDPM
+        posterior ``q(x_s | x_t, x0)`` (for ``s = t - 1`` exactly ``posterior_mean_coef1/2``
+        and ``posterior_variance``), ``eta = 0`` the deterministic DDIM step. ``s < t - 1``
+        is a strided step (the walk skips levels).
+
+        Args:
+            t: the level the step starts from.
+            s: the level it arrives at (default ``t - 1``; ``-1`` = the clean image).
+            eta: stochasticity in [0, 1].
+
+        Returns:
+            ``(a, b, small, large)``: the mean coefficients and the two DDPM variances of the
+            step (the posterior's, "fixed_small", and ``1 - ā_t / ā_s``, "fixed_large");
+            the injected variance is ``eta²`` times the model's choice between them.
+        """
+        s = t - 1 if s is None else s
+        if not -1 <= s < t < self.num_steps:
+            raise ValueError(f"a down step needs -1 <= s < t < {self.num_steps}, got t={t}, s={s}")
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"eta={eta} must lie in [0, 1]")
+        ac, prev = self.alpha_bar(t), self.alpha_bar(s)
+        if s == t - 1:
+            small, large = float(self.posterior_variance[t]), float(self.betas[t])
+            if eta == 1.0:
+                return float(self.posterior_mean_coef1[t]), float(self.posterior_mean_coef2[t]), small, large
+        else:
+            large = 1.0 - ac / prev
+            small = (1.0 - prev) / (1.0 - ac) * large
+        # what is left of level s's noise after the injected part: the deterministic direction to x_t
+        b = math.sqrt(max(1.0 - prev - eta**2 * small, 0.0) / (1.0 - ac))
+        return math.sqrt(prev) - b * math.sqrt(ac), b, small, large
+
+    def q_jump(self, x_s: torch.Tensor, s: int, t: int, noise: torch.Tensor) -> torch.Tensor:
+        """Forward noise from level ``s`` up to level ``t > s`` (a jump back of any length).
+
+        Args:
+            x_s: samples at level ``s``.
+            s: their level.
+            t: the level to noise them to.
+            noise: standard normal noise shaped like ``x_s``.
+        """
+        if t == s + 1:
+            return self.q_step(x_s, torch.full((x_s.shape[0],), t, device=x_s.device, dtype=torch.long), noise)
+        keep = self.alpha_bar(t) / self.alpha_bar(s)
+        return math.sqrt(keep) * x_s + math.sqrt(1.0 - keep) * noise
+
     def p_mean_variance(
-        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, clip_x0: bool = True
+        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, clip_x0: bool = True, eta: float = 1.0,
+        to: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """From the raw model output: (mean, log variance, predicted x0) of the reverse step."""
+        """From the raw model output: (mean, log variance, predicted x0) of the reverse step.
+
+        Args:
+            model_output: eps, or eps and the learned-variance channels.
+            x_t: the samples at level ``t``.
+            t: (n,) respaced levels.
+            clip_x0: clip the predicted clean image to [-1, 1].
+            eta: the step's stochasticity (:meth:`step_coefficients`): 1 = DDPM, 0 = DDIM.
+                With ``eta = 0`` the log variance is ``-inf`` (no noise).
+            to: the level the step arrives at (default ``t - 1``); lower skips levels
+                (one level for the whole batch: ``t`` must then hold one value).
+        """
         channels = x_t.shape[1]
         if model_output.shape[1] == 2 * channels:
             eps, var_values = model_output.split(channels, dim=1)
@@ -206,6 +277,31 @@ class DiffusionSchedule:
         x0 = self.predict_x0(x_t, t, eps)
         if clip_x0:
             x0 = x0.clamp(-1, 1)
-        mean = self.posterior_mean(x0, x_t, t)
-        log_var = self.model_log_variance(t, x_t, var_values)
-        return mean, log_var, x0
+        level = int(t.reshape(-1)[0])
+        if (to is None or to == level - 1) and eta == 1.0:
+            return self.posterior_mean(x0, x_t, t), self.model_log_variance(t, x_t, var_values), x0
+        if to is not None and to != level - 1 and not bool((t == level).all()):
+            raise ValueError("a strided step needs one level for the whole batch")
+        if to is None or to == level - 1:
+            log_var = self.model_log_variance(t, x_t, var_values)
+            coef = [self.step_coefficients(int(v), None, eta)[:2] for v in t.reshape(-1).tolist()]
+            a = torch.tensor([c[0] for c in coef], dtype=x_t.dtype, device=x_t.device).view(-1, *([1] * (x_t.dim() - 1)))
+            b = torch.tensor([c[1] for c in coef], dtype=x_t.dtype, device=x_t.device).view_as(a)
+        else:
+            a, b, small, large = self.step_coefficients(level, to, eta)
+            log_var = self._strided_log_variance(small, large, x_t, var_values)
+        mean = a * x0 + b * x_t
+        return mean, log_var + 2 * math.log(eta) if eta > 0 else torch.full_like(log_var, -math.inf), x0
+
+    def _strided_log_variance(self, small: float, large: float, like: torch.Tensor,
+                              var_values: torch.Tensor | None) -> torch.Tensor:
+        """The model's log variance for a step that skips levels: the same rule as
+        :meth:`model_log_variance`, between the strided step's own two variances."""
+        lo = math.log(max(small, 1e-20))  # zero only for the step to the clean image, which adds no noise
+        hi = math.log(large)
+        if self.variance_type == "learned_range":
+            if var_values is None:
+                raise ValueError("a learned-range model must output 6 channels (eps and variance)")
+            frac = (var_values.to(like.dtype) + 1) / 2
+            return frac * hi + (1 - frac) * lo
+        return torch.full_like(like, lo if self.variance_type == "fixed_small" else hi)

@@ -7,9 +7,10 @@ a generator) and ``p_sample_loop`` (a thin collector over it):
   ``schedules.py``) is the list of levels visited; each pair of neighbours is one step,
   yielded as a :class:`Step`:
 
-  - down (t → t-1): noise the known image to level t, paste it into the sample where
-    ``keep`` is 1, call the model at t, draw the sample at level t-1;
-  - up (t-1 → t): forward-noise the sample by one step ("jump back").
+  - down (t → s < t, usually s = t-1; a strided walk skips levels): noise the known image
+    to level t, paste it into the sample where ``keep`` is 1, call the model at t, draw the
+    sample at level s with the DDPM step (``eta = 1``) or DDIM's (``eta < 1``);
+  - up (s → t > s): forward-noise the sample ("jump back").
 
   The noise source is passed in (as k-diffusion's samplers take theirs).
 - :func:`paint` is what applications call: it checks the inputs, paints ``num_samples``
@@ -37,7 +38,7 @@ from ..images import quantize_uint8
 from ..progress import progress_bar
 from .devices import as_device
 from .diffusion import DiffusionSchedule
-from .schedules import count_nfe, validate_times
+from .schedules import ScheduleConfig, check_eta, count_nfe, validate_times
 
 __all__ = [
     "Step",
@@ -191,6 +192,7 @@ def paint_steps(
     noise: NoiseSource | None = None,
     generator: torch.Generator | None = None,
     clip_x0: bool = True,
+    eta: float = 1.0,
 ) -> Iterator[Step]:
     """RePaint-style resampling along ``times``, one :class:`Step` per transition.
 
@@ -202,7 +204,15 @@ def paint_steps(
         times: a valid schedule (``schedules.validate_times``).
         noise: the source of every random draw, returning tensors shaped like ``image``;
             default: ``torch.randn`` with ``generator``.
+        generator: the generator of the default noise source (ignored with ``noise``).
         clip_x0: clip the predicted clean image to [-1,1] (as guided-diffusion does).
+        eta: stochasticity of every down step, in [0, 1]: 1 = the DDPM (ancestral) step,
+            0 = the deterministic DDIM step, between = DDIM's family
+            (``DiffusionSchedule.step_coefficients``). Up steps (jumps back) are the
+            forward process whatever ``eta``.
+
+    Yields:
+        One :class:`Step` per transition of ``times``.
 
     The inputs are used as given: :func:`paint` is the checked entry point. Stop early by
     not asking for the next step.
@@ -228,12 +238,13 @@ def paint_steps(
             model_s = time.perf_counter() - tick
             if not torch.isfinite(out).all():
                 raise NonFiniteOutputError(_non_finite_message(model, t_last, index))
-            mean, log_var, x0_pred = schedule.p_mean_variance(out.to(image.dtype), x, t_vec, clip_x0=clip_x0)
-            fresh = noise()  # drawn at t=0 too, so every step consumes the same draws
-            x = mean + torch.exp(0.5 * log_var) * fresh if t_last > 0 else mean
+            mean, log_var, x0_pred = schedule.p_mean_variance(out.to(image.dtype), x, t_vec, clip_x0=clip_x0, eta=eta,
+                                                              to=t_cur)
+            fresh = noise()  # drawn at t=0 and with eta=0 too, so every step consumes the same draws
+            x = mean + torch.exp(0.5 * log_var) * fresh if t_cur >= 0 and eta > 0 else mean
             nfe += 1
         else:
-            x = schedule.q_step(x, torch.full((n,), t_cur, device=device, dtype=torch.long), noise())
+            x = schedule.q_jump(x, t_last, t_cur, noise())
             x0_pred = None
         shown = keep * image + (1 - keep) * x if t_cur < 0 else x
         yield Step(index, t_last, "down" if t_cur < t_last else "up", shown, x0_pred, nfe,
@@ -385,7 +396,7 @@ def paint(
     model: PaintableModel,
     image: torch.Tensor | np.ndarray,
     keep: torch.Tensor | np.ndarray,
-    times: Sequence[int] | None = None,
+    times: Sequence[int] | ScheduleConfig | None = None,
     num_samples: int = 1,
     seed: int = 0,
     callback: Callable[[Step], bool | None] | None = None,
@@ -399,6 +410,7 @@ def paint(
     first_sample: int = 0,
     on_samples: Callable[[int, torch.Tensor], None] | None = None,
     keep_samples: bool = True,
+    eta: float | None = None,
 ) -> PaintResult:
     """Fill the region where ``keep`` is 0 so that it agrees with the kept pixels.
 
@@ -408,7 +420,8 @@ def paint(
             is 1 matter.
         keep: (1,H,W) in {0,1}: 1 = keep the known pixel, 0 = generate. Soft masks are
             refused (they would mix known and generated pixels silently).
-        times: the schedule (``schedules.repaint(...)``); default: the model's
+        times: the schedule: a list of levels (``schedules.repaint(...)``) or a
+            ``ScheduleConfig`` (its ``times()`` and its ``eta``); default: the model's
             recommended schedule. Its first level + 1 is the number of respaced steps
             (t_T), checked against the model by ``model.check_t_T``.
         num_samples: how many pictures to paint.
@@ -433,6 +446,15 @@ def paint(
             write them at once.
         keep_samples: False leaves finished pictures out of ``result.samples`` (they go
             to ``on_samples`` only), so that memory stays bounded however many are painted.
+        eta: stochasticity of the down steps in [0, 1] (see :func:`paint_steps`); None
+            takes the ``ScheduleConfig``'s (given as ``times`` or the model's default),
+            else 1 (DDPM steps).
+
+    Returns:
+        A :class:`PaintResult`.
+
+    Raises:
+        UserInputError: for inputs out of range (shapes, values, ``eta`` outside [0, 1]).
     """
     for name, hook in (("callback", callback), ("on_samples", on_samples)):
         if hook is not None and not callable(hook):
@@ -443,6 +465,12 @@ def paint(
     seed = _check_count("seed", seed, 0, 2**63)
     first_sample = _check_count("first_sample", first_sample, 0)
     max_frames = _check_count("max_frames", max_frames, 0)
+    if times is None and isinstance(getattr(model, "default_schedule", None), ScheduleConfig):
+        times = model.default_schedule
+    if isinstance(times, ScheduleConfig):
+        eta = times.eta if eta is None else eta
+        times = times.times()
+    eta = check_eta(1.0 if eta is None else eta)
     times = validate_times(model.default_times() if times is None else times)
     model.check_t_T(times[0] + 1)
     device = as_device(device) if device is not None else model.device
@@ -479,7 +507,7 @@ def paint(
             batch_image, batch_keep = image.expand(n, -1, -1, -1), keep.expand(n, -1, -1, -1)
             last: Step | None = None
             last_x0: torch.Tensor | None = None
-            steps = paint_steps(model, batch_image, batch_keep, times, noise=noise, clip_x0=clip_x0)
+            steps = paint_steps(model, batch_image, batch_keep, times, noise=noise, clip_x0=clip_x0, eta=eta)
             try:
                 for step in steps:
                     step.first_sample = k0

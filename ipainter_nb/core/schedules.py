@@ -51,6 +51,7 @@ __all__ = [
     "resampling_window",
     "planned_steps",
     "MAX_SCHEDULE_STEPS",
+    "check_eta",
 ]
 
 ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
@@ -164,18 +165,46 @@ def _check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | No
         )
 
 
+def check_eta(eta: object) -> float:
+    """``eta`` as a float, or a ``UserInputError`` naming the value and the range.
+
+    Args:
+        eta: the reverse steps' stochasticity: 1 = DDPM steps, 0 = deterministic DDIM steps.
+
+    Returns:
+        The value as a float in [0, 1].
+
+    Raises:
+        UserInputError: not a real number, or outside [0, 1].
+    """
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) and not hasattr(eta, "__float__"):
+        raise UserInputError(f"eta must be a number in 0..1, got {type(eta).__name__} {eta!r}")
+    value = float(eta)  # type: ignore[arg-type]
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise UserInputError(f"eta={eta!r} is invalid: it must be in 0..1 (1 = DDPM steps, today's default; "
+                             "0 = deterministic DDIM steps)")
+    return value
+
+
 # --------------------------------------------------------------------------- schedules
 
 
-def plain(t_T: int) -> list[int]:
+def plain(t_T: int, stride: int = 1) -> list[int]:
     """Straight descent ``t_T-1, ..., 0, -1``: ``t_T`` model calls, no resampling.
 
-    >>> plain(3)
-    [2, 1, 0, -1]
+    Args:
+        t_T: number of respaced levels.
+        stride: levels skipped per model call (a strided walk ending at level 0, then -1).
+
+    Returns:
+        The times visited.
+
+    >>> plain(3), plain(10, stride=4)
+    ([2, 1, 0, -1], [9, 5, 1, 0, -1])
     """
     t_T = _check_t_T(t_T)
     _check_length(t_T, 1, 1, None, None)
-    return list(range(t_T - 1, -2, -1))
+    return _walk(t_T, _check_stride(stride, t_T), 1, 1, set())
 
 
 def _jump_starts(t_T: int, jump_length: int, stop: int | None, start: int | None) -> list[int]:
@@ -207,8 +236,9 @@ def repaint(
     jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
     stop_resampling_at: int | None = None,
     start_resampling_at: int | None = None,
+    stride: int = 1,
 ) -> list[int]:
-    """RePaint's jump schedule, optionally limited to a window of times.
+    """RePaint's jump schedule, optionally limited to a window of times, optionally strided.
 
     Args:
         t_T: number of (respaced) diffusion steps; the schedule starts at ``t_T - 1``.
@@ -218,19 +248,40 @@ def repaint(
         stop_resampling_at: no jump starts from a time below it (``None`` or ``0`` =
             RePaint's schedule exactly, ``t_T`` = plain).
         start_resampling_at: no jump starts from a time above it (``None`` = no limit).
+        stride: above the highest level a jump reaches, the walk goes down ``stride``
+            levels per model call (a strided walk: about ``t_T / stride`` calls there);
+            below it, one level per call, as RePaint. ``1`` (default) = RePaint's walk.
 
     Returns:
         The times visited, ending at ``-1``.
 
     >>> count_nfe(repaint(250, 10, 10)), count_nfe(repaint(250, 10, 10, stop_resampling_at=100))
     (2410, 1510)
+    >>> repaint(12, 2, 2, 0, 2, stride=4)
+    [11, 7, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0, -1]
     """
     t_T, jump_length, jump_n_sample, stop, start = _check_params(
         t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
     )
+    stride = _check_stride(stride, t_T)
     starts = set(_jump_starts(t_T, jump_length, stop, start))
+    return _walk(t_T, stride, jump_length, jump_n_sample, starts)
+
+
+def _check_stride(stride: object, t_T: int) -> int:
+    stride = _require_int("stride", stride)
+    if not 1 <= stride <= t_T:
+        raise UserInputError(f"stride={stride} is invalid for t_T={t_T}: it must be in 1..{t_T} "
+                             "(levels skipped per model call above the resampling; 1 = every level)")
+    return stride
+
+
+def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: set[int]) -> list[int]:
+    """The levels visited: strided down to the top of the jumps, one by one below, jumps at ``starts``."""
+    fine = min(t_T - 1, max(starts) + jump_length) if starts and jump_n_sample > 1 else 0
+    levels = list(range(t_T - 1, fine, -stride)) + list(range(fine, -1, -1))
     times: list[int] = []
-    for t in range(t_T - 1, -1, -1):
+    for t in levels:
         times.append(t)
         if t in starts:
             # Each repeat: noise back up to t + jump_length, then denoise down to t again.
@@ -281,8 +332,18 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
 
     Rules: non-empty; integers only; starts at ``t_T - 1`` (``t_T`` defaults to
     ``times[0] + 1``); never above ``t_T - 1``; ends at ``-1`` and reaches ``-1`` only
-    there; consecutive times differ by exactly 1. Errors name the index of the first bad
-    element.
+    there; consecutive times differ (a step of more than one level is a strided step).
+    Errors name the index of the first bad element.
+
+    Args:
+        times: the levels visited.
+        t_T: the number of respaced levels (default ``times[0] + 1``).
+
+    Returns:
+        The schedule as a list of ints.
+
+    Raises:
+        UserInputError: the first rule broken, naming the index.
     """
     seq = list(times)
     if not seq:
@@ -308,8 +369,9 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
             raise UserInputError(f"times[{i}]={t} is below -1")
         if t == -1 and i != len(out) - 1:
             raise UserInputError(f"times[{i}]=-1 before the end: -1 (the clean image) must come last")
-        if i > 0 and abs(t - out[i - 1]) != 1:
-            raise UserInputError(f"times[{i}]={t} follows times[{i - 1}]={out[i - 1]}: steps must be +1 or -1")
+        if i > 0 and t == out[i - 1]:
+            raise UserInputError(f"times[{i}]={t} repeats times[{i - 1}]: every step must go down (a model call) or up "
+                                 "(forward noise)")
     if out[-1] != -1:
         raise UserInputError(f"times[{len(out) - 1}]={out[-1]}: a schedule must end at -1")
     return out
@@ -318,11 +380,16 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
 # --------------------------------------------------------------------------- config
 
 _AUTO = "auto"
-_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at")
+_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride")
 
 
 def _scale(value: int, t_T: int, like_t_T: int) -> int:
     return round(value * t_T / like_t_T)
+
+
+def _scaled_stride(like: ScheduleConfig, t_T: int) -> int:
+    # a walk over every level stays one; a strided walk keeps its number of calls
+    return 1 if like.stride == 1 else max(1, min(t_T, _scale(like.stride, t_T, like.t_T)))
 
 
 @dataclass(frozen=True, init=False)
@@ -342,6 +409,13 @@ class ScheduleConfig:
             100 of 250 (0.4·t_T), scaled to ``t_T``.
         start_resampling_at: no jump starts from a time above this (the upper end of the
             window of resampling), in ``stop..t_T``; ``None`` = no upper limit (default).
+        eta: stochasticity of every down step, in ``0..1``: ``1`` is the DDPM (ancestral)
+            step of RePaint and the paper (default), ``0`` the deterministic DDIM step,
+            between them DDIM's family. The jumps back up are forward noise whatever
+            ``eta``; the number of model calls does not depend on it.
+        stride: above the highest level a jump reaches, the walk goes down ``stride``
+            levels per model call (a strided walk, DDIM-style: ``t_T / stride`` calls
+            where nothing is resampled); ``1`` (default) visits every level as RePaint.
 
     ``kind`` is read from the numbers (see :attr:`kind`). The old spelling
     ``ScheduleConfig(kind="plain" | "repaint" | "truncated", ...)`` is still accepted:
@@ -354,6 +428,8 @@ class ScheduleConfig:
     jump_n_sample: int
     stop_resampling_at: int | None
     start_resampling_at: int | None
+    eta: float
+    stride: int
 
     def __init__(
         self,
@@ -362,10 +438,14 @@ class ScheduleConfig:
         jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
         stop_resampling_at: int | None | Literal["auto"] = _AUTO,
         start_resampling_at: int | None = None,
+        eta: float = 1.0,
+        stride: int = 1,
         *,
         kind: str | None = None,
     ) -> None:
         t_T = _check_t_T(t_T)
+        eta = check_eta(eta)
+        stride = _check_stride(stride, t_T)
         if kind is not None and kind not in _KINDS[:3]:
             raise UserInputError(f"kind={kind!r} is invalid: it must be one of {_KINDS[:3]} (or leave it out: "
                                  "the kind follows from the numbers)")
@@ -396,7 +476,7 @@ class ScheduleConfig:
             _, jump_length, jump_n_sample, stop, start = _check_params(
                 t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
             )
-        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start)):
+        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start, eta, stride)):
             object.__setattr__(self, name, value)
         # a note, not a field: equal numbers stay equal configs, and asdict() stays loadable
         note = f"scaled from the paper's t_T={PAPER_T_T}: {', '.join(scaled)}" if scaled and t_T != PAPER_T_T else ""
@@ -405,18 +485,30 @@ class ScheduleConfig:
     # -- construction ---------------------------------------------------------------
     @classmethod
     def for_t_T(cls, t_T: int, like: ScheduleConfig | None = None) -> ScheduleConfig:
-        """``like`` (default: the paper's) over ``t_T`` steps: jump length, stop and start
-        keep their proportion of t_T; the number of repeats is kept."""
+        """``like`` (default: the paper's) over ``t_T`` steps.
+
+        Jump length, stop and start keep their proportion of t_T; the number of repeats
+        and ``eta`` are kept.
+
+        Args:
+            t_T: the new number of respaced steps.
+            like: the config to scale (default: the paper's).
+
+        Returns:
+            The scaled config.
+        """
         t_T = _check_t_T(t_T)
         like = cls() if like is None else like
         if like.kind == "plain" or t_T == 1:
-            return cls(t_T, max(1, min(like.jump_length, t_T - 1)), 1, None, None)
+            return cls(t_T, max(1, min(like.jump_length, t_T - 1)), 1, None, None, like.eta,
+                       _scaled_stride(like, t_T))
 
         def bound(value: int | None) -> int | None:
             return None if value is None else min(t_T, _scale(value, t_T, like.t_T))
 
         jump_length = max(1, min(_scale(like.jump_length, t_T, like.t_T), t_T - 1))
-        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), bound(like.start_resampling_at))
+        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), bound(like.start_resampling_at),
+                     like.eta, _scaled_stride(like, t_T))
         if t_T != like.t_T:
             note = (f"scaled from t_T={like.t_T}: jump_length {like.jump_length} -> {config.jump_length}, "
                     f"stop {like.stop_resampling_at} -> {config.stop_resampling_at}")
@@ -427,8 +519,18 @@ class ScheduleConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduleConfig:
-        """The config saved by :meth:`to_dict`; also reads the older form with a ``"kind"``
-        key. Missing keys take the defaults (scaled to ``t_T``)."""
+        """The config saved by :meth:`to_dict`; also reads the older forms (a ``"kind"``
+        key, no ``"eta"``). Missing keys take the defaults (scaled to ``t_T``).
+
+        Args:
+            data: the dict.
+
+        Returns:
+            The config.
+
+        Raises:
+            UserInputError: not a dict, unknown keys, or values out of range.
+        """
         if not isinstance(data, Mapping):
             raise UserInputError(f"a schedule must be a dict with keys {', '.join(_FIELDS)}; got {type(data).__name__}")
         unknown = sorted(set(data) - set(_FIELDS) - {"kind"})
@@ -436,7 +538,7 @@ class ScheduleConfig:
             raise UserInputError(f"unknown schedule keys {unknown}: the keys are {', '.join(_FIELDS)} (and the older 'kind')")
         return cls(**dict(data))
 
-    def to_dict(self) -> dict[str, int | None]:
+    def to_dict(self) -> dict[str, int | float | None]:
         """The numbers that define the schedule (JSON-ready); :meth:`from_dict` reads it back."""
         return {name: getattr(self, name) for name in _FIELDS}
 
@@ -459,8 +561,9 @@ class ScheduleConfig:
     def times(self) -> list[int]:
         """The schedule this config describes."""
         if self.kind == "plain":
-            return plain(self.t_T)
-        return repaint(self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at, self.start_resampling_at)
+            return plain(self.t_T, self.stride)
+        return repaint(self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at, self.start_resampling_at,
+                       self.stride)
 
     @property
     def nfe(self) -> int:
@@ -468,12 +571,16 @@ class ScheduleConfig:
         return count_nfe(self.times())
 
     def describe(self) -> str:
-        """One-line summary, e.g. for a widget label or a log; says what the defaults chose."""
+        """One-line summary, e.g. for a widget label or a log; says what the defaults chose
+        and the steps' kind (η)."""
         kind = self.kind
         note = f" ({self._scaled})" if self._scaled else ""
+        steps = "DDPM steps (eta=1)" if self.eta == 1 else f"DDIM steps eta={self.eta:g}"
+        if self.stride > 1:
+            steps += f", walk stride {self.stride}"
         if kind == "plain":
-            return f"plain: t_T={self.t_T}, no resampling; {self.nfe} model calls"
-        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}, jump_n_sample={self.jump_n_sample}"
+            return f"plain: t_T={self.t_T}, no resampling, {steps}; {self.nfe} model calls"
+        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}, jump_n_sample={self.jump_n_sample}, {steps}"
         if kind == "repaint":
             return f"{head}; {self.nfe} model calls{note}"
         if kind == "window":

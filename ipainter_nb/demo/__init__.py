@@ -24,6 +24,7 @@ _EXPORTS = {
     "spectrum_slope": "stats",
     "sky_above_ground_fraction": "stats",
     "compare_to_scenes": "stats",
+    "fit_demo_image_model": "image_model",
 }
 
 __all__ = sorted(_EXPORTS)

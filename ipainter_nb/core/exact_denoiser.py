@@ -1,0 +1,137 @@
+"""The exact denoiser of the Gaussian picture model, run by ``paint()`` like a trained model.
+
+For a Gaussian picture model ``E[x0 | x_t]`` is a Wiener filter, diagonal in
+(eigen-channel, frequency) and applied by FFT (:func:`wiener_gain`);
+:class:`ExactDiffusionModel` wraps it with the interface of ``DiffusionModel``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import UserInputError
+from .diffusion import DiffusionSchedule
+from .exact_images import GaussianImageModel, demo_image_model
+
+__all__ = ["ExactDiffusionModel", "wiener_gain"]
+
+
+def wiener_gain(power: torch.Tensor, alpha_bar: torch.Tensor | float) -> torch.Tensor:
+    """``√a P / (a P + 1 - a)``: the posterior-mean gain of a component of prior power P seen
+    as ``√a x0 + √(1-a) ε`` (the one formula of the exact denoiser)."""
+    a = torch.as_tensor(alpha_bar, dtype=power.dtype, device=power.device)
+    return a.sqrt() * power / (a * power + 1 - a)
+
+
+@dataclass
+class ExactDiffusionModel:
+    """The exact denoiser of a :class:`GaussianImageModel`, called like a ``DiffusionModel``.
+
+    ``paint(model, image, keep, times)`` runs on it unchanged: it has ``image_size``,
+    ``device``, ``dtype``, ``name``, ``variance_type``, ``schedule(t_T)``,
+    ``default_times()`` and returns the noise prediction from ``model(x, t, schedule)``.
+    Any batch size; the arithmetic runs on ``device`` in ``dtype``.
+
+    Note: ``paint()`` clamps the predicted x0 and the final samples to [-1, 1]; for exact
+    statistics use a contrast well inside that range (``GaussianImageModel.scaled``) and
+    ``clip_x0=False``.
+    """
+
+    image_model: GaussianImageModel
+    size: int = 32
+    beta_schedule: str = "linear"
+    num_train_steps: int = 1000
+    variance_type: str = "fixed_small"
+    default_schedule: Any = None
+    name: str = "exact-gaussian"
+    _device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    _dtype: torch.dtype = torch.float32
+    _schedules: dict[int, DiffusionSchedule] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.variance_type not in ("fixed_small", "fixed_large"):
+            raise UserInputError(f"variance_type must be 'fixed_small' or 'fixed_large', got {self.variance_type!r}")
+        if self.default_schedule is None:
+            from .schedules import ScheduleConfig
+
+            self.default_schedule = ScheduleConfig(t_T=100, jump_length=5, jump_n_sample=5, stop_resampling_at=40)
+        self._device = torch.device(self._device)
+        self._rebuild_tables()
+
+    @classmethod
+    def create(cls, image_model: GaussianImageModel | None = None, size: int = 32, *, variance_type: str = "fixed_small",
+               beta_schedule: str = "linear", num_train_steps: int = 1000, device: torch.device | str | None = None,
+               dtype: torch.dtype = torch.float32, default_schedule: Any = None) -> ExactDiffusionModel:
+        """The exact model of ``image_model`` (default: fitted to the demo scenes) at ``size``²."""
+        return cls(image_model or demo_image_model(), size, beta_schedule, num_train_steps, variance_type, default_schedule,
+                   _device=torch.device(device or "cpu"), _dtype=dtype)
+
+    def _rebuild_tables(self) -> None:
+        lam, _ = self.image_model.eigen()
+        # the spectrum on the rfft grid: the filter is real and even, so rfft/irfft are exact
+        spec = self.image_model.spectrum(self.size)[:, : self.size // 2 + 1]
+        self._power = torch.as_tensor(lam[:, None, None] * spec[None], device=self._device, dtype=torch.float64)
+
+    @property
+    def image_size(self) -> int:
+        return self.size
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> ExactDiffusionModel:
+        if device is not None:
+            self._device = torch.device(device)
+        if dtype is not None:
+            self._dtype = dtype
+        self._rebuild_tables()
+        return self
+
+    def check_t_T(self, t_T: int) -> int:
+        if not 1 <= t_T <= self.num_train_steps:
+            raise UserInputError(f"t_T must be in 1..{self.num_train_steps} for this model, got {t_T}: pick a shorter schedule")
+        return t_T
+
+    def schedule(self, t_T: int) -> DiffusionSchedule:
+        """The training noise schedule respaced to ``t_T`` steps (cached), variance type fixed."""
+        self.check_t_T(t_T)
+        if t_T not in self._schedules:
+            self._schedules[t_T] = DiffusionSchedule.create(self.beta_schedule, self.num_train_steps, str(t_T), self.variance_type)
+        return self._schedules[t_T]
+
+    def default_times(self) -> list[int]:
+        return self.default_schedule.times()
+
+    def wiener_gain(self, alpha_bar: torch.Tensor) -> torch.Tensor:
+        """Gain of ``E[x0 | x_t]`` per (sample, eigen-channel, rfft frequency)."""
+        return wiener_gain(self._power, alpha_bar.to(self._power).view(-1, 1, 1, 1))
+
+    def predict_x0(self, x: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
+        """The posterior mean of the clean picture given ``x`` noised with ``alpha_bar`` (per sample)."""
+        work = torch.float64 if self._dtype == torch.float64 else torch.float32
+        a = alpha_bar.to(device=x.device, dtype=torch.float64).reshape(-1)
+        if bool((a == a[0]).all()):
+            a = a[:1]  # one level for the whole batch (every schedule step): one gain table
+        n, size = x.shape[0], x.shape[-1]
+        mean = torch.as_tensor(self.image_model.mean, dtype=work, device=x.device).view(1, 3, 1)
+        u = torch.as_tensor(self.image_model.eigen()[1], dtype=work, device=x.device)
+        centred = x.to(work).reshape(n, 3, -1) - a.to(work).sqrt().view(-1, 1, 1) * mean
+        z = (u.T @ centred).reshape(n, 3, size, size)  # eigen-channels
+        gain = self.wiener_gain(a).to(work)
+        z = torch.fft.irfft2(torch.fft.rfft2(z, norm="ortho") * gain, s=(size, size), norm="ortho")
+        return (u @ z.reshape(n, 3, -1) + mean).reshape(n, 3, size, size)
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, schedule: DiffusionSchedule) -> torch.Tensor:
+        """The noise prediction ``(x - √a x0_hat) / √(1 - a)`` at respaced levels ``t``."""
+        a = torch.as_tensor(schedule.alphas_cumprod, dtype=torch.float64, device=x.device)[t.to(x.device).long()]
+        x0 = self.predict_x0(x, a)
+        a_ = a.to(x0.dtype).view(-1, 1, 1, 1)
+        return ((x.to(x0.dtype) - a_.sqrt() * x0) / (1 - a_).sqrt()).to(x.dtype)
