@@ -26,7 +26,8 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "progress": 0,
     "images": 0,
-    "signals": 0,  # stopping on SIGINT/SIGTERM (issue 19 adds it beside progress)
+    "signals": 0,  # one clean stop for every terminating signal (installed by the CLI only)
+    "checks": 0,  # argument and path checks shared by the CLI and train
     "core": 1,
     "batch": 2,
     "viz": 2,
@@ -34,6 +35,7 @@ LAYERS: dict[str, int] = {
     "widgets": 3,
     "train": 3,
     "cli": 4,
+    "commands": 4,  # one module per ipainter command, under cli
 }
 LAYER_NAMES = ["errors, progress, images", "core/*", "batch, viz, demo/*", "widgets/*, train", "cli"]
 
@@ -190,7 +192,7 @@ def test_the_checks_see_what_they_should():
     assert f"{PACKAGE}.core.composition_files" in composition  # "from ipainter_nb.core import composition_files as files"
     assert f"{PACKAGE}.images" in composition
     cli = {t for t, _ in imports_of(f"{PACKAGE}.cli", mods)}
-    assert f"{PACKAGE}.core.sampler" in cli or any(t.startswith(f"{PACKAGE}.core") for t in cli)
+    assert f"{PACKAGE}.commands.paint" in cli and f"{PACKAGE}.signals" in cli
     root = {t for t, _ in imports_of(PACKAGE, mods)}
     assert f"{PACKAGE}.widgets" in root  # the lazy import inside ipainter_nb.__getattr__
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
