@@ -130,14 +130,17 @@ def frequency_schedule(
         keep: the mask (1 = keep); its widest hole sets the frequency band to harmonise.
             None: a hole a quarter of the picture across.
         t_T: respaced steps (default: the model's default schedule, or len(alphas_cumprod)).
-        spectrum_beta, f0, pixel_var: the data spectrum ``pixel_var · (f0² + f²)^(-β/2)``
+        spectrum_beta: the exponent β of the data spectrum ``pixel_var · (f0² + f²)^(-β/2)``
             (normalised to mean 1 on the grid). Default: the exact model's own parameters
             when the model has them, else natural-picture values (β = 2.6, f0 = one cycle
             per picture, pixel variance 0.25).
+        f0: the spectrum's knee in cycles per pixel (default: as for ``spectrum_beta``).
+        pixel_var: the pixel variance of the data (default: as for ``spectrum_beta``).
         image_size: the picture's side (default: the model's, or the mask's).
         margin: the window covers the t where the band's SNR lies in [1/margin, margin].
-        jump_length, jump_n_sample: default: the paper's proportions for ``t_T``
-            (``ScheduleConfig.for_t_T``), or the model's default schedule's.
+        jump_length: steps travelled back up on each jump. Default: the paper's proportions
+            for ``t_T`` (``ScheduleConfig.for_t_T``), or the model's default schedule's.
+        jump_n_sample: times each stretch is denoised (default: as for ``jump_length``).
         max_nfe: a budget of model calls: the window is lowered from the top until it
             fits (on the exact benchmark the low end of the window matters most).
 

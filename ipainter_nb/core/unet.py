@@ -248,7 +248,7 @@ class AttentionBlock(nn.Module):
     """Self-attention over all spatial positions.
 
     ``qkv`` packs queries, keys and values in one 1×1 conv. The legacy order interleaves
-    them per head ([head][q,k,v][c]); the new order groups them ([q,k,v][head][c]).
+    them per head (``[head][q,k,v][c]``); the new order groups them (``[q,k,v][head][c]``).
     """
 
     def __init__(self, channels: int, num_heads: int, new_order: bool = False, impl: str = "sdpa"):
