@@ -25,7 +25,12 @@ _KERNEL_REFRESH_S = 0.2  # display updates are messages to the browser: a few pe
 
 
 class ProgressBar:
-    """No output at all; the base of the visible bars."""
+    """No output at all; the base of the visible bars.
+
+    Args:
+        total: the number of steps.
+        desc: the label shown before the bar.
+    """
 
     def __init__(self, total: int, desc: str) -> None:
         self.total = max(int(total), 0)
@@ -37,16 +42,28 @@ class ProgressBar:
 
     @property
     def elapsed_s(self) -> float:
+        """Seconds since the bar was made."""
         return time.perf_counter() - self._start
 
     def update(self, n: int = 1) -> None:
+        """Count ``n`` more steps done.
+
+        Args:
+            n: how many.
+        """
         self.n += n
         self._shown()
 
     def set_postfix(self, **values: Any) -> None:
+        """Values shown after the bar (e.g. ``nfe=120``).
+
+        Args:
+            values: name = value pairs.
+        """
         self.postfix = values
 
     def close(self) -> None:
+        """End the display (a notebook bar becomes one line of text); idempotent."""
         if not self.closed:
             self.closed = True
             self._finished()
@@ -171,6 +188,11 @@ def progress_bar(total: int, desc: str, enabled: bool | None = None) -> Progress
 
     ``enabled``: True always shows progress (bar, notebook bar or summary lines); None
     shows it only where someone watches (a terminal or a notebook); False never.
+
+    Args:
+        total: the number of steps.
+        desc: the label.
+        enabled: True: always show progress; None: only where someone watches (a terminal or a notebook); False: never.
     """
     stream = sys.stderr
     if enabled is False:

@@ -110,7 +110,7 @@ def _check_class(cls: griffe.Class, shown: str, root: Path) -> Iterator[Problem]
     documented = _documented(cls.docstring, ("parameters", "attributes"))
     if isinstance(init, griffe.Function):
         documented |= _documented(init.docstring)
-    missing = [p for p in params if p not in documented]
+    missing = [p for p in params if p not in documented and _public_name(p)]  # a private field is no one's argument
     if missing and cls.docstring:
         yield Problem(file, line, shown, f"constructor parameters missing from Args: {', '.join(missing)}")
     for name, member in cls.members.items():

@@ -90,7 +90,11 @@ _LEGACY_TORCH_HEAD = b"\x80\x02\x8a\x0a"
 
 
 def checkpoint_format(path: str | Path) -> str | None:
-    """``"safetensors"``, ``"zip"`` (torch.save), ``"legacy"`` (torch.save before 1.6) or None, from the first bytes."""
+    """``"safetensors"``, ``"zip"`` (torch.save), ``"legacy"`` (torch.save before 1.6) or None, from the first bytes.
+
+    Args:
+        path: the file to look at (only its first bytes are read).
+    """
     path = Path(path)
     if _is_safetensors(path):
         return "safetensors"
@@ -126,6 +130,10 @@ def read_checkpoint(path: str | Path, *, mmap: bool = True) -> Any:
 
     Memory-mapped when the file is in torch's zip format and ``mmap`` is true; tensors stay
     on the CPU. Any failure is a ``CheckpointError``.
+
+    Args:
+        path: the checkpoint file.
+        mmap: memory-map a zip-format file instead of reading it into memory.
     """
     path = _existing_file(path)
     # the old (pre-zip) serialisation cannot be memory-mapped
@@ -139,7 +147,12 @@ def read_checkpoint(path: str | Path, *, mmap: bool = True) -> Any:
 
 
 def unwrap_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict inside a checkpoint: an EMA copy is preferred, ``module.`` prefixes are dropped."""
+    """The state dict inside a checkpoint: an EMA copy is preferred, ``module.`` prefixes are dropped.
+
+    Args:
+        obj: what the checkpoint holds (a state dict, or a dict that wraps one).
+        path: the file it came from, named in errors.
+    """
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         sd = {str(k): v for k, v in obj.items()}
     elif isinstance(obj, Mapping):
@@ -170,7 +183,12 @@ def _open_safetensors(path: Path) -> Any:
 
 
 def read_state_dict(path: str | Path, mmap: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a checkpoint safely: (state dict, safetensors metadata or ``{}``); tensors on the CPU."""
+    """Read a checkpoint safely: (state dict, safetensors metadata or ``{}``); tensors on the CPU.
+
+    Args:
+        path: a ``.safetensors`` or torch checkpoint file.
+        mmap: memory-map a zip-format torch file (tensors are read on first use).
+    """
     path = _existing_file(path)
     if _is_safetensors(path):
         with _open_safetensors(path) as f:
@@ -188,7 +206,13 @@ def _summarise(items: list[str], limit: int = 5) -> str:
 
 
 def check_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], path: Path | str) -> None:
-    """Raise a short ``WeightsMismatchError`` when a state dict does not fit the network."""
+    """Raise a short ``WeightsMismatchError`` when a state dict does not fit the network.
+
+    Args:
+        model: the network the weights are meant for.
+        sd: the state dict to check (names and shapes).
+        path: the file it came from, named in the error.
+    """
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
@@ -239,7 +263,13 @@ def _config_problem(config: Mapping[str, Any]) -> str | None:
 
 
 def check_unet_config(config: Any, source: str, error: type[IPainterError] = UserInputError) -> UNetConfig:
-    """``config`` (guided-diffusion config keys) as a checked ``UNetConfig``, or ``error`` naming ``source`` and the key."""
+    """``config`` (guided-diffusion config keys) as a checked ``UNetConfig``, or ``error`` naming ``source`` and the key.
+
+    Args:
+        config: the network config to check (guided-diffusion keys).
+        source: where it came from, named in the error (a file, a preset).
+        error: the error type raised for a bad config.
+    """
     if not isinstance(config, Mapping):
         raise error(f"{source}: the network config must be a JSON object of guided-diffusion config keys, "
                     f"got a {type(config).__name__}")
@@ -262,7 +292,11 @@ def check_unet_config(config: Any, source: str, error: type[IPainterError] = Use
 
 
 def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    """A UNet config given as a mapping or as a JSON file of guided-diffusion config keys, checked."""
+    """A UNet config given as a mapping or as a JSON file of guided-diffusion config keys, checked.
+
+    Args:
+        config: a mapping of guided-diffusion config keys, or the path of a JSON file holding one.
+    """
     source = "config"
     if isinstance(config, (str, Path)):
         source = str(config)
@@ -317,6 +351,11 @@ def read_checkpoint_info(
     ``variance_type`` (None when unknown), ``beta_schedule``, ``num_train_steps``,
     ``default_schedule`` (a ``ScheduleConfig``) and ``origin`` (where the schedule came from,
     in words).
+
+    Args:
+        name_or_path: a preset name or a checkpoint file.
+        preset: the preset whose network and defaults a file under another name has.
+        config: the network of a checkpoint that records none (a mapping or a JSON file).
     """
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise UserInputError(f"the model must be a preset name ({', '.join(sorted(PRESETS))}) or a checkpoint path, "
@@ -404,7 +443,20 @@ def save_model(
     dtype: torch.dtype = torch.float16,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a self-describing safetensors checkpoint (settings in its metadata), atomically."""
+    """Write a self-describing safetensors checkpoint (settings in its metadata), atomically.
+
+    Args:
+        unet: the network whose weights are saved.
+        path: the ``.safetensors`` file to write (replaced atomically).
+        name: the model's name, shown by ``load_model`` and the CLI.
+        unet_config: the guided-diffusion config keys of ``unet``.
+        variance_type: ``fixed_small``, ``fixed_large`` or ``learned_range``.
+        default_schedule: the schedule ``paint`` uses when given none.
+        beta_schedule: the noise schedule the model was trained with (``linear`` or ``cosine``).
+        num_train_steps: the number of training timesteps.
+        dtype: the dtype the weights are stored in.
+        extra: more metadata to record (JSON-serialisable values).
+    """
     from safetensors.torch import save
 
     path = Path(path)
@@ -433,6 +485,9 @@ class MappedFile:
     the pages of a tensor that has been copied; a later read would fetch them from the file
     again, so it never changes what a tensor holds. Only whole pages inside the tensor's own
     bytes are dropped, and only inside a mapping of this file. Linux only; elsewhere a no-op.
+
+    Args:
+        path: the checkpoint file that ``torch.load(mmap=True)`` maps.
     """
 
     MADV_DONTNEED = 4
@@ -457,7 +512,11 @@ class MappedFile:
             self.ranges = []
 
     def release(self, tensor: torch.Tensor) -> None:
-        """Give back the file pages under ``tensor`` (call it once the tensor has been copied)."""
+        """Give back the file pages under ``tensor`` (call it once the tensor has been copied).
+
+        Args:
+            tensor: a tensor that lies in the mapped file and has been copied elsewhere.
+        """
         if not self.ranges or tensor.device.type != "cpu":
             return
         start = tensor.data_ptr()

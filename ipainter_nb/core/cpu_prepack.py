@@ -40,7 +40,11 @@ def _pack(weight: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
 @functools.cache
 def prepack_supported(dtype: torch.dtype = torch.float32) -> bool:
-    """Whether this PyTorch build can pack CPU convolution weights of ``dtype`` (checked once)."""
+    """Whether this PyTorch build can pack CPU convolution weights of ``dtype`` (checked once).
+
+    Args:
+        dtype: the dtype of the weights to pack.
+    """
     try:
         if not torch.backends.mkldnn.is_available():
             return False
@@ -63,6 +67,10 @@ class PackedConv2d(nn.Module):
     """An inference-only ``nn.Conv2d`` whose weight lives in oneDNN's blocked layout.
 
     ``bias`` stays an ordinary parameter; ``weight`` reads back a plain copy (OIHW).
+
+    Args:
+        conv: the convolution to pack (its weight is copied into the blocked layout).
+        release: called with the plain weight once it is packed, or None.
     """
 
     def __init__(self, conv: nn.Conv2d, release: Callable[[torch.Tensor], None] | None = None):
@@ -87,9 +95,15 @@ class PackedConv2d(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the packed weight."""
         return self.packed_weight.dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution of ``x`` with the packed weight (channels_last float tensors).
+
+        Args:
+            x: the input, (N, C, H, W).
+        """
         if x.dtype != self.packed_weight.dtype or x.device.type != "cpu":
             raise TypeError(
                 f"this packed convolution takes {self.packed_weight.dtype} CPU input, got {x.dtype} on {x.device}; "
@@ -143,6 +157,7 @@ class PackedConv2d(nn.Module):
         return PackedConv2d(conv)
 
     def extra_repr(self) -> str:
+        """The convolution's settings, as ``nn.Conv2d`` shows them."""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dtype={self.dtype}")
 
@@ -163,10 +178,18 @@ def prepack_convolutions(module: nn.Module, release: Callable[[torch.Tensor], No
     One convolution at a time, so the extra memory at any moment is one layer's weight.
     ``release(weight)`` is called with each plain weight once it is packed (``load_model``
     uses it to give back the pages of a memory-mapped checkpoint).
+
+    Args:
+        module: the network whose convolutions are packed in place.
+        release: called with each plain weight once it is packed, or None.
     """
     return _replace(module, nn.Conv2d, lambda conv: PackedConv2d(conv, release))
 
 
 def unpack_convolutions(module: nn.Module) -> int:
-    """Turn every ``PackedConv2d`` inside ``module`` back into an ``nn.Conv2d``; returns how many."""
+    """Turn every ``PackedConv2d`` inside ``module`` back into an ``nn.Conv2d``; returns how many.
+
+    Args:
+        module: the network whose packed convolutions are unpacked in place.
+    """
     return _replace(module, PackedConv2d, lambda packed: packed.to_conv())

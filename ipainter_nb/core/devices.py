@@ -14,6 +14,10 @@ def as_device(device: torch.device | str, what: str = "device") -> torch.device:
 
     A CUDA device is refused where CUDA is not available, before any tensor is moved
     (torch would fail later, deep inside a call, with an assertion).
+
+    Args:
+        device: a ``torch.device`` or a string such as ``cpu``, ``cuda`` or ``cuda:1``.
+        what: how the value is named in the error (a flag, an argument).
     """
     try:
         resolved = torch.device(device)

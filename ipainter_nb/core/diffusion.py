@@ -28,13 +28,22 @@ VARIANCE_TYPES = ("learned_range", "fixed_small", "fixed_large")
 
 
 def linear_betas(num_steps: int = 1000) -> np.ndarray:
-    """Ho et al.'s linear schedule, scaled so that any step count spans the same noise."""
+    """Ho et al.'s linear schedule, scaled so that any step count spans the same noise.
+
+    Args:
+        num_steps: the number of diffusion steps.
+    """
     scale = 1000 / num_steps
     return np.linspace(scale * 1e-4, scale * 0.02, num_steps, dtype=np.float64)
 
 
 def cosine_betas(num_steps: int = 1000, max_beta: float = 0.999) -> np.ndarray:
-    """Nichol & Dhariwal's cosine schedule (betas capped to avoid a singular last step)."""
+    """Nichol & Dhariwal's cosine schedule (betas capped to avoid a singular last step).
+
+    Args:
+        num_steps: the number of diffusion steps.
+        max_beta: the cap on every beta.
+    """
 
     def alpha_bar(s: float) -> float:
         return math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
@@ -46,6 +55,12 @@ def cosine_betas(num_steps: int = 1000, max_beta: float = 0.999) -> np.ndarray:
 
 
 def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:
+    """The betas of a named noise schedule.
+
+    Args:
+        name: ``linear`` or ``cosine``.
+        num_steps: the number of diffusion steps.
+    """
     if name == "linear":
         return linear_betas(num_steps)
     if name == "cosine":
@@ -59,6 +74,10 @@ def space_timesteps(num_steps: int, spacing: str | int | list[int]) -> list[int]
     ``"250"`` keeps 250 evenly spread steps (rounded fractional stride, first and last
     included); ``"10,15,20"`` splits the range into 3 equal sections with that many steps
     each; ``"ddimN"`` keeps every k-th step with the integer stride k that yields exactly N.
+
+    Args:
+        num_steps: the number of training timesteps.
+        spacing: how to respace them: a step count, ``'10,15,20'`` sections, or ``'ddimN'``.
     """
     if isinstance(spacing, int):
         spacing = str(spacing)
@@ -90,7 +109,13 @@ def _extract(table: np.ndarray, t: torch.Tensor, like: torch.Tensor) -> torch.Te
 
 @dataclass
 class DiffusionSchedule:
-    """Tables of a (possibly respaced) DDPM forward process and the reverse-step formulas."""
+    """Tables of a (possibly respaced) DDPM forward process and the reverse-step formulas.
+
+    Args:
+        betas: the forward process's betas, one per (respaced) step.
+        timestep_map: for each respaced level, the training timestep the model is called with.
+        variance_type: ``fixed_small``, ``fixed_large`` or ``learned_range`` (the model predicts it).
+    """
 
     betas: np.ndarray
     timestep_map: np.ndarray
@@ -132,7 +157,14 @@ class DiffusionSchedule:
         respacing: str | int | None = None,
         variance_type: str = "learned_range",
     ) -> DiffusionSchedule:
-        """The training schedule, respaced to ``respacing`` steps (None keeps all of them)."""
+        """The training schedule, respaced to ``respacing`` steps (None keeps all of them).
+
+        Args:
+            beta_schedule: ``linear`` or ``cosine``.
+            num_train_steps: the training schedule's number of steps.
+            respacing: the number of steps to keep (or a spacing string), None for all.
+            variance_type: ``fixed_small``, ``fixed_large`` or ``learned_range``.
+        """
         base = named_betas(beta_schedule, num_train_steps)
         if respacing is None or str(respacing) == str(num_train_steps):
             return cls(base, np.arange(num_train_steps), variance_type)
@@ -145,30 +177,60 @@ class DiffusionSchedule:
 
     @property
     def num_steps(self) -> int:
+        """The number of (respaced) levels."""
         return len(self.betas)
 
     def model_timesteps(self, t: torch.Tensor) -> torch.Tensor:
-        """The training timesteps the model is called with at respaced levels ``t``."""
+        """The training timesteps the model is called with at respaced levels ``t``.
+
+        Args:
+            t: respaced levels (an integer tensor).
+        """
         return torch.as_tensor(self.timestep_map, device=t.device)[t.long()]
 
     # -- forward process ----------------------------------------------------------------
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """Noise a clean image straight to level t."""
+        """Noise a clean image straight to level t.
+
+        Args:
+            x0: the clean images, NCHW in [-1, 1].
+            t: the levels, one per image.
+            noise: standard normal noise shaped like ``x0``.
+        """
         ac = _extract(self.alphas_cumprod, t, x0)
         return ac.sqrt() * x0 + (1 - ac).sqrt() * noise
 
     def q_step(self, x_prev: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """One forward step: from level t-1 to level t (RePaint's jump back)."""
+        """One forward step: from level t-1 to level t (RePaint's jump back).
+
+        Args:
+            x_prev: the images at level t-1.
+            t: the levels, one per image.
+            noise: standard normal noise shaped like ``x_prev``.
+        """
         beta = _extract(self.betas, t, x_prev)
         return (1 - beta).sqrt() * x_prev + beta.sqrt() * noise
 
     # -- reverse process ----------------------------------------------------------------
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """The clean image implied by ``x_t`` and the predicted noise ``eps``.
+
+        Args:
+            x_t: the noisy images at levels ``t``.
+            t: the levels, one per image.
+            eps: the model's noise prediction.
+        """
         ac = _extract(self.alphas_cumprod, t, x_t)
         return (x_t - (1 - ac).sqrt() * eps) / ac.sqrt()
 
     def posterior_mean(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Mean of q(x_{t-1} | x_t, x0)."""
+        """Mean of q(x_{t-1} | x_t, x0).
+
+        Args:
+            x0: the (predicted) clean images.
+            x_t: the noisy images at levels ``t``.
+            t: the levels, one per image.
+        """
         return _extract(self.posterior_mean_coef1, t, x_t) * x0 + _extract(self.posterior_mean_coef2, t, x_t) * x_t
 
     def model_log_variance(self, t: torch.Tensor, like: torch.Tensor, var_values: torch.Tensor | None) -> torch.Tensor:
@@ -176,6 +238,11 @@ class DiffusionSchedule:
 
         learned_range: the model's extra channels v ∈ [-1, 1] interpolate in log space
         between the posterior variance (v = -1) and beta_t (v = 1), as in Improved DDPM.
+
+        Args:
+            t: the levels, one per image.
+            like: a tensor whose shape, dtype and device the result takes.
+            var_values: the model's variance output in [-1, 1] for ``learned_range``, else None.
         """
         if self.variance_type == "learned_range":
             if var_values is None:
