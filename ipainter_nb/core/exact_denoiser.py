@@ -21,7 +21,12 @@ __all__ = ["ExactDiffusionModel", "wiener_gain"]
 
 def wiener_gain(power: torch.Tensor, alpha_bar: torch.Tensor | float) -> torch.Tensor:
     """``√a P / (a P + 1 - a)``: the posterior-mean gain of a component of prior power P seen
-    as ``√a x0 + √(1-a) ε`` (the one formula of the exact denoiser)."""
+    as ``√a x0 + √(1-a) ε`` (the one formula of the exact denoiser).
+
+    Args:
+        power: the data spectrum's power per frequency (any shape).
+        alpha_bar: the forward process's ᾱ at the level.
+    """
     a = torch.as_tensor(alpha_bar, dtype=power.dtype, device=power.device)
     return a.sqrt() * power / (a * power + 1 - a)
 
@@ -38,6 +43,15 @@ class ExactDiffusionModel:
     Note: ``paint()`` clamps the predicted x0 and the final samples to [-1, 1]; for exact
     statistics use a contrast well inside that range (``GaussianImageModel.scaled``) and
     ``clip_x0=False``.
+
+    Args:
+        image_model: the Gaussian picture model whose exact denoiser this is.
+        size: the picture side in pixels.
+        beta_schedule: the noise schedule (``linear`` or ``cosine``).
+        num_train_steps: the number of training timesteps of that schedule.
+        variance_type: the reverse steps' variance (``fixed_small`` or ``fixed_large``).
+        default_schedule: the ``ScheduleConfig`` used when ``paint`` gets no times (None: the paper's proportions).
+        name: the model's name in logs and tables.
     """
 
     image_model: GaussianImageModel
@@ -65,7 +79,18 @@ class ExactDiffusionModel:
     def create(cls, image_model: GaussianImageModel | None = None, size: int = 32, *, variance_type: str = "fixed_small",
                beta_schedule: str = "linear", num_train_steps: int = 1000, device: torch.device | str | None = None,
                dtype: torch.dtype = torch.float32, default_schedule: Any = None) -> ExactDiffusionModel:
-        """The exact model of ``image_model`` (default: fitted to the demo scenes) at ``size``²."""
+        """The exact model of ``image_model`` (default: fitted to the demo scenes) at ``size``².
+
+        Args:
+            image_model: the Gaussian picture model.
+            size: the picture side in pixels.
+            variance_type: ``fixed_small`` or ``fixed_large``.
+            beta_schedule: ``linear`` or ``cosine``.
+            num_train_steps: the number of training timesteps.
+            device: where the arithmetic runs.
+            dtype: the dtype of the arithmetic.
+            default_schedule: the schedule used when ``paint`` gets no times.
+        """
         return cls(image_model or demo_image_model(), size, beta_schedule, num_train_steps, variance_type, default_schedule,
                    _device=torch.device(device or "cpu"), _dtype=dtype)
 
@@ -77,17 +102,26 @@ class ExactDiffusionModel:
 
     @property
     def image_size(self) -> int:
+        """The picture side in pixels."""
         return self.size
 
     @property
     def device(self) -> torch.device:
+        """Where the arithmetic runs."""
         return self._device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the arithmetic."""
         return self._dtype
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> ExactDiffusionModel:
+        """Move the arithmetic to another device or dtype (returns self, like ``nn.Module.to``).
+
+        Args:
+            device: the new device, or None to keep it.
+            dtype: the new dtype, or None to keep it.
+        """
         if device is not None:
             self._device = torch.device(device)
         if dtype is not None:
@@ -96,26 +130,45 @@ class ExactDiffusionModel:
         return self
 
     def check_t_T(self, t_T: int) -> int:
+        """Refuse a walk longer than the training schedule (``UserInputError``).
+
+        Args:
+            t_T: the number of respaced steps asked for.
+        """
         if not 1 <= t_T <= self.num_train_steps:
             raise UserInputError(f"t_T must be in 1..{self.num_train_steps} for this model, got {t_T}: pick a shorter schedule")
         return t_T
 
     def schedule(self, t_T: int) -> DiffusionSchedule:
-        """The training noise schedule respaced to ``t_T`` steps (cached), variance type fixed."""
+        """The training noise schedule respaced to ``t_T`` steps (cached), variance type fixed.
+
+        Args:
+            t_T: the number of respaced steps.
+        """
         self.check_t_T(t_T)
         if t_T not in self._schedules:
             self._schedules[t_T] = DiffusionSchedule.create(self.beta_schedule, self.num_train_steps, str(t_T), self.variance_type)
         return self._schedules[t_T]
 
     def default_times(self) -> list[int]:
+        """The times of the default schedule."""
         return self.default_schedule.times()
 
     def wiener_gain(self, alpha_bar: torch.Tensor) -> torch.Tensor:
-        """Gain of ``E[x0 | x_t]`` per (sample, eigen-channel, rfft frequency)."""
+        """Gain of ``E[x0 | x_t]`` per (sample, eigen-channel, rfft frequency).
+
+        Args:
+            alpha_bar: the forward process's ᾱ at the level.
+        """
         return wiener_gain(self._power, alpha_bar.to(self._power).view(-1, 1, 1, 1))
 
     def predict_x0(self, x: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-        """The posterior mean of the clean picture given ``x`` noised with ``alpha_bar`` (per sample)."""
+        """The posterior mean of the clean picture given ``x`` noised with ``alpha_bar`` (per sample).
+
+        Args:
+            x: noisy pictures, (N, 3, H, W).
+            alpha_bar: ᾱ of their level.
+        """
         work = torch.float64 if self._dtype == torch.float64 else torch.float32
         a = alpha_bar.to(device=x.device, dtype=torch.float64).reshape(-1)
         if bool((a == a[0]).all()):

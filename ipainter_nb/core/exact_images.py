@@ -46,6 +46,11 @@ def spectrum_grid(size: int, beta: float, f0: float) -> np.ndarray:
 
     With the orthonormal DFT the mean of the spectrum is the variance of each pixel, so
     this normalisation makes the pixel covariance equal to the channel covariance.
+
+    Args:
+        size: the grid side in pixels.
+        beta: the spectral exponent β.
+        f0: the knee frequency in cycles per pixel.
     """
     fy = np.fft.fftfreq(size)[:, None]
     fx = np.fft.fftfreq(size)[None, :]
@@ -94,6 +99,9 @@ class GaussianImageModel:
         ``demo.make_scenes`` returns. The spectrum is the radially averaged power spectrum
         of ``frequency.radial_power_spectrum``; ``beta`` and the log-amplitude are a least
         squares line for each candidate ``f0``, the best ``f0`` is kept.
+
+        Args:
+            images: pictures to fit, (N, 3, H, W) in [-1, 1].
         """
         from .frequency import radial_power_spectrum
 
@@ -122,6 +130,10 @@ class GaussianImageModel:
         ``std``: the mean per-channel standard deviation wanted. A contrast well inside
         [-1, 1] keeps ``paint()``'s clamps from touching the samples, which the exact law
         assumes.
+
+        Args:
+            std: the new pixel standard deviation.
+            mean: the new mean (None: keep it).
         """
         cov = np.asarray(self.channel_cov)
         if std is not None:
@@ -135,12 +147,24 @@ class GaussianImageModel:
         return lam, u
 
     def spectrum(self, size: int) -> np.ndarray:
-        """Spatial spectrum on a ``size²`` grid (mean 1); eigen-channel j has ``λ_j`` times it."""
+        """Spatial spectrum on a ``size²`` grid (mean 1); eigen-channel j has ``λ_j`` times it.
+
+        Args:
+            size: the grid side in pixels.
+        """
         return spectrum_grid(size, self.beta, self.f0)
 
     def sample(self, n: int, size: int, generator: torch.Generator | None = None,
                device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """``n`` pictures (n, 3, size, size) drawn from the model."""
+        """``n`` pictures (n, 3, size, size) drawn from the model.
+
+        Args:
+            n: how many pictures.
+            size: their side in pixels.
+            generator: the source of randomness (None: torch's global one).
+            device: where to make them.
+            dtype: their dtype.
+        """
         z = torch.randn((n, 3, size, size), generator=generator, device=device, dtype=torch.float64)
         lam, _ = self.eigen()
         amp = torch.as_tensor(np.sqrt(self.spectrum(size)[None] * lam[:, None, None]), device=z.device)
@@ -165,7 +189,13 @@ class GaussianImageModel:
     # -- the exact answer of inpainting --------------------------------------------------
     def conditional(self, image: torch.Tensor, keep: torch.Tensor, dense: bool | None = None) -> ExactConditional:
         """The law of the generated pixels (keep = 0) given the kept ones (keep = 1); ``dense``: see
-        :class:`ExactConditional` (default: dense when small enough)."""
+        :class:`ExactConditional` (default: dense when small enough).
+
+        Args:
+            image: the picture whose kept pixels are known, (3, H, W).
+            keep: the keep mask, (1, H, W), 1 = keep.
+            dense: True: dense covariance; False: conjugate gradients; None: dense up to 32².
+        """
         return ExactConditional(self, image, keep, dense)
 
 
@@ -206,7 +236,12 @@ def demo_image_model() -> GaussianImageModel:
 
 
 def centre_hole_keep(size: int, hole: int) -> torch.Tensor:
-    """(1, size, size) keep mask with a ``hole × hole`` square to generate in the middle."""
+    """(1, size, size) keep mask with a ``hole × hole`` square to generate in the middle.
+
+    Args:
+        size: the picture side.
+        hole: the side of the square hole.
+    """
     keep = torch.ones(1, size, size)
     a = (size - hole) // 2
     keep[:, a:a + hole, a:a + hole] = 0
@@ -214,7 +249,12 @@ def centre_hole_keep(size: int, hole: int) -> torch.Tensor:
 
 
 def border_keep(size: int, width: int) -> torch.Tensor:
-    """(1, size, size) keep mask that generates a frame ``width`` pixels wide around a kept centre."""
+    """(1, size, size) keep mask that generates a frame ``width`` pixels wide around a kept centre.
+
+    Args:
+        size: the picture side.
+        width: the width of the kept frame.
+    """
     keep = torch.zeros(1, size, size)
     keep[:, width:size - width, width:size - width] = 1
     return keep
@@ -277,6 +317,12 @@ class ExactConditional:
     conjugate gradients on ``Λ_GG`` (matrix-vector products by FFT) and the samples from
     Matheron's rule (a prior sample corrected by the conditional mean of its residual at
     the kept pixels): exact at any size, without the covariance.
+
+    Args:
+        image_model: the Gaussian picture model.
+        image: the picture whose kept pixels are known.
+        keep: the keep mask (1 = keep).
+        dense: whether the covariance is held densely.
     """
 
     def __init__(self, image_model: GaussianImageModel, image: torch.Tensor, keep: torch.Tensor, dense: bool | None = None):
@@ -336,6 +382,7 @@ class ExactConditional:
 
     @property
     def num_generated(self) -> int:
+        """How many pixels (per channel) the mask leaves to generate."""
         return len(self.generated)
 
     def mean(self) -> torch.Tensor:
@@ -361,7 +408,13 @@ class ExactConditional:
         return np.kron(np.asarray(self.image_model.channel_cov), self._require_dense("covariance"))
 
     def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """``n`` exact conditional samples (n, 3, H, W), the kept pixels exactly as given."""
+        """``n`` exact conditional samples (n, 3, H, W), the kept pixels exactly as given.
+
+        Args:
+            n: how many pictures.
+            generator: the source of randomness.
+            dtype: their dtype.
+        """
         if self.R is not None:
             chol = np.linalg.cholesky(self.R + 1e-12 * np.eye(self.num_generated) * np.trace(self.R) / max(self.num_generated, 1))
             z = torch.randn((n, 3, self.num_generated), generator=generator, dtype=torch.float64).numpy()
@@ -377,7 +430,11 @@ class ExactConditional:
 
     # -- scoring --------------------------------------------------------------------------
     def components(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The ``k`` leading principal components of the conditional: (channel j, eigenvector of R, variance)."""
+        """The ``k`` leading principal components of the conditional: (channel j, eigenvector of R, variance).
+
+        Args:
+            k: how many leading components of the conditional covariance.
+        """
         rho, vec = np.linalg.eigh(self._require_dense("principal components"))
         var = self.lam[:, None] * rho[None, :]  # (3, |G|)
         order = np.argsort(var.ravel())[::-1][:k]
@@ -385,7 +442,12 @@ class ExactConditional:
         return j, vec[:, r], var.ravel()[order]
 
     def score_samples(self, samples: torch.Tensor, k: int = 16) -> dict[str, float]:
-        """Distance of samples (M, 3, H, W) to this law (see :func:`_scores`)."""
+        """Distance of samples (M, 3, H, W) to this law (see :func:`_scores`).
+
+        Args:
+            samples: pictures to score, (N, 3, H, W).
+            k: how many leading components the distance uses.
+        """
         z = self.image_model._to_eigen(samples.detach().cpu()).numpy().reshape(samples.shape[0], 3, -1)[:, :, self.generated]
         mean = z.mean(axis=0)
         # pixel variances need the cross-channel terms: go back to channel coordinates
@@ -397,7 +459,12 @@ class ExactConditional:
         return _scores(self, mean, pix_var, proj.mean(axis=0), np.cov(proj, rowvar=False, ddof=1), samples.shape[0])
 
     def score_law(self, law: GaussianLaw, k: int = 16) -> dict[str, float]:
-        """Distance of a Gaussian law (a schedule's exact output) to this law, noise-free."""
+        """Distance of a Gaussian law (a schedule's exact output) to this law, noise-free.
+
+        Args:
+            law: a schedule's exact output law (``schedule_output_law``).
+            k: how many leading components the distance uses.
+        """
         g = self.generated
         mean = law.mean_eigen[:, g]
         cov = law.cov_eigen[:, g][:, :, g]  # (3, |G|, |G|)

@@ -106,6 +106,9 @@ def radial_power_spectrum(image: Any) -> tuple[np.ndarray, np.ndarray]:
     (corner frequencies beyond 0.5 cycles/pixel are dropped). Power is averaged within a
     bin and over channels and batch.
 
+    Args:
+        image: pictures, (..., C, H, W).
+
     Returns:
         ``(freqs, power)``: ``freqs = k / size`` from 0 to 0.5 cycles/pixel, and the mean
         power per bin (orthonormal DFT, so white noise of variance 1 gives about 1).
@@ -136,6 +139,11 @@ def band_edges(size: int, n_bands: int = 4, spacing: Spacing = "log") -> np.ndar
     Band ``i`` holds the coefficients with ``edges[i] <= r < edges[i + 1]``, except that
     the first band also takes every non-DC frequency below ``edges[0]`` and the last one
     the corner frequencies at or above 0.5, so the bands cover all non-DC energy.
+
+    Args:
+        size: the picture side.
+        n_bands: how many frequency bands.
+        spacing: ``log`` or ``linear`` spacing of the band edges.
     """
     if isinstance(size, bool) or int(size) != size or size < 2:
         raise ValueError(f"size={size} is invalid: it must be an int >= 2 (pixels)")
@@ -153,6 +161,11 @@ def band_energies(image: Any, n_bands: int = 4, spacing: Spacing = "log") -> np.
 
     Bands are those of :func:`band_edges` for ``size = min(H, W)``. A constant image has
     no non-DC energy and gives all zeros.
+
+    Args:
+        image: pictures, (..., C, H, W).
+        n_bands: how many frequency bands.
+        spacing: ``log`` or ``linear``.
     """
     x = _as_nchw(image)
     h, w = x.shape[-2:]
@@ -174,6 +187,12 @@ def band_snr(
     ``image`` in the band) and the noise power is ``(1 - a_t) * 1``: unit-variance white
     noise has power 1 per coefficient under the orthonormal DFT used for ``P_b``.
     ``a_t = 1`` gives ``inf``.
+
+    Args:
+        image: the clean picture whose spectrum is used.
+        alphas_cumprod: ᾱ of each level of the schedule.
+        n_bands: how many frequency bands.
+        spacing: ``log`` or ``linear``.
     """
     x = _as_nchw(image)
     h, w = x.shape[-2:]
@@ -199,6 +218,9 @@ def drowning_times(snr: Any) -> np.ndarray:
 
     A band that never drops below 1 within the ``T`` rows gets ``T``. With a natural image
     the high bands drown first, i.e. get the smaller times.
+
+    Args:
+        snr: band SNR per (level, band), as ``band_snr`` gives it.
     """
     s = _to_numpy(snr)
     if s.ndim == 1:
@@ -237,6 +259,11 @@ def sharpness(image: Any, cutoff: float = 0.25, mask: Any | None = None) -> floa
     is applied so that the crop's borders add no spurious high frequencies. Windowing
     itself shifts the ratio slightly, so compare masked values with masked values.
     For irregular regions :func:`gradient_energy` is the more local alternative.
+
+    Args:
+        image: pictures, (..., C, H, W) in [-1, 1].
+        cutoff: the frequency (fraction of Nyquist) above which energy counts as detail.
+        mask: where to measure (1 = count), or None for everywhere.
     """
     if not 0 < cutoff < 0.5 * np.sqrt(2):
         raise ValueError(f"cutoff={cutoff} is invalid: it must be in (0, 0.707) cycles/pixel")
@@ -268,6 +295,10 @@ def gradient_energy(image: Any, mask: Any | None = None) -> float:
     (non-zero where pixels are measured) only pairs with both pixels inside count, so the
     border between kept and generated regions does not leak in. Averaged over channels
     and batch. Blur lowers it; added detail or noise raises it.
+
+    Args:
+        image: pictures, (..., C, H, W).
+        mask: where to measure (1 = count), or None for everywhere.
     """
     x = _as_nchw(image)
     h, w = x.shape[-2:]

@@ -42,7 +42,20 @@ __all__ = ["DiffusionModel", "load_model", "check_t_T"]
 
 @dataclass
 class DiffusionModel:
-    """A UNet with its diffusion process: what ``paint()`` needs to draw samples."""
+    """A UNet with its diffusion process: what ``paint()`` needs to draw samples.
+
+    Args:
+        unet: the network (``model(x, t)``).
+        config: its guided-diffusion config keys.
+        name: a name for logs (a preset name or the file name).
+        beta_schedule: ``linear`` or ``cosine``.
+        num_train_steps: the training schedule's number of steps.
+        variance_type: ``learned_range``, ``fixed_small`` or ``fixed_large``.
+        default_schedule: the schedule ``paint`` uses when given no times.
+        source: where the weights came from (a path), or None.
+        channels_last: whether inputs are passed in channels_last layout.
+        autocast_dtype: the autocast dtype of each call, or None.
+    """
 
     unet: UNet
     config: dict[str, Any]
@@ -58,14 +71,17 @@ class DiffusionModel:
 
     @property
     def image_size(self) -> int:
+        """The picture side the network was trained on."""
         return int(self.config["image_size"])
 
     @property
     def device(self) -> torch.device:
+        """The device of the network's weights."""
         return next(self.unet.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the network's weights."""
         return next(self.unet.parameters()).dtype
 
     @property
@@ -75,6 +91,7 @@ class DiffusionModel:
 
     @property
     def num_parameters(self) -> int:
+        """The number of the network's parameters."""
         packed = sum(math.prod(m.weight_shape) for m in self.unet.modules() if isinstance(m, PackedConv2d))
         return sum(p.numel() for p in self.unet.parameters()) + packed
 
@@ -83,11 +100,18 @@ class DiffusionModel:
 
         The one place the rule lives: a schedule may have at most as many steps as the model
         was trained with (respacing picks ``t_T`` of its ``num_train_steps`` levels).
+
+        Args:
+            t_T: the number of respaced steps asked for.
         """
         return check_t_T(t_T, self.num_train_steps, self.name)
 
     def schedule(self, t_T: int) -> DiffusionSchedule:
-        """The training noise schedule respaced to ``t_T`` steps (cached)."""
+        """The training noise schedule respaced to ``t_T`` steps (cached).
+
+        Args:
+            t_T: the number of respaced steps.
+        """
         t_T = self.check_t_T(t_T)
         if t_T not in self._schedules:
             self._schedules[t_T] = DiffusionSchedule.create(
@@ -96,10 +120,15 @@ class DiffusionModel:
         return self._schedules[t_T]
 
     def alphas_cumprod(self, t_T: int) -> np.ndarray:
-        """ᾱ_t for t = 0..t_T-1 of the schedule respaced to ``t_T`` steps (a copy, float64)."""
+        """ᾱ_t for t = 0..t_T-1 of the schedule respaced to ``t_T`` steps (a copy, float64).
+
+        Args:
+            t_T: the number of respaced steps.
+        """
         return np.array(self.schedule(t_T).alphas_cumprod, dtype=np.float64)
 
     def default_times(self) -> list[int]:
+        """The times of the model's default schedule."""
         return self.default_schedule.times()
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, schedule: DiffusionSchedule) -> torch.Tensor:
@@ -115,7 +144,12 @@ class DiffusionModel:
         return out.float()
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> DiffusionModel:
-        """Move or cast the network (packed convolutions are unpacked first: they are CPU-only)."""
+        """Move or cast the network (packed convolutions are unpacked first: they are CPU-only).
+
+        Args:
+            device: the new device, or None to keep it.
+            dtype: the new dtype, or None to keep it.
+        """
         unpack_convolutions(self.unet)
         self.unet.to(device=device, dtype=dtype)
         return self
@@ -129,7 +163,13 @@ class DiffusionModel:
 
 def check_t_T(t_T: int, num_train_steps: int, model_name: str) -> int:
     """The rule behind ``DiffusionModel.check_t_T``, for a model known only by its settings
-    (``read_checkpoint_info``): ``t_T`` as an int, or a ``UserInputError`` naming the limit."""
+    (``read_checkpoint_info``): ``t_T`` as an int, or a ``UserInputError`` naming the limit.
+
+    Args:
+        t_T: the number of respaced steps asked for.
+        num_train_steps: the model's training steps (the most a walk can have).
+        model_name: the model's name, for the message.
+    """
     whole = isinstance(t_T, (int, np.integer)) and not isinstance(t_T, bool)
     if not whole or not 1 <= int(t_T) <= num_train_steps:
         raise UserInputError(

@@ -52,7 +52,22 @@ class WeightsNotFoundError(IPainterError, FileNotFoundError):
 
 @dataclass(frozen=True)
 class Preset:
-    """A published (or shipped) checkpoint: where to find it and how to build its network."""
+    """A published (or shipped) checkpoint: where to find it and how to build its network.
+
+    Args:
+        name: the preset's name (``places256``, ``demo``, ...).
+        filename: the published file name of its weights.
+        unet_config: the network's guided-diffusion config keys.
+        description: one line for ``ipainter models``.
+        default_schedule: the schedule ``paint`` uses by default.
+        beta_schedule: ``linear`` or ``cosine``.
+        num_train_steps: the training schedule's number of steps.
+        variance_type: ``learned_range``, ``fixed_small`` or ``fixed_large``.
+        sha256: the file's SHA-256 when known.
+        gdrive_id: the Google Drive id of the published file, if it is there.
+        url: an HTTPS address of the file, if any.
+        path: a file shipped inside the package (the demo weights), or None.
+    """
 
     name: str
     filename: str
@@ -69,6 +84,7 @@ class Preset:
 
     @property
     def downloadable(self) -> bool:
+        """Whether ``download_weights`` can fetch this preset's file."""
         return self.path is None and bool(self.gdrive_id or self.url)
 
     def how_to_get(self) -> str:
@@ -119,14 +135,22 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str) -> Preset:
-    """The preset called ``name``; an unknown name is a ``UserInputError`` listing the known ones."""
+    """The preset called ``name``; an unknown name is a ``UserInputError`` listing the known ones.
+
+    Args:
+        name: a preset name.
+    """
     if name not in PRESETS:
         raise UserInputError(f"unknown preset {name!r}: use one of {', '.join(sorted(PRESETS))} (CLI: --preset NAME)")
     return PRESETS[name]
 
 
 def preset_for_file(path: str | Path) -> Preset | None:
-    """The preset whose published file name ``path`` carries (``places256_300000.pt``), if any."""
+    """The preset whose published file name ``path`` carries (``places256_300000.pt``), if any.
+
+    Args:
+        path: a checkpoint file.
+    """
     name = Path(path).name
     return next((p for p in PRESETS.values() if p.filename == name), None)
 
@@ -163,7 +187,11 @@ def default_download_dir() -> Path:
 
 
 def find_weights(preset: Preset | str) -> Path:
-    """The file holding a preset's weights; ``WeightsNotFoundError`` names every place searched."""
+    """The file holding a preset's weights; ``WeightsNotFoundError`` names every place searched.
+
+    Args:
+        preset: a preset or its name.
+    """
     preset = get_preset(preset) if isinstance(preset, str) else preset
     if preset.path is not None:
         if preset.path.is_file():

@@ -24,10 +24,8 @@ so it does not depend on how many pictures are painted or how they are batched.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,6 +37,7 @@ from ..progress import progress_bar
 from .devices import as_device
 from .diffusion import DiffusionSchedule
 from .schedules import ScheduleConfig, check_eta, count_nfe, validate_times
+from .steps import CancelToken, Frame, PaintResult, Step  # the sampler's public types, re-exported
 
 __all__ = [
     "Step",
@@ -64,92 +63,38 @@ class PaintableModel(Protocol):
     name: str
 
     @property
-    def image_size(self) -> int: ...
+    def image_size(self) -> int:
+        """The picture side the model paints."""
+        ...
 
     @property
-    def device(self) -> torch.device: ...
+    def device(self) -> torch.device:
+        """Where the model runs."""
+        ...
 
-    def check_t_T(self, t_T: int) -> int: ...
+    def check_t_T(self, t_T: int) -> int:
+        """Refuse a walk the model cannot take (``UserInputError``); returns ``t_T``.
 
-    def schedule(self, t_T: int) -> DiffusionSchedule: ...
+        Args:
+            t_T: the number of respaced steps.
+        """
+        ...
 
-    def default_times(self) -> list[int]: ...
+    def schedule(self, t_T: int) -> DiffusionSchedule:
+        """The model's noise schedule respaced to ``t_T`` steps.
+
+        Args:
+            t_T: the number of respaced steps.
+        """
+        ...
+
+    def default_times(self) -> list[int]:
+        """The times of the model's default schedule."""
+        ...
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, schedule: DiffusionSchedule) -> torch.Tensor: ...
 
 
-@dataclass
-class Step:
-    """One step of a run, as :func:`paint_steps` yields it (tensors on the run's device)."""
-
-    index: int  # position in the schedule (0 = first step)
-    t: int  # the level the step starts from
-    direction: str  # "down" (a model call) or "up" (forward noise)
-    x_t: torch.Tensor  # (n,3,H,W) the sample after this step; on the last step, the picture with known pixels pasted
-    x0_pred: torch.Tensor | None  # (n,3,H,W) the model's clean-image prediction; None on up steps
-    nfe_so_far: int  # model calls of this micro-batch so far
-    elapsed_s: float  # since the micro-batch started
-    total_steps: int = 0
-    total_nfe: int = 0
-    first_sample: int = 0  # run index of the micro-batch's first picture (x_t[i] is picture first_sample + i)
-    model_s: float = 0.0  # time inside the model call of this step
-
-
-@dataclass
-class Frame:
-    """A step kept for replay after the run: images as uint8 (n,3,H,W) on the CPU."""
-
-    index: int
-    t: int
-    direction: str
-    nfe: int
-    elapsed_s: float
-    x_t: torch.Tensor
-    x0_pred: torch.Tensor | None
-
-
-@dataclass
-class PaintResult:
-    """What a run produced.
-
-    ``samples`` holds the pictures that went through the whole schedule (``num_finished``
-    of them, or none with ``paint(keep_samples=False)``), then, if the run was stopped
-    (``stopped``), the best pictures of the micro-batch it stopped in (their latest
-    clean-image prediction, known pixels pasted). Micro-batches never started are absent.
-    """
-
-    samples: torch.Tensor  # (M,3,H,W) in [-1,1], known pixels exactly as given
-    frames: list[Frame]  # steps of the first micro-batch kept for replay (max_frames of them)
-    times: list[int]
-    nfe: int  # model calls made, over all micro-batches
-    elapsed_s: float
-    seed: int
-    stopped: bool = False
-    steps_done: int = 0  # steps of the schedule done by the last micro-batch that ran
-    num_finished: int = 0
-    first_sample: int = 0
-    batch_size: int = 1
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def seconds_per_nfe(self) -> float:
-        return self.elapsed_s / max(self.nfe, 1)
-
-
-class CancelToken:
-    """Set it from another thread (a Stop button) to end a run after the current step."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def clear(self) -> None:
-        self._event.clear()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
 
 
 class _Cancel(Protocol):
