@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .checks import check_folder, int_at_least, writable_file
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -41,10 +42,10 @@ from .images import (
     IMAGE_SUFFIXES,
     ImageLoadError,
     atomic_write,
+    clean_leftovers,
     load_picture,
     open_image,
     quantize_uint8,
-    remove_stale_temps,
     signals_deferred,
     uint8_to_tensor,
     write_text_atomic,
@@ -274,7 +275,9 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
     for folder in (out, out / "samples"):
-        remove_stale_temps(folder)  # half-written checkpoints of a run that was killed
+        left = clean_leftovers(folder)  # half-written checkpoints of a run that was killed outright
+        if len(left):
+            print(left.notice())
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
     config = replace(config, unet=unet)
@@ -378,8 +381,6 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
 
 def _int_flag(name: str) -> Callable[[str], int]:
     """An argparse type for setting ``name``: an integer of at least ``_MINIMUMS[name]``."""
-    from .cli import int_at_least  # the CLI's one integer flag type (cli imports train lazily)
-
     return int_at_least(_MINIMUMS[name])
 
 
@@ -437,9 +438,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``ipainter train``: errors propagate to the caller (``ipainter_nb.cli.main`` prints them)."""
-    from .cli import writable_file, writable_folder
+    """``ipainter train``: every argument is checked before ``--out`` is created or anything written.
 
+    Errors propagate to the caller (``ipainter_nb.cli.main`` prints them as one line).
+
+    Args:
+        argv: the arguments after ``ipainter train``.
+
+    Returns:
+        0 (errors raise).
+    """
     args = build_parser().parse_args(argv)
     # every output location is checked before hours of training, not after
     if args.export is not None:
@@ -452,16 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(out=args.out, data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from)
-    writable_folder(Path(args.out), "--out", parents=True)
+    check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
     ckpt = train(config, progress=not args.no_progress)
     if args.export:
         print(f"wrote {export(ckpt, args.export)}")
     return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    from .cli import main as cli_main
-
-    sys.exit(cli_main(["train", *sys.argv[1:]]))

@@ -372,7 +372,7 @@ def test_a_one_step_schedule_paints(tiny_model: Path, tmp_path: Path) -> None:
 
 def test_micro_batches_paint_the_same_pictures_and_write_each_as_it_is_done(tiny_model: Path, tmp_path: Path,
                                                                            monkeypatch, capsys) -> None:
-    import ipainter_nb.cli as cli
+    import ipainter_nb.commands.paint as cli  # the module where paint is called
 
     src = tmp_path / "src"
     src.mkdir()
@@ -497,7 +497,7 @@ def test_a_full_disk_is_one_line_with_a_hint_and_debug_shows_the_traceback(tiny_
 
 
 def test_a_bug_keeps_its_traceback(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
-    import ipainter_nb.cli as cli
+    import ipainter_nb.commands.paint as cli  # the module where paint is called
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import types
@@ -236,30 +235,53 @@ def test_the_google_drive_path_keeps_the_same_rules(tmp_path, monkeypatch, outco
     assert leftovers(tmp_path) == []
 
 
-CHILD = textwrap.dedent("""
-    import sys
-    from ipainter_nb.core.download import download_file
-    download_file(sys.argv[1], sys.argv[2], progress=False, read_timeout=30)
-""")
+STOPS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
+WEIGHTS = PRESETS["places256"].filename
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_killed_download_leaves_no_temp_file_and_the_old_file_intact(server, tmp_path, signum):
-    dest = tmp_path / "model.pt"
-    dest.write_bytes(b"the good file from before")
+def _start_download(server: str, folder: Path, mode: str) -> subprocess.Popen:
+    """``ipainter download places256`` from the test server into ``folder``, in a child process."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OMP_NUM_THREADS="1")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, f"{server}/slow", str(dest)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen([sys.executable, "-m", "ipainter_nb.cli", "download", "places256", "--url", f"{server}/{mode}",
+                             "--dest-dir", str(folder), "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_part(child: subprocess.Popen, folder: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in folder.glob(f".{WEIGHTS}.*.part")):
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the download never started"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", STOPS, ids=[s.name for s in STOPS])
+def test_a_download_stopped_by_any_signal_leaves_no_temp_file_and_the_old_file_intact(server, tmp_path, signum):
+    dest = tmp_path / WEIGHTS
+    dest.write_bytes(b"the good file from before")
+    child = _start_download(server, tmp_path, "slow")
     try:
-        deadline = time.monotonic() + 60
-        while not any(p.stat().st_size for p in tmp_path.glob(".model.pt.*.part")):
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the download never started"
-            time.sleep(0.05)
+        _wait_for_part(child, tmp_path)
         child.send_signal(signum)
+        _, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signum, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert dest.read_bytes() == b"the good file from before"
+    assert leftovers(tmp_path) == []
+
+
+def test_the_next_download_removes_what_a_killed_one_left_and_says_so(server, tmp_path):
+    child = _start_download(server, tmp_path, "slow")
+    try:
+        _wait_for_part(child, tmp_path)
+        child.kill()  # SIGKILL: nothing can clean up
         child.wait(timeout=30)
     finally:
         child.kill()
-    assert child.returncode != 0
-    assert dest.read_bytes() == b"the good file from before"
+    assert len(leftovers(tmp_path)) == 1
+    again = _start_download(server, tmp_path, "missing")
+    out, err = again.communicate(timeout=60)
+    assert again.returncode != 0 and "404" in err
+    assert "removed 1 half-written temporary file(s)" in out and len(out.strip().splitlines()) == 1
     assert leftovers(tmp_path) == []

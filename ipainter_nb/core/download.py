@@ -3,8 +3,12 @@
 Nothing here runs unless called. A download streams into a hidden ``.part`` file beside
 the destination and replaces the destination only once the file is complete (as many bytes
 as the server announced, the transfer ended cleanly), its SHA-256 matches when one is known,
-and, for weights, it reads as a checkpoint of the preset's network. Any failure, Ctrl-C or
-SIGTERM removes the ``.part`` file and leaves an existing file as it was.
+and, for weights, it reads as a checkpoint of the preset's network. Any failure or Ctrl-C
+(and, under the ``ipainter download`` command, SIGTERM, SIGHUP and SIGQUIT) removes the
+``.part`` file and leaves an existing file as it was. The library installs no signal
+handler: a process killed outright leaves its ``.part`` file, named after its host and pid,
+and the next download into that folder removes it. Every argument is checked
+(``check_download``) before any folder or file is created.
 """
 
 from __future__ import annotations
@@ -13,22 +17,21 @@ import contextlib
 import hashlib
 import http.client
 import os
-import signal
+import re
 import socket
-import tempfile
-import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import IPainterError, UserInputError
-from ..images import write_text_atomic
+from ..images import clean_leftovers, temp_file, write_text_atomic
 from .presets import PRESETS, Preset, default_download_dir
 
-__all__ = ["DownloadError", "download_file", "download_weights", "sha256_of"]
+__all__ = ["DownloadError", "check_download", "download_file", "download_weights", "sha256_of"]
 
 CHUNK = MIB = 1 << 20
 
@@ -38,6 +41,11 @@ class DownloadError(IPainterError):
 
 
 def sha256_of(path: str | Path) -> str:
+    """The SHA-256 of a file, as 64 hexadecimal digits.
+
+    Args:
+        path: the file.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
@@ -77,45 +85,18 @@ def _install(part: Path, dest: Path, actual: str, known: bool) -> None:
         print(f"recorded SHA-256 {actual} of {dest.name} in {_sum_file(dest)} (no known sum to check against)")
 
 
-# --------------------------------------------------------------------------- temp file and signals
-
-
-@contextlib.contextmanager
-def _terminate_raises() -> Iterator[None]:
-    """While downloading, SIGTERM raises ``SystemExit`` so that ``finally`` blocks clean up.
-
-    Only in the main thread (the only one Python delivers signals to) and only when nobody
-    else handles SIGTERM; Ctrl-C already raises ``KeyboardInterrupt``.
-    """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
-
-    def terminate(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+# --------------------------------------------------------------------------- temp file
 
 
 def _remove_stale_parts(dest: Path, older_than_s: float) -> None:
-    """``.part`` files of ``dest`` left by a killed download (a live one writes all the time)."""
-    now = time.time()
-    for part in dest.parent.glob(f".{dest.name}.*.part"):
-        with contextlib.suppress(OSError):
-            if now - part.stat().st_mtime > older_than_s:
-                part.unlink()
+    """``.part`` files (and other temps) of ended downloads beside ``dest``; an unknown writer's after a while."""
+    clean_leftovers(dest.parent, max_age_s=older_than_s)
 
 
 @contextlib.contextmanager
 def _part_file(dest: Path) -> Iterator[Path]:
     """A hidden temp file beside ``dest`` (same file system, so the final rename is atomic), always removed."""
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    part = Path(name)
+    part = temp_file(dest, ".part")
     try:
         yield part
     finally:
@@ -252,13 +233,14 @@ def download_file(
     Raises ``DownloadError`` naming the URL, what happened and what to do.
     """
     dest = Path(dest).expanduser()
+    check_url(url)
     if dest.is_dir():
         raise UserInputError(f"{dest} is a folder: name the file to download into, e.g. {dest / Path(url).name or 'weights.pt'}")
     _make_folder(dest.parent)
     _remove_stale_parts(dest, older_than_s=max(900.0, 2 * read_timeout))
     kept = f"{dest} was left as it was" if dest.exists() else "nothing was written"
     bar = _Bar(dest.name) if progress else None
-    with _terminate_raises(), _part_file(dest) as part:
+    with _part_file(dest) as part:
         try:
             with open(part, "wb") as out:
                 for attempt in range(retries + 1):
@@ -314,13 +296,19 @@ def _checks_network(preset: Preset) -> Callable[[Path], None]:
     return check
 
 
-def _gdown_into(part: Path, preset: Preset, progress: bool) -> None:
+def _gdown(preset: Preset) -> Any:
+    """The gdown module, or a ``UserInputError`` saying how to install it."""
     try:
         import gdown  # type: ignore[import-not-found]
     except ImportError:
         raise UserInputError(
             f"downloading {preset.name!r} from Google Drive needs gdown: pip install 'ipainter-nb[download]'"
         ) from None
+    return gdown
+
+
+def _gdown_into(part: Path, preset: Preset, progress: bool) -> None:
+    gdown = _gdown(preset)
     source = f"Google Drive (id {preset.gdrive_id})"
     try:
         with open(part, "wb") as out:  # gdown writes into an open file without a temp file of its own
@@ -333,6 +321,61 @@ def _gdown_into(part: Path, preset: Preset, progress: bool) -> None:
     if result is None or part.stat().st_size == 0:
         raise DownloadError(f"could not download {preset.filename} from {source} (gdown gave up, see its message above); "
                             "try again later or fetch it by hand")
+
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def check_url(url: str) -> str:
+    """``url`` is one a download can fetch (http, https or file); nothing is fetched.
+
+    Args:
+        url: the address.
+
+    Returns:
+        ``url``.
+
+    Raises:
+        UserInputError: naming the address and what is expected.
+    """
+    scheme = urllib.parse.urlsplit(url).scheme.lower() if isinstance(url, str) else ""
+    if scheme not in ("http", "https", "file"):
+        raise UserInputError(f"cannot download from {url!r}: give an http://, https:// or file:// address")
+    return url
+
+
+def check_download(name: str, dest_dir: str | Path | None = None, sha256: str | None = None,
+                   url: str | None = None) -> tuple[Preset, Path]:
+    """Check the arguments of ``download_weights``; nothing is created, written or fetched.
+
+    Args:
+        name: a downloadable preset.
+        dest_dir: the folder to download into (None: ``~/.cache/ipainter_nb``).
+        sha256: the expected SHA-256 (64 hexadecimal digits), or None.
+        url: another address to fetch the preset's file from, or None.
+
+    Returns:
+        (the preset, the folder).
+
+    Raises:
+        UserInputError: naming the argument and the fix.
+    """
+    preset = PRESETS.get(name)
+    if preset is None or not preset.downloadable:
+        downloadable = sorted(n for n, p in PRESETS.items() if p.downloadable)
+        raise UserInputError(f"no download for {name!r}: downloadable presets are {', '.join(downloadable)}")
+    if sha256 is not None and not _SHA256.match(sha256):
+        raise UserInputError(f"SHA-256 {sha256!r} is not 64 hexadecimal digits: copy the whole sum")
+    if url is not None:
+        check_url(url)
+    elif preset.gdrive_id:
+        _gdown(preset)
+    folder = Path(dest_dir).expanduser() if dest_dir else default_download_dir()
+    if folder.exists() and not folder.is_dir():
+        raise UserInputError(f"the download folder {folder} is a file: choose a folder (dest_dir=...)")
+    if (folder / preset.filename).is_dir():
+        raise UserInputError(f"{folder / preset.filename} is a folder where the weights go: move it away")
+    return preset, folder
 
 
 def download_weights(
@@ -354,11 +397,8 @@ def download_weights(
     (a half file or an error page never is). ``http_options`` go to ``download_file``
     (timeouts, retries).
     """
-    preset = PRESETS.get(name)
-    if preset is None or not preset.downloadable:
-        downloadable = sorted(n for n, p in PRESETS.items() if p.downloadable)
-        raise UserInputError(f"no download for {name!r}: downloadable presets are {', '.join(downloadable)}")
-    folder = _make_folder(Path(dest_dir).expanduser() if dest_dir else default_download_dir())
+    preset, folder = check_download(name, dest_dir, sha256, url)
+    folder = _make_folder(folder)
     target = folder / preset.filename
     expected = sha256 or preset.sha256
     known = expected or _recorded_sum(target)
@@ -367,7 +407,8 @@ def download_weights(
     check = _checks_network(preset) if verify else None
     if url is None and preset.gdrive_id:
         kept = f"{target} was left as it was" if target.exists() else "nothing was written"
-        with _terminate_raises(), _part_file(target) as part:
+        _remove_stale_parts(target, older_than_s=900.0)
+        with _part_file(target) as part:
             _gdown_into(part, preset, progress)
             actual = _verify(part, f"Google Drive (id {preset.gdrive_id})", expected, check, kept)
             _install(part, target, actual, known=expected is not None)

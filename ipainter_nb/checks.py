@@ -1,0 +1,246 @@
+"""Checks of command-line values, shared by every command: integer flags and paths.
+
+Each check refuses a value with one ``UserInputError`` naming the flag, the value and the
+fix, and none of them writes anything: a command checks all its arguments first and only
+then creates its folders (``make_folder``), so a refused run leaves the file system as it
+found it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .errors import UserInputError
+
+__all__ = ["OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "readable_folder", "check_folder",
+           "make_folder", "writable_folder", "writable_file"]
+
+#: OS errors a user causes (a full disk, a read-only folder, a path that went away), with the fix.
+OS_HINTS = {
+    errno.ENOSPC: "free some space or write to another disk",
+    errno.EDQUOT: "free some space or write to another disk",
+    errno.EACCES: "check the permissions, or choose a folder you can write to",
+    errno.EPERM: "check the permissions, or choose a folder you can write to",
+    errno.EROFS: "the disk is read-only: write to another folder",
+    errno.ENOENT: "check the path",
+    errno.EISDIR: "name a file, not a folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EFBIG: "the file is larger than this disk or a limit (ulimit -f) allows: write to another disk or raise the limit",
+    errno.ENAMETOOLONG: "use a shorter file or folder name",
+    errno.ELOOP: "a symbolic link in the path points at itself (a loop): fix or remove it",
+    errno.EIO: "the disk reported an input/output error: check the disk, or write to another one",
+}
+
+
+# --------------------------------------------------------------------------- integer flags
+
+
+def int_at_least(lowest: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``lowest`` (argparse reports a refusal, exit 2).
+
+    Args:
+        lowest: the smallest value accepted.
+
+    Returns:
+        The parsing function for ``add_argument(type=...)``.
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+        return value
+
+    return parse
+
+
+def int_in(lowest: int, highest: int, why: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer in ``lowest..highest``.
+
+    Args:
+        lowest: the smallest value accepted.
+        highest: the largest value accepted.
+        why: said after the upper limit when a value exceeds it (e.g. `` (the demo keeps them all)``).
+
+    Returns:
+        The parsing function for ``add_argument(type=...)``.
+    """
+    def parse(text: str) -> int:
+        value = int_at_least(lowest)(text)
+        if value > highest:
+            raise argparse.ArgumentTypeError(f"must be at most {highest}{why}, got {value}")
+        return value
+
+    return parse
+
+
+#: A seed flag: a whole number that fits torch's 64-bit seeds.
+seed_flag = int_in(0, 2**63 - 1)
+
+
+# --------------------------------------------------------------------------- paths (nothing written)
+
+
+@contextlib.contextmanager
+def checking(what: str) -> Iterator[None]:
+    """An OS error while a path is checked (a name too long, a link loop) is the user's path: one line, exit 2.
+
+    Args:
+        what: the flag and value checked, e.g. ``--dest out``, starting the message.
+    """
+    try:
+        yield
+    except OSError as exc:
+        hint = OS_HINTS.get(exc.errno, "choose another path")
+        raise UserInputError(f"{what}: {exc.strerror or exc}; {hint}") from None
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _probe_writable(folder: Path, what: str) -> None:
+    # an unnamed temp file (O_TMPFILE where the system has it): proves a file can be made, leaves no name
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".ipainter-probe-"):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"{what}: cannot write in {folder} ({exc.strerror}); "
+                             "choose another folder or fix its permissions") from None
+
+
+def _check_parent(path: Path, what: str) -> None:
+    """``path``'s parent folder exists (it is not created: a typo should not make a tree)."""
+    parent = path.absolute().parent
+    if parent.is_dir():
+        return
+    existing = _nearest_existing(parent)
+    if existing.is_dir():
+        raise UserInputError(f"{what}: the folder {parent} does not exist; create it first (mkdir -p {parent})")
+    raise UserInputError(f"{what}: {existing} is a file, so {path} cannot be created under it; choose another path")
+
+
+def readable_folder(folder: Path, flag: str, holds: str = "the input files") -> Path:
+    """``folder`` exists, is a folder and can be listed.
+
+    Args:
+        folder: the folder named on the command line.
+        flag: its flag, for the message (``--source``).
+        holds: what the folder should hold, for the message.
+
+    Returns:
+        ``folder``.
+
+    Raises:
+        UserInputError: naming the flag, the folder and the fix.
+    """
+    with checking(f"{flag} {folder}"):
+        if not folder.exists():
+            raise UserInputError(f"{flag} {folder} does not exist: pass the folder of {holds}")
+        if not folder.is_dir():
+            raise UserInputError(f"{flag} {folder} is a file, not a folder: pass the folder that holds it")
+        if not os.access(folder, os.R_OK | os.X_OK):
+            raise UserInputError(f"{flag} {folder} is not readable: check its permissions")
+    return folder
+
+
+def check_folder(folder: Path, flag: str, parents: bool = False) -> Path:
+    """``folder`` is a folder where files can be written, or can be created as one; creates nothing.
+
+    Args:
+        folder: the output folder named on the command line.
+        flag: its flag, for the message (``--dest``).
+        parents: whether missing parent folders may be created too (otherwise the parent must exist).
+
+    Returns:
+        ``folder``.
+
+    Raises:
+        UserInputError: naming the flag, the folder and the fix.
+    """
+    what = f"{flag} {folder}"
+    with checking(what):
+        if folder.exists() and not folder.is_dir():
+            raise UserInputError(f"{what} is a file, not a folder: pass a folder (or another name)")
+        if folder.is_dir():
+            _probe_writable(folder, what)
+            return folder
+        existing = _nearest_existing(folder)
+        if not existing.is_dir():
+            raise UserInputError(f"{what}: {existing} is a file, so {folder} cannot be created under it; choose another path")
+        if not parents:
+            _check_parent(folder, what)
+        _probe_writable(existing, what)  # where the first new folder would be made
+    return folder
+
+
+def make_folder(folder: Path, flag: str, parents: bool = False) -> Path:
+    """Create the output ``folder`` (after ``check_folder`` and every other check passed).
+
+    Args:
+        folder: the output folder.
+        flag: its flag, for the message.
+        parents: whether missing parent folders are created too.
+
+    Returns:
+        ``folder``.
+
+    Raises:
+        UserInputError: when it cannot be created after all (it changed since it was checked).
+    """
+    with checking(f"{flag} {folder}"):
+        try:
+            folder.mkdir(parents=parents, exist_ok=True)
+        except FileExistsError:
+            raise UserInputError(f"{flag} {folder} is a file, not a folder: pass a folder (or another name)") from None
+        except OSError as exc:
+            raise UserInputError(f"{flag} {folder}: cannot create it ({exc.strerror}); "
+                                 "choose a folder you can write to") from None
+    return folder
+
+
+def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
+    """``check_folder`` then ``make_folder``: for callers with nothing else to check first.
+
+    Args:
+        folder: the output folder.
+        flag: its flag, for the message.
+        parents: whether missing parent folders may be created too.
+
+    Returns:
+        ``folder``, now existing.
+    """
+    return make_folder(check_folder(folder, flag, parents), flag, parents)
+
+
+def writable_file(path: Path, flag: str) -> Path:
+    """``path`` can be written: not a folder, in an existing folder that takes files; creates nothing.
+
+    Args:
+        path: the output file named on the command line.
+        flag: its flag, for the message (``--plot``).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        UserInputError: naming the flag, the file and the fix.
+    """
+    what = f"{flag} {path}"
+    with checking(what):
+        if path.is_dir():
+            raise UserInputError(f"{what} is a folder: name a file in it, e.g. {path / 'out.png'}")
+        _check_parent(path, what)
+        _probe_writable(path.absolute().parent, what)
+    return path
