@@ -465,3 +465,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         print(f"wrote {export(ckpt, args.export)}")
     return 0
+
+
+if __name__ == "__main__":
+    # ``python -m ipainter_nb.train ...`` is ``ipainter train ...``. The command line (which owns the
+    # signal handlers and prints errors as one line) sits above this module, so it is run by name
+    # as ``python -m ipainter_nb`` would run it, not imported from here.
+    import runpy
+    import sys
+
+    sys.argv[1:1] = ["train"]
+    runpy.run_module("ipainter_nb", run_name="__main__", alter_sys=True)
