@@ -41,6 +41,7 @@ from .errors import IPainterError, UserInputError
 from .images import (
     IMAGE_SUFFIXES,
     ImageLoadError,
+    Leftovers,
     atomic_write,
     clean_leftovers,
     load_picture,
@@ -264,6 +265,12 @@ def _network_of(config: TrainConfig, state: dict[str, Any] | None) -> tuple[dict
     return config.unet, None
 
 
+def _say_removed(left: Leftovers) -> None:
+    """One line saying what an earlier run killed outright left (and what was removed), if anything."""
+    if len(left):
+        print(left.notice())
+
+
 def train(config: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint path.
 
@@ -274,10 +281,8 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         raise UserInputError(f"--out {out} is a file: pass a folder for the checkpoint, loss log and samples")
     device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
-    for folder in (out, out / "samples"):
-        left = clean_leftovers(folder)  # half-written checkpoints of a run that was killed outright
-        if len(left):
-            print(left.notice())
+    # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
+    _say_removed(clean_leftovers(out).merge(clean_leftovers(out / "samples")))
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
     config = replace(config, unet=unet)
@@ -463,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
     ckpt = train(config, progress=not args.no_progress)
     if args.export:
+        _say_removed(clean_leftovers(Path(args.export).absolute().parent))  # a killed earlier export's temp file
         print(f"wrote {export(ckpt, args.export)}")
     return 0
 

@@ -63,6 +63,23 @@ class Leftovers:
     def __len__(self) -> int:
         return len(self.temps) + len(self.claims)
 
+    def merge(self, other: Leftovers) -> Leftovers:
+        """Add what was removed from a sub-folder of ``folder`` (named by their path below it), for one notice.
+
+        Args:
+            other: what ``clean_leftovers`` removed from a folder inside this one.
+
+        Returns:
+            This object.
+        """
+        try:
+            under = other.folder.relative_to(self.folder)
+        except ValueError:
+            under = other.folder
+        self.temps += [str(under / name) for name in other.temps]
+        self.claims += [str(under / name) for name in other.claims]
+        return self
+
     def notice(self) -> str:
         """One line for a log saying what was removed and why ("" when nothing was)."""
         if not len(self):
