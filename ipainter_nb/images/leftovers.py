@@ -205,6 +205,11 @@ class OutputClaim:
     Made by ``claim_output``. Write the output with ``save_png``/``write`` (atomic, never
     replacing a file that appeared meanwhile) or any atomic writer, then ``release()``; used
     as a context manager the claim is released on exit whatever happens.
+
+    Args:
+        path: the output file.
+        claim: its claim file.
+        token: what this claim wrote into the claim file (to release only its own).
     """
 
     def __init__(self, path: Path, claim: Path, token: str) -> None:
@@ -212,14 +217,28 @@ class OutputClaim:
         self.released = False
 
     def write(self, write: Callable[[BinaryIO], None]) -> Path:
-        """Write the output atomically (never over an existing file) and release the claim."""
+        """Write the output atomically (never over an existing file) and release the claim.
+
+        Args:
+            write: writes the bytes into the open file.
+
+        Returns:
+            The output's path.
+        """
         try:
             return atomic_write(self.path, write, replace=False)
         finally:
             self.release()
 
     def save_png(self, img: Image.Image | torch.Tensor | np.ndarray) -> Path:
-        """Save a picture as the output (see ``save_png_atomic``) and release the claim."""
+        """Save a picture as the output (see ``save_png_atomic``) and release the claim.
+
+        Args:
+            img: the picture.
+
+        Returns:
+            The output's path.
+        """
         pil = _as_pil(img)
         return self.write(lambda f: pil.save(f, format="PNG"))
 
@@ -271,6 +290,12 @@ def claim_output(path: PathLike) -> OutputClaim | None:
     Returns None when ``path`` exists or a live process holds the claim; a claim left by a
     process that has ended (on this machine) is taken over. A claim held by a process on
     another machine (a shared folder) is honoured until it is released or removed by hand.
+
+    Args:
+        path: the output file.
+
+    Returns:
+        The claim, or None.
     """
     path = Path(path)
     claim = _claim_path(path)
