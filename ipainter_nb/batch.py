@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
+from .signals import signals_deferred
 
 __all__ = ["MASK_TAG", "Entry", "scan_source", "image_seed", "output_path", "parse_shard", "shard_from_env", "take_shard",
            "claimed_batches"]
@@ -164,7 +165,8 @@ def claimed_batches(outputs: list[Path], batch_size: int, overwrite: bool = Fals
     two processes painting into one folder share the work instead of replacing each other's
     pictures: an output that exists or that another live run holds is left out. With
     ``overwrite`` an existing output is repainted (its claim is then ``None``: write it with
-    ``save_png_atomic``). The caller releases the claims (``OutputClaim`` is a context manager).
+    ``save_png_atomic``). The caller releases the claims (``OutputClaim`` is a context manager);
+    closing the iterator early (``contextlib.closing``) releases those it still holds.
 
     Args:
         outputs: the output path of each sample index.
@@ -175,22 +177,25 @@ def claimed_batches(outputs: list[Path], batch_size: int, overwrite: bool = Fals
         An iterator of batches of (k, its claim, or None for an output replaced with ``overwrite``).
     """
     run: list[tuple[int, OutputClaim | None]] = []
+    handed: list[tuple[int, OutputClaim | None]] = []
     try:
         for k, path in enumerate(outputs):
             if len(run) == batch_size:  # hand a full run over before claiming more: a claim is held only while it is painted
                 handed, run = run, []
                 yield handed
-            claim = claim_output(path)
-            if claim is None and not (overwrite and path.exists()):
-                if run:
-                    handed, run = run, []
-                    yield handed
-                continue
-            run.append((k, claim))
+            # a stop signal between taking a claim and recording it would leave the claim behind
+            with signals_deferred():
+                claim = claim_output(path)
+                taken = claim is not None or (overwrite and path.exists())
+                if taken:
+                    run.append((k, claim))
+            if not taken and run:  # a gap (done, or another run's): the batch so far goes first
+                handed, run = run, []
+                yield handed
         if run:
             handed, run = run, []
             yield handed
-    finally:  # stopped early (an error, Ctrl-C, SIGTERM): drop the claims not handed over
-        for _, claim in run:
+    finally:  # stopped early (an error, Ctrl-C, SIGTERM): drop the claims not written (a release is idempotent)
+        for _, claim in run + handed:
             if claim is not None:
                 claim.release()
