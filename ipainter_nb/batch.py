@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
+from .signals import signals_deferred
 
 __all__ = ["MASK_TAG", "Entry", "scan_source", "image_seed", "output_path", "parse_shard", "shard_from_env", "take_shard",
            "claimed_batches"]
@@ -24,7 +25,14 @@ MASK_TAG = "_mask"
 
 @dataclass(frozen=True)
 class Entry:
-    """One name in SOURCE: a picture with its mask, or a file that cannot be painted."""
+    """One name in SOURCE: a picture with its mask, or a file that cannot be painted.
+
+    Args:
+        name: the picture's name without its extension.
+        picture: the picture file, or None.
+        mask: its mask file, or None.
+        problem: why it cannot be painted, or None.
+    """
 
     name: str
     picture: Path | None = None
@@ -33,6 +41,7 @@ class Entry:
 
     @property
     def label(self) -> str:
+        """The name for messages: the picture's file name, or the name."""
         return self.picture.name if self.picture is not None else self.name
 
 
@@ -41,6 +50,12 @@ def scan_source(folder: Path) -> list[Entry]:
 
     Hidden files (temporary files of atomic writes) and sub-folders are ignored. Sorted by
     name, so every process of a sharded run sees the same order.
+
+    Args:
+        folder: SOURCE.
+
+    Returns:
+        One entry per name, sorted.
     """
     try:
         listing = list(folder.iterdir())
@@ -77,17 +92,38 @@ def scan_source(folder: Path) -> list[Entry]:
 
 def image_seed(seed: int, name: str) -> int:
     """The seed of one picture: depends only on ``--seed`` and its name (its bytes on disk, so a
-    name that is not valid UTF-8 has a seed too)."""
+    name that is not valid UTF-8 has a seed too).
+
+    Args:
+        seed: the run's ``--seed``.
+        name: the picture's name.
+
+    Returns:
+        A seed in 0..2**63-1.
+    """
     return (seed * 2**32 + zlib.crc32(os.fsencode(name))) % 2**63
 
 
 def output_path(dest: Path, name: str, k: int) -> Path:
-    """Where sample ``k`` of picture ``name`` goes."""
+    """Where sample ``k`` of picture ``name`` goes.
+
+    Args:
+        dest: the output folder.
+        name: the picture's name.
+        k: the sample's index.
+    """
     return dest / f"{name}_{k}.png"
 
 
 def parse_shard(text: str) -> tuple[int, int] | str:
-    """``"i/n"`` (0 <= i < n) or ``"auto"`` (from torchrun's RANK / WORLD_SIZE); ValueError otherwise."""
+    """``"i/n"`` (0 <= i < n) or ``"auto"`` (from torchrun's RANK / WORLD_SIZE); ValueError otherwise.
+
+    Args:
+        text: the ``--shard`` value.
+
+    Returns:
+        (i, n), or ``"auto"``.
+    """
     if text == "auto":
         return "auto"
     head, sep, tail = text.partition("/")
@@ -112,7 +148,12 @@ def shard_from_env() -> tuple[int, int]:
 
 
 def take_shard(entries: list[Entry], shard: tuple[int, int]) -> list[Entry]:
-    """The entries of shard ``i`` of ``n``: every n-th of the sorted names, from index i."""
+    """The entries of shard ``i`` of ``n``: every n-th of the sorted names, from index i.
+
+    Args:
+        entries: every entry, sorted.
+        shard: (i, n).
+    """
     i, n = shard
     return [e for index, e in enumerate(entries) if index % n == i]
 
@@ -124,25 +165,37 @@ def claimed_batches(outputs: list[Path], batch_size: int, overwrite: bool = Fals
     two processes painting into one folder share the work instead of replacing each other's
     pictures: an output that exists or that another live run holds is left out. With
     ``overwrite`` an existing output is repainted (its claim is then ``None``: write it with
-    ``save_png_atomic``). The caller releases the claims (``OutputClaim`` is a context manager).
+    ``save_png_atomic``). The caller releases the claims (``OutputClaim`` is a context manager);
+    closing the iterator early (``contextlib.closing``) releases those it still holds.
+
+    Args:
+        outputs: the output path of each sample index.
+        batch_size: the most indices in one batch.
+        overwrite: whether existing outputs are painted again.
+
+    Returns:
+        An iterator of batches of (k, its claim, or None for an output replaced with ``overwrite``).
     """
     run: list[tuple[int, OutputClaim | None]] = []
+    handed: list[tuple[int, OutputClaim | None]] = []
     try:
         for k, path in enumerate(outputs):
             if len(run) == batch_size:  # hand a full run over before claiming more: a claim is held only while it is painted
                 handed, run = run, []
                 yield handed
-            claim = claim_output(path)
-            if claim is None and not (overwrite and path.exists()):
-                if run:
-                    handed, run = run, []
-                    yield handed
-                continue
-            run.append((k, claim))
+            # a stop signal between taking a claim and recording it would leave the claim behind
+            with signals_deferred():
+                claim = claim_output(path)
+                taken = claim is not None or (overwrite and path.exists())
+                if taken:
+                    run.append((k, claim))
+            if not taken and run:  # a gap (done, or another run's): the batch so far goes first
+                handed, run = run, []
+                yield handed
         if run:
             handed, run = run, []
             yield handed
-    finally:  # stopped early (an error, Ctrl-C, SIGTERM): drop the claims not handed over
-        for _, claim in run:
+    finally:  # stopped early (an error, Ctrl-C, SIGTERM): drop the claims not written (a release is idempotent)
+        for _, claim in run + handed:
             if claim is not None:
                 claim.release()

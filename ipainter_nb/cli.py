@@ -160,12 +160,18 @@ def _printable_names() -> Iterator[None]:
                 stream.reconfigure(errors="strict")
 
 
-def _quiet_broken_pipe() -> int:
-    # the reader (``| head``) went away: send what is left to /dev/null so the
-    # interpreter's final flush does not print a second error
+def _output_to_devnull(streams: tuple[str, ...] = ("stdout", "stderr")) -> None:
+    """Send what is left of ``streams`` to /dev/null, so the interpreter's final flush prints no second error."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        for name in streams:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, getattr(sys, name).fileno())
+
+
+def _quiet_broken_pipe() -> int:
+    # the reader (``| head``) went away; stderr still reaches the user
+    _output_to_devnull(("stdout",))
     return EXIT_FAILED
 
 
@@ -209,7 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 traceback.print_exc()
             signum = stop_signal()  # also when a writer re-raised the stop as its own KeyboardInterrupt
             how = "interrupted" if signum in (None, signal.SIGINT) else f"stopped by {signal.Signals(signum).name}"
-            print(f"{PROG}: {how}" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
+            try:
+                print(f"{PROG}: {how}" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
+            except OSError:  # the terminal has gone (SIGHUP): nobody to tell, and the exit code still says it
+                _output_to_devnull()
             return 128 + signum if signum else EXIT_INTERRUPTED
         except BrokenPipeError:
             return _quiet_broken_pipe()

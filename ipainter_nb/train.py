@@ -41,6 +41,7 @@ from .errors import IPainterError, UserInputError
 from .images import (
     IMAGE_SUFFIXES,
     ImageLoadError,
+    Leftovers,
     atomic_write,
     clean_leftovers,
     load_picture,
@@ -63,7 +64,17 @@ _MINIMUMS = {"steps": 1, "batch_size": 1, "save_every": 1, "sample_every": 0, "w
 
 
 def check_image_size(size: int) -> int:
-    """A training size: a power of two of at least 16 (every level of the UNet halves it)."""
+    """A training size: a power of two of at least 16 (every level of the UNet halves it).
+
+    Args:
+        size: the side in pixels.
+
+    Returns:
+        ``size``.
+
+    Raises:
+        UserInputError: naming the size and the sizes allowed.
+    """
     if size < 16 or size & (size - 1):
         raise UserInputError(f"image size {size} is not a power of two >= 16: use 16, 32, 64, 128 or 256")
     return size
@@ -71,7 +82,25 @@ def check_image_size(size: int) -> int:
 
 @dataclass
 class TrainConfig:
-    """Training settings; the defaults produce the shipped demo model."""
+    """Training settings; the defaults produce the shipped demo model.
+
+    Args:
+        out: folder for the checkpoint, the loss log and sample grids.
+        data: folder of training pictures, or None for procedural landscapes.
+        unet: the UNet's guided-diffusion config keys.
+        steps: train up to this step.
+        batch_size: pictures per step.
+        lr: the learning rate (after ``warmup`` steps of linear warm-up).
+        warmup: steps of learning-rate warm-up.
+        ema_decay: decay of the weights' exponential moving average, in [0, 1).
+        seed: seeds the network, the data order and the noise.
+        save_every: write the checkpoint every N steps.
+        sample_every: write a sample grid every N steps (0: never).
+        bf16: autocast to bfloat16 (faster per step; the loss stays float32).
+        threads: CPU threads (None: torch's choice).
+        device: cpu, cuda or cuda:N (None: CUDA when available).
+        init_from: exported weights to start from, or None.
+    """
 
     out: str = "runs/demo"
     data: str | None = None  # a folder of images; None: procedural landscapes
@@ -108,7 +137,13 @@ class TrainingDataNotFoundError(IPainterError, FileNotFoundError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training: says which step was reached and where the last checkpoint is."""
+    """Ctrl-C during training: says which step was reached and where the last checkpoint is.
+
+    Args:
+        step: the step reached.
+        saved_step: the step of the last checkpoint written.
+        checkpoint: the checkpoint to resume from.
+    """
 
     def __init__(self, step: int, saved_step: int | None, checkpoint: Path):
         self.step, self.saved_step, self.checkpoint = step, saved_step, checkpoint
@@ -120,7 +155,14 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 class TrainingDiverged(IPainterError, FloatingPointError):
-    """The loss became NaN or inf: the run stops before the weights (or a checkpoint) take it in."""
+    """The loss became NaN or inf: the run stops before the weights (or a checkpoint) take it in.
+
+    Args:
+        step: the step whose loss was not finite (0-based).
+        lr: the learning rate, for the hint.
+        saved_step: the step of the last checkpoint written, or None.
+        checkpoint: the checkpoint file.
+    """
 
     def __init__(self, step: int, lr: float, saved_step: int | None, checkpoint: Path):
         kept = f"the last checkpoint (step {saved_step}) is {checkpoint}" if saved_step is not None else "no checkpoint was written"
@@ -129,7 +171,12 @@ class TrainingDiverged(IPainterError, FloatingPointError):
 
 
 class ProceduralScenes:
-    """Endless fresh landscapes; batch k is a pure function of (seed, k), so resuming is exact."""
+    """Endless fresh landscapes; batch k is a pure function of (seed, k), so resuming is exact.
+
+    Args:
+        seed: the seed every batch derives from.
+        image_size: the side of the pictures in pixels.
+    """
 
     def __init__(self, seed: int, image_size: int):
         from .demo.scenes import make_scenes
@@ -139,12 +186,24 @@ class ProceduralScenes:
         self.size = image_size
 
     def batch(self, step: int, batch_size: int) -> torch.Tensor:
+        """The batch of ``step``: (batch_size, 3, size, size) in [-1, 1], the same for the same step.
+
+        Args:
+            step: the training step.
+            batch_size: pictures in the batch.
+        """
         images = self._make(batch_size, seed=self.seed * 1_000_003 + step, size=self.size)
         return uint8_to_tensor(torch.from_numpy(images).permute(0, 3, 1, 2))
 
 
 class ImageFolder:
-    """A folder of pictures, centre-cropped and resized to the model's size, held in memory as uint8."""
+    """A folder of pictures, centre-cropped and resized to the model's size, held in memory as uint8.
+
+    Args:
+        folder: the folder of pictures (sub-folders too).
+        image_size: the side they are resized to.
+        seed: seeds which pictures make each batch.
+    """
 
     def __init__(self, folder: str | Path, image_size: int, seed: int):
         folder = Path(folder)
@@ -179,6 +238,12 @@ class ImageFolder:
         return len(self.images)
 
     def batch(self, step: int, batch_size: int) -> torch.Tensor:
+        """The batch of ``step``: (batch_size, 3, size, size) in [-1, 1], the same for the same step.
+
+        Args:
+            step: the training step.
+            batch_size: pictures in the batch.
+        """
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         idx = torch.randint(len(self.images), (batch_size,), generator=g)
         x = uint8_to_tensor(self.images[idx])
@@ -208,7 +273,14 @@ def _sample_grid(ema: torch.nn.Module, config: TrainConfig, path: Path, n: int =
 
 
 def read_training_checkpoint(path: Path) -> dict[str, Any]:
-    """A training checkpoint (``last.pt``) on the CPU, or ``CheckpointError`` naming the file and the fix."""
+    """A training checkpoint (``last.pt``) on the CPU, or ``CheckpointError`` naming the file and the fix.
+
+    Args:
+        path: the checkpoint file.
+
+    Returns:
+        Its dict (step, config, model, ema, optimiser, ...).
+    """
     fix = f"delete {path} to start over, or pass another --out"
     try:
         state = read_checkpoint(path, mmap=False)
@@ -264,20 +336,35 @@ def _network_of(config: TrainConfig, state: dict[str, Any] | None) -> tuple[dict
     return config.unet, None
 
 
+def _say_removed(left: Leftovers) -> None:
+    """One line saying what an earlier run killed outright left (and what was removed), if anything."""
+    if len(left):
+        print(left.notice())
+
+
 def train(config: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint path.
 
     Ctrl-C raises ``TrainingInterrupted`` (a ``KeyboardInterrupt``) naming the last checkpoint.
+
+    Args:
+        config: the settings.
+        progress: show a progress bar.
+
+    Returns:
+        The path of the checkpoint (``last.pt`` in ``config.out``).
+
+    Raises:
+        UserInputError: a bad setting, before anything is written.
+        TrainingDiverged: the loss became NaN or inf.
     """
     out = Path(config.out)
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {out} is a file: pass a folder for the checkpoint, loss log and samples")
     device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
-    for folder in (out, out / "samples"):
-        left = clean_leftovers(folder)  # half-written checkpoints of a run that was killed outright
-        if len(left):
-            print(left.notice())
+    # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
+    _say_removed(clean_leftovers(out).merge(clean_leftovers(out / "samples")))
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
     config = replace(config, unet=unet)
@@ -364,7 +451,17 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
 
 
 def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | None = None, name: str = "demo") -> Path:
-    """Write the EMA weights of a training checkpoint as a self-describing safetensors file (fp16)."""
+    """Write the EMA weights of a training checkpoint as a self-describing safetensors file (fp16).
+
+    Args:
+        checkpoint: the training checkpoint (``last.pt``).
+        dest: the ``.safetensors`` file to write.
+        schedule: the default schedule recorded with the weights (None: the demo preset's).
+        name: the model's name recorded with the weights.
+
+    Returns:
+        ``dest``.
+    """
     state = read_training_checkpoint(Path(checkpoint))
     unet_config = state["config"]["unet"]
     model = build_unet(unet_config)
@@ -413,6 +510,11 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``ipainter train``.
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(prog="ipainter train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = TrainConfig()
     parser.add_argument("--out", default=defaults.out, help="folder for the checkpoint, loss log and sample grids")
@@ -463,5 +565,17 @@ def main(argv: list[str] | None = None) -> int:
     check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
     ckpt = train(config, progress=not args.no_progress)
     if args.export:
+        _say_removed(clean_leftovers(Path(args.export).absolute().parent))  # a killed earlier export's temp file
         print(f"wrote {export(ckpt, args.export)}")
     return 0
+
+
+if __name__ == "__main__":
+    # ``python -m ipainter_nb.train ...`` is ``ipainter train ...``. The command line (which owns the
+    # signal handlers and prints errors as one line) sits above this module, so it is run by name
+    # as ``python -m ipainter_nb`` would run it, not imported from here.
+    import runpy
+    import sys
+
+    sys.argv[1:1] = ["train"]
+    runpy.run_module("ipainter_nb", run_name="__main__", alter_sys=True)

@@ -150,3 +150,17 @@ def test_the_train_command_resumes_a_run_started_from_weights(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "starting from the weights of" in out and "resuming from" in out
     assert load_model(tmp_path / "out.safetensors", device="cpu").image_size == 16
+
+
+def test_python_dash_m_ipainter_nb_train_is_the_train_command(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    run = subprocess.run([sys.executable, "-m", "ipainter_nb.train", "--out", str(tmp_path / "run"), "--steps", "0"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2  # refused as `ipainter train` refuses it: one line, nothing created
+    assert run.stderr.startswith("usage: ipainter train") and "--steps: must be at least 1" in run.stderr
+    assert not (tmp_path / "run").exists()

@@ -12,6 +12,7 @@ from ..core.presets import PRESETS, WeightsNotFoundError, find_weights, search_d
 from ..core.schedules import ScheduleConfig, count_nfe, repaint, resampling_window
 from ..errors import UserInputError
 from ..viz import save_figure, schedule_figure
+from .common import remove_leftovers
 from .schedule_args import flags_of, schedule_from_args
 
 __all__ = ["check_schedule", "cmd_schedule", "cmd_models"]
@@ -62,6 +63,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if window is not None:
         print(f"resampling between t={window[0]} and t={window[1]}")
     if args.plot:
+        remove_leftovers(Path(args.plot).absolute().parent)  # a killed earlier --plot's temp file
         save_figure(schedule_figure(cfg), Path(args.plot))
         print(f"plot: {args.plot}")
     return 0

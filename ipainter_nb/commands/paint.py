@@ -186,8 +186,10 @@ def _paint_entry(args: argparse.Namespace, model: DiffusionModel, times: list[in
     files, seconds, nfe = 0, 0.0, 0
     todo = sum(1 for p in outputs if args.overwrite or not p.exists())
     # one bar per picture over every step of its micro-batches: a log gets a few lines, not one per batch
-    with progress_bar((len(times) - 1) * math.ceil(todo / batch_size), label, enabled=not args.quiet) as bar:
-        for batch in claimed_batches(outputs, batch_size, overwrite=args.overwrite):
+    # closing: a stop ends the claims' iterator at once, which releases the claims it still holds
+    with progress_bar((len(times) - 1) * math.ceil(todo / batch_size), label, enabled=not args.quiet) as bar, \
+            contextlib.closing(claimed_batches(outputs, batch_size, overwrite=args.overwrite)) as batches:
+        for batch in batches:
             with contextlib.ExitStack() as claims:
                 for _, claim in batch:
                     if claim is not None:

@@ -396,6 +396,22 @@ def download_weights(
     the download must read as a checkpoint of the preset's network before it is installed
     (a half file or an error page never is). ``http_options`` go to ``download_file``
     (timeouts, retries).
+
+    Args:
+        name: a downloadable preset.
+        dest_dir: the folder to install into (None: ``~/.cache/ipainter_nb``).
+        sha256: the expected SHA-256, or None for the preset's known sum.
+        progress: show a progress bar.
+        url: another address to fetch from, or None.
+        verify: check that the file reads as a checkpoint of the preset's network.
+        **http_options: passed to ``download_file`` (timeouts, retries).
+
+    Returns:
+        The installed file.
+
+    Raises:
+        UserInputError: a bad argument, before anything is created.
+        DownloadError: naming the address, what happened and what to do.
     """
     preset, folder = check_download(name, dest_dir, sha256, url)
     folder = _make_folder(folder)

@@ -29,6 +29,9 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
 
     Alpha is dropped (not composited): callers that care about transparency composite
     first, as ``Composition.render`` does.
+
+    Args:
+        img: the image.
     """
     arr = np.asarray(_as_rgb(img), dtype=np.float32)
     return torch.from_numpy(arr / 127.5 - 1.0).permute(2, 0, 1).contiguous()
@@ -46,6 +49,9 @@ def quantize_uint8(t: torch.Tensor) -> torch.Tensor:
     ``pil_to_tensor`` -> ``quantize_uint8`` gives the original bytes back. Done in numpy:
     torch spreads even this small op over its thread pool, which costs far more than the
     op itself on a CPU that is busy running the model in another thread.
+
+    Args:
+        t: images in [-1, 1] (any shape), or a uint8 tensor.
     """
     a = t.detach().cpu()
     if a.dtype == torch.uint8:
@@ -55,7 +61,11 @@ def quantize_uint8(t: torch.Tensor) -> torch.Tensor:
 
 
 def uint8_to_tensor(u8: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """The inverse of ``quantize_uint8``: uint8 values as float32 in [-1, 1], same shape."""
+    """The inverse of ``quantize_uint8``: uint8 values as float32 in [-1, 1], same shape.
+
+    Args:
+        u8: uint8 values (tensor or array).
+    """
     a = torch.as_tensor(u8)
     if a.dtype != torch.uint8:
         raise ValueError(f"expected uint8 values, got {a.dtype}")
@@ -66,13 +76,20 @@ def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:
     """(3, H, W) -> (H, W, 3) or (N, 3, H, W) -> (N, H, W, 3) uint8 array.
 
     Takes float images in [-1, 1] (clamped) or uint8 tensors (as ``quantize_uint8`` makes).
+
+    Args:
+        t: one image (3, H, W) or a batch (N, 3, H, W).
     """
     _check_image_shape(t)
     return np.ascontiguousarray(np.moveaxis(quantize_uint8(t).numpy(), -3, -1))
 
 
 def tensor_to_pil(t: torch.Tensor) -> Image.Image:
-    """A (3, H, W) or (1, 3, H, W) tensor in [-1, 1] (or uint8) as an RGB PIL image."""
+    """A (3, H, W) or (1, 3, H, W) tensor in [-1, 1] (or uint8) as an RGB PIL image.
+
+    Args:
+        t: the image.
+    """
     if t.dim() == 4:
         if t.shape[0] != 1:
             raise ValueError(f"tensor_to_pil takes one image, got a batch of {t.shape[0]}; use make_grid")
@@ -81,7 +98,12 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
 
 
 def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
-    """``img`` enlarged ``factor`` times with nearest neighbour: each pixel a crisp square."""
+    """``img`` enlarged ``factor`` times with nearest neighbour: each pixel a crisp square.
+
+    Args:
+        img: the image.
+        factor: the whole-number enlargement.
+    """
     if isinstance(factor, bool) or int(factor) != factor or factor < 1:
         raise ValueError(f"factor must be a whole number >= 1, got {factor!r}")
     factor = int(factor)
@@ -101,7 +123,11 @@ def _mask_array(keep: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def mask_to_pil(keep: torch.Tensor | np.ndarray) -> Image.Image:
-    """A keep mask as a mode "L" image: white (255) = keep, black (0) = generate."""
+    """A keep mask as a mode "L" image: white (255) = keep, black (0) = generate.
+
+    Args:
+        keep: one mask (1 = keep), as a tensor or an array.
+    """
     return Image.fromarray(_mask_array(keep).astype(np.uint8) * 255)
 
 
@@ -114,6 +140,12 @@ def make_grid(
     """Tile (N, 3, H, W) images (in [-1, 1], or uint8) into one RGB picture, ``nrow`` per row.
 
     Images are separated by a ``gap``-pixel line of ``fill`` (no outer border).
+
+    Args:
+        images: the images.
+        nrow: images per row.
+        gap: pixels between images.
+        fill: the gap's colour (RGB).
     """
     batch = torch.stack(list(images)) if not isinstance(images, torch.Tensor) else images
     if batch.dim() == 3:

@@ -63,6 +63,23 @@ class Leftovers:
     def __len__(self) -> int:
         return len(self.temps) + len(self.claims)
 
+    def merge(self, other: Leftovers) -> Leftovers:
+        """Add what was removed from a sub-folder of ``folder`` (named by their path below it), for one notice.
+
+        Args:
+            other: what ``clean_leftovers`` removed from a folder inside this one.
+
+        Returns:
+            This object.
+        """
+        try:
+            under = other.folder.relative_to(self.folder)
+        except ValueError:
+            under = other.folder
+        self.temps += [str(under / name) for name in other.temps]
+        self.claims += [str(under / name) for name in other.claims]
+        return self
+
     def notice(self) -> str:
         """One line for a log saying what was removed and why ("" when nothing was)."""
         if not len(self):
@@ -188,6 +205,11 @@ class OutputClaim:
     Made by ``claim_output``. Write the output with ``save_png``/``write`` (atomic, never
     replacing a file that appeared meanwhile) or any atomic writer, then ``release()``; used
     as a context manager the claim is released on exit whatever happens.
+
+    Args:
+        path: the output file.
+        claim: its claim file.
+        token: what this claim wrote into the claim file (to release only its own).
     """
 
     def __init__(self, path: Path, claim: Path, token: str) -> None:
@@ -195,14 +217,28 @@ class OutputClaim:
         self.released = False
 
     def write(self, write: Callable[[BinaryIO], None]) -> Path:
-        """Write the output atomically (never over an existing file) and release the claim."""
+        """Write the output atomically (never over an existing file) and release the claim.
+
+        Args:
+            write: writes the bytes into the open file.
+
+        Returns:
+            The output's path.
+        """
         try:
             return atomic_write(self.path, write, replace=False)
         finally:
             self.release()
 
     def save_png(self, img: Image.Image | torch.Tensor | np.ndarray) -> Path:
-        """Save a picture as the output (see ``save_png_atomic``) and release the claim."""
+        """Save a picture as the output (see ``save_png_atomic``) and release the claim.
+
+        Args:
+            img: the picture.
+
+        Returns:
+            The output's path.
+        """
         pil = _as_pil(img)
         return self.write(lambda f: pil.save(f, format="PNG"))
 
@@ -254,6 +290,12 @@ def claim_output(path: PathLike) -> OutputClaim | None:
     Returns None when ``path`` exists or a live process holds the claim; a claim left by a
     process that has ended (on this machine) is taken over. A claim held by a process on
     another machine (a shared folder) is honoured until it is released or removed by hand.
+
+    Args:
+        path: the output file.
+
+    Returns:
+        The claim, or None.
     """
     path = Path(path)
     claim = _claim_path(path)

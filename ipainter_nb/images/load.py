@@ -71,6 +71,15 @@ def read_bounded(path: PathLike, max_bytes: int, label: str, error: type[UserInp
     A device or pipe (``/dev/zero``, a FIFO) would be read forever, and a file larger than
     ``max_bytes`` (a sparse file of terabytes named like a picture) would fill the memory:
     both are refused before reading.
+
+    Args:
+        path: the file.
+        max_bytes: the largest size read.
+        label: the file's name in messages.
+        error: the exception class raised.
+
+    Returns:
+        The file's bytes.
     """
     try:
         info = os.stat(path)
@@ -97,7 +106,13 @@ def _read_bytes(src: ImageSource, label: str) -> bytes:
 
 
 class ImageSizeError(ImageLoadError):
-    """An image whose size (read from its header, orientation applied) is not the one needed."""
+    """An image whose size (read from its header, orientation applied) is not the one needed.
+
+    Args:
+        label: the image's name in messages.
+        size: its (W, H).
+        needed: the (W, H) needed.
+    """
 
     def __init__(self, label: str, size: tuple[int, int], needed: tuple[int, int]) -> None:
         self.size, self.needed = size, needed
@@ -155,6 +170,15 @@ def open_image(
     downscale to that size would throw away. ``expect_size`` (width, height) refuses another
     size from the header alone (``ImageSizeError``), before the pixels are decoded. Animated
     images are refused.
+
+    Args:
+        src: a path, bytes, a binary file object or a PIL image.
+        name: the image's name in messages (default: the file name).
+        draft_size: the size it will be reduced to, or None.
+        expect_size: the (W, H) it must have, or None.
+
+    Returns:
+        The decoded image.
     """
     label = _label_of(src, name)
     if isinstance(src, Image.Image):
@@ -196,7 +220,11 @@ def _size_tuple(size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def centre_square(img: Image.Image) -> Image.Image:
-    """The largest centred square of ``img`` (a crop, no scaling)."""
+    """The largest centred square of ``img`` (a crop, no scaling).
+
+    Args:
+        img: the image.
+    """
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
@@ -215,6 +243,12 @@ def load_picture(
     ``size`` (an int or (W, H)): with ``fit="exact"`` the picture must already have that
     size (otherwise ``ImageLoadError`` says so and what to do); with ``fit="crop"`` its
     centred square is resized to ``size`` (how training folders are read).
+
+    Args:
+        src: a path, bytes, a binary file object or a PIL image.
+        size: an int or (W, H), or None for the picture's own size.
+        fit: ``"exact"`` or ``"crop"``.
+        name: the picture's name in messages.
     """
     label = _label_of(src, name)
     img = open_image(src, name=label, expect_size=_size_tuple(size) if size is not None and fit == "exact" else None)
@@ -243,6 +277,11 @@ def load_mask(
     painted"; a mask whose colour is one flat value everywhere holds the mask in its alpha
     channel alone, and there opaque means keep. ``size`` (an int or (W, H)) resizes with nearest neighbour so the mask stays
     binary.
+
+    Args:
+        src: a path, bytes, a binary file object or a PIL image.
+        size: an int or (W, H) the mask must have, or None.
+        name: the mask's name in messages.
     """
     grey = _as_grey_over_black(open_image(src, name=name))
     if size is not None:
@@ -264,6 +303,11 @@ def load_picture_and_mask(
 
     Both are read the same way (EXIF orientation, real range of every mode); the mask must
     have the picture's size (after orientation) and, when given, both must be ``size``.
+
+    Args:
+        image_path: the picture.
+        mask_path: its mask (white = keep).
+        size: the size both must have (an int or (W, H)), or None.
     """
     image = load_picture(image_path, size)
     (h, w) = image.shape[-2:]
@@ -348,6 +392,11 @@ def load_rgba(
     ratio (``max_size=None`` keeps any size). Raises ``ImageLoadError`` for a missing or
     unreadable file, an image smaller than ``MIN_CUTOUT_SIZE`` on a side, or one that is
     fully transparent.
+
+    Args:
+        path_or_bytes: the cutout.
+        max_size: the largest side kept (larger images are downscaled; None: any size).
+        name: the cutout's name in messages.
     """
     src = path_or_bytes
     label = _label_of(src, name)

@@ -114,6 +114,11 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
     exception, ``KeyboardInterrupt`` and ``SystemExit`` included) the temp file is removed
     and the old file stays. ``replace=False`` never replaces an existing ``path``
     (``FileExistsError``). Returns the path.
+
+    Args:
+        path: the file to write.
+        write: writes the bytes into the open temp file.
+        replace: whether an existing ``path`` may be replaced.
     """
     path = Path(path)
     fd, tmp = _temp_path(path)
@@ -178,7 +183,12 @@ def _as_pil(obj: Image.Image | torch.Tensor | np.ndarray) -> Image.Image:
 
 
 def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
-    """``img`` encoded as PNG in memory (``compress_level=1`` for pictures shown once and dropped)."""
+    """``img`` encoded as PNG in memory (``compress_level=1`` for pictures shown once and dropped).
+
+    Args:
+        img: the image.
+        compress_level: zlib level, 0-9.
+    """
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
@@ -189,6 +199,14 @@ def save_png_atomic(img_or_tensor: Image.Image | torch.Tensor | np.ndarray, path
 
     A crash or an error mid-write never leaves a half-written ``path`` behind. Keep masks
     are not images: save them with ``save_png_atomic(mask_to_pil(keep), path)``.
+
+    Args:
+        img_or_tensor: the picture.
+        path: the PNG file.
+        replace: whether an existing ``path`` may be replaced (otherwise ``FileExistsError``).
+
+    Returns:
+        ``path``.
     """
     img = _as_pil(img_or_tensor)
     return atomic_write(path, lambda f: img.save(f, format="PNG"), replace=replace)
