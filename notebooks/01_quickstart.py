@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -18,9 +17,10 @@
 #
 # Place landmark cutouts (RGBA pictures: a sun, a mountain, a house...) on a canvas, press
 # **Paint**, and an unconditional diffusion model paints everything around them so that the
-# picture hangs together. It uses RePaint's *resampling* ("jump back and denoise again"), but
-# stops resampling near the end of the run, which is faster than RePaint and less blurry
-# (the `02_resampling_lesson` notebook shows why).
+# picture hangs together. It uses RePaint's *resampling* ("jump back and denoise again") in
+# a window of the run rather than all through it, which costs fewer model calls than
+# RePaint; the cell below prints the window the model's default schedule uses, and the
+# `02_resampling_lesson` notebook measures what resampling buys and what it costs.
 #
 # Five steps: **load a model, compose, paint, save, paint in batch from the command line.**
 # *Run all* works as is: the canvas starts with a ready-made composition, a cell starts
@@ -72,7 +72,13 @@ else:
     model = ip.load_model(MODEL)
 
 print(model)
-print("default schedule:", model.default_schedule.describe())
+default = model.default_schedule
+print("default schedule:", default.describe())
+if default.kind == "window":
+    print(f"it resamples only for {default.stop_resampling_at or 0} <= t <= {default.start_resampling_at}, "
+          f"out of t_T={default.t_T} steps")
+elif default.kind == "truncated":
+    print(f"it resamples only above t={default.stop_resampling_at}, out of t_T={default.t_T} steps")
 
 # %% [markdown]
 # ## 2. Compose
@@ -161,21 +167,30 @@ upscale_nearest(painter.composition.render_preview(overlay=True), 4)
 # ipainter paint -s SRC -d DEST --num-samples 5 --model demo
 # ```
 #
-# `Composition.export_batch(folder, name)` writes such a pair. The cell calls the command
+# `Composition.export_batch(folder, name)` writes such a pair. The cell starts the command
 # as `python -m ipainter_nb.cli` with this kernel's own Python, so it works whether or not
-# the `ipainter` script is on the PATH. On the demo model it asks for a short plain descent
-# (`--t-T 50 --no-resampling`) so that the cell, which keeps the kernel busy while it runs,
-# ends in seconds. A rerun skips pictures already painted (`--overwrite` repaints them);
-# `ipainter paint --help` lists the schedule flags.
+# the `ipainter` script is on the PATH. It starts it **in the background** and returns at
+# once: the kernel stays free, so the Painter above keeps answering clicks while the
+# command paints (both share the CPU, so each goes slower meanwhile). The next cell waits
+# for the command and shows what it painted. On the demo model it asks for a short plain
+# descent (`--t-T 50 --no-resampling`). A rerun skips pictures already painted
+# (`--overwrite` repaints them); `ipainter paint --help` lists the schedule flags.
 
 # %%
 painter.composition.export_batch("batch_in", "my_scene")
 flags = ["--dtype", "float16"] if MODEL == "places256" else ["--t-T", "50", "--no-resampling"]
 command = [sys.executable, "-m", "ipainter_nb.cli", "paint", "-s", "batch_in", "-d", "batch_out",
            "--num-samples", "1", "--model", MODEL, *flags, "--quiet"]
-finished = subprocess.run(command, capture_output=True, text=True)
-print(finished.stdout + finished.stderr)
+batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+print("the command is painting in the background; the next cell shows its pictures")
 
+# %% [markdown]
+# The cell below waits for the command (it blocks the kernel only until the command ends;
+# run it when you are done with the Painter, or at once during *Run all*).
+
+# %%
+output, _ = batch.communicate()
+print(output, f"(exit code {batch.returncode})")
 painted = sorted(Path("batch_out").glob("my_scene_*.png"))
 assert painted, "the command painted nothing: see its messages above"
 print([p.name for p in painted])

@@ -45,7 +45,7 @@ FIRST_LOAD_MS = 240_000  # JupyterLab's first page load (bundles, settings) took
 
 # The test notebook: cells are run one by one, by index, when a test needs them.
 (COMPOSER_CELL, DRAG_REPORT, KEY_REPORT, PAINTER_CELL, PAINT_REPORT, LAYERS_REPORT, QUICK_SCHEDULE,
- LONG_SCHEDULE, DRAFTS_ON, PAINT_IN_CELL, LAYOUT_PAINTER) = range(11)
+ LONG_SCHEDULE, DRAFTS_ON, PAINT_IN_CELL, LAYOUT_PAINTER, WIDE_SCALE) = range(12)
 CELLS = [
     """\
     from ipainter_nb.widgets.composer import Composer
@@ -118,7 +118,11 @@ CELLS = [
     wide = ip.Painter(model="demo", composition=demo_composition(64), drafts=False)
     wide.set_schedule(ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
     wide.paint()
+    wide.composer.select(wide.composition.layers[-1])  # the Scale control acts on the selected layer
     wide
+    """,
+    """\
+    print("WIDE_SCALE", get_ipython().execution_count, wide.composition.layers[-1].scale)
     """,
 ]
 
@@ -476,47 +480,39 @@ def test_painter_is_fluid_at_every_width(notebook: Notebook):
     assert not failures, "layout problems:\n" + "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
-def set_scale(control: Any, value: float) -> bool:
-    """Set the scale control as a user does; True when ``value`` was typed in exactly."""
-    field = control.locator("input:visible")
-    if field.count():
-        field.first.fill(str(value))
-        field.first.press("Enter")
-        return True
-    readout = control.locator(".widget-readout[contenteditable=true]")
-    if readout.count():
-        readout.first.click()
-        readout.first.press("Control+a")
-        readout.first.type(str(value))
-        readout.first.press("Enter")
-        return True
-    handle = control.locator(".noUi-handle").first  # a slider: its handle takes the arrow keys
-    handle.focus()
-    for _ in range(5):
-        handle.press("ArrowRight")
-    return False
+def drag_scale_to(page: Any, control: Any, value: float) -> str:
+    """Drag the Scale slider's handle to where ``value`` lies on its track; return the readout."""
+    track = control.locator(".noUi-target").bounding_box()
+    handle = control.locator(".noUi-handle").bounding_box()
+    x = track["x"] + (value - MIN_SCALE) / (MAX_SCALE - MIN_SCALE) * track["width"]
+    y = handle["y"] + handle["height"] / 2
+    page.mouse.move(handle["x"] + handle["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(x, y, steps=6)
+    page.mouse.up()
+    page.wait_for_timeout(200)
+    return control.locator(".widget-readout").inner_text().strip()
 
 
-def test_scale_control_scales_the_selected_cutout(notebook: Notebook):
+def test_scale_slider_reaches_every_step_by_dragging_at_1024px(notebook: Notebook):
     page = notebook.page
-    root = painter_root(notebook)
-    before = notebook.report(LAYERS_REPORT, "LAYERS")
-    root.locator(".ipainter-canvas canvas").last.scroll_into_view_if_needed()
-    page.mouse.click(*canvas_point(root, before["size"], before["grab"]))  # selects the top cutout
+    root = layout_painter(notebook)
     control = root.locator(".ipainter-scale")
-    control.wait_for()
-    typed = set_scale(control, 1.7)
-
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while True:
-        after = notebook.report(LAYERS_REPORT, "LAYERS")
-        changed = [(a["name"], b["scale"], a["scale"]) for a, b in zip(after["layers"], before["layers"])
-                   if a["scale"] != b["scale"]]
-        if changed or time.monotonic() > deadline:
-            break
-    assert [name for name, *_ in changed] == [before["layers"][-1]["name"]], (changed, before, after)
-    if typed:
-        assert abs(changed[0][2] - 1.7) < 1e-6, changed
+    page.set_viewport_size({"width": 1024, "height": HEIGHT})
+    try:
+        set_file_browser(page, True)
+        control.scroll_into_view_if_needed()
+        readouts = {value: drag_scale_to(page, control, value) for value in (0.8, 1.5)}
+        control.get_by_role("button", name="+", exact=True).click()  # one step up, by mouse
+        page.wait_for_timeout(200)
+        stepped = control.locator(".widget-readout").inner_text().strip()
+    finally:
+        page.set_viewport_size(WINDOW)
+    assert readouts == {0.8: "0.80", 1.5: "1.50"}, readouts
+    assert stepped == "1.55", stepped
+    deadline = time.monotonic() + 10
+    while (scale := notebook.report(WIDE_SCALE, "WIDE_SCALE")) != pytest.approx(1.55):
+        assert time.monotonic() < deadline, f"the kernel's layer has scale {scale}, not 1.55"
 
 
 def test_call_count_follows_the_keystrokes(notebook: Notebook):
