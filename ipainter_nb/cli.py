@@ -47,6 +47,7 @@ from .batch import (
 from .core.checkpoints import read_checkpoint_info
 from .core.devices import as_device
 from .core.models import DiffusionModel, check_t_T, load_model
+from .core.plan import plan_schedule
 from .core.presets import PRESETS, WeightsNotFoundError, find_weights, search_dirs
 from .core.sampler import auto_batch_size, paint
 from .core.schedules import ScheduleConfig, count_nfe, repaint, resampling_window
@@ -59,7 +60,7 @@ from .viz import frequency_figure, save_figure, schedule_figure, timesteps_gif
 __all__ = ["main", "build_parser", "schedule_from_args"]
 
 PROG = "ipainter"
-SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at")
+SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride")
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 MAX_SAMPLES = 1_000_000  # per picture: its output names are listed up front
 MAX_DEMO_SAMPLES = 64
@@ -229,7 +230,14 @@ def _add_schedule_flags(parser: argparse.ArgumentParser, defaults_from: str) -> 
     group.add_argument("--stop-resampling-at", type=int_at_least(0), metavar="S", help="no jump starts below this t (paper: 100)")
     group.add_argument("--start-resampling-at", type=int_at_least(0), metavar="U",
                        help="no jump starts above this t (default: no upper limit)")
+    group.add_argument("--eta", type=float, metavar="ETA",
+                       help="stochasticity of the down steps, 0..1: 1 = DDPM steps (paper), 0 = deterministic DDIM steps")
+    group.add_argument("--stride", type=int_at_least(1), metavar="K",
+                       help="levels skipped per model call above the resampling (a strided walk; default 1)")
     kinds = group.add_mutually_exclusive_group()
+    kinds.add_argument("--schedule", choices=["auto"], default=None,
+                       help="auto: plan the schedule for each mask (ipainter_nb.plan_schedule: strided walk, low window, "
+                            "short jumps, eta); --t-T and --eta still apply")
     kinds.add_argument("--no-resampling", action="store_true", help="plain descent: t_T model calls, no jumps")
     kinds.add_argument("--full-repaint", action="store_true", help="RePaint's schedule: resample down to t=0")
 
@@ -268,7 +276,7 @@ def schedule_from_args(args: argparse.Namespace, base: ScheduleConfig, source: s
 def flags_of(cfg: ScheduleConfig) -> str:
     """The flags that reproduce ``cfg``, for logs a user can copy."""
     if cfg.kind == "plain":
-        return f"--t-T {cfg.t_T} --no-resampling"
+        return f"--t-T {cfg.t_T} --no-resampling" + _step_flags(cfg)
     flags = f"--t-T {cfg.t_T} --jump-length {cfg.jump_length} --jump-n-sample {cfg.jump_n_sample}"
     if cfg.stop_resampling_at is not None:
         flags += f" --stop-resampling-at {cfg.stop_resampling_at}"
@@ -276,7 +284,34 @@ def flags_of(cfg: ScheduleConfig) -> str:
         flags += " --full-repaint"
     if cfg.start_resampling_at is not None:
         flags += f" --start-resampling-at {cfg.start_resampling_at}"
-    return flags
+    return flags + _step_flags(cfg)
+
+
+def _step_flags(cfg: ScheduleConfig) -> str:
+    return (f" --eta {cfg.eta:g}" if cfg.eta != 1 else "") + (f" --stride {cfg.stride}" if cfg.stride != 1 else "")
+
+
+def auto_schedule(args: argparse.Namespace, model: DiffusionModel, keep: torch.Tensor | None) -> ScheduleConfig:
+    """``--schedule auto``: the plan for this mask (``keep``; None: a typical hole).
+
+    Args:
+        args: the parsed flags (``--t-T`` and ``--eta`` go to the planner; other schedule
+            flags are refused).
+        model: the model the plan is for.
+        keep: the mask, 1 = keep.
+
+    Returns:
+        The planned ``ScheduleConfig``.
+
+    Raises:
+        UserInputError: schedule flags the planner chooses itself.
+    """
+    chosen = [k for k in ("jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "stride")
+              if getattr(args, k, None) is not None]
+    if chosen:
+        raise UserInputError(f"--schedule auto chooses {', '.join(_flag(k) for k in chosen)} itself: drop them "
+                             "(or drop --schedule auto)")
+    return plan_schedule(model, keep, t_T=getattr(args, "t_T", None), eta=getattr(args, "eta", None))
 
 
 def _add_model_flags(parser: argparse.ArgumentParser, default: str | None, loads_weights: bool = True) -> None:
@@ -317,7 +352,8 @@ def _describe_model(model: DiffusionModel) -> str:
 
 def _model_and_schedule(args: argparse.Namespace) -> tuple[DiffusionModel, ScheduleConfig]:
     model = _load(args)
-    cfg = schedule_from_args(args, model.default_schedule)
+    cfg = auto_schedule(args, model, None) if getattr(args, "schedule", None) == "auto" else \
+        schedule_from_args(args, model.default_schedule)
     model.check_t_T(cfg.t_T)
     return model, cfg
 
@@ -377,7 +413,11 @@ def cmd_paint(args: argparse.Namespace) -> int:
             seed = image_seed(args.seed, entry.name)
             try:
                 image, keep = load_picture_and_mask(entry.picture, entry.mask, model.image_size)
-                done = _paint_entry(args, model, cfg.times(), image, keep, outputs, seed, batch_size, f"painting {entry.name}")
+                plan = auto_schedule(args, model, keep) if args.schedule == "auto" else cfg
+                if plan is not cfg:
+                    say(f"plan    {entry.name}: {plan.describe()}  [{flags_of(plan)}]")
+                done = _paint_entry(args, model, plan.times(), image, keep, outputs, seed, batch_size, f"painting {entry.name}",
+                                    plan.eta)
             except IPainterError as exc:
                 fail(entry.label, exc)
                 continue
@@ -407,7 +447,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
 
 
 def _paint_entry(args: argparse.Namespace, model: DiffusionModel, times: list[int], image: torch.Tensor, keep: torch.Tensor,
-                 outputs: list[Path], seed: int, batch_size: int, label: str) -> tuple[int, float, int]:
+                 outputs: list[Path], seed: int, batch_size: int, label: str, eta: float = 1.0) -> tuple[int, float, int]:
     """Paint the outputs this run may write, ``batch_size`` samples at a time, each file written at
     once; returns (files written, seconds, model calls). Sample k is the same picture whatever
     the batch (``paint(first_sample=k)``), so a rerun or a second process paints the same ones."""
@@ -421,7 +461,8 @@ def _paint_entry(args: argparse.Namespace, model: DiffusionModel, times: list[in
                     if claim is not None:
                         claims.enter_context(claim)
                 result = paint(model, image, keep, times=times, num_samples=len(batch), seed=seed, first_sample=batch[0][0],
-                               batch_size=len(batch), progress=False, max_frames=0, callback=lambda step: bar.update(1))
+                               batch_size=len(batch), progress=False, max_frames=0, callback=lambda step: bar.update(1),
+                               eta=eta)
                 for (k, claim), sample in zip(batch, result.samples):
                     if claim is None:  # --overwrite of an existing file
                         save_png_atomic(sample, outputs[k])
@@ -446,7 +487,14 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     else:
         info = read_checkpoint_info(args.model or args.preset, preset=args.preset if args.model else None, config=args.config)
         base, source = info["default_schedule"], info["origin"]
-    cfg = schedule_from_args(args, base, source)
+    if args.schedule == "auto":
+        if args.model is None and args.preset is None:
+            raise UserInputError("--schedule auto plans for a model's noise schedule: give --model (e.g. --model demo)")
+        planner = load_model(args.model or args.preset, device="cpu", preset=args.preset if args.model else None,
+                             config=args.config)
+        cfg = auto_schedule(args, planner, None)
+    else:
+        cfg = schedule_from_args(args, base, source)
     if args.model is not None or args.preset is not None:
         check_t_T(cfg.t_T, info["num_train_steps"], info["name"])
     times = cfg.times()
@@ -501,7 +549,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say = _say(args.quiet)
     say(f"model {_describe_model(model)}; schedule {cfg.describe()}")
 
-    result = paint(model, image, keep, times=cfg.times(), num_samples=args.num_samples, seed=args.seed,
+    result = paint(model, image, keep, times=cfg, num_samples=args.num_samples, seed=args.seed,
                    progress=not args.quiet, max_frames=args.frames)
     tick = time.perf_counter()
     save_png_atomic(comp.render_preview(), out / "composition.png")
