@@ -481,7 +481,7 @@ class Painter(W.VBox):
         try:
             self.frequency.reset(image, config, model.alphas_cumprod(config.t_T))
             result = paint(model, image, keep, times=times, num_samples=n, seed=seed, batch_size=batch,
-                           callback=self._on_step, cancel=cancel, progress=False)
+                           callback=self._on_step, cancel=cancel, progress=False, eta=config.eta)
             self._show_result(result, config, seed, model.name)
         except Exception as exc:  # shown in the widget, not lost in a log: the widget stays usable
             result = None
@@ -592,7 +592,7 @@ class Painter(W.VBox):
                    seed: int, cancel: Any) -> PaintResult | None:
         """The draft job (worker thread)."""
         try:
-            result = paint(model, image, keep, times=config.times(), num_samples=1, seed=seed, cancel=cancel,
+            result = paint(model, image, keep, times=config, num_samples=1, seed=seed, cancel=cancel,
                            progress=False, max_frames=0)
         except Exception as exc:  # e.g. a canvas of the wrong size: the draft says why, Paint will too
             self.draft_caption.value = message_html(f"no draft: {first_line(exc)}", "error", small=True)
