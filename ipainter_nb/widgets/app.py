@@ -48,6 +48,7 @@ from traitlets import Bool, Dict, Instance, Int, Unicode, link, observe
 
 from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.models import DiffusionModel, load_model
+from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.presets import PRESETS, find_weights
 from ipainter_nb.core.sampler import PaintResult, Step, auto_batch_size, paint
 from ipainter_nb.core.schedules import ScheduleConfig
@@ -64,10 +65,10 @@ from ipainter_nb.widgets.worker import Debouncer, Job, Worker
 __all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES", "MAX_HISTORY"]
 
 MAX_SAMPLES = 8
-#: Drafts walk this many respaced steps (the model's default schedule scaled down) and
-#: denoise each resampled stretch at most this many times: tens of model calls.
+#: Drafts follow plan_schedule's draft plan within this many model calls (about what a draft
+#: costs today), so that they keep up with the mouse; before a model is loaded: a plain walk.
+DRAFT_MAX_CALLS = 36
 DRAFT_T_T = 12
-DRAFT_JUMP_N_SAMPLE = 2
 #: Edits must pause this long before a draft (and the band-SNR plot) follows them.
 EDIT_PAUSE_S = 0.2
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
@@ -572,20 +573,27 @@ class Painter(W.VBox):
         if not self.busy:
             self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
 
-    def draft_config(self, model: DiffusionModel | None = None) -> ScheduleConfig:
-        """The drafts' short schedule: the model's default one scaled to ``DRAFT_T_T`` steps,
-        each resampled stretch denoised at most ``DRAFT_JUMP_N_SAMPLE`` times."""
+    def draft_config(self, model: DiffusionModel | None = None, keep: torch.Tensor | None = None) -> ScheduleConfig:
+        """The drafts' schedule: ``plan_schedule``'s draft plan for the mask, within
+        ``DRAFT_MAX_CALLS`` model calls so that a draft follows the mouse.
+
+        Args:
+            model: the model (default: the Painter's).
+            keep: the mask (default: the composition's).
+
+        Returns:
+            The draft's ``ScheduleConfig``.
+        """
         model = model if model is not None else self.model
-        like = model.default_schedule if model is not None else ScheduleConfig()
-        short = ScheduleConfig.for_t_T(min(DRAFT_T_T, like.t_T), like=like)
-        return ScheduleConfig(t_T=short.t_T, jump_length=short.jump_length,
-                              jump_n_sample=min(short.jump_n_sample, DRAFT_JUMP_N_SAMPLE),
-                              stop_resampling_at=short.stop_resampling_at, start_resampling_at=short.start_resampling_at)
+        if model is None:
+            return ScheduleConfig.for_t_T(DRAFT_T_T)
+        keep = keep if keep is not None else self.composition.render()[1]
+        return plan_schedule(model, keep, target="draft", budget=DRAFT_MAX_CALLS)
 
     def _submit_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
         # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
         threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
-        draft = partial(self._run_draft, model, image, keep, self.draft_config(model), int(self.seed))
+        draft = partial(self._run_draft, model, image, keep, self.draft_config(model, keep), int(self.seed))
         return self.worker.submit(draft, "draft", replaces=("draft",), threads=threads)
 
     def _run_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
