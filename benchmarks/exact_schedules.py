@@ -50,6 +50,7 @@ from ipainter_nb.core.exact import (  # noqa: E402
     schedule_error,
     schedule_output_law,
 )
+from ipainter_nb.core.plan import plan_schedule  # noqa: E402
 from ipainter_nb.core.sampler import paint  # noqa: E402
 from ipainter_nb.core.schedule_rule import frequency_schedule, mask_frequency  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint, resampling_window  # noqa: E402
@@ -65,7 +66,7 @@ PRIOR_HEADERS = ["schedule (nothing kept, 16²)", "NFE", "variance kept, fixed_s
 @dataclass
 class Schedule:
     name: str
-    times: list[int]
+    times: list[int] | ScheduleConfig  # a config carries its eta and stride
     family: str  # which RePaint it is measured against ("100" or "250")
     marker: str = ""  # "paper RePaint", "paper truncated", "rule", "paper, t_T=100"
 
@@ -127,7 +128,21 @@ def with_rules(todo: list[Schedule], model: ExactDiffusionModel, keep: torch.Ten
             rule = frequency_schedule(model, keep, t_T=like.t_T, jump_length=like.jump_length, jump_n_sample=like.jump_n_sample)
             out.append(Schedule(f"frequency rule {family}: t={rule.stop_resampling_at}..{rule.start_resampling_at}",
                                 rule.times(), family, "rule"))
+    present = [f for f, _ in families if any(s.family == f for s in todo)]
+    family = present[-1] if present else None
+    for target in ("quality", "draft") if family else ():  # plan_schedule's plans, against the largest t_T family's RePaint
+        cfg = plan_schedule(model, keep, target=target, t_T=20 if quick else None)
+        out.append(Schedule(f"plan ({target}): t_T={cfg.t_T} stride {cfg.stride}, t=0..{cfg.start_resampling_at} "
+                            f"j={cfg.jump_length} r={cfg.jump_n_sample} eta={cfg.eta:g}", cfg, family, "rule"))
     return out
+
+
+def _times(s: Schedule) -> list[int]:
+    return s.times.times() if isinstance(s.times, ScheduleConfig) else s.times
+
+
+def _eta(s: Schedule) -> float:
+    return s.times.eta if isinstance(s.times, ScheduleConfig) else 1.0
 
 
 def verdict(kl: float, floor_max: float, repaint_kl: float) -> str:
@@ -157,14 +172,14 @@ def sweep(model: ExactDiffusionModel, mask_names: list[str], todo: list[Schedule
                                max_frames=0, clip_x0=False, batch_size=m)
                 score = cond.score_samples(result.samples.cpu())
             else:
-                score = cond.score_law(schedule_output_law(model, image, keep, s.times))
+                score = cond.score_law(schedule_output_law(model, image, keep, _times(s), eta=_eta(s)))
             scores[s.name] = (score, time.perf_counter() - start)
             log(f"  {mask_name}: {s.name}: KL {score['kl']:.3f} ({scores[s.name][1]:.1f} s)")
         ref = {f: next(x for x in plan if x.family == f and x.marker in ("RePaint", "paper RePaint")) for f in {x.family for x in plan}}
         for s in plan:
             sc, sec = scores[s.name]
-            base, base_nfe = scores[ref[s.family].name][0]["kl"], count_nfe(ref[s.family].times)
-            nfe = count_nfe(s.times)
+            base, base_nfe = scores[ref[s.family].name][0]["kl"], count_nfe(_times(ref[s.family]))
+            nfe = count_nfe(_times(s))
             rows.append([mask_name, s.name + (f" ({s.marker})" if s.marker and s.marker != "rule" else ""), str(nfe),
                          f"{nfe / base_nfe:.2f}", f"{sc['kl']:.3f}", f"{sc['kl'] / base:.2f}", f"{sc['bias']:.3f}",
                          f"{sc['var_ratio']:.3f}", verdict(sc["kl"], max(floor), base) if m else
@@ -176,6 +191,70 @@ def sweep(model: ExactDiffusionModel, mask_names: list[str], todo: list[Schedule
             rows.append([mask_name, f"exact samples (floor: KL {min(floor):.2f}..{max(floor):.2f} over 4 draws)", "—", "—",
                          f"{exact['kl']:.3f}", "—", f"{exact['bias']:.3f}", f"{exact['var_ratio']:.3f}", "floor", "—"])
     return rows, points, floors
+
+
+# --------------------------------------------------------------------------- 1b. the plans' front
+
+
+FRONT_HEADERS = ["mask", "scale", "schedule", "NFE", "NFE / RePaint", "KL / RePaint", "targets"]
+
+
+def scaled_masks(size: int, quick: bool) -> list[tuple[str, str, torch.Tensor]]:
+    """Three mask kinds at three hole scales (two of each with --quick)."""
+    house = list_cutouts()["house"]
+
+    def cutout_hole(scale: float) -> torch.Tensor:
+        comp = Composition(size=size, erode=0)
+        layer = Layer.from_file(house)
+        layer.scale = scale * size / 32
+        layer.x, layer.y = int(size * (1 - scale) / 2), int(size * (1 - scale) / 2)
+        comp.add(layer)
+        return 1 - comp.render()[1]
+
+    fractions = (0.25, 0.75) if quick else (0.25, 0.5, 0.75)
+    out = [("centre hole", f"{round(size * f)}²", centre_hole_keep(size, round(size * f))) for f in fractions]
+    out += [("border", f"{max(1, round(size * f / 4))} px", border_keep(size, max(1, round(size * f / 4)))) for f in fractions]
+    out += [("cutout-shaped hole", f"house ×{0.4 + 0.8 * f:.1f}", cutout_hole(0.4 + 0.8 * f)) for f in fractions]
+    return out
+
+
+def front(model: ExactDiffusionModel, quick: bool) -> tuple[list[list[str]], list[dict]]:
+    """Plain, RePaint, the paper's truncation, the frequency rule and the plans on every scaled mask (exact laws)."""
+    size, image_model = model.image_size, model.image_model
+    t_T, j, r, stop = (20, 2, 3, 8) if quick else (250, 10, 10, 100)
+    rows, points = [], []
+    for mi, (kind, scale, keep) in enumerate(scaled_masks(size, quick)):
+        image = image_model.sample(1, size, torch.Generator().manual_seed(200 + mi))[0].clamp(-1, 1)
+        cond = image_model.conditional(image, keep)
+        todo = [("plain", ScheduleConfig(t_T, j, 1, None)), ("RePaint (paper)", ScheduleConfig(t_T, j, r, None)),
+                ("truncated (paper)", ScheduleConfig(t_T, j, r, stop)),
+                ("frequency rule", frequency_schedule(model, keep, t_T=t_T, jump_length=j, jump_n_sample=r)),
+                ("plan (quality)", plan_schedule(model, keep, t_T=t_T if quick else None)),
+                ("plan (draft)", plan_schedule(model, keep, target="draft", t_T=t_T if quick else None))]
+        kls = {name: schedule_error(model, image, keep, cfg, conditional=cond).kl for name, cfg in todo}
+        ref_kl, ref_nfe = kls["RePaint (paper)"], todo[1][1].nfe
+        for name, cfg in todo:
+            ratio, nfe_ratio = kls[name] / ref_kl, cfg.nfe / ref_nfe
+            met = [label for label, k, n in (("≤1.1× at ≤0.15×", 1.1, 0.15), ("≤1.25× at ≤0.05×", 1.25, 0.05))
+                   if ratio <= k and nfe_ratio <= n]
+            rows.append([kind, scale, f"{name}: {cfg.describe().split(';')[0]}", str(cfg.nfe), f"{nfe_ratio:.3f}",
+                         f"{ratio:.2f}", ", ".join(met) or "—"])
+            points.append(dict(mask=f"{kind} {scale}", name=name, nfe=cfg.nfe, ratio=ratio, nfe_ratio=nfe_ratio))
+        log(f"  front {kind} {scale}: " + ", ".join(f"{n} {kls[n] / ref_kl:.2f}" for n, _ in todo))
+    return rows, points
+
+
+def front_summary(points: list[dict]) -> list[str]:
+    """Per schedule: the worst KL / RePaint over the cases and the most calls, and the targets met on every case."""
+    lines = []
+    for name in dict.fromkeys(p["name"] for p in points):
+        mine = [p for p in points if p["name"] == name]
+        worst, most = max(p["ratio"] for p in mine), max(p["nfe_ratio"] for p in mine)
+        rule = {p["mask"]: p["ratio"] for p in points if p["name"] == "frequency rule"}
+        losses = [p["mask"] for p in mine if name.startswith("plan") and p["ratio"] > rule[p["mask"]]]
+        lines.append(f"- {name}: KL ≤ {worst:.2f}× RePaint's at ≤ {most:.3f}× its calls on all {len(mine)} cases"
+                     + (f"; a higher KL than the frequency rule's on {', '.join(losses)}" if losses else ""))
+    return lines
 
 
 # --------------------------------------------------------------------------- 2. exact laws on the time axis
@@ -341,6 +420,7 @@ def _run(args: argparse.Namespace) -> str:
     law_masks = ["centre hole", "border"] if args.quick else ["centre hole", "border", "cutout-shaped hole"]
     law_model = ExactDiffusionModel.create(image_model, law_size, dtype=torch.float64)
     law_rows, points, _ = sweep(law_model, law_masks, todo, args.quick, None)
+    front_rows, front_points = front(law_model, args.quick)
     law_s = time.perf_counter() - start
     mc_model = ExactDiffusionModel.create(image_model, mc_size, device=args.device)
     mc_todo = todo if args.quick else [s for s in todo if s.name in MC_SCHEDULES]
@@ -363,6 +443,9 @@ def _run(args: argparse.Namespace) -> str:
             "RePaint of the same t_T family (100: j=5 r=5; 250: the paper's j=10 r=10). Known pixels: a sample of the model.\n\n"
             f"### The sweep by exact laws ({law_size}², no Monte Carlo: {len(todo) + 2} schedules × {len(law_masks)} masks, "
             f"{law_s:.0f} s)\n\n{markdown_table(HEADERS, law_rows)}\n\n"
+            f"### The front: plans against RePaint, the paper's truncation and the frequency rule ({law_size}², "
+            "three mask kinds × three hole scales, exact laws)\n\n" + "\n".join(front_summary(front_points)) + "\n\n"
+            f"{markdown_table(FRONT_HEADERS, front_rows)}\n\n"
             "### Goal: ≤ 1.1× RePaint's KL at ≤ 0.5× its NFE (exact laws)\n\n" + "\n".join(_goal_lines(points)) + "\n\n"
             f"### Monte Carlo: paint() on the exact model ({mc_size}², {m} pictures per schedule, {mc_s:.0f} s)\n\n"
             f"{markdown_table(HEADERS, mc_rows)}\n\n"

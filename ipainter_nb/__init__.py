@@ -10,13 +10,16 @@
 
 ``paint_steps`` is the sampler itself (a generator of ``Step``); ``paint`` collects it.
 ``exact`` holds a Gaussian picture model whose right answer is known, and
-``frequency_schedule`` proposes the resampling window from the frequency argument.
+``frequency_schedule`` proposes the resampling window from the frequency argument, and
+``plan_schedule`` plans a whole cheaper schedule for a mask (window, jumps, η, walk):
+``ip.paint(model, image, keep, times=ip.plan_schedule(model, keep))``.
 """
 
 from ._version import __version__ as __version__
 from .core import exact, frequency, schedules
 from .core.composition import Composition, CompositionError, Layer
 from .core.models import DiffusionModel, load_model
+from .core.plan import plan_schedule
 from .core.presets import PRESETS
 from .core.sampler import CancelToken, PaintResult, Step, paint, paint_steps
 from .core.schedule_rule import frequency_schedule
@@ -25,7 +28,7 @@ from .errors import IPainterError, UserInputError
 
 __all__ = [
     "load_model", "paint", "paint_steps", "Composition", "Layer", "schedules", "frequency", "exact", "ScheduleConfig",
-    "frequency_schedule", "DiffusionModel", "PRESETS", "PaintResult", "Step", "CancelToken", "CompositionError",
+    "frequency_schedule", "plan_schedule", "DiffusionModel", "PRESETS", "PaintResult", "Step", "CancelToken", "CompositionError",
     "IPainterError", "UserInputError",
 ]
 

@@ -15,8 +15,9 @@ from PIL import Image
 from ipainter_nb.core import schedules
 from ipainter_nb.core.composition import Composition, Layer
 from ipainter_nb.core.models import load_model
-from ipainter_nb.core.schedule_rule import frequency_schedule
+from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.errors import UserInputError
 from ipainter_nb.widgets import Painter, painter_runs
 from ipainter_nb.widgets import app as app_module
 
@@ -250,7 +251,7 @@ def test_the_frequency_chosen_schedule_follows_the_mask(painter):
     fields.t_T.value = 50
     fields.mode.value = "frequency"
     _, keep = painter.composition.render()
-    chosen = frequency_schedule(painter.model, keep=keep, t_T=50)
+    chosen = plan_schedule(painter.model, keep, t_T=50)
     assert painter.schedule_config == chosen and painter.schedule == chosen.to_dict()
     assert f"{chosen.nfe} model calls" in fields.info.value  # its cost shown like any other schedule's
     assert fields.stop_resampling_at.value == chosen.stop_resampling_at and fields.jump_length.disabled
@@ -258,7 +259,18 @@ def test_the_frequency_chosen_schedule_follows_the_mask(painter):
     painter.composition.add(Layer(Image.new("RGBA", (4, 4), (0, 0, 255, 255)), name="dot"))
     settle(painter)
     _, keep = painter.composition.render()
-    assert painter.schedule_config == frequency_schedule(painter.model, keep=keep, t_T=50) != chosen
+    assert painter.schedule_config == plan_schedule(painter.model, keep, t_T=50) != chosen
+
+
+def test_eta_is_a_schedule_field_checked_by_the_core(painter):
+    fields = painter.schedule_controls
+    fields.mode.value = "truncated"
+    fields.eta.value = 0.5
+    assert painter.schedule_config.eta == 0.5 and painter.schedule["eta"] == 0.5
+    fields.eta.value = 1.5  # nonsense: the core's message, naming the value and the range
+    assert "eta=1.5" in fields.error and "0..1" in fields.error and "eta=1.5" in fields.info.value
+    with pytest.raises(UserInputError, match="eta=1.5"):
+        painter.schedule_config
 
 
 def test_a_model_that_fails_to_load_keeps_the_previous_one(painter, model, tmp_path):

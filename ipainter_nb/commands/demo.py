@@ -65,7 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say = say_unless(args.quiet)
     say(f"model {describe_model(model)}; schedule {cfg.describe()}")
 
-    result = paint(model, image, keep, times=cfg.times(), num_samples=args.num_samples, seed=args.seed,
+    result = paint(model, image, keep, times=cfg, num_samples=args.num_samples, seed=args.seed,
                    progress=not args.quiet, max_frames=args.frames)
     tick = time.perf_counter()
     save_png_atomic(comp.render_preview(), out / "composition.png")

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from ..checks import writable_file
 from ..core.checkpoints import read_checkpoint_info
-from ..core.models import check_t_T
+from ..core.models import check_t_T, load_model
 from ..core.presets import PRESETS, WeightsNotFoundError, find_weights, search_dirs
 from ..core.schedules import ScheduleConfig, count_nfe, repaint, resampling_window
 from ..errors import UserInputError
 from ..viz import save_figure, schedule_figure
 from .common import remove_leftovers
-from .schedule_args import flags_of, schedule_from_args
+from .schedule_args import auto_schedule, flags_of, schedule_from_args
 
 __all__ = ["check_schedule", "cmd_schedule", "cmd_models"]
 
@@ -31,10 +31,18 @@ def check_schedule(args: argparse.Namespace) -> ScheduleConfig:
         writable_file(Path(args.plot), "--plot")
     if args.config is not None and args.model is None:
         raise UserInputError("--config describes the network of a --model file: give --model FILE too (or drop --config)")
+    auto = getattr(args, "schedule", None) == "auto"
     if args.model is None and args.preset is None:
+        if auto:
+            raise UserInputError("--schedule auto plans for a model's noise schedule: give --model (e.g. --model demo)")
         return schedule_from_args(args, ScheduleConfig(), "the paper (250 steps, jumps 10 x 10, stop at 100)")
     info = read_checkpoint_info(args.model or args.preset, preset=args.preset if args.model else None, config=args.config)
-    cfg = schedule_from_args(args, info["default_schedule"], info["origin"])
+    if auto:  # the planner reads the model's noise schedule: load it on the CPU (no picture is painted)
+        planner = load_model(args.model or args.preset, device="cpu", preset=args.preset if args.model else None,
+                             config=args.config)
+        cfg = auto_schedule(args, planner, None)
+    else:
+        cfg = schedule_from_args(args, info["default_schedule"], info["origin"])
     check_t_T(cfg.t_T, info["num_train_steps"], info["name"])
     return cfg
 

@@ -26,7 +26,7 @@ from ..errors import IPainterError, UserInputError
 from ..images import load_picture_and_mask, save_png_atomic
 from ..progress import progress_bar
 from .common import EXIT_FAILED, PROG, describe_model, load, model_info, one_line, remove_leftovers, say_unless
-from .schedule_args import flags_of, schedule_from_args
+from .schedule_args import auto_schedule, flags_of, schedule_from_args
 
 __all__ = ["PaintPlan", "check_paint", "cmd_paint"]
 
@@ -93,6 +93,8 @@ def check_paint(args: argparse.Namespace) -> PaintPlan:
     check_t_T(cfg.t_T, info["num_train_steps"], info["name"])
     mine = take_shard(entries, shard)
     model = load(args) if _has_work(mine, dest, args.num_samples, args.overwrite) else None
+    if getattr(args, "schedule", None) == "auto" and model is not None:
+        cfg = auto_schedule(args, model, None)  # checks the planner's flags now; each picture gets its own plan
     return PaintPlan(source, dest, shard, entries, mine, cfg, model)
 
 
@@ -149,7 +151,10 @@ def cmd_paint(args: argparse.Namespace) -> int:
             seed = image_seed(args.seed, entry.name)
             try:
                 image, keep = load_picture_and_mask(entry.picture, entry.mask, model.image_size)
-                done = _paint_entry(args, model, cfg.times(), image, keep, outputs, seed, batch_size, f"painting {entry.name}")
+                plan = auto_schedule(args, model, keep) if args.schedule == "auto" else cfg
+                if plan is not cfg:
+                    say(f"plan    {entry.name}: {plan.describe()}  [{flags_of(plan)}]")
+                done = _paint_entry(args, model, plan, image, keep, outputs, seed, batch_size, f"painting {entry.name}")
             except IPainterError as exc:
                 fail(entry.label, exc)
                 continue
@@ -178,7 +183,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else 0
 
 
-def _paint_entry(args: argparse.Namespace, model: DiffusionModel, times: list[int], image: torch.Tensor, keep: torch.Tensor,
+def _paint_entry(args: argparse.Namespace, model: DiffusionModel, schedule: ScheduleConfig, image: torch.Tensor, keep: torch.Tensor,
                  outputs: list[Path], seed: int, batch_size: int, label: str) -> tuple[int, float, int]:
     """Paint the outputs this run may write, ``batch_size`` samples at a time, each file written at
     once; returns (files written, seconds, model calls). Sample k is the same picture whatever
@@ -187,6 +192,7 @@ def _paint_entry(args: argparse.Namespace, model: DiffusionModel, times: list[in
     todo = sum(1 for p in outputs if args.overwrite or not p.exists())
     # one bar per picture over every step of its micro-batches: a log gets a few lines, not one per batch
     # closing: a stop ends the claims' iterator at once, which releases the claims it still holds
+    times = schedule.times()
     with progress_bar((len(times) - 1) * math.ceil(todo / batch_size), label, enabled=not args.quiet) as bar, \
             contextlib.closing(claimed_batches(outputs, batch_size, overwrite=args.overwrite)) as batches:
         for batch in batches:
@@ -194,7 +200,7 @@ def _paint_entry(args: argparse.Namespace, model: DiffusionModel, times: list[in
                 for _, claim in batch:
                     if claim is not None:
                         claims.enter_context(claim)
-                result = paint(model, image, keep, times=times, num_samples=len(batch), seed=seed, first_sample=batch[0][0],
+                result = paint(model, image, keep, times=schedule, num_samples=len(batch), seed=seed, first_sample=batch[0][0],
                                batch_size=len(batch), progress=False, max_frames=0, callback=lambda step: bar.update(1))
                 for (k, claim), sample in zip(batch, result.samples):
                     if claim is None:  # --overwrite of an existing file

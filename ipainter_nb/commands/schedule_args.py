@@ -8,14 +8,18 @@ flags go here.
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+import torch
 
 from ..checks import int_at_least
+from ..core.plan import plan_schedule
 from ..core.schedules import ScheduleConfig
 from ..errors import UserInputError
 
-__all__ = ["SCHEDULE_FLAGS", "add_schedule_flags", "schedule_from_args", "flags_of"]
+__all__ = ["SCHEDULE_FLAGS", "add_schedule_flags", "schedule_from_args", "flags_of", "auto_schedule"]
 
-SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at")
+SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride")
 
 
 def _flag(name: str) -> str:
@@ -40,7 +44,14 @@ def add_schedule_flags(parser: argparse.ArgumentParser, defaults_from: str) -> N
     group.add_argument("--stop-resampling-at", type=int_at_least(0), metavar="S", help="no jump starts below this t (paper: 100)")
     group.add_argument("--start-resampling-at", type=int_at_least(0), metavar="U",
                        help="no jump starts above this t (default: no upper limit)")
+    group.add_argument("--eta", type=float, metavar="ETA",
+                       help="stochasticity of the down steps, 0..1: 1 = DDPM steps (paper), 0 = deterministic DDIM steps")
+    group.add_argument("--stride", type=int_at_least(1), metavar="K",
+                       help="levels skipped per model call above the resampling (a strided walk; default 1)")
     kinds = group.add_mutually_exclusive_group()
+    kinds.add_argument("--schedule", choices=["auto"], default=None,
+                       help="auto: plan the schedule for each mask (ipainter_nb.plan_schedule: strided walk, low window, "
+                            "short jumps, eta); --t-T and --eta still apply")
     kinds.add_argument("--no-resampling", action="store_true", help="plain descent: t_T model calls, no jumps")
     kinds.add_argument("--full-repaint", action="store_true", help="RePaint's schedule: resample down to t=0")
 
@@ -98,7 +109,7 @@ def flags_of(cfg: ScheduleConfig) -> str:
         cfg: the schedule.
     """
     if cfg.kind == "plain":
-        return f"--t-T {cfg.t_T} --no-resampling"
+        return f"--t-T {cfg.t_T} --no-resampling" + _step_flags(cfg)
     flags = f"--t-T {cfg.t_T} --jump-length {cfg.jump_length} --jump-n-sample {cfg.jump_n_sample}"
     if cfg.stop_resampling_at is not None:
         flags += f" --stop-resampling-at {cfg.stop_resampling_at}"
@@ -106,4 +117,31 @@ def flags_of(cfg: ScheduleConfig) -> str:
         flags += " --full-repaint"
     if cfg.start_resampling_at is not None:
         flags += f" --start-resampling-at {cfg.start_resampling_at}"
-    return flags
+    return flags + _step_flags(cfg)
+
+
+def _step_flags(cfg: ScheduleConfig) -> str:
+    return (f" --eta {cfg.eta:g}" if cfg.eta != 1 else "") + (f" --stride {cfg.stride}" if cfg.stride != 1 else "")
+
+
+def auto_schedule(args: argparse.Namespace, model: Any, keep: torch.Tensor | None) -> ScheduleConfig:
+    """``--schedule auto``: the plan for this mask (``keep``; None: a typical hole).
+
+    Args:
+        args: the parsed flags (``--t-T`` and ``--eta`` go to the planner; other schedule
+            flags are refused).
+        model: the model the plan is for (a ``DiffusionModel``).
+        keep: the mask, 1 = keep, or None for a typical hole.
+
+    Returns:
+        The planned ``ScheduleConfig``.
+
+    Raises:
+        UserInputError: schedule flags the planner chooses itself, or an ``--eta`` outside 0..1.
+    """
+    chosen = [k for k in ("jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "stride")
+              if getattr(args, k, None) is not None]
+    if chosen:
+        raise UserInputError(f"--schedule auto chooses {', '.join(_flag(k) for k in chosen)} itself: drop them "
+                             "(or drop --schedule auto)")
+    return plan_schedule(model, keep, t_T=getattr(args, "t_T", None), eta=getattr(args, "eta", None))

@@ -404,22 +404,25 @@ class Painter(PainterRuns, W.VBox):
         if not self.busy:
             self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
 
-    def draft_config(self, model: DiffusionModel | None = None) -> ScheduleConfig:
-        """The schedule of the next draft (``DraftPanel.config``: short, and as many model
-        calls as fit in the draft's time budget on this machine).
+    def draft_config(self, model: DiffusionModel | None = None, keep: torch.Tensor | None = None) -> ScheduleConfig:
+        """The schedule of the next draft (``DraftPanel.config``: ``plan_schedule``'s draft plan
+        for the mask, with as many model calls as fit in the draft's time budget on this machine).
 
         Args:
             model: the model of the draft (default: the loaded one).
+            keep: the keep mask (default: the composition's).
 
         Returns:
             The draft's ``ScheduleConfig``.
         """
-        return self.draft.config(model if model is not None else self.model)
+        if keep is None:
+            keep = self.composition.render()[1]
+        return self.draft.config(model if model is not None else self.model, keep)
 
     def _submit_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
         # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
         threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
-        draft = partial(self._run_draft, model, image, keep, self.draft_config(model), int(self.seed))
+        draft = partial(self._run_draft, model, image, keep, self.draft_config(model, keep), int(self.seed))
         # a queued band-SNR plot would make the draft wait: it is queued again after the draft
         return self.worker.submit(draft, "draft", replaces=("draft", "plot"), threads=threads)
 

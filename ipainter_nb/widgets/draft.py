@@ -16,18 +16,23 @@ import torch
 from PIL import Image
 
 from ipainter_nb.core.models import DiffusionModel
+from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.sampler import PaintResult, paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.images import png_bytes, tensor_to_pil
 from ipainter_nb.widgets.messages import first_line, message_html
 from ipainter_nb.widgets.preview import PIXELATED_CLASS
 
-__all__ = ["DraftPanel", "draft_schedule", "DRAFT_T_T", "DRAFT_JUMP_N_SAMPLE", "DRAFT_BUDGET_S", "BLANK_PNG"]
+__all__ = ["DraftPanel", "draft_schedule", "DRAFT_T_T", "DRAFT_JUMP_N_SAMPLE", "DRAFT_BUDGET_S", "DRAFT_MAX_CALLS", "BLANK_PNG"]
 
 #: Drafts walk at most this many respaced steps (the model's default schedule scaled down)
 #: and denoise each resampled stretch at most this many times: tens of model calls.
 DRAFT_T_T = 12
 DRAFT_JUMP_N_SAMPLE = 2
+#: A draft follows ``plan_schedule``'s draft plan within at most this many model calls.
+DRAFT_MAX_CALLS = 36
+#: Fewer calls than this leave no room for a plan: the draft is a scaled-down default schedule.
+MIN_PLAN_CALLS = 8
 #: Fewest steps a draft takes, however slow the machine.
 MIN_DRAFT_T_T = 4
 #: Seconds of model calls a draft may take; the edit pause, the picture's trip to the
@@ -39,19 +44,25 @@ _DISPLAY_PX = 160
 BLANK_PNG = png_bytes(Image.new("RGBA", (1, 1), (0, 0, 0, 0)))
 
 
-def draft_schedule(model: DiffusionModel | None, max_calls: int | None = None) -> ScheduleConfig:
+def draft_schedule(model: DiffusionModel | None, max_calls: int | None = None, keep: torch.Tensor | None = None) -> ScheduleConfig:
     """The drafts' short schedule.
 
     Args:
-        model: the model whose default schedule the draft follows (``None``: the paper's).
-        max_calls: at most this many model calls (``None``: no limit); the draft never
-            takes fewer than ``MIN_DRAFT_T_T`` steps.
+        model: the model the draft paints with (``None``: the paper's schedule, scaled down).
+        max_calls: at most this many model calls (``None``: ``DRAFT_MAX_CALLS``); the draft
+            never takes fewer than ``MIN_DRAFT_T_T`` steps.
+        keep: the composition's keep mask (None: a typical hole).
 
     Returns:
-        The model's default schedule scaled to at most ``DRAFT_T_T`` steps, each
-        resampled stretch denoised at most ``DRAFT_JUMP_N_SAMPLE`` times, with as many
-        steps as ``max_calls`` allows.
+        With a model, ``plan_schedule``'s draft plan for the mask within ``max_calls``
+        calls; without one (or when no plan fits), the default schedule scaled to at most
+        ``DRAFT_T_T`` steps, each resampled stretch denoised at most ``DRAFT_JUMP_N_SAMPLE``
+        times, with as many steps as ``max_calls`` allows.
     """
+    if model is not None:
+        budget = DRAFT_MAX_CALLS if max_calls is None else min(max_calls, DRAFT_MAX_CALLS)
+        if budget >= MIN_PLAN_CALLS:
+            return plan_schedule(model, keep, target="draft", budget=budget)
     like = model.default_schedule if model is not None else ScheduleConfig()
     config = None
     for t_T in range(min(DRAFT_T_T, like.t_T), 0, -1):
@@ -94,11 +105,12 @@ class DraftPanel(W.VBox):
         self.children = [self.image, self.caption, self.toggle]
         self.add_class("ipainter-draft")
 
-    def config(self, model: DiffusionModel | None) -> ScheduleConfig:
+    def config(self, model: DiffusionModel | None, keep: torch.Tensor | None = None) -> ScheduleConfig:
         """The schedule of the next draft: as many calls as the budget allows on this machine.
 
         Args:
             model: the model the draft will use.
+            keep: the composition's keep mask (the plan adapts to its hole).
 
         Returns:
             ``draft_schedule(model, max_calls)`` with ``max_calls`` from the measured
@@ -106,7 +118,7 @@ class DraftPanel(W.VBox):
         """
         per_call = self.seconds_per_call
         max_calls = None if per_call is None else max(1, math.floor(self.budget_s / per_call))
-        return draft_schedule(model, max_calls)
+        return draft_schedule(model, max_calls, keep)
 
     def run(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
             seed: int, cancel: Any) -> PaintResult | None:
@@ -124,7 +136,7 @@ class DraftPanel(W.VBox):
             The draft's ``PaintResult`` when it was shown, else None.
         """
         try:
-            result = paint(model, image, keep, times=config.times(), num_samples=1, seed=seed, cancel=cancel,
+            result = paint(model, image, keep, times=config, num_samples=1, seed=seed, cancel=cancel,
                            progress=False, max_frames=0)
         except Exception as exc:  # e.g. a canvas of the wrong size: the draft says why, Paint will too
             self.caption.value = message_html(f"no draft: {first_line(exc)}", "error", small=True)

@@ -158,7 +158,7 @@ class PainterRuns:
         try:
             self.frequency.reset(image, config, model.alphas_cumprod(config.t_T))
             result = paint(model, image, keep, times=times, num_samples=n, seed=seed, batch_size=batch,
-                           callback=self._on_step, cancel=cancel, progress=False)
+                           callback=self._on_step, cancel=cancel, progress=False, eta=config.eta)
             self._show_result(result, config, seed, model.name)
         except Exception as exc:  # shown in the widget, not lost in a log: the widget stays usable
             result = None

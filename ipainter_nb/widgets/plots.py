@@ -46,7 +46,7 @@ class FrequencyPanel(widgets.VBox):
 
         panel = FrequencyPanel()
         panel.reset(image, config, model.schedule(config.t_T).alphas_cumprod)
-        result = paint(model, image, keep, times=config.times(), callback=panel.on_step)
+        result = paint(model, image, keep, times=config, callback=panel.on_step)
         panel.finish(result)
 
     Spectra are drawn on a helper thread, so the painting thread only pays for an FFT of

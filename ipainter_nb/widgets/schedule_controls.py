@@ -6,8 +6,8 @@ says why they don't (the core's message, "" when they do). Setting ``config`` fr
 shows it in the fields. Every keystroke updates the call count (``continuous_update``).
 
 The rules stay in the core: ``ScheduleConfig`` checks the numbers, ``model.check_t_T`` the
-number of steps against the model, and the "frequency-chosen" mode asks
-``core.schedule_rule.frequency_schedule`` for the window that suits the mask.
+number of steps against the model (and η against 0..1), and the "frequency-chosen" mode asks
+``core.plan.plan_schedule`` for the whole plan that suits the mask (window, jumps, η, walk).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import ipywidgets as W
 import torch
 from traitlets import Dict, Unicode, observe
 
-from ipainter_nb.core.schedule_rule import frequency_schedule
+from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError, UserInputError
 from ipainter_nb.widgets.messages import first_line, message_html
@@ -31,7 +31,7 @@ MODES = [("truncated", "truncated"), ("RePaint (everywhere)", "repaint"), ("none
 
 
 class ScheduleControls(W.VBox):
-    """Mode + t_T, jump length, jump count, stop, start + the call count.
+    """Mode + t_T, jump length, jump count, stop, start, η + the call count.
 
     Args:
         initial: the schedule shown first.
@@ -65,6 +65,8 @@ class ScheduleControls(W.VBox):
         self.jump_n_sample = field(W.IntText, "jump count", initial.jump_n_sample, continuous_update=True)
         self.stop_resampling_at = field(W.IntText, "stop at t", 0, continuous_update=True)
         self.start_resampling_at = field(W.IntText, "start at t", initial.t_T, continuous_update=True)
+        self.eta = field(W.FloatText, "η (eta)", initial.eta, continuous_update=True, step=0.1)
+        self._stride = initial.stride  # not a field: a shown plan's walk stride is kept for its mode
         self.info = W.HTML(layout=W.Layout(max_width=layout.get("max_width", "320px"), min_width="0"))
         self.info.add_class("ipainter-nfe")
         for control in self.fields:
@@ -75,7 +77,7 @@ class ScheduleControls(W.VBox):
     @property
     def fields(self) -> list[W.ValueWidget]:
         return [self.mode, self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at,
-                self.start_resampling_at]
+                self.start_resampling_at, self.eta]
 
     @property
     def adapts_to_mask(self) -> bool:
@@ -101,6 +103,7 @@ class ScheduleControls(W.VBox):
                 self.stop_resampling_at.value = config.stop_resampling_at
             start = config.start_resampling_at
             self.start_resampling_at.value = config.t_T if start is None else start
+            self.eta.value, self._stride = config.eta, config.stride
             self.config = config.to_dict()
             self.error = ""
         finally:
@@ -125,6 +128,7 @@ class ScheduleControls(W.VBox):
                 self.jump_length.value, self.jump_n_sample.value = config.jump_length, config.jump_n_sample
                 self.stop_resampling_at.value = config.stop_resampling_at or 0
                 self.start_resampling_at.value = config.start_resampling_at or config.t_T
+                self.eta.value = config.eta
         finally:
             self._syncing = False
         self._show_info(config)
@@ -154,6 +158,7 @@ class ScheduleControls(W.VBox):
         self.jump_length.disabled = self.jump_n_sample.disabled = mode == "plain" or chosen
         self.stop_resampling_at.disabled = mode not in ("truncated", "window") or chosen
         self.start_resampling_at.disabled = mode != "window"
+        self.eta.disabled = chosen
         self.start_resampling_at.layout.display = None if mode in ("window", "frequency") else "none"
 
     def _config_from_fields(self, keep: torch.Tensor | None) -> ScheduleConfig:
@@ -163,14 +168,16 @@ class ScheduleControls(W.VBox):
         if mode == "frequency":
             if self.model is None:
                 raise UserInputError("the frequency-chosen schedule adapts to a model: load one first")
-            return frequency_schedule(self.model, keep=self._keep_mask() if keep is None else keep, t_T=t_T)
-        jump_length = int(self.jump_length.value)
+            return plan_schedule(self.model, self._keep_mask() if keep is None else keep, t_T=t_T)
+        jump_length, eta = int(self.jump_length.value), float(self.eta.value)
+        stride = min(self._stride, t_T)
         if mode == "plain":  # one pass per stretch: no resampling, whatever the jump fields say
-            return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=1, stop_resampling_at=None)
+            return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=1, stop_resampling_at=None, eta=eta,
+                                  stride=stride)
         stop = int(self.stop_resampling_at.value) if mode in ("truncated", "window") else None
         start = int(self.start_resampling_at.value) if mode == "window" else None
         return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=int(self.jump_n_sample.value),
-                              stop_resampling_at=stop, start_resampling_at=start)
+                              stop_resampling_at=stop, start_resampling_at=start, eta=eta, stride=stride)
 
     def _show_info(self, config: ScheduleConfig) -> None:
         self.info.value = message_html(config.describe())  # it names the number of model calls

@@ -1,0 +1,140 @@
+"""One function that plans a whole schedule for a mask: :func:`plan_schedule`.
+
+The exact benchmark (``benchmarks/exact_schedules.py``) says where a schedule's error is
+made: at the low levels, where the bands between the hole's scale and the seam are being
+decided (``schedule_rule`` explains the band-SNR argument). A plan therefore spends its
+model calls there and nowhere else:
+
+* **the walk**: above the resampling, a strided walk (``stride``): a few tens of calls
+  bring the picture down through the levels where nothing needs harmonising;
+* **the window**: jumps start at ``0 <= t <= start``, ``start`` being the level where the
+  forward SNR of the hole's band falls to :data:`WINDOW_SNR` (below it the hole's band is
+  still being decided, so harmonising pays; above it resampling costs calls for little);
+* **the jumps**: short (``jump_length`` about a sixth of the window, so that several jump
+  points cover it), each stretch denoised ``jump_n_sample`` times, the number the target
+  asks for (or the most that fit a budget of model calls);
+* **η** (:data:`PLAN_ETA`): searched from 0 to 1; with these windows the DDPM step (η = 1)
+  was the best on every case searched, so the plan keeps it (``eta=`` overrides).
+
+The numbers (window SNR, η, t_T, repeats per target) were searched on the exact laws of
+centre holes (4², 8², 12²) and borders (1, 2, 4 px) in 16² pictures; the benchmark's other
+masks (cutout-shaped holes) were not used to choose them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import UserInputError
+from .schedule_rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
+from .schedules import ScheduleConfig
+
+__all__ = ["plan_schedule", "PlanTarget", "PLAN_TARGETS", "PLAN_T_T", "PLAN_ETA", "WINDOW_SNR", "WALK_CALLS"]
+
+PlanTarget = Literal["quality", "draft"]
+
+#: Levels of the plan's noise schedule: fine enough at the low levels where the error is made.
+PLAN_T_T = 250
+#: Stochasticity of the plan's down steps.
+PLAN_ETA = 1.0
+#: The window ends where the hole band's forward SNR falls to this value.
+WINDOW_SNR = 0.5
+#: Model calls of the strided walk above the window.
+WALK_CALLS = 25
+#: Times each stretch of the window is denoised, per target: "quality" aims at RePaint's
+#: exact-law KL, "draft" is the cheapest plan within a quarter of it.
+PLAN_TARGETS: dict[str, int] = {"quality": 8, "draft": 6}
+
+
+def _alphas_and_spectrum(model: Any, t_T: int) -> tuple[np.ndarray, float, float | None, float]:
+    alphas = model.schedule(t_T).alphas_cumprod
+    image_model = getattr(model, "image_model", None)
+    if image_model is not None:  # the exact model knows its spectrum
+        return alphas, image_model.beta, image_model.f0, float(np.trace(np.asarray(image_model.channel_cov)) / 3)
+    return alphas, DEFAULT_BETA, None, DEFAULT_PIXEL_VAR
+
+
+def _check_budget(budget: object, t_T: int) -> int | None:
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+        raise UserInputError(f"budget must be a whole number of model calls, got {type(budget).__name__} {budget!r}")
+    if budget < 2:
+        raise UserInputError(f"budget={budget} is invalid: it must be at least 2 model calls (a plan needs a walk "
+                             "down and the last step)")
+    return int(budget)
+
+
+def plan_schedule(
+    model: Any,
+    keep: Any = None,
+    *,
+    target: PlanTarget = "quality",
+    budget: int | None = None,
+    t_T: int | None = None,
+    eta: float | None = None,
+    image_size: int | None = None,
+) -> ScheduleConfig:
+    """Plan the whole schedule for a mask: walk stride, window, jump length, repeats and η.
+
+    Args:
+        model: a ``DiffusionModel`` or ``ExactDiffusionModel`` (its noise schedule, its
+            picture size and, for the exact model, its spectrum).
+        keep: the mask (1 = keep); the scale of its hole sets the window. None: a hole a
+            quarter of the picture across.
+        target: ``"quality"`` (RePaint's accuracy) or ``"draft"`` (the cheapest plan
+            within a quarter of RePaint's exact-law KL, for live drafts).
+        budget: at most this many model calls: the repeats are lowered (then the window
+            narrowed) until the plan fits. None: the target's repeats.
+        t_T: levels of the noise schedule (default :data:`PLAN_T_T`, or the most the
+            model allows).
+        eta: the down steps' stochasticity in [0, 1] (default :data:`PLAN_ETA`).
+        image_size: the picture's side (default: the model's).
+
+    Returns:
+        A ``ScheduleConfig`` (``describe()`` says what it does and its model calls;
+        ``to_dict()`` saves it).
+
+    Raises:
+        UserInputError: an unknown target, a budget below 2 calls, ``eta`` outside
+            [0, 1] or ``t_T`` the model cannot walk.
+    """
+    if target not in PLAN_TARGETS:
+        raise UserInputError(f"target={target!r} is invalid: it must be one of {sorted(PLAN_TARGETS)}")
+    if t_T is None:
+        limit = getattr(model, "num_train_steps", None) or PLAN_T_T
+        t_T = min(PLAN_T_T, int(limit))
+    t_T = model.check_t_T(t_T) if hasattr(model, "check_t_T") else t_T
+    budget = _check_budget(budget, t_T)
+    eta = PLAN_ETA if eta is None else eta
+    size = image_size or model.image_size
+    alphas, beta, f0, pixel_var = _alphas_and_spectrum(model, t_T)
+    hole_band = band_snr_at(alphas, mask_frequency(keep, size), size, beta, f0, pixel_var)
+    below = np.flatnonzero(hole_band < WINDOW_SNR)
+    start = int(below[0]) if len(below) else t_T - 1
+    start = max(1, min(start, t_T - 2))
+    repeats = PLAN_TARGETS[target]
+    while True:
+        config = _plan(t_T, start, repeats, eta)
+        if budget is None or config.nfe <= budget:
+            return config
+        if repeats > 2:
+            repeats -= 1
+        elif start > 1:
+            start = max(1, start * 2 // 3)
+        else:  # not even one short jump fits: a strided walk alone
+            walk = ScheduleConfig(t_T, 1, 1, None, None, eta, max(1, -(-t_T // max(budget - 1, 1))))
+            if walk.nfe > budget:
+                raise UserInputError(f"budget={budget} model calls is too small for a walk over t_T={t_T} levels")
+            return walk
+
+
+def _plan(t_T: int, start: int, repeats: int, eta: float) -> ScheduleConfig:
+    """The plan's numbers for a window ``0..start``: short jumps, a strided walk above."""
+    jump_length = max(1, min(round(start / 6), t_T - 1 - start))
+    top = start + jump_length  # the highest level a jump reaches: the walk is strided above it
+    stride = max(1, round((t_T - 1 - top) / WALK_CALLS))
+    return ScheduleConfig(t_T, jump_length, repeats, 0, start, eta, stride)
+
