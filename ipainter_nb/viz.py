@@ -67,7 +67,11 @@ Schedule = ScheduleConfig | Sequence[int]
 
 
 def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
-    """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread)."""
+    """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread).
+
+    Args:
+        figsize: width and height in inches.
+    """
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig
@@ -84,14 +88,25 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 
 
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
-    """``fig`` as PNG bytes (Agg)."""
+    """``fig`` as PNG bytes (Agg).
+
+    Args:
+        fig: the figure.
+        dpi: resolution.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` as a PNG at ``path`` atomically (a crash never leaves half a file)."""
+    """Write ``fig`` as a PNG at ``path`` atomically (a crash never leaves half a file).
+
+    Args:
+        fig: the figure.
+        path: the PNG file (written atomically).
+        dpi: resolution.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return write_bytes_atomic(path, buf.getvalue())
@@ -102,7 +117,14 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
 
 @dataclass(frozen=True)
 class ScheduleMarks:
-    """What the figures mark for a schedule: its times, the resampling window, the stop."""
+    """What the figures mark for a schedule: its times, the resampling window, the stop.
+
+    Args:
+        times: the schedule's times.
+        window: the (low, high) resampling window, or None.
+        stop: the stop of a truncated schedule, or None.
+        label: the schedule's description for a legend.
+    """
 
     times: list[int]
     window: tuple[int, int] | None  # schedules.resampling_window(times)
@@ -111,7 +133,11 @@ class ScheduleMarks:
 
 
 def schedule_marks(schedule: Schedule) -> ScheduleMarks:
-    """The marks of a ``ScheduleConfig`` or a times list (a list has no stop line)."""
+    """The marks of a ``ScheduleConfig`` or a times list (a list has no stop line).
+
+    Args:
+        schedule: a ``ScheduleConfig`` or a list of times.
+    """
     if isinstance(schedule, ScheduleConfig):
         times = schedule.times()
         stop = schedule.stop_resampling_at if schedule.kind in ("truncated", "window") else None
@@ -141,7 +167,14 @@ def schedule_figure(
     ax: Axes | None = None,
     figsize: tuple[float, float] = (8, 3),
 ) -> Figure:
-    """Time against step index; the resampling window shaded, the stop dashed, the NFE in the legend."""
+    """Time against step index; the resampling window shaded, the stop dashed, the NFE in the legend.
+
+    Args:
+        schedule: a ``ScheduleConfig`` or a list of times.
+        title: the title (None: the schedule's description).
+        ax: an axes to draw into (None: a new figure).
+        figsize: the new figure's size in inches.
+    """
     marks = schedule_marks(schedule)
     ax = _axes(ax, figsize)
     nfe = count_nfe(marks.times)
@@ -184,6 +217,15 @@ def band_snr_figure(
     schedule visits. Low bands blue, high bands red; SNR = 1 dotted; with a schedule its
     resampling window is shaded and its stop (if any) dashed. The title says when each band
     drowns (its SNR falls below 1).
+
+    Args:
+        image: the picture whose spectrum sets the SNR, (3, H, W).
+        alphas_cumprod: ᾱ of each level.
+        schedule: the schedule whose resampling window is shaded, or None.
+        n_bands: how many frequency bands.
+        title: the title.
+        ax: an axes to draw into (None: a new figure).
+        figsize: the new figure's size in inches.
     """
     snr = band_snr(image, alphas_cumprod, n_bands=n_bands)
     ax = _axes(ax, figsize)
@@ -228,7 +270,15 @@ def spectrum_evolution_figure(
 ) -> Figure:
     """Radial spectra, one curve per ``(t, freqs, power)`` (as ``radial_power_spectrum`` gives
     them), coloured by t, on log-log axes with frequencies written as 1/period. No spectra
-    gives a placeholder saying they appear while painting."""
+    gives a placeholder saying they appear while painting.
+
+    Args:
+        spectra: ``(t, freqs, power)`` triples, one per curve.
+        title: the title.
+        ax: an axes to draw into (None: a new figure).
+        figsize: the new figure's size in inches.
+        cmap: the colour map from early to late steps.
+    """
     ax = _axes(ax, figsize)
     if not spectra:
         ax.text(0.5, 0.5, "spectra of the predicted x0\nappear while painting", ha="center", va="center",
@@ -276,7 +326,16 @@ def frequency_figure(
 ) -> Figure:
     """A finished run's Fourier story. Left: the forward SNR per band of the composition under
     the model's noise schedule (resampling window shaded, stop marked). Right: the radial
-    spectrum of the predicted x0 at up to ``max_curves`` kept steps as t falls."""
+    spectrum of the predicted x0 at up to ``max_curves`` kept steps as t falls.
+
+    Args:
+        model: the model that painted.
+        config: the schedule that ran.
+        image: the composed picture.
+        result: the run's ``PaintResult`` (its frames).
+        max_curves: at most this many spectra drawn.
+        n_bands: how many frequency bands in the SNR panel.
+    """
     fig = new_figure((11, 3.8))
     left, right = fig.subplots(1, 2)
     band_snr_figure(image, model.alphas_cumprod(config.t_T), config, n_bands=n_bands, ax=left,
@@ -322,6 +381,18 @@ def timesteps_gif(
     frame; ``final`` (e.g. ``result.samples``) is appended as the last frame; ``captions``
     writes "t=..." under each frame. The last frame stays ``hold_last_s`` seconds. GIF
     writers merge identical consecutive frames, so a run that stops changing gives fewer.
+
+    Args:
+        frames: a ``PaintResult`` or its frames.
+        path: the GIF file (written atomically).
+        which: ``x0`` (the clean-image predictions) or ``x_t`` (the noisy samples).
+        known: (image, keep) to paste the known pixels, or None.
+        final: the finished samples, shown as the last frame, or None.
+        nrow: pictures per row of the grid.
+        scale: nearest-neighbour enlargement.
+        fps: frames per second.
+        hold_last_s: seconds the last frame stays.
+        captions: write t and the model calls on each frame.
     """
     kept = frames.frames if hasattr(frames, "frames") else list(frames)
     if which not in ("x0", "x_t"):

@@ -32,6 +32,27 @@ class UNetConfig:
 
     attention_resolutions are spatial sizes (e.g. 32, 16, 8 for a 256² model), as in
     guided-diffusion's command-line flags, not downsampling factors.
+
+    Args:
+        image_size: the picture side the network is built for.
+        num_channels: base channel width.
+        num_res_blocks: residual blocks per resolution.
+        channel_mult: width multipliers per resolution (empty: guided-diffusion's default for the size).
+        attention_resolutions: downsampling rates (or sizes) with self-attention.
+        num_heads: attention heads (when ``num_head_channels`` is -1).
+        num_head_channels: channels per attention head (-1: use ``num_heads``).
+        num_heads_upsample: heads in the upsampling path (-1: as ``num_heads``).
+        learn_sigma: the network also predicts the variance (6 output channels).
+        use_scale_shift_norm: FiLM-style timestep conditioning in the residual blocks.
+        resblock_updown: residual blocks for up- and downsampling.
+        use_new_attention_order: the newer q/k/v split order.
+        class_cond: class-conditional (an embedding of ``y``).
+        num_classes: number of classes when class-conditional.
+        dropout: dropout rate.
+        in_channels: input channels (3 for RGB).
+        attention_impl: ``sdpa`` (fused attention) or ``einsum`` (the original formulation).
+        use_fp16: guided-diffusion's flag, accepted and ignored (the dtype is chosen at load).
+        use_checkpoint: guided-diffusion's flag, accepted and ignored (inference only).
     """
 
     image_size: int = 256
@@ -59,6 +80,11 @@ class UNetConfig:
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> UNetConfig:
+        """A config from guided-diffusion config keys (unknown keys are refused).
+
+        Args:
+            config: the keys and values.
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(config) - known)
         if unknown:
@@ -74,12 +100,14 @@ class UNetConfig:
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as guided-diffusion config keys."""
         out = asdict(self)
         out["channel_mult"] = list(self.resolved_channel_mult())
         out["attention_resolutions"] = list(self.attention_resolutions)
         return out
 
     def resolved_channel_mult(self) -> tuple[int, ...]:
+        """``channel_mult``, or guided-diffusion's default for ``image_size`` when empty."""
         if self.channel_mult is not None:
             return tuple(self.channel_mult)
         defaults = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
@@ -89,9 +117,11 @@ class UNetConfig:
 
     @property
     def out_channels(self) -> int:
+        """Output channels: 6 with ``learn_sigma``, else 3."""
         return 6 if self.learn_sigma else 3
 
     def validate(self) -> None:
+        """Raise a ``ValueError`` naming the first inconsistent key (sizes, heads, channels)."""
         if self.num_channels % 32:
             raise ValueError(f"num_channels must be a multiple of 32 (GroupNorm of 32 groups), got {self.num_channels}")
         if self.num_heads_upsample == -1:
@@ -113,7 +143,13 @@ def _parse_int_tuple(value: Any, key: str) -> tuple:
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of (possibly fractional) timesteps: [cos | sin] halves."""
+    """Sinusoidal embedding of (possibly fractional) timesteps: [cos | sin] halves.
+
+    Args:
+        t: timesteps, (N,).
+        dim: the embedding's width.
+        max_period: the longest period of the sinusoids.
+    """
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
@@ -303,7 +339,11 @@ class AttentionBlock(nn.Module):
 
 
 class UNet(nn.Module):
-    """The guided-diffusion UNet: ``model(x, t, y=None)`` → (N, 3 or 6, H, W)."""
+    """The guided-diffusion UNet: ``model(x, t, y=None)`` → (N, 3 or 6, H, W).
+
+    Args:
+        config: the network's ``UNetConfig``.
+    """
 
     def __init__(self, config: UNetConfig):
         super().__init__()
@@ -368,6 +408,13 @@ class UNet(nn.Module):
         self.out = nn.Sequential(norm(ch), nn.SiLU(), nn.Conv2d(ch, config.out_channels, 3, padding=1))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The noise prediction (and variance values with ``learn_sigma``) for ``x`` at timesteps ``t``.
+
+        Args:
+            x: noisy pictures, (N, C, H, W).
+            t: training timesteps, (N,).
+            y: class labels, (N,), for a class-conditional network.
+        """
         if self.config.class_cond and y is None:
             raise ValueError("this model is class-conditional: pass class labels y")
         if not self.config.class_cond and y is not None:
@@ -396,6 +443,11 @@ def build_unet(
 
     Pass ``device="meta"`` to get the structure without allocating memory (for checking
     names and shapes, or to load a big checkpoint with ``assign=True``).
+
+    Args:
+        config: a ``UNetConfig`` or a dict of guided-diffusion config keys.
+        device: where to build it.
+        dtype: the weights' dtype.
     """
     cfg = config if isinstance(config, UNetConfig) else UNetConfig.from_dict(config)
     cfg.validate()

@@ -13,7 +13,11 @@ LAYOUT_SIZE = 64
 
 
 def demo_composition(size: int) -> Composition:
-    """The built-in scene scaled to a ``size`` x ``size`` canvas (sun, mountain, house, tree, boat)."""
+    """The built-in scene scaled to a ``size`` x ``size`` canvas (sun, mountain, house, tree, boat).
+
+    Args:
+        size: the canvas side in pixels (the model's image size).
+    """
     cutouts = list_cutouts()
     k = size / LAYOUT_SIZE
     comp = Composition(size)

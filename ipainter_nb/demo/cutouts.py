@@ -84,7 +84,12 @@ def _crop(rgba: np.ndarray, margin: int = 1) -> np.ndarray:
 
 
 def make_cutout(name: str, seed: int = 0) -> Image.Image:
-    """One cutout as an RGBA image; shapes with random outlines depend on ``seed``."""
+    """One cutout as an RGBA image; shapes with random outlines depend on ``seed``.
+
+    Args:
+        name: which cutout (a key of the pack: ``sun``, ``tree``, ``house``, ...).
+        seed: the seed of its random details.
+    """
     if name not in _CANVAS:
         raise KeyError(f"unknown cutout {name!r}; known: {', '.join(CUTOUT_NAMES)}")
     w, h = _CANVAS[name]
@@ -96,12 +101,21 @@ def make_cutout(name: str, seed: int = 0) -> Image.Image:
 
 
 def make_cutouts(seed: int = 0) -> dict[str, Image.Image]:
-    """All cutouts of the pack, by name (sun, moon, tree, pine, house, boat, cloud, mountain, rock)."""
+    """All cutouts of the pack, by name (sun, moon, tree, pine, house, boat, cloud, mountain, rock).
+
+    Args:
+        seed: the seed of their random details.
+    """
     return {name: make_cutout(name, seed) for name in CUTOUT_NAMES}
 
 
 def write_cutout_pack(directory: str | Path, seed: int = 0) -> list[Path]:
-    """Write ``<name>.png`` for every cutout into ``directory``; returns the paths."""
+    """Write ``<name>.png`` for every cutout into ``directory``; returns the paths.
+
+    Args:
+        directory: the folder to write the PNG files into.
+        seed: the seed of their random details.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -144,7 +158,11 @@ def demo_layout() -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: regenerate the cutout pack (default: the shipped folder)."""
+    """Command line: regenerate the cutout pack (default: the shipped folder).
+
+    Args:
+        argv: command-line arguments (default: ``sys.argv[1:]``).
+    """
     ap = argparse.ArgumentParser(prog="python -m ipainter_nb.demo.cutouts",
                                  description="Regenerate the demo cutout pack as PNG files.")
     ap.add_argument("--out", type=Path, default=cutout_pack_dir(), help="output folder")

@@ -50,6 +50,11 @@ class Canvas:
 
     ``opaque=True`` is a scene background (alpha is implicitly 1 everywhere);
     ``opaque=False`` starts fully transparent and tracks alpha, for cutouts.
+
+    Args:
+        height: the canvas height in (supersampled) pixels.
+        width: its width.
+        opaque: RGB only (True) or RGBA with a transparent start (False, for cutouts).
     """
 
     def __init__(self, height: int, width: int, opaque: bool = True) -> None:
@@ -64,6 +69,12 @@ class Canvas:
 
         Returns ``None`` when the box misses the canvas. Working on the object's box
         instead of the whole canvas is what keeps many small objects cheap.
+
+        Args:
+            x0: left edge.
+            y0: top edge.
+            x1: right edge.
+            y1: bottom edge.
         """
         ix0 = max(int(np.floor(x0)), 0)
         iy0 = max(int(np.floor(y0)), 0)
@@ -76,7 +87,13 @@ class Canvas:
         return slice(iy0, iy1), slice(ix0, ix1), ys, xs
 
     def paint(self, region, cov: np.ndarray, colour: ColourLike) -> None:
-        """Composite ``colour`` over the region with coverage ``cov`` (0..1)."""
+        """Composite ``colour`` over the region with coverage ``cov`` (0..1).
+
+        Args:
+            region: what ``region`` returned.
+            cov: coverage of each pixel of the region, 0..1.
+            colour: the RGB colour (0..255).
+        """
         sy, sx = region[0], region[1]
         col = np.asarray(colour, np.float32)
         dst = self.rgb[sy, sx]
@@ -86,7 +103,11 @@ class Canvas:
             al += (1.0 - al) * cov
 
     def to_uint8(self, factor: int) -> np.ndarray:
-        """Box-average by ``factor`` and return uint8 RGB (H,W,3) or RGBA (H,W,4)."""
+        """Box-average by ``factor`` and return uint8 RGB (H,W,3) or RGBA (H,W,4).
+
+        Args:
+            factor: the supersampling factor to average away.
+        """
         h, w = self.h // factor, self.w // factor
         rgb = self.rgb.reshape(h, factor, w, factor, 3).mean(axis=(1, 3))
         if self.alpha is None:
@@ -112,7 +133,17 @@ def coverage_from_distance(d: np.ndarray) -> np.ndarray:
 
 def draw_disc(c: Canvas, cx: float, cy: float, r: float, colour: ColourLike,
               soft: float = 1.0, opacity: float = 1.0) -> None:
-    """A filled disc; ``soft`` widens the edge ramp (in pixels) for glows and blurs."""
+    """A filled disc; ``soft`` widens the edge ramp (in pixels) for glows and blurs.
+
+    Args:
+        c: the canvas to draw on.
+        cx: centre x.
+        cy: centre y.
+        r: radius.
+        colour: the disc's RGB colour (0..255).
+        soft: width of the edge ramp in pixels.
+        opacity: how opaque, 0..1.
+    """
     reg = c.region(cx - r - soft, cy - r - soft, cx + r + soft, cy + r + soft)
     if reg is None:
         return
@@ -122,7 +153,17 @@ def draw_disc(c: Canvas, cx: float, cy: float, r: float, colour: ColourLike,
 
 def draw_ellipse(c: Canvas, cx: float, cy: float, rx: float, ry: float,
                  colour: ColourLike, opacity: float = 1.0) -> None:
-    """An axis-aligned filled ellipse (distance approximated by the scaled radius)."""
+    """An axis-aligned filled ellipse (distance approximated by the scaled radius).
+
+    Args:
+        c: the canvas to draw on.
+        cx: centre x.
+        cy: centre y.
+        rx: horizontal radius.
+        ry: vertical radius.
+        colour: the ellipse's RGB colour (0..255).
+        opacity: how opaque, 0..1.
+    """
     reg = c.region(cx - rx - 1, cy - ry - 1, cx + rx + 1, cy + ry + 1)
     if reg is None:
         return
@@ -149,7 +190,14 @@ def _polygon_cov(pts: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 def draw_polygon(c: Canvas, pts: Sequence[Sequence[float]], colour: ColourLike,
                  opacity: float = 1.0) -> None:
-    """A filled convex polygon given by its corners (any orientation)."""
+    """A filled convex polygon given by its corners (any orientation).
+
+    Args:
+        c: the canvas to draw on.
+        pts: the corners as (x, y) pairs.
+        colour: the polygon's RGB colour (0..255).
+        opacity: how opaque, 0..1.
+    """
     p = np.asarray(pts, np.float32)
     reg = c.region(p[:, 0].min() - 1, p[:, 1].min() - 1, p[:, 0].max() + 1, p[:, 1].max() + 1)
     if reg is None:
@@ -159,7 +207,17 @@ def draw_polygon(c: Canvas, pts: Sequence[Sequence[float]], colour: ColourLike,
 
 def draw_rect(c: Canvas, x0: float, y0: float, x1: float, y1: float,
               colour: ColourLike, opacity: float = 1.0) -> None:
-    """An axis-aligned rectangle with anti-aliased fractional edges."""
+    """An axis-aligned rectangle with anti-aliased fractional edges.
+
+    Args:
+        c: the canvas to draw on.
+        x0: left edge.
+        y0: top edge.
+        x1: right edge.
+        y1: bottom edge.
+        colour: the rectangle's RGB colour (0..255).
+        opacity: how opaque, 0..1.
+    """
     reg = c.region(x0 - 1, y0 - 1, x1 + 1, y1 + 1)
     if reg is None:
         return
@@ -175,6 +233,14 @@ def draw_below_profile(c: Canvas, heights: np.ndarray, colour: ColourLike,
 
     ``colour`` may be (3,) or an array broadcastable to the region, e.g. (h,1,3) for a
     vertical gradient. Returns the coverage so callers can add shading on the same shape.
+
+    Args:
+        c: the canvas to draw on.
+        heights: the profile's y for each column (a horizon line).
+        colour: the area's RGB colour (0..255).
+        y_top: clip above this y (None: the profile's top).
+        y_bottom: fill down to this y (None: the canvas bottom).
+        x0: the column of ``heights[0]``.
     """
     top = float(heights.min()) - 1 if y_top is None else y_top
     bottom = c.h if y_bottom is None else y_bottom
@@ -196,6 +262,14 @@ def fractal_profile(rng: np.random.Generator, n: int, octaves: int = 5, knots: i
     Octaves of random values at doubling knot counts, linearly interpolated: the coarse
     octave gives peaks, the fine ones a rocky outline. ``smooth`` uses a cosine ease
     between knots, for rolling hills.
+
+    Args:
+        rng: the source of randomness of its shape.
+        n: the profile's length.
+        octaves: how many octaves of detail.
+        knots: control points of the coarsest octave.
+        roughness: amplitude ratio between octaves.
+        smooth: cosine interpolation between knots instead of linear.
     """
     x = np.linspace(0.0, 1.0, n, dtype=np.float64)
     out = np.zeros(n)
@@ -234,7 +308,16 @@ def mix_colours(a: ColourLike, b: ColourLike, t: float) -> np.ndarray:
 
 def draw_sun(c: Canvas, cx: float, cy: float, r: float, colour: ColourLike = (255, 240, 200),
              glow: float = 0.35) -> None:
-    """A bright disc with a soft halo (the halo is what makes it read as a sun)."""
+    """A bright disc with a soft halo (the halo is what makes it read as a sun).
+
+    Args:
+        c: the canvas to draw on.
+        cx: centre x.
+        cy: centre y.
+        r: radius of the disc.
+        colour: the sun's RGB colour (0..255).
+        glow: strength of the halo.
+    """
     if glow > 0:
         draw_disc(c, cx, cy, r * 1.9, colour, soft=r * 1.4, opacity=glow)
     draw_disc(c, cx, cy, r, colour)
@@ -242,7 +325,16 @@ def draw_sun(c: Canvas, cx: float, cy: float, r: float, colour: ColourLike = (25
 
 def draw_moon(c: Canvas, cx: float, cy: float, r: float,
               colour: ColourLike = (235, 235, 215), phase: float = 0.0) -> None:
-    """A moon; ``phase`` > 0 cuts a crescent (the dark side stays see-through)."""
+    """A moon; ``phase`` > 0 cuts a crescent (the dark side stays see-through).
+
+    Args:
+        c: the canvas to draw on.
+        cx: centre x.
+        cy: centre y.
+        r: radius.
+        colour: the moon's RGB colour (0..255).
+        phase: 0 full moon; larger cuts a deeper crescent.
+    """
     pad = 1.0
     reg = c.region(cx - r - pad, cy - r - pad, cx + r + pad, cy + r + pad)
     if reg is None:
@@ -266,6 +358,17 @@ def draw_cloud(c: Canvas, rng: np.random.Generator, cx: float, cy: float, w: flo
     """A soft cloud: the union of a few overlapping puffs, a bit darker underneath.
 
     ``soft`` is the edge ramp in pixels (default: 4% of the width, a hazy edge).
+
+    Args:
+        c: the canvas to draw on.
+        rng: the source of randomness of its shape.
+        cx: centre x.
+        cy: centre y.
+        w: width.
+        colour: the cloud's RGB colour (0..255).
+        shadow: colour of its shaded underside (None: a darker ``colour``).
+        opacity: how opaque, 0..1.
+        soft: edge softness in pixels (None: from the width).
     """
     n = int(rng.integers(3, 6))
     ox = rng.uniform(-0.38, 0.38, n) * w
@@ -292,7 +395,16 @@ def draw_cloud(c: Canvas, rng: np.random.Generator, cx: float, cy: float, w: flo
 
 def draw_round_tree(c: Canvas, x: float, base: float, h: float,
                     leaf: ColourLike = (60, 125, 50), trunk: ColourLike = (95, 65, 40)) -> None:
-    """A deciduous tree: trunk and a canopy of three puffs with a lit side."""
+    """A deciduous tree: trunk and a canopy of three puffs with a lit side.
+
+    Args:
+        c: the canvas to draw on.
+        x: trunk x.
+        base: y of the tree's foot.
+        h: height.
+        leaf: canopy colour.
+        trunk: trunk colour.
+    """
     tw = max(h * 0.09, 1.0)
     draw_rect(c, x - tw, base - h * 0.5, x + tw, base, trunk)
     r = h * 0.27
@@ -306,7 +418,16 @@ def draw_round_tree(c: Canvas, x: float, base: float, h: float,
 
 def draw_pine(c: Canvas, x: float, base: float, h: float,
               leaf: ColourLike = (35, 85, 55), trunk: ColourLike = (85, 60, 40)) -> None:
-    """A conifer: short trunk and three stacked triangles."""
+    """A conifer: short trunk and three stacked triangles.
+
+    Args:
+        c: the canvas to draw on.
+        x: trunk x.
+        base: y of the tree's foot.
+        h: height.
+        leaf: needle colour.
+        trunk: trunk colour.
+    """
     tw = max(h * 0.06, 0.8)
     draw_rect(c, x - tw, base - h * 0.2, x + tw, base, trunk)
     w = h * 0.38
@@ -320,7 +441,19 @@ def draw_pine(c: Canvas, x: float, base: float, h: float,
 def draw_house(c: Canvas, x: float, base: float, w: float, h: float,
                wall: ColourLike = (225, 210, 185), roof: ColourLike = (165, 60, 45),
                window: ColourLike = (90, 110, 140), door: ColourLike = (90, 60, 45)) -> None:
-    """A house: wall box, pitched roof with eaves, a door and a window."""
+    """A house: wall box, pitched roof with eaves, a door and a window.
+
+    Args:
+        c: the canvas to draw on.
+        x: left wall x.
+        base: y of the ground line.
+        w: width.
+        h: wall height (the roof adds to it).
+        wall: wall colour.
+        roof: roof colour.
+        window: window colour.
+        door: door colour.
+    """
     wall_top = base - h * 0.58
     draw_rect(c, x - w / 2, wall_top, x + w / 2, base, wall)
     # a slightly darker right half gives the box some volume
@@ -337,7 +470,17 @@ def draw_house(c: Canvas, x: float, base: float, w: float, h: float,
 def draw_boat(c: Canvas, x: float, waterline: float, w: float,
               hull: ColourLike = (130, 70, 45), sail: ColourLike = (245, 240, 225),
               flip: bool = False) -> None:
-    """A sailing boat floating at ``waterline``; ``flip`` draws its mirror image below."""
+    """A sailing boat floating at ``waterline``; ``flip`` draws its mirror image below.
+
+    Args:
+        c: the canvas to draw on.
+        x: centre x.
+        waterline: y of the waterline.
+        w: hull width.
+        hull: hull colour.
+        sail: sail colour.
+        flip: draw it upside down (its reflection).
+    """
     s = -1.0 if flip else 1.0
 
     def y(v: float) -> float:  # height above the waterline -> canvas y
@@ -358,7 +501,16 @@ def draw_boat(c: Canvas, x: float, waterline: float, w: float,
 
 def draw_rock(c: Canvas, rng: np.random.Generator, cx: float, base: float, r: float,
               colour: ColourLike = (125, 120, 115)) -> None:
-    """A boulder: a lumpy half-ellipse with a lit top and a flat bottom."""
+    """A boulder: a lumpy half-ellipse with a lit top and a flat bottom.
+
+    Args:
+        c: the canvas to draw on.
+        rng: the source of randomness of its shape.
+        cx: centre x.
+        base: y of its flat bottom.
+        r: radius.
+        colour: the rock's RGB colour (0..255).
+    """
     reg = c.region(cx - r * 1.75, base - r * 1.4, cx + r * 1.75, base + 1)
     if reg is None:
         return
@@ -378,7 +530,18 @@ def draw_rock(c: Canvas, rng: np.random.Generator, cx: float, base: float, r: fl
 def draw_mountain(c: Canvas, rng: np.random.Generator, cx: float, base: float, w: float,
                   h: float, colour: ColourLike = (105, 105, 125),
                   snow: ColourLike | None = (240, 242, 248)) -> None:
-    """A single peak: a tent shape roughened by fractal noise, optional snow cap."""
+    """A single peak: a tent shape roughened by fractal noise, optional snow cap.
+
+    Args:
+        c: the canvas to draw on.
+        rng: the source of randomness of its shape.
+        cx: peak x.
+        base: y of its foot.
+        w: width at the foot.
+        h: height.
+        colour: the mountain's RGB colour (0..255).
+        snow: colour of the snow cap (None: no snow).
+    """
     x0 = int(np.floor(cx - w / 2))
     n = int(np.ceil(w)) + 1
     u = (np.arange(n, dtype=np.float32) + x0 + 0.5 - cx) / (w / 2)  # -1..1 across

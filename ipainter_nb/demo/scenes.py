@@ -158,6 +158,10 @@ def make_scene(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     Layout: a sky gradient (day, dusk or night), a sun or moon, clouds, mountain ridges
     standing on the horizon (farther = paler), then either land (hills, fields, trees,
     houses) or water reflecting the far shore, with an optional near shore.
+
+    Args:
+        rng: the source of all the scene's randomness.
+        size: the picture side in pixels.
     """
     ss = SUPERSAMPLE
     S = size * ss
@@ -292,7 +296,13 @@ def make_scene(rng: np.random.Generator, size: int = 64) -> np.ndarray:
 
 
 def make_scenes(n: int, seed: int, size: int = 64) -> np.ndarray:
-    """``n`` scenes as an (n, size, size, 3) uint8 array; the same seed gives the same scenes."""
+    """``n`` scenes as an (n, size, size, 3) uint8 array; the same seed gives the same scenes.
+
+    Args:
+        n: how many scenes.
+        seed: the seed of the one generator all scenes draw from, in turn.
+        size: their side in pixels.
+    """
     rng = np.random.default_rng(seed)
     out = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
