@@ -387,6 +387,7 @@ def nudge(painter: Painter, dx: int = 1) -> None:
 def test_edits_that_pause_make_exactly_one_draft(model, tmp_path):
     counted = Hooked(model)
     painter = make_painter(counted, tmp_path, drafts=True)
+    painter.draft.budget_s = 1e9  # the plan's own call cap, not this machine's speed, sets the draft's length here
     drafts = []
     painter.on_draft(drafts.append)
     counted.calls = 0

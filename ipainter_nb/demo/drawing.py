@@ -38,6 +38,8 @@ __all__ = [
 SUPERSAMPLE = 2  # drawing resolution factor; 2 is enough for smooth edges at 64x64
 
 ColourLike = Sequence[float] | np.ndarray
+#: (row slice, column slice, row centres, column centres) of a box on the canvas
+Region = tuple[slice, slice, np.ndarray, np.ndarray]
 
 
 # ---------------------------------------------------------------------------
@@ -64,7 +66,7 @@ class Canvas:
         self.rgb = np.zeros((height, width, 3), np.float32)
         self.alpha = None if opaque else np.zeros((height, width), np.float32)
 
-    def region(self, x0: float, y0: float, x1: float, y1: float):
+    def region(self, x0: float, y0: float, x1: float, y1: float) -> Region | None:
         """Pixel slices and centre coordinates of a box, clipped to the canvas.
 
         Returns ``None`` when the box misses the canvas. Working on the object's box
@@ -86,7 +88,7 @@ class Canvas:
         xs = np.arange(ix0, ix1, dtype=np.float32)[None, :] + 0.5
         return slice(iy0, iy1), slice(ix0, ix1), ys, xs
 
-    def paint(self, region, cov: np.ndarray, colour: ColourLike) -> None:
+    def paint(self, region: Region, cov: np.ndarray, colour: ColourLike) -> None:
         """Composite ``colour`` over the region with coverage ``cov`` (0..1).
 
         Args:
