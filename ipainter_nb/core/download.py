@@ -220,6 +220,8 @@ def download_file(
     """Fetch ``url`` into ``dest``; ``dest`` is replaced only by a complete, verified file.
 
     Args:
+        url: the address (http, https or file).
+        dest: the file to install.
         sha256: the expected SHA-256, checked when given. The sum of the installed file is
             recorded beside it (``dest.sha256``), and printed when none was known.
         opener: ``urllib.request.urlopen`` or a function like it (``opener(url, timeout=...)``).
@@ -227,10 +229,16 @@ def download_file(
         read_timeout: seconds without data before a transfer counts as stalled.
         retries: further tries after a network failure, a cut transfer or a 5xx answer,
             ``retry_wait`` seconds apart (doubling); not after a 4xx answer or a bad sum.
+        retry_wait: seconds before the first retry.
         check: called with the complete temporary file before it is installed; it raises
             (any ``IPainterError``) to refuse the file.
+        progress: show a progress bar.
 
-    Raises ``DownloadError`` naming the URL, what happened and what to do.
+    Returns:
+        ``dest``.
+
+    Raises:
+        DownloadError: naming the URL, what happened and what to do.
     """
     dest = Path(dest).expanduser()
     check_url(url)
