@@ -17,9 +17,8 @@ from ipainter_nb.core.composition import Composition, Layer
 from ipainter_nb.core.models import load_model
 from ipainter_nb.core.schedule_rule import frequency_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
-from ipainter_nb.widgets import Painter
+from ipainter_nb.widgets import Painter, painter_runs
 from ipainter_nb.widgets import app as app_module
-from ipainter_nb.widgets import painter_runs
 
 SHORT = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
 PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
