@@ -587,6 +587,24 @@ def test_a_drag_shows_a_new_draft(notebook: Notebook):
     assert abs(moved[0] - 3) <= 1 and abs(moved[1] - 2) <= 1, (top_before, top_after)
 
 
+def test_the_notebooks_open_without_a_jupytext_dialog(browser: Any, lab: LabServer):
+    """A user opens each shipped notebook, saved after its .py (as after running it): no dialog."""
+    for source in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        for path in (source, source.with_suffix(".py")):
+            (lab.notebooks / path.name).write_bytes(path.read_bytes())
+        newer = time.time() + 120
+        os.utime(lab.notebooks / source.name, (newer, newer))  # the notebook is newer than its .py
+        page = browser.new_page(viewport=WINDOW)
+        try:
+            page.goto(lab.url(f"lab/tree/{source.name}"), timeout=FIRST_LOAD_MS)
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=FIRST_LOAD_MS)
+            page.wait_for_timeout(1500)  # a dialog comes up after the notebook is read
+            dialogs = page.locator(".jp-Dialog")
+            assert dialogs.count() == 0, f"{source.name}: {dialogs.first.inner_text()!r}"
+        finally:
+            page.close()
+
+
 def test_a_reload_shows_no_dead_widget(notebook: Notebook):
     """Last of the module: reloading the page starts the page over (same kernel)."""
     page = notebook.page

@@ -294,23 +294,47 @@ class Painter(PainterRuns, W.VBox):
         return self.schedule_controls.current()
 
     def set_schedule(self, config: ScheduleConfig) -> None:
-        """Use ``config`` for the next paint (the controls show it)."""
+        """Use ``config`` for the next paint (the controls show it).
+
+        Args:
+            config: the schedule.
+
+        Raises:
+            TypeError: ``config`` is not a ``ScheduleConfig``.
+        """
         if not isinstance(config, ScheduleConfig):
             raise TypeError(f"expected a ScheduleConfig, got {type(config).__name__}")
         self.schedule_controls.show(config)
 
     def on_result(self, callback: Callable[[PaintResult], Any], remove: bool = False) -> None:
-        """Call ``callback(result)`` after each finished or stopped paint (on the worker thread)."""
+        """Call ``callback(result)`` after each finished or stopped paint (on the worker thread).
+
+        Args:
+            callback: takes the run's ``PaintResult``.
+            remove: unregister ``callback`` instead.
+        """
         self._result_handlers.register_callback(callback, remove=remove)
 
     def on_draft(self, callback: Callable[[PaintResult], Any], remove: bool = False) -> None:
-        """Call ``callback(result)`` after each draft that was shown (on the worker thread)."""
+        """Call ``callback(result)`` after each draft that was shown (on the worker thread).
+
+        Args:
+            callback: takes the draft's ``PaintResult``.
+            remove: unregister ``callback`` instead.
+        """
         self._draft_handlers.register_callback(callback, remove=remove)
 
     def load_model(self, name_or_path: str | Path | DiffusionModel) -> DiffusionModel | None:
         """Switch models (a preset name, a path or a loaded model); the schedule controls
         take its default schedule. On failure the one-line reason is shown, the previous
-        model is kept, and None is returned."""
+        model is kept, and None is returned.
+
+        Args:
+            name_or_path: a preset name, a checkpoint path or a loaded ``DiffusionModel``.
+
+        Returns:
+            The model now in use, or None when it could not be loaded.
+        """
         if self.busy:
             self._set_error("stop the run before switching models")
             self._refresh_model_options()
@@ -330,16 +354,41 @@ class Painter(PainterRuns, W.VBox):
 
     def save_run(self, index: int = 0, folder: str | Path | None = None, upscale: int | None = None) -> list[Path]:
         """Write every picture of run ``index`` (0 = newest, as in the gallery) as PNG,
-        ``upscale`` times larger with nearest neighbour (default: the gallery's choice)."""
+        ``upscale`` times larger with nearest neighbour (default: the gallery's choice).
+
+        Args:
+            index: which run (0 = newest).
+            folder: where to write (default: the "save to" field).
+            upscale: enlargement factor (default: the gallery's choice).
+
+        Returns:
+            The absolute paths written.
+        """
         return self.gallery.save(index, folder, upscale)
 
     def save_sample(self, k: int, folder: str | Path | None = None, upscale: int = 1) -> Path:
-        """Write picture ``k`` of the latest run as a PNG (atomically); return its absolute path."""
+        """Write picture ``k`` of the latest run as a PNG (atomically).
+
+        Args:
+            k: which picture of the run.
+            folder: where to write (default: the "save to" field).
+            upscale: enlargement factor (nearest neighbour).
+
+        Returns:
+            The absolute path written.
+        """
         return self.gallery.save_picture(0, k, folder, upscale)
 
     def save_composition(self, path: str | Path | None = None) -> Path:
         """Write the composition JSON with the paint settings and seed of the controls;
-        return its absolute path (shown next to the button)."""
+        return its absolute path (shown next to the button).
+
+        Args:
+            path: the JSON file (default: a new dated name in the "save to" folder).
+
+        Returns:
+            The absolute path written.
+        """
         out = Path(path) if path is not None else unique_path(self.out_dir.value, "composition", ".json")
         out = out.expanduser().resolve()
         out.parent.mkdir(parents=True, exist_ok=True)

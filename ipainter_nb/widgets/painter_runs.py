@@ -76,6 +76,12 @@ class PainterRuns:
         progress keeps moving while a cell waits, but clicks on the widget are handled
         only after the cell ends: in a notebook prefer ``paint()`` and read ``result``
         (or call ``wait()``) in a later cell.
+
+        Args:
+            wait: block until the run ends and return its result.
+
+        Returns:
+            None at once, or with ``wait=True`` the run's ``PaintResult`` (None if it failed).
         """
         job = self._start()
         if job is None:
@@ -83,7 +89,15 @@ class PainterRuns:
         return self.wait() if wait else None
 
     def wait(self, timeout: float | None = None) -> PaintResult | None:
-        """Block until the current paint (if any) ends; return its result (None if it failed)."""
+        """Block until the current paint (if any) ends.
+
+        Args:
+            timeout: seconds to wait at most (None: no limit).
+
+        Returns:
+            The run's ``PaintResult`` (the latest ``result`` when none is running), or None
+            when it failed or the timeout passed.
+        """
         job = self._paint_job
         if job is None:
             return self.result
