@@ -44,7 +44,7 @@ import torch
 from traitlets import Bool, Dict, Instance, Int, Unicode, link, observe
 
 from ipainter_nb.core.composition import Composition
-from ipainter_nb.core.models import DiffusionModel, load_model
+from ipainter_nb.core.models import DiffusionModel
 from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
@@ -53,7 +53,7 @@ from ipainter_nb.widgets.composer import Composer
 from ipainter_nb.widgets.draft import DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, DraftPanel
 from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, unique_path
 from ipainter_nb.widgets.messages import COLORS, first_line, message_html
-from ipainter_nb.widgets.models_menu import available_models
+from ipainter_nb.widgets.models_menu import ModelsMenu, available_models
 from ipainter_nb.widgets.painter_runs import PROGRESS_INTERVAL_S, PainterRuns
 from ipainter_nb.widgets.plots import FrequencyPanel
 from ipainter_nb.widgets.preview import LivePreview
@@ -69,7 +69,6 @@ MAX_SAMPLES = 8
 #: ``CLICK_PAUSE_S``, which merges the changes of one click.
 EDIT_PAUSE_S = 0.2
 CLICK_PAUSE_S = 0.02
-_CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
 #: Share of a run's wall time the live preview's kernel side may take (encoding frames).
 PREVIEW_SHARE = 0.01
 #: At most one preview frame this often during a run: each frame is also decoded and laid
@@ -80,7 +79,7 @@ PREVIEW_INTERVAL_S = 1.0
 SPECTRA_PER_S = 0.05
 
 
-class Painter(PainterRuns, W.VBox):
+class Painter(ModelsMenu, PainterRuns, W.VBox):
     """Compose, paint, watch, compare and save, in one widget.
 
     Args:
@@ -324,34 +323,6 @@ class Painter(PainterRuns, W.VBox):
         """
         self._draft_handlers.register_callback(callback, remove=remove)
 
-    def load_model(self, name_or_path: str | Path | DiffusionModel) -> DiffusionModel | None:
-        """Switch models (a preset name, a path or a loaded model); the schedule controls
-        take its default schedule. On failure the one-line reason is shown, the previous
-        model is kept, and None is returned.
-
-        Args:
-            name_or_path: a preset name, a checkpoint path or a loaded ``DiffusionModel``.
-
-        Returns:
-            The model now in use, or None when it could not be loaded.
-        """
-        if self.busy:
-            self._set_error("stop the run before switching models")
-            self._refresh_model_options()
-            return None
-        if isinstance(name_or_path, (str, Path)):
-            if not self._load(name_or_path):
-                self._refresh_model_options()
-                return None
-        else:
-            self._use_model(name_or_path)
-            self._set_ready_status()
-        self._refresh_model_options()
-        assert self.model is not None
-        self.set_schedule(self.model.default_schedule)
-        self._after_edit()
-        return self.model
-
     def save_run(self, index: int = 0, folder: str | Path | None = None, upscale: int | None = None) -> list[Path]:
         """Write every picture of run ``index`` (0 = newest, as in the gallery) as PNG,
         ``upscale`` times larger with nearest neighbour (default: the gallery's choice).
@@ -526,60 +497,7 @@ class Painter(PainterRuns, W.VBox):
         if self.load_model(change["new"]) is None:  # keep the trait true to the model in use
             self._set_model_name()
 
-    # ================================================================= models and settings
-
-    def _set_model_name(self) -> None:
-        self._syncing = True
-        try:
-            self.model_name = self.model.name if self.model is not None else ""
-        finally:
-            self._syncing = False
-
-    def _use_model(self, model: DiffusionModel) -> None:
-        self.worker.cancel(["draft", "plot"])  # drafts of the previous model are stale
-        self.model = model
-        self._set_model_name()
-        if hasattr(self, "schedule_controls"):
-            self.schedule_controls.model = model
-
-    def _load(self, name: str | Path, announce: bool = True) -> bool:
-        if announce:
-            self._set_status(f"loading {name}…")
-        try:
-            model = load_model(name, device=self._device)
-        except Exception as exc:  # missing or broken weights: say why in one line, keep what we had
-            kept = f"; keeping {self.model.name!r}" if self.model is not None else ""
-            self._set_error(f"could not load model {str(name)!r}{kept}: {first_line(exc)}")
-            if announce and self.model is not None:
-                self._set_ready_status()
-            return False
-        self._use_model(model)
-        self._set_error("")
-        self._set_status(f"model {model.name!r} loaded ({model.image_size}x{model.image_size}, "
-                         f"{model.num_train_steps} training steps)", "ok")
-        return True
-
-    def _refresh_model_options(self) -> None:
-        names = available_models()
-        options: list[tuple[str, str]] = [(name, name) for name in names]
-        current = None
-        if self.model is not None:
-            current = self.model.name if self.model.name in names else _CURRENT
-            if current == _CURRENT:
-                options.append((f"{self.model.name} (current)", _CURRENT))
-        self._syncing = True
-        try:
-            self.model_dropdown.options = options
-            self.model_dropdown.value = current if options else None
-        finally:
-            self._syncing = False
-
-    def _on_model_choice(self, change: Mapping[str, Any]) -> None:
-        if self._syncing or change["new"] in (None, _CURRENT):
-            return
-        if self.model is not None and change["new"] == self.model.name:
-            return
-        self.load_model(change["new"])
+    # ================================================================= settings
 
     def _current_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {"num_samples": int(self.num_samples)}
