@@ -107,7 +107,12 @@ class NonFiniteOutputError(IPainterError, FloatingPointError):
 
 def derive_seed(seed: int, k: int) -> int:
     """Seed of sample k in a run; sample 0 uses the seed itself, so a run of N with
-    seed s holds the pictures of N single runs with seeds derive_seed(s, k)."""
+    seed s holds the pictures of N single runs with seeds derive_seed(s, k).
+
+    Args:
+        seed: the run's seed.
+        k: the sample's index in the run.
+    """
     if k == 0:
         return seed
     return (seed + k * 0x9E3779B97F4A7C15) % (2**63)
@@ -115,7 +120,14 @@ def derive_seed(seed: int, k: int) -> int:
 
 def seeded_noise(seeds: Sequence[int], shape: Sequence[int], device: torch.device | str, dtype: torch.dtype) -> NoiseSource:
     """A noise source drawing sample i from a generator seeded with ``seeds[i]``; ``shape``
-    is one sample's (C,H,W)."""
+    is one sample's (C,H,W).
+
+    Args:
+        seeds: one seed per picture of the batch.
+        shape: the batch's shape, (n, 3, H, W).
+        device: where the noise is made.
+        dtype: its dtype.
+    """
     generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
     one = (1, *shape)
 
@@ -302,6 +314,11 @@ def auto_batch_size(model: PaintableModel, device: torch.device | str | None = N
 
     From the model's size (image side and channel count) and the device: on CUDA half the
     free memory, on CPU a fixed budget; capped where batching stops paying.
+
+    Args:
+        model: the model that will paint.
+        device: its device (default: the model's).
+        dtype: its dtype (default: the model's).
     """
     device = as_device(device) if device is not None else model.device
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
@@ -394,6 +411,7 @@ def paint(
         eta: stochasticity of the down steps in [0, 1] (see :func:`paint_steps`); None
             takes the ``ScheduleConfig``'s (given as ``times`` or the model's default),
             else 1 (DDPM steps).
+        dtype: the dtype of the sampler's arithmetic (the model keeps its own).
 
     Returns:
         A :class:`PaintResult`.

@@ -55,6 +55,9 @@ def hole_radius(keep: Any) -> int:
 
     Half the width of the widest part of the hole; 0 when nothing is generated. With
     nothing kept it is the picture's half-size (every structure is free).
+
+    Args:
+        keep: the keep mask (1 = keep), (1, H, W) or (H, W).
     """
     k = torch.as_tensor(np.asarray(keep.detach().cpu() if hasattr(keep, "detach") else keep), dtype=torch.float32)
     k = k.reshape(k.shape[-2], k.shape[-1]) > 0.5
@@ -75,6 +78,10 @@ def mask_frequency(keep: Any = None, image_size: int | None = None) -> float:
     A thin frame has a small inradius but long modes along it; the radius of the disc of
     equal area sees them (for a compact hole the two radii are close), so the larger of
     the two sets the scale.
+
+    Args:
+        keep: the keep mask (None: a hole a quarter of the picture across).
+        image_size: the picture side (default: the mask's).
     """
     if keep is None:
         if image_size is None:
@@ -96,7 +103,16 @@ def _power_at(f: float, size: int, beta: float, f0: float, pixel_var: float) -> 
 
 def band_snr_at(alphas_cumprod: Any, f: float, size: int, beta: float = DEFAULT_BETA, f0: float | None = None,
                 pixel_var: float = DEFAULT_PIXEL_VAR) -> np.ndarray:
-    """Forward SNR of the frequency ``f`` at every respaced t (shape (t_T,))."""
+    """Forward SNR of the frequency ``f`` at every respaced t (shape (t_T,)).
+
+    Args:
+        alphas_cumprod: ᾱ of each respaced level.
+        f: the frequency in cycles per pixel.
+        size: the picture side.
+        beta: the spectrum's exponent.
+        f0: its knee (None: one cycle per picture).
+        pixel_var: the pixel variance of the data.
+    """
     a = np.asarray(alphas_cumprod, dtype=np.float64)
     f0 = 1.0 / size if f0 is None else f0
     return a / (1 - a) * _power_at(f, size, beta, f0, pixel_var)
@@ -198,7 +214,13 @@ def frequency_schedule(
 
 
 def explain(config: ScheduleConfig, keep: Any = None, image_size: int | None = None) -> str:
-    """One line saying what the window is for (the band's frequency and wavelength)."""
+    """One line saying what the window is for (the band's frequency and wavelength).
+
+    Args:
+        config: the schedule whose window is explained.
+        keep: the mask it was chosen for.
+        image_size: the picture side (default: the mask's).
+    """
     size = image_size or (int(np.asarray(keep.shape)[-1]) if keep is not None else None)
     f = mask_frequency(keep, size)
     return (f"resample t={config.stop_resampling_at}..{config.start_resampling_at} of {config.t_T}: where the band of the "

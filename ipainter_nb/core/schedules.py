@@ -29,11 +29,12 @@ draws a schedule).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import UserInputError
+from .schedule_times import _check_t_T, _require_int, count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
     "ScheduleKind",
@@ -69,28 +70,6 @@ MAX_SCHEDULE_STEPS = 1_000_000
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _require_int(name: str, value: object) -> int:
-    # bool is an int subclass; True as a timestep count is always a mistake.
-    if not isinstance(value, bool):
-        try:
-            import numpy as np
-
-            if isinstance(value, np.integer):
-                return int(value)
-        except ImportError:  # pragma: no cover - numpy is a dependency
-            pass
-        if isinstance(value, int):
-            return value
-    raise UserInputError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-
-
-def _check_t_T(t_T: object) -> int:
-    t_T = _require_int("t_T", t_T)
-    if t_T <= 0:
-        raise UserInputError(f"t_T={t_T} is invalid: it must be a positive int (t_T >= 1)")
-    return t_T
 
 
 def _check_bound(name: str, value: object, t_T: int) -> int | None:
@@ -148,7 +127,15 @@ def _count_jump_starts(t_T: int, jump_length: int, stop: int | None, start: int 
 
 def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
                   stop_resampling_at: int | None = None, start_resampling_at: int | None = None) -> int:
-    """How many transitions ``repaint(...)`` with these (valid) settings has, computed without building it."""
+    """How many transitions ``repaint(...)`` with these (valid) settings has, computed without building it.
+
+    Args:
+        t_T: levels walked.
+        jump_length: steps travelled back up per jump.
+        jump_n_sample: times each stretch is denoised.
+        stop_resampling_at: no jump starts below this.
+        start_resampling_at: no jump starts above this.
+    """
     if jump_n_sample <= 1 or t_T <= 1:
         return t_T
     starts = _count_jump_starts(t_T, jump_length, stop_resampling_at, start_resampling_at)
@@ -225,6 +212,12 @@ def jump_points(
     They are the multiples of ``jump_length`` strictly below ``t_T - jump_length`` (so the
     climb never goes above ``t_T - 1``), including 0; only those in
     ``stop_resampling_at <= t <= start_resampling_at`` remain (a ``None`` bound is open).
+
+    Args:
+        t_T: levels walked.
+        jump_length: steps travelled back up per jump.
+        stop_resampling_at: no jump starts below this.
+        start_resampling_at: no jump starts above this.
     """
     t_T, jump_length, _, stop, start = _check_params(t_T, jump_length, 1, stop_resampling_at, start_resampling_at)
     return _jump_starts(t_T, jump_length, stop, start)
@@ -296,89 +289,6 @@ def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: s
 # --------------------------------------------------------------------------- inspection
 
 
-def count_steps(times: Sequence[int], direction: Literal["down", "up"] | None = None) -> int:
-    """Number of transitions in ``times``: all of them, or only ``"down"``/``"up"`` ones."""
-    if direction not in (None, "down", "up"):
-        raise UserInputError(f"direction={direction!r} is invalid: use 'down', 'up' or None")
-    n = 0
-    for t_last, t_cur in zip(times, times[1:]):
-        if direction is None or (direction == "down") == (t_cur < t_last):
-            n += 1
-    return n
-
-
-def count_nfe(times: Sequence[int]) -> int:
-    """Number of model calls (network function evaluations): the down steps of ``times``."""
-    return count_steps(times, "down")
-
-
-def resampling_window(times: Sequence[int]) -> tuple[int, int] | None:
-    """The range of t where resampling happens, or ``None`` for a schedule without jumps.
-
-    It is the range the up steps cover: from the lowest time a jump starts at to the
-    highest time a jump reaches. Every figure that shades "resampling" uses this.
-
-    >>> resampling_window(repaint(250, 10, 10, stop_resampling_at=100))
-    (100, 240)
-    """
-    ups = [(t_last, t_cur) for t_last, t_cur in zip(times, times[1:]) if t_cur > t_last]
-    if not ups:
-        return None
-    return min(a for a, _ in ups), max(b for _, b in ups)
-
-
-def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
-    """Check a user-supplied schedule and return it as a list of ints.
-
-    Rules: non-empty; integers only; starts at ``t_T - 1`` (``t_T`` defaults to
-    ``times[0] + 1``); never above ``t_T - 1``; ends at ``-1`` and reaches ``-1`` only
-    there; consecutive times differ (a step of more than one level is a strided step).
-    Errors name the index of the first bad element.
-
-    Args:
-        times: the levels visited.
-        t_T: the number of respaced levels (default ``times[0] + 1``).
-
-    Returns:
-        The schedule as a list of ints.
-
-    Raises:
-        UserInputError: the first rule broken, naming the index.
-    """
-    seq = list(times)
-    if not seq:
-        raise UserInputError("times is empty: a schedule needs at least [t_T - 1, ..., -1], e.g. schedules.plain(t_T)")
-    out: list[int] = []
-    for i, t in enumerate(seq):
-        if isinstance(t, bool):
-            raise UserInputError(f"times[{i}]={t!r} is not an int")
-        try:
-            ti = int(t)
-        except (TypeError, ValueError):
-            raise UserInputError(f"times[{i}]={t!r} is not an int") from None
-        if ti != t:
-            raise UserInputError(f"times[{i}]={t!r} is not an int")
-        out.append(ti)
-    t_T = _check_t_T(out[0] + 1 if t_T is None else t_T)
-    if out[0] != t_T - 1:
-        raise UserInputError(f"times[0]={out[0]} must be t_T - 1 = {t_T - 1}")
-    for i, t in enumerate(out):
-        if t > t_T - 1:
-            raise UserInputError(f"times[{i}]={t} is above t_T - 1 = {t_T - 1}")
-        if t < -1:
-            raise UserInputError(f"times[{i}]={t} is below -1")
-        if t == -1 and i != len(out) - 1:
-            raise UserInputError(f"times[{i}]=-1 before the end: -1 (the clean image) must come last")
-        if i > 0 and t == out[i - 1]:
-            raise UserInputError(f"times[{i}]={t} repeats times[{i - 1}]: every step must go down (a model call) or up "
-                                 "(forward noise)")
-    if out[-1] != -1:
-        raise UserInputError(f"times[{len(out) - 1}]={out[-1]}: a schedule must end at -1")
-    return out
-
-
-# --------------------------------------------------------------------------- config
-
 _AUTO = "auto"
 _FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride")
 
@@ -416,6 +326,7 @@ class ScheduleConfig:
         stride: above the highest level a jump reaches, the walk goes down ``stride``
             levels per model call (a strided walk, DDIM-style: ``t_T / stride`` calls
             where nothing is resampled); ``1`` (default) visits every level as RePaint.
+        kind: the old spelling of the schedule's kind, still accepted: it must agree with the numbers.
 
     ``kind`` is read from the numbers (see :attr:`kind`). The old spelling
     ``ScheduleConfig(kind="plain" | "repaint" | "truncated", ...)`` is still accepted:

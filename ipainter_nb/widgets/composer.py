@@ -57,10 +57,14 @@ _MASK_RGBA = (255, 64, 160, 110)  # tint of the region the model will generate
 
 
 def default_display_scale(width: int, height: int) -> int:
-    """How much the canvas is enlarged on screen: 64 px -> x6 (384), 256 px -> x2 (512).
+    """Screen pixels per canvas pixel: 64 px -> x6 (384), 256 px -> x2 (512).
 
     An integer factor keeps every canvas pixel the same size on screen; at most 512 px
     (the notebook column) and never more than x6.
+
+    Args:
+        width: canvas width in canvas pixels.
+        height: canvas height in canvas pixels.
     """
     return max(1, min(6, 512 // max(width, height)))
 
@@ -79,11 +83,14 @@ class _Drag:
 class Composer(ComposerEdits, W.VBox):
     """Place, move, scale, flip, reorder and delete cutouts on a canvas, with undo.
 
-    ``composition``: the composition to edit (default: a new empty one of ``size``).
-    ``cutouts``: what the palette offers: ``"demo"`` (the shipped pack), a folder, a
-    mapping of name -> path or PIL image, or ``None`` for an empty palette.
-    ``display_scale``: screen pixels per canvas pixel (default: ``default_display_scale``).
-    ``max_fps``: cap on redraws per second while dragging, scrolling or sliding.
+    Args:
+        composition: the composition to edit (default: a new empty one of ``size``).
+        size: canvas size, ``n`` or ``(width, height)``, of that new composition.
+        cutouts: what the palette offers: ``"demo"`` (the shipped pack), a folder, a
+            mapping of name -> path or PIL image, or ``None`` for an empty palette.
+        display_scale: screen pixels per canvas pixel (default: ``default_display_scale``).
+        max_fps: cap (> 0) on redraws per second while dragging, scrolling or sliding.
+        **kwargs: passed on to ``ipywidgets.VBox`` (e.g. ``layout``).
 
     >>> composer = Composer(size=64)
     >>> sun = composer.add_cutout("sun")            # centred, on top, selected
@@ -281,7 +288,11 @@ class Composer(ComposerEdits, W.VBox):
         self._on_composition_changed(new)
 
     def set_composition(self, composition: Composition) -> None:
-        """Edit another composition (e.g. one loaded from JSON): ``composer.composition = it``."""
+        """Edit another composition (e.g. one loaded from JSON): ``composer.composition = it``.
+
+        Args:
+            composition: the composition to edit from now on (selection and undo are cleared).
+        """
         self.composition = composition
 
     @validate("selected")
@@ -311,7 +322,12 @@ class Composer(ComposerEdits, W.VBox):
 
     def on_mouse_down(self, x: float, y: float) -> None:
         """Select the topmost layer with a visible pixel under (x, y) display pixels and
-        start dragging it; on a transparent spot, select nothing."""
+        start dragging it; on a transparent spot, select nothing.
+
+        Args:
+            x: pointer position from the canvas' left edge, in display pixels.
+            y: pointer position from the canvas' top edge, in display pixels.
+        """
         self._end_drag()
         s = self._scale
         layer = self._comp.layer_at(x / s, y / s)
@@ -320,7 +336,12 @@ class Composer(ComposerEdits, W.VBox):
             self._drag = _Drag(layer, x, y, layer.x, layer.y, self._snapshot())
 
     def on_mouse_move(self, x: float, y: float) -> None:
-        """While dragging, move the layer by the mouse's travel / display scale."""
+        """While dragging, move the layer by the mouse's travel / display scale.
+
+        Args:
+            x: pointer position from the canvas' left edge, in display pixels.
+            y: pointer position from the canvas' top edge, in display pixels.
+        """
         drag = self._drag
         if drag is None or drag.layer not in self._comp:
             return
@@ -340,17 +361,32 @@ class Composer(ComposerEdits, W.VBox):
             self._continuous = False
 
     def on_mouse_up(self, x: float, y: float) -> None:
-        """Finish a drag at (x, y) and draw its final frame."""
+        """Finish a drag at (x, y) and draw its final frame.
+
+        Args:
+            x: pointer position where the button went up, in display pixels.
+            y: pointer position where the button went up, in display pixels.
+        """
         if self._drag is not None:
             self.on_mouse_move(x, y)
         self._end_drag()
 
     def on_mouse_out(self, x: float, y: float) -> None:
-        """The pointer left the canvas: the button-up would be missed, so finish the drag here."""
+        """The pointer left the canvas: the button-up would be missed, so finish the drag here.
+
+        Args:
+            x: last pointer position reported on the canvas, in display pixels.
+            y: last pointer position reported on the canvas, in display pixels.
+        """
         self.on_mouse_up(x, y)
 
     def on_mouse_wheel(self, dx: float, dy: float) -> None:
-        """Scale the selected layer: wheel up enlarges (about 16% per notch of 100 px)."""
+        """Scale the selected layer: wheel up enlarges (about 16% per notch of 100 px).
+
+        Args:
+            dx: horizontal wheel travel (ignored).
+            dy: vertical wheel travel in pixels; negative (wheel up) enlarges, positive shrinks.
+        """
         layer = self._current()
         if layer is None or not dy:
             return
@@ -364,7 +400,14 @@ class Composer(ComposerEdits, W.VBox):
     def on_key_down(self, key: str, shift_key: bool = False, ctrl_key: bool = False, meta_key: bool = False) -> bool:
         """Keyboard on the focused canvas: Delete/Backspace, f (flip), [ ] (order),
         + and - (scale), Ctrl/Cmd+Z (undo), Ctrl/Cmd+Shift+Z or Ctrl+Y (redo), arrows
-        (nudge; Shift: 8 px), Escape (deselect). Returns whether the key did something."""
+        (nudge; Shift: 8 px), Escape (deselect). Returns whether the key did something.
+
+        Args:
+            key: the browser's ``KeyboardEvent.key`` (e.g. ``"f"``, ``"Delete"``, ``"ArrowUp"``).
+            shift_key: Shift was held (redo with Ctrl/Cmd+Z, 8 px arrow nudges).
+            ctrl_key: Ctrl was held (undo/redo shortcuts; other keys are then ignored).
+            meta_key: Cmd (macOS) was held; counts as Ctrl.
+        """
         command = ctrl_key or meta_key
         lower = key.lower()
         if command and lower == "z":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +75,7 @@ class ComposerEdits:
         def _set_message(self, level: str, text: str) -> None: ...
         def _sync_controls(self) -> None: ...
         def _draw(self, picture: bool = True) -> None: ...
-        def hold_trait_notifications(self) -> Any: ...
+        hold_trait_notifications: Callable[[], Any]
 
     @property
     def _comp(self) -> Composition:
@@ -95,7 +95,11 @@ class ComposerEdits:
 
     def add_cutout_folder(self, path: PathLike) -> list[str]:
         """Add every image file of a folder to the palette (sorted by name); return their
-        palette names. Unreadable files are skipped and named in the status line."""
+        palette names. Unreadable files are skipped and named in the status line.
+
+        Args:
+            path: the folder to read (not recursive).
+        """
         intake = self.palette.add_folder(path)
         self._report(intake)
         return intake.names
@@ -107,11 +111,21 @@ class ComposerEdits:
         A file that is not an image, or is huge, is refused with a message in the status
         line and changes nothing; the others are still placed. A picture already in the
         palette is placed again from its existing entry.
+
+        Args:
+            value: the upload widget's value: a sequence of file dicts (``name``, ``content``, ...).
         """
         return self.place_intake(self.palette.add_upload(value))
 
     def place_intake(self, intake: Intake) -> list[Layer]:
-        """Place every cutout an ``Intake`` names (one undo step) and report it in the status line."""
+        """Place every cutout an ``Intake`` names (one undo step) and report it in the status line.
+
+        Args:
+            intake: what a palette addition produced (names added, duplicates, problems).
+
+        Returns:
+            The new layers, in the order of ``intake.names``.
+        """
         layers: list[Layer] = []
         if intake.names:
             self._end_drag()
@@ -136,6 +150,13 @@ class ComposerEdits:
         canvas). A cutout larger
         than the canvas is first reduced to the canvas' size, so that ``scale`` 1 never
         exceeds the canvas and the scale control's range covers every useful size.
+
+        Args:
+            name: the palette entry to place; KeyError if the palette has none by that name.
+            x: left edge in canvas pixels (default: centred horizontally).
+            y: top edge in canvas pixels (default: centred vertically).
+            scale: size factor of the cutout (default: ``fitting_scale``).
+            flip: mirror the cutout left-right.
         """
         self.palette.image(name)  # KeyError naming what the palette has
         self._end_drag()
@@ -143,7 +164,16 @@ class ComposerEdits:
         return self._place(name, x, y, scale, flip)
 
     def load_layout(self, entries: Iterable[Mapping[str, Any]]) -> list[Layer]:
-        """Place several cutouts at once (e.g. ``demo.cutouts.demo_layout()``), one undo step."""
+        """Place several cutouts at once (e.g. ``demo.cutouts.demo_layout()``), one undo step.
+
+        Args:
+            entries: mappings with a palette ``name`` and optional ``x``, ``y``, ``scale``
+                and ``flip`` (as ``add_cutout`` takes them); KeyError, and nothing placed,
+                when a name is not in the palette.
+
+        Returns:
+            The new layers, bottom to top.
+        """
         entries = list(entries)
         for entry in entries:
             if entry.get("name") not in self.palette:
@@ -180,7 +210,11 @@ class ComposerEdits:
         return layer
 
     def select(self, layer: Layer | None) -> None:
-        """Select a layer of the composition (or None); only the overlay is redrawn."""
+        """Select a layer of the composition (or None); only the overlay is redrawn.
+
+        Args:
+            layer: a layer of ``composition`` (ValueError otherwise), or None to deselect.
+        """
         self.selected = layer
 
     def delete_selected(self) -> bool:
@@ -227,6 +261,9 @@ class ComposerEdits:
         to the largest size the composition accepts; False when nothing is selected.
 
         Consecutive calls on the same layer (a slider drag, wheel turns) are one undo step.
+
+        Args:
+            scale: the new size factor of the selected layer (1 = the cutout's own size).
         """
         layer = self._current()
         if layer is None:
@@ -249,7 +286,15 @@ class ComposerEdits:
         return True
 
     def nudge(self, dx: int, dy: int) -> bool:
-        """Move the selected layer by (dx, dy) canvas pixels (arrow keys); one undo step per run."""
+        """Move the selected layer by (dx, dy) canvas pixels (arrow keys); one undo step per run.
+
+        Args:
+            dx: canvas pixels to the right (negative: left).
+            dy: canvas pixels down (negative: up).
+
+        Returns:
+            False when nothing is selected.
+        """
         layer = self._current()
         if layer is None:
             return False

@@ -34,7 +34,16 @@ _SAVE_SIZES = [("native size", 1), ("×4 (nearest)", 4)]
 
 def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:
     """``folder/stem_<date-time><suffix>`` as an absolute path that does not exist yet
-    (two saves in the same second get ``-2``, ``-3``, ...); the folder is created."""
+    (two saves in the same second get ``-2``, ``-3``, ...); the folder is created.
+
+    Args:
+        folder: the directory (``~`` is expanded); created with its parents if missing.
+        stem: start of the file name, before the date and time (e.g. ``"composition"``).
+        suffix: the file extension with its dot (e.g. ``".png"``).
+
+    Returns:
+        The absolute path, free at the time of the call.
+    """
     directory = Path(folder).expanduser().resolve()
     directory.mkdir(parents=True, exist_ok=True)
     base = f"{stem}_{time.strftime('%Y%m%d-%H%M%S')}"
@@ -46,7 +55,15 @@ def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:
 
 @dataclass
 class Run:
-    """One finished or stopped paint, with what it took to make it."""
+    """One finished or stopped paint, with what it took to make it.
+
+    Attributes:
+        number: the run's number in its gallery (1 for the first run, counting up).
+        result: the paint's ``PaintResult`` (pictures, model calls, time, ``stopped``).
+        schedule: the schedule it was painted with.
+        seed: the seed of the paint (picture k used ``derive_seed(seed, k)``).
+        model_name: name of the model that painted it.
+    """
 
     number: int
     result: PaintResult
@@ -56,6 +73,7 @@ class Run:
 
     @property
     def stopped(self) -> bool:
+        """True when the run was stopped before the end of its schedule."""
         return bool(self.result.stopped)
 
     def caption(self) -> str:
@@ -138,10 +156,23 @@ class Gallery(W.VBox):
 
     @property
     def capacity(self) -> int:
+        """How many runs the gallery holds (and has entries for); older runs are dropped."""
         return len(self._slots)
 
     def add(self, result: PaintResult, schedule: ScheduleConfig, seed: int, model_name: str) -> Run:
-        """File a finished or stopped run as the newest; the oldest beyond ``capacity`` goes."""
+        """File a finished or stopped run as the newest; the oldest beyond ``capacity`` goes.
+
+        Safe to call from the painting thread: it only fills in widgets built beforehand.
+
+        Args:
+            result: the run's pictures and statistics.
+            schedule: the schedule it was painted with (shown in the caption).
+            seed: the seed it was painted with (shown, and part of the saved file names).
+            model_name: the model that painted it (shown in the caption).
+
+        Returns:
+            The new ``Run``, numbered one more than the previous one.
+        """
         with self._lock:
             self._count += 1
             run = Run(self._count, result, schedule, seed, model_name)
@@ -163,12 +194,28 @@ class Gallery(W.VBox):
         return run
 
     def save(self, index: int = 0, folder: str | Path | None = None, upscale: int | None = None) -> list[Path]:
-        """Write every picture of run ``index`` as PNG (atomically); return their absolute paths."""
+        """Write every picture of run ``index`` as PNG (atomically); return their absolute paths.
+
+        Args:
+            index: which run, 0 = newest; UserInputError when the gallery has no such run.
+            folder: where to write (default: the gallery's folder, the "save to" field).
+            upscale: enlargement factor, nearest neighbour (default: the ``save_size`` choice).
+        """
         run = self._run(index)
         return [self.save_picture(index, k, folder, upscale) for k in range(run.result.samples.shape[0])]
 
     def save_picture(self, index: int, k: int, folder: str | Path | None = None, upscale: int | None = None) -> Path:
-        """Write picture ``k`` of run ``index``, ``upscale`` times larger (default: ``save_size``)."""
+        """Write picture ``k`` of run ``index``, ``upscale`` times larger (default: ``save_size``).
+
+        Args:
+            index: which run, 0 = newest; UserInputError when the gallery has no such run.
+            k: which picture of that run; UserInputError when it has no such picture.
+            folder: where to write (default: the gallery's folder, the "save to" field).
+            upscale: enlargement factor, nearest neighbour (default: the ``save_size`` choice).
+
+        Returns:
+            The absolute path of the PNG written (atomically, under a new dated name).
+        """
         run = self._run(index)
         n = run.result.samples.shape[0]
         if not 0 <= k < n:

@@ -8,7 +8,7 @@ dropdown, schedule controls, status and error lines) and the state it reads (``b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +48,8 @@ class ModelsMenu:
         worker: Any
         model_dropdown: Any
         schedule_controls: Any
+        set_schedule: Callable[[ScheduleConfig], None]
 
-        def set_schedule(self, config: ScheduleConfig) -> None: ...
         def _after_edit(self) -> None: ...
         def _set_ready_status(self) -> None: ...
         def _set_status(self, text: str, level: str = "info") -> None: ...

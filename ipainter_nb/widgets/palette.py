@@ -63,16 +63,22 @@ _UPLOAD_STYLE = f"""<style>
 
 @dataclass
 class Intake:
-    """What one load (a folder, a mapping of images, an upload) did to the palette."""
+    """What one load (a folder, a mapping of images, an upload) did to the palette.
 
-    #: Palette names of the readable cutouts, in the order given (an already present
-    #: picture gives the name of the entry that holds it).
+    Attributes:
+        names: palette names of the readable cutouts, in the order given (an already
+            present picture gives the name of the entry that holds it).
+        duplicates: those of ``names`` that were already in the palette (nothing was
+            added for them).
+        problems: one message per file that was refused (unreadable, too big, fully
+            transparent).
+        notes: what loading changed in the files that were taken (converted modes,
+            downscaling).
+    """
+
     names: list[str] = field(default_factory=list)
-    #: Those of ``names`` that were already in the palette (nothing was added for them).
     duplicates: list[str] = field(default_factory=list)
-    #: One message per file that was refused (unreadable, too big, fully transparent).
     problems: list[str] = field(default_factory=list)
-    #: What loading changed in the files that were taken (converted modes, downscaling).
     notes: list[str] = field(default_factory=list)
 
 
@@ -124,9 +130,11 @@ def _thumbnail_png(image: Image.Image) -> bytes:
 class Palette(W.VBox):
     """Cutouts to place, as thumbnail buttons that wrap, and an upload button.
 
-    ``cutouts``: ``"demo"`` (the shipped pack), a folder of images, a mapping of
-    name -> path or PIL image, or ``None`` for an empty palette. What loading that source
-    did is in ``palette.first_intake`` (files skipped, conversions).
+    Args:
+        cutouts: ``"demo"`` (the shipped pack), a folder of images, a mapping of
+            name -> path or PIL image, or ``None`` for an empty palette. What loading that
+            source did is in ``palette.first_intake`` (files skipped, conversions).
+        **kwargs: passed on to ``ipywidgets.VBox`` (default ``layout``: the full width).
 
     >>> palette = Palette()
     >>> palette.on_pick(lambda name: print("place", name))
@@ -176,7 +184,11 @@ class Palette(W.VBox):
         return len(self._images)
 
     def image(self, name: str) -> Image.Image:
-        """The RGBA cutout called ``name``; KeyError lists what the palette has."""
+        """The RGBA cutout called ``name``; KeyError lists what the palette has.
+
+        Args:
+            name: a palette name (see ``names``).
+        """
         try:
             return self._images[name]
         except KeyError:
@@ -185,15 +197,29 @@ class Palette(W.VBox):
     # ------------------------------------------------------------------ events
 
     def on_pick(self, callback: Callable[[str], Any], remove: bool = False) -> None:
-        """Call ``callback(name)`` when a cutout's button is clicked (``remove=True`` stops)."""
+        """Call ``callback(name)`` when a cutout's button is clicked (``remove=True`` stops).
+
+        Args:
+            callback: takes the picked cutout's palette name.
+            remove: unregister ``callback`` instead.
+        """
         self._pick_callbacks.register_callback(callback, remove=remove)
 
     def on_upload(self, callback: Callable[[Intake], Any], remove: bool = False) -> None:
-        """Call ``callback(intake)`` after the user uploaded files (``remove=True`` stops)."""
+        """Call ``callback(intake)`` after the user uploaded files (``remove=True`` stops).
+
+        Args:
+            callback: takes the upload's ``Intake`` (names added, duplicates, problems).
+            remove: unregister ``callback`` instead.
+        """
         self._upload_callbacks.register_callback(callback, remove=remove)
 
     def pick(self, name: str) -> None:
-        """Tell the listeners that ``name`` was picked (what a click on its button does)."""
+        """Tell the listeners that ``name`` was picked (what a click on its button does).
+
+        Args:
+            name: a palette name; KeyError, and no listener called, when there is none.
+        """
         self.image(name)  # an unknown name fails here, naming what there is
         self._pick_callbacks(name)
 
@@ -202,7 +228,13 @@ class Palette(W.VBox):
     def add(self, name: str, image: Image.Image) -> str:
         """Put an RGBA image in the palette under ``name`` (made unique); return the name it
         is under. A picture already in the palette is not added again: its entry's name is
-        returned."""
+        returned.
+
+        Args:
+            name: the wanted name; ``-2``, ``-3``, ... is appended when it is taken, and a
+                blank name becomes ``"cutout"``.
+            image: the cutout, already RGBA (no checks or conversion are done here).
+        """
         return self._add(name, image)[0]
 
     def _add(self, name: str, image: Image.Image) -> tuple[str, bool]:
@@ -228,7 +260,15 @@ class Palette(W.VBox):
         return item
 
     def add_sources(self, sources: Mapping[str, PathLike | Image.Image | bytes]) -> Intake:
-        """Add name -> file, PIL image or file bytes; unreadable ones are named in the intake."""
+        """Add name -> file, PIL image or file bytes; unreadable ones are named in the intake.
+
+        Args:
+            sources: palette name -> image file path, PIL image or encoded file bytes; each
+                goes through the upload size checks and ``load_rgba``.
+
+        Returns:
+            What was added, already present, refused and converted.
+        """
         intake = Intake()
         for name, source in sources.items():
             # messages name the file the user can go and fix
@@ -238,7 +278,11 @@ class Palette(W.VBox):
 
     def add_folder(self, path: PathLike) -> Intake:
         """Add every image file of a folder (sorted by name); unreadable ones are named in
-        the intake. NotADirectoryError when ``path`` is not a folder."""
+        the intake. NotADirectoryError when ``path`` is not a folder.
+
+        Args:
+            path: the folder; its image files (not subfolders) are named by their stem.
+        """
         folder = Path(path)
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder}: not a folder of cutout images")
@@ -247,7 +291,12 @@ class Palette(W.VBox):
 
     def add_upload(self, value: Sequence[Any]) -> Intake:
         """Add uploaded files (ipywidgets 8 ``FileUpload.value``: dicts with "name" and
-        "content"); a refused file (not an image, too big) is named in the intake."""
+        "content"); a refused file (not an image, too big) is named in the intake.
+
+        Args:
+            value: the upload widget's value: mappings (or objects) with ``name`` and
+                ``content`` (the file's bytes); each is named by its file name's stem.
+        """
         intake = Intake()
         for entry in value:
             get = entry.get if isinstance(entry, Mapping) else partial(getattr, entry)
@@ -284,8 +333,15 @@ class Palette(W.VBox):
 
 def describe_intake(intake: Intake, placed: Sequence[str] = ()) -> tuple[str, str]:
     """(level, text) for a status line: "error" when files were refused, "warning" when
-    loading changed a file (conversions, downscaling), "ok" otherwise; ``placed`` names the
-    layers put on the canvas."""
+    loading changed a file (conversions, downscaling), "ok" otherwise.
+
+    Args:
+        intake: what a palette load did (names, duplicates, problems, notes).
+        placed: names of the layers put on the canvas from it ("Added ..." in the text).
+
+    Returns:
+        ``(level, text)``; ``text`` is empty when there is nothing to say.
+    """
     parts = ["Not added:", *intake.problems] if intake.problems else []
     if placed:
         parts.append(f"Added {', '.join(placed)}.")

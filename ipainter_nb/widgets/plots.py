@@ -58,6 +58,7 @@ class FrequencyPanel(widgets.VBox):
         n_curves: the spectrum of the predicted x0 is recorded at about this many evenly
             spaced levels t (at the latest visit of each, so after resampling the curve
             shows the resampled prediction), plus the last step.
+        n_bands: how many frequency bands the band-SNR plot splits the picture into.
         dpi: resolution of the PNGs.
         clock: the time source (seconds); replaceable in tests.
         render_thread: draw on the helper thread (default); False draws on the thread that
@@ -105,6 +106,15 @@ class FrequencyPanel(widgets.VBox):
         """Redraw only the band-SNR plot (e.g. when the schedule controls change).
 
         Nothing is drawn when picture, schedule and noise schedule are those of the last call.
+        A plot that cannot be drawn (e.g. too many bands for a tiny picture) is reported
+        in the caption instead.
+
+        Args:
+            image: the picture whose spectrum sets the SNR, (3, H, W).
+            schedule_config: the schedule whose resampling window is shaded (a
+                ``ScheduleConfig`` or its list of times), or None for no marking.
+            alphas_cumprod: ᾱ of each level, in the schedule's units
+                (``model.alphas_cumprod(t_T)``).
         """
         key = _snr_key(image, schedule_config, alphas_cumprod)
         if key == self._snr_key:
@@ -118,7 +128,15 @@ class FrequencyPanel(widgets.VBox):
         self._snr_key = key
 
     def reset(self, image: Any, schedule_config: ScheduleConfig | Sequence[int] | None, alphas_cumprod: Any) -> None:
-        """Start a run: draw the band SNR of ``image`` and clear the spectra."""
+        """Start a run: draw the band SNR of ``image`` and clear the spectra.
+
+        Args:
+            image: the picture being painted (the composition's render), (3, H, W).
+            schedule_config: the run's schedule (a ``ScheduleConfig`` or its list of
+                times, whose first is ``t_T - 1``): it sets the levels at which spectra
+                are recorded. None: taken from the first step.
+            alphas_cumprod: ᾱ of each level, in the schedule's units.
+        """
         self.wait_rendered()  # a late drawing of the previous run must not land after this
         had_spectra = bool(self._spectra)
         self._spectra = {}
@@ -136,7 +154,12 @@ class FrequencyPanel(widgets.VBox):
             self._draw([])
 
     def on_step(self, step: Step) -> None:
-        """``paint()`` callback: record the x0 spectrum at sampled levels, re-render at most max_fps."""
+        """``paint()`` callback: record the x0 spectrum at sampled levels, re-render at most max_fps.
+
+        Args:
+            step: the sampler's step; one without an ``x0_pred`` is ignored, the last
+                step of the schedule is always recorded and drawn.
+        """
         if step.x0_pred is None:
             return None
         if self._stride is None:  # reset() was not called: the first step is at t_T - 1
@@ -154,7 +177,13 @@ class FrequencyPanel(widgets.VBox):
         return None
 
     def finish(self, result: PaintResult) -> None:
-        """Draw the final spectra (including the result's, if the run stopped early) and a caption."""
+        """Draw the final spectra (including the result's, if the run stopped early) and a caption.
+
+        Waits for the drawing; the caption gives the result's share of high-frequency energy.
+
+        Args:
+            result: the run's ``PaintResult``.
+        """
         if result.stopped or not self._spectra:
             last_t = min(self._spectra) if self._spectra else 0
             freqs, power = radial_power_spectrum(result.samples)
@@ -178,7 +207,11 @@ class FrequencyPanel(widgets.VBox):
             return [self._spectra[t] for t in sorted(self._spectra, reverse=True)]
 
     def wait_rendered(self, timeout: float | None = None) -> None:
-        """Wait until the requested drawings are on screen."""
+        """Wait until the requested drawings are on screen.
+
+        Args:
+            timeout: seconds to wait at most (None: until the helper thread ends).
+        """
         worker = self._worker
         if worker is not None:
             worker.join(timeout)

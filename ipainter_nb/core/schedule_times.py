@@ -1,0 +1,134 @@
+"""Reading a schedule's list of times: its model calls, its resampling window, its validity.
+
+A schedule is the list of times the sampler visits, ending at -1: a step to a lower time is
+one model call, a step to a higher one a jump back (forward noise). These functions take
+such a list from anywhere (``schedules.repaint``, a ``ScheduleConfig``, a user's own list);
+``ipainter_nb.core.schedules`` re-exports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from ..errors import UserInputError
+
+__all__ = ["count_steps", "count_nfe", "resampling_window", "validate_times"]
+
+
+def _require_int(name: str, value: object) -> int:
+    # bool is an int subclass; True as a timestep count is always a mistake.
+    if not isinstance(value, bool):
+        try:
+            import numpy as np
+
+            if isinstance(value, np.integer):
+                return int(value)
+        except ImportError:  # pragma: no cover - numpy is a dependency
+            pass
+        if isinstance(value, int):
+            return value
+    raise UserInputError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+
+
+def _check_t_T(t_T: object) -> int:
+    t_T = _require_int("t_T", t_T)
+    if t_T <= 0:
+        raise UserInputError(f"t_T={t_T} is invalid: it must be a positive int (t_T >= 1)")
+    return t_T
+
+
+def count_steps(times: Sequence[int], direction: Literal["down", "up"] | None = None) -> int:
+    """Number of transitions in ``times``: all of them, or only ``"down"``/``"up"`` ones.
+
+    Args:
+        times: a schedule's times.
+        direction: ``down``, ``up`` or None for all.
+    """
+    if direction not in (None, "down", "up"):
+        raise UserInputError(f"direction={direction!r} is invalid: use 'down', 'up' or None")
+    n = 0
+    for t_last, t_cur in zip(times, times[1:]):
+        if direction is None or (direction == "down") == (t_cur < t_last):
+            n += 1
+    return n
+
+
+def count_nfe(times: Sequence[int]) -> int:
+    """Number of model calls (network function evaluations): the down steps of ``times``.
+
+    Args:
+        times: a schedule's times.
+    """
+    return count_steps(times, "down")
+
+
+def resampling_window(times: Sequence[int]) -> tuple[int, int] | None:
+    """The range of t where resampling happens, or ``None`` for a schedule without jumps.
+
+    It is the range the up steps cover: from the lowest time a jump starts at to the
+    highest time a jump reaches. Every figure that shades "resampling" uses this.
+
+    >>> resampling_window(repaint(250, 10, 10, stop_resampling_at=100))
+    (100, 240)
+
+    Args:
+        times: a schedule's times.
+    """
+    ups = [(t_last, t_cur) for t_last, t_cur in zip(times, times[1:]) if t_cur > t_last]
+    if not ups:
+        return None
+    return min(a for a, _ in ups), max(b for _, b in ups)
+
+
+def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
+    """Check a user-supplied schedule and return it as a list of ints.
+
+    Rules: non-empty; integers only; starts at ``t_T - 1`` (``t_T`` defaults to
+    ``times[0] + 1``); never above ``t_T - 1``; ends at ``-1`` and reaches ``-1`` only
+    there; consecutive times differ (a step of more than one level is a strided step).
+    Errors name the index of the first bad element.
+
+    Args:
+        times: the levels visited.
+        t_T: the number of respaced levels (default ``times[0] + 1``).
+
+    Returns:
+        The schedule as a list of ints.
+
+    Raises:
+        UserInputError: the first rule broken, naming the index.
+    """
+    seq = list(times)
+    if not seq:
+        raise UserInputError("times is empty: a schedule needs at least [t_T - 1, ..., -1], e.g. schedules.plain(t_T)")
+    out: list[int] = []
+    for i, t in enumerate(seq):
+        if isinstance(t, bool):
+            raise UserInputError(f"times[{i}]={t!r} is not an int")
+        try:
+            ti = int(t)
+        except (TypeError, ValueError):
+            raise UserInputError(f"times[{i}]={t!r} is not an int") from None
+        if ti != t:
+            raise UserInputError(f"times[{i}]={t!r} is not an int")
+        out.append(ti)
+    t_T = _check_t_T(out[0] + 1 if t_T is None else t_T)
+    if out[0] != t_T - 1:
+        raise UserInputError(f"times[0]={out[0]} must be t_T - 1 = {t_T - 1}")
+    for i, t in enumerate(out):
+        if t > t_T - 1:
+            raise UserInputError(f"times[{i}]={t} is above t_T - 1 = {t_T - 1}")
+        if t < -1:
+            raise UserInputError(f"times[{i}]={t} is below -1")
+        if t == -1 and i != len(out) - 1:
+            raise UserInputError(f"times[{i}]=-1 before the end: -1 (the clean image) must come last")
+        if i > 0 and t == out[i - 1]:
+            raise UserInputError(f"times[{i}]={t} repeats times[{i - 1}]: every step must go down (a model call) or up "
+                                 "(forward noise)")
+    if out[-1] != -1:
+        raise UserInputError(f"times[{len(out) - 1}]={out[-1]}: a schedule must end at -1")
+    return out
+
+
+# --------------------------------------------------------------------------- config
