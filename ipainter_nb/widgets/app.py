@@ -95,6 +95,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         drafts: start with live drafts on (``draft_enabled``).
         edit_pause_s: how long the edits must pause before a draft and the band-SNR plot
             follow them.
+        **kwargs: passed on to ``ipywidgets.VBox`` (e.g. ``layout``).
 
     Programmatic use (notebooks, tests): ``paint()``, ``wait()``, ``stop()``, ``result``,
     ``runs``, ``composition``, ``schedule_config``, ``set_schedule(config)``,

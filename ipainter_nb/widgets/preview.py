@@ -59,6 +59,13 @@ def encode_png(rgb: np.ndarray, scale: int = 1) -> bytes:
     For images shown where no ``PIXELATED_CLASS`` style applies (``scale`` > 1 enlarges
     in the file instead); compress_level=1 because these PNGs are shown once and dropped,
     so encoding speed matters more than size.
+
+    Args:
+        rgb: the picture, (H, W, 3) uint8.
+        scale: enlargement factor (values below 1 count as 1).
+
+    Returns:
+        The PNG file's bytes.
     """
     return png_bytes(upscale_nearest(Image.fromarray(rgb), max(1, int(scale))), compress_level=1)
 
@@ -140,9 +147,12 @@ class LivePreview(widgets.VBox):
     def reset(self, num_samples: int | None = None, first_sample: int = 0) -> None:
         """Forget the previous run: counters, pending step, scrubber (disabled until the next result).
 
-        ``num_samples`` builds the image rows now, so that a run on another thread only
-        assigns values to existing widgets and never creates any. ``first_sample`` is the
-        run index of the first picture (``paint(first_sample=...)``).
+        Args:
+            num_samples: pictures of the coming run: builds exactly that many image rows
+                now, so that a run on another thread only assigns values to existing
+                widgets and never creates any (None: keep the rows as they are).
+            first_sample: the run index of the first picture (``paint(first_sample=...)``),
+                for a run painted in several batches.
         """
         self._first_sample = int(first_sample)
         if num_samples is not None:
@@ -167,6 +177,10 @@ class LivePreview(widgets.VBox):
         ``interval_s`` old (1/max_fps, or more when frames are slow to show).
 
         Returns None (never False), so it never stops the run.
+
+        Args:
+            step: the sampler's step; a skipped one is kept and shown by ``flush()``, the
+                schedule's last step is always shown.
         """
         self.steps_seen += 1
         if step.x0_pred is not None:
@@ -194,7 +208,11 @@ class LivePreview(widgets.VBox):
             self._show_step(self._pending)
 
     def show_result(self, result: PaintResult) -> None:
-        """Enable the scrubber over ``result.frames`` (showing the last) and the Save GIF button."""
+        """Enable the scrubber over ``result.frames`` (showing the last) and the Save GIF button.
+
+        Args:
+            result: the finished or stopped run; its ``frames`` are what the slider replays.
+        """
         self.flush()
         self._result = result
         n = len(result.frames)
@@ -211,7 +229,16 @@ class LivePreview(widgets.VBox):
         self.message.value = f"{status}: {n} frames kept; drag the slider to replay the run"
 
     def save_gif(self, path: str | Path | None = None, which: Which | None = None) -> Path | None:
-        """Write the shown result as a GIF (the button's action); errors go to the message line."""
+        """Write the shown result as a GIF (the button's action); errors go to the message line.
+
+        Args:
+            path: the GIF file (default: the "file" field).
+            which: ``"x0"`` (the predicted pictures) or ``"x_t"`` (the noisy ones)
+                (default: the "GIF of" dropdown).
+
+        Returns:
+            The path written, or None when there is no result yet or the write failed.
+        """
         if self._result is None:
             self.message.value = "nothing to save yet: paint first"
             return None

@@ -76,6 +76,7 @@ class ScheduleControls(W.VBox):
 
     @property
     def fields(self) -> list[W.ValueWidget]:
+        """The input widgets, top to bottom: mode, t_T, jump length and count, stop, start, η."""
         return [self.mode, self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at,
                 self.start_resampling_at, self.eta]
 
@@ -91,7 +92,11 @@ class ScheduleControls(W.VBox):
         return ScheduleConfig.from_dict(self.config)
 
     def show(self, config: ScheduleConfig) -> None:
-        """Put ``config`` in the fields (its mode follows from its numbers)."""
+        """Put ``config`` in the fields (its mode follows from its numbers).
+
+        Args:
+            config: the schedule to show; it becomes ``config`` (the trait) and clears ``error``.
+        """
         self._syncing = True
         try:
             self.mode.value = config.kind
@@ -112,7 +117,14 @@ class ScheduleControls(W.VBox):
         self._show_info(config)
 
     def refresh(self, keep: torch.Tensor | None = None) -> None:
-        """Read the fields again (after a model change, or with a new mask in the frequency mode)."""
+        """Read the fields again (after a model change, or with a new mask in the frequency mode).
+
+        A bad combination sets ``error`` and shows it under the fields instead.
+
+        Args:
+            keep: the keep mask the frequency-chosen schedule adapts to (default: the
+                ``keep_mask`` callable's); other modes ignore it.
+        """
         self._enable_fields()
         try:
             config = self._config_from_fields(keep)

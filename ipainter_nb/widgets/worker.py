@@ -47,7 +47,15 @@ __all__ = ["Job", "Worker", "Debouncer"]
 
 
 class Job:
-    """One piece of work for a ``Worker``: ``fn(cancel)`` with its cancel token and outcome."""
+    """One piece of work for a ``Worker``: ``fn(cancel)`` with its cancel token and outcome.
+
+    Args:
+        fn: the work; called with the job's ``CancelToken`` on the worker thread, its
+            return value becomes ``result`` and an exception it raises ``error``.
+        kind: a label such as ``"paint"``, ``"draft"`` or ``"plot"``, by which jobs are
+            cancelled or replaced.
+        threads: torch's intra-op thread count while the job runs (None: leave it as is).
+    """
 
     def __init__(self, fn: Callable[[CancelToken], Any], kind: str, threads: int | None = None) -> None:
         self.fn = fn
@@ -61,7 +69,11 @@ class Job:
         self.dropped = False  # cancelled before it started: fn never ran
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job has run (or was dropped); False on timeout."""
+        """Block until the job has run (or was dropped); False on timeout.
+
+        Args:
+            timeout: seconds to wait at most (None: no limit).
+        """
         return self.done.wait(timeout)
 
     def __repr__(self) -> str:
@@ -77,6 +89,9 @@ class Worker:
     >>> job.wait(5) and job.result
     42
     >>> worker.close()
+
+    Args:
+        name: the thread's name (shown in debuggers and thread dumps).
     """
 
     def __init__(self, name: str = "ipainter-worker") -> None:
@@ -91,7 +106,21 @@ class Worker:
     def submit(self, fn: Callable[[CancelToken], Any], kind: str, *, replaces: Iterable[str] = (),
                threads: int | None = None) -> Job:
         """Queue ``fn(cancel_token)``; first cancel the queued and running jobs whose kind is in
-        ``replaces``. ``threads``: torch's intra-op thread count while this job runs."""
+        ``replaces``. The thread starts with the first job.
+
+        Args:
+            fn: the work, called as ``fn(cancel_token)`` on the worker thread; it should
+                check the token between steps.
+            kind: the job's label (``"paint"``, ``"draft"``, ``"plot"``, ...).
+            replaces: kinds of jobs this one makes stale: they are cancelled first.
+            threads: torch's intra-op thread count while this job runs (None: unchanged).
+
+        Returns:
+            The queued ``Job`` (wait on it, read ``result`` or ``error``).
+
+        Raises:
+            RuntimeError: the worker was closed.
+        """
         job = Job(fn, kind, threads)
         with self._cond:
             if self._closed:
@@ -105,17 +134,31 @@ class Worker:
         return job
 
     def cancel(self, kinds: Iterable[str] | None = None) -> None:
-        """Cancel queued and running jobs of these kinds (all kinds when None)."""
+        """Cancel queued and running jobs of these kinds (all kinds when None).
+
+        A queued job is dropped (never runs); a running one has its cancel token set.
+
+        Args:
+            kinds: the job kinds to cancel, or None for every job.
+        """
         with self._cond:
             self._cancel_locked(None if kinds is None else set(kinds))
 
     def current(self, kind: str | None = None) -> Job | None:
-        """The running job (of ``kind``, if given), else None."""
+        """The running job (of ``kind``, if given), else None.
+
+        Args:
+            kind: only a running job with this label counts (None: any kind).
+        """
         job = self._current
         return job if job is not None and (kind is None or job.kind == kind) else None
 
     def pending(self, kind: str | None = None) -> list[Job]:
-        """Queued jobs (of ``kind``, if given) that have not started yet."""
+        """Queued jobs (of ``kind``, if given) that have not started yet.
+
+        Args:
+            kind: only jobs with this label (None: every queued job), in queue order.
+        """
         with self._cond:
             return [j for j in self._queue if kind is None or j.kind == kind]
 
@@ -131,13 +174,22 @@ class Worker:
         return self._closed
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no job runs or waits; False on timeout."""
+        """Block until no job runs or waits; False on timeout.
+
+        Args:
+            timeout: seconds to wait at most (None: no limit).
+        """
         with self._cond:
             return self._cond.wait_for(lambda: self._current is None and not self._queue, timeout)
 
     def close(self, join_timeout: float | None = None) -> None:
         """Cancel everything and let the thread end (the running job ends within one step);
-        with ``join_timeout``, also wait that long for the thread to end."""
+        with ``join_timeout``, also wait that long for the thread to end.
+
+        Args:
+            join_timeout: seconds to wait for the thread to end (None: do not wait;
+                never waited for when called from the worker thread itself).
+        """
         with self._cond:
             self._closed = True
             self._cancel_locked(None)
@@ -203,6 +255,10 @@ class Debouncer:
     """Call ``fn()`` once, ``delay_s`` after the latest ``trigger()`` (a pause in the edits).
 
     ``fn`` runs on a timer thread; ``cancel()`` forgets a pending call.
+
+    Args:
+        delay_s: the default pause, in seconds, between the latest trigger and the call.
+        fn: called without arguments, on a timer thread, once the pause is over.
     """
 
     def __init__(self, delay_s: float, fn: Callable[[], Any]) -> None:
@@ -225,6 +281,7 @@ class Debouncer:
             self._timer.start()
 
     def cancel(self) -> None:
+        """Forget the pending call, if any: ``fn`` does not run until the next ``trigger()``."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
@@ -232,6 +289,7 @@ class Debouncer:
 
     @property
     def pending(self) -> bool:
+        """True while a triggered call waits for its pause to end."""
         with self._lock:
             return self._timer is not None
 
