@@ -294,6 +294,7 @@ def test_keys_act_on_the_canvas_once_it_has_focus(notebook: Notebook):
     if not notebook.report(DRAG_REPORT, "DRAG"):
         notebook.output(COMPOSER_CELL).get_by_role("button", name="sun", exact=True).click()
     (before,) = notebook.report(DRAG_REPORT, "DRAG")
+    canvas.scroll_into_view_if_needed()  # the report cells above may have scrolled it out of view
     box = canvas.bounding_box()
     scale = box["width"] / 64  # CSS pixels per canvas pixel
     # click the middle of the sun: selects it and focuses the canvas
