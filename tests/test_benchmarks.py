@@ -119,10 +119,11 @@ def test_exact_schedules_quick(tmp_path):
     mod = load("exact_schedules")
     png = tmp_path / "front.png"
     text = mod.main(["--quick", "--results-dir", str(tmp_path), "--png", str(png)])
-    check(text, tmp_path, "exact_schedules", [mod.HEADERS, mod.HEADERS, mod.LAW_HEADERS, mod.PRIOR_HEADERS])
+    check(text, tmp_path, "exact_schedules", [mod.HEADERS, mod.FRONT_HEADERS, mod.HEADERS, mod.LAW_HEADERS, mod.PRIOR_HEADERS])
     rows = rows_of(text)
     repaint_kl = [float(r[4]) for r in rows if r[0] == "centre hole" and "(RePaint)" in r[1]]
     plain_kl = [float(r[4]) for r in rows if r[0] == "centre hole" and r[1] == "plain 20"]
     assert len(repaint_kl) == 2 and all(rk < pk for rk, pk in zip(repaint_kl, plain_kl))  # resampling helps, law and MC
     assert "frequency rule" in text and "exact samples (floor" in text and "places256" in text
+    assert "plan (quality)" in text and "plan (draft)" in text and "cutout-shaped hole" in text  # the front
     assert png.stat().st_size > 0
