@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import scenes as sc
+from . import drawing as sc
 
 __all__ = [
     "CUTOUT_NAMES",

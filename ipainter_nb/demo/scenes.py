@@ -5,7 +5,7 @@ so the demo model learns from these scenes instead. They are built to teach *lay
 sky above, ground below, a horizon that runs across the picture, water that mirrors
 what stands at its edge, far mountains paler than near hills. Colours are flat-ish with
 soft gradients so that a small UNet on a CPU can learn them. The drawing primitives and
-objects live in :mod:`.drawing` (re-exported here, as :mod:`.cutouts` uses them).
+objects live in :mod:`.drawing`, which :mod:`.cutouts` draws with too.
 
 All randomness of a scene comes from the ``numpy.random.Generator`` passed in.
 """
@@ -23,14 +23,9 @@ from .drawing import (
     draw_below_profile,
     draw_boat,
     draw_cloud,
-    draw_disc,
-    draw_ellipse,
     draw_house,
     draw_moon,
-    draw_mountain,
     draw_pine,
-    draw_polygon,
-    draw_rect,
     draw_rock,
     draw_round_tree,
     draw_sun,
@@ -38,25 +33,7 @@ from .drawing import (
     mix_colours,
 )
 
-__all__ = ["make_scene", "make_scenes",
-           "Canvas",
-           "fractal_profile",
-           "draw_disc",
-           "draw_ellipse",
-           "draw_polygon",
-           "draw_rect",
-           "draw_below_profile",
-           "draw_sun",
-           "draw_moon",
-           "draw_cloud",
-           "draw_round_tree",
-           "draw_pine",
-           "draw_house",
-           "draw_boat",
-           "draw_rock",
-           "draw_mountain",
-           "SUPERSAMPLE",
-]
+__all__ = ["make_scene", "make_scenes"]
 
 ColourLike = Sequence[float] | np.ndarray
 
