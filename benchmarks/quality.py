@@ -17,6 +17,10 @@ with the same seeds. Variants, all from the model's default schedule settings
 * frequency rule: ``schedule_rule.frequency_schedule(model, keep, max_nfe=<truncated's>)``
   per composition (its window follows the mask; the data spectrum is the demo scenes'
   fit), same t_T, j, r, never more model calls than truncated.
+* when the model's default is a resampling window (the demo model's): that default, and
+  candidates at <= ``CHEAPER_SHARE`` (0.6) of its calls (fewer levels; a strided walk with a
+  lower window; a strided walk with fewer repeats; ``plan_schedule`` with that budget, per
+  mask), with a check of which reach RePaint's seam (their 95% interval overlaps RePaint's).
 
 Every variant paints composition i with seed i (paired seeds), so differences between two
 variants are measured picture by picture; the paired differences get 95% bootstrap
@@ -58,6 +62,7 @@ from ipainter_nb.core.checkpoints import save_model  # noqa: E402
 from ipainter_nb.core.composition import Composition, Layer  # noqa: E402
 from ipainter_nb.core.exact import demo_image_model  # noqa: E402
 from ipainter_nb.core.models import DiffusionModel, load_model  # noqa: E402
+from ipainter_nb.core.plan import plan_schedule  # noqa: E402
 from ipainter_nb.core.presets import DEMO_WEIGHTS  # noqa: E402
 from ipainter_nb.core.sampler import paint_steps, seeded_noise  # noqa: E402
 from ipainter_nb.core.schedule_rule import frequency_schedule  # noqa: E402
@@ -121,8 +126,31 @@ def variants_for(cfg: ScheduleConfig, model: DiffusionModel | None = None) -> li
         budget = count_nfe(out[2].times)  # no more model calls than truncated
         out.append(Variant("frequency rule", None, f"t_T={t} j={j} r={r}, window per mask, ≤ {budget} NFE",
                            times_for=rule_for(model, cfg, budget)))
-    if cfg.kind not in ("truncated", "repaint", "plain"):  # a window default: measure it too
+    if cfg.kind == "window":  # a window default: measure it, and plans at <= 0.6x its calls
         out.append(Variant("model default", cfg.times(), cfg.describe()))
+        out += cheaper_than_default(cfg, model)
+    return out
+
+
+#: The share of the default's model calls the cheaper candidates may spend (issue 16's ``make demo`` target).
+CHEAPER_SHARE = 0.6
+
+
+def cheaper_than_default(cfg: ScheduleConfig, model: DiffusionModel | None) -> list[Variant]:
+    """Candidates at <= ``CHEAPER_SHARE`` of a window default's calls: fewer levels, a strided walk with a
+    lower window, fewer repeats, and ``plan_schedule`` with that budget per mask."""
+    t, j, r, start = cfg.t_T, cfg.jump_length, cfg.jump_n_sample, cfg.start_resampling_at
+    budget = int(CHEAPER_SHARE * cfg.nfe)
+    fixed = {
+        "half levels": ScheduleConfig(max(t // 2, 3), max(1, round(j * 3 / 5)), r, 0, max(1, start // 2)),
+        "strided walk, lower window": ScheduleConfig(t, j, r, 0, max(1, round(start * 0.55)), stride=2),
+        "strided walk, fewer repeats": ScheduleConfig(t, j, max(2, r * 3 // 5), 0, start, stride=2),
+    }
+    out = [Variant(name, c.times(), c.describe().split(";")[0].split(": ", 1)[-1]) for name, c in fixed.items()
+           if c.nfe <= budget]
+    if model is not None:
+        out.append(Variant(f"plan_schedule (budget {budget})", None, f"per mask, ≤ {budget} NFE",
+                           times_for=lambda keep: plan_schedule(model, keep, budget=budget).times()))
     return out
 
 
@@ -188,6 +216,33 @@ def paired_interval(a: Variant, b: Variant, keeps: torch.Tensor) -> str:
     sharp = bootstrap_ratio(sharpness_each(xa, keeps), sharpness_each(xb, keeps))
     return (f"{a.name} / {b.name} ({a.nfe:.0f} vs {b.nfe:.0f} model calls): seam ratio ×{seam[0]:.3f} "
             f"[{seam[1]:.3f}, {seam[2]:.3f}] over {seam[3]} pairs; sharpness ×{sharp[0]:.3f} [{sharp[1]:.3f}, {sharp[2]:.3f}]")
+
+
+def seam_interval(v: Variant, keeps: torch.Tensor, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Geometric mean of a variant's per-picture seam ratios with a 95% bootstrap interval over compositions."""
+    seams = seam_each(torch.stack(v.samples), keeps)
+    d = np.log(seams[np.isfinite(seams) & (seams > 0)])
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(np.exp(d.mean())), float(np.exp(lo)), float(np.exp(hi))
+
+
+def cheaper_check(by_name: dict[str, Variant], cheaper: list[str], keeps: torch.Tensor) -> str:
+    """The ``make demo`` target: which candidates at <= CHEAPER_SHARE of the default's calls have a seam at
+    RePaint's level (their seam interval overlaps RePaint's)."""
+    ref, default = seam_interval(by_name["RePaint"], keeps), by_name["model default"]
+    lines = [f"Check (cheaper than the default: ≤ {CHEAPER_SHARE:g}× its {default.nfe:.0f} model calls with a seam "
+             f"interval overlapping RePaint's; per-picture seam, geometric mean [95% bootstrap]): RePaint "
+             f"{ref[0]:.2f} [{ref[1]:.2f}, {ref[2]:.2f}]; model default "
+             + "{:.2f} [{:.2f}, {:.2f}]".format(*seam_interval(default, keeps))]
+    for name in cheaper:
+        v = by_name[name]
+        mine = seam_interval(v, keeps)
+        ok = mine[1] <= ref[2] and v.nfe <= CHEAPER_SHARE * default.nfe
+        lines.append(f"- {name} ({v.nfe:.0f} calls): {mine[0]:.2f} [{mine[1]:.2f}, {mine[2]:.2f}]: "
+                     + ("RePaint-level seam" if ok else "seam above RePaint's"))
+    return "\n".join(lines)
 
 
 def sharpness_each(images: torch.Tensor, keeps: torch.Tensor) -> np.ndarray:
@@ -275,8 +330,8 @@ def get_model(args, tmp: Path) -> tuple[DiffusionModel, str]:
         torch.manual_seed(0)
         path = tmp / "tiny.safetensors"
         save_model(build_unet(TINY), path, name="tiny", unet_config=TINY, variance_type="fixed_small",
-                   default_schedule=ScheduleConfig(kind="truncated", t_T=8, jump_length=2, jump_n_sample=2,
-                                                   stop_resampling_at=4), dtype=torch.float32)
+                   default_schedule=ScheduleConfig(t_T=10, jump_length=2, jump_n_sample=3, stop_resampling_at=0,
+                                                   start_resampling_at=5), dtype=torch.float32)
         return load_model(path, device=args.device), "tiny random model (--quick)"
     if not DEMO_WEIGHTS.is_file():
         raise SystemExit(f"the trained demo weights {DEMO_WEIGHTS} are missing: pass --model <checkpoint> "
@@ -368,6 +423,10 @@ def _run(args: argparse.Namespace) -> str:
     pairs = (("truncated (paper)", "RePaint"), ("truncated (paper)", "no resampling"),
              ("cheaper (half steps, truncated)", "truncated (paper)"), ("frequency rule", "truncated (paper)"),
              ("frequency rule", "RePaint"))
+    if "model default" in by_name:  # the default and the cheaper candidates against RePaint and the default
+        cheaper = [v.name for v in variants[variants.index(by_name["model default"]) + 1:]]
+        pairs += (("model default", "RePaint"),) + tuple((c, "RePaint") for c in cheaper) + tuple(
+            (c, "model default") for c in cheaper)
     claims = "\n".join("- " + paired(by_name[a], by_name[b], keeps) for a, b in pairs)
     intervals = "\n".join("- " + paired_interval(by_name[a], by_name[b], keeps) for a, b in pairs)
     rule, trunc = by_name["frequency rule"], by_name["truncated (paper)"]
@@ -376,6 +435,8 @@ def _run(args: argparse.Namespace) -> str:
              f"[{seam[1]:.3f}, {seam[2]:.3f}], {rule.nfe:.0f} vs {trunc.nfe:.0f} model calls: "
              + ("holds" if seam[2] <= 1 and rule.nfe <= trunc.nfe else
                 "not shown (the interval reaches above 1)" if seam[0] <= 1 and rule.nfe <= trunc.nfe else "does NOT hold"))
+    if "model default" in by_name:
+        check += "\n\n" + cheaper_check(by_name, cheaper, keeps)
     text = (f"## Quality of the schedules ({source}; {n} compositions at {size}², 1 sample each, seeds 0..{n - 1})\n\n"
             f"KID features: {FEATURES}; {n_real} real scenes as the KID reference. "
             "Sharpness and gradient energy are of the generated region (mask = 1 − keep), divided by the "
@@ -383,7 +444,7 @@ def _run(args: argparse.Namespace) -> str:
             "across the mask boundary / inside the generated region.\n\n"
             f"{table}\n\nPaired comparisons:\n\n{claims}\n\n"
             f"Paired ratios with 95% bootstrap intervals (composition i painted with seed i by every variant):\n\n{intervals}\n\n"
-            f"{check}\n\nSide by side: `{png.name}` (composition | no resampling | RePaint | truncated | cheaper | frequency rule).\n\n"
+            f"{check}\n\nSide by side: `{png.name}` (composition | {' | '.join(v.name for v in variants)}).\n\n"
             f"_{env}_\n")
     print(text)
     write_result(NAME, text, args.results_dir, quick=args.quick)

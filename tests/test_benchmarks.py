@@ -127,3 +127,11 @@ def test_exact_schedules_quick(tmp_path):
     assert "frequency rule" in text and "exact samples (floor" in text and "places256" in text
     assert "plan (quality)" in text and "plan (draft)" in text and "cutout-shaped hole" in text  # the front
     assert png.stat().st_size > 0
+
+
+def test_quality_quick_measures_plans_cheaper_than_a_window_default(tmp_path):
+    mod = load("quality")
+    text = mod.main(["--quick", "--n", "3", "--results-dir", str(tmp_path), "--png", str(tmp_path / "side.png")])
+    assert "| model default" in text and "| plan_schedule (budget" in text
+    check = text.split("Check (cheaper than the default")[1]
+    assert "RePaint" in check and ("RePaint-level seam" in check or "seam above RePaint's" in check)
