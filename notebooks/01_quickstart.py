@@ -48,11 +48,14 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import torch
+from IPython.display import HTML, Pretty, display
 
 import ipainter_nb as ip
+from ipainter_nb import schedules as S
 from ipainter_nb.core.presets import WeightsNotFoundError, find_weights
 from ipainter_nb.demo import demo_composition, list_cutouts
 from ipainter_nb.images import load_picture, make_grid, upscale_nearest
@@ -79,6 +82,8 @@ if default.kind == "window":
           f"out of t_T={default.t_T} steps")
 elif default.kind == "truncated":
     print(f"it resamples only above t={default.stop_resampling_at}, out of t_T={default.t_T} steps")
+full = S.repaint(default.t_T, default.jump_length, default.jump_n_sample)
+print(f"model calls: {S.count_nfe(default.times())}, against {S.count_nfe(full)} for RePaint with the same jumps")
 
 # %% [markdown]
 # ## 2. Compose
@@ -170,11 +175,12 @@ upscale_nearest(painter.composition.render_preview(overlay=True), 4)
 # `Composition.export_batch(folder, name)` writes such a pair. The cell starts the command
 # as `python -m ipainter_nb.cli` with this kernel's own Python, so it works whether or not
 # the `ipainter` script is on the PATH. It starts it **in the background** and returns at
-# once: the kernel stays free, so the Painter above keeps answering clicks while the
-# command paints (both share the CPU, so each goes slower meanwhile). The next cell waits
-# for the command and shows what it painted. On the demo model it asks for a short plain
-# descent (`--t-T 50 --no-resampling`). A rerun skips pictures already painted
-# (`--overwrite` repaints them); `ipainter paint --help` lists the schedule flags.
+# once: nothing waits for it in the kernel, so the Painter above keeps answering clicks
+# while the command paints (both share the CPU, so each goes slower meanwhile). When the
+# command ends, its messages and the pictures it painted replace the "painting" line under
+# the cell. On the demo model it asks for a short plain descent (`--t-T 50
+# --no-resampling`). A rerun skips pictures already painted (`--overwrite` repaints them);
+# `ipainter paint --help` lists the schedule flags.
 
 # %%
 painter.composition.export_batch("batch_in", "my_scene")
@@ -182,22 +188,28 @@ flags = ["--dtype", "float16"] if MODEL == "places256" else ["--t-T", "50", "--n
 command = [sys.executable, "-m", "ipainter_nb.cli", "paint", "-s", "batch_in", "-d", "batch_out",
            "--num-samples", "1", "--model", MODEL, *flags, "--quiet"]
 batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-print("the command is painting in the background; the next cell shows its pictures")
+message = display(Pretty("the command is painting in the background; its pictures appear here when it ends"),
+                  display_id=True)
+pictures_view = display(HTML(""), display_id=True)
+
+
+def show_when_done():
+    # runs on a helper thread, so that the kernel (and the Painter) never wait for the command
+    output, _ = batch.communicate()
+    painted = sorted(Path("batch_out").glob("my_scene_*.png"))
+    if batch.returncode != 0 or not painted:
+        message.update(Pretty(f"the command failed (exit code {batch.returncode}), painting nothing:\n{output}"))
+        return
+    message.update(Pretty(f"{output.strip()}\n{[p.name for p in painted]}"))
+    pictures = torch.stack([load_picture(p, model.image_size) for p in painted])
+    pictures_view.update(upscale_nearest(make_grid(pictures), 4))
+
+
+watcher = threading.Thread(target=show_when_done, daemon=True)
+watcher.start()
 
 # %% [markdown]
-# The cell below waits for the command (it blocks the kernel only until the command ends;
-# run it when you are done with the Painter, or at once during *Run all*).
-
-# %%
-output, _ = batch.communicate()
-print(output, f"(exit code {batch.returncode})")
-painted = sorted(Path("batch_out").glob("my_scene_*.png"))
-assert painted, "the command painted nothing: see its messages above"
-print([p.name for p in painted])
-pictures = torch.stack([load_picture(p, model.image_size) for p in painted])
-upscale_nearest(make_grid(pictures), 4)
-
-# %% [markdown]
-# **Next:** `02_resampling_lesson.ipynb` explains, with measurements, why resampling
-# harmonises a picture and why stopping it early keeps the picture sharp;
+# **Next:** `02_resampling_lesson.ipynb` measures what resampling does to the fit between
+# the kept and the painted parts, and what stopping it early saves and costs, then judges
+# the same schedules exactly on a model whose true answer is known;
 # `03_colab_places256.ipynb` runs the paper's 256×256 model on a Colab GPU.

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "images": 0,
     "signals": 0,  # one clean stop for every terminating signal (installed by the CLI only)
     "checks": 0,  # argument and path checks shared by the CLI and train
+    "verdicts": 0,  # the words of a measured claim, from its numbers (notebooks, benchmarks)
     "core": 1,
     "batch": 2,
     "viz": 2,

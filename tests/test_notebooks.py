@@ -22,6 +22,11 @@ written to a temporary ``JUPYTER_PATH`` entry, with the repository on its ``PYTH
 Unless ``OMP_NUM_THREADS`` is already set, the kernel gets 1 thread: on a small shared CI
 machine (2 cores, other jobs running) multi-threaded convolutions thrash and run several
 times slower, not faster.
+
+The one execution of each notebook also serves two checks of what it shows: every verdict
+sentence must follow from the numbers printed with it (``notebook_claims``), and every
+figure's text must be legible in JupyterLab at a laptop's width (``figure_text``: an IPython
+startup file makes the kernel record each displayed figure's text sizes next to its PNG).
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ import sys
 import time
 from pathlib import Path
 
+import figure_text
 import pytest
+from notebook_claims import markdown_problems, verdict_problems, verdicts_of
 
 nbformat = pytest.importorskip("nbformat")  # a dev dependency; present in the test venv
 
@@ -205,6 +212,13 @@ def kernel_env(tmp_path_factory, demo_model_env):
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(spec_root), env.get("JUPYTER_PATH")]))
     env.setdefault("OMP_NUM_THREADS", "1")
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures must become outputs
+    # an IPython startup file makes every displayed figure carry its text sizes (figure_text.install)
+    startup = spec_root / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-figure-text.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import figure_text\nfigure_text.install()\ndel sys.path[0]\n")
+    env["IPYTHONDIR"] = str(spec_root / "ipython")
     return env
 
 
@@ -241,6 +255,8 @@ def _source_of(nb, text: str) -> str:
 # Run All leaves the Painter painting in the background; a user then waits for "done" and
 # runs the save cell again. These follow-up cells do the same.
 WAIT_FOR_THE_PAINTER = "assert painter.wait(900) is not None, painter.error_message"
+# the quickstart's command-line cell leaves the command painting and a thread waiting for it
+WAIT_FOR_THE_COMMAND = "watcher.join(900)\nassert not watcher.is_alive() and batch.returncode == 0, batch.returncode"
 
 
 def _text(nb, cell_index: int) -> str:
@@ -265,6 +281,19 @@ def workdir(tmp_path) -> Path:
     return target
 
 
+def figure_records(nb) -> list[tuple[int, dict]]:
+    """The text records of the matplotlib figures an executed notebook shows, by output number.
+
+    Raises AssertionError when a figure was shown without one (the recorder was not installed)."""
+    found = []
+    for i, out in enumerate(_all_outputs(nb)):
+        data = out.get("data", {})
+        if data.get("text/plain", "").startswith("<Figure size"):
+            assert figure_text.MIME in data, f"output {i}, a figure, carries no text record"
+            found.append((i, data[figure_text.MIME]))
+    return found
+
+
 def _repo_notebook_files() -> set[str]:
     return {str(p.relative_to(NB_DIR)) for p in NB_DIR.rglob("*")}
 
@@ -280,10 +309,19 @@ def test_notebook_executes(name, workdir, kernel_env, monkeypatch):
     then = []
     if name in SAVE_CELL:
         then = [WAIT_FOR_THE_PAINTER, _source_of(_read(workdir / name), SAVE_CELL[name])]
+    if name == "01_quickstart.ipynb":
+        then.insert(0, WAIT_FOR_THE_COMMAND)
     nb = _execute(name, workdir, kernel_env, monkeypatch, then)
     errors = [out for out in _all_outputs(nb) if out.get("output_type") == "error"]
     assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
     assert _repo_notebook_files() == before, f"{name} wrote into the repository's notebooks folder"
+    problems = verdict_problems(nb)
+    assert not problems, f"{name}: sentences that do not follow from their numbers:\n" + "\n".join(problems)
+    figures = figure_records(nb)
+    small = {i: figure_text.too_small(rec) for i, rec in figures}
+    small = {i: found for i, found in small.items() if found}
+    assert not small, (f"{name}: figure text under {figure_text.MIN_TEXT_PX} px in a {figure_text.OUTPUT_WIDTH_PX} px "
+                       f"output area (output: texts): {small}")
 
     if name == "01_quickstart.ipynb":
         assert list((workdir / "quickstart_out").glob("*.png")), "the painted sample was not saved"
@@ -291,8 +329,10 @@ def test_notebook_executes(name, workdir, kernel_env, monkeypatch):
         assert list((workdir / "batch_out").glob("my_scene_*.png")), "the CLI cell painted nothing"
         assert any("image/png" in out.get("data", {}) for out in _all_outputs(nb)), "no picture shown"
     elif name == "02_resampling_lesson.ipynb":
-        figures = sum("image/png" in out.get("data", {}) for out in _all_outputs(nb))
-        assert figures >= 10, f"only {figures} figures: the lesson shows every claim in a figure"
+        pngs = sum("image/png" in out.get("data", {}) for out in _all_outputs(nb))
+        assert pngs >= 10, f"only {pngs} figures: the lesson shows every claim in a figure"
+        assert len(figures) >= 9, f"only {len(figures)} of the lesson's figures were measured for legibility"
+        assert len(verdicts_of(nb)) >= 15, "the lesson's verdicts must be ipainter_nb.verdicts outputs"
         text = "".join(_text(nb, i) for i in range(len(nb.cells)))
         for label in ("no resampling:", "RePaint:", "truncated at"):
             assert label in text, f"the lesson printed no measurements for {label!r}"
@@ -314,3 +354,110 @@ def test_notebook_executes(name, workdir, kernel_env, monkeypatch):
         if not (torch.cuda.is_available() and have_weights):
             assert text.count("FALLBACK:") == 1, "the fallback to the demo model must be said once, clearly"
         assert (workdir / "ipainter_out" / "run.gif").is_file()
+
+
+# --------------------------------------------------------------------------- words agree with numbers
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_text_cells_state_no_measured_outcome(path):
+    problems = markdown_problems(_read(path))
+    assert not problems, f"{path.name}: measured outcomes belong in printed verdicts, not in text:\n" + "\n".join(problems)
+
+
+def _notebook_showing(*outputs, markdown: str = "Some text."):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("...")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data) if isinstance(data, dict)
+                    else nbformat.v4.new_output("stream", name="stdout", text=data) for data in outputs]
+    nb.cells = [nbformat.v4.new_markdown_cell(markdown), cell]
+    return nb
+
+
+def _shown(verdict) -> dict:
+    """A verdict as a notebook keeps it (its mime bundle, through JSON as in the .ipynb)."""
+    return json.loads(json.dumps(verdict._repr_mimebundle_()))
+
+
+def test_claim_checker_accepts_verdicts_that_follow_from_their_numbers():
+    from ipainter_nb import verdicts
+
+    nb = _notebook_showing(
+        _shown(verdicts.paired("A fits better than B", [0.10, 0.12, 0.11], [0.20, 0.21, 0.22])),
+        _shown(verdicts.paired("A is sharper than B", [0.10, 0.30, 0.12], [0.20, 0.11, 0.22])),
+        _shown(verdicts.exact("A costs less than B", 150 - 190, 0, "150 against 190")),
+        _shown(verdicts.keeps_most_of_gain("stopping keeps most of the gain", none=[4.29], stopped=[4.27], full=[2.66])),
+        "model calls: 190 | the paper's settings: ...\n")
+    assert [rec["word"] for _, rec, _ in verdicts_of(nb)] == ["seen", "too close to call", "seen", "NOT seen"]
+    assert verdict_problems(nb) == []
+
+
+def test_claim_checker_catches_a_sentence_that_contradicts_its_numbers():
+    from ipainter_nb import verdicts
+
+    honest = _shown(verdicts.paired("A fits better than B", [0.10, 0.12, 0.11], [0.20, 0.21, 0.22]))
+    # the same numbers, called the other way round (as a wrong sign in the notebook would)
+    flipped = json.loads(json.dumps(honest))
+    flipped[verdicts.MIME]["word"] = "NOT seen"
+    flipped["text/plain"] = flipped["text/plain"].replace("seen              ", "NOT seen          ", 1)
+    problems = " | ".join(verdict_problems(_notebook_showing(flipped)))
+    assert "is called 'NOT seen', its numbers say 'seen'" in problems
+    assert "says 'NOT seen', its numbers say 'seen'" in problems
+    # the record right, the sentence shown wrong
+    worded = json.loads(json.dumps(honest))
+    worded["text/plain"] = worded["text/plain"].replace("seen              ", "too close to call ", 1)
+    problems = " | ".join(verdict_problems(_notebook_showing(worded)))
+    assert "says 'too close to call', its numbers say 'seen'" in problems
+    # a share of the gain that contradicts the word
+    gain = _shown(verdicts.keeps_most_of_gain("stopping keeps most of the gain", none=[4.29], stopped=[4.27], full=[2.66]))
+    gain["text/plain"] = gain["text/plain"].replace("keeps 1%", "keeps 97%")
+    problems = " | ".join(verdict_problems(_notebook_showing(gain)))
+    assert "says 'NOT seen' but keeps 97% of the gain" in problems
+    # a verdict printed by hand, without its numbers
+    (problem,) = verdict_problems(_notebook_showing("seen               truncated is sharper than RePaint\n"))
+    assert "without its numbers" in problem
+
+
+def test_markdown_check_catches_measured_outcomes_in_text():
+    nb = _notebook_showing(markdown="The command ends in seconds; the truncated schedule is less blurry "
+                                    "(0.033 against 0.031) and keeps 97% of the gain at 0.67x the calls, in 19 s.")
+    found = " | ".join(markdown_problems(nb))
+    for phrase in ("in seconds", "less blurry", "0.033", "97%", "0.67x", "19 s"):
+        assert phrase in found, phrase
+    facts = "Its 2.2 GB of weights; a 95% interval; 100 of 250 steps on 64×64 pictures; part 6."
+    assert markdown_problems(_notebook_showing(markdown=facts)) == []
+
+
+# --------------------------------------------------------------------------- legible figures
+
+
+def _figure(width_in: float, panels: int, fontsize: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, 2.8))
+    FigureCanvasAgg(fig)
+    for ax in fig.subplots(1, panels):
+        ax.plot([0, 1], [0, 1])
+        ax.set_title("a title", fontsize=fontsize)
+    return fig
+
+
+def test_figure_text_record_measures_the_png_the_notebook_shows():
+    import io
+
+    from PIL import Image
+
+    fig = _figure(17, 5, 9)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")  # as the inline backend writes it
+    rec = figure_text.record(fig)
+    assert abs(rec["png_width"] - Image.open(buf).size[0]) <= 1
+    assert ("a title", 9.0) in [tuple(t) for t in rec["texts"]]
+
+
+def test_a_wide_figure_with_small_text_is_caught_and_the_same_plots_narrower_pass():
+    wide = figure_text.record(_figure(17, 5, 9))  # 5 panels in a row, 9 pt titles: scaled to about half
+    assert any(text == "a title" for text in " ".join(figure_text.too_small(wide)).split("'")[1::2])
+    narrow = figure_text.record(_figure(figure_text.OUTPUT_WIDTH_PX / 100 - 0.5, 3, 9))
+    assert figure_text.too_small(narrow) == []

@@ -152,6 +152,23 @@ def test_frequency_figure_shows_the_snr_and_the_spectra_of_a_run():
     assert len(spectrum_ax.lines) == 5
 
 
+def test_every_figure_at_its_own_size_is_legible_in_a_notebook():
+    # shown inline in JupyterLab at a laptop's width (figure_text explains the measure)
+    import figure_text
+
+    config = ScheduleConfig(t_T=20, jump_length=2, jump_n_sample=2, stop_resampling_at=8)
+    picture = textured_picture(16)
+    spectra = [(t, *radial_power_spectrum(picture.numpy())) for t in (0, 10, 19)]
+    figures = {
+        "schedule_figure": schedule_figure(PAPER),
+        "band_snr_figure": band_snr_figure(picture, linear_alphas_cumprod(20), config),
+        "spectrum_evolution_figure": spectrum_evolution_figure(spectra),
+        "frequency_figure": frequency_figure(NoiseScheduleOnly(), config, picture, fake_run(config.times()), max_curves=5),
+    }
+    small = {name: figure_text.too_small(figure_text.record(fig)) for name, fig in figures.items()}
+    assert not {name: found for name, found in small.items() if found}
+
+
 # --------------------------------------------------------------------------- files
 
 
