@@ -13,7 +13,6 @@ split each latency into its kernel and browser parts.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import textwrap
@@ -298,8 +297,3 @@ def summary_rows(out: dict[str, list[dict[str, float]]], target_s: float, fmt: C
         rows.append([label, len(latencies), fmt(median), fmt(max(latencies)), over, verdict,
                      " / ".join(fmt(p) for p in part_medians)])
     return rows
-
-
-def dump(out: dict[str, Any]) -> str:
-    """The raw measurements as JSON (for the log)."""
-    return json.dumps(out, indent=None)
