@@ -4,6 +4,8 @@
     python benchmarks/widget_overhead.py --quick     # a tiny random model and a short schedule: seconds
     python benchmarks/widget_overhead.py --in-process  # no kernel: the widget's messages go nowhere
                                                        # (writes widget_overhead_in_process.md)
+    python benchmarks/widget_overhead.py --browser     # the Painter open in JupyterLab in Chromium
+                                                       # (writes widget_overhead_browser.md)
 
 Both kinds of run happen in ONE Jupyter kernel that this script starts (as a notebook runs
 them), so the Painter's messages really go out over the kernel's sockets: live previews on
@@ -16,6 +18,11 @@ On a machine shared with other busy processes wall times drift by tens of percen
 run to the next, so the table also gives the ratio of CPU time (the kernel process, all its
 threads): the work the Painter adds, which other processes do not change much. With one
 torch thread (``--threads 1``) no thread spins while waiting, so CPU time is work done.
+
+With ``--browser`` (``_overhead_browser.py``) the kernel is that of a notebook showing the
+Painter in JupyterLab in Chromium, so the browser receives, decodes and draws every frame
+on the same CPU: what a user running the notebook locally pays. The table then also gives
+the CPU time of the kernel, the Jupyter server and the browser together.
 
 The widget's time is measured from ``painter.paint(wait=True)`` to its return: it includes
 starting the run on the worker thread, the previews, the spectra and adding the run to the
@@ -65,32 +72,45 @@ def _model(quick: bool, folder: Path) -> tuple[Any, Any, str]:
     return load_model(path, device="cpu"), schedule, "tiny random model (32²)"
 
 
-def measure(quick: bool, repeats: int, threads: int | None) -> dict[str, Any]:
-    """Interleaved pairs of a bare paint() and a Painter run of the same scene and schedule."""
-    import torch
+class Runs:
+    """One scene, one schedule, and the two kinds of run: a bare ``paint()`` and the Painter's.
 
-    from ipainter_nb.core.sampler import paint
-    from ipainter_nb.demo.composition import demo_composition
-    from ipainter_nb.widgets.app import Painter
+    Args:
+        quick: a tiny random model and a short schedule instead of the demo model.
+        threads: ``torch.set_num_threads`` (None: torch's default).
+        cutouts: the Painter's palette (``{}``: none; ``None``: the demo pack, as a user has it).
+    """
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-    folder = Path(tempfile.mkdtemp(prefix="widget_overhead_"))
-    model, schedule, what = _model(quick, folder)
-    comp = demo_composition(model.image_size)
-    image, keep = comp.render()
-    times = schedule.times()
-    painter = Painter(model, composition=comp, cutouts={}, out_dir=folder / "out", drafts=False)
-    painter.set_schedule(schedule)
-    time.sleep(painter.edit_pause_s + 0.1)
-    painter.worker.wait_idle()  # the band-SNR plot of the scene is drawn before any timing
+    def __init__(self, quick: bool, threads: int | None, cutouts: Any = None) -> None:
+        import torch
 
-    def plain(seed: int) -> dict[str, float]:
+        from ipainter_nb.demo.composition import demo_composition
+        from ipainter_nb.widgets.app import Painter
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.folder = Path(tempfile.mkdtemp(prefix="widget_overhead_"))
+        self.model, self.schedule, self.what = _model(quick, self.folder)
+        comp = demo_composition(self.model.image_size)
+        self.image, self.keep = comp.render()
+        self.times = self.schedule.times()
+        self.painter = Painter(self.model, composition=comp, cutouts=cutouts, out_dir=self.folder / "out", drafts=False)
+        self.painter.set_schedule(self.schedule)
+        time.sleep(self.painter.edit_pause_s + 0.1)
+        self.painter.worker.wait_idle()  # the band-SNR plot of the scene is drawn before any timing
+
+    def plain(self, seed: int) -> dict[str, float]:
+        """A bare ``paint()``: wall and CPU seconds (this process, all threads)."""
+        from ipainter_nb.core.sampler import paint
+
         tick, cpu = time.perf_counter(), time.process_time()
-        paint(model, image, keep, times=times, num_samples=1, seed=seed, progress=False)
+        paint(self.model, self.image, self.keep, times=self.times, num_samples=1, seed=seed, progress=False)
         return {"s": time.perf_counter() - tick, "cpu_s": time.process_time() - cpu}
 
-    def widget(seed: int) -> dict[str, float]:
+    def widget(self, seed: int) -> dict[str, float]:
+        """``painter.paint(wait=True)`` with previews on: wall and CPU seconds, and what the
+        preview and the spectrum panel did."""
+        painter = self.painter
         painter.seed = seed
         renders, render_s = painter.frequency.renders, painter.frequency.render_s
         tick, cpu = time.perf_counter(), time.process_time()
@@ -101,20 +121,32 @@ def measure(quick: bool, repeats: int, threads: int | None) -> dict[str, Any]:
         return {"s": took, "cpu_s": cpu, "frames": painter.preview.frames_shown, "encode_s": painter.preview.encode_s,
                 "renders": painter.frequency.renders - renders, "render_s": painter.frequency.render_s - render_s}
 
-    plain(0), widget(0)  # warm-up: first calls allocate, JIT-pack and open comms
+    def run(self, kind: str, seed: int) -> dict[str, float]:
+        """``plain(seed)`` or ``widget(seed)``, by name."""
+        return self.plain(seed) if kind == "plain" else self.widget(seed)
+
+    def describe(self) -> dict[str, Any]:
+        """What was measured, for the report."""
+        return {"what": self.what, "nfe": self.schedule.nfe, "schedule": self.schedule.describe(),
+                "environment": environment()}
+
+
+def measure(quick: bool, repeats: int, threads: int | None) -> dict[str, Any]:
+    """Interleaved pairs of a bare paint() and a Painter run of the same scene and schedule."""
+    runs = Runs(quick, threads, cutouts={})
+    runs.plain(0), runs.widget(0)  # warm-up: first calls allocate, JIT-pack and open comms
     pairs = []
     for i in range(repeats):
         seed = i + 1
         if i % 2 == 0:
-            p, w, order = plain(seed), widget(seed), "plain, Painter"
+            p, w, order = runs.plain(seed), runs.widget(seed), "plain, Painter"
         else:
-            w, p, order = widget(seed), plain(seed), "Painter, plain"
+            w, p, order = runs.widget(seed), runs.plain(seed), "Painter, plain"
         pairs.append({"order": order, "plain_s": p["s"], "plain_cpu_s": p["cpu_s"], "widget": w})
         log(f"pair {i + 1}/{repeats}: plain {p['s']:.2f} s, Painter {w['s']:.2f} s, wall ratio {w['s'] / p['s']:.3f}, "
             f"CPU ratio {w['cpu_s'] / p['cpu_s']:.3f}")
-    painter.close()
-    return {"pairs": pairs, "what": what, "nfe": schedule.nfe, "schedule": schedule.describe(),
-            "environment": environment()}
+    runs.painter.close()
+    return {"pairs": pairs, **runs.describe()}
 
 
 def _run_in_kernel(quick: bool, repeats: int, threads: int | None, timeout_s: float) -> dict[str, Any]:
@@ -184,9 +216,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=None, help="interleaved pairs (default 4, quick 2)")
     parser.add_argument("--in-process", action="store_true", help="measure in this process, not in a kernel")
+    parser.add_argument("--browser", action="store_true",
+                        help="the Painter open in JupyterLab in Chromium while the pairs run (default 8 pairs)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds the kernel may take")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (2 if args.quick else 4)
+    repeats = args.repeats or (2 if args.quick else 8 if args.browser else 4)
+    if args.browser:
+        import _overhead_browser
+
+        data = _overhead_browser.measure(args.quick, repeats, args.threads, args.timeout)
+        text, _median = _overhead_browser.report(data, TARGET)
+        print(text)
+        path = write_result(f"{NAME}_browser", text, args.results_dir, quick=args.quick)
+        log(f"wrote {path}")
+        return 0
     if args.in_process:
         data = measure(args.quick, repeats, args.threads)
     else:

@@ -90,6 +90,25 @@ def test_slow_encoding_spaces_frames_further_apart(monkeypatch):
     assert preview.frames_shown <= 2 / 0.4 + 1 < 20
 
 
+def test_the_frame_budget_counts_the_browsers_cost_and_still_shows_the_last_frame():
+    steps = steps_of(schedules.plain(100), n=1)  # 10 s of simulated run: a step every 0.1 s
+    shown = {}
+    for cost in (0.0, 0.05):
+        preview = LivePreview(max_fps=10, max_overhead=0.02, frame_cost_s=cost, clock=FakeClock(dt=0.1))
+        for step in steps:
+            preview.on_step(step)
+        shown[cost] = preview.frames_shown
+        assert f"step {len(steps)}/{len(steps)}" in preview.label.value  # the final step is always shown
+    # each frame costs 50 ms in the browser: 2.5 s apart at a 2% share, so the first, 4 in the run, the last
+    assert preview.interval_s >= 0.05 / 0.02
+    assert shown[0.05] <= 1 + 10 / 2.5 + 1 < shown[0.0]
+
+
+def test_a_negative_browser_cost_is_refused():
+    with pytest.raises(ValueError, match="frame_cost_s"):
+        LivePreview(frame_cost_s=-1)
+
+
 def test_up_steps_keep_showing_the_latest_prediction():
     preview = LivePreview(max_fps=1e6, clock=FakeClock(dt=1.0))
     steps = steps_of(schedules.repaint(6, 2, 2, stop_resampling_at=2))

@@ -61,7 +61,7 @@ from ipainter_nb.widgets.schedule_controls import ScheduleControls
 from ipainter_nb.widgets.worker import Debouncer, Job, Worker
 
 __all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES", "MAX_HISTORY", "DRAFT_T_T",
-           "DRAFT_JUMP_N_SAMPLE", "PROGRESS_INTERVAL_S"]
+           "DRAFT_JUMP_N_SAMPLE", "PROGRESS_INTERVAL_S", "PREVIEW_SHARE", "PREVIEW_FRAME_COST_S", "PREVIEW_INTERVAL_S"]
 
 MAX_SAMPLES = 8
 #: A gesture (a drag, wheel turns, a slider drag) must pause this long before a draft (and
@@ -69,10 +69,16 @@ MAX_SAMPLES = 8
 #: ``CLICK_PAUSE_S``, which merges the changes of one click.
 EDIT_PAUSE_S = 0.2
 CLICK_PAUSE_S = 0.02
-#: Share of a run's wall time the live preview's kernel side may take (encoding frames).
-PREVIEW_SHARE = 0.01
-#: At most one preview frame this often during a run: each frame is also decoded and laid
-#: out by the browser, on the same CPU as the model when the notebook runs locally.
+#: The live preview's frame budget: share of a run's wall time its frames may cost, the
+#: kernel's encoding and the browser's share (``PREVIEW_FRAME_COST_S``) together. The
+#: budget is in time, so it holds on any device: a slow CPU run shows a frame every few
+#: seconds, a fast GPU run a few frames; the final step is always shown.
+PREVIEW_SHARE = 0.02
+#: What one preview frame is taken to cost the browser (receiving the message, decoding
+#: the pictures, laying out and redrawing the page), in seconds of CPU: when the notebook
+#: runs locally that CPU is the model's.
+PREVIEW_FRAME_COST_S = 0.03
+#: At most one preview frame this often during a run, however cheap frames are.
 PREVIEW_INTERVAL_S = 1.0
 #: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
 #: costs as much as a few model calls on a small CPU (the last one is always drawn).
@@ -205,7 +211,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
 
         # ---- live views, with budgets: a run must stay within a few percent of a bare paint()
         self.preview = LivePreview(max_fps=1 / PREVIEW_INTERVAL_S, max_overhead=PREVIEW_SHARE,
-                                   gif_path=Path(out_dir) / "paint.gif")
+                                   frame_cost_s=PREVIEW_FRAME_COST_S, gif_path=Path(out_dir) / "paint.gif")
         self.frequency = FrequencyPanel(max_fps=SPECTRA_PER_S, render_thread=False)  # drawn between model calls
         # the two plots sit side by side when there is room and under each other when not
         for plot in (self.frequency.spectrum_image, self.frequency.snr_image):

@@ -141,13 +141,15 @@ class DraftPanel(W.VBox):
         except Exception as exc:  # e.g. a canvas of the wrong size: the draft says why, Paint will too
             self.caption.value = message_html(f"no draft: {first_line(exc)}", "error", small=True)
             return None
-        if result.stopped or cancel.is_set():
-            return None  # stale: a newer edit, a Paint or Stop; the previous draft stays
         if result.nfe:
+            # measured even when the draft went stale: while edits come faster than drafts
+            # finish, the calls it made still size the next one to the budget
             per_call = result.elapsed_s / result.nfe
             # a running mean that follows a change of load within a few drafts
             self.seconds_per_call = per_call if self.seconds_per_call is None else (
                 0.5 * self.seconds_per_call + 0.5 * per_call)
+        if result.stopped or cancel.is_set():
+            return None  # stale: a newer edit, a Paint or Stop; the previous draft stays
         self.image.value = png_bytes(tensor_to_pil(result.samples[0]), compress_level=1)  # the browser enlarges it
         self.caption.value = (f"<small>draft: {result.nfe} model calls, {result.elapsed_s:.1f} s "
                               f"(Paint runs the full schedule)</small>")

@@ -5,9 +5,9 @@ updates (progress bar, status line, live preview, frequency panel, gallery) and 
 it reads (model, composition, schedule controls, seed, number of samples).
 
 While a run paints, the widget must cost little next to the model: the progress bar moves
-at most every ``PROGRESS_INTERVAL_S``, the live preview shows a frame at most every
-``PREVIEW_INTERVAL_S`` (each frame is work for the kernel AND for the browser that shows
-it), and the spectrum plot is drawn at the end of the run.
+at most every ``PROGRESS_INTERVAL_S``, the live preview keeps to a frame budget in time
+(``app.PREVIEW_SHARE`` of the run for its frames, each counted with what the browser pays to
+show it, ``app.PREVIEW_FRAME_COST_S``), and the spectrum plot is drawn at the end of the run.
 """
 
 from __future__ import annotations

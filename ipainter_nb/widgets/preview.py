@@ -12,8 +12,13 @@ nothing it does not show:
 - pictures are encoded at the model's resolution and enlarged by the browser, which the
   ``ipainter-pixelated`` style tells to repeat pixels instead of smoothing them: a 64 px
   picture shown at 192 px costs a ninth of the pixels to encode and to send;
-- where encoding is slow (many pictures, a busy CPU), frames are spaced further apart so
-  that it takes at most ``max_overhead`` of the wall time. The final step is always shown.
+- a frame budget in time: a shown frame costs its encoding here plus ``frame_cost_s``
+  outside this process (the browser receiving, decoding and drawing its pictures: on the
+  same CPU as the model when the notebook runs locally), and frames are spaced so that
+  this cost is at most ``max_overhead`` of the wall time. Slow encoding (many pictures,
+  a busy CPU) spaces them further apart. Because the budget is in time, a fast run (a
+  GPU) shows few frames and a long one (a CPU) shows one every few seconds. The final
+  step is always shown.
 
 With micro-batches (``paint(batch_size=...)``) a step holds pictures ``first_sample`` ..
 ``first_sample + n - 1`` of the run, and only their rows are updated.
@@ -89,8 +94,11 @@ class LivePreview(widgets.VBox):
             last shown one are skipped (counted in ``frames_skipped``). The final step of
             a run is always shown; ``flush()`` shows the last skipped one (after a Stop).
         max_overhead: the fraction of wall time frames may cost: when showing a frame
-            takes ``e`` seconds, frames are at least ``e / max_overhead`` apart (None: only
-            ``max_fps`` limits them).
+            takes ``e`` seconds here, frames are at least ``(e + frame_cost_s) /
+            max_overhead`` apart (None: only ``max_fps`` limits them).
+        frame_cost_s: estimated seconds one shown frame costs outside this process (the
+            browser's share), counted in the ``max_overhead`` budget (0: only the
+            encoding here counts).
         display_size: pictures are shown enlarged by a whole factor (the browser repeats
             pixels) to about this many pixels.
         gif_path: default file for the "Save GIF" button.
@@ -107,10 +115,14 @@ class LivePreview(widgets.VBox):
         display_size: int = 192,
         gif_path: str | Path = "ipainter_out/paint.gif",
         clock: Callable[[], float] = time.perf_counter,
+        frame_cost_s: float = 0.0,
     ) -> None:
         if max_fps <= 0:
             raise ValueError(f"max_fps must be positive, got {max_fps}")
+        if not frame_cost_s >= 0:
+            raise ValueError(f"frame_cost_s must be >= 0 seconds, got {frame_cost_s}")
         self.max_fps = float(max_fps)
+        self.frame_cost_s = float(frame_cost_s)
         if max_overhead is not None and not 0 < max_overhead <= 1:
             raise ValueError(f"max_overhead must be in (0, 1] or None, got {max_overhead}")
         self.max_overhead = max_overhead
@@ -162,7 +174,7 @@ class LivePreview(widgets.VBox):
         self.frames_skipped = 0
         self.encode_s = 0.0
         self._last_shown = -float("inf")
-        self._interval = 1.0 / self.max_fps  # grows when frames are slow to show
+        self._interval = self._budget_interval(0.0)  # grows when frames are slow to show
         self._pending: Step | None = None
         self._latest_x0: torch.Tensor | None = None
         self._latest_x0_t: int | None = None
@@ -302,9 +314,15 @@ class LivePreview(widgets.VBox):
         self.frames_shown += 1
         took = time.perf_counter() - tick
         self.encode_s += took
-        self._interval = 1.0 / self.max_fps
+        self._interval = self._budget_interval(took)
+
+    def _budget_interval(self, encode_s: float) -> float:
+        """Seconds between two frames: 1/max_fps, or more when a frame's cost (``encode_s``
+        here plus ``frame_cost_s`` in the browser) would exceed ``max_overhead`` of the time."""
+        interval = 1.0 / self.max_fps
         if self.max_overhead is not None:
-            self._interval = max(self._interval, took / self.max_overhead)
+            interval = max(interval, (encode_s + self.frame_cost_s) / self.max_overhead)
+        return interval
 
     @staticmethod
     def _latest_prediction(i: int, frames: Sequence[Frame]) -> Frame | None:
