@@ -435,6 +435,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--samples", type=int, default=None, help="pictures per schedule (default 256; 64 with --quick)")
     p.add_argument("--device", default="cpu", help="where paint() runs (cpu, cuda)")
     p.add_argument("--workers", type=int, default=1, help="processes for the front's exact laws (one torch thread each)")
+    p.add_argument("--front-sizes", type=int, nargs="+", default=None, help="picture sides of the front (default 16 32)")
     p.add_argument("--front-budget-s", type=float, default=None,
                    help="start no front mask after this many seconds (the table names the masks left out)")
     p.add_argument("--png", default=None, help=f"figure (default {RESULTS_DIR}/exact_schedules.png)")
@@ -455,7 +456,7 @@ def _run(args: argparse.Namespace) -> str:
     law_masks = ["centre hole", "border"] if args.quick else ["centre hole", "border", "cutout-shaped hole"]
     law_model = ExactDiffusionModel.create(image_model, law_size, dtype=torch.float64)
     law_rows, points, _ = sweep(law_model, law_masks, todo, args.quick, None)
-    front_sizes = (8, 12) if args.quick else (16, 32)  # the exact laws at the larger size take most of the run
+    front_sizes = args.front_sizes or ((8, 12) if args.quick else (16, 32))  # 32² takes most of the run
     front_rows, front_points, skipped = [], [], []
     deadline = time.time() + args.front_budget_s if args.front_budget_s else None
     for size in front_sizes:
