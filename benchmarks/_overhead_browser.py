@@ -13,8 +13,6 @@ session is read before the run's cell starts and ``SETTLE_S`` after its output a
 
 from __future__ import annotations
 
-import json
-import re
 import statistics
 import sys
 import tempfile
@@ -24,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, fmt, log, markdown_table
+from _lab_page import LOAD_MS, check_chromium, open_notebook, read_report
 
 sys.path.insert(0, str(ROOT / "tests"))
 from lab_server import LabServer  # noqa: E402  (the test suite's throwaway JupyterLab)
 
-CHROMIUM = "/usr/bin/chromium"
-LOAD_MS = 240_000
 #: Seconds after a run's output appears before the CPU times are read again.
 SETTLE_S = 1.5
 #: How often the output of a running cell is looked at (each look costs the browser a little).
@@ -94,12 +91,10 @@ class Notebook:
         output = cell.locator(".jp-OutputArea-output")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            found = output.filter(has_text=marker)
-            text = found.first.inner_text() if found.count() else ""
-            match = re.search(re.escape(marker) + r" (\d+) (.*)", text)
-            if match and int(match.group(1)) > self.count:
-                self.count = int(match.group(1))
-                return json.loads(match.group(2))
+            report = read_report(output, marker, self.count)
+            if report:
+                self.count, data = report
+                return data
             errors = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
             if errors.count() and "Traceback" in errors.first.inner_text():
                 raise RuntimeError(f"the cell failed:\n{errors.first.inner_text()[-3000:]}")
@@ -131,22 +126,15 @@ def measure(quick: bool, repeats: int, threads: int | None, timeout_s: float) ->
     the CPU seconds of the kernel, server and browser processes over the run's cell."""
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        raise SystemExit(f"{CHROMIUM} not found: `make browser-deps` (Debian's chromium; never `playwright install`)")
+    check_chromium()
     with tempfile.TemporaryDirectory(prefix="widget_overhead_browser_") as tmp:
         server = LabServer(Path(tmp))
         server.start()
         try:
             _write_notebook(server.notebooks / "overhead.ipynb", quick, threads)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run"])
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                browser, page = open_notebook(pw, server, "overhead.ipynb", len(CELLS))
                 page.set_default_timeout(LOAD_MS)
-                page.goto(server.url("lab/tree/overhead.ipynb"), timeout=LOAD_MS)
-                page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=LOAD_MS)
-                page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=LOAD_MS)
                 nb = Notebook(page)
                 setup = page.locator(".jp-Notebook .jp-Cell").nth(SETUP)
                 setup.locator(".jp-InputArea-editor").click()

@@ -28,9 +28,6 @@ Needs /usr/bin/chromium (``make browser-deps``) and the demo model's weights.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import statistics
 import sys
 import tempfile
@@ -41,12 +38,11 @@ from typing import Any
 
 import _browser_edits as edits
 from _common import ROOT, base_parser, environment, fmt, log, markdown_table, write_result
+from _lab_page import LOAD_MS, check_chromium, open_notebook, read_report
 
 sys.path.insert(0, str(ROOT / "tests"))
 from lab_server import LabServer  # noqa: E402  (the test suite's throwaway JupyterLab)
 
-CHROMIUM = "/usr/bin/chromium"
-LOAD_MS = 240_000
 WAIT_MS = 60_000
 DRAFT_TARGET_S = 1.5
 EDIT_GAP_S = edits.EDIT_GAP_S
@@ -124,12 +120,10 @@ class Session:
         output = self.cell(index).locator(".jp-OutputArea-output")
         deadline = time.monotonic() + WAIT_MS / 1000
         while time.monotonic() < deadline:
-            found = output.filter(has_text=marker)
-            text = found.first.inner_text() if found.count() else ""
-            match = re.search(re.escape(marker) + r" (\d+) (.*)", text)
-            if match and int(match.group(1)) > self.count:
-                self.count = int(match.group(1))
-                return json.loads(match.group(2))
+            report = read_report(output, marker, self.count)
+            if report:
+                self.count, data = report
+                return data
             self.page.wait_for_timeout(100)
         raise TimeoutError(f"no new {marker} line")
 
@@ -212,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.8, help="seconds between two moves in the redraw test")
     args = parser.parse_args(argv)
     moves = 3 if args.quick else args.moves
-    if not os.path.exists(CHROMIUM):
-        raise SystemExit(f"{CHROMIUM} not found: `make browser-deps` (Debian's chromium; never `playwright install`)")
+    check_chromium()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="painter_browser_") as tmp:
@@ -222,14 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             write_notebook(server.notebooks / "painter_bench.ipynb")
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run"])
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                browser, page = open_notebook(pw, server, "painter_bench.ipynb", len(CELLS))
                 page.set_default_timeout(WAIT_MS)
-                page.goto(server.url("lab/tree/painter_bench.ipynb"), timeout=LOAD_MS)
-                page.locator(".jp-Notebook .jp-Cell").nth(len(CELLS) - 1).wait_for(timeout=LOAD_MS)
-                page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=LOAD_MS)
                 session = Session(page)
                 session.run(PAINTER_CELL)
                 session.cell(PAINTER_CELL).locator(".ipainter-canvas canvas").last.wait_for(timeout=LOAD_MS)
