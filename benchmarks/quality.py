@@ -218,14 +218,10 @@ def paired_interval(a: Variant, b: Variant, keeps: torch.Tensor) -> str:
             f"[{seam[1]:.3f}, {seam[2]:.3f}] over {seam[3]} pairs; sharpness ×{sharp[0]:.3f} [{sharp[1]:.3f}, {sharp[2]:.3f}]")
 
 
-def seam_interval(v: Variant, keeps: torch.Tensor, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def seam_interval(v: Variant, keeps: torch.Tensor) -> tuple[float, float, float]:
     """Geometric mean of a variant's per-picture seam ratios with a 95% bootstrap interval over compositions."""
     seams = seam_each(torch.stack(v.samples), keeps)
-    d = np.log(seams[np.isfinite(seams) & (seams > 0)])
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(np.exp(d.mean())), float(np.exp(lo)), float(np.exp(hi))
+    return bootstrap_ratio(seams, np.ones_like(seams))[:3]  # a ratio to 1: the bootstrap of the log-mean itself
 
 
 def cheaper_check(by_name: dict[str, Variant], cheaper: list[str], keeps: torch.Tensor) -> str:
