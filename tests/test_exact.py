@@ -161,6 +161,25 @@ def test_resampling_brings_the_output_closer_to_the_exact_conditional():
     assert with_jumps.nfe > without.nfe == 50
 
 
+@pytest.mark.parametrize("keep_of, times, eta", [
+    (lambda n: centre_hole_keep(n, 6), repaint(30, 3, 3), 1.0),
+    (lambda n: border_keep(n, 2), repaint(40, 3, 3, 0, 6, stride=4), 0.3),
+    (lambda n: centre_hole_keep(n, 4), plain(20), 0.0),
+])
+def test_schedule_error_carried_backward_equals_the_score_of_the_dense_law(keep_of, times, eta):
+    # schedule_error carries a few projections backward; the dense law carries the whole covariance forward
+    size = 12
+    model = ExactDiffusionModel.create(MODEL, size, dtype=torch.float64)
+    image = MODEL.sample(1, size, torch.Generator().manual_seed(4))[0]
+    keep = keep_of(size)
+    cond = MODEL.conditional(image, keep)
+    dense = cond.score_law(schedule_output_law(model, image, keep, times, eta=eta))
+    projected = schedule_error(model, image, keep, times, conditional=cond, eta=eta)
+    assert projected.kl == pytest.approx(dense["kl"], rel=1e-9)
+    assert projected.bias == pytest.approx(dense["bias"], rel=1e-9)
+    assert projected.var_ratio == pytest.approx(dense["var_ratio"], rel=1e-9)
+
+
 def test_the_law_depends_on_eta_and_eta_1_is_the_ddpm_law():
     size = 8
     model = ExactDiffusionModel.create(MODEL, size, dtype=torch.float64)

@@ -466,19 +466,46 @@ class ExactConditional:
             k: how many leading components the distance uses.
         """
         g = self.generated
-        mean = law.mean_eigen[:, g]
         cov = law.cov_eigen[:, g][:, :, g]  # (3, |G|, |G|)
-        pix_var = np.einsum("cj,jg->cg", self.u**2, np.diagonal(cov, axis1=1, axis2=2))
+        rows = self.component_rows(k)[:, :, g]
+        comp_cov = np.einsum("cag,cgh,cbh->cab", rows, cov, rows)
+        return self.score_moments(law.mean_eigen[:, g], np.diagonal(cov, axis1=1, axis2=2), comp_cov, k)
+
+    def component_rows(self, k: int) -> np.ndarray:
+        """The ``k`` leading components as rows over all pixels, per eigen-channel: (3, n, H·W).
+
+        Row ``i`` of channel ``c`` is the ``i``-th component living in channel ``c`` (zero on
+        the kept pixels); ``n`` is the most components any channel has, the rest zero rows.
+
+        Args:
+            k: how many leading components.
+        """
+        j, vec, _ = self.components(k)
+        n = max(int((j == c).sum()) for c in range(3))
+        rows = np.zeros((3, n, self.size * self.size))
+        for c in range(3):
+            sel = np.flatnonzero(j == c)
+            rows[c, : len(sel)][:, self.generated] = vec[:, sel].T
+        return rows
+
+    def score_moments(self, mean_eigen: np.ndarray, var_eigen: np.ndarray, comp_cov: np.ndarray, k: int = 16
+                      ) -> dict[str, float]:
+        """Distance of a law given by its moments on the generated pixels (see :func:`_scores`).
+
+        Args:
+            mean_eigen: (3, |G|) its mean, centred eigen-channel coordinates.
+            var_eigen: (3, |G|) the variance of each generated pixel per eigen-channel.
+            comp_cov: (3, n, n) the covariance of its projections on :meth:`component_rows`.
+            k: the components ``comp_cov`` was taken on.
+        """
         j, vec, comp_var = self.components(k)
-        zm = np.einsum("gk,kg->k", vec, mean[j] - self.mean_eigen[j]) / np.sqrt(comp_var)
-        zc = np.zeros((len(j), len(j)))
-        for ch in range(3):
-            sel = np.flatnonzero(j == ch)
-            if len(sel):
-                v = vec[:, sel]
-                zc[np.ix_(sel, sel)] = v.T @ cov[ch] @ v
+        zm = np.einsum("gk,kg->k", vec, mean_eigen[j] - self.mean_eigen[j]) / np.sqrt(comp_var)
+        slot = np.array([int((j[:i] == j[i]).sum()) for i in range(len(j))])  # row of component i in its channel
+        same = j[:, None] == j[None, :]
+        zc = np.where(same, comp_cov[j[:, None], slot[:, None], slot[None, :]], 0.0)
         zc = zc / np.sqrt(np.outer(comp_var, comp_var))
-        return _scores(self, mean, pix_var, zm, zc, None)
+        pix_var = np.einsum("cj,jg->cg", self.u**2, var_eigen)
+        return _scores(self, mean_eigen, pix_var, zm, zc, None)
 
 
 def _scores(cond: ExactConditional, mean_eigen: np.ndarray, pix_var: np.ndarray, z_mean: np.ndarray, z_cov: np.ndarray,
