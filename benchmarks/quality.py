@@ -224,6 +224,26 @@ def seam_interval(v: Variant, keeps: torch.Tensor) -> tuple[float, float, float]
     return bootstrap_ratio(seams, np.ones_like(seams))[:3]  # a ratio to 1: the bootstrap of the log-mean itself
 
 
+def rule_check(rule: Variant, trunc: Variant, keeps: torch.Tensor) -> str:
+    """The frequency rule against the paper's truncation: a seam at or below it, at no more model calls."""
+    seam = bootstrap_ratio(seam_each(torch.stack(rule.samples), keeps), seam_each(torch.stack(trunc.samples), keeps))
+    return (f"Check (frequency rule against truncated: seam at or below, at no more model calls): seam ×{seam[0]:.3f} "
+            f"[{seam[1]:.3f}, {seam[2]:.3f}], {rule.nfe:.0f} vs {trunc.nfe:.0f} model calls: "
+            + ("holds" if seam[2] <= 1 and rule.nfe <= trunc.nfe else
+               "not shown (the interval reaches above 1)" if seam[0] <= 1 and rule.nfe <= trunc.nfe else "does NOT hold"))
+
+
+def pick(variants: list[Variant], names: str | None) -> list[Variant]:
+    """The variants named (comma-separated), in their usual order; all with None."""
+    if not names:
+        return variants
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = sorted(set(wanted) - {v.name for v in variants})
+    if unknown:
+        raise SystemExit(f"--variants: unknown {unknown}; the variants are {[v.name for v in variants]}")
+    return [v for v in variants if v.name in wanted]
+
+
 def cheaper_check(by_name: dict[str, Variant], cheaper: list[str], keeps: torch.Tensor) -> str:
     """The ``make demo`` target: which candidates at <= CHEAPER_SHARE of the default's calls have a seam at
     RePaint's level (their seam interval overlaps RePaint's)."""
@@ -336,9 +356,9 @@ def get_model(args, tmp: Path) -> tuple[DiffusionModel, str]:
 
 
 def run(model: DiffusionModel, comps: list[tuple[torch.Tensor, torch.Tensor]], variants: list[Variant],
-        log: Callable[[str], None], batch: int = 8) -> None:
-    """Composition i is painted with seed i by every variant (what ``paint(..., seed=i)`` draws), in
-    batches of compositions that share a schedule."""
+        log: Callable[[str], None], batch: int = 8, first_seed: int = 0) -> None:
+    """Composition i is painted with seed ``first_seed + i`` by every variant (what ``paint(..., seed=...)``
+    draws), in batches of compositions that share a schedule."""
     device = model.device
     for v in variants:
         start = time.perf_counter()
@@ -353,7 +373,7 @@ def run(model: DiffusionModel, comps: list[tuple[torch.Tensor, torch.Tensor]], v
                 idx = members[k:k + batch]
                 image = torch.stack([comps[i][0] for i in idx]).to(device)
                 keep = torch.stack([comps[i][1] for i in idx]).to(device)
-                noise = seeded_noise(idx, image.shape[1:], device, image.dtype)
+                noise = seeded_noise([first_seed + i for i in idx], image.shape[1:], device, image.dtype)
                 last = None
                 for last in paint_steps(model, image, keep, list(times), noise=noise):
                     pass
@@ -372,6 +392,10 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--device", default="cpu", help="where to paint (cpu, cuda)")
     p.add_argument("--batch", type=int, default=None, help="compositions per model call (default 8 on CPU, 64 on CUDA)")
     p.add_argument("--n-real", type=int, default=None, help="real scenes for KID (default 512)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="a fresh set of compositions and paint seeds (default 0; a confirming run uses another)")
+    p.add_argument("--variants", default=None,
+                   help="comma-separated variant names to run (default all), e.g. 'RePaint,model default,half levels'")
     p.add_argument("--png", default=None, help=f"side-by-side picture (default {RESULTS_DIR}/quality_variants.png)")
     args = p.parse_args(argv)
     with num_threads(threads_for(args)):
@@ -385,10 +409,11 @@ def _run(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="quality_") as tmp:
         model, source = get_model(args, Path(tmp))
         size = model.image_size
-        comps = make_compositions(n, size)
-        variants = variants_for(model.default_schedule, model)
+        comps = make_compositions(n, size, seed=args.seed)
+        variants = pick(variants_for(model.default_schedule, model), args.variants)
         # minutes per variant: never run paused; NFE is the cost measure
-        run(model, comps, variants, log, batch=args.batch or (64 if str(args.device).startswith("cuda") else 8))
+        run(model, comps, variants, log, batch=args.batch or (64 if str(args.device).startswith("cuda") else 8),
+            first_seed=1000 * args.seed)
         env = environment()
 
     keeps = torch.stack([k for _, k in comps])
@@ -412,7 +437,7 @@ def _run(args: argparse.Namespace) -> str:
                  f"{1000 * kid(feats(unfilled), ref_feats):.1f}"])
 
     png = Path(args.png) if args.png else (Path(args.results_dir) if args.results_dir else RESULTS_DIR) / (
-        "quality_variants.quick.png" if args.quick else "quality_variants.png")
+        "quality_variants" + (f"_set{args.seed}" if args.seed else "") + (".quick.png" if args.quick else ".png"))
     write_side_by_side(png, unfilled, variants, rows=min(n, 6))
     table = markdown_table(HEADERS, rows)
     by_name = {v.name: v for v in variants}
@@ -423,27 +448,28 @@ def _run(args: argparse.Namespace) -> str:
         cheaper = [v.name for v in variants[variants.index(by_name["model default"]) + 1:]]
         pairs += (("model default", "RePaint"),) + tuple((c, "RePaint") for c in cheaper) + tuple(
             (c, "model default") for c in cheaper)
+    pairs = tuple((a, b) for a, b in pairs if a in by_name and b in by_name)  # --variants may leave some out
     claims = "\n".join("- " + paired(by_name[a], by_name[b], keeps) for a, b in pairs)
     intervals = "\n".join("- " + paired_interval(by_name[a], by_name[b], keeps) for a, b in pairs)
-    rule, trunc = by_name["frequency rule"], by_name["truncated (paper)"]
-    seam = bootstrap_ratio(seam_each(torch.stack(rule.samples), keeps), seam_each(torch.stack(trunc.samples), keeps))
-    check = (f"Check (frequency rule against truncated: seam at or below, at no more model calls): seam ×{seam[0]:.3f} "
-             f"[{seam[1]:.3f}, {seam[2]:.3f}], {rule.nfe:.0f} vs {trunc.nfe:.0f} model calls: "
-             + ("holds" if seam[2] <= 1 and rule.nfe <= trunc.nfe else
-                "not shown (the interval reaches above 1)" if seam[0] <= 1 and rule.nfe <= trunc.nfe else "does NOT hold"))
-    if "model default" in by_name:
-        check += "\n\n" + cheaper_check(by_name, cheaper, keeps)
-    text = (f"## Quality of the schedules ({source}; {n} compositions at {size}², 1 sample each, seeds 0..{n - 1})\n\n"
+    checks = []
+    if "frequency rule" in by_name and "truncated (paper)" in by_name:
+        checks.append(rule_check(by_name["frequency rule"], by_name["truncated (paper)"], keeps))
+    if "model default" in by_name and "RePaint" in by_name:
+        checks.append(cheaper_check(by_name, cheaper, keeps))
+    check = "\n\n".join(checks)
+    first = 1000 * args.seed
+    text = (f"## Quality of the schedules ({source}; {n} compositions at {size}² (composition set {args.seed}), "
+            f"1 sample each, seeds {first}..{first + n - 1})\n\n"
             f"KID features: {FEATURES}; {n_real} real scenes as the KID reference. "
             "Sharpness and gradient energy are of the generated region (mask = 1 − keep), divided by the "
             "same measure on held-out real scenes under the same masks. Seam ratio: squared colour step "
             "across the mask boundary / inside the generated region.\n\n"
             f"{table}\n\nPaired comparisons:\n\n{claims}\n\n"
-            f"Paired ratios with 95% bootstrap intervals (composition i painted with seed i by every variant):\n\n{intervals}\n\n"
+            f"Paired ratios with 95% bootstrap intervals (composition i painted with the same seed by every variant):\n\n{intervals}\n\n"
             f"{check}\n\nSide by side: `{png.name}` (composition | {' | '.join(v.name for v in variants)}).\n\n"
             f"_{env}_\n")
     print(text)
-    write_result(NAME, text, args.results_dir, quick=args.quick)
+    write_result(NAME + (f"_set{args.seed}" if args.seed else ""), text, args.results_dir, quick=args.quick)
     return text
 
 

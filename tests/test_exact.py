@@ -128,14 +128,17 @@ def test_plain_schedule_with_nothing_kept_returns_the_prior():
     assert float(small) < 0.95 * prior_var < float(large)
 
 
-@pytest.mark.parametrize("eta, stride", [(1.0, 1), (0.0, 1), (0.4, 1), (1.0, 4), (0.0, 3)])
+@pytest.mark.parametrize("eta, stride", [(1.0, 1), (0.0, 1), (0.4, 1), (1.0, 4), (0.0, 3), (1.0, "grid"), (0.5, "grid")])
 def test_paint_samples_exactly_the_schedules_law(eta, stride):
     # DDPM steps (eta 1), deterministic DDIM steps (eta 0) and between, inside jumps; walks over every level or strided
     size, m = 8, 3000
     model = ExactDiffusionModel.create(MODEL, size, dtype=torch.float64)
     image = MODEL.sample(1, size, torch.Generator().manual_seed(7))[0]
     keep = border_keep(size, 2)
-    times = repaint(20, 3, 3, stop_resampling_at=6) if stride == 1 else repaint(40, 3, 3, 0, 6, stride=stride)
+    if stride == "grid":  # a window walked on a grid: strided down steps and jumps over several levels inside it
+        times = ScheduleConfig(40, 2, 3, 0, 12, stride=5, window_levels=5).times()
+    else:
+        times = repaint(20, 3, 3, stop_resampling_at=6) if stride == 1 else repaint(40, 3, 3, 0, 6, stride=stride)
     law = schedule_output_law(model, image, keep, times, eta=eta)
     result = paint(model, image, keep, times=times, num_samples=m, seed=8, progress=False, max_frames=0,
                    clip_x0=False, dtype=torch.float64, batch_size=m, eta=eta)

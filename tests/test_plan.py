@@ -68,3 +68,20 @@ def test_cli_schedule_auto_and_its_bad_values(capsys):
     assert "jump_length=30" in capsys.readouterr().err
     assert main(["schedule", "--t-T", "20", "--jump-n-sample", "0"]) == 2  # zero resamplings
     assert "--jump-n-sample: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_printed_flags_of_a_plan_reproduce_it_and_bad_grids_are_refused(capsys):
+    assert main(["schedule", "--model", "demo", "--schedule", "auto"]) == 0
+    out = capsys.readouterr().out
+    flags = out.split("flags: ")[1].splitlines()[0].split()
+    assert "--window-levels" in flags
+    assert main(["schedule", "--model", "demo", *flags]) == 0
+    again = capsys.readouterr().out
+    calls = [line for line in out.splitlines() if line.startswith("model calls")]
+    assert calls and calls == [line for line in again.splitlines() if line.startswith("model calls")]
+    grid = ["--t-T", "250", "--jump-length", "3", "--jump-n-sample", "5", "--stop-resampling-at", "0",
+            "--start-resampling-at", "60"]
+    assert main(["schedule", *grid, "--window-levels", "100"]) == 2
+    assert "window_levels=100" in capsys.readouterr().err
+    assert main(["schedule", "--model", "demo", "--schedule", "auto", "--window-levels", "5"]) == 2
+    assert "--window-levels" in capsys.readouterr().err

@@ -234,7 +234,7 @@ def test_for_t_T_keeps_the_proportions_of_a_schedule():
     assert "scaled from t_T=100" in short.describe()
     assert ScheduleConfig.for_t_T(250) == ScheduleConfig()
     assert ScheduleConfig.for_t_T(500, like=ScheduleConfig(100, 5, 5, 40, 80)).to_dict() == dict(
-        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400, eta=1.0, stride=1)
+        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400, eta=1.0, stride=1, window_levels=None)
     assert ScheduleConfig.for_t_T(30, like=ScheduleConfig(kind="plain", t_T=10)).times() == plain(30)
     assert ScheduleConfig.for_t_T(1).times() == [0, -1]
 
@@ -297,3 +297,34 @@ def test_a_strided_walk_skips_levels_above_the_jumps_and_steps_one_by_one_below(
 def test_a_stride_outside_1_to_t_T_is_one_clear_error(stride):
     with pytest.raises(UserInputError, match=r"stride.*1\.\.250|stride must be an int"):
         ScheduleConfig(250, stride=stride)
+
+
+def test_a_grid_window_walks_few_levels_dense_near_zero_and_jumps_in_grid_levels():
+    grid = schedules.window_grid(60, 12)
+    assert grid[0] == 0 and grid[-1] == 60 and len(grid) <= 12
+    gaps = [b - a for a, b in zip(grid, grid[1:])]
+    assert gaps[0] == 1 and gaps == sorted(gaps)  # one level apart near 0, wider apart higher up
+    cfg = ScheduleConfig(250, 2, 4, 0, 60, stride=20, window_levels=12)
+    times = cfg.times()
+    assert validate_times(times) == times and cfg.kind == "window"
+    below = [t for t in times if 0 <= t <= 60]
+    assert set(below) == set(grid)  # inside the window only grid levels are visited
+    peaks = [b for a, b in zip(times, times[1:]) if b > a]
+    assert set(peaks) <= set(grid) and all(grid.index(p) % 2 == 0 for p in peaks)  # two grid levels up from every 2nd
+    jump_points = [p for p in range(len(grid) - 2) if p % 2 == 0]
+    assert cfg.nfe == len(range(249, 60, -20)) + len(grid) + len(jump_points) * 3 * 2
+    assert ScheduleConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert "walked on" in cfg.describe() and f"{cfg.nfe} model calls" in cfg.describe()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(window_levels=10), ["window_levels=10", "start_resampling_at"]),  # no window
+    (dict(window_levels=10, stop_resampling_at=5, start_resampling_at=40), ["window_levels=10", "stop=5"]),
+    (dict(window_levels=80, stop_resampling_at=0, start_resampling_at=40), ["window_levels=80", "2..41"]),
+    (dict(window_levels=1, stop_resampling_at=0, start_resampling_at=40), ["window_levels=1", "2..41"]),
+    (dict(window_levels=4, jump_length=5, stop_resampling_at=0, start_resampling_at=40), ["jump_length=5", "1..3"]),
+])
+def test_a_grid_window_that_cannot_run_is_one_clear_error(kwargs, words):
+    with pytest.raises(UserInputError) as err:
+        ScheduleConfig(**{"t_T": 250, "jump_length": 2, "jump_n_sample": 5, "stop_resampling_at": None, **kwargs})
+    assert all(w in str(err.value) for w in words)

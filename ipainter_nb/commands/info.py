@@ -63,8 +63,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     print(f"flags: {flags_of(cfg)}")
     print(f"model calls (NFE): {nfe}   steps: {len(times) - 1}")
     if cfg.kind != "plain":
-        full = count_nfe(repaint(cfg.t_T, cfg.jump_length, cfg.jump_n_sample))
-        print(f"full RePaint (t_T={cfg.t_T}, jumps {cfg.jump_length} x {cfg.jump_n_sample}): {full} NFE; "
+        # a grid window's jumps count grid levels: compare with the paper's RePaint at this t_T instead
+        ref = cfg if cfg.window_levels is None else ScheduleConfig.for_t_T(cfg.t_T, ScheduleConfig(stop_resampling_at=None))
+        full = count_nfe(repaint(cfg.t_T, ref.jump_length, ref.jump_n_sample))
+        print(f"full RePaint (t_T={cfg.t_T}, jumps {ref.jump_length} x {ref.jump_n_sample}): {full} NFE; "
               f"this schedule needs {100 * nfe / full:.0f}% of it")
     print(f"no resampling (t_T={cfg.t_T}): {cfg.t_T} NFE")
     window = resampling_window(times)

@@ -19,7 +19,8 @@ from ..errors import UserInputError
 
 __all__ = ["SCHEDULE_FLAGS", "add_schedule_flags", "schedule_from_args", "flags_of", "auto_schedule"]
 
-SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride")
+SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride",
+                  "window_levels")
 
 
 def _flag(name: str) -> str:
@@ -48,6 +49,9 @@ def add_schedule_flags(parser: argparse.ArgumentParser, defaults_from: str) -> N
                        help="stochasticity of the down steps, 0..1: 1 = DDPM steps (paper), 0 = deterministic DDIM steps")
     group.add_argument("--stride", type=int_at_least(1), metavar="K",
                        help="levels skipped per model call above the resampling (a strided walk; default 1)")
+    group.add_argument("--window-levels", type=int_at_least(2), metavar="L",
+                       help="walk the window 0..--start-resampling-at on L levels spaced in log t, jumps counted in "
+                            "grid levels (default: every level)")
     kinds = group.add_mutually_exclusive_group()
     kinds.add_argument("--schedule", choices=["auto"], default=None,
                        help="auto: plan the schedule for each mask (ipainter_nb.plan_schedule: strided walk, low window, "
@@ -121,7 +125,8 @@ def flags_of(cfg: ScheduleConfig) -> str:
 
 
 def _step_flags(cfg: ScheduleConfig) -> str:
-    return (f" --eta {cfg.eta:g}" if cfg.eta != 1 else "") + (f" --stride {cfg.stride}" if cfg.stride != 1 else "")
+    return ((f" --eta {cfg.eta:g}" if cfg.eta != 1 else "") + (f" --stride {cfg.stride}" if cfg.stride != 1 else "")
+            + (f" --window-levels {cfg.window_levels}" if cfg.window_levels is not None and cfg.kind != "plain" else ""))
 
 
 def auto_schedule(args: argparse.Namespace, model: Any, keep: torch.Tensor | None) -> ScheduleConfig:
@@ -139,7 +144,8 @@ def auto_schedule(args: argparse.Namespace, model: Any, keep: torch.Tensor | Non
     Raises:
         UserInputError: schedule flags the planner chooses itself, or an ``--eta`` outside 0..1.
     """
-    chosen = [k for k in ("jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "stride")
+    chosen = [k for k in ("jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "stride",
+                          "window_levels")
               if getattr(args, k, None) is not None]
     if chosen:
         raise UserInputError(f"--schedule auto chooses {', '.join(_flag(k) for k in chosen)} itself: drop them "

@@ -2,36 +2,41 @@
 
 The exact benchmark (``benchmarks/exact_schedules.py``) says where a schedule's error is
 made: at the low levels, where the bands between the hole's scale and the seam are being
-decided (``schedule_rule`` explains the band-SNR argument). A plan therefore spends its
-model calls there and nowhere else:
+decided (``schedule_rule`` explains the band-SNR argument), and that the number of times
+each stretch there is denoised matters most. A plan therefore spends its model calls there
+and nowhere else:
 
-* **the walk**: above the resampling, a strided walk (``stride``): a few tens of calls
-  bring the picture down through the levels where nothing needs harmonising;
-* **the window**: jumps start at ``0 <= t <= start``, ``start`` being the level where the
-  forward SNR of the hole's band falls to :data:`WINDOW_SNR` (below it the hole's band is
-  still being decided, so harmonising pays; above it resampling costs calls for little);
-* **the jumps**: short (``jump_length`` about a sixth of the window, so that several jump
-  points cover it), each stretch denoised ``jump_n_sample`` times, the number the target
-  asks for (or the most that fit a budget of model calls);
-* **η** (:data:`PLAN_ETA`): searched from 0 to 1; with these windows the DDPM step (η = 1)
-  was the best on every case searched, so the plan keeps it (``eta=`` overrides).
+* **the walk**: above the window, a strided walk of :data:`WALK_CALLS` calls brings the
+  picture down through the levels where nothing needs harmonising;
+* **the window**: ``0 <= t <= start``, ``start`` being the level where the forward SNR of
+  the hole's band falls to :data:`WINDOW_SNR` (below it the hole's band is still being
+  decided, so harmonising pays; above it resampling costs calls for little);
+* **the grid**: the window is walked on a few levels spaced evenly in ``log(t + 1)``
+  (``ScheduleConfig.window_levels``): dense near 0, where the seam is decided, sparse
+  higher up. A window walked level by level costs calls in proportion to its height, which
+  grows with the picture and the hole; on the grid the cost stays put;
+* **the jumps**: a few grid levels back up, each stretch denoised ``jump_n_sample`` times,
+  the target's number (or the most that fit a budget of model calls);
+* **η** (:data:`PLAN_ETA`): searched from 0 to 1; the DDPM step (η = 1) was the best on
+  every case searched, so the plan keeps it (``eta=`` overrides).
 
-The numbers (window SNR, η, t_T, repeats per target) were searched on the exact laws of
-centre holes (4², 8², 12²) and borders (1, 2, 4 px) in 16² pictures; the benchmark's other
-masks (cutout-shaped holes) were not used to choose them.
+The numbers (window SNR, grid, jumps, repeats per target) were searched on the exact laws
+of centre holes and borders at 16² and 32²; the benchmark's cutout-shaped holes and its
+24² cases were not used to choose them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import UserInputError
 from .schedule_rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
-from .schedules import ScheduleConfig
+from .schedules import ScheduleConfig, window_grid
 
-__all__ = ["plan_schedule", "PlanTarget", "PLAN_TARGETS", "PLAN_T_T", "PLAN_ETA", "WINDOW_SNR", "WALK_CALLS"]
+__all__ = ["plan_schedule", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T", "PLAN_ETA", "WINDOW_SNR", "WALK_CALLS"]
 
 PlanTarget = Literal["quality", "draft"]
 
@@ -42,10 +47,27 @@ PLAN_ETA = 1.0
 #: The window ends where the hole band's forward SNR falls to this value.
 WINDOW_SNR = 0.5
 #: Model calls of the strided walk above the window.
-WALK_CALLS = 25
-#: Times each stretch of the window is denoised, per target: "quality" aims at RePaint's
-#: exact-law KL, "draft" is the cheapest plan within a quarter of it.
-PLAN_TARGETS: dict[str, int] = {"quality": 8, "draft": 6}
+WALK_CALLS = 10
+
+
+@dataclass(frozen=True)
+class PlanShape:
+    """How a target spends its calls in the window.
+
+    Attributes:
+        window_levels: levels of the window's grid (fewer when the window is lower).
+        jump_length: grid levels travelled back up per jump.
+        jump_n_sample: times each stretch is denoised.
+    """
+
+    window_levels: int
+    jump_length: int
+    jump_n_sample: int
+
+
+#: Per target: "quality" aims at RePaint's exact-law KL, "draft" at a quarter above it in
+#: about a twentieth of RePaint's calls.
+PLAN_TARGETS: dict[str, PlanShape] = {"quality": PlanShape(30, 3, 14), "draft": PlanShape(10, 2, 12)}
 
 
 def _alphas_and_spectrum(model: Any, t_T: int) -> tuple[np.ndarray, float, float | None, float]:
@@ -86,8 +108,8 @@ def plan_schedule(
             quarter of the picture across.
         target: ``"quality"`` (RePaint's accuracy) or ``"draft"`` (the cheapest plan
             within a quarter of RePaint's exact-law KL, for live drafts).
-        budget: at most this many model calls: the repeats are lowered (then the window
-            narrowed) until the plan fits. None: the target's repeats.
+        budget: at most this many model calls: the repeats are lowered (then the grid
+            thinned) until the plan fits. None: the target's repeats.
         t_T: levels of the noise schedule (default :data:`PLAN_T_T`, or the most the
             model allows).
         eta: the down steps' stochasticity in [0, 1] (default :data:`PLAN_ETA`).
@@ -115,26 +137,25 @@ def plan_schedule(
     below = np.flatnonzero(hole_band < WINDOW_SNR)
     start = int(below[0]) if len(below) else t_T - 1
     start = max(1, min(start, t_T - 2))
-    repeats = PLAN_TARGETS[target]
+    shape = PLAN_TARGETS[target]
+    levels, repeats = min(shape.window_levels, start + 1), shape.jump_n_sample
     while True:
-        config = _plan(t_T, start, repeats, eta)
+        config = _plan(t_T, start, levels, shape.jump_length, repeats, eta)
         if budget is None or config.nfe <= budget:
             return config
         if repeats > 2:
             repeats -= 1
-        elif start > 1:
-            start = max(1, start * 2 // 3)
-        else:  # not even one short jump fits: a strided walk alone
+        elif levels > 2:
+            levels -= 1
+        else:  # not even one jump fits: a strided walk alone
             walk = ScheduleConfig(t_T, 1, 1, None, None, eta, max(1, -(-t_T // max(budget - 1, 1))))
             if walk.nfe > budget:
                 raise UserInputError(f"budget={budget} model calls is too small for a walk over t_T={t_T} levels")
             return walk
 
 
-def _plan(t_T: int, start: int, repeats: int, eta: float) -> ScheduleConfig:
-    """The plan's numbers for a window ``0..start``: short jumps, a strided walk above."""
-    jump_length = max(1, min(round(start / 6), t_T - 1 - start))
-    top = start + jump_length  # the highest level a jump reaches: the walk is strided above it
-    stride = max(1, round((t_T - 1 - top) / WALK_CALLS))
-    return ScheduleConfig(t_T, jump_length, repeats, 0, start, eta, stride)
-
+def _plan(t_T: int, start: int, levels: int, jump_length: int, repeats: int, eta: float) -> ScheduleConfig:
+    """The plan's numbers for a window ``0..start`` on a grid of ``levels``: jumps within it, a strided walk above."""
+    grid = len(window_grid(start, levels))
+    stride = max(1, round((t_T - 1 - start) / WALK_CALLS))
+    return ScheduleConfig(t_T, max(1, min(jump_length, grid - 1)), repeats, 0, start, eta, stride, levels)

@@ -21,6 +21,11 @@ Schedules come from two functions:
   calls instead of 2410). ``start_resampling_at=u`` also drops the jumps that start above
   ``u``: resampling happens only in a window of times.
 
+A window can also be walked on a **grid** (:func:`window_grid`, ``window_levels``): a few
+levels in ``0..u`` spaced evenly in ``log(t + 1)`` (dense near 0, where the seam is decided;
+sparse higher up, where each level changes little), each step between them one model call
+(a strided step), with jumps counted in grid levels (:func:`grid_window`).
+
 :class:`ScheduleConfig` holds the same knobs as one value that saves to and loads from a
 dict; its defaults are the paper's. :func:`resampling_window` is the one definition of
 the range of t that figures shade as "resampling" (``ipainter_nb.viz.schedule_figure``
@@ -53,6 +58,8 @@ __all__ = [
     "planned_steps",
     "MAX_SCHEDULE_STEPS",
     "check_eta",
+    "window_grid",
+    "grid_window",
 ]
 
 ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
@@ -261,6 +268,54 @@ def repaint(
     return _walk(t_T, stride, jump_length, jump_n_sample, starts)
 
 
+def window_grid(start: int, levels: int) -> list[int]:
+    """The levels ``0..start`` a grid window visits: ``levels`` of them spaced evenly in ``log(t + 1)``
+    (fewer where two would round to the same level), ascending, always 0 and ``start``.
+
+    Args:
+        start: the top of the window.
+        levels: how many levels at most.
+
+    >>> window_grid(60, 6), window_grid(3, 10)
+    ([0, 1, 4, 11, 26, 60], [0, 1, 2, 3])
+    """
+    if levels < 2 or start < 1:
+        return sorted({0, max(start, 0)})
+    grid = {round((start + 1) ** (i / (levels - 1))) - 1 for i in range(levels)}
+    return sorted(grid | {0, start})
+
+
+def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, levels: int, stride: int = 1) -> list[int]:
+    """A window schedule walked on :func:`window_grid`: strided down to ``start``, then level by
+    level of the grid; at every ``jump_length``-th grid level (counting from 0) the sampler
+    jumps back up ``jump_length`` grid levels and walks down again, ``jump_n_sample - 1`` times.
+
+    Args:
+        t_T: number of respaced levels; the walk starts at ``t_T - 1``.
+        jump_length: grid levels travelled back up per jump.
+        jump_n_sample: times each stretch is denoised.
+        start: the top of the window (``start_resampling_at``).
+        levels: grid levels at most (``window_levels``).
+        stride: levels per model call of the walk above the window.
+
+    Returns:
+        The times visited, ending at ``-1``.
+
+    >>> grid_window(10, 1, 2, 3, 3)
+    [9, 8, 7, 6, 5, 4, 3, 1, 3, 1, 0, 1, 0, -1]
+    """
+    grid = window_grid(start, levels)
+    times = list(range(t_T - 1, start, -stride))
+    top = len(grid) - 1
+    for i in range(top, -1, -1):
+        times.append(grid[i])
+        if i % jump_length == 0 and i + jump_length <= top:
+            for _ in range(jump_n_sample - 1):  # one jump back (forward noise), then down the grid again
+                times.extend(grid[i:i + jump_length + 1][::-1])
+    times.append(-1)
+    return times
+
+
 def _check_stride(stride: object, t_T: int) -> int:
     stride = _require_int("stride", stride)
     if not 1 <= stride <= t_T:
@@ -290,7 +345,29 @@ def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: s
 
 
 _AUTO = "auto"
-_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride")
+_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride",
+           "window_levels")
+
+
+def _check_window_levels(levels: object, jump_length: int, jump_n_sample: int, stop: int | None,
+                         start: int | None) -> int | None:
+    if levels is None:
+        return None
+    levels = _require_int("window_levels", levels)
+    if start is None or stop not in (None, 0):
+        raise UserInputError(f"window_levels={levels} needs a window from t = 0: set start_resampling_at (the window's "
+                             f"top) and leave stop_resampling_at at 0 or None (got stop={stop}, start={start})")
+    if not 2 <= levels <= start + 1:
+        raise UserInputError(f"window_levels={levels} is invalid for start_resampling_at={start}: it must be in "
+                             f"2..{start + 1} (levels of the window 0..{start}), or None to walk every level")
+    grid = len(window_grid(start, levels))
+    if jump_n_sample > 1 and jump_length > grid - 1:
+        raise UserInputError(f"jump_length={jump_length} is longer than the window's grid of {grid} levels: with "
+                             f"window_levels it counts grid levels, so it must be in 1..{grid - 1}")
+    if jump_n_sample * grid > MAX_SCHEDULE_STEPS:
+        raise UserInputError(f"jump_n_sample={jump_n_sample} on {grid} grid levels makes a schedule longer than the limit "
+                             f"of {MAX_SCHEDULE_STEPS:,} steps: lower jump_n_sample")
+    return levels
 
 
 def _scale(value: int, t_T: int, like_t_T: int) -> int:
@@ -326,6 +403,11 @@ class ScheduleConfig:
         stride: above the highest level a jump reaches, the walk goes down ``stride``
             levels per model call (a strided walk, DDIM-style: ``t_T / stride`` calls
             where nothing is resampled); ``1`` (default) visits every level as RePaint.
+        window_levels: ``None`` (default): the window is walked level by level, as
+            RePaint. A number: the window ``0..start_resampling_at`` is walked on that many
+            levels spaced evenly in ``log(t + 1)`` (:func:`window_grid`), one model call
+            from each to the next, and ``jump_length`` counts grid levels
+            (:func:`grid_window`). Needs a window (``start_resampling_at`` set, no stop).
         kind: the old spelling of the schedule's kind, still accepted: it must agree with the numbers.
 
     ``kind`` is read from the numbers (see :attr:`kind`). The old spelling
@@ -341,6 +423,7 @@ class ScheduleConfig:
     start_resampling_at: int | None
     eta: float
     stride: int
+    window_levels: int | None
 
     def __init__(
         self,
@@ -351,6 +434,7 @@ class ScheduleConfig:
         start_resampling_at: int | None = None,
         eta: float = 1.0,
         stride: int = 1,
+        window_levels: int | None = None,
         *,
         kind: str | None = None,
     ) -> None:
@@ -387,7 +471,8 @@ class ScheduleConfig:
             _, jump_length, jump_n_sample, stop, start = _check_params(
                 t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
             )
-        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start, eta, stride)):
+        window_levels = _check_window_levels(window_levels, jump_length, jump_n_sample, stop, start)
+        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start, eta, stride, window_levels)):
             object.__setattr__(self, name, value)
         # a note, not a field: equal numbers stay equal configs, and asdict() stays loadable
         note = f"scaled from the paper's t_T={PAPER_T_T}: {', '.join(scaled)}" if scaled and t_T != PAPER_T_T else ""
@@ -418,8 +503,12 @@ class ScheduleConfig:
             return None if value is None else min(t_T, _scale(value, t_T, like.t_T))
 
         jump_length = max(1, min(_scale(like.jump_length, t_T, like.t_T), t_T - 1))
-        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), bound(like.start_resampling_at),
-                     like.eta, _scaled_stride(like, t_T))
+        start = bound(like.start_resampling_at)
+        levels = None if like.window_levels is None else min(like.window_levels, (start or 0) + 1)
+        if levels is not None:  # jumps count grid levels: they keep their length, within the grid
+            jump_length = max(1, min(like.jump_length, len(window_grid(start or 0, levels)) - 1))
+        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), start,
+                     like.eta, _scaled_stride(like, t_T), levels)
         if t_T != like.t_T:
             note = (f"scaled from t_T={like.t_T}: jump_length {like.jump_length} -> {config.jump_length}, "
                     f"stop {like.stop_resampling_at} -> {config.stop_resampling_at}")
@@ -461,6 +550,8 @@ class ScheduleConfig:
         ``"window"`` (no jumps above the start either)."""
         if self.jump_n_sample == 1 or self.t_T == 1:
             return "plain"
+        if self.window_levels is not None:
+            return "window"
         kept = _jump_starts(self.t_T, self.jump_length, self.stop_resampling_at, self.start_resampling_at)
         if not kept:
             return "plain"
@@ -473,6 +564,9 @@ class ScheduleConfig:
         """The schedule this config describes."""
         if self.kind == "plain":
             return plain(self.t_T, self.stride)
+        if self.window_levels is not None:
+            return grid_window(self.t_T, self.jump_length, self.jump_n_sample, self.start_resampling_at or 0,
+                               self.window_levels, self.stride)
         return repaint(self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at, self.start_resampling_at,
                        self.stride)
 
@@ -494,10 +588,16 @@ class ScheduleConfig:
         head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}, jump_n_sample={self.jump_n_sample}, {steps}"
         if kind == "repaint":
             return f"{head}; {self.nfe} model calls{note}"
-        if kind == "window":
+        if kind == "window" and self.window_levels is not None:
+            grid = window_grid(self.start_resampling_at or 0, self.window_levels)
+            head = head.replace(f"jump_length={self.jump_length}", f"jump_length={self.jump_length} grid levels")
+            where = f"window 0 <= t <= {self.start_resampling_at} walked on {len(grid)} levels spaced in log t"
+        elif kind == "window":
             lo = self.stop_resampling_at or 0
             where = f"jumps only from {lo} <= t <= {self.start_resampling_at}"
         else:
             where = f"no resampling below t={self.stop_resampling_at}"
+        if self.window_levels is not None:  # jumps count grid levels: no level-by-level RePaint to compare with
+            return f"{head}, {where}{note}; {self.nfe} model calls"
         full = count_nfe(repaint(self.t_T, self.jump_length, self.jump_n_sample))
         return f"{head}, {where}{note}; {self.nfe} model calls (full RePaint: {full})"

@@ -66,7 +66,8 @@ class ScheduleControls(W.VBox):
         self.stop_resampling_at = field(W.IntText, "stop at t", 0, continuous_update=True)
         self.start_resampling_at = field(W.IntText, "start at t", initial.t_T, continuous_update=True)
         self.eta = field(W.FloatText, "η (eta)", initial.eta, continuous_update=True, step=0.1)
-        self._stride = initial.stride  # not a field: a shown plan's walk stride is kept for its mode
+        # not fields: a shown plan's walk stride and window grid are kept for its mode
+        self._stride, self._window_levels = initial.stride, initial.window_levels
         self.info = W.HTML(layout=W.Layout(max_width=layout.get("max_width", "320px"), min_width="0"))
         self.info.add_class("ipainter-nfe")
         for control in self.fields:
@@ -108,7 +109,7 @@ class ScheduleControls(W.VBox):
                 self.stop_resampling_at.value = config.stop_resampling_at
             start = config.start_resampling_at
             self.start_resampling_at.value = config.t_T if start is None else start
-            self.eta.value, self._stride = config.eta, config.stride
+            self.eta.value, self._stride, self._window_levels = config.eta, config.stride, config.window_levels
             self.config = config.to_dict()
             self.error = ""
         finally:
@@ -188,8 +189,10 @@ class ScheduleControls(W.VBox):
                                   stride=stride)
         stop = int(self.stop_resampling_at.value) if mode in ("truncated", "window") else None
         start = int(self.start_resampling_at.value) if mode == "window" else None
+        levels = self._window_levels if mode == "window" and stop == 0 and start else None
         return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=int(self.jump_n_sample.value),
-                              stop_resampling_at=stop, start_resampling_at=start, eta=eta, stride=stride)
+                              stop_resampling_at=stop, start_resampling_at=start, eta=eta, stride=stride,
+                              window_levels=None if levels is None else max(2, min(levels, start + 1)))
 
     def _show_info(self, config: ScheduleConfig) -> None:
         self.info.value = message_html(config.describe())  # it names the number of model calls
