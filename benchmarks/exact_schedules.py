@@ -134,7 +134,8 @@ def with_rules(todo: list[Schedule], model: ExactDiffusionModel, keep: torch.Ten
     family = present[-1] if present else None
     for target in ("quality", "draft") if family else ():  # plan_schedule's plans, against the largest t_T family's RePaint
         cfg = plan_schedule(model, keep, target=target, t_T=20 if quick else None)
-        out.append(Schedule(f"plan ({target}): t_T={cfg.t_T} stride {cfg.stride}, t=0..{cfg.start_resampling_at} "
+        grid = f" on {cfg.window_levels} levels" if cfg.window_levels else ""
+        out.append(Schedule(f"plan ({target}): t_T={cfg.t_T} stride {cfg.stride}, t=0..{cfg.start_resampling_at}{grid} "
                             f"j={cfg.jump_length} r={cfg.jump_n_sample} eta={cfg.eta:g}", cfg, family, "rule"))
     return out
 

@@ -262,6 +262,20 @@ def test_the_frequency_chosen_schedule_follows_the_mask(painter):
     assert painter.schedule_config == plan_schedule(painter.model, keep, t_T=50) != chosen
 
 
+def test_a_shown_plan_keeps_its_window_grid_when_a_field_is_edited(painter):
+    fields = painter.schedule_controls
+    _, keep = painter.composition.render()
+    plan = plan_schedule(painter.model, keep, t_T=50)
+    assert plan.window_levels is not None
+    painter.schedule = plan.to_dict()
+    assert fields.mode.value == "window" and painter.schedule_config == plan
+    fields.jump_n_sample.value = 3  # an edit in window mode: still walked on the plan's grid
+    assert painter.schedule_config.window_levels == plan.window_levels and painter.schedule_config.jump_n_sample == 3
+    assert "walked on" in fields.info.value
+    fields.mode.value = "truncated"  # a truncated schedule has no window to put a grid on
+    assert painter.schedule_config.window_levels is None
+
+
 def test_eta_is_a_schedule_field_checked_by_the_core(painter):
     fields = painter.schedule_controls
     fields.mode.value = "truncated"
