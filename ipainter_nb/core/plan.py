@@ -108,8 +108,9 @@ def plan_schedule(
             quarter of the picture across.
         target: ``"quality"`` (RePaint's accuracy) or ``"draft"`` (the cheapest plan
             within a quarter of RePaint's exact-law KL, for live drafts).
-        budget: at most this many model calls: the repeats are lowered (then the grid
-            thinned) until the plan fits. None: the target's repeats.
+        budget: at most this many model calls: the grid, the jumps and the repeats are
+            shrunk together until the plan fits (on the exact benchmark that beats
+            lowering the repeats alone). None: the target's shape.
         t_T: levels of the noise schedule (default :data:`PLAN_T_T`, or the most the
             model allows).
         eta: the down steps' stochasticity in [0, 1] (default :data:`PLAN_ETA`).
@@ -138,20 +139,18 @@ def plan_schedule(
     start = int(below[0]) if len(below) else t_T - 1
     start = max(1, min(start, t_T - 2))
     shape = PLAN_TARGETS[target]
-    levels, repeats = min(shape.window_levels, start + 1), shape.jump_n_sample
-    while True:
-        config = _plan(t_T, start, levels, shape.jump_length, repeats, eta)
+    for percent in range(100, 0, -5):  # a budget shrinks the grid, the jumps and the repeats together
+        scale = percent / 100
+        levels = max(2, min(round(shape.window_levels * scale), start + 1))
+        jump = max(1, round(shape.jump_length * scale))
+        config = _plan(t_T, start, levels, jump, max(2, round(shape.jump_n_sample * scale)), eta)
         if budget is None or config.nfe <= budget:
             return config
-        if repeats > 2:
-            repeats -= 1
-        elif levels > 2:
-            levels -= 1
-        else:  # not even one jump fits: a strided walk alone
-            walk = ScheduleConfig(t_T, 1, 1, None, None, eta, max(1, -(-t_T // max(budget - 1, 1))))
-            if walk.nfe > budget:
-                raise UserInputError(f"budget={budget} model calls is too small for a walk over t_T={t_T} levels")
-            return walk
+    # not even one short jump fits: a strided walk alone
+    walk = ScheduleConfig(t_T, 1, 1, None, None, eta, max(1, -(-t_T // max(budget - 1, 1))))
+    if walk.nfe > budget:
+        raise UserInputError(f"budget={budget} model calls is too small for a walk over t_T={t_T} levels")
+    return walk
 
 
 def _plan(t_T: int, start: int, levels: int, jump_length: int, repeats: int, eta: float) -> ScheduleConfig:
