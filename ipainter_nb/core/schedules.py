@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import UserInputError
+from .schedule_grid import grid_window, window_grid
 from .schedule_times import _check_t_T, _require_int, count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
@@ -266,54 +267,6 @@ def repaint(
     stride = _check_stride(stride, t_T)
     starts = set(_jump_starts(t_T, jump_length, stop, start))
     return _walk(t_T, stride, jump_length, jump_n_sample, starts)
-
-
-def window_grid(start: int, levels: int) -> list[int]:
-    """The levels ``0..start`` a grid window visits: ``levels`` of them spaced evenly in ``log(t + 1)``
-    (fewer where two would round to the same level), ascending, always 0 and ``start``.
-
-    Args:
-        start: the top of the window.
-        levels: how many levels at most.
-
-    >>> window_grid(60, 6), window_grid(3, 10)
-    ([0, 1, 4, 11, 26, 60], [0, 1, 2, 3])
-    """
-    if levels < 2 or start < 1:
-        return sorted({0, max(start, 0)})
-    grid = {round((start + 1) ** (i / (levels - 1))) - 1 for i in range(levels)}
-    return sorted(grid | {0, start})
-
-
-def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, levels: int, stride: int = 1) -> list[int]:
-    """A window schedule walked on :func:`window_grid`: strided down to ``start``, then level by
-    level of the grid; at every ``jump_length``-th grid level (counting from 0) the sampler
-    jumps back up ``jump_length`` grid levels and walks down again, ``jump_n_sample - 1`` times.
-
-    Args:
-        t_T: number of respaced levels; the walk starts at ``t_T - 1``.
-        jump_length: grid levels travelled back up per jump.
-        jump_n_sample: times each stretch is denoised.
-        start: the top of the window (``start_resampling_at``).
-        levels: grid levels at most (``window_levels``).
-        stride: levels per model call of the walk above the window.
-
-    Returns:
-        The times visited, ending at ``-1``.
-
-    >>> grid_window(10, 1, 2, 3, 3)
-    [9, 8, 7, 6, 5, 4, 3, 1, 3, 1, 0, 1, 0, -1]
-    """
-    grid = window_grid(start, levels)
-    times = list(range(t_T - 1, start, -stride))
-    top = len(grid) - 1
-    for i in range(top, -1, -1):
-        times.append(grid[i])
-        if i % jump_length == 0 and i + jump_length <= top:
-            for _ in range(jump_n_sample - 1):  # one jump back (forward noise), then down the grid again
-                times.extend(grid[i:i + jump_length + 1][::-1])
-    times.append(-1)
-    return times
 
 
 def _check_stride(stride: object, t_T: int) -> int:

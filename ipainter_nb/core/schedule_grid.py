@@ -1,0 +1,60 @@
+"""A resampling window walked on a grid of levels spaced evenly in ``log(t + 1)``.
+
+Walked level by level, a window ``0..u`` costs model calls in proportion to ``u``, and ``u``
+grows with the picture and the hole (the hole's band drowns later in a bigger picture). On a
+grid the cost stays put: every level near 0, where the seam is decided, and a few far apart
+higher up, where each level changes the picture little. ``ScheduleConfig(window_levels=...)``
+builds its times here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["window_grid", "grid_window"]
+
+
+def window_grid(start: int, levels: int) -> list[int]:
+    """The levels ``0..start`` a grid window visits: ``levels`` of them spaced evenly in ``log(t + 1)``
+    (fewer where two would round to the same level), ascending, always 0 and ``start``.
+
+    Args:
+        start: the top of the window.
+        levels: how many levels at most.
+
+    >>> window_grid(60, 6), window_grid(3, 10)
+    ([0, 1, 4, 11, 26, 60], [0, 1, 2, 3])
+    """
+    if levels < 2 or start < 1:
+        return sorted({0, max(start, 0)})
+    grid = {round((start + 1) ** (i / (levels - 1))) - 1 for i in range(levels)}
+    return sorted(grid | {0, start})
+
+
+def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, levels: int, stride: int = 1) -> list[int]:
+    """A window schedule walked on :func:`window_grid`: strided down to ``start``, then level by
+    level of the grid; at every ``jump_length``-th grid level (counting from 0) the sampler
+    jumps back up ``jump_length`` grid levels and walks down again, ``jump_n_sample - 1`` times.
+
+    Args:
+        t_T: number of respaced levels; the walk starts at ``t_T - 1``.
+        jump_length: grid levels travelled back up per jump.
+        jump_n_sample: times each stretch is denoised.
+        start: the top of the window (``start_resampling_at``).
+        levels: grid levels at most (``window_levels``).
+        stride: levels per model call of the walk above the window.
+
+    Returns:
+        The times visited, ending at ``-1``.
+
+    >>> grid_window(10, 1, 2, 3, 3)
+    [9, 8, 7, 6, 5, 4, 3, 1, 3, 1, 0, 1, 0, -1]
+    """
+    grid = window_grid(start, levels)
+    times = list(range(t_T - 1, start, -stride))
+    top = len(grid) - 1
+    for i in range(top, -1, -1):
+        times.append(grid[i])
+        if i % jump_length == 0 and i + jump_length <= top:
+            for _ in range(jump_n_sample - 1):  # one jump back (forward noise), then down the grid again
+                times.extend(grid[i:i + jump_length + 1][::-1])
+    times.append(-1)
+    return times
