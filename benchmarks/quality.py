@@ -436,8 +436,9 @@ def _run(args: argparse.Namespace) -> str:
     rows.append(["composition, unfilled (grey)", "—", "0", "—", "—", "—", _fmt(seam_ratio(unfilled, keeps)),
                  f"{1000 * kid(feats(unfilled), ref_feats):.1f}"])
 
+    suffix = f"_set{args.seed}" if args.seed else ""  # set 0 keeps the plain names
     png = Path(args.png) if args.png else (Path(args.results_dir) if args.results_dir else RESULTS_DIR) / (
-        "quality_variants" + (f"_set{args.seed}" if args.seed else "") + (".quick.png" if args.quick else ".png"))
+        "quality_variants" + suffix + (".quick.png" if args.quick else ".png"))
     write_side_by_side(png, unfilled, variants, rows=min(n, 6))
     table = markdown_table(HEADERS, rows)
     by_name = {v.name: v for v in variants}
@@ -469,7 +470,7 @@ def _run(args: argparse.Namespace) -> str:
             f"{check}\n\nSide by side: `{png.name}` (composition | {' | '.join(v.name for v in variants)}).\n\n"
             f"_{env}_\n")
     print(text)
-    write_result(NAME + (f"_set{args.seed}" if args.seed else ""), text, args.results_dir, quick=args.quick)
+    write_result(NAME + suffix, text, args.results_dir, quick=args.quick)
     return text
 
 

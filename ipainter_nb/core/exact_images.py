@@ -341,6 +341,7 @@ class ExactConditional:
         self.known_eigen = y
         self.image = image.detach().cpu().double()
         self.R: np.ndarray | None = None
+        self._eigen: tuple[np.ndarray, np.ndarray] | None = None  # eigh(R), made on first use
         if self.dense:
             precision = _circulant_kernel(1.0 / self._spectrum)
             self.R = np.linalg.inv(_gather(precision, self.generated, self.generated))
@@ -435,7 +436,9 @@ class ExactConditional:
         Args:
             k: how many leading components of the conditional covariance.
         """
-        rho, vec = np.linalg.eigh(self._require_dense("principal components"))
+        if self._eigen is None:  # one decomposition serves every schedule scored against this conditional
+            self._eigen = np.linalg.eigh(self._require_dense("principal components"))
+        rho, vec = self._eigen
         var = self.lam[:, None] * rho[None, :]  # (3, |G|)
         order = np.argsort(var.ravel())[::-1][:k]
         j, r = np.divmod(order, len(rho))

@@ -88,16 +88,19 @@ def _affine_steps(model: ExactDiffusionModel, times: list[int], eta: float) -> l
     size = model.size
     power = torch.as_tensor(lam[:, None, None] * model.image_model.spectrum(size)[None, :, : size // 2 + 1])
     steps: list[_Up | _Down] = []
+    downs: dict[tuple[int, int], _Down] = {}  # resampling repeats the same down steps: build each once
     for t_last, t_cur in zip(times[:-1], times[1:]):
         if t_cur > t_last:  # forward noise, over one level or several (a long jump back)
             b = float(sched.betas[t_cur]) if t_cur == t_last + 1 else 1.0 - sched.alpha_bar(t_cur) / sched.alpha_bar(t_last)
             steps.append(_Up(b))
             continue
-        a = float(sched.alphas_cumprod[t_last])
-        c1, c2, small, large = sched.step_coefficients(t_last, t_cur, eta)
-        w = wiener_gain(power, a)
-        noise = eta**2 * (small if model.variance_type == "fixed_small" else large) if t_cur >= 0 else 0.0
-        steps.append(_Down(a, c1, c2, w, c1 * w + c2, noise))
+        if (t_last, t_cur) not in downs:
+            a = float(sched.alphas_cumprod[t_last])
+            c1, c2, small, large = sched.step_coefficients(t_last, t_cur, eta)
+            w = wiener_gain(power, a)
+            noise = eta**2 * (small if model.variance_type == "fixed_small" else large) if t_cur >= 0 else 0.0
+            downs[t_last, t_cur] = _Down(a, c1, c2, w, c1 * w + c2, noise)
+        steps.append(downs[t_last, t_cur])
     return steps
 
 

@@ -36,8 +36,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import UserInputError
+from .schedule_grid import jump_within_grid
 from .schedule_rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
-from .schedules import ScheduleConfig, window_grid
+from .schedules import ScheduleConfig
 
 __all__ = ["plan_schedule", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T", "PLAN_ETA", "WINDOW_SNR", "WALK_CALLS"]
 
@@ -158,6 +159,5 @@ def plan_schedule(
 
 def _plan(t_T: int, start: int, levels: int, jump_length: int, repeats: int, eta: float) -> ScheduleConfig:
     """The plan's numbers for a window ``0..start`` on a grid of ``levels``: jumps within it, a strided walk above."""
-    grid = len(window_grid(start, levels))
     stride = max(1, round((t_T - 1 - start) / WALK_CALLS))
-    return ScheduleConfig(t_T, max(1, min(jump_length, grid - 1)), repeats, 0, start, eta, stride, levels)
+    return ScheduleConfig(t_T, jump_within_grid(jump_length, start, levels), repeats, 0, start, eta, stride, levels)

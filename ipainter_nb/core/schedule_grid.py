@@ -9,7 +9,7 @@ builds its times here.
 
 from __future__ import annotations
 
-__all__ = ["window_grid", "grid_window"]
+__all__ = ["window_grid", "grid_window", "jump_within_grid"]
 
 
 def window_grid(start: int, levels: int) -> list[int]:
@@ -27,6 +27,17 @@ def window_grid(start: int, levels: int) -> list[int]:
         return sorted({0, max(start, 0)})
     grid = {round((start + 1) ** (i / (levels - 1))) - 1 for i in range(levels)}
     return sorted(grid | {0, start})
+
+
+def jump_within_grid(jump_length: int, start: int, levels: int) -> int:
+    """``jump_length`` (grid levels) shortened, if need be, so that a jump fits the window's grid.
+
+    Args:
+        jump_length: the wanted jump, in grid levels.
+        start: the top of the window.
+        levels: grid levels at most.
+    """
+    return max(1, min(jump_length, len(window_grid(start, levels)) - 1))
 
 
 def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, levels: int, stride: int = 1) -> list[int]:

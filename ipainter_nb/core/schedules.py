@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import UserInputError
-from .schedule_grid import grid_window, window_grid
+from .schedule_grid import grid_window, jump_within_grid, window_grid
 from .schedule_times import _check_t_T, _require_int, count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
@@ -459,7 +459,7 @@ class ScheduleConfig:
         start = bound(like.start_resampling_at)
         levels = None if like.window_levels is None else min(like.window_levels, (start or 0) + 1)
         if levels is not None:  # jumps count grid levels: they keep their length, within the grid
-            jump_length = max(1, min(like.jump_length, len(window_grid(start or 0, levels)) - 1))
+            jump_length = jump_within_grid(like.jump_length, start or 0, levels)
         config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), start,
                      like.eta, _scaled_stride(like, t_T), levels)
         if t_T != like.t_T:
