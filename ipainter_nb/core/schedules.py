@@ -538,12 +538,12 @@ class ScheduleConfig:
             steps += f", walk stride {self.stride}"
         if kind == "plain":
             return f"plain: t_T={self.t_T}, no resampling, {steps}; {self.nfe} model calls"
-        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}, jump_n_sample={self.jump_n_sample}, {steps}"
+        unit = " grid levels" if self.window_levels is not None else ""  # a grid's jumps count its levels
+        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}{unit}, jump_n_sample={self.jump_n_sample}, {steps}"
         if kind == "repaint":
             return f"{head}; {self.nfe} model calls{note}"
         if kind == "window" and self.window_levels is not None:
             grid = window_grid(self.start_resampling_at or 0, self.window_levels)
-            head = head.replace(f"jump_length={self.jump_length}", f"jump_length={self.jump_length} grid levels")
             where = f"window 0 <= t <= {self.start_resampling_at} walked on {len(grid)} levels spaced in log t"
         elif kind == "window":
             lo = self.stop_resampling_at or 0
