@@ -135,8 +135,8 @@ def test_paint_samples_exactly_the_schedules_law(eta, stride):
     model = ExactDiffusionModel.create(MODEL, size, dtype=torch.float64)
     image = MODEL.sample(1, size, torch.Generator().manual_seed(7))[0]
     keep = border_keep(size, 2)
-    if stride == "grid":  # a window walked on a grid: strided down steps and jumps over several levels inside it
-        times = ScheduleConfig(40, 2, 3, 0, 12, stride=5, window_levels=5).times()
+    if stride == "grid":  # a window walked on a grid: strided down steps, jumps over several levels, ramped repeats
+        times = ScheduleConfig(40, 2, 3, 0, 12, stride=5, window_levels=5, repeat_ramp=1.0).times()  # repeats ramped 2, 3
     else:
         times = repaint(20, 3, 3, stop_resampling_at=6) if stride == 1 else repaint(40, 3, 3, 0, 6, stride=stride)
     law = schedule_output_law(model, image, keep, times, eta=eta)

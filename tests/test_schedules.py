@@ -234,7 +234,8 @@ def test_for_t_T_keeps_the_proportions_of_a_schedule():
     assert "scaled from t_T=100" in short.describe()
     assert ScheduleConfig.for_t_T(250) == ScheduleConfig()
     assert ScheduleConfig.for_t_T(500, like=ScheduleConfig(100, 5, 5, 40, 80)).to_dict() == dict(
-        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400, eta=1.0, stride=1, window_levels=None)
+        t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400, eta=1.0, stride=1,
+        window_levels=None, repeat_ramp=0.0)
     assert ScheduleConfig.for_t_T(30, like=ScheduleConfig(kind="plain", t_T=10)).times() == plain(30)
     assert ScheduleConfig.for_t_T(1).times() == [0, -1]
 
@@ -317,12 +318,31 @@ def test_a_grid_window_walks_few_levels_dense_near_zero_and_jumps_in_grid_levels
     assert "walked on" in cfg.describe() and f"{cfg.nfe} model calls" in cfg.describe()
 
 
+def test_a_ramp_denoises_the_high_stretches_of_a_grid_more_often_for_the_same_grid():
+    flat = ScheduleConfig(250, 1, 12, 0, 40, stride=40, window_levels=8)
+    ramped = ScheduleConfig(250, 1, 12, 0, 40, stride=40, window_levels=8, repeat_ramp=1.0)
+    grid = schedules.window_grid(40, 8)
+
+    def passes(times: list[int], top: int) -> int:  # down steps arriving at the stretch's lower end from its top
+        return sum(1 for a, b in zip(times, times[1:]) if (a, b) == (grid[top], grid[top - 1]))
+
+    n = len(grid) - 1
+    assert [passes(flat.times(), k) for k in range(1, n + 1)] == [12] * n
+    assert [passes(ramped.times(), k) for k in range(1, n + 1)] == [max(1, round(12 * k / n)) for k in range(1, n + 1)]
+    assert ramped.nfe < flat.nfe and "repeats ramped" in ramped.describe()
+    assert ScheduleConfig.from_dict(json.loads(json.dumps(ramped.to_dict()))) == ramped
+    assert ScheduleConfig.for_t_T(100, ramped).repeat_ramp == 1.0  # kept when the levels are rescaled
+
+
 @pytest.mark.parametrize("kwargs, words", [
     (dict(window_levels=10), ["window_levels=10", "start_resampling_at"]),  # no window
     (dict(window_levels=10, stop_resampling_at=5, start_resampling_at=40), ["window_levels=10", "stop=5"]),
     (dict(window_levels=80, stop_resampling_at=0, start_resampling_at=40), ["window_levels=80", "2..41"]),
     (dict(window_levels=1, stop_resampling_at=0, start_resampling_at=40), ["window_levels=1", "2..41"]),
     (dict(window_levels=4, jump_length=5, stop_resampling_at=0, start_resampling_at=40), ["jump_length=5", "1..3"]),
+    (dict(window_levels=8, stop_resampling_at=0, start_resampling_at=40, repeat_ramp=-0.5), ["repeat_ramp=-0.5", "0..3"]),
+    (dict(window_levels=8, stop_resampling_at=0, start_resampling_at=40, repeat_ramp="steep"), ["repeat_ramp", "str"]),
+    (dict(repeat_ramp=1.0), ["repeat_ramp=1.0", "window_levels"]),  # a ramp counts grid levels
 ])
 def test_a_grid_window_that_cannot_run_is_one_clear_error(kwargs, words):
     with pytest.raises(UserInputError) as err:

@@ -20,7 +20,7 @@ from ..errors import UserInputError
 __all__ = ["SCHEDULE_FLAGS", "add_schedule_flags", "schedule_from_args", "flags_of", "auto_schedule"]
 
 SCHEDULE_FLAGS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride",
-                  "window_levels")
+                  "window_levels", "repeat_ramp")
 
 
 def _flag(name: str) -> str:
@@ -52,6 +52,9 @@ def add_schedule_flags(parser: argparse.ArgumentParser, defaults_from: str) -> N
     group.add_argument("--window-levels", type=int_at_least(2), metavar="L",
                        help="walk the window 0..--start-resampling-at on L levels spaced in log t, jumps counted in "
                             "grid levels (default: every level)")
+    group.add_argument("--repeat-ramp", type=float, metavar="P",
+                       help="on a --window-levels grid, the repeats grow up the window: the stretch ending at grid "
+                            "level k of n is denoised R*(k/n)^P times, 0..3 (default 0: every stretch R times)")
     kinds = group.add_mutually_exclusive_group()
     kinds.add_argument("--schedule", choices=["auto"], default=None,
                        help="auto: plan the schedule for each mask (ipainter_nb.plan_schedule: strided walk, low window, "
@@ -126,7 +129,8 @@ def flags_of(cfg: ScheduleConfig) -> str:
 
 def _step_flags(cfg: ScheduleConfig) -> str:
     return ((f" --eta {cfg.eta:g}" if cfg.eta != 1 else "") + (f" --stride {cfg.stride}" if cfg.stride != 1 else "")
-            + (f" --window-levels {cfg.window_levels}" if cfg.window_levels is not None and cfg.kind != "plain" else ""))
+            + (f" --window-levels {cfg.window_levels}" if cfg.window_levels is not None and cfg.kind != "plain" else "")
+            + (f" --repeat-ramp {cfg.repeat_ramp:g}" if cfg.repeat_ramp and cfg.kind != "plain" else ""))
 
 
 def auto_schedule(args: argparse.Namespace, model: Any, keep: torch.Tensor | None) -> ScheduleConfig:
@@ -145,7 +149,7 @@ def auto_schedule(args: argparse.Namespace, model: Any, keep: torch.Tensor | Non
         UserInputError: schedule flags the planner chooses itself, or an ``--eta`` outside 0..1.
     """
     chosen = [k for k in ("jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "stride",
-                          "window_levels")
+                          "window_levels", "repeat_ramp")
               if getattr(args, k, None) is not None]
     if chosen:
         raise UserInputError(f"--schedule auto chooses {', '.join(_flag(k) for k in chosen)} itself: drop them "

@@ -5,11 +5,16 @@ grows with the picture and the hole (the hole's band drowns later in a bigger pi
 grid the cost stays put: every level near 0, where the seam is decided, and a few far apart
 higher up, where each level changes the picture little. ``ScheduleConfig(window_levels=...)``
 builds its times here.
+
+On a grid the repeats can also **ramp** (``repeat_ramp``): a stretch high in the window is
+denoised more often than one near 0. The coarse modes of a hole are still being mixed high
+in the window, while the fine ones near 0 settle in a few passes, so a ramp spends the same
+calls where mixing is slow (:func:`stretch_repeats`).
 """
 
 from __future__ import annotations
 
-__all__ = ["window_grid", "grid_window", "jump_within_grid"]
+__all__ = ["window_grid", "grid_window", "jump_within_grid", "stretch_repeats"]
 
 
 def window_grid(start: int, levels: int) -> list[int]:
@@ -40,18 +45,38 @@ def jump_within_grid(jump_length: int, start: int, levels: int) -> int:
     return max(1, min(jump_length, len(window_grid(start, levels)) - 1))
 
 
-def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, levels: int, stride: int = 1) -> list[int]:
+def stretch_repeats(jump_n_sample: int, top: int, grid_top: int, repeat_ramp: float = 0.0) -> int:
+    """Times the grid stretch that ends (above) at grid level ``top`` is denoised:
+    ``jump_n_sample * (top / grid_top) ** repeat_ramp``, rounded, at least once.
+
+    Args:
+        jump_n_sample: the repeats of the highest stretch (of every stretch when the ramp is 0).
+        top: the stretch's upper grid level (1..``grid_top``).
+        grid_top: the highest grid level (the grid's length minus one).
+        repeat_ramp: how fast the repeats grow with the level: 0 = all the same (RePaint), 1 =
+            in proportion to it.
+
+    >>> [stretch_repeats(12, k, 4, 1.0) for k in (1, 2, 3, 4)], stretch_repeats(12, 1, 4)
+    ([3, 6, 9, 12], 12)
+    """
+    return max(1, round(jump_n_sample * (top / grid_top) ** repeat_ramp))
+
+
+def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, levels: int, stride: int = 1,
+                repeat_ramp: float = 0.0) -> list[int]:
     """A window schedule walked on :func:`window_grid`: strided down to ``start``, then level by
     level of the grid; at every ``jump_length``-th grid level (counting from 0) the sampler
-    jumps back up ``jump_length`` grid levels and walks down again, ``jump_n_sample - 1`` times.
+    jumps back up ``jump_length`` grid levels and walks down again, until the stretch has been
+    denoised :func:`stretch_repeats` times (``jump_n_sample`` without a ramp).
 
     Args:
         t_T: number of respaced levels; the walk starts at ``t_T - 1``.
         jump_length: grid levels travelled back up per jump.
-        jump_n_sample: times each stretch is denoised.
+        jump_n_sample: times each stretch is denoised (the highest one, with a ramp).
         start: the top of the window (``start_resampling_at``).
         levels: grid levels at most (``window_levels``).
         stride: levels per model call of the walk above the window.
+        repeat_ramp: how the repeats grow up the window (:func:`stretch_repeats`; 0: none).
 
     Returns:
         The times visited, ending at ``-1``.
@@ -65,7 +90,8 @@ def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, leve
     for i in range(top, -1, -1):
         times.append(grid[i])
         if i % jump_length == 0 and i + jump_length <= top:
-            for _ in range(jump_n_sample - 1):  # one jump back (forward noise), then down the grid again
+            for _ in range(stretch_repeats(jump_n_sample, i + jump_length, top, repeat_ramp) - 1):
+                # one jump back (forward noise), then down the grid again
                 times.extend(grid[i:i + jump_length + 1][::-1])
     times.append(-1)
     return times

@@ -24,7 +24,8 @@ Schedules come from two functions:
 A window can also be walked on a **grid** (:func:`window_grid`, ``window_levels``): a few
 levels in ``0..u`` spaced evenly in ``log(t + 1)`` (dense near 0, where the seam is decided;
 sparse higher up, where each level changes little), each step between them one model call
-(a strided step), with jumps counted in grid levels (:func:`grid_window`).
+(a strided step), with jumps counted in grid levels (:func:`grid_window`), and its repeats
+may grow up the window (``repeat_ramp``, :func:`stretch_repeats`).
 
 :class:`ScheduleConfig` holds the same knobs as one value that saves to and loads from a
 dict; its defaults are the paper's. :func:`resampling_window` is the one definition of
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import UserInputError
-from .schedule_grid import grid_window, jump_within_grid, window_grid
+from .schedule_grid import grid_window, jump_within_grid, stretch_repeats, window_grid
 from .schedule_times import _check_t_T, _require_int, count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
@@ -59,8 +60,11 @@ __all__ = [
     "planned_steps",
     "MAX_SCHEDULE_STEPS",
     "check_eta",
+    "check_repeat_ramp",
+    "MAX_REPEAT_RAMP",
     "window_grid",
     "grid_window",
+    "stretch_repeats",
 ]
 
 ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
@@ -299,7 +303,9 @@ def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: s
 
 _AUTO = "auto"
 _FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride",
-           "window_levels")
+           "window_levels", "repeat_ramp")
+#: The steepest ramp of repeats a grid window accepts (3: the top stretch 27 times the middle one's).
+MAX_REPEAT_RAMP = 3.0
 
 
 def _check_window_levels(levels: object, jump_length: int, jump_n_sample: int, stop: int | None,
@@ -321,6 +327,31 @@ def _check_window_levels(levels: object, jump_length: int, jump_n_sample: int, s
         raise UserInputError(f"jump_n_sample={jump_n_sample} on {grid} grid levels makes a schedule longer than the limit "
                              f"of {MAX_SCHEDULE_STEPS:,} steps: lower jump_n_sample")
     return levels
+
+
+def check_repeat_ramp(ramp: object, window_levels: int | None) -> float:
+    """``repeat_ramp`` as a float, or a ``UserInputError`` naming the value and the range.
+
+    Args:
+        ramp: how the repeats grow up a grid window (0: every stretch the same).
+        window_levels: the config's grid; a ramp needs one.
+
+    Returns:
+        The value as a float in [0, :data:`MAX_REPEAT_RAMP`].
+
+    Raises:
+        UserInputError: not a real number, outside the range, or a ramp without a grid.
+    """
+    if isinstance(ramp, bool) or not isinstance(ramp, (int, float)) and not hasattr(ramp, "__float__"):
+        raise UserInputError(f"repeat_ramp must be a number in 0..{MAX_REPEAT_RAMP:g}, got {type(ramp).__name__} {ramp!r}")
+    value = float(ramp)  # type: ignore[arg-type]
+    if not 0.0 <= value <= MAX_REPEAT_RAMP:  # also refuses NaN
+        raise UserInputError(f"repeat_ramp={ramp!r} is invalid: it must be in 0..{MAX_REPEAT_RAMP:g} (0: every stretch "
+                             "denoised jump_n_sample times)")
+    if value and window_levels is None:
+        raise UserInputError(f"repeat_ramp={ramp!r} needs a grid window: set window_levels (the ramp counts grid "
+                             "levels), or leave repeat_ramp at 0")
+    return value
 
 
 def _scale(value: int, t_T: int, like_t_T: int) -> int:
@@ -361,6 +392,11 @@ class ScheduleConfig:
             levels spaced evenly in ``log(t + 1)`` (:func:`window_grid`), one model call
             from each to the next, and ``jump_length`` counts grid levels
             (:func:`grid_window`). Needs a window (``start_resampling_at`` set, no stop).
+        repeat_ramp: on a grid window, how the repeats grow with the level, in
+            ``0..MAX_REPEAT_RAMP``: the stretch ending at grid level ``k`` of ``n`` is
+            denoised ``round(jump_n_sample * (k / n) ** repeat_ramp)`` times, at least once
+            (:func:`stretch_repeats`). ``0`` (default): every stretch ``jump_n_sample``
+            times, as RePaint.
         kind: the old spelling of the schedule's kind, still accepted: it must agree with the numbers.
 
     ``kind`` is read from the numbers (see :attr:`kind`). The old spelling
@@ -377,6 +413,7 @@ class ScheduleConfig:
     eta: float
     stride: int
     window_levels: int | None
+    repeat_ramp: float
 
     def __init__(
         self,
@@ -388,6 +425,7 @@ class ScheduleConfig:
         eta: float = 1.0,
         stride: int = 1,
         window_levels: int | None = None,
+        repeat_ramp: float = 0.0,
         *,
         kind: str | None = None,
     ) -> None:
@@ -425,7 +463,9 @@ class ScheduleConfig:
                 t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
             )
         window_levels = _check_window_levels(window_levels, jump_length, jump_n_sample, stop, start)
-        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start, eta, stride, window_levels)):
+        repeat_ramp = check_repeat_ramp(repeat_ramp, window_levels)
+        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start, eta, stride, window_levels,
+                                         repeat_ramp), strict=True):
             object.__setattr__(self, name, value)
         # a note, not a field: equal numbers stay equal configs, and asdict() stays loadable
         note = f"scaled from the paper's t_T={PAPER_T_T}: {', '.join(scaled)}" if scaled and t_T != PAPER_T_T else ""
@@ -461,7 +501,7 @@ class ScheduleConfig:
         if levels is not None:  # jumps count grid levels: they keep their length, within the grid
             jump_length = jump_within_grid(like.jump_length, start or 0, levels)
         config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), start,
-                     like.eta, _scaled_stride(like, t_T), levels)
+                     like.eta, _scaled_stride(like, t_T), levels, like.repeat_ramp if levels is not None else 0.0)
         if t_T != like.t_T:
             note = (f"scaled from t_T={like.t_T}: jump_length {like.jump_length} -> {config.jump_length}, "
                     f"stop {like.stop_resampling_at} -> {config.stop_resampling_at}")
@@ -519,7 +559,7 @@ class ScheduleConfig:
             return plain(self.t_T, self.stride)
         if self.window_levels is not None:
             return grid_window(self.t_T, self.jump_length, self.jump_n_sample, self.start_resampling_at or 0,
-                               self.window_levels, self.stride)
+                               self.window_levels, self.stride, self.repeat_ramp)
         return repaint(self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at, self.start_resampling_at,
                        self.stride)
 
@@ -545,6 +585,10 @@ class ScheduleConfig:
         if kind == "window" and self.window_levels is not None:
             grid = window_grid(self.start_resampling_at or 0, self.window_levels)
             where = f"window 0 <= t <= {self.start_resampling_at} walked on {len(grid)} levels spaced in log t"
+            if self.repeat_ramp:
+                low = stretch_repeats(self.jump_n_sample, min(self.jump_length, len(grid) - 1), len(grid) - 1,
+                                      self.repeat_ramp)
+                where += f", repeats ramped {low}..{self.jump_n_sample} up it (repeat_ramp={self.repeat_ramp:g})"
         elif kind == "window":
             lo = self.stop_resampling_at or 0
             where = f"jumps only from {lo} <= t <= {self.start_resampling_at}"

@@ -66,8 +66,8 @@ class ScheduleControls(W.VBox):
         self.stop_resampling_at = field(W.IntText, "stop at t", 0, continuous_update=True)
         self.start_resampling_at = field(W.IntText, "start at t", initial.t_T, continuous_update=True)
         self.eta = field(W.FloatText, "η (eta)", initial.eta, continuous_update=True, step=0.1)
-        # not fields: a shown plan's walk stride and window grid are kept for its mode
-        self._stride, self._window_levels = initial.stride, initial.window_levels
+        # not fields: a shown plan's walk stride, window grid and ramp of repeats are kept for its mode
+        self._stride, self._window_levels, self._repeat_ramp = initial.stride, initial.window_levels, initial.repeat_ramp
         self.info = W.HTML(layout=W.Layout(max_width=layout.get("max_width", "320px"), min_width="0"))
         self.info.add_class("ipainter-nfe")
         for control in self.fields:
@@ -109,7 +109,8 @@ class ScheduleControls(W.VBox):
                 self.stop_resampling_at.value = config.stop_resampling_at
             start = config.start_resampling_at
             self.start_resampling_at.value = config.t_T if start is None else start
-            self.eta.value, self._stride, self._window_levels = config.eta, config.stride, config.window_levels
+            self.eta.value, self._stride = config.eta, config.stride
+            self._window_levels, self._repeat_ramp = config.window_levels, config.repeat_ramp
             self.config = config.to_dict()
             self.error = ""
         finally:
@@ -192,7 +193,8 @@ class ScheduleControls(W.VBox):
         levels = self._window_levels if mode == "window" and stop == 0 and start else None
         return ScheduleConfig(t_T=t_T, jump_length=jump_length, jump_n_sample=int(self.jump_n_sample.value),
                               stop_resampling_at=stop, start_resampling_at=start, eta=eta, stride=stride,
-                              window_levels=None if levels is None else max(2, min(levels, start + 1)))
+                              window_levels=None if levels is None else max(2, min(levels, start + 1)),
+                              repeat_ramp=0.0 if levels is None else self._repeat_ramp)
 
     def _show_info(self, config: ScheduleConfig) -> None:
         self.info.value = message_html(config.describe())  # it names the number of model calls
