@@ -89,7 +89,7 @@ class PlanShape:
 #: comes out too narrow near 0, where the fine modes settle in a few passes.
 PLAN_TARGETS: dict[str, PlanShape] = {
     "quality": PlanShape(30, 6, 14),
-    "draft": PlanShape(11, 1, 30, window_snr=3.0, walk_calls=5, repeat_ramp=0.75, calls=120),
+    "draft": PlanShape(11, 1, 30, window_snr=3.0, walk_calls=5, repeat_ramp=1.0, calls=120),
 }
 
 
