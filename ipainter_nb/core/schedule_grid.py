@@ -14,7 +14,12 @@ calls where mixing is slow (:func:`stretch_repeats`).
 
 from __future__ import annotations
 
-__all__ = ["window_grid", "grid_window", "jump_within_grid", "stretch_repeats"]
+from ..errors import UserInputError
+
+__all__ = ["window_grid", "grid_window", "jump_within_grid", "stretch_repeats", "check_repeat_ramp", "MAX_REPEAT_RAMP"]
+
+#: The steepest ramp of repeats a grid window accepts (3: the top stretch 8 times the middle one's).
+MAX_REPEAT_RAMP = 3.0
 
 
 def window_grid(start: int, levels: int) -> list[int]:
@@ -60,6 +65,31 @@ def stretch_repeats(jump_n_sample: int, top: int, grid_top: int, repeat_ramp: fl
     ([3, 6, 9, 12], 12)
     """
     return max(1, round(jump_n_sample * (top / grid_top) ** repeat_ramp))
+
+
+def check_repeat_ramp(ramp: object, window_levels: int | None) -> float:
+    """``repeat_ramp`` as a float, or a ``UserInputError`` naming the value and the range.
+
+    Args:
+        ramp: how the repeats grow up a grid window (0: every stretch the same).
+        window_levels: the config's grid; a ramp needs one.
+
+    Returns:
+        The value as a float in [0, :data:`MAX_REPEAT_RAMP`].
+
+    Raises:
+        UserInputError: not a real number, outside the range, or a ramp without a grid.
+    """
+    if isinstance(ramp, bool) or not isinstance(ramp, (int, float)) and not hasattr(ramp, "__float__"):
+        raise UserInputError(f"repeat_ramp must be a number in 0..{MAX_REPEAT_RAMP:g}, got {type(ramp).__name__} {ramp!r}")
+    value = float(ramp)  # type: ignore[arg-type]
+    if not 0.0 <= value <= MAX_REPEAT_RAMP:  # also refuses NaN
+        raise UserInputError(f"repeat_ramp={ramp!r} is invalid: it must be in 0..{MAX_REPEAT_RAMP:g} (0: every stretch "
+                             "denoised jump_n_sample times)")
+    if value and window_levels is None:
+        raise UserInputError(f"repeat_ramp={ramp!r} needs a grid window: set window_levels (the ramp counts grid "
+                             "levels), or leave repeat_ramp at 0")
+    return value
 
 
 def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, levels: int, stride: int = 1,

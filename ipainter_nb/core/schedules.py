@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import UserInputError
-from .schedule_grid import grid_window, jump_within_grid, stretch_repeats, window_grid
+from .schedule_grid import MAX_REPEAT_RAMP, check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
 from .schedule_times import _check_t_T, _require_int, count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
@@ -304,8 +304,6 @@ def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: s
 _AUTO = "auto"
 _FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride",
            "window_levels", "repeat_ramp")
-#: The steepest ramp of repeats a grid window accepts (3: the top stretch 27 times the middle one's).
-MAX_REPEAT_RAMP = 3.0
 
 
 def _check_window_levels(levels: object, jump_length: int, jump_n_sample: int, stop: int | None,
@@ -327,31 +325,6 @@ def _check_window_levels(levels: object, jump_length: int, jump_n_sample: int, s
         raise UserInputError(f"jump_n_sample={jump_n_sample} on {grid} grid levels makes a schedule longer than the limit "
                              f"of {MAX_SCHEDULE_STEPS:,} steps: lower jump_n_sample")
     return levels
-
-
-def check_repeat_ramp(ramp: object, window_levels: int | None) -> float:
-    """``repeat_ramp`` as a float, or a ``UserInputError`` naming the value and the range.
-
-    Args:
-        ramp: how the repeats grow up a grid window (0: every stretch the same).
-        window_levels: the config's grid; a ramp needs one.
-
-    Returns:
-        The value as a float in [0, :data:`MAX_REPEAT_RAMP`].
-
-    Raises:
-        UserInputError: not a real number, outside the range, or a ramp without a grid.
-    """
-    if isinstance(ramp, bool) or not isinstance(ramp, (int, float)) and not hasattr(ramp, "__float__"):
-        raise UserInputError(f"repeat_ramp must be a number in 0..{MAX_REPEAT_RAMP:g}, got {type(ramp).__name__} {ramp!r}")
-    value = float(ramp)  # type: ignore[arg-type]
-    if not 0.0 <= value <= MAX_REPEAT_RAMP:  # also refuses NaN
-        raise UserInputError(f"repeat_ramp={ramp!r} is invalid: it must be in 0..{MAX_REPEAT_RAMP:g} (0: every stretch "
-                             "denoised jump_n_sample times)")
-    if value and window_levels is None:
-        raise UserInputError(f"repeat_ramp={ramp!r} needs a grid window: set window_levels (the ramp counts grid "
-                             "levels), or leave repeat_ramp at 0")
-    return value
 
 
 def _scale(value: int, t_T: int, like_t_T: int) -> int:
