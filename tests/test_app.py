@@ -604,3 +604,26 @@ def test_a_job_keeps_its_error_and_its_thread_count_is_put_back():
     assert after.wait(10)
     assert seen.result == wanted and isinstance(failed.error, ZeroDivisionError) and after.result == before
     worker.close()
+
+
+def test_an_edit_pause_counts_as_pending_until_its_call_has_queued_its_work():
+    # settle() and edits_pending rely on it: while the pause's call renders and plans, nothing is queued yet
+    from ipainter_nb.widgets.worker import Debouncer
+
+    started, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def call() -> None:
+        started.set()
+        release.wait(10)
+        done.set()
+
+    pause = Debouncer(0.01, call)
+    pause.trigger()
+    assert pause.pending and started.wait(10)
+    assert pause.pending  # the call runs: its draft is not queued yet
+    release.set()
+    assert done.wait(10)
+    deadline = time.monotonic() + 10
+    while pause.pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not pause.pending

@@ -186,8 +186,14 @@ def _plan(t_T: int, start: int, levels: int, jump_length: int, repeats: int, eta
     above; with ``calls``, the most repeats (up to ``repeats``) that fit them."""
     stride = max(1, round((t_T - 1 - start) / shape.walk_calls))
     jump = jump_within_grid(jump_length, start, levels)
-    ramp = shape.repeat_ramp
-    config = ScheduleConfig(t_T, jump, repeats, 0, start, eta, stride, levels, ramp)
-    while calls is not None and config.nfe > calls and config.jump_n_sample > 2:
-        config = ScheduleConfig(t_T, jump, config.jump_n_sample - 1, 0, start, eta, stride, levels, ramp)
-    return config
+
+    def config(r: int) -> ScheduleConfig:
+        return ScheduleConfig(t_T, jump, r, 0, start, eta, stride, levels, shape.repeat_ramp)
+
+    if calls is None or config(repeats).nfe <= calls:
+        return config(repeats)
+    low, high = 2, repeats  # the calls grow with the repeats: the most that fit, by bisection
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if config(mid).nfe <= calls else (low, mid - 1)
+    return config(low)

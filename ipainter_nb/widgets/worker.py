@@ -266,6 +266,7 @@ class Debouncer:
         self._fn = fn
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._running = 0  # calls of fn under way: what they queue is not queued yet
 
     def trigger(self, delay_s: float | None = None) -> None:
         """(Re)start the wait: ``fn()`` runs once, ``delay_s`` from now.
@@ -289,16 +290,21 @@ class Debouncer:
 
     @property
     def pending(self) -> bool:
-        """True while a triggered call waits for its pause to end."""
+        """True while a triggered call waits for its pause to end, or runs."""
         with self._lock:
-            return self._timer is not None
+            return self._timer is not None or self._running > 0
 
     def _fire(self) -> None:
         with self._lock:
             if self._timer is not threading.current_thread():
                 return  # superseded or cancelled between the timer's wake-up and here
             self._timer = None
-        self._fn()
+            self._running += 1
+        try:
+            self._fn()
+        finally:
+            with self._lock:
+                self._running -= 1
 
 
 _LIVE_WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
