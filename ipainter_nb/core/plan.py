@@ -190,8 +190,9 @@ def _plan(t_T: int, start: int, levels: int, jump_length: int, repeats: int, eta
     def config(r: int) -> ScheduleConfig:
         return ScheduleConfig(t_T, jump, r, 0, start, eta, stride, levels, shape.repeat_ramp)
 
-    if calls is None or config(repeats).nfe <= calls:
-        return config(repeats)
+    full = config(repeats)
+    if calls is None or full.nfe <= calls:
+        return full
     low, high = 2, repeats  # the calls grow with the repeats: the most that fit, by bisection
     while low < high:
         mid = (low + high + 1) // 2

@@ -15,6 +15,7 @@ calls where mixing is slow (:func:`stretch_repeats`).
 from __future__ import annotations
 
 from ..errors import UserInputError
+from .schedule_times import _require_number_in
 
 __all__ = ["window_grid", "grid_window", "jump_within_grid", "stretch_repeats", "check_repeat_ramp", "MAX_REPEAT_RAMP"]
 
@@ -80,12 +81,7 @@ def check_repeat_ramp(ramp: object, window_levels: int | None) -> float:
     Raises:
         UserInputError: not a real number, outside the range, or a ramp without a grid.
     """
-    if isinstance(ramp, bool) or not isinstance(ramp, (int, float)) and not hasattr(ramp, "__float__"):
-        raise UserInputError(f"repeat_ramp must be a number in 0..{MAX_REPEAT_RAMP:g}, got {type(ramp).__name__} {ramp!r}")
-    value = float(ramp)  # type: ignore[arg-type]
-    if not 0.0 <= value <= MAX_REPEAT_RAMP:  # also refuses NaN
-        raise UserInputError(f"repeat_ramp={ramp!r} is invalid: it must be in 0..{MAX_REPEAT_RAMP:g} (0: every stretch "
-                             "denoised jump_n_sample times)")
+    value = _require_number_in("repeat_ramp", ramp, MAX_REPEAT_RAMP, "0: every stretch denoised jump_n_sample times")
     if value and window_levels is None:
         raise UserInputError(f"repeat_ramp={ramp!r} needs a grid window: set window_levels (the ramp counts grid "
                              "levels), or leave repeat_ramp at 0")

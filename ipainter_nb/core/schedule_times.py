@@ -16,6 +16,16 @@ from ..errors import UserInputError
 __all__ = ["count_steps", "count_nfe", "resampling_window", "validate_times"]
 
 
+def _require_number_in(name: str, value: object, high: float, hint: str) -> float:
+    """``value`` as a float in ``0..high``, or a ``UserInputError`` naming it, the range and ``hint``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise UserInputError(f"{name} must be a number in 0..{high:g}, got {type(value).__name__} {value!r}")
+    number = float(value)  # type: ignore[arg-type]
+    if not 0.0 <= number <= high:  # also refuses NaN
+        raise UserInputError(f"{name}={value!r} is invalid: it must be in 0..{high:g} ({hint})")
+    return number
+
+
 def _require_int(name: str, value: object) -> int:
     # bool is an int subclass; True as a timestep count is always a mistake.
     if not isinstance(value, bool):

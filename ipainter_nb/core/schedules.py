@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from ..errors import UserInputError
 from .schedule_grid import MAX_REPEAT_RAMP, check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
-from .schedule_times import _check_t_T, _require_int, count_nfe, count_steps, resampling_window, validate_times
+from .schedule_times import _check_t_T, _require_int, _require_number_in, count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
     "ScheduleKind",
@@ -176,13 +176,7 @@ def check_eta(eta: object) -> float:
     Raises:
         UserInputError: not a real number, or outside [0, 1].
     """
-    if isinstance(eta, bool) or not isinstance(eta, (int, float)) and not hasattr(eta, "__float__"):
-        raise UserInputError(f"eta must be a number in 0..1, got {type(eta).__name__} {eta!r}")
-    value = float(eta)  # type: ignore[arg-type]
-    if not 0.0 <= value <= 1.0:  # also refuses NaN
-        raise UserInputError(f"eta={eta!r} is invalid: it must be in 0..1 (1 = DDPM steps, today's default; "
-                             "0 = deterministic DDIM steps)")
-    return value
+    return _require_number_in("eta", eta, 1.0, "1 = DDPM steps, today's default; 0 = deterministic DDIM steps")
 
 
 # --------------------------------------------------------------------------- schedules
@@ -474,7 +468,7 @@ class ScheduleConfig:
         if levels is not None:  # jumps count grid levels: they keep their length, within the grid
             jump_length = jump_within_grid(like.jump_length, start or 0, levels)
         config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), start,
-                     like.eta, _scaled_stride(like, t_T), levels, like.repeat_ramp if levels is not None else 0.0)
+                     like.eta, _scaled_stride(like, t_T), levels, like.repeat_ramp)
         if t_T != like.t_T:
             note = (f"scaled from t_T={like.t_T}: jump_length {like.jump_length} -> {config.jump_length}, "
                     f"stop {like.stop_resampling_at} -> {config.stop_resampling_at}")
@@ -559,8 +553,7 @@ class ScheduleConfig:
             grid = window_grid(self.start_resampling_at or 0, self.window_levels)
             where = f"window 0 <= t <= {self.start_resampling_at} walked on {len(grid)} levels spaced in log t"
             if self.repeat_ramp:
-                low = stretch_repeats(self.jump_n_sample, min(self.jump_length, len(grid) - 1), len(grid) - 1,
-                                      self.repeat_ramp)
+                low = stretch_repeats(self.jump_n_sample, self.jump_length, len(grid) - 1, self.repeat_ramp)
                 where += f", repeats ramped {low}..{self.jump_n_sample} up it (repeat_ramp={self.repeat_ramp:g})"
         elif kind == "window":
             lo = self.stop_resampling_at or 0

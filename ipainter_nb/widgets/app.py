@@ -410,7 +410,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
 
     def _after_gesture(self) -> None:
         """A drag ended (mouse-up): its draft need not wait for the rest of the pause."""
-        if self._edit_pause.pending:
+        if self._edit_pause.waiting:  # a call already running has no pause left to shorten
             self._edit_pause.trigger(CLICK_PAUSE_S)
 
     def _after_edit_pause(self) -> None:

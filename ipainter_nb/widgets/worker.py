@@ -289,6 +289,12 @@ class Debouncer:
             self._timer = None
 
     @property
+    def waiting(self) -> bool:
+        """True while a triggered call waits for its pause to end."""
+        with self._lock:
+            return self._timer is not None
+
+    @property
     def pending(self) -> bool:
         """True while a triggered call waits for its pause to end, or runs."""
         with self._lock:
