@@ -52,10 +52,10 @@ from ipainter_nb.core.exact import (  # noqa: E402
     schedule_error,
     schedule_output_law,
 )
-from ipainter_nb.core.plan import plan_schedule  # noqa: E402
 from ipainter_nb.core.sampler import paint  # noqa: E402
-from ipainter_nb.core.schedule_rule import frequency_schedule, mask_frequency  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint, resampling_window  # noqa: E402
+from ipainter_nb.core.schedules.plan import plan_schedule  # noqa: E402
+from ipainter_nb.core.schedules.rule import frequency_schedule, mask_frequency  # noqa: E402
 from ipainter_nb.demo import list_cutouts  # noqa: E402
 
 NAME = "exact_schedules"

@@ -62,11 +62,11 @@ from ipainter_nb.core.checkpoints import save_model  # noqa: E402
 from ipainter_nb.core.composition import Composition, Layer  # noqa: E402
 from ipainter_nb.core.exact import demo_image_model  # noqa: E402
 from ipainter_nb.core.models import DiffusionModel, load_model  # noqa: E402
-from ipainter_nb.core.plan import plan_schedule  # noqa: E402
 from ipainter_nb.core.presets import DEMO_WEIGHTS  # noqa: E402
 from ipainter_nb.core.sampler import paint_steps, seeded_noise  # noqa: E402
-from ipainter_nb.core.schedule_rule import frequency_schedule  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, plain, repaint  # noqa: E402
+from ipainter_nb.core.schedules.plan import plan_schedule  # noqa: E402
+from ipainter_nb.core.schedules.rule import frequency_schedule  # noqa: E402
 from ipainter_nb.core.unet import build_unet  # noqa: E402
 from ipainter_nb.demo import list_cutouts, make_scenes  # noqa: E402
 from ipainter_nb.images import make_grid, save_png_atomic  # noqa: E402

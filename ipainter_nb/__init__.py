@@ -19,11 +19,9 @@ from ._version import __version__ as __version__
 from .core import exact, frequency, schedules
 from .core.composition import Composition, CompositionError, Layer
 from .core.models import DiffusionModel, load_model
-from .core.plan import plan_schedule
 from .core.presets import PRESETS
 from .core.sampler import CancelToken, PaintResult, Step, paint, paint_steps
-from .core.schedule_rule import frequency_schedule
-from .core.schedules import ScheduleConfig
+from .core.schedules import ScheduleConfig, frequency_schedule, plan_schedule
 from .errors import IPainterError, UserInputError
 
 __all__ = [

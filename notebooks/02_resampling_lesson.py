@@ -498,7 +498,7 @@ display(seam_gain)
 
 # %%
 from ipainter_nb.core import exact
-from ipainter_nb.core.schedule_rule import explain, frequency_schedule
+from ipainter_nb.core.schedules.rule import explain, frequency_schedule
 
 SIZE, HOLE = 16, 8
 world = exact.demo_image_model().scaled(std=0.25)   # fitted to the demo scenes; contrast well inside [-1, 1]

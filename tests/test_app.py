@@ -15,8 +15,8 @@ from PIL import Image
 from ipainter_nb.core import schedules
 from ipainter_nb.core.composition import Composition, Layer
 from ipainter_nb.core.models import load_model
-from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.schedules.plan import plan_schedule
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.widgets import Painter, painter_runs
 from ipainter_nb.widgets import app as app_module

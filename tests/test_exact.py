@@ -202,7 +202,12 @@ def test_the_law_depends_on_eta_and_eta_1_is_the_ddpm_law():
 def test_the_stored_demo_fit_is_what_the_demo_scenes_give():
     from ipainter_nb.demo import fit_demo_image_model
 
-    assert fit_demo_image_model() == demo_image_model()
+    fitted, stored = fit_demo_image_model(), demo_image_model()
+    # the fit's last digits follow the machine's float reductions (thread count, SIMD width)
+    assert fitted.beta == pytest.approx(stored.beta, rel=1e-6)
+    assert fitted.f0 == pytest.approx(stored.f0, rel=1e-6)
+    assert np.allclose(fitted.channel_cov, stored.channel_cov, rtol=1e-6, atol=0)
+    assert np.allclose(fitted.mean, stored.mean, rtol=1e-6, atol=0)
 
 
 def test_user_errors_name_the_fix():

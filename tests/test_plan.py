@@ -7,8 +7,8 @@ import torch
 
 from ipainter_nb.cli import main
 from ipainter_nb.core.exact import ExactDiffusionModel, centre_hole_keep, demo_image_model, schedule_error
-from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.schedules.plan import plan_schedule
 from ipainter_nb.errors import UserInputError
 
 

@@ -15,8 +15,8 @@ from ipainter_nb.core.exact import (
     centre_hole_keep,
     schedule_error,
 )
-from ipainter_nb.core.schedule_rule import frequency_schedule, hole_radius, mask_frequency
 from ipainter_nb.core.schedules import count_nfe, repaint, resampling_window
+from ipainter_nb.core.schedules.rule import frequency_schedule, hole_radius, mask_frequency
 from ipainter_nb.errors import UserInputError
 
 ALPHAS_100 = DiffusionSchedule.create("linear", 1000, "100", "fixed_small").alphas_cumprod

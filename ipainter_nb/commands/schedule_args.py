@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from ..checks import int_at_least
-from ..core.plan import plan_schedule
 from ..core.schedules import ScheduleConfig
+from ..core.schedules.plan import plan_schedule
 from ..errors import UserInputError
 
 __all__ = ["SCHEDULE_FLAGS", "add_schedule_flags", "schedule_from_args", "flags_of", "auto_schedule"]

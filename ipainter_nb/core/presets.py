@@ -124,7 +124,7 @@ PRESETS: dict[str, Preset] = {
              attention_resolutions=[8], num_heads=4, num_head_channels=32, learn_sigma=False,
              use_scale_shift_norm=True, resblock_updown=False, class_cond=False, dropout=0.0),
         "small UNet trained on ipainter-nb's procedural 64x64 landscapes (ships with the package)",
-        # Resampling only at small t (the window core.schedule_rule.frequency_schedule proposes for a
+        # Resampling only at small t (the window core.schedules.rule.frequency_schedule proposes for a
         # typical hole on the demo scenes' spectrum) beat the paper's truncation on benchmarks/quality.py;
         # the same window over half the levels kept a seam interval overlapping RePaint's on two
         # independent sets of compositions at about half the calls, so it is the default.

@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 
 from ipainter_nb.core.models import DiffusionModel
-from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.sampler import PaintResult, paint
 from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.schedules.plan import plan_schedule
 from ipainter_nb.images import png_bytes, tensor_to_pil
 from ipainter_nb.widgets.messages import first_line, message_html
 from ipainter_nb.widgets.preview import PIXELATED_CLASS

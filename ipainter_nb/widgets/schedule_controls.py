@@ -7,7 +7,7 @@ shows it in the fields. Every keystroke updates the call count (``continuous_upd
 
 The rules stay in the core: ``ScheduleConfig`` checks the numbers, ``model.check_t_T`` the
 number of steps against the model (and η against 0..1), and the "frequency-chosen" mode asks
-``core.plan.plan_schedule`` for the whole plan that suits the mask (window, jumps, η, walk).
+``core.schedules.plan.plan_schedule`` for the whole plan that suits the mask (window, jumps, η, walk).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import ipywidgets as W
 import torch
 from traitlets import Dict, Unicode, observe
 
-from ipainter_nb.core.plan import plan_schedule
 from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.schedules.plan import plan_schedule
 from ipainter_nb.errors import IPainterError, UserInputError
 from ipainter_nb.widgets.messages import first_line, message_html
 

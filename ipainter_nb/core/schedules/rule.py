@@ -37,8 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import UserInputError
-from .schedules import ScheduleConfig
+from ...errors import UserInputError
+from .config import ScheduleConfig
 
 __all__ = ["frequency_schedule", "hole_radius", "mask_frequency", "band_snr_at", "explain"]
 

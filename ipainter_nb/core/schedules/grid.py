@@ -14,8 +14,8 @@ calls where mixing is slow (:func:`stretch_repeats`).
 
 from __future__ import annotations
 
-from ..errors import UserInputError
-from .schedule_times import _require_number_in
+from ...errors import UserInputError
+from .times import _require_number_in
 
 __all__ = ["window_grid", "grid_window", "jump_within_grid", "stretch_repeats", "check_repeat_ramp", "MAX_REPEAT_RAMP"]
 

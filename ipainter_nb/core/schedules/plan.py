@@ -40,10 +40,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import UserInputError
-from .schedule_grid import jump_within_grid
-from .schedule_rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
-from .schedules import ScheduleConfig
+from ...errors import UserInputError
+from .config import ScheduleConfig
+from .grid import jump_within_grid
+from .rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
 
 __all__ = ["plan_schedule", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T", "PLAN_ETA", "WINDOW_SNR", "WALK_CALLS"]
 

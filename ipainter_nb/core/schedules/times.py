@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from ..errors import UserInputError
+from ...errors import UserInputError
 
 __all__ = ["count_steps", "count_nfe", "resampling_window", "validate_times"]
 
