@@ -88,6 +88,7 @@ def _commands(tmp_path: Path, model: Path) -> dict[str, tuple[list[str], Path, i
             "train": (train, tmp_path / "out", 1, [])}
 
 
+@pytest.mark.usefixtures("terminal_signals")
 @pytest.mark.parametrize("command", ["paint", "demo", "train"])
 @pytest.mark.parametrize("signum", STOPS, ids=[s.name for s in STOPS])
 def test_every_stop_signal_mid_write_keeps_finished_outputs_and_leaves_no_temp_or_claim(command, signum, tmp_path,
