@@ -35,7 +35,7 @@ STALLED_IPAINTER = textwrap.dedent("""
         calls[0] += 1
         if calls[0] == int(os.environ["STALL_AT"]):
             Path(os.environ["STALL_MARK"]).write_text("stalled")
-            time.sleep(120)
+            time.sleep(float(os.environ.get("STALL_S", "120")))
     Image.Image.save = save_then_stall
     from ipainter_nb.cli import main
     sys.exit(main(sys.argv[1:]))
@@ -60,11 +60,13 @@ def _pair(folder: Path, name: str = "lake", size: int = 32) -> Path:
     return folder
 
 
-def _start_stalled(args: list[str], tmp_path: Path, stall_at: int) -> tuple[subprocess.Popen, Path]:
+def _start_stalled(args: list[str], tmp_path: Path, stall_at: int, stall_s: float = 120,
+                   preexec_fn=None) -> tuple[subprocess.Popen, Path]:
     mark = tmp_path / "stalled.mark"
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", STALL_AT=str(stall_at), STALL_MARK=str(mark))
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", STALL_AT=str(stall_at), STALL_MARK=str(mark),
+               STALL_S=str(stall_s))
     child = subprocess.Popen([sys.executable, "-c", STALLED_IPAINTER, *args], env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
     deadline = time.monotonic() + 120
     while not mark.exists():
         assert child.poll() is None, child.communicate()
