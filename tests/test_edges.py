@@ -42,8 +42,7 @@ IGNORED = {"nohup (SIGHUP)": (signal.SIGHUP,), "a background job (SIGINT, SIGQUI
 
 
 @pytest.mark.usefixtures("terminal_signals")
-@pytest.mark.parametrize("command", ["paint", "train"])
-@pytest.mark.parametrize("started_as", list(IGNORED))
+@pytest.mark.parametrize("started_as, command", [(how, "paint") for how in IGNORED] + [("nohup (SIGHUP)", "train")])
 def test_a_signal_ignored_when_the_run_started_stays_ignored_and_the_run_finishes(started_as, command, tmp_path,
                                                                                   tiny_model_path):
     out = tmp_path / "out"
@@ -119,16 +118,30 @@ def _refusals(tmp_path: Path, model: Path) -> dict[str, tuple[list[str], str]]:
     }
 
 
-@pytest.mark.parametrize("case", list(_refusals(Path("/x"), Path("/m"))))
+REFUSALS = ["paint --dest dangling link", "demo --out dangling link", "train --out dangling link",
+            "train --export dangling link", "download --dest-dir dangling link", "schedule --plot dangling link",
+            "paint --dest loop", "demo --out through a loop", "train --out through a file"]
+
+
+@pytest.mark.parametrize("case", REFUSALS)
 def test_a_path_that_leads_nowhere_is_one_error_line_before_anything_is_loaded_or_written(case, tmp_path,
-                                                                                       tiny_model_path):
-    args, said = _refusals(tmp_path, tiny_model_path)[case]
+                                                                                       tiny_model_path, capsys):
+    refusals = _refusals(tmp_path, tiny_model_path)
+    assert sorted(refusals) == sorted(REFUSALS)
+    args, said = refusals[case]
     before = _tree(tmp_path)
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines() == [f"ipainter: error: {said}"]
+    assert _tree(tmp_path) == before  # the links are still links; nothing was created through them
+
+
+def test_a_dangling_link_as_dest_is_refused_by_the_command_in_a_shell(tmp_path, tiny_model_path):
+    """The same refusal from the installed command's entry point, in a process of its own."""
+    args, said = _refusals(tmp_path, tiny_model_path)["paint --dest dangling link"]
     done = subprocess.run([sys.executable, "-m", "ipainter_nb", *args], env=dict(os.environ, PYTHONPATH=str(REPO)),
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.splitlines() == [f"ipainter: error: {said}"]
-    assert _tree(tmp_path) == before  # the links are still links; nothing was created through them
+    assert (done.returncode, done.stderr.splitlines()) == (2, [f"ipainter: error: {said}"])
+    assert (tmp_path / "dangling").is_symlink() and not (tmp_path / "missing").exists()
 
 
 def test_tilde_and_a_link_to_a_folder_are_the_folders_they_name(tmp_path, tiny_model_path):
@@ -233,32 +246,27 @@ def _picture(folder: Path, name: str, mode: str) -> None:
     Image.fromarray(mask).save(folder / f"{name}_mask.png")
 
 
-def test_converted_pictures_in_paint_and_resized_ones_in_train_get_one_warning_line_each(tmp_path, tiny_model_path):
+def test_converted_pictures_in_paint_and_resized_ones_in_train_get_one_warning_line_each(tmp_path, tiny_model_path,
+                                                                                        capsys):
     src = tmp_path / "src"
     src.mkdir()
     modes = {"palette": "P", "sixteen": "I;16", "grey_alpha": "LA", "print": "CMYK", "plain": "RGB"}
     for name, mode in modes.items():
         _picture(src, name, mode)
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-m", "ipainter_nb", "paint", "-s", str(src), "-d", str(tmp_path / "out"),
-                           "--model", str(tiny_model_path), "--device", "cpu", "--num-samples", "1", "--t-T", "2",
-                           "--no-resampling", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    warned = sorted(line for line in done.stderr.splitlines() if line.startswith("ipainter: warning:"))
+    assert main(["paint", "-s", str(src), "-d", str(tmp_path / "out"), "--model", str(tiny_model_path), "--device", "cpu",
+                 "--num-samples", "1", "--t-T", "2", "--no-resampling", "--quiet"]) == 0
+    warned = sorted(line for line in capsys.readouterr().err.splitlines() if line.startswith("ipainter: warning:"))
     assert warned == sorted([
         f"ipainter: warning: {src / 'grey_alpha.png'}: LA picture converted to RGB (its alpha channel is ignored)",
         f"ipainter: warning: {src / 'palette.png'}: palette picture converted to RGB",
         f"ipainter: warning: {src / 'print.png'}: CMYK picture converted to RGB",
         f"ipainter: warning: {src / 'sixteen.png'}: I;16 (16-bit) greyscale picture scaled to 8 bits and converted to RGB",
-    ]), done.stderr
+    ])
 
     data = tmp_path / "data"
     data.mkdir()
     Image.new("RGB", (40, 30)).save(data / "wide.png")
     Image.new("RGB", (16, 16)).save(data / "fits.png")
-    done = subprocess.run([sys.executable, "-m", "ipainter_nb", "train", "--data", str(data), "--out",
-                           str(tmp_path / "run"), *TRAIN], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert [line for line in done.stderr.splitlines() if "warning" in line] == [
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), *TRAIN, "--sample-every", "0"]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "warning" in line] == [
         "ipainter: warning: wide.png: centre-cropped from 40x30 to 30x30 and downscaled from 30x30 to 16x16"]
