@@ -17,14 +17,34 @@ import argparse
 import contextlib
 import errno
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "user_path", "readable_folder",
+__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "user_path", "readable_folder",
            "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
+
+#: The command's name, starting each of its error, warning and hint lines.
+PROG = "ipainter"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of ``ipainter`` and its commands: a flag it refuses is its usage, then one
+    ``ipainter: error:`` line (exit 2), like every other refusal of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the one error line, and exit with 2.
+
+        Args:
+            message: argparse's reason.
+        """
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{PROG}: error: {message}\n")
+
 
 #: OS errors a user causes (a full disk, a read-only folder, a path that went away), with the fix.
 OS_HINTS = {

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import check_folder, int_at_least, make_folder, writable_file
+from .checks import CommandParser, check_folder, int_at_least, make_folder, writable_file
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -513,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
-    parser = argparse.ArgumentParser(prog="ipainter train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(prog="ipainter train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = TrainConfig()
     parser.add_argument("--out", default=defaults.out, help="folder for the checkpoint, loss log and sample grids")
     parser.add_argument("--data", default=None, help="folder of training images (default: procedural landscapes)")

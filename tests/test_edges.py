@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_stops import REPO, SCHEDULE, _hidden, _pair, _start_stalled, _tree
 
 from ipainter_nb.cli import main
 from ipainter_nb.images import clean_leftovers
 from ipainter_nb.images.writes import _HOST
-from test_stops import REPO, SCHEDULE, _hidden, _pair, _start_stalled, _tree
 
 PAINT = ["--device", "cpu", "--num-samples", "2", "--batch-size", "1", *SCHEDULE, "--quiet"]
 TRAIN = ["--steps", "2", "--batch-size", "1", "--image-size", "16", "--sample-every", "1", "--save-every", "1000",
@@ -236,7 +236,7 @@ def test_a_temp_file_whose_pid_was_reused_counts_as_ended(tmp_path):
 def _picture(folder: Path, name: str, mode: str) -> None:
     rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
     if mode == "I;16":
-        Image.fromarray((np.asarray(rgb.convert("L"), np.uint16) * 257)).save(folder / f"{name}.png")
+        Image.fromarray(np.asarray(rgb.convert("L"), np.uint16) * 257).save(folder / f"{name}.png")
     elif mode == "CMYK":
         rgb.convert("CMYK").save(folder / f"{name}.png", format="JPEG")  # read by its content, not its name
     else:
