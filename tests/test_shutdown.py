@@ -8,9 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from ipainter_nb.widgets.worker import Debouncer
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = 20
@@ -72,3 +76,22 @@ def test_a_painter_ended_mid_edit_exits_cleanly_every_time(how, tmp_path):
     errors = {run: (tmp_path / f"stderr{run}").read_text() for run in range(RUNS)}
     assert codes == [0] * RUNS, (codes, errors)
     assert {run: text for run, text in errors.items() if text} == {}
+
+
+def test_closing_an_edit_pause_waits_for_its_call_and_refuses_later_edits():
+    started, calls = threading.Event(), []
+
+    def call() -> None:
+        started.set()
+        time.sleep(0.2)  # renders and plans
+        calls.append(time.monotonic())
+
+    pause = Debouncer(0.0, call)
+    pause.trigger()
+    assert started.wait(10)
+    pause.close()
+    closed_at = time.monotonic()
+    assert len(calls) == 1 and calls[0] <= closed_at  # the call had ended when close() returned
+    pause.trigger()  # an edit after close: no call
+    time.sleep(0.1)
+    assert len(calls) == 1 and pause.closed and not pause.pending
