@@ -81,6 +81,28 @@ def test_a_run_that_ignores_sigint_still_stops_cleanly_on_sigterm(tmp_path, tiny
     assert sorted(p.name for p in out.iterdir()) == ["lake_0.png"]  # the finished picture; no temp, no claim
 
 
+def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tmp_path):
+    from ipainter_nb.images import save_png_atomic
+    from ipainter_nb.signals import signals_deferred, stop_on_signals
+
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGHUP)}
+    try:
+        with stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) == signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            assert callable(signal.getsignal(signal.SIGTERM))  # not ignored: it stops the run
+            with signals_deferred():
+                signal.raise_signal(signal.SIGINT)  # ignored: the write goes on and nothing is raised after it
+                save_png_atomic(torch.zeros(3, 4, 4), tmp_path / "a.png")
+        with signals_deferred():  # outside the command (a library caller whose host ignores SIGINT)
+            signal.raise_signal(signal.SIGINT)
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert (tmp_path / "a.png").is_file()
+        assert all(signal.getsignal(sig) == signal.SIG_IGN for sig in (signal.SIGINT, signal.SIGHUP))
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 # --------------------------------------------------------------------------- path forms
 
 
