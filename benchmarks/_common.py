@@ -136,7 +136,8 @@ class Pauser:
         if pid is not None:
             atexit.register(self.resume)
             for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, self._on_signal)
+                if signal.getsignal(sig) != signal.SIG_IGN:  # ignored at start (nohup, a background job): stays so
+                    signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.resume()

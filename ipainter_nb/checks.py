@@ -4,6 +4,11 @@ Each check refuses a value with one ``UserInputError`` naming the flag, the valu
 fix, and none of them writes anything: a command checks all its arguments first and only
 then creates its folders (``make_folder``), so a refused run leaves the file system as it
 found it.
+
+Every path form reaches the same checks: ``~`` is expanded (a shell leaves ``--dest=~/out``
+as typed), a relative path is taken from the current folder, a symbolic link to a folder is
+that folder, and a symbolic link that leads nowhere (its target missing, or a loop), as the
+path or as a folder on the way to it, is refused by name rather than written through.
 """
 
 from __future__ import annotations
@@ -12,14 +17,34 @@ import argparse
 import contextlib
 import errno
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "readable_folder", "check_folder",
-           "make_folder", "writable_folder", "writable_file"]
+__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "user_path", "readable_folder",
+           "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
+
+#: The command's name, starting each of its error, warning and hint lines.
+PROG = "ipainter"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of ``ipainter`` and its commands: a flag it refuses is its usage, then one
+    ``ipainter: error:`` line (exit 2), like every other refusal of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the one error line, and exit with 2.
+
+        Args:
+            message: argparse's reason.
+        """
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{PROG}: error: {message}\n")
+
 
 #: OS errors a user causes (a full disk, a read-only folder, a path that went away), with the fix.
 OS_HINTS = {
@@ -103,9 +128,38 @@ def checking(what: str) -> Iterator[None]:
         raise UserInputError(f"{what}: {exc.strerror or exc}; {hint}") from None
 
 
-def _nearest_existing(path: Path) -> Path:
+def user_path(path: str | os.PathLike[str]) -> Path:
+    """A path as a user typed it: ``~`` and ``~user`` expanded, nothing else changed.
+
+    Args:
+        path: the path from the command line (or a caller).
+
+    Returns:
+        The path, relative paths left relative (to the current folder).
+    """
+    return Path(path).expanduser()
+
+
+def _refuse_broken_link(path: Path, what: str) -> None:
+    """``path`` is not a symbolic link that leads nowhere (a missing target or a loop)."""
+    if not path.is_symlink():
+        return
+    try:
+        path.stat()
+    except OSError as exc:
+        target = os.readlink(path)
+        if exc.errno == errno.ELOOP:
+            raise UserInputError(f"{what}: {path} is a symbolic link that leads back to itself (a loop, via {target}): "
+                                 "remove it, or pass another path") from None
+        raise UserInputError(f"{what}: {path} is a symbolic link to {target}, which does not exist: create it first, "
+                             "or pass another path") from None
+
+
+def _nearest_existing(path: Path, what: str) -> Path:
+    """The deepest existing folder (or file) on ``path``'s way; a broken link on the way is refused."""
     path = path.absolute()
     while not path.exists() and path != path.parent:
+        _refuse_broken_link(path, what)
         path = path.parent
     return path
 
@@ -125,7 +179,7 @@ def _check_parent(path: Path, what: str) -> None:
     parent = path.absolute().parent
     if parent.is_dir():
         return
-    existing = _nearest_existing(parent)
+    existing = _nearest_existing(parent, what)
     if existing.is_dir():
         raise UserInputError(f"{what}: the folder {parent} does not exist; create it first (mkdir -p {parent})")
     raise UserInputError(f"{what}: {existing} is a file, so {path} cannot be created under it; choose another path")
@@ -140,12 +194,14 @@ def readable_folder(folder: Path, flag: str, holds: str = "the input files") -> 
         holds: what the folder should hold, for the message.
 
     Returns:
-        ``folder``.
+        ``folder``, ``~`` expanded.
 
     Raises:
         UserInputError: naming the flag, the folder and the fix.
     """
+    folder = user_path(folder)
     with checking(f"{flag} {folder}"):
+        _refuse_broken_link(folder, f"{flag} {folder}")
         if not folder.exists():
             raise UserInputError(f"{flag} {folder} does not exist: pass the folder of {holds}")
         if not folder.is_dir():
@@ -164,19 +220,21 @@ def check_folder(folder: Path, flag: str, parents: bool = False) -> Path:
         parents: whether missing parent folders may be created too (otherwise the parent must exist).
 
     Returns:
-        ``folder``.
+        ``folder``, ``~`` expanded.
 
     Raises:
         UserInputError: naming the flag, the folder and the fix.
     """
+    folder = user_path(folder)
     what = f"{flag} {folder}"
     with checking(what):
+        _refuse_broken_link(folder, what)
         if folder.exists() and not folder.is_dir():
             raise UserInputError(f"{what} is a file, not a folder: pass a folder (or another name)")
         if folder.is_dir():
             _probe_writable(folder, what)
             return folder
-        existing = _nearest_existing(folder)
+        existing = _nearest_existing(folder, what)
         if not existing.is_dir():
             raise UserInputError(f"{what}: {existing} is a file, so {folder} cannot be created under it; choose another path")
         if not parents:
@@ -194,11 +252,12 @@ def make_folder(folder: Path, flag: str, parents: bool = False) -> Path:
         parents: whether missing parent folders are created too.
 
     Returns:
-        ``folder``.
+        ``folder``, ``~`` expanded.
 
     Raises:
         UserInputError: when it cannot be created after all (it changed since it was checked).
     """
+    folder = user_path(folder)
     with checking(f"{flag} {folder}"):
         try:
             folder.mkdir(parents=parents, exist_ok=True)
@@ -219,7 +278,7 @@ def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
         parents: whether missing parent folders may be created too.
 
     Returns:
-        ``folder``, now existing.
+        ``folder``, now existing (``~`` expanded).
     """
     return make_folder(check_folder(folder, flag, parents), flag, parents)
 
@@ -227,20 +286,50 @@ def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
 def writable_file(path: Path, flag: str) -> Path:
     """``path`` can be written: not a folder, in an existing folder that takes files; creates nothing.
 
+    A symbolic link to a file is replaced by the new file (the file it pointed at stays as it
+    was); a link that leads nowhere is refused.
+
     Args:
         path: the output file named on the command line.
         flag: its flag, for the message (``--plot``).
 
     Returns:
-        ``path``.
+        ``path``, ``~`` expanded.
 
     Raises:
         UserInputError: naming the flag, the file and the fix.
     """
+    path = user_path(path)
     what = f"{flag} {path}"
     with checking(what):
+        _refuse_broken_link(path, what)
         if path.is_dir():
             raise UserInputError(f"{what} is a folder: name a file in it, e.g. {path / 'out.png'}")
         _check_parent(path, what)
         _probe_writable(path.absolute().parent, what)
     return path
+
+
+@contextlib.contextmanager
+def undone_on_failure(folder: Path) -> Iterator[None]:
+    """The folders on ``folder``'s way that the block creates are removed again if it raises.
+
+    For a command that creates its output folder and then fails before writing into it (a
+    download that never arrives): "nothing was written" stays true. Only folders that were
+    missing when the block began and are empty at its end are removed.
+
+    Args:
+        folder: the folder the block creates (with its missing parents).
+    """
+    missing = []
+    path = user_path(folder).absolute()
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        missing.append(path)  # deepest first
+        path = path.parent
+    try:
+        yield
+    except BaseException:
+        for path in missing:
+            with contextlib.suppress(OSError):  # not empty, or gone: leave it
+                path.rmdir()
+        raise

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 
 from ._version import __version__
 from .batch import parse_shard
-from .checks import OS_HINTS, int_at_least, int_in, seed_flag
+from .checks import OS_HINTS, CommandParser, int_at_least, int_in, seed_flag
 from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, add_model_flags, one_line
 from .commands.demo import MAX_DEMO_SAMPLES, cmd_demo
 from .commands.download import cmd_download
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser; each command's namespace has ``func``, its ``cmd_*`` function.
     """
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (any command, any position)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -9,6 +9,11 @@ user of this command, while a half-written picture and a claim file left behind 
 a stop that itself hangs still ends with a second signal, and SIGKILL always works (the
 next run then removes what was left).
 
+A signal that was ignored when the process started stays ignored, as POSIX tools leave it:
+``nohup ipainter paint ... &`` runs on when its terminal closes (SIGHUP), and a script's
+background job, which the shell starts with SIGINT and SIGQUIT ignored, runs on through
+them. Such a run still stops on the signals it was not told to ignore (SIGTERM from ``kill``).
+
 Only the command installs handlers (``ipainter_nb.cli``). The library installs none when
 imported or called (a notebook's kernel owns its signals): ``signals_deferred``, the one
 place it touches them, holds them only for the few milliseconds of one file write that must
@@ -23,7 +28,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["STOP_SIGNALS", "Stopped", "stop_on_signals", "stop_signal", "signals_deferred"]
+__all__ = ["STOP_SIGNALS", "Stopped", "stop_on_signals", "stop_signal", "signals_deferred", "ignored_signals"]
 
 #: The signals that stop a run cleanly (those this platform has).
 STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
@@ -46,6 +51,22 @@ class Stopped(KeyboardInterrupt):
     def name(self) -> str:
         """The signal's name, e.g. ``SIGTERM``."""
         return signal.Signals(self.signum).name
+
+
+def ignored_signals() -> tuple[signal.Signals, ...]:
+    """The stop signals this process ignores (``SIG_IGN``): those it was started with ignored,
+    unless something set a handler since; no handler of this module replaces them.
+
+    Returns:
+        The ignored members of ``STOP_SIGNALS``.
+    """
+    return tuple(sig for sig in STOP_SIGNALS if signal.getsignal(sig) == signal.SIG_IGN)
+
+
+def _install(signals: tuple[signal.Signals, ...], handler: object) -> dict[signal.Signals, object]:
+    """Set ``handler`` for each of ``signals`` that is not ignored; returns the handlers replaced."""
+    ignored = ignored_signals()
+    return {sig: signal.signal(sig, handler) for sig in signals if sig not in ignored}
 
 
 class _State:
@@ -82,14 +103,15 @@ def _on_stop(signum: int, frame: object) -> None:
 def stop_on_signals() -> Iterator[None]:
     """Within the block, every signal of ``STOP_SIGNALS`` raises ``Stopped`` in the main thread.
 
-    For the command line only: a library must leave signals to its host. Outside the main
+    For the command line only: a library must leave signals to its host. A signal that is
+    ignored (``SIG_IGN``, e.g. SIGHUP under ``nohup``) stays ignored. Outside the main
     thread (where Python delivers no signal) it changes nothing. The handlers that were
     there are put back on exit.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _on_stop) for sig in STOP_SIGNALS}
+    previous = _install(STOP_SIGNALS, _on_stop)
     _STATE.__init__()
     _STATE.active = True
     try:
@@ -113,12 +135,13 @@ def signals_deferred() -> Iterator[None]:
     a ``KeyboardInterrupt`` into an error of its own while it unwinds. The block should be
     short (one file written). Under ``stop_on_signals`` the command's handler waits for the
     block's end; elsewhere SIGINT and SIGTERM are held for the block only and then passed to
-    the handler that was there (the host's). Outside the main thread it does nothing.
+    the handler that was there (the host's). An ignored signal stays ignored. Outside the
+    main thread it does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    if _STATE.active and signal.getsignal(signal.SIGINT) is _on_stop:
+    if _STATE.active and any(signal.getsignal(sig) is _on_stop for sig in STOP_SIGNALS):
         _STATE.deferring += 1
         try:
             yield
@@ -130,8 +153,7 @@ def signals_deferred() -> Iterator[None]:
                 raise Stopped(signum)
         return
     pending: list[int] = []
-    watched = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum)) for sig in watched}
+    previous = _install((signal.SIGINT, signal.SIGTERM), lambda signum, frame: pending.append(signum))
     try:
         yield
     finally:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import check_folder, int_at_least, writable_file
+from .checks import CommandParser, check_folder, int_at_least, make_folder, writable_file
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -358,9 +358,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         UserInputError: a bad setting, before anything is written.
         TrainingDiverged: the loss became NaN or inf.
     """
-    out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out} is a file: pass a folder for the checkpoint, loss log and samples")
+    out = check_folder(Path(config.out), "--out", parents=True)
     device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
     # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
@@ -371,7 +369,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     data = ImageFolder(config.data, config.unet["image_size"], config.seed) if config.data else \
         ProceduralScenes(config.seed, config.unet["image_size"])
 
-    (out / "samples").mkdir(parents=True, exist_ok=True)
+    make_folder(out / "samples", "--out", parents=True)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -439,7 +437,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
                     atomic_write(ckpt_path, lambda f: torch.save(
                         {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                          "step": step, "config": asdict(config)}, f))
-                saved_step = step
+                    saved_step = step  # a stop held during the write arrives at the block's end: it is on disk
             if config.sample_every and step % config.sample_every == 0:
                 _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
     except KeyboardInterrupt:
@@ -515,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
-    parser = argparse.ArgumentParser(prog="ipainter train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(prog="ipainter train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = TrainConfig()
     parser.add_argument("--out", default=defaults.out, help="folder for the checkpoint, loss log and sample grids")
     parser.add_argument("--data", default=None, help="folder of training images (default: procedural landscapes)")
@@ -553,16 +551,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # every output location is checked before hours of training, not after
     if args.export is not None:
-        writable_file(Path(args.export), "--export")
+        args.export = writable_file(Path(args.export), "--export")  # ~ expanded
     if args.init_from is not None and args.image_size:
         raise UserInputError("--image-size would change the network of --init-from: drop one of the two")
     unet = dict(TrainConfig().unet)
     if args.image_size:
         unet["image_size"] = args.image_size
-    config = TrainConfig(out=args.out, data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
+    out = check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
+    config = TrainConfig(out=str(out), data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from)
-    check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
     ckpt = train(config, progress=not args.no_progress)
     if args.export:
         _say_removed(clean_leftovers(Path(args.export).absolute().parent))  # a killed earlier export's temp file

@@ -1,6 +1,32 @@
+import signal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The property tests' one profile: few examples and no deadline, so that `make test` stays fast
+# on a shared machine (a run of many examples: HYPOTHESIS_PROFILE=... with a profile of your own).
+settings.register_profile("ipainter", max_examples=12, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("ipainter")
+
+#: The stop signals and the disposition a terminal's foreground job has for each.
+TERMINAL_SIGNALS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+                    signal.SIGHUP: signal.SIG_DFL, signal.SIGQUIT: signal.SIG_DFL}
+
+
+@pytest.fixture
+def terminal_signals():
+    """The stop signals as in a terminal's foreground job, for this test only (then restored).
+
+    The suite may run where they are ignored (``nohup make test &``, a script's background job,
+    some CI runners): a test that sends a stop signal to itself or to a child sets them up here.
+    A child started meanwhile gets each signal's default (handlers do not survive ``exec``).
+    """
+    before = {sig: signal.signal(sig, handler) for sig, handler in TERMINAL_SIGNALS.items()}
+    yield
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture(scope="session")

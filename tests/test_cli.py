@@ -423,6 +423,7 @@ def test_two_runs_into_one_dest_share_the_work_and_replace_nothing(tiny_model: P
     assert "0 painted" in out.getvalue() and {p.name: p.read_bytes() for p in dest.iterdir()} == before
 
 
+@pytest.mark.usefixtures("terminal_signals")
 def test_sigterm_mid_run_keeps_finished_pictures_and_leaves_no_temp_files(tiny_model: Path, tmp_path: Path) -> None:
     src, dest = tmp_path / "src", tmp_path / "out"
     src.mkdir()

@@ -254,6 +254,7 @@ def _wait_for_part(child: subprocess.Popen, folder: Path) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.usefixtures("terminal_signals")
 @pytest.mark.parametrize("signum", STOPS, ids=[s.name for s in STOPS])
 def test_a_download_stopped_by_any_signal_leaves_no_temp_file_and_the_old_file_intact(server, tmp_path, signum):
     dest = tmp_path / WEIGHTS

@@ -293,6 +293,7 @@ def test_a_file_size_limit_while_writing_outputs_is_one_line_and_leaves_no_temp(
     assert not list(dest.iterdir())  # no output, no temp file, no claim
 
 
+@pytest.mark.usefixtures("terminal_signals")
 def test_an_interrupt_during_a_write_that_must_not_be_cut_waits_for_its_end(tmp_path: Path) -> None:
     target = tmp_path / "checkpoint.pt"
     with pytest.raises(KeyboardInterrupt):

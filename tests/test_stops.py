@@ -35,7 +35,7 @@ STALLED_IPAINTER = textwrap.dedent("""
         calls[0] += 1
         if calls[0] == int(os.environ["STALL_AT"]):
             Path(os.environ["STALL_MARK"]).write_text("stalled")
-            time.sleep(120)
+            time.sleep(float(os.environ.get("STALL_S", "120")))
     Image.Image.save = save_then_stall
     from ipainter_nb.cli import main
     sys.exit(main(sys.argv[1:]))
@@ -60,11 +60,13 @@ def _pair(folder: Path, name: str = "lake", size: int = 32) -> Path:
     return folder
 
 
-def _start_stalled(args: list[str], tmp_path: Path, stall_at: int) -> tuple[subprocess.Popen, Path]:
+def _start_stalled(args: list[str], tmp_path: Path, stall_at: int, stall_s: float = 120,
+                   preexec_fn=None) -> tuple[subprocess.Popen, Path]:
     mark = tmp_path / "stalled.mark"
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", STALL_AT=str(stall_at), STALL_MARK=str(mark))
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", STALL_AT=str(stall_at), STALL_MARK=str(mark),
+               STALL_S=str(stall_s))
     child = subprocess.Popen([sys.executable, "-c", STALLED_IPAINTER, *args], env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
     deadline = time.monotonic() + 120
     while not mark.exists():
         assert child.poll() is None, child.communicate()
@@ -88,6 +90,7 @@ def _commands(tmp_path: Path, model: Path) -> dict[str, tuple[list[str], Path, i
             "train": (train, tmp_path / "out", 1, [])}
 
 
+@pytest.mark.usefixtures("terminal_signals")
 @pytest.mark.parametrize("command", ["paint", "demo", "train"])
 @pytest.mark.parametrize("signum", STOPS, ids=[s.name for s in STOPS])
 def test_every_stop_signal_mid_write_keeps_finished_outputs_and_leaves_no_temp_or_claim(command, signum, tmp_path,
@@ -150,9 +153,17 @@ def _refused(tmp_path: Path, model: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("case", list(_refused(Path("/x"), Path("/m"))))
+REFUSED = ["paint: stop above t_T", "paint: jump longer than the walk", "paint: t_T beyond the model",
+           "paint: unknown model", "paint: no such device", "demo: t_T beyond the model", "demo: unknown model",
+           "train: no such data folder", "train: unknown initial weights", "train: size and weights both",
+           "download: bad checksum", "download: unknown preset", "schedule: jump longer than the walk"]
+
+
+@pytest.mark.parametrize("case", REFUSED)  # names only: building the cases writes into tmp_path
 def test_a_refused_run_leaves_the_file_system_as_it_found_it(case, tmp_path, tiny_model_path, capsys):
-    args = _refused(tmp_path, tiny_model_path)[case]
+    refused = _refused(tmp_path, tiny_model_path)
+    assert sorted(refused) == sorted(REFUSED)
+    args = refused[case]
     before = _tree(tmp_path)
     assert main(args) == 2
     err = capsys.readouterr().err

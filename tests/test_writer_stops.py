@@ -57,6 +57,7 @@ def _leftover(folder: Path, target: str, pid: int) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("terminal_signals")
 @pytest.mark.parametrize("signum", STOPS, ids=[s.name for s in STOPS])
 def test_schedule_plot_stopped_mid_write_by_any_signal_leaves_nothing(signum, tmp_path):
     mark, plots = tmp_path / "stalled.mark", tmp_path / "plots"
@@ -121,6 +122,7 @@ SIGNAL_AFTER_CLAIM = textwrap.dedent("""
 """)
 
 
+@pytest.mark.usefixtures("terminal_signals")
 @pytest.mark.parametrize("signal_at, kept", [(1, []), (2, ["lake_0.png"])])
 def test_a_stop_right_after_a_claim_leaves_no_claim_behind(signal_at, kept, tmp_path, tiny_model_path):
     src, out = tmp_path / "src", tmp_path / "out"
@@ -151,6 +153,7 @@ STALLED_SAVE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.usefixtures("terminal_signals")
 def test_a_hangup_with_the_terminal_gone_still_stops_cleanly(tmp_path, tiny_model_path):
     """A dropped SSH session: the terminal is closed, then SIGHUP; the stop cannot print, yet cleans up."""
     src, out, mark = tmp_path / "src", tmp_path / "out", tmp_path / "stalled.mark"

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from ..checks import PROG
 from ..core.checkpoints import read_checkpoint_info
 from ..core.devices import as_device
 from ..core.models import DiffusionModel, load_model
@@ -20,7 +21,6 @@ from ..images import clean_leftovers
 __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "say_unless", "add_model_flags",
            "resolve_device", "model_info", "load", "describe_model", "remove_leftovers"]
 
-PROG = "ipainter"
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 

@@ -28,7 +28,7 @@ def check_schedule(args: argparse.Namespace) -> ScheduleConfig:
         The schedule the flags ask for.
     """
     if args.plot:
-        writable_file(Path(args.plot), "--plot")
+        args.plot = writable_file(Path(args.plot), "--plot")  # ~ expanded
     if args.config is not None and args.model is None:
         raise UserInputError("--config describes the network of a --model file: give --model FILE too (or drop --config)")
     auto = getattr(args, "schedule", None) == "auto"

@@ -76,8 +76,8 @@ def check_paint(args: argparse.Namespace) -> PaintPlan:
     Raises:
         UserInputError: (or another ``IPainterError``) naming the argument and the fix.
     """
-    source, dest = readable_folder(Path(args.source), "--source",
-                                   f"<name>.png and <name>{MASK_TAG}.png"), Path(args.dest)
+    source = readable_folder(Path(args.source), "--source", f"<name>.png and <name>{MASK_TAG}.png")
+    dest = check_folder(Path(args.dest), "--dest")
     with checking(f"--dest {dest}"):
         same = dest.exists() and dest.resolve() == source.resolve()
     if same:
@@ -87,13 +87,15 @@ def check_paint(args: argparse.Namespace) -> PaintPlan:
     entries = scan_source(source)
     if not entries:
         raise UserInputError(f"{source} holds no pictures (expected <name>.png with <name>{MASK_TAG}.png, white = keep)")
-    check_folder(dest, "--dest")
     info = model_info(args)
     cfg = schedule_from_args(args, info["default_schedule"], info["origin"])
     check_t_T(cfg.t_T, info["num_train_steps"], info["name"])
     mine = take_shard(entries, shard)
-    model = load(args) if _has_work(mine, dest, args.num_samples, args.overwrite) else None
-    if getattr(args, "schedule", None) == "auto" and model is not None:
+    # --schedule auto's flags are checked by the planner, which needs the model: it is loaded even
+    # when every output exists, so that a refusal never depends on what DEST holds
+    auto = getattr(args, "schedule", None) == "auto"
+    model = load(args) if auto or _has_work(mine, dest, args.num_samples, args.overwrite) else None
+    if auto and model is not None:
         cfg = auto_schedule(args, model, None)  # checks the planner's flags now; each picture gets its own plan
     return PaintPlan(source, dest, shard, entries, mine, cfg, model)
 
@@ -110,7 +112,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
     plan = check_paint(args)
     source, dest, model, cfg = plan.source, plan.dest, plan.model, plan.cfg
     shard_i, shard_n = plan.shard
-    make_folder(dest, "--dest")
+    dest = make_folder(dest, "--dest")
     remove_leftovers(dest)
     say = say_unless(args.quiet)
     mine = plan.mine

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..checks import undone_on_failure
 from ..errors import IPainterError, UserInputError
 from ..images import clean_leftovers, temp_file, write_text_atomic
 from .presets import PRESETS, Preset, default_download_dir
@@ -244,31 +245,32 @@ def download_file(
     check_url(url)
     if dest.is_dir():
         raise UserInputError(f"{dest} is a folder: name the file to download into, e.g. {dest / Path(url).name or 'weights.pt'}")
-    _make_folder(dest.parent)
-    _remove_stale_parts(dest, older_than_s=max(900.0, 2 * read_timeout))
-    kept = f"{dest} was left as it was" if dest.exists() else "nothing was written"
-    bar = _Bar(dest.name) if progress else None
-    with _part_file(dest) as part:
-        try:
-            with open(part, "wb") as out:
-                for attempt in range(retries + 1):
-                    try:
-                        _fetch_once(url, out, connect_timeout, read_timeout, opener or urllib.request.urlopen, bar)
-                        break
-                    except _NETWORK_ERRORS as exc:
-                        if not _transient(exc) or attempt == retries:
-                            tries = f" after {attempt + 1} tries" if attempt else ""
-                            raise DownloadError(
-                                f"could not download {url}{tries}: {_what_happened(exc, connect_timeout, read_timeout)}; "
-                                f"{kept}. Check the URL and the network, then run it again"
-                            ) from None
-                        time.sleep(retry_wait * 2**attempt)
-        finally:
-            if bar is not None:
-                bar.close()
-        actual = _verify(part, url, sha256, check, kept)
-        _install(part, dest, actual, known=sha256 is not None)
-    return dest
+    with undone_on_failure(dest.parent):  # a failed first download leaves no new folder behind
+        _make_folder(dest.parent)
+        _remove_stale_parts(dest, older_than_s=max(900.0, 2 * read_timeout))
+        kept = f"{dest} was left as it was" if dest.exists() else "nothing was written"
+        bar = _Bar(dest.name) if progress else None
+        with _part_file(dest) as part:
+            try:
+                with open(part, "wb") as out:
+                    for attempt in range(retries + 1):
+                        try:
+                            _fetch_once(url, out, connect_timeout, read_timeout, opener or urllib.request.urlopen, bar)
+                            break
+                        except _NETWORK_ERRORS as exc:
+                            if not _transient(exc) or attempt == retries:
+                                tries = f" after {attempt + 1} tries" if attempt else ""
+                                raise DownloadError(
+                                    f"could not download {url}{tries}: {_what_happened(exc, connect_timeout, read_timeout)}; "
+                                    f"{kept}. Check the URL and the network, then run it again"
+                                ) from None
+                            time.sleep(retry_wait * 2**attempt)
+            finally:
+                if bar is not None:
+                    bar.close()
+            actual = _verify(part, url, sha256, check, kept)
+            _install(part, dest, actual, known=sha256 is not None)
+        return dest
 
 
 def _verify(part: Path, source: str, sha256: str | None, check: Callable[[Path], None] | None, kept: str) -> str:
@@ -422,6 +424,12 @@ def download_weights(
         DownloadError: naming the address, what happened and what to do.
     """
     preset, folder = check_download(name, dest_dir, sha256, url)
+    with undone_on_failure(folder):  # "nothing was written": a failed download leaves no new folder either
+        return _download_preset(preset, folder, sha256, progress, url, verify, http_options)
+
+
+def _download_preset(preset: Preset, folder: Path, sha256: str | None, progress: bool, url: str | None, verify: bool,
+                     http_options: dict[str, Any]) -> Path:
     folder = _make_folder(folder)
     target = folder / preset.filename
     expected = sha256 or preset.sha256

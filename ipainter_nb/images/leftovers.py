@@ -41,9 +41,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _writer_gone(host: str | None, pid: str | int | None) -> bool:
-    """True when the (host, pid) that wrote a file is known to have ended (same host only)."""
-    return host == _HOST and pid is not None and not _pid_alive(int(pid))
+def _writer_gone(host: str | None, pid: str | int | None, written: float | None = None) -> bool:
+    """True when the (host, pid) that wrote a file is known to have ended (same host only).
+
+    The pid is free, or it was reused: the process that holds it now started after the file
+    was ``written`` (its writer started before writing it). The start time is read where the
+    system says it (Linux); elsewhere only a free pid counts.
+    """
+    if host != _HOST or pid is None:
+        return False
+    if not _pid_alive(int(pid)):
+        return True
+    if written is None:
+        return False
+    started = _process_start(int(pid))
+    return started is not None and started > written + 2.0  # the boot time is whole seconds
 
 
 @dataclass
@@ -98,9 +110,10 @@ def clean_leftovers(folder: PathLike, max_age_s: float = 600.0) -> Leftovers:
     """Remove the leftover temp and claim files of ended runs in ``folder``.
 
     A temp file ``.<name>.<host>-<pid>-<random>.tmp`` (or ``.part``) goes when its writer
-    process has ended (same machine) or when it has not changed for ``max_age_s`` seconds (a
-    writer on another machine, a reused pid, or the older ``.<name>.<random>.tmp`` form). A
-    claim ``.<name>.claim`` goes when its process has ended. Nothing else is touched; a
+    process has ended on this machine (its pid is free, or reused by a process that started
+    after the file last changed) or when it has not changed for ``max_age_s`` seconds (a
+    writer on another machine, or the older ``.<name>.<random>.tmp`` form). A claim
+    ``.<name>.claim`` goes when its process has ended (the same rule, from the time it records). Nothing else is touched; a
     missing folder has no leftovers.
 
     Args:
@@ -122,10 +135,10 @@ def clean_leftovers(folder: PathLike, max_age_s: float = 600.0) -> Leftovers:
         temp = _TEMP.match(entry.name)
         if temp is not None:
             try:
-                old = now - entry.stat(follow_symlinks=False).st_mtime > max_age_s
+                changed = entry.stat(follow_symlinks=False).st_mtime
             except FileNotFoundError:
                 continue
-            stale, kind = old or _writer_gone(temp["host"], temp["pid"]), found.temps
+            stale, kind = now - changed > max_age_s or _writer_gone(temp["host"], temp["pid"], changed), found.temps
         elif _CLAIM.match(entry.name):
             stale, kind = _claim_is_stale(Path(entry.path)), found.claims
         else:
@@ -190,13 +203,10 @@ def _process_start(pid: int) -> float | None:
 def _claimant_gone(data: dict) -> bool:
     """Whether the process that wrote a claim has ended: its pid is free, or (a reused pid) the
     process now holding that pid started after the claim was written."""
-    if _writer_gone(data.get("host"), data.get("pid")):
-        return True
-    written = data.get("time")
-    if data.get("host") != _HOST or not isinstance(data.get("pid"), int) or not isinstance(written, (int, float)):
+    pid, written = data.get("pid"), data.get("time")
+    if not isinstance(pid, int) or isinstance(pid, bool):
         return False
-    started = _process_start(data["pid"])
-    return started is not None and started > written + 2.0  # the boot time is whole seconds
+    return _writer_gone(data.get("host"), pid, written if isinstance(written, (int, float)) else None)
 
 
 class OutputClaim:

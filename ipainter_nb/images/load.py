@@ -242,7 +242,9 @@ def load_picture(
 
     ``size`` (an int or (W, H)): with ``fit="exact"`` the picture must already have that
     size (otherwise ``ImageLoadError`` says so and what to do); with ``fit="crop"`` its
-    centred square is resized to ``size`` (how training folders are read).
+    centred square is resized to ``size`` (how training folders are read). A picture that
+    is converted from another mode (palette, 16-bit, LA, RGBA, CMYK, ...) or cropped and
+    resized gets one ``ImageLoadWarning`` naming it and saying what was done.
 
     Args:
         src: a path, bytes, a binary file object or a PIL image.
@@ -252,16 +254,50 @@ def load_picture(
     """
     label = _label_of(src, name)
     img = open_image(src, name=label, expect_size=_size_tuple(size) if size is not None and fit == "exact" else None)
+    done = [_picture_mode_change(img)]
     if size is not None:
         want = _size_tuple(size)
         if fit == "crop":
+            done.append(_crop_and_resize(img.size, want))
             img = _as_rgb(centre_square(img)).resize(want, Image.Resampling.BICUBIC, reducing_gap=3.0)
         elif fit == "exact":
             if img.size != want:  # a PIL image given directly: no header was read
                 raise ImageSizeError(label, img.size, want)
         else:
             raise ValueError(f"fit must be 'exact' or 'crop', got {fit!r}")
+    said = [what for what in done if what]
+    if said:  # one line per picture, whatever was done to it
+        _warn(f"{label}: {'; '.join(said)}")
     return pil_to_tensor(img)
+
+
+def _picture_mode_change(img: Image.Image) -> str:
+    """What reading ``img`` as an RGB picture does to it, in words ("" when nothing a user would miss)."""
+    mode = img.mode
+    if mode in ("RGB", "L", "1"):
+        return ""  # the same pixels (greyscale and 1-bit copied into three channels)
+    if _is_high_bit_depth(img):
+        depth = "16-bit" if mode.startswith("I;16") else "32-bit"
+        return f"{mode} ({depth}) greyscale picture scaled to 8 bits and converted to RGB"
+    if mode in ("P", "PA"):
+        dropped = " (its transparency is ignored)" if mode == "PA" or "transparency" in img.info else ""
+        return f"palette picture converted to RGB{dropped}"
+    if mode in ("RGBA", "RGBa") and img.getchannel("A").getextrema()[0] == 255:
+        return ""  # an opaque alpha channel: the same pixels
+    if mode in ("LA", "La", "RGBA", "RGBa"):
+        return f"{mode} picture converted to RGB (its alpha channel is ignored)"
+    return f"{mode} picture converted to RGB"
+
+
+def _crop_and_resize(size: tuple[int, int], want: tuple[int, int]) -> str:
+    """What ``fit="crop"`` does to a picture of ``size``, in words ("" when it already is ``want``)."""
+    (w, h), side = size, min(size)
+    if (w, h) == want:
+        return ""
+    said = [f"centre-cropped from {w}x{h} to {side}x{side}"] if w != h else []
+    if (side, side) != want:
+        said.append(f"{'downscaled' if side > min(want) else 'upscaled'} from {side}x{side} to {want[0]}x{want[1]}")
+    return " and ".join(said)
 
 
 def load_mask(

@@ -375,9 +375,10 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         return out
 
     def close(self) -> None:
-        """Stop all work, end the worker thread and close the widget."""
+        """Stop all work, end the edit pause's call and the worker thread, and close the widget."""
         self.stop()
-        self.worker.close()
+        self._edit_pause.close()  # a pause call under way may still queue a draft: it ends first
+        self.worker.close(join_timeout=10.0)
         if self._observed is not None:
             self._observed.unobserve(self._on_composition_changed)
             self._observed = None

@@ -254,7 +254,9 @@ class Worker:
 class Debouncer:
     """Call ``fn()`` once, ``delay_s`` after the latest ``trigger()`` (a pause in the edits).
 
-    ``fn`` runs on a timer thread; ``cancel()`` forgets a pending call.
+    ``fn`` runs on a timer thread; ``cancel()`` forgets a pending call; ``close()`` forgets it,
+    refuses later triggers and waits for a call under way to end, so that no timer thread is
+    left running into the interpreter's exit (an atexit hook closes those never closed).
 
     Args:
         delay_s: the default pause, in seconds, between the latest trigger and the call.
@@ -267,6 +269,9 @@ class Debouncer:
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._running = 0  # calls of fn under way: what they queue is not queued yet
+        self._calls: set[threading.Thread] = set()  # the timer threads whose fn runs now
+        self._closed = False
+        _LIVE_DEBOUNCERS.add(self)
 
     def trigger(self, delay_s: float | None = None) -> None:
         """(Re)start the wait: ``fn()`` runs once, ``delay_s`` from now.
@@ -275,6 +280,8 @@ class Debouncer:
             delay_s: this wait only (default: ``self.delay_s``).
         """
         with self._lock:
+            if self._closed:
+                return  # closed: no call after close()
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = threading.Timer(self.delay_s if delay_s is None else delay_s, self._fire)
@@ -287,6 +294,27 @@ class Debouncer:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = None
+
+    def close(self, join_timeout: float | None = 10.0) -> None:
+        """Forget the pending call, refuse later triggers, and wait for a call under way to end.
+
+        Args:
+            join_timeout: seconds to wait for each running call (None: no limit; never
+                waited for from the call's own thread).
+        """
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None
+            running = [t for t in self._calls if t is not threading.current_thread()]
+        for thread in running:
+            thread.join(join_timeout)
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``: triggers are ignored."""
+        return self._closed
 
     @property
     def waiting(self) -> bool:
@@ -306,20 +334,26 @@ class Debouncer:
                 return  # superseded or cancelled between the timer's wake-up and here
             self._timer = None
             self._running += 1
+            self._calls.add(threading.current_thread())
         try:
             self._fn()
         finally:
             with self._lock:
                 self._running -= 1
+                self._calls.discard(threading.current_thread())
 
 
 _LIVE_WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
+_LIVE_DEBOUNCERS: weakref.WeakSet[Debouncer] = weakref.WeakSet()
 
 
 @atexit.register
-def _close_workers_at_exit() -> None:
+def _close_threads_at_exit() -> None:
     # A daemon thread still inside a torch call when the interpreter tears down aborts the
-    # process ("terminate called without an active exception"): stop each run between two
-    # steps and let its thread end first.
+    # process ("terminate called without an active exception"). The pause calls end first
+    # (they may still queue jobs), then each worker stops its run between two steps and its
+    # thread ends.
+    for debouncer in list(_LIVE_DEBOUNCERS):
+        debouncer.close(join_timeout=10.0)
     for worker in list(_LIVE_WORKERS):
         worker.close(join_timeout=10.0)

@@ -1,0 +1,294 @@
+"""The contract at the edges, as a user meets it: inherited signal dispositions, every path form,
+refusals that do not depend on what is on disk, and messages that say what happened."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from test_stops import REPO, SCHEDULE, _hidden, _pair, _start_stalled, _tree
+
+from ipainter_nb.cli import main
+from ipainter_nb.images import clean_leftovers
+from ipainter_nb.images.writes import _HOST
+
+PAINT = ["--device", "cpu", "--num-samples", "2", "--batch-size", "1", *SCHEDULE, "--quiet"]
+TRAIN = ["--steps", "2", "--batch-size", "1", "--image-size", "16", "--sample-every", "1", "--save-every", "1000",
+         "--threads", "1", "--device", "cpu", "--no-progress", "--no-bf16"]
+
+
+def _ignoring(*signals: signal.Signals):
+    """A ``preexec_fn``: the child starts with ``signals`` ignored, as ``nohup`` or a shell's background job starts it."""
+    def ignore() -> None:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+    return ignore
+
+
+# --------------------------------------------------------------------------- signals ignored at start
+
+
+IGNORED = {"nohup (SIGHUP)": (signal.SIGHUP,), "a background job (SIGINT, SIGQUIT)": (signal.SIGINT, signal.SIGQUIT)}
+
+
+@pytest.mark.usefixtures("terminal_signals")
+@pytest.mark.parametrize("started_as, command", [(how, "paint") for how in IGNORED] + [("nohup (SIGHUP)", "train")])
+def test_a_signal_ignored_when_the_run_started_stays_ignored_and_the_run_finishes(started_as, command, tmp_path,
+                                                                                  tiny_model_path):
+    out = tmp_path / "out"
+    if command == "paint":
+        args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+        expected = ["lake_0.png", "lake_1.png"]
+    else:
+        args = ["train", "--out", str(out), *TRAIN]
+        expected = ["config.json", "last.pt", "loss.csv", "samples"]
+    child, _ = _start_stalled(args, tmp_path, stall_at=1, stall_s=1, preexec_fn=_ignoring(*IGNORED[started_as]))
+    try:
+        for sig in IGNORED[started_as]:  # the terminal closes; Ctrl-C / Ctrl-\ reach the whole group
+            child.send_signal(sig)
+        _, err = child.communicate(timeout=240)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert sorted(p.name for p in out.iterdir()) == expected and _hidden(out) == []
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_run_that_ignores_sigint_still_stops_cleanly_on_sigterm(tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+    child, _ = _start_stalled(args, tmp_path, stall_at=2, preexec_fn=_ignoring(signal.SIGINT, signal.SIGQUIT))
+    try:
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert child.poll() is None  # ignored
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1].startswith("ipainter: stopped by SIGTERM")
+    assert sorted(p.name for p in out.iterdir()) == ["lake_0.png"]  # the finished picture; no temp, no claim
+
+
+def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tmp_path):
+    from ipainter_nb.images import save_png_atomic
+    from ipainter_nb.signals import signals_deferred, stop_on_signals
+
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGHUP)}
+    try:
+        with stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) == signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            assert callable(signal.getsignal(signal.SIGTERM))  # not ignored: it stops the run
+            with signals_deferred():
+                signal.raise_signal(signal.SIGINT)  # ignored: the write goes on and nothing is raised after it
+                save_png_atomic(torch.zeros(3, 4, 4), tmp_path / "a.png")
+        with signals_deferred():  # outside the command (a library caller whose host ignores SIGINT)
+            signal.raise_signal(signal.SIGINT)
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert (tmp_path / "a.png").is_file()
+        assert all(signal.getsignal(sig) == signal.SIG_IGN for sig in (signal.SIGINT, signal.SIGHUP))
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------- path forms
+
+
+def _links(tmp_path: Path) -> dict[str, Path]:
+    """Real symbolic links of every kind, and a file in the way."""
+    (tmp_path / "a_file").write_text("not a folder")
+    dangling, loop = tmp_path / "dangling", tmp_path / "loop"
+    dangling.symlink_to(tmp_path / "missing")
+    loop.symlink_to(loop)
+    return {"dangling": dangling, "loop": loop, "file": tmp_path / "a_file"}
+
+
+def _refusals(tmp_path: Path, model: Path) -> dict[str, tuple[list[str], str]]:
+    """case -> (arguments, what the one error line says)."""
+    links = _links(tmp_path)
+    src = str(_pair(tmp_path / "src"))
+    paint = ["paint", "-s", src, "--model", str(model), "--device", "cpu"]
+    dangling, loop = str(links["dangling"]), str(links["loop"])
+    missing = f"{dangling} is a symbolic link to {tmp_path / 'missing'}, which does not exist: create it first, or pass another path"
+    looped = f"{loop} is a symbolic link that leads back to itself (a loop, via {loop}): remove it, or pass another path"
+    return {
+        "paint --dest dangling link": ([*paint, "-d", dangling], f"--dest {dangling}: {missing}"),
+        "demo --out dangling link": (["demo", "--out", dangling], f"--out {dangling}: {missing}"),
+        "train --out dangling link": (["train", "--out", dangling, "--steps", "1"], f"--out {dangling}: {missing}"),
+        "train --export dangling link": (["train", "--out", str(tmp_path / "run"), "--export", dangling],
+                                         f"--export {dangling}: {missing}"),
+        "download --dest-dir dangling link": (["download", "places256", "--dest-dir", dangling, "--url",
+                                               "http://127.0.0.1:9/w.pt"], f"--dest-dir {dangling}: {missing}"),
+        "schedule --plot dangling link": (["schedule", "--t-T", "10", "--plot", dangling], f"--plot {dangling}: {missing}"),
+        "paint --dest loop": ([*paint, "-d", loop], f"--dest {loop}: {looped}"),
+        "demo --out through a loop": (["demo", "--out", f"{loop}/sub"], f"--out {loop}/sub: {looped}"),
+        "train --out through a file": (["train", "--out", str(links["file"] / "run")],
+                                       f"--out {links['file'] / 'run'}: {links['file']} is a file, so "
+                                       f"{links['file'] / 'run'} cannot be created under it; choose another path"),
+    }
+
+
+REFUSALS = ["paint --dest dangling link", "demo --out dangling link", "train --out dangling link",
+            "train --export dangling link", "download --dest-dir dangling link", "schedule --plot dangling link",
+            "paint --dest loop", "demo --out through a loop", "train --out through a file"]
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_path_that_leads_nowhere_is_one_error_line_before_anything_is_loaded_or_written(case, tmp_path,
+                                                                                       tiny_model_path, capsys):
+    refusals = _refusals(tmp_path, tiny_model_path)
+    assert sorted(refusals) == sorted(REFUSALS)
+    args, said = refusals[case]
+    before = _tree(tmp_path)
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines() == [f"ipainter: error: {said}"]
+    assert _tree(tmp_path) == before  # the links are still links; nothing was created through them
+
+
+def test_a_dangling_link_as_dest_is_refused_by_the_command_in_a_shell(tmp_path, tiny_model_path):
+    """The same refusal from the installed command's entry point, in a process of its own."""
+    args, said = _refusals(tmp_path, tiny_model_path)["paint --dest dangling link"]
+    done = subprocess.run([sys.executable, "-m", "ipainter_nb", *args], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [f"ipainter: error: {said}"])
+    assert (tmp_path / "dangling").is_symlink() and not (tmp_path / "missing").exists()
+
+
+def test_tilde_and_a_link_to_a_folder_are_the_folders_they_name(tmp_path, tiny_model_path):
+    home, real = tmp_path / "home", tmp_path / "real_out"
+    home.mkdir()
+    real.mkdir()
+    (home / "out").symlink_to(real)
+    src = _pair(tmp_path / "src")
+    done = subprocess.run([sys.executable, "-m", "ipainter_nb", "paint", "-s", str(src), "--dest=~/out", "--model",
+                           str(tiny_model_path), *PAINT], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(REPO), HOME=str(home), OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in real.iterdir()) == ["lake_0.png", "lake_1.png"]
+    assert (home / "out").is_symlink() and not (tmp_path / "~").exists()
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        self.send_error(404)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_failed_download_into_a_new_folder_leaves_no_folder(tmp_path, capsys):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        new = tmp_path / "new" / "weights"
+        code = main(["download", "places256", "--dest-dir", str(new), "--quiet", "--url",
+                     f"http://127.0.0.1:{server.server_address[1]}/w.pt"])
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert code == 2 and "HTTP 404" in err and "nothing was written" in err, err
+    assert list(tmp_path.iterdir()) == []  # neither weights/ nor new/
+
+
+# --------------------------------------------------------------------------- refusals and messages
+
+
+def test_a_refusal_of_schedule_auto_does_not_depend_on_what_dest_holds(tmp_path, tiny_model_path, capsys):
+    src, fresh, finished = _pair(tmp_path / "src"), tmp_path / "fresh", tmp_path / "finished"
+    finished.mkdir()
+    for k in range(2):
+        Image.new("RGB", (32, 32)).save(finished / f"lake_{k}.png")
+    said = []
+    for dest in (fresh, finished):
+        code = main(["paint", "-s", str(src), "-d", str(dest), "--model", str(tiny_model_path), "--device", "cpu",
+                     "--num-samples", "2", "--schedule", "auto", "--jump-length", "3", "--quiet"])
+        said.append((code, capsys.readouterr().err))
+    assert said[0] == said[1] and said[0][0] == 2
+    assert said[0][1].startswith("ipainter: error: --schedule auto chooses --jump-length itself")
+    assert not fresh.exists()
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_during_the_first_checkpoint_write_says_that_checkpoint_was_written(tmp_path, monkeypatch, capsys):
+    out, real_save = tmp_path / "run", torch.save
+
+    def save_then_stop(obj, f, *args, **kwargs):  # SIGTERM arrives while last.pt is being written
+        real_save(obj, f, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(torch, "save", save_then_stop)
+    code = main(["train", "--out", str(out), "--steps", "5", "--batch-size", "1", "--image-size", "16", "--save-every",
+                 "1", "--sample-every", "0", "--threads", "1", "--device", "cpu", "--no-progress", "--no-bf16"])
+    err = capsys.readouterr().err
+    assert code == 128 + signal.SIGTERM
+    assert f"the last checkpoint (step 1) is {out / 'last.pt'}; run the same command to resume" in err, err
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 1 and _hidden(out) == []
+
+
+def test_a_temp_file_whose_pid_was_reused_counts_as_ended(tmp_path):
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # holds the pid now
+    try:
+        time.sleep(0.5)
+        # two temp files whose names say process `later.pid` wrote them
+        reused, live = (tmp_path / f".{name}.{_HOST}-{later.pid}-abcd1234.tmp" for name in ("a.png", "b.png"))
+        reused.write_bytes(b"half a picture")
+        live.write_bytes(b"half a picture")
+        a_minute_ago = time.time() - 60  # well under the 10 minutes after which any temp file goes
+        os.utime(reused, (a_minute_ago, a_minute_ago))  # last changed before that process started: not its file
+        found = clean_leftovers(tmp_path)
+    finally:
+        later.kill()
+        later.wait()
+    assert found.temps == [reused.name]
+    assert _hidden(tmp_path) == [live.name]  # changed after `later` started: it may be its write in progress
+
+
+def _picture(folder: Path, name: str, mode: str) -> None:
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    if mode == "I;16":
+        Image.fromarray(np.asarray(rgb.convert("L"), np.uint16) * 257).save(folder / f"{name}.png")
+    elif mode == "CMYK":
+        rgb.convert("CMYK").save(folder / f"{name}.png", format="JPEG")  # read by its content, not its name
+    else:
+        rgb.convert(mode).save(folder / f"{name}.png")
+    mask = np.zeros((32, 32), np.uint8)
+    mask[:16] = 255
+    Image.fromarray(mask).save(folder / f"{name}_mask.png")
+
+
+def test_converted_pictures_in_paint_and_resized_ones_in_train_get_one_warning_line_each(tmp_path, tiny_model_path,
+                                                                                        capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    modes = {"palette": "P", "sixteen": "I;16", "grey_alpha": "LA", "print": "CMYK", "plain": "RGB"}
+    for name, mode in modes.items():
+        _picture(src, name, mode)
+    assert main(["paint", "-s", str(src), "-d", str(tmp_path / "out"), "--model", str(tiny_model_path), "--device", "cpu",
+                 "--num-samples", "1", "--t-T", "2", "--no-resampling", "--quiet"]) == 0
+    warned = sorted(line for line in capsys.readouterr().err.splitlines() if line.startswith("ipainter: warning:"))
+    assert warned == sorted([
+        f"ipainter: warning: {src / 'grey_alpha.png'}: LA picture converted to RGB (its alpha channel is ignored)",
+        f"ipainter: warning: {src / 'palette.png'}: palette picture converted to RGB",
+        f"ipainter: warning: {src / 'print.png'}: CMYK picture converted to RGB",
+        f"ipainter: warning: {src / 'sixteen.png'}: I;16 (16-bit) greyscale picture scaled to 8 bits and converted to RGB",
+    ])
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (40, 30)).save(data / "wide.png")
+    Image.new("RGB", (16, 16)).save(data / "fits.png")
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), *TRAIN, "--sample-every", "0"]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "warning" in line] == [
+        "ipainter: warning: wide.png: centre-cropped from 40x30 to 30x30 and downscaled from 30x30 to 16x16"]

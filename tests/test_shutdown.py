@@ -1,0 +1,97 @@
+"""Every thread the Painter starts ends before the interpreter does: a program that makes an edit and
+exits at once, or closes the Painter while the edit's pause call runs, exits 0 and prints nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ipainter_nb.widgets.worker import Debouncer
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS = 20
+
+# One process imports the toolkit and loads the demo model once, then forks RUNS children. Each
+# child builds a Painter, makes an edit (its pause call starts after a click's short pause, then
+# renders, plans and queues a draft), waits until that call runs (odd runs) or a moment that differs
+# from run to run (even runs), and then either ends (falling off the end of the script: the
+# interpreter's own exit, atexit hooks included) or calls close() and goes on for a moment.
+# Each child's stderr goes to a file of its own; its exit status is collected by the parent.
+PROGRAM = textwrap.dedent("""
+    import json, os, sys, threading, time
+    import torch
+    torch.set_num_threads(1)  # no thread pool in the parent before fork
+    import ipainter_nb as ip
+    from ipainter_nb.demo.cutouts import make_cutout
+    from ipainter_nb.widgets.app import Painter
+    model = ip.load_model("demo", device="cpu")
+    how, runs, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    statuses = []
+    for run in range(runs):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(os.open(os.path.join(folder, f"stderr{run}"), os.O_WRONLY | os.O_CREAT, 0o600), 2)
+            painter = Painter(model, cutouts={}, out_dir=folder, edit_pause_s=0.0)
+            scene, in_pause = painter.composition, threading.Event()
+            render = scene.render
+            def slow_render(*args, **kwargs):  # the pause call's render takes a while, as a big scene's does
+                if threading.current_thread() is not threading.main_thread():
+                    in_pause.set()
+                    time.sleep(0.1)
+                return render(*args, **kwargs)
+            scene.render = slow_render
+            scene.add(ip.Layer(make_cutout("sun"), x=4, y=4))  # an edit
+            if run % 2:
+                in_pause.wait(30)  # mid-pause: the pause call runs
+            else:
+                time.sleep(0.005 * run)  # at once, or a little later
+            if how == "close":
+                painter.close()
+                time.sleep(0.3)  # the program goes on (a notebook does): a thread left running would speak now
+            break
+        statuses.append(os.waitpid(pid, 0)[1])
+    else:
+        print(json.dumps(statuses))
+""")
+
+
+
+@pytest.mark.parametrize("how", ["exit", "close"])
+def test_a_painter_ended_mid_edit_exits_cleanly_every_time(how, tmp_path):
+    done = subprocess.run([sys.executable, "-c", PROGRAM, how, str(RUNS), str(tmp_path)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"), timeout=600)
+    assert done.returncode == 0, done.stderr
+    statuses = json.loads(done.stdout.strip().splitlines()[-1])
+    codes = [os.waitstatus_to_exitcode(status) for status in statuses]
+    errors = {run: (tmp_path / f"stderr{run}").read_text() for run in range(RUNS)}
+    assert codes == [0] * RUNS, (codes, errors)
+    assert {run: text for run, text in errors.items() if text} == {}
+
+
+def test_closing_an_edit_pause_waits_for_its_call_and_refuses_later_edits():
+    started, calls = threading.Event(), []
+
+    def call() -> None:
+        started.set()
+        time.sleep(0.2)  # renders and plans
+        calls.append(time.monotonic())
+
+    pause = Debouncer(0.0, call)
+    pause.trigger()
+    assert started.wait(10)
+    pause.close()
+    closed_at = time.monotonic()
+    assert len(calls) == 1 and calls[0] <= closed_at  # the call had ended when close() returned
+    pause.trigger()  # an edit after close: no call
+    time.sleep(0.1)
+    assert len(calls) == 1 and pause.closed and not pause.pending
