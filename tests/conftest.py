@@ -1,6 +1,11 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# property tests: few examples, no deadline (the machine is shared), nothing written to disk
+hypothesis_settings.register_profile("ipainter", max_examples=40, deadline=None, database=None)
+hypothesis_settings.load_profile("ipainter")
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +34,7 @@ def tiny_model_path(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
     save_model(build_unet(TINY_UNET), path, name="tiny", unet_config=TINY_UNET, variance_type="learned_range",
-               default_schedule=ScheduleConfig(kind="truncated", t_T=20, jump_length=4, jump_n_sample=3,
-                                               stop_resampling_at=8), dtype=torch.float32)
+               default_schedule=ScheduleConfig(20, jump_length=4, jump_n_sample=3, stop_resampling_at=8), dtype=torch.float32)
     return path
 
 
@@ -57,7 +61,7 @@ def plain_tiny_model_path(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "plain_tiny.safetensors"
     return save_model(build_unet(PLAIN_TINY_UNET), path, name="tiny", unet_config=PLAIN_TINY_UNET,
-                      variance_type="fixed_small", default_schedule=ScheduleConfig(kind="plain", t_T=5))
+                      variance_type="fixed_small", default_schedule=ScheduleConfig(5, jump_n_sample=1, stop_resampling_at=None))
 
 
 @pytest.fixture(scope="module")
