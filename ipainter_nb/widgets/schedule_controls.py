@@ -128,7 +128,8 @@ class ScheduleControls(W.VBox):
         self._name_modes()
 
     def refresh(self, keep: torch.Tensor | None = None) -> None:
-        """Read the fields again (after a model change, or with a new mask in the frequency mode).
+        """Read the fields again (after a model change, or with a new mask: the planned mode
+        follows it, and every mode's name says its cost for it).
 
         A bad combination sets ``error`` and shows it under the fields instead.
 
