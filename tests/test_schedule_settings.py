@@ -131,6 +131,7 @@ def test_the_config_the_flags_and_the_fields_are_the_tables_rows(capsys):
     fields = ScheduleControls(ScheduleConfig(), keep_mask=lambda: None)
     assert [row.name for row in FIELD_SETTINGS] == [row.name for row in SETTINGS if row.label]
     assert [f.description for f in fields.fields[1:]][:3] == ["t_T (steps)", "jump (steps)", "repeats"]
+    assert [f.tooltip for f in fields.fields[1:]] == [row.description for row in FIELD_SETTINGS]
 
 
 def test_auto_defaults_are_the_papers_proportions_and_in_range():

@@ -42,7 +42,7 @@ class ScheduleControls(W.VBox):
 
     Args:
         initial: the schedule shown first.
-        keep_mask: returns the current keep mask (the frequency-chosen mode adapts to it).
+        keep_mask: returns the current keep mask (the planned mode, "harmonised for this mask", adapts to it).
         field_layout: layout keywords of each field.
 
     ``model`` (attribute) checks t_T and feeds the frequency rule; call ``refresh()``
@@ -73,7 +73,7 @@ class ScheduleControls(W.VBox):
             value = getattr(initial, row.name)
             kind, more = (W.IntText, {}) if row.type is int else (W.FloatText, {"step": 0.1})
             self._fields[row.name] = field(kind, _label(row.label, row.unit), 0 if value is None else value,
-                                           continuous_update=True, **more)
+                                           continuous_update=True, tooltip=row.description, **more)
             setattr(self, row.name, self._fields[row.name])
         # not fields: a shown plan's walk stride, window grid and ramp of repeats are kept for its mode
         self._stride, self._window_levels, self._repeat_ramp = initial.stride, initial.window_levels, initial.repeat_ramp
@@ -91,7 +91,7 @@ class ScheduleControls(W.VBox):
 
     @property
     def adapts_to_mask(self) -> bool:
-        """True in the frequency-chosen mode: the schedule follows the mask (``refresh(keep)``)."""
+        """True in the planned mode ("harmonised for this mask"): the schedule follows the mask (``refresh(keep)``)."""
         return self.mode.value == "frequency"
 
     def current(self) -> ScheduleConfig:
@@ -134,7 +134,7 @@ class ScheduleControls(W.VBox):
         A bad combination sets ``error`` and shows it under the fields instead.
 
         Args:
-            keep: the keep mask the frequency-chosen schedule adapts to (default: the
+            keep: the keep mask the planned schedule adapts to (default: the
                 ``keep_mask`` callable's); other modes ignore it.
         """
         self._enable_fields()

@@ -61,7 +61,7 @@ class Setting:
         label: the Painter's field label; ``""``: no field of its own (kept from a shown plan).
         unit: what the number counts (shown beside the label); ``grid_unit`` on a grid window.
         grid_unit: the unit when the schedule walks a grid window (``""``: the same).
-        description: one sentence for the docs and the guide.
+        description: one sentence saying what it does (the Painter field's tooltip).
         resampling: it only matters when the schedule jumps (refused with ``--no-resampling``).
         planned: ``plan_schedule`` chooses it (refused with ``--schedule auto``).
     """
@@ -106,7 +106,7 @@ class Setting:
         return self.grid_unit if grid and self.grid_unit else self.unit
 
     def flag_help(self) -> str:
-        """The flag's help line: what it does, its range and its default."""
+        """The flag's help line: what it does and its default (``none`` where it is optional)."""
         if self.default == AUTO:
             default = f"the paper's {self.paper} of {PAPER_T_T}, scaled to --t-T"
         elif self.paper is not None and self.paper == self.default:
@@ -132,7 +132,7 @@ class Setting:
 
         Args:
             value: the value to check.
-            others: the other settings, already checked: the bounds that follow from them
+            others: the other settings, read as their types: the bounds that follow from them
                 (``high``) are checked too. ``None``: the value alone.
 
         Returns:
@@ -176,7 +176,7 @@ def _as_int(name: str, value: object) -> int:
 
 
 def _as_float(name: str, value: object, row: Setting) -> float:
-    if isinstance(value, bool) or isinstance(value, str) or not hasattr(value, "__float__"):
+    if isinstance(value, bool) or not hasattr(value, "__float__"):  # a number, numpy's included; not True, not "1"
         high = row.high if not callable(row.high) else None
         where = f" in {_text(row.low)}..{_text(high)}" if high is not None else ""
         raise UserInputError(f"{name} must be a number{where}, got {type(value).__name__} {value!r}")
