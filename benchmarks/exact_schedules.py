@@ -124,7 +124,9 @@ def masks(size: int, names: list[str]) -> dict[str, torch.Tensor]:
 def with_rules(todo: list[Schedule], model: ExactDiffusionModel, keep: torch.Tensor, quick: bool) -> list[Schedule]:
     """The sweep plus the frequency-chosen schedule of each t_T family, for this mask."""
     out = list(todo)
-    families = (("20", ScheduleConfig(20, 2, 3)),) if quick else (("100", ScheduleConfig(100, 5, 5)), ("250", ScheduleConfig(250, 10, 10)))
+    families = ((("20", ScheduleConfig(20, jump_length=2, jump_n_sample=3)),) if quick else
+                (("100", ScheduleConfig(100, jump_length=5, jump_n_sample=5)),
+                 ("250", ScheduleConfig(250, jump_length=10, jump_n_sample=10))))
     for family, like in families:
         if any(s.family == family for s in todo):
             rule = frequency_schedule(model, keep, t_T=like.t_T, jump_length=like.jump_length, jump_n_sample=like.jump_n_sample)
@@ -256,8 +258,9 @@ def _front_case(case: tuple) -> tuple[list[list[str]], list[dict]] | None:
     start = time.perf_counter()
     image = image_model.sample(1, size, torch.Generator().manual_seed(200 + mi))[0].clamp(-1, 1)
     cond = image_model.conditional(image, keep)
-    todo = [("plain", ScheduleConfig(t_T, j, 1, None)), ("RePaint (paper)", ScheduleConfig(t_T, j, r, None)),
-            ("truncated (paper)", ScheduleConfig(t_T, j, r, stop)),
+    todo = [("plain", ScheduleConfig(t_T, jump_length=j, jump_n_sample=1, stop_resampling_at=None)),
+            ("RePaint (paper)", ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=None)),
+            ("truncated (paper)", ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=stop)),
             ("frequency rule", frequency_schedule(model, keep, t_T=t_T, jump_length=j, jump_n_sample=r)),
             ("plan (quality)", plan_schedule(model, keep, t_T=t_T if quick else None)),
             ("plan (draft)", plan_schedule(model, keep, target="draft", t_T=t_T if quick else None))]
@@ -359,7 +362,8 @@ def places256_proposals() -> list[str]:
     from ipainter_nb.core.diffusion import DiffusionSchedule
 
     alphas = DiffusionSchedule.create("linear", 1000, "250", "fixed_small").alphas_cumprod
-    paper, full = ScheduleConfig(250, 10, 10, 100), ScheduleConfig(250, 10, 10, None)
+    paper = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=100)
+    full = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
     p_lo, p_hi = resampling_window(paper.times())
     lines = []
     for hole in (32, 64, 128):

@@ -142,9 +142,12 @@ def cheaper_than_default(cfg: ScheduleConfig, model: DiffusionModel | None) -> l
     t, j, r, start = cfg.t_T, cfg.jump_length, cfg.jump_n_sample, cfg.start_resampling_at
     budget = int(CHEAPER_SHARE * cfg.nfe)
     fixed = {
-        "half levels": ScheduleConfig(max(t // 2, 3), max(1, round(j * 3 / 5)), r, 0, max(1, start // 2)),
-        "strided walk, lower window": ScheduleConfig(t, j, r, 0, max(1, round(start * 0.55)), stride=2),
-        "strided walk, fewer repeats": ScheduleConfig(t, j, max(2, r * 3 // 5), 0, start, stride=2),
+        "half levels": ScheduleConfig(max(t // 2, 3), jump_length=max(1, round(j * 3 / 5)), jump_n_sample=r,
+                                      stop_resampling_at=0, start_resampling_at=max(1, start // 2)),
+        "strided walk, lower window": ScheduleConfig(t, jump_length=j, jump_n_sample=r, stop_resampling_at=0,
+                                                     start_resampling_at=max(1, round(start * 0.55)), stride=2),
+        "strided walk, fewer repeats": ScheduleConfig(t, jump_length=j, jump_n_sample=max(2, r * 3 // 5), stop_resampling_at=0,
+                                                      start_resampling_at=start, stride=2),
     }
     out = [Variant(name, c.times(), c.describe().split(";")[0].split(": ", 1)[-1]) for name, c in fixed.items()
            if c.nfe <= budget]

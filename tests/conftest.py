@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 
 # The property tests' one profile: few examples and no deadline, so that `make test` stays fast
 # on a shared machine (a run of many examples: HYPOTHESIS_PROFILE=... with a profile of your own).
-settings.register_profile("ipainter", max_examples=12, deadline=None, derandomize=True,
+settings.register_profile("ipainter", max_examples=12, deadline=None, derandomize=True, database=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile("ipainter")
 
@@ -55,8 +55,7 @@ def tiny_model_path(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
     save_model(build_unet(TINY_UNET), path, name="tiny", unet_config=TINY_UNET, variance_type="learned_range",
-               default_schedule=ScheduleConfig(kind="truncated", t_T=20, jump_length=4, jump_n_sample=3,
-                                               stop_resampling_at=8), dtype=torch.float32)
+               default_schedule=ScheduleConfig(20, jump_length=4, jump_n_sample=3, stop_resampling_at=8), dtype=torch.float32)
     return path
 
 
@@ -83,7 +82,7 @@ def plain_tiny_model_path(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "plain_tiny.safetensors"
     return save_model(build_unet(PLAIN_TINY_UNET), path, name="tiny", unet_config=PLAIN_TINY_UNET,
-                      variance_type="fixed_small", default_schedule=ScheduleConfig(kind="plain", t_T=5))
+                      variance_type="fixed_small", default_schedule=ScheduleConfig(5, jump_n_sample=1, stop_resampling_at=None))
 
 
 @pytest.fixture(scope="module")

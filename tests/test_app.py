@@ -262,6 +262,23 @@ def test_the_frequency_chosen_schedule_follows_the_mask(painter):
     assert painter.schedule_config == plan_schedule(painter.model, keep, t_T=50) != chosen
 
 
+def test_the_modes_say_what_they_cost_and_the_jump_field_what_it_counts(painter):
+    fields = painter.schedule_controls
+    fields.t_T.value = 50
+    _, keep = painter.composition.render()
+    plan = plan_schedule(painter.model, keep, t_T=50)
+    names = {value: name for name, value in fields.mode.options}
+    assert names["frequency"] == f"harmonised for this mask: {plan.nfe} calls"  # what it does, and its cost now
+    assert names[fields.mode.value].endswith(f": {painter.schedule_config.nfe} calls")
+    assert fields.jump_length.description == "jump (steps)"
+    fields.mode.value = "frequency"
+    assert plan.window_levels is not None and fields.jump_length.description == "jump (grid levels)"
+    assert ">harmonised for this mask: t_T=50" in fields.info.value and ">window:" not in fields.info.value
+    fields.mode.value = "plain"
+    assert fields.jump_length.description == "jump (steps)"
+    assert {value: name for name, value in fields.mode.options}["plain"] == "none (plain): 50 calls"
+
+
 def test_a_shown_plan_keeps_its_window_grid_when_a_field_is_edited(painter):
     fields = painter.schedule_controls
     _, keep = painter.composition.render()

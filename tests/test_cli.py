@@ -52,7 +52,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     # its default schedule is plain with 10 steps: what unset flags fall back to
     save_model(build_unet(cfg), path, name="tiny", unet_config=cfg, variance_type="fixed_small",
-               default_schedule=ScheduleConfig(kind="plain", t_T=10))
+               default_schedule=ScheduleConfig(10, jump_n_sample=1, stop_resampling_at=None))
     return path
 
 

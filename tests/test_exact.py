@@ -136,7 +136,8 @@ def test_paint_samples_exactly_the_schedules_law(eta, stride):
     image = MODEL.sample(1, size, torch.Generator().manual_seed(7))[0]
     keep = border_keep(size, 2)
     if stride == "grid":  # a window walked on a grid: strided down steps, jumps over several levels, ramped repeats
-        times = ScheduleConfig(40, 2, 3, 0, 12, stride=5, window_levels=5, repeat_ramp=1.0).times()  # repeats ramped 2, 3
+        times = ScheduleConfig(40, jump_length=2, jump_n_sample=3, stop_resampling_at=0, start_resampling_at=12, stride=5,
+                               window_levels=5, repeat_ramp=1.0).times()  # repeats ramped 2, 3
     else:
         times = repaint(20, 3, 3, stop_resampling_at=6) if stride == 1 else repaint(40, 3, 3, 0, 6, stride=stride)
     law = schedule_output_law(model, image, keep, times, eta=eta)
@@ -194,7 +195,7 @@ def test_the_law_depends_on_eta_and_eta_1_is_the_ddpm_law():
     assert np.allclose(almost.cov_eigen, ddpm.cov_eigen, atol=1e-8)
     assert not np.allclose(ddim.cov_eigen, ddpm.cov_eigen, atol=1e-3)
     cond = MODEL.conditional(image, keep)
-    config = ScheduleConfig(20, 3, 3, None, eta=0.0)
+    config = ScheduleConfig(20, jump_length=3, jump_n_sample=3, stop_resampling_at=None, eta=0.0)
     assert schedule_error(model, image, keep, config, conditional=cond).kl == pytest.approx(
         schedule_error(model, image, keep, times, conditional=cond, eta=0.0).kl)
 

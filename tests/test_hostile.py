@@ -52,7 +52,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     return save_model(build_unet(NET), path, name="tiny", unet_config=NET, variance_type="fixed_small",
-                      default_schedule=ScheduleConfig(kind="plain", t_T=3), dtype=torch.float32)
+                      default_schedule=ScheduleConfig(3, jump_n_sample=1, stop_resampling_at=None), dtype=torch.float32)
 
 
 def _pair(folder: Path, name: str) -> None:

@@ -38,7 +38,7 @@ def test_the_plan_reaches_repaint_accuracy_at_a_fraction_of_its_calls(exact8):
     keep = centre_hole_keep(8, 4)
     image = image_model.sample(1, 8, torch.Generator().manual_seed(1))[0].clamp(-1, 1)
     cond = image_model.conditional(image, keep)
-    repaint, plan = ScheduleConfig(250, 10, 10, None), plan_schedule(exact8, keep)
+    repaint, plan = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None), plan_schedule(exact8, keep)
     kl = {c: schedule_error(exact8, image, keep, c, conditional=cond).kl for c in (repaint, plan)}
     assert plan.nfe <= 0.15 * repaint.nfe and kl[plan] <= 1.1 * kl[repaint]
 
@@ -48,7 +48,8 @@ def test_the_draft_stays_near_repaint_accuracy_at_a_twentieth_of_its_calls(exact
     keep = centre_hole_keep(8, 4)
     image = image_model.sample(1, 8, torch.Generator().manual_seed(1))[0].clamp(-1, 1)
     cond = image_model.conditional(image, keep)
-    repaint, draft = ScheduleConfig(250, 10, 10, None), plan_schedule(exact8, keep, target="draft")
+    repaint = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
+    draft = plan_schedule(exact8, keep, target="draft")
     kl = {c: schedule_error(exact8, image, keep, c, conditional=cond).kl for c in (repaint, draft)}
     assert draft.nfe <= 0.05 * repaint.nfe and kl[draft] <= 1.25 * kl[repaint]
 

@@ -266,7 +266,7 @@ def test_eta_1_paints_todays_ddpm_pictures_and_a_config_carries_its_eta(tiny_mod
     image, keep = composed()
     today = ip.paint(tiny_model, image, keep, times=SHORT, seed=3, progress=False).samples
     assert torch.equal(ip.paint(tiny_model, image, keep, times=SHORT, seed=3, progress=False, eta=1.0).samples, today)
-    config = ip.ScheduleConfig(12, 3, 2, 6, eta=0.0)
+    config = ip.ScheduleConfig(12, jump_length=3, jump_n_sample=2, stop_resampling_at=6, eta=0.0)
     assert config.times() == SHORT
     ddim = ip.paint(tiny_model, image, keep, times=config, seed=3, progress=False)
     assert ddim.nfe == ip.paint(tiny_model, image, keep, times=SHORT, seed=3, progress=False).nfe

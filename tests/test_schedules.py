@@ -153,18 +153,24 @@ def test_config_defaults_are_the_papers():
     assert cfg.times() == repaint(250, 10, 10, stop_resampling_at=100)
     assert cfg.nfe == 1510
     assert "1510" in cfg.describe() and "2410" in cfg.describe() and "100" in cfg.describe()
-    assert ScheduleConfig(kind="repaint").nfe == 2410
-    assert ScheduleConfig(kind="plain").times() == plain(250)
-    assert "\n" not in ScheduleConfig(kind="plain").describe()
+    assert ScheduleConfig(stop_resampling_at=None).nfe == 2410
+    assert ScheduleConfig(jump_n_sample=1).times() == plain(250)
+    assert "\n" not in ScheduleConfig(jump_n_sample=1).describe()
 
 
 def test_config_validates_on_construction():
     with pytest.raises(ValueError, match="kind='fast'"):
-        ScheduleConfig(kind="fast")  # type: ignore[arg-type]
+        ScheduleConfig.from_dict({"kind": "fast"})
+    with pytest.raises(UserInputError, match="kind= is the old spelling.*from_dict"):
+        ScheduleConfig(kind="plain")
+    with pytest.raises(UserInputError, match=r"unknown schedule settings \['stop'\]"):
+        ScheduleConfig(stop=10)
+    with pytest.raises(TypeError):  # every setting after t_T is named
+        ScheduleConfig(250, 10)
     with pytest.raises(ValueError, match="stop_resampling_at=300"):
         ScheduleConfig(stop_resampling_at=300)
     # A plain schedule ignores the jump knobs, so nonsense there is not an error.
-    assert ScheduleConfig(kind="plain", t_T=20, jump_length=50).nfe == 20
+    assert ScheduleConfig(t_T=20, jump_n_sample=1, jump_length=50).nfe == 20
 
 
 def test_module_lists_its_public_names():
@@ -194,15 +200,16 @@ def test_kind_follows_from_the_numbers():
     assert ScheduleConfig(jump_n_sample=1).kind == "plain"
     assert ScheduleConfig(stop_resampling_at=250).kind == "plain"
     assert ScheduleConfig(stop_resampling_at=100, start_resampling_at=150).kind == "window"
-    # the old spelling still works and means the same numbers
-    assert ScheduleConfig(kind="repaint") == ScheduleConfig(stop_resampling_at=None)
-    assert ScheduleConfig(kind="plain", t_T=40).times() == plain(40)
-    assert ScheduleConfig(kind="truncated", stop_resampling_at=100) == ScheduleConfig()
+    # the old spelling still loads and means the same numbers
+    assert ScheduleConfig.from_dict({"kind": "repaint"}) == ScheduleConfig(stop_resampling_at=None)
+    assert ScheduleConfig.from_dict({"kind": "plain", "t_T": 40}).times() == plain(40)
+    assert ScheduleConfig.from_dict({"kind": "truncated", "stop_resampling_at": 100}) == ScheduleConfig()
 
 
 def test_config_round_trips_through_a_dict_and_reads_the_old_form():
-    configs = [ScheduleConfig(), ScheduleConfig(t_T=50), ScheduleConfig(kind="plain", t_T=5),
-               ScheduleConfig(100, 5, 5, 40, 80), ScheduleConfig(stop_resampling_at=None)]
+    configs = [ScheduleConfig(), ScheduleConfig(t_T=50), ScheduleConfig(5, jump_n_sample=1, stop_resampling_at=None),
+               ScheduleConfig(100, jump_length=5, jump_n_sample=5, stop_resampling_at=40, start_resampling_at=80),
+               ScheduleConfig(stop_resampling_at=None)]
     for cfg in configs:
         data = json.loads(json.dumps(cfg.to_dict()))
         assert ScheduleConfig.from_dict(data) == cfg
@@ -233,10 +240,11 @@ def test_for_t_T_keeps_the_proportions_of_a_schedule():
     assert (short.t_T, short.jump_length, short.jump_n_sample, short.stop_resampling_at) == (20, 1, 5, 8)
     assert "scaled from t_T=100" in short.describe()
     assert ScheduleConfig.for_t_T(250) == ScheduleConfig()
-    assert ScheduleConfig.for_t_T(500, like=ScheduleConfig(100, 5, 5, 40, 80)).to_dict() == dict(
+    window = ScheduleConfig(100, jump_length=5, jump_n_sample=5, stop_resampling_at=40, start_resampling_at=80)
+    assert ScheduleConfig.for_t_T(500, like=window).to_dict() == dict(
         t_T=500, jump_length=25, jump_n_sample=5, stop_resampling_at=200, start_resampling_at=400, eta=1.0, stride=1,
         window_levels=None, repeat_ramp=0.0)
-    assert ScheduleConfig.for_t_T(30, like=ScheduleConfig(kind="plain", t_T=10)).times() == plain(30)
+    assert ScheduleConfig.for_t_T(30, like=ScheduleConfig(10, jump_n_sample=1)).times() == plain(30)
     assert ScheduleConfig.for_t_T(1).times() == [0, -1]
 
 
@@ -265,11 +273,12 @@ def test_schedule_errors_are_user_input_errors():
 
 
 def test_eta_is_a_named_config_value_that_round_trips_and_costs_no_calls():
-    ddim = ScheduleConfig(50, 5, 3, 0, 20, eta=0.0)
+    ddim = ScheduleConfig(50, jump_length=5, jump_n_sample=3, stop_resampling_at=0, start_resampling_at=20, eta=0.0)
     assert ddim.to_dict()["eta"] == 0.0 and ScheduleConfig().eta == 1.0
     assert ScheduleConfig.from_dict(json.loads(json.dumps(ddim.to_dict()))) == ddim
     assert ScheduleConfig.from_dict({"t_T": 50}).eta == 1.0  # older saves: DDPM steps, as then
-    assert ddim.nfe == ScheduleConfig(50, 5, 3, 0, 20).nfe and ddim.times() == ScheduleConfig(50, 5, 3, 0, 20).times()
+    ddpm = ScheduleConfig(50, jump_length=5, jump_n_sample=3, stop_resampling_at=0, start_resampling_at=20)
+    assert ddim.nfe == ddpm.nfe and ddim.times() == ddpm.times()
     assert "eta=0" in ddim.describe() and "DDPM steps (eta=1)" in ScheduleConfig().describe()
     assert ScheduleConfig.for_t_T(25, like=ddim).eta == 0.0
 
@@ -277,11 +286,11 @@ def test_eta_is_a_named_config_value_that_round_trips_and_costs_no_calls():
 @pytest.mark.parametrize("eta", [-0.5, 1.01, float("nan"), True, "1"])
 def test_eta_outside_0_to_1_is_one_clear_error(eta):
     with pytest.raises(UserInputError, match=r"eta.*(0\.\.1)"):
-        ScheduleConfig(50, 5, 3, eta=eta)
+        ScheduleConfig(50, jump_length=5, jump_n_sample=3, eta=eta)
 
 
 def test_a_strided_walk_skips_levels_above_the_jumps_and_steps_one_by_one_below():
-    cfg = ScheduleConfig(250, 5, 4, 0, 20, stride=10)
+    cfg = ScheduleConfig(250, jump_length=5, jump_n_sample=4, stop_resampling_at=0, start_resampling_at=20, stride=10)
     times = cfg.times()
     assert validate_times(times) == times
     ups = [(a, b) for a, b in zip(times, times[1:]) if b > a]
@@ -305,7 +314,7 @@ def test_a_grid_window_walks_few_levels_dense_near_zero_and_jumps_in_grid_levels
     assert grid[0] == 0 and grid[-1] == 60 and len(grid) <= 12
     gaps = [b - a for a, b in zip(grid, grid[1:])]
     assert gaps[0] == 1 and gaps == sorted(gaps)  # one level apart near 0, wider apart higher up
-    cfg = ScheduleConfig(250, 2, 4, 0, 60, stride=20, window_levels=12)
+    cfg = ScheduleConfig(250, jump_length=2, jump_n_sample=4, stop_resampling_at=0, start_resampling_at=60, stride=20, window_levels=12)
     times = cfg.times()
     assert validate_times(times) == times and cfg.kind == "window"
     below = [t for t in times if 0 <= t <= 60]
@@ -319,8 +328,9 @@ def test_a_grid_window_walks_few_levels_dense_near_zero_and_jumps_in_grid_levels
 
 
 def test_a_ramp_denoises_the_high_stretches_of_a_grid_more_often_for_the_same_grid():
-    flat = ScheduleConfig(250, 1, 12, 0, 40, stride=40, window_levels=8)
-    ramped = ScheduleConfig(250, 1, 12, 0, 40, stride=40, window_levels=8, repeat_ramp=1.0)
+    flat = ScheduleConfig(250, jump_length=1, jump_n_sample=12, stop_resampling_at=0, start_resampling_at=40, stride=40, window_levels=8)
+    ramped = ScheduleConfig(250, jump_length=1, jump_n_sample=12, stop_resampling_at=0, start_resampling_at=40, stride=40,
+                            window_levels=8, repeat_ramp=1.0)
     grid = schedules.window_grid(40, 8)
 
     def passes(times: list[int], top: int) -> int:  # down steps arriving at the stretch's lower end from its top

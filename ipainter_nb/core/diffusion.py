@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .schedules.settings import check_setting
+
 __all__ = [
     "linear_betas",
     "cosine_betas",
@@ -286,8 +288,7 @@ class DiffusionSchedule:
         s = t - 1 if s is None else s
         if not -1 <= s < t < self.num_steps:
             raise ValueError(f"a down step needs -1 <= s < t < {self.num_steps}, got t={t}, s={s}")
-        if not 0.0 <= eta <= 1.0:
-            raise ValueError(f"eta={eta} must lie in [0, 1]")
+        eta = check_setting("eta", eta)  # the schedule settings' one check of its range
         ac, prev = self.alpha_bar(t), self.alpha_bar(s)
         if s == t - 1:
             small, large = float(self.posterior_variance[t]), float(self.betas[t])

@@ -424,7 +424,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         except Exception:  # e.g. an edit landing mid-render: the next pause renders again
             self._edit_pause.trigger()
             return
-        if self.schedule_controls.adapts_to_mask and not self.busy:
+        if not self.busy:  # the planned mode follows the mask, and every mode's name says its cost for it
             self.schedule_controls.refresh(keep)
         if self.draft_enabled and self._draft_wanted:  # a schedule change alone leaves the draft as it is
             self._draft_wanted = False

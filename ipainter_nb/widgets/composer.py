@@ -96,8 +96,8 @@ class Composer(ComposerEdits, W.VBox):
     >>> sun = composer.add_cutout("sun")            # centred, on top, selected
     >>> composer.on_mouse_down(192, 192); composer.on_mouse_move(252, 192)
     >>> composer.on_mouse_up(252, 192)              # dragged 60 display px = 10 canvas px
-    >>> composer.layer_scale = 1.5                  # what the Scale slider and the wheel set
-    >>> composer.undo()
+    >>> composer.layer_scale = 1.5; composer.undo()  # the Scale slider's value, undone (True: there was one)
+    True
     """
 
     #: The composition being edited; assign another (e.g. one loaded from JSON) to edit it

@@ -5,9 +5,12 @@ The fields are a view of one ``ScheduleConfig``: ``config`` holds it as a dict
 says why they don't (the core's message, "" when they do). Setting ``config`` from outside
 shows it in the fields. Every keystroke updates the call count (``continuous_update``).
 
-The rules stay in the core: ``ScheduleConfig`` checks the numbers, ``model.check_t_T`` the
-number of steps against the model (and η against 0..1), and the "frequency-chosen" mode asks
-``core.schedules.plan.plan_schedule`` for the whole plan that suits the mask (window, jumps, η, walk).
+The fields are the settings table's rows that have a label (``core/schedules/settings.py``:
+label, unit, type), and the rules stay in the core: ``ScheduleConfig`` checks the numbers,
+``model.check_t_T`` the number of steps against the model, and the "harmonised for this mask"
+mode asks ``plan_schedule`` for the whole plan that suits the mask (window, jumps, η, walk).
+Each mode's name says what it does and what it costs now ("harmonised for this mask: 262
+calls"), and the jump field says what it counts (steps, or grid levels on a grid window).
 """
 
 from __future__ import annotations
@@ -19,23 +22,27 @@ import ipywidgets as W
 import torch
 from traitlets import Dict, Unicode, observe
 
-from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.schedules import SETTINGS, ScheduleConfig
 from ipainter_nb.core.schedules.plan import plan_schedule
 from ipainter_nb.errors import IPainterError, UserInputError
 from ipainter_nb.widgets.messages import first_line, message_html
 
 __all__ = ["ScheduleControls", "MODES"]
 
-MODES = [("truncated", "truncated"), ("RePaint (everywhere)", "repaint"), ("none (plain)", "plain"),
-         ("window", "window"), ("frequency-chosen", "frequency")]
+#: (what the mode does, its value); each name gets the mode's cost appended ("...: 146 calls")
+MODES = [("truncated (paper)", "truncated"), ("RePaint everywhere", "repaint"), ("none (plain)", "plain"),
+         ("window of t", "window"), ("harmonised for this mask", "frequency")]
+_NAMES = dict((value, name) for name, value in MODES)
+#: the table's settings that have a field here, top to bottom
+FIELD_SETTINGS = [row for row in SETTINGS if row.label]
 
 
 class ScheduleControls(W.VBox):
-    """Mode + t_T, jump length, jump count, stop, start, η + the call count.
+    """Mode + one field per labelled setting (t_T, jump, repeats, stop, start, η) + the call count.
 
     Args:
         initial: the schedule shown first.
-        keep_mask: returns the current keep mask (the frequency-chosen mode adapts to it).
+        keep_mask: returns the current keep mask (the planned mode, "harmonised for this mask", adapts to it).
         field_layout: layout keywords of each field.
 
     ``model`` (attribute) checks t_T and feeds the frequency rule; call ``refresh()``
@@ -51,21 +58,23 @@ class ScheduleControls(W.VBox):
         self.model: Any = None
         self._keep_mask = keep_mask
         self._syncing = False
+        self._planned: tuple[tuple[Any, ...], ScheduleConfig] | None = None
         layout = dict(field_layout or {"width": "100%", "max_width": "320px"})
 
         def field(kind: type[W.ValueWidget], description: str, value: Any, **more: Any) -> W.ValueWidget:
             # each field its own Layout: the start field's display is switched per mode, and a
             # shared Layout would hide every field with it
             return kind(value=value, description=description, layout=W.Layout(**layout),
-                        style={"description_width": "90px"}, **more)
+                        style={"description_width": "110px"}, **more)
 
         self.mode = field(W.Dropdown, "resampling", "truncated", options=MODES)
-        self.t_T = field(W.IntText, "t_T", initial.t_T, continuous_update=True)
-        self.jump_length = field(W.IntText, "jump length", initial.jump_length, continuous_update=True)
-        self.jump_n_sample = field(W.IntText, "jump count", initial.jump_n_sample, continuous_update=True)
-        self.stop_resampling_at = field(W.IntText, "stop at t", 0, continuous_update=True)
-        self.start_resampling_at = field(W.IntText, "start at t", initial.t_T, continuous_update=True)
-        self.eta = field(W.FloatText, "η (eta)", initial.eta, continuous_update=True, step=0.1)
+        self._fields: dict[str, W.ValueWidget] = {}
+        for row in FIELD_SETTINGS:  # one field per labelled setting: its label, unit and type from the table
+            value = getattr(initial, row.name)
+            kind, more = (W.IntText, {}) if row.type is int else (W.FloatText, {"step": 0.1})
+            self._fields[row.name] = field(kind, _label(row.label, row.unit), 0 if value is None else value,
+                                           continuous_update=True, tooltip=row.description, **more)
+            setattr(self, row.name, self._fields[row.name])
         # not fields: a shown plan's walk stride, window grid and ramp of repeats are kept for its mode
         self._stride, self._window_levels, self._repeat_ramp = initial.stride, initial.window_levels, initial.repeat_ramp
         self.info = W.HTML(layout=W.Layout(max_width=layout.get("max_width", "320px"), min_width="0"))
@@ -77,13 +86,12 @@ class ScheduleControls(W.VBox):
 
     @property
     def fields(self) -> list[W.ValueWidget]:
-        """The input widgets, top to bottom: mode, t_T, jump length and count, stop, start, η."""
-        return [self.mode, self.t_T, self.jump_length, self.jump_n_sample, self.stop_resampling_at,
-                self.start_resampling_at, self.eta]
+        """The input widgets, top to bottom: mode, then one per labelled setting (t_T, jump, repeats, stop, start, η)."""
+        return [self.mode, *self._fields.values()]
 
     @property
     def adapts_to_mask(self) -> bool:
-        """True in the frequency-chosen mode: the schedule follows the mask (``refresh(keep)``)."""
+        """True in the planned mode ("harmonised for this mask"): the schedule follows the mask (``refresh(keep)``)."""
         return self.mode.value == "frequency"
 
     def current(self) -> ScheduleConfig:
@@ -117,14 +125,16 @@ class ScheduleControls(W.VBox):
             self._syncing = False
         self._enable_fields()
         self._show_info(config)
+        self._name_modes()
 
     def refresh(self, keep: torch.Tensor | None = None) -> None:
-        """Read the fields again (after a model change, or with a new mask in the frequency mode).
+        """Read the fields again (after a model change, or with a new mask: the planned mode
+        follows it, and every mode's name says its cost for it).
 
         A bad combination sets ``error`` and shows it under the fields instead.
 
         Args:
-            keep: the keep mask the frequency-chosen schedule adapts to (default: the
+            keep: the keep mask the planned schedule adapts to (default: the
                 ``keep_mask`` callable's); other modes ignore it.
         """
         self._enable_fields()
@@ -133,6 +143,7 @@ class ScheduleControls(W.VBox):
         except (IPainterError, ValueError, TypeError) as exc:
             self.error = first_line(exc)
             self.info.value = message_html(f"⚠ {self.error}", "error")
+            self._name_modes(keep)
             return
         self._syncing = True
         try:
@@ -146,6 +157,7 @@ class ScheduleControls(W.VBox):
         finally:
             self._syncing = False
         self._show_info(config)
+        self._name_modes(keep)
 
     # ----------------------------------------------------------------- internals
 
@@ -175,14 +187,15 @@ class ScheduleControls(W.VBox):
         self.eta.disabled = chosen
         self.start_resampling_at.layout.display = None if mode in ("window", "frequency") else "none"
 
-    def _config_from_fields(self, keep: torch.Tensor | None) -> ScheduleConfig:
-        mode, t_T = self.mode.value, int(self.t_T.value)
+    def _config_from_fields(self, keep: torch.Tensor | None, mode: str | None = None) -> ScheduleConfig:
+        """The schedule the fields make in ``mode`` (default: the chosen one)."""
+        mode, t_T = mode or self.mode.value, int(self.t_T.value)
         if self.model is not None:
             self.model.check_t_T(t_T)  # the core's rule and message
         if mode == "frequency":
             if self.model is None:
-                raise UserInputError("the frequency-chosen schedule adapts to a model: load one first")
-            return plan_schedule(self.model, self._keep_mask() if keep is None else keep, t_T=t_T)
+                raise UserInputError("the schedule harmonised for the mask adapts to a model: load one first")
+            return self._plan(self._keep_mask() if keep is None else keep, t_T)
         jump_length, eta = int(self.jump_length.value), float(self.eta.value)
         stride = min(self._stride, t_T)
         if mode == "plain":  # one pass per stretch: no resampling, whatever the jump fields say
@@ -196,5 +209,36 @@ class ScheduleControls(W.VBox):
                               window_levels=None if levels is None else max(2, min(levels, start + 1)),
                               repeat_ramp=0.0 if levels is None else self._repeat_ramp)
 
+    def _plan(self, keep: torch.Tensor, t_T: int) -> ScheduleConfig:
+        """The planner's schedule for this mask, planned once per model, t_T and mask."""
+        key = (id(self.model), t_T, hash(keep.detach().cpu().numpy().tobytes()))
+        if self._planned is None or self._planned[0] != key:
+            self._planned = (key, plan_schedule(self.model, keep, t_T=t_T))
+        return self._planned[1]
+
+    def _name_modes(self, keep: torch.Tensor | None = None) -> None:
+        """Each mode's name with what it costs now ("harmonised for this mask: 262 calls")."""
+        options = []
+        for name, mode in MODES:
+            try:
+                options.append((f"{name}: {self._config_from_fields(keep, mode).nfe} calls", mode))
+            except (IPainterError, ValueError, TypeError):
+                options.append((name, mode))  # this mode cannot run with the fields as they are: no cost to say
+        if options != [tuple(option) for option in self.mode.options]:
+            chosen, self._syncing = self.mode.value, True
+            try:
+                with self.mode.hold_sync():  # new options reset the value: put it back in the same message
+                    self.mode.options, self.mode.value = options, chosen
+            finally:
+                self._syncing = False
+
     def _show_info(self, config: ScheduleConfig) -> None:
-        self.info.value = message_html(config.describe())  # it names the number of model calls
+        # the jump field says what it counts: grid levels when the window is walked on a grid
+        jump = next(row for row in FIELD_SETTINGS if row.name == "jump_length")
+        self.jump_length.description = _label(jump.label, jump.unit_for(grid=config.window_levels is not None))
+        head = _NAMES["frequency"] if self.adapts_to_mask else None
+        self.info.value = message_html(config.describe(head=head))  # it names the number of model calls
+
+
+def _label(label: str, unit: str) -> str:
+    return f"{label} ({unit})" if unit else label

@@ -1,5 +1,7 @@
 """The schedule topic: which diffusion times a sampler visits, and how they are chosen.
 
+* ``settings``: :data:`SETTINGS`, every setting declared once (type, default, range, flag, label),
+  and :func:`check_settings`, the one check of their ranges;
 * ``builders``: the list-of-times builders (:func:`plain`, :func:`repaint`, the jump points);
 * ``times``: reading a list of times (model calls, the resampling window, validity);
 * ``grid``: a window walked on a grid of levels spaced in log t (``window_levels``, ``repeat_ramp``);
@@ -13,12 +15,10 @@ Everything public is importable from here (``ipainter_nb.core.schedules.repaint`
 
 from .builders import (
     MAX_SCHEDULE_STEPS,
-    PAPER_JUMP_LENGTH,
-    PAPER_JUMP_N_SAMPLE,
-    PAPER_STOP_RESAMPLING_AT,
-    PAPER_T_T,
     ScheduleKind,
     check_eta,
+    check_jumps,
+    check_length,
     jump_points,
     plain,
     planned_steps,
@@ -28,6 +28,19 @@ from .config import ScheduleConfig
 from .grid import MAX_REPEAT_RAMP, check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
 from .plan import PLAN_TARGETS, PlanShape, PlanTarget, plan_schedule
 from .rule import frequency_schedule
+from .settings import (
+    AUTO,
+    PAPER_JUMP_LENGTH,
+    PAPER_JUMP_N_SAMPLE,
+    PAPER_STOP_RESAMPLING_AT,
+    PAPER_T_T,
+    SETTING_NAMES,
+    SETTINGS,
+    Setting,
+    check_setting,
+    check_settings,
+    setting,
+)
 from .times import count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
@@ -47,6 +60,15 @@ __all__ = [
     "planned_steps",
     "MAX_SCHEDULE_STEPS",
     "check_eta",
+    "check_jumps",
+    "check_length",
+    "Setting",
+    "SETTINGS",
+    "SETTING_NAMES",
+    "AUTO",
+    "setting",
+    "check_setting",
+    "check_settings",
     "check_repeat_ramp",
     "MAX_REPEAT_RAMP",
     "window_grid",

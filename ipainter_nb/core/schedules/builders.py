@@ -38,7 +38,15 @@ from __future__ import annotations
 from typing import Literal
 
 from ...errors import UserInputError
-from .times import _check_t_T, _require_int, _require_number_in, count_nfe, count_steps, resampling_window, validate_times
+from .settings import (
+    PAPER_JUMP_LENGTH,
+    PAPER_JUMP_N_SAMPLE,
+    PAPER_STOP_RESAMPLING_AT,
+    PAPER_T_T,
+    check_setting,
+    check_settings,
+)
+from .times import count_nfe, count_steps, resampling_window, validate_times
 
 __all__ = [
     "ScheduleKind",
@@ -56,16 +64,11 @@ __all__ = [
     "planned_steps",
     "MAX_SCHEDULE_STEPS",
     "check_eta",
+    "check_jumps",
+    "check_length",
 ]
 
 ScheduleKind = Literal["plain", "repaint", "truncated", "window"]
-_KINDS: tuple[str, ...] = ("plain", "repaint", "truncated", "window")
-
-# The Intelligent Painter paper's settings (places256, 250 respaced steps).
-PAPER_T_T = 250
-PAPER_JUMP_LENGTH = 10
-PAPER_JUMP_N_SAMPLE = 10
-PAPER_STOP_RESAMPLING_AT = 100
 
 #: The longest schedule built (transitions). Full RePaint over 1000 steps with 20 repeats is
 #: about 40 000; the bound stops a typo (``jump_n_sample=10**9``) from filling the memory.
@@ -75,47 +78,42 @@ MAX_SCHEDULE_STEPS = 1_000_000
 # --------------------------------------------------------------------------- validation
 
 
-def _check_bound(name: str, value: object, t_T: int) -> int | None:
-    if value is None:
-        return None
-    value = _require_int(name, value)
-    if not 0 <= value <= t_T:
-        raise UserInputError(
-            f"{name}={value} is invalid for t_T={t_T}: it must be in 0..{t_T} "
-            f"(0 = resample everywhere, {t_T} = never), or None for no limit"
-        )
-    return value
-
-
-def _check_params(
+def check_jumps(
     t_T: object,
     jump_length: object,
     jump_n_sample: object,
     stop_resampling_at: object = None,
     start_resampling_at: object = None,
-) -> tuple[int, int, int, int | None, int | None]:
-    t_T = _check_t_T(t_T)
-    jump_length = _require_int("jump_length", jump_length)
-    jump_n_sample = _require_int("jump_n_sample", jump_n_sample)
-    if not 1 <= jump_length < t_T:
-        raise UserInputError(
-            f"jump_length={jump_length} is invalid for t_T={t_T}: it must be in "
-            f"1..{t_T - 1} (1 <= jump_length < t_T), a jump cannot climb above t_T - 1"
-        )
-    if jump_n_sample <= 0:
-        raise UserInputError(
-            f"jump_n_sample={jump_n_sample} is invalid: it must be a positive int "
-            "(jump_n_sample >= 1; 1 means no resampling)"
-        )
-    stop = _check_bound("stop_resampling_at", stop_resampling_at, t_T)
-    start = _check_bound("start_resampling_at", start_resampling_at, t_T)
+    stride: object = 1,
+) -> dict[str, int | None]:
+    """The settings of a jump schedule checked: each range (:func:`check_settings`), the
+    window's order (stop below start) and the schedule's length.
+
+    Args:
+        t_T: levels walked.
+        jump_length: steps travelled back up per jump.
+        jump_n_sample: times each stretch is denoised.
+        stop_resampling_at: no jump starts below this.
+        start_resampling_at: no jump starts above this.
+        stride: levels per model call of the walk above the jumps.
+
+    Returns:
+        The checked values by name.
+
+    Raises:
+        UserInputError: the first rule broken, naming the value and the range.
+    """
+    values = check_settings(dict(t_T=t_T, jump_length=jump_length, jump_n_sample=jump_n_sample,
+                                 stop_resampling_at=stop_resampling_at, start_resampling_at=start_resampling_at,
+                                 stride=stride))
+    stop, start = values["stop_resampling_at"], values["start_resampling_at"]
     if stop is not None and start is not None and start < stop:
         raise UserInputError(
             f"start_resampling_at={start} is below stop_resampling_at={stop}: the window of "
             "resampling runs from the stop (low t) up to the start (high t); swap them"
         )
-    _check_length(t_T, jump_length, jump_n_sample, stop, start)
-    return t_T, jump_length, jump_n_sample, stop, start
+    check_length(values["t_T"], values["jump_length"], values["jump_n_sample"], stop, start)
+    return values  # type: ignore[return-value]
 
 
 def _count_jump_starts(t_T: int, jump_length: int, stop: int | None, start: int | None) -> int:
@@ -145,7 +143,19 @@ def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample:
     return t_T + starts * (jump_n_sample - 1) * 2 * jump_length
 
 
-def _check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | None, start: int | None) -> None:
+def check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | None, start: int | None) -> None:
+    """Refuse a schedule longer than :data:`MAX_SCHEDULE_STEPS` (a typo such as ``jump_n_sample=10**9``).
+
+    Args:
+        t_T: levels walked.
+        jump_length: steps travelled back up per jump.
+        jump_n_sample: times each stretch is denoised.
+        stop: no jump starts below this.
+        start: no jump starts above this.
+
+    Raises:
+        UserInputError: the schedule's length and the limit.
+    """
     steps = planned_steps(t_T, jump_length, jump_n_sample, stop, start)
     if steps > MAX_SCHEDULE_STEPS:
         settings = f"t_T={t_T}" if jump_n_sample <= 1 else f"t_T={t_T}, jump_length={jump_length}, jump_n_sample={jump_n_sample}"
@@ -156,7 +166,7 @@ def _check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | No
 
 
 def check_eta(eta: object) -> float:
-    """``eta`` as a float, or a ``UserInputError`` naming the value and the range.
+    """``eta`` checked: ``check_setting("eta", eta)``, the one check of its range.
 
     Args:
         eta: the reverse steps' stochasticity: 1 = DDPM steps, 0 = deterministic DDIM steps.
@@ -167,7 +177,7 @@ def check_eta(eta: object) -> float:
     Raises:
         UserInputError: not a real number, or outside [0, 1].
     """
-    return _require_number_in("eta", eta, 1.0, "1 = DDPM steps, today's default; 0 = deterministic DDIM steps")
+    return check_setting("eta", eta)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- schedules
@@ -186,9 +196,9 @@ def plain(t_T: int, stride: int = 1) -> list[int]:
     >>> plain(3), plain(10, stride=4)
     ([2, 1, 0, -1], [9, 5, 1, 0, -1])
     """
-    t_T = _check_t_T(t_T)
-    _check_length(t_T, 1, 1, None, None)
-    return _walk(t_T, _check_stride(stride, t_T), 1, 1, set())
+    values = check_settings({"t_T": t_T, "stride": stride})
+    check_length(values["t_T"], 1, 1, None, None)
+    return _walk(values["t_T"], values["stride"], 1, 1, set())
 
 
 def _jump_starts(t_T: int, jump_length: int, stop: int | None, start: int | None) -> list[int]:
@@ -216,8 +226,9 @@ def jump_points(
         stop_resampling_at: no jump starts below this.
         start_resampling_at: no jump starts above this.
     """
-    t_T, jump_length, _, stop, start = _check_params(t_T, jump_length, 1, stop_resampling_at, start_resampling_at)
-    return _jump_starts(t_T, jump_length, stop, start)
+    # checked as the jumps of a resampling schedule (two passes), whose jump_length must stay below t_T
+    v = check_jumps(t_T, jump_length, 2, stop_resampling_at, start_resampling_at)
+    return _jump_starts(v["t_T"], v["jump_length"], v["stop_resampling_at"], v["start_resampling_at"])
 
 
 def repaint(
@@ -250,20 +261,9 @@ def repaint(
     >>> repaint(12, 2, 2, 0, 2, stride=4)
     [11, 7, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0, -1]
     """
-    t_T, jump_length, jump_n_sample, stop, start = _check_params(
-        t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
-    )
-    stride = _check_stride(stride, t_T)
-    starts = set(_jump_starts(t_T, jump_length, stop, start))
-    return _walk(t_T, stride, jump_length, jump_n_sample, starts)
-
-
-def _check_stride(stride: object, t_T: int) -> int:
-    stride = _require_int("stride", stride)
-    if not 1 <= stride <= t_T:
-        raise UserInputError(f"stride={stride} is invalid for t_T={t_T}: it must be in 1..{t_T} "
-                             "(levels skipped per model call above the resampling; 1 = every level)")
-    return stride
+    v = check_jumps(t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at, stride)
+    starts = set(_jump_starts(v["t_T"], v["jump_length"], v["stop_resampling_at"], v["start_resampling_at"]))
+    return _walk(v["t_T"], v["stride"], v["jump_length"], v["jump_n_sample"], starts)
 
 
 def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: set[int]) -> list[int]:

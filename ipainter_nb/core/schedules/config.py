@@ -1,59 +1,72 @@
-"""``ScheduleConfig``: every knob of a time-travel schedule as one value that saves to a dict."""
+"""``ScheduleConfig``: every setting of a time-travel schedule as one value that saves to a dict.
+
+Its settings are the rows of :data:`~ipainter_nb.core.schedules.settings.SETTINGS` (name, type,
+default, range, flag, label, meaning): the constructor's keywords, ``to_dict``/``from_dict``
+and the checks are read from that table. What is written here is the maths: the rules that
+tie settings together (a window's order, a grid inside the window, the schedule's length),
+how a schedule is scaled to another ``t_T``, and which times it visits.
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import FrozenInstanceError
+from typing import Any, get_args
 
 from ...errors import UserInputError
-from .builders import (
-    _KINDS,
-    MAX_SCHEDULE_STEPS,
-    PAPER_JUMP_LENGTH,
-    PAPER_JUMP_N_SAMPLE,
-    PAPER_STOP_RESAMPLING_AT,
-    PAPER_T_T,
-    ScheduleKind,
-    _check_bound,
-    _check_length,
-    _check_params,
-    _check_stride,
-    _jump_starts,
-    check_eta,
-    plain,
-    repaint,
-)
+from .builders import MAX_SCHEDULE_STEPS, ScheduleKind, check_jumps, check_length, jump_points, plain, repaint
 from .grid import check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
-from .times import _check_t_T, _require_int, count_nfe
+from .settings import AUTO, PAPER_T_T, SETTING_NAMES, SETTINGS, check_setting, check_settings, setting
+from .times import count_nfe
 
 __all__ = ["ScheduleConfig"]
 
-
-_AUTO = "auto"
-_FIELDS = ("t_T", "jump_length", "jump_n_sample", "stop_resampling_at", "start_resampling_at", "eta", "stride",
-           "window_levels", "repeat_ramp")
+#: the kinds the old ``kind`` key may name (``"window"`` was never saved)
+_OLD_KINDS = get_args(ScheduleKind)[:3]
 
 
-def _check_window_levels(levels: object, jump_length: int, jump_n_sample: int, stop: int | None,
-                         start: int | None) -> int | None:
+def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    """Every setting in range (``check_settings``), then the rules between them."""
+    v = check_settings(values)
+    t_T, jumps = v["t_T"], v["jump_n_sample"]
+    if jumps == 1 or t_T == 1:
+        check_length(t_T, 1, 1, None, None)  # no resampling: the jump settings are recorded, not used
+    else:
+        check_jumps(t_T, v["jump_length"], jumps, v["stop_resampling_at"], v["start_resampling_at"], v["stride"])
+    _check_grid(v)
+    check_repeat_ramp(v["repeat_ramp"], v["window_levels"])
+    return v
+
+
+def _check_grid(v: Mapping[str, Any]) -> None:
+    levels, stop, start = v["window_levels"], v["stop_resampling_at"], v["start_resampling_at"]
     if levels is None:
-        return None
-    levels = _require_int("window_levels", levels)
+        return
     if start is None or stop not in (None, 0):
         raise UserInputError(f"window_levels={levels} needs a window from t = 0: set start_resampling_at (the window's "
                              f"top) and leave stop_resampling_at at 0 or None (got stop={stop}, start={start})")
-    if not 2 <= levels <= start + 1:
-        raise UserInputError(f"window_levels={levels} is invalid for start_resampling_at={start}: it must be in "
-                             f"2..{start + 1} (levels of the window 0..{start}), or None to walk every level")
     grid = len(window_grid(start, levels))
-    if jump_n_sample > 1 and jump_length > grid - 1:
-        raise UserInputError(f"jump_length={jump_length} is longer than the window's grid of {grid} levels: with "
+    if v["jump_n_sample"] > 1 and v["jump_length"] > grid - 1:
+        raise UserInputError(f"jump_length={v['jump_length']} is longer than the window's grid of {grid} levels: with "
                              f"window_levels it counts grid levels, so it must be in 1..{grid - 1}")
-    if jump_n_sample * grid > MAX_SCHEDULE_STEPS:
-        raise UserInputError(f"jump_n_sample={jump_n_sample} on {grid} grid levels makes a schedule longer than the limit "
-                             f"of {MAX_SCHEDULE_STEPS:,} steps: lower jump_n_sample")
-    return levels
+    if v["jump_n_sample"] * grid > MAX_SCHEDULE_STEPS:
+        raise UserInputError(f"jump_n_sample={v['jump_n_sample']} on {grid} grid levels makes a schedule longer than the "
+                             f"limit of {MAX_SCHEDULE_STEPS:,} steps: lower jump_n_sample")
+
+
+def _old_kind(kind: object, values: dict[str, Any]) -> dict[str, Any]:
+    """The numbers an old save's ``"kind"`` meant: plain has no jumps, repaint no bounds, truncated a stop."""
+    if kind not in _OLD_KINDS:
+        raise UserInputError(f"kind={kind!r} is invalid: it must be one of {list(_OLD_KINDS)} (or leave it out: "
+                             "the kind follows from the numbers)")
+    if kind == "plain":
+        return values | dict(jump_n_sample=1, stop_resampling_at=None, start_resampling_at=None)
+    if kind == "repaint":
+        return values | dict(stop_resampling_at=None, start_resampling_at=None)
+    if values.get("stop_resampling_at") is None:
+        return values | dict(stop_resampling_at=AUTO)
+    return values
 
 
 def _scale(value: int, t_T: int, like_t_T: int) -> int:
@@ -65,121 +78,78 @@ def _scaled_stride(like: ScheduleConfig, t_T: int) -> int:
     return 1 if like.stride == 1 else max(1, min(t_T, _scale(like.stride, t_T, like.t_T)))
 
 
-@dataclass(frozen=True, init=False)
 class ScheduleConfig:
-    """Every knob of a time-travel schedule; the defaults are the Intelligent Painter paper's.
+    """Every setting of a time-travel schedule; the defaults are the Intelligent Painter paper's.
 
-    Attributes:
-        t_T: number of diffusion steps the schedule walks through, i.e. the length of the
-            respaced noise schedule (``"250"`` respacing of the 1000-step model). The
-            schedule starts at ``t_T - 1``. Default ``250``.
-        jump_length: steps travelled back up on each jump (RePaint's ``j``), in
-            ``1..t_T-1``. Default ``"auto"``: the paper's 10 of 250, scaled to ``t_T``.
-        jump_n_sample: times each stretch between jump points is denoised (RePaint's ``r``);
-            ``1`` disables resampling. Default ``10``.
-        stop_resampling_at: no jump starts from a time below this, in ``0..t_T``; ``None``
-            (or 0) resamples down to t=0 as RePaint does. Default ``"auto"``: the paper's
-            100 of 250 (0.4·t_T), scaled to ``t_T``.
-        start_resampling_at: no jump starts from a time above this (the upper end of the
-            window of resampling), in ``stop..t_T``; ``None`` = no upper limit (default).
-        eta: stochasticity of every down step, in ``0..1``: ``1`` is the DDPM (ancestral)
-            step of RePaint and the paper (default), ``0`` the deterministic DDIM step,
-            between them DDIM's family. The jumps back up are forward noise whatever
-            ``eta``; the number of model calls does not depend on it.
-        stride: above the highest level a jump reaches, the walk goes down ``stride``
-            levels per model call (a strided walk, DDIM-style: ``t_T / stride`` calls
-            where nothing is resampled); ``1`` (default) visits every level as RePaint.
-        window_levels: ``None`` (default): the window is walked level by level, as
-            RePaint. A number: the window ``0..start_resampling_at`` is walked on that many
-            levels spaced evenly in ``log(t + 1)`` (:func:`window_grid`), one model call
-            from each to the next, and ``jump_length`` counts grid levels
-            (:func:`grid_window`). Needs a window (``start_resampling_at`` set, no stop).
-        repeat_ramp: on a grid window, how the repeats grow with the level, in
-            ``0..MAX_REPEAT_RAMP``: the stretch ending at grid level ``k`` of ``n`` is
-            denoised ``round(jump_n_sample * (k / n) ** repeat_ramp)`` times, at least once
-            (:func:`stretch_repeats`). ``0`` (default): every stretch ``jump_n_sample``
-            times, as RePaint.
-        kind: the old spelling of the schedule's kind, still accepted: it must agree with the numbers.
+    ``ScheduleConfig(t_T, *, jump_length=..., jump_n_sample=..., ...)``: ``t_T`` may be given
+    by position, every other setting by name. The settings, their defaults, ranges and
+    meanings are the rows of :data:`~ipainter_nb.core.schedules.settings.SETTINGS`:
+    ``t_T`` (steps walked, 250), ``jump_length`` (RePaint's j; ``"auto"``: the paper's 10 of
+    250 scaled to ``t_T``), ``jump_n_sample`` (RePaint's r, 10; 1 = no resampling),
+    ``stop_resampling_at`` (no jump below it; ``"auto"``: the paper's 100 of 250 scaled),
+    ``start_resampling_at`` (no jump above it; None), ``eta`` (1 = DDPM steps, 0 = DDIM),
+    ``stride`` (levels per model call above the jumps; 1), ``window_levels`` (walk the window
+    on a grid of that many levels; None) and ``repeat_ramp`` (repeats growing up a grid
+    window; 0). Each is an attribute of the config.
 
-    ``kind`` is read from the numbers (see :attr:`kind`). The old spelling
-    ``ScheduleConfig(kind="plain" | "repaint" | "truncated", ...)`` is still accepted:
-    ``"plain"`` sets ``jump_n_sample=1``, ``"repaint"`` drops both bounds, ``"truncated"``
-    keeps the stop. Configs are values: equal numbers, equal configs.
+    Configs are values: equal numbers, equal configs; ``to_dict``/``from_dict`` save and load
+    them (``from_dict`` also reads the old ``"kind"`` key). ``kind`` is read from the numbers.
+
+    Args:
+        t_T: number of diffusion steps the schedule walks through; it starts at ``t_T - 1``.
+        **settings: the other settings by name (see above); those left out take their defaults.
+
+    Raises:
+        UserInputError: an unknown setting, or a value out of its range, naming the value, the
+            range and the fix.
     """
 
-    t_T: int
-    jump_length: int
-    jump_n_sample: int
-    stop_resampling_at: int | None
-    start_resampling_at: int | None
-    eta: float
-    stride: int
-    window_levels: int | None
-    repeat_ramp: float
-
-    def __init__(
-        self,
-        t_T: int = PAPER_T_T,
-        jump_length: int | Literal["auto"] = _AUTO,
-        jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
-        stop_resampling_at: int | None | Literal["auto"] = _AUTO,
-        start_resampling_at: int | None = None,
-        eta: float = 1.0,
-        stride: int = 1,
-        window_levels: int | None = None,
-        repeat_ramp: float = 0.0,
-        *,
-        kind: str | None = None,
-    ) -> None:
-        t_T = _check_t_T(t_T)
-        eta = check_eta(eta)
-        stride = _check_stride(stride, t_T)
-        if kind is not None and kind not in _KINDS[:3]:
-            raise UserInputError(f"kind={kind!r} is invalid: it must be one of {_KINDS[:3]} (or leave it out: "
-                                 "the kind follows from the numbers)")
-        if kind == "plain":
-            jump_n_sample = 1
-            stop_resampling_at = start_resampling_at = None
-        elif kind == "repaint":
-            stop_resampling_at = start_resampling_at = None
-        elif kind == "truncated" and stop_resampling_at is None:
-            stop_resampling_at = _AUTO
+    def __init__(self, t_T: int = PAPER_T_T, **settings: Any) -> None:
+        if "kind" in settings:
+            raise UserInputError("kind= is the old spelling of a schedule, read only by ScheduleConfig.from_dict: leave it "
+                                 "out (the kind follows from the numbers: jump_n_sample=1 is plain, "
+                                 "stop_resampling_at=None is RePaint)")
+        unknown = sorted(set(settings) - set(SETTING_NAMES))
+        if unknown:
+            raise UserInputError(f"unknown schedule settings {unknown}: the settings are {', '.join(SETTING_NAMES)}")
+        t_T = check_setting("t_T", t_T)  # type: ignore[assignment]
+        values: dict[str, Any] = {"t_T": t_T}
         scaled = []  # what the defaults chose for this t_T, for describe()
-        if jump_length == _AUTO:
-            jump_length = max(1, min(_scale(PAPER_JUMP_LENGTH, t_T, PAPER_T_T), t_T - 1))
-            scaled.append(f"jump_length {PAPER_JUMP_LENGTH} -> {jump_length}")
-        if stop_resampling_at == _AUTO:
-            stop_resampling_at = _scale(PAPER_STOP_RESAMPLING_AT, t_T, PAPER_T_T)
-            scaled.append(f"stop {PAPER_STOP_RESAMPLING_AT} -> {stop_resampling_at}")
-        jump_n_sample = _require_int("jump_n_sample", jump_n_sample)
-        if jump_n_sample == 1 or t_T == 1:
-            # no resampling: the jump knobs are recorded but not used, so not checked against t_T
-            jump_length = _require_int("jump_length", jump_length)
-            if jump_n_sample < 1:
-                raise UserInputError(f"jump_n_sample={jump_n_sample} is invalid: it must be a positive int")
-            stop = _check_bound("stop_resampling_at", stop_resampling_at, t_T)
-            start = _check_bound("start_resampling_at", start_resampling_at, t_T)
-            _check_length(t_T, 1, 1, None, None)
-        else:
-            _, jump_length, jump_n_sample, stop, start = _check_params(
-                t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at
-            )
-        window_levels = _check_window_levels(window_levels, jump_length, jump_n_sample, stop, start)
-        repeat_ramp = check_repeat_ramp(repeat_ramp, window_levels)
-        for name, value in zip(_FIELDS, (t_T, jump_length, jump_n_sample, stop, start, eta, stride, window_levels,
-                                         repeat_ramp), strict=True):
+        for row in SETTINGS[1:]:
+            value = settings.get(row.name, row.default)
+            if isinstance(value, str) and value == AUTO and row.default == AUTO:
+                value = row.default_for(t_T)
+                scaled.append(f"{row.name.replace('_resampling_at', '')} {row.paper} -> {value}")
+            values[row.name] = value
+        for name, value in _checked(values).items():
             object.__setattr__(self, name, value)
-        # a note, not a field: equal numbers stay equal configs, and asdict() stays loadable
+        # a note, not a setting: equal numbers stay equal configs
         note = f"scaled from the paper's t_T={PAPER_T_T}: {', '.join(scaled)}" if scaled and t_T != PAPER_T_T else ""
         object.__setattr__(self, "_scaled", note)
+
+    # -- a value --------------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"a ScheduleConfig is a value: make another (cannot assign to {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"a ScheduleConfig is a value (cannot delete {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_dict().values()))
+
+    def __repr__(self) -> str:
+        return f"ScheduleConfig({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
 
     # -- construction ---------------------------------------------------------------
     @classmethod
     def for_t_T(cls, t_T: int, like: ScheduleConfig | None = None) -> ScheduleConfig:
         """``like`` (default: the paper's) over ``t_T`` steps.
 
-        Jump length, stop and start keep their proportion of t_T; the number of repeats
-        and ``eta`` are kept.
+        Jump length, stop, start and stride keep their proportion of t_T; the other settings
+        (repeats, ``eta``, the ramp) are kept.
 
         Args:
             t_T: the new number of respaced steps.
@@ -188,11 +158,14 @@ class ScheduleConfig:
         Returns:
             The scaled config.
         """
-        t_T = _check_t_T(t_T)
+        t_T = check_setting("t_T", t_T)  # type: ignore[assignment]
         like = cls() if like is None else like
+        kept = like.to_dict()
         if like.kind == "plain" or t_T == 1:
-            return cls(t_T, max(1, min(like.jump_length, t_T - 1)), 1, None, None, like.eta,
-                       _scaled_stride(like, t_T))
+            kept.update(t_T=t_T, jump_length=max(1, min(like.jump_length, t_T - 1)), jump_n_sample=1,
+                        stop_resampling_at=None, start_resampling_at=None, stride=_scaled_stride(like, t_T),
+                        window_levels=None, repeat_ramp=0.0)
+            return cls(**kept)
 
         def bound(value: int | None) -> int | None:
             return None if value is None else min(t_T, _scale(value, t_T, like.t_T))
@@ -202,8 +175,9 @@ class ScheduleConfig:
         levels = None if like.window_levels is None else min(like.window_levels, (start or 0) + 1)
         if levels is not None:  # jumps count grid levels: they keep their length, within the grid
             jump_length = jump_within_grid(like.jump_length, start or 0, levels)
-        config = cls(t_T, jump_length, like.jump_n_sample, bound(like.stop_resampling_at), start,
-                     like.eta, _scaled_stride(like, t_T), levels, like.repeat_ramp)
+        kept.update(t_T=t_T, jump_length=jump_length, stop_resampling_at=bound(like.stop_resampling_at),
+                    start_resampling_at=start, stride=_scaled_stride(like, t_T), window_levels=levels)
+        config = cls(**kept)
         if t_T != like.t_T:
             note = (f"scaled from t_T={like.t_T}: jump_length {like.jump_length} -> {config.jump_length}, "
                     f"stop {like.stop_resampling_at} -> {config.stop_resampling_at}")
@@ -215,7 +189,8 @@ class ScheduleConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScheduleConfig:
         """The config saved by :meth:`to_dict`; also reads the older forms (a ``"kind"``
-        key, no ``"eta"``). Missing keys take the defaults (scaled to ``t_T``).
+        key, no ``"eta"``, none of the later settings). Missing keys take the defaults
+        (scaled to ``t_T``).
 
         Args:
             data: the dict.
@@ -227,15 +202,19 @@ class ScheduleConfig:
             UserInputError: not a dict, unknown keys, or values out of range.
         """
         if not isinstance(data, Mapping):
-            raise UserInputError(f"a schedule must be a dict with keys {', '.join(_FIELDS)}; got {type(data).__name__}")
-        unknown = sorted(set(data) - set(_FIELDS) - {"kind"})
+            raise UserInputError(f"a schedule must be a dict with keys {', '.join(SETTING_NAMES)}; got {type(data).__name__}")
+        unknown = sorted(set(data) - set(SETTING_NAMES) - {"kind"})
         if unknown:
-            raise UserInputError(f"unknown schedule keys {unknown}: the keys are {', '.join(_FIELDS)} (and the older 'kind')")
-        return cls(**dict(data))
+            raise UserInputError(f"unknown schedule keys {unknown}: the keys are {', '.join(SETTING_NAMES)} "
+                                 "(and the older 'kind')")
+        values = dict(data)
+        if "kind" in values:
+            values = _old_kind(values.pop("kind"), values)
+        return cls(**values)
 
     def to_dict(self) -> dict[str, int | float | None]:
-        """The numbers that define the schedule (JSON-ready); :meth:`from_dict` reads it back."""
-        return {name: getattr(self, name) for name in _FIELDS}
+        """The numbers that define the schedule (JSON-ready), one per setting; :meth:`from_dict` reads it back."""
+        return {name: self.__dict__[name] for name in SETTING_NAMES}
 
     # -- what it describes -------------------------------------------------------------
     @property
@@ -247,16 +226,23 @@ class ScheduleConfig:
             return "plain"
         if self.window_levels is not None:
             return "window"
-        kept = _jump_starts(self.t_T, self.jump_length, self.stop_resampling_at, self.start_resampling_at)
+        kept = jump_points(self.t_T, self.jump_length, self.stop_resampling_at, self.start_resampling_at)
         if not kept:
             return "plain"
-        every = _jump_starts(self.t_T, self.jump_length, None, None)
+        every = jump_points(self.t_T, self.jump_length)
         if self.start_resampling_at is not None and max(every) > self.start_resampling_at:
             return "window"
         return "repaint" if len(kept) == len(every) else "truncated"
 
     def times(self) -> list[int]:
-        """The schedule this config describes."""
+        """The schedule this config describes (built once per config: a config is a value)."""
+        cached = self.__dict__.get("_times")
+        if cached is None:
+            cached = tuple(self._build_times())
+            object.__setattr__(self, "_times", cached)
+        return list(cached)
+
+    def _build_times(self) -> list[int]:
         if self.kind == "plain":
             return plain(self.t_T, self.stride)
         if self.window_levels is not None:
@@ -268,20 +254,30 @@ class ScheduleConfig:
     @property
     def nfe(self) -> int:
         """Model calls the schedule needs (per sample batch)."""
-        return count_nfe(self.times())
+        cached = self.__dict__.get("_nfe")
+        if cached is None:
+            cached = count_nfe(self.__dict__.get("_times") or self.times())
+            object.__setattr__(self, "_nfe", cached)
+        return cached
 
-    def describe(self) -> str:
-        """One-line summary, e.g. for a widget label or a log; says what the defaults chose
-        and the steps' kind (η)."""
+    def describe(self, head: str | None = None) -> str:
+        """One-line summary, e.g. for a widget label or a log; says what the defaults chose,
+        the steps' kind (η) and the model calls.
+
+        Args:
+            head: the words the line starts with (default: the kind, e.g. ``"truncated"``).
+        """
         kind = self.kind
+        head = kind if head is None else head
         note = f" ({self._scaled})" if self._scaled else ""
         steps = "DDPM steps (eta=1)" if self.eta == 1 else f"DDIM steps eta={self.eta:g}"
         if self.stride > 1:
             steps += f", walk stride {self.stride}"
         if kind == "plain":
-            return f"plain: t_T={self.t_T}, no resampling, {steps}; {self.nfe} model calls"
-        unit = " grid levels" if self.window_levels is not None else ""  # a grid's jumps count its levels
-        head = f"{kind}: t_T={self.t_T}, jump_length={self.jump_length}{unit}, jump_n_sample={self.jump_n_sample}, {steps}"
+            return f"{head}: t_T={self.t_T}, no resampling, {steps}; {self.nfe} model calls"
+        unit = setting("jump_length").unit_for(grid=self.window_levels is not None)
+        unit = f" {unit}" if unit != "steps" else ""  # a grid's jumps count its levels
+        head = f"{head}: t_T={self.t_T}, jump_length={self.jump_length}{unit}, jump_n_sample={self.jump_n_sample}, {steps}"
         if kind == "repaint":
             return f"{head}; {self.nfe} model calls{note}"
         if kind == "window" and self.window_levels is not None:
@@ -299,3 +295,14 @@ class ScheduleConfig:
             return f"{head}, {where}{note}; {self.nfe} model calls"
         full = count_nfe(repaint(self.t_T, self.jump_length, self.jump_n_sample))
         return f"{head}, {where}{note}; {self.nfe} model calls (full RePaint: {full})"
+
+
+# help(), IDEs and inspect see every setting as a keyword (the table's defaults)
+ScheduleConfig.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+     inspect.Parameter("t_T", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=PAPER_T_T, annotation=int)]
+    + [inspect.Parameter(row.name, inspect.Parameter.KEYWORD_ONLY, default=row.default,
+                         annotation=row.type if not row.optional else f"{row.type.__name__} | None")
+       for row in SETTINGS[1:]],
+    return_annotation=None,
+)

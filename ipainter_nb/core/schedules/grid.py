@@ -15,13 +15,9 @@ calls where mixing is slow (:func:`stretch_repeats`).
 from __future__ import annotations
 
 from ...errors import UserInputError
-from .times import _require_number_in
+from .settings import MAX_REPEAT_RAMP, check_setting
 
 __all__ = ["window_grid", "grid_window", "jump_within_grid", "stretch_repeats", "check_repeat_ramp", "MAX_REPEAT_RAMP"]
-
-#: The steepest ramp of repeats a grid window accepts (3: the top stretch 8 times the middle one's).
-MAX_REPEAT_RAMP = 3.0
-
 
 def window_grid(start: int, levels: int) -> list[int]:
     """The levels ``0..start`` a grid window visits: ``levels`` of them spaced evenly in ``log(t + 1)``
@@ -81,7 +77,7 @@ def check_repeat_ramp(ramp: object, window_levels: int | None) -> float:
     Raises:
         UserInputError: not a real number, outside the range, or a ramp without a grid.
     """
-    value = _require_number_in("repeat_ramp", ramp, MAX_REPEAT_RAMP, "0: every stretch denoised jump_n_sample times")
+    value = check_setting("repeat_ramp", ramp)
     if value and window_levels is None:
         raise UserInputError(f"repeat_ramp={ramp!r} needs a grid window: set window_levels (the ramp counts grid "
                              "levels), or leave repeat_ramp at 0")

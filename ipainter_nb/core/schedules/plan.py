@@ -174,7 +174,8 @@ def plan_schedule(
         if budget is None or config.nfe <= budget:
             return config
     # not even one short jump fits: a strided walk alone
-    walk = ScheduleConfig(t_T, 1, 1, None, None, eta, max(1, -(-t_T // max(budget - 1, 1))))
+    walk = ScheduleConfig(t_T, jump_length=1, jump_n_sample=1, stop_resampling_at=None, eta=eta,
+                          stride=max(1, -(-t_T // max(budget - 1, 1))))
     if walk.nfe > budget:
         raise UserInputError(f"budget={budget} model calls is too small for a walk over t_T={t_T} levels")
     return walk
@@ -188,7 +189,8 @@ def _plan(t_T: int, start: int, levels: int, jump_length: int, repeats: int, eta
     jump = jump_within_grid(jump_length, start, levels)
 
     def config(r: int) -> ScheduleConfig:
-        return ScheduleConfig(t_T, jump, r, 0, start, eta, stride, levels, shape.repeat_ramp)
+        return ScheduleConfig(t_T, jump_length=jump, jump_n_sample=r, stop_resampling_at=0, start_resampling_at=start, eta=eta,
+                              stride=stride, window_levels=levels, repeat_ramp=shape.repeat_ramp)
 
     full = config(repeats)
     if calls is None or full.nfe <= calls:

@@ -201,15 +201,15 @@ def frequency_schedule(
     # jump covering the seam band's settling time is kept
     stop = (stop // j) * j
     start = min(t_T, max(start, stop))
-    config = ScheduleConfig(t_T, j, r, stop, start)
+    config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=stop, start_resampling_at=start)
     if max_nfe is not None:
         if max_nfe < t_T:
             raise UserInputError(f"max_nfe={max_nfe} is below t_T={t_T}: a schedule needs at least t_T model calls")
         while config.nfe > max_nfe and start > stop:
             start = max(stop, start - j)
-            config = ScheduleConfig(t_T, j, r, stop, start)
+            config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=stop, start_resampling_at=start)
         if config.nfe > max_nfe:  # not even one jump fits: no resampling
-            config = ScheduleConfig(t_T, j, 1, None, None)
+            config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=1, stop_resampling_at=None)
     return config
 
 

@@ -12,40 +12,9 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ...errors import UserInputError
+from .settings import check_setting
 
 __all__ = ["count_steps", "count_nfe", "resampling_window", "validate_times"]
-
-
-def _require_number_in(name: str, value: object, high: float, hint: str) -> float:
-    """``value`` as a float in ``0..high``, or a ``UserInputError`` naming it, the range and ``hint``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
-        raise UserInputError(f"{name} must be a number in 0..{high:g}, got {type(value).__name__} {value!r}")
-    number = float(value)  # type: ignore[arg-type]
-    if not 0.0 <= number <= high:  # also refuses NaN
-        raise UserInputError(f"{name}={value!r} is invalid: it must be in 0..{high:g} ({hint})")
-    return number
-
-
-def _require_int(name: str, value: object) -> int:
-    # bool is an int subclass; True as a timestep count is always a mistake.
-    if not isinstance(value, bool):
-        try:
-            import numpy as np
-
-            if isinstance(value, np.integer):
-                return int(value)
-        except ImportError:  # pragma: no cover - numpy is a dependency
-            pass
-        if isinstance(value, int):
-            return value
-    raise UserInputError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-
-
-def _check_t_T(t_T: object) -> int:
-    t_T = _require_int("t_T", t_T)
-    if t_T <= 0:
-        raise UserInputError(f"t_T={t_T} is invalid: it must be a positive int (t_T >= 1)")
-    return t_T
 
 
 def count_steps(times: Sequence[int], direction: Literal["down", "up"] | None = None) -> int:
@@ -79,6 +48,7 @@ def resampling_window(times: Sequence[int]) -> tuple[int, int] | None:
     It is the range the up steps cover: from the lowest time a jump starts at to the
     highest time a jump reaches. Every figure that shades "resampling" uses this.
 
+    >>> from ipainter_nb.core.schedules import repaint
     >>> resampling_window(repaint(250, 10, 10, stop_resampling_at=100))
     (100, 240)
 
@@ -123,7 +93,7 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
         if ti != t:
             raise UserInputError(f"times[{i}]={t!r} is not an int")
         out.append(ti)
-    t_T = _check_t_T(out[0] + 1 if t_T is None else t_T)
+    t_T = check_setting("t_T", out[0] + 1 if t_T is None else t_T)
     if out[0] != t_T - 1:
         raise UserInputError(f"times[0]={out[0]} must be t_T - 1 = {t_T - 1}")
     for i, t in enumerate(out):
@@ -140,5 +110,3 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
         raise UserInputError(f"times[{len(out) - 1}]={out[-1]}: a schedule must end at -1")
     return out
 
-
-# --------------------------------------------------------------------------- config
