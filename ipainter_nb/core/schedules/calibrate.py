@@ -34,7 +34,7 @@ import torch
 from ..exact_images import GaussianImageModel
 from .config import ScheduleConfig
 from .grid import jump_within_grid
-from .rule import _power_at, hole_radius, mask_frequency
+from .rule import _power_at, hole_radius
 
 if TYPE_CHECKING:
     from ..exact_hole_law import HoleLaw
@@ -44,9 +44,9 @@ __all__ = ["Knobs", "PROXY_HOLE", "PROXY_SIDE", "hole_shape", "proxy_model", "pr
 #: The largest hole side (pixels) of the proxy problem: its law is carried on at most this squared.
 PROXY_HOLE = 5
 #: The proxy picture's largest side.
-PROXY_SIDE = 10
+PROXY_SIDE = 12
 #: Known pictures the proxy's KL is averaged over (the mean's error depends on them).
-PROXY_PICTURES = 2
+PROXY_PICTURES = 6
 #: The most repeats a candidate gets.
 MAX_REPEATS = 60
 
@@ -125,9 +125,9 @@ def proxy_model(surrogate: GaussianImageModel, shape: tuple[float, float], f_hol
     n = max(w, round(length / shrink))
     picture = min(PROXY_SIDE, max(8, 2 * w, n + 4))
     keep = _rectangle_keep(picture, w, n if n <= picture - 2 else picture)  # a long hole: a band across
-    f_proxy = mask_frequency(keep, picture)
+    # the same power at the hole's frequency (scaled with the hole): the same band SNR at every level
     beta, knee = surrogate.beta, surrogate.f0 * shrink
-    gain = _power_at(f_hole, size, beta, surrogate.f0, 1.0) / _power_at(f_proxy, picture, beta, knee, 1.0)
+    gain = _power_at(f_hole, size, beta, surrogate.f0, 1.0) / _power_at(f_hole * shrink, picture, beta, knee, 1.0)
     cov = tuple(tuple(v * gain for v in row) for row in surrogate.channel_cov)
     return GaussianImageModel(beta, knee, cov, surrogate.mean), keep
 
