@@ -144,6 +144,26 @@ def summary(split: str, results: list[dict[str, Any]]) -> list[str]:
             f"{max(r['draft_cached_s'] for r in results):.3f}"]
 
 
+KIND_HEADERS = ["mask kind", "cases (tuning / held-out)", "quality KL× max: tuning / held-out",
+                "draft KL× max: tuning / held-out", "held-out quality > 1.00×", "held-out draft > 1.25×"]
+
+
+def by_kind(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> list[list[str]]:
+    """Per mask kind: the worst ratios of each split and how many held-out cases miss."""
+    rows = []
+    for kind in sorted({cases[r["case"]]["mask"] for r in results}):
+        mine = {s: [r for r in results if cases[r["case"]]["mask"] == kind and r["split"] == s] for s in ("tuning", "held-out")}
+
+        def worst(split: str, target: str) -> str:
+            return f"{max(r[target]['ratio'] for r in mine[split]):.2f}" if mine[split] else "—"
+
+        held = mine["held-out"]
+        rows.append([kind, f"{len(mine['tuning'])} / {len(held)}", f"{worst('tuning', 'quality')} / {worst('held-out', 'quality')}",
+                     f"{worst('tuning', 'draft')} / {worst('held-out', 'draft')}",
+                     str(sum(r["quality"]["ratio"] > 1.0 for r in held)), str(sum(r["draft"]["ratio"] > 1.25 for r in held))])
+    return rows
+
+
 def losses(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> str:
     """Where the planner loses: the cases above target, by mask kind and spectrum."""
     lines = []
@@ -176,6 +196,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--limit", type=int, default=None, help="at most this many cases per split")
     parser.add_argument("--references-only", action="store_true", help="only compute and cache RePaint's KL")
     parser.add_argument("--check", type=int, default=2, help="score the plans of the first N cases also by schedule_error")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="only report: the results of earlier runs (e.g. one per split, run side by side)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the exact laws are small: one thread, and the machine is shared
     results_dir = Path(args.results_dir) if args.results_dir else RESULTS_DIR
@@ -187,7 +209,13 @@ def main(argv: list[str] | None = None) -> str:
     path = _json_path(results_dir, args.quick)
     data = _load(path)
     results = []
-    for case in cases:
+    if args.combine:
+        runs = [_load(Path(p)) for p in args.combine]
+        for run in runs:
+            data["repaint"].update(run["repaint"])
+        results = [r for run in runs for r in run.get("results", [])]
+        cases = [c for c in cases if c["id"] in {r["case"] for r in results}]
+    for case in [] if args.combine else cases:
         if args.references_only:
             if case["id"] not in data["repaint"]:
                 model, image, keep = _model(case)
@@ -211,6 +239,7 @@ def main(argv: list[str] | None = None) -> str:
         "## Summary (KL× and calls× relative to RePaint 250/10/10's exact law)\n\n"
         + markdown_table(SUMMARY_HEADERS, [summary(s, [r for r in results if r["split"] == s]) for s in splits]),
         "## Cross-check\n\n" + checks(results),
+        "## By mask kind\n\n" + markdown_table(KIND_HEADERS, by_kind(by_id, results)),
         "## Where the planner loses (above 1.00× for quality, 1.25× for drafts)\n\n" + losses(by_id, results),
         "## Every case (✗: above the target's KL ratio)\n\n"
         + markdown_table(CASE_HEADERS, [_case_row(by_id[r["case"]], r) for r in results]),
