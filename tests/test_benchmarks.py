@@ -135,3 +135,12 @@ def test_quality_quick_measures_plans_cheaper_than_a_window_default(tmp_path):
     assert "| model default" in text and "| plan_schedule (budget" in text
     check = text.split("Check (cheaper than the default")[1]
     assert "RePaint" in check and ("RePaint-level seam" in check or "seam above RePaint's" in check)
+
+
+def test_planner_family_quick_scores_both_ways_and_says_where_it_loses(tmp_path):
+    mod = load("planner_family")
+    text = mod.main(["--quick", "--results-dir", str(tmp_path)])
+    check(text, tmp_path, "planner_family", [mod.SUMMARY_HEADERS, mod.KIND_HEADERS, mod.CASE_HEADERS])
+    checked = [line for line in text.splitlines() if "(HoleLaw) vs" in line]
+    assert checked and all(line.split("KL ")[1].split(" ")[0] == line.split("vs ")[1].split(" ")[0] for line in checked)
+    assert "## Where the planner loses" in text and (tmp_path / "planner_family.quick.json").exists()

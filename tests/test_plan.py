@@ -1,15 +1,27 @@
-"""plan_schedule: one plan per mask, its bad inputs, and the CLI's --schedule auto."""
+"""plan_schedule: a plan calibrated on the model's surrogate, its cache, its bad inputs, and the CLI's --schedule auto."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from ipainter_nb.cli import main
-from ipainter_nb.core.exact import ExactDiffusionModel, centre_hole_keep, demo_image_model, schedule_error
+from ipainter_nb.core.exact import ExactDiffusionModel, GaussianImageModel, centre_hole_keep, demo_image_model, schedule_error
+from ipainter_nb.core.exact_hole_law import HoleLaw
+from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
-from ipainter_nb.core.schedules.plan import plan_schedule
+from ipainter_nb.core.schedules.plan import DRAFT_CALLS, QUALITY_CALLS, clear_plan_cache, plan_schedule, surrogate_of
 from ipainter_nb.errors import UserInputError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # exact laws of 8² pictures are tiny matrices: threads only wait on each other
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -18,53 +30,117 @@ def exact8():
     return ExactDiffusionModel.create(image_model, 8, dtype=torch.float64)
 
 
-def test_a_plan_is_a_schedule_config_that_follows_the_hole(exact8):
-    small, wide = plan_schedule(exact8, centre_hole_keep(8, 2)), plan_schedule(exact8, centre_hole_keep(8, 6))
-    assert isinstance(small, ScheduleConfig) and ScheduleConfig.from_dict(small.to_dict()) == small
-    assert small.stop_resampling_at == 0 and small.start_resampling_at < wide.start_resampling_at  # a wider hole: a wider window
-    assert small.stride > 1 and "model calls" in small.describe()
-    draft = plan_schedule(exact8, centre_hole_keep(8, 6), target="draft")
-    assert draft.nfe <= 120 and draft.repeat_ramp > 0  # a twentieth of RePaint's 2410 calls, repeats growing up the window
+def test_a_plan_is_a_grid_window_within_the_targets_calls(exact8):
+    plan = plan_schedule(exact8, centre_hole_keep(8, 4))
+    assert isinstance(plan, ScheduleConfig) and ScheduleConfig.from_dict(plan.to_dict()) == plan
+    assert plan.stop_resampling_at == 0 and plan.window_levels and plan.stride > 1 and plan.nfe <= QUALITY_CALLS
+    draft = plan_schedule(exact8, centre_hole_keep(8, 4), target="draft")
+    assert draft.nfe <= DRAFT_CALLS and "model calls" in draft.describe()
 
 
 def test_a_budget_is_respected(exact8):
     keep = centre_hole_keep(8, 6)
     for budget in (200, 60, 30, 10):
-        assert plan_schedule(exact8, keep, budget=budget).nfe <= budget
+        assert plan_schedule(exact8, keep, budget=budget, target="draft").nfe <= budget
 
 
-def test_the_plan_reaches_repaint_accuracy_at_a_fraction_of_its_calls(exact8):
+def test_plans_are_cached_per_surrogate_and_hole_and_searched_again_the_same(exact8):
+    keep = centre_hole_keep(8, 4)
+    first = plan_schedule(exact8, keep, target="draft")
+    assert plan_schedule(exact8, keep.clone(), target="draft") is first  # the same hole: the cached plan
+    clear_plan_cache()
+    again = plan_schedule(exact8, keep, target="draft")
+    assert again == first and again is not first  # searched afresh, the same plan: no clock in the search
+
+
+def test_the_surrogate_is_the_models_own_the_demo_fit_or_a_natural_default(exact8):
+    class Named:
+        def __init__(self, name):
+            self.name, self.image_size = name, 64
+
+    assert surrogate_of(exact8) is exact8.image_model
+    assert surrogate_of(Named("demo")) == demo_image_model()
+    default = surrogate_of(Named("places256"))
+    assert 2 < default.beta < 3 and np.isclose(np.trace(np.asarray(default.channel_cov)) / 3, 0.25)
+
+
+def test_a_surrogate_passed_in_is_the_one_planned_for(exact8):
+    keep = centre_hole_keep(8, 4)
+    rough = GaussianImageModel(beta=1.6, f0=0.1).scaled(std=0.6)
+    assert plan_schedule(exact8, keep, target="draft", surrogate=rough) == plan_schedule(
+        ExactDiffusionModel.create(rough, 8, dtype=torch.float64), keep, target="draft")
+
+
+def test_the_fast_law_is_the_exact_law(exact8):
+    image_model = exact8.image_model
+    keep = centre_hole_keep(8, 4)
+    image = image_model.sample(1, 8, torch.Generator().manual_seed(1))[0]
+    law = HoleLaw(exact8, image, keep)
+    for config in (plan_schedule(exact8, keep, target="draft"), ScheduleConfig(20, jump_length=2, jump_n_sample=3)):
+        assert law.kl(config) == pytest.approx(schedule_error(exact8, image, keep, config).kl, rel=1e-9)
+
+
+def test_the_plans_reach_repaint_accuracy_at_a_fraction_of_its_calls(exact8):
     image_model = exact8.image_model
     keep = centre_hole_keep(8, 4)
     image = image_model.sample(1, 8, torch.Generator().manual_seed(1))[0].clamp(-1, 1)
-    cond = image_model.conditional(image, keep)
-    repaint, plan = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None), plan_schedule(exact8, keep)
-    kl = {c: schedule_error(exact8, image, keep, c, conditional=cond).kl for c in (repaint, plan)}
-    assert plan.nfe <= 0.15 * repaint.nfe and kl[plan] <= 1.1 * kl[repaint]
-
-
-def test_the_draft_stays_near_repaint_accuracy_at_a_twentieth_of_its_calls(exact8):
-    image_model = exact8.image_model
-    keep = centre_hole_keep(8, 4)
-    image = image_model.sample(1, 8, torch.Generator().manual_seed(1))[0].clamp(-1, 1)
-    cond = image_model.conditional(image, keep)
+    law = HoleLaw(exact8, image, keep)
     repaint = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
-    draft = plan_schedule(exact8, keep, target="draft")
-    kl = {c: schedule_error(exact8, image, keep, c, conditional=cond).kl for c in (repaint, draft)}
-    assert draft.nfe <= 0.05 * repaint.nfe and kl[draft] <= 1.25 * kl[repaint]
+    plan, draft = plan_schedule(exact8, keep), plan_schedule(exact8, keep, target="draft")
+    assert plan.nfe <= 0.15 * repaint.nfe and law.kl(plan) <= law.kl(repaint)
+    assert draft.nfe <= 0.05 * repaint.nfe and law.kl(draft) <= 1.25 * law.kl(repaint)
+
+
+def test_a_mask_with_nothing_kept_gets_a_plain_walk_and_one_with_nothing_to_fill_an_error(exact8):
+    plain = plan_schedule(exact8, torch.zeros(1, 8, 8), target="draft")
+    assert plain.kind == "plain" and plain.nfe <= DRAFT_CALLS
+    with pytest.raises(UserInputError, match="keeps every pixel: there is nothing to generate"):
+        plan_schedule(exact8, torch.ones(1, 8, 8))
 
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(eta=1.5), ["eta=1.5", "0..1"]),
     (dict(eta=-0.1), ["eta=-0.1", "0..1"]),
+    (dict(eta="high"), ["eta", "high"]),
     (dict(target="best"), ["target='best'", "draft", "quality"]),
+    (dict(target=["quality"]), ["target=['quality']", "draft", "quality"]),
     (dict(budget=1), ["budget=1", "at least 2"]),
-    (dict(t_T=0), ["t_T"]),
+    (dict(budget=2.5), ["budget", "2.5", "whole number"]),
+    (dict(budget="100"), ["budget", "'100'", "whole number"]),
+    (dict(budget=True), ["budget", "True", "whole number"]),
+    (dict(t_T=0), ["t_T", "1..1000"]),
+    (dict(t_T=2.5), ["t_T=2.5", "1..1000"]),
+    (dict(image_size=10**6), ["image_size=1000000", "1..4096"]),
+    (dict(image_size=0), ["image_size=0", "1..4096"]),
+    (dict(image_size=8.0), ["image_size=8.0", "1..4096"]),
+    (dict(surrogate="demo"), ["surrogate", "GaussianImageModel", "str"]),
 ])
 def test_nonsense_plans_are_one_clear_error(exact8, kwargs, words):
     with pytest.raises(UserInputError) as err:
         plan_schedule(exact8, centre_hole_keep(8, 4), **kwargs)
-    assert all(w in str(err.value) for w in words)
+    assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_a_model_that_is_not_one_is_refused():
+    with pytest.raises(UserInputError) as err:
+        plan_schedule("demo", centre_hole_keep(8, 4))
+    assert "model must be a DiffusionModel or ExactDiffusionModel" in str(err.value) and "got str" in str(err.value)
+
+
+@pytest.mark.parametrize("keep", [
+    torch.ones(3, 8, 8),  # a picture, not a mask
+    torch.full((1, 8, 8), float("nan")),
+    torch.full((1, 8, 8), 0.5),
+    torch.ones(1, 6, 6),  # another picture size
+    torch.ones(1, 0, 0),  # empty
+    "mask.png",
+], ids=["three-channels", "nan", "soft", "wrong-size", "empty", "a-path"])
+def test_a_bad_mask_gets_the_error_paint_gives(exact8, keep):
+    with pytest.raises(UserInputError) as painting:
+        paint(exact8, torch.zeros(3, 8, 8), keep, times=[1, 0, -1], progress=False)
+    with pytest.raises(UserInputError) as planning:
+        plan_schedule(exact8, keep)
+    assert str(planning.value) == str(painting.value)
 
 
 def test_cli_schedule_auto_and_its_bad_values(capsys):

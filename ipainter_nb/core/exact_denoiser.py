@@ -69,7 +69,7 @@ class ExactDiffusionModel:
         if self.variance_type not in ("fixed_small", "fixed_large"):
             raise UserInputError(f"variance_type must be 'fixed_small' or 'fixed_large', got {self.variance_type!r}")
         if self.default_schedule is None:
-            from .schedules import ScheduleConfig
+            from .schedules.config import ScheduleConfig
 
             self.default_schedule = ScheduleConfig(t_T=100, jump_length=5, jump_n_sample=5, stop_resampling_at=40)
         self._device = torch.device(self._device)

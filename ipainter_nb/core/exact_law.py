@@ -18,7 +18,11 @@ import torch
 
 from .exact_denoiser import ExactDiffusionModel, wiener_gain
 from .exact_images import ExactConditional, GaussianImageModel, _binary_keep
-from .schedules import ScheduleConfig, check_eta, count_nfe, validate_times
+
+# the schedule topic's modules, not its package: the package's planner imports this module
+from .schedules.builders import check_eta
+from .schedules.config import ScheduleConfig
+from .schedules.times import count_nfe, validate_times
 
 __all__ = ["GaussianLaw", "ScheduleError", "schedule_output_law", "schedule_error"]
 

@@ -36,7 +36,11 @@ from ..images import quantize_uint8
 from ..progress import progress_bar
 from .devices import as_device
 from .diffusion import DiffusionSchedule
-from .schedules import ScheduleConfig, check_eta, count_nfe, validate_times
+
+# the schedule topic's modules, not its package: the package's planner reads masks with checked_keep
+from .schedules.builders import check_eta
+from .schedules.config import ScheduleConfig
+from .schedules.times import count_nfe, validate_times
 from .steps import CancelToken, Frame, PaintResult, Step  # the sampler's public types, re-exported
 
 __all__ = [
@@ -257,15 +261,30 @@ def _check_binary(keep: torch.Tensor) -> None:
         )
 
 
-def _checked_inputs(model: PaintableModel, image: Any, keep: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """``image`` as (3,H,W) and ``keep`` as (1,H,W), both float, or a UserInputError saying what is wrong."""
-    image, keep = _as_tensor("image", image), _as_tensor("keep", keep)
-    if image.dim() == 4 and image.shape[0] == 1:
-        image = image[0]
+def checked_keep(keep: Any, size: int) -> torch.Tensor:
+    """``keep`` as a (1, size, size) float tensor of 0 and 1, or the ``UserInputError`` that ``paint()`` gives.
+
+    Args:
+        keep: the mask (1 = keep), (1, H, W), (H, W) or (1, 1, H, W), tensor or array.
+        size: the picture side it must have.
+    """
+    keep = _as_tensor("keep", keep)
     if keep.dim() == 4 and keep.shape[0] == 1:
         keep = keep[0]
     if keep.dim() == 2:
         keep = keep[None]
+    if keep.shape != (1, size, size):
+        raise UserInputError(f"keep mask must be (1, {size}, {size}) with 1 = keep, got shape {tuple(keep.shape)}")
+    _check_finite("keep", keep)
+    _check_binary(keep)
+    return keep
+
+
+def _checked_inputs(model: PaintableModel, image: Any, keep: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``image`` as (3,H,W) and ``keep`` as (1,H,W), both float, or a UserInputError saying what is wrong."""
+    image = _as_tensor("image", image)
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
     size = model.image_size
     if image.dim() != 3 or image.shape[0] != 3:
         raise UserInputError(f"image must be (3, {size}, {size}) in [-1, 1], got shape {tuple(image.shape)} "
@@ -275,14 +294,11 @@ def _checked_inputs(model: PaintableModel, image: Any, keep: Any) -> tuple[torch
             f"image is {image.shape[2]}x{image.shape[1]} but model {model.name!r} paints {size}x{size}: "
             f"compose at Composition(size={size}) or resize the picture"
         )
-    if keep.shape != (1, *image.shape[1:]):
-        raise UserInputError(f"keep mask must be (1, {size}, {size}) with 1 = keep, got shape {tuple(keep.shape)}")
+    keep = checked_keep(keep, size)
     _check_finite("image", image)
-    _check_finite("keep", keep)
     if image.min() < -1.001 or image.max() > 1.001:
         raise UserInputError(f"image values must lie in [-1, 1], found {image.min().item():g}..{image.max().item():g} "
                              "(use ipainter_nb.images.pil_to_tensor, or x / 127.5 - 1 for 0..255 values)")
-    _check_binary(keep)
     return image, keep
 
 

@@ -26,7 +26,7 @@ from .builders import (
 )
 from .config import ScheduleConfig
 from .grid import MAX_REPEAT_RAMP, check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
-from .plan import PLAN_TARGETS, PlanShape, PlanTarget, plan_schedule
+from .plan import PLAN_TARGETS, PlanShape, PlanTarget, clear_plan_cache, plan_schedule, surrogate_of
 from .rule import frequency_schedule
 from .settings import (
     AUTO,
@@ -80,4 +80,6 @@ __all__ = [
     "PlanShape",
     "PlanTarget",
     "PLAN_TARGETS",
+    "clear_plan_cache",
+    "surrogate_of",
 ]

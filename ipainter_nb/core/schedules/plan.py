@@ -1,116 +1,186 @@
-"""One function that plans a whole schedule for a mask: :func:`plan_schedule`.
+"""One function that plans a whole schedule for a mask and a model: :func:`plan_schedule`.
 
-The exact benchmark (``benchmarks/exact_schedules.py``) says where a schedule's error is
-made: at the low levels, where the bands between the hole's scale and the seam are being
-decided (``schedule_rule`` explains the band-SNR argument), and that the number of times
-each stretch there is denoised matters most. A plan therefore spends its model calls there
-and nowhere else:
+A plan is a grid window (``ScheduleConfig`` with ``window_levels``): a strided walk of a few
+calls down to the window's top, then the window ``0..top`` walked on levels spaced in
+``log(t + 1)``, with jumps back up and repeats that may grow up the window, and DDPM/DDIM steps
+of some η. Which of these numbers is best depends on the picture model: on spectra other
+than the one a fixed rule was tuned on, fixed numbers lose to RePaint. So the planner
+**calibrates to the model in front of it**:
 
-* **the walk**: above the window, a strided walk of a few calls (:data:`WALK_CALLS` for the
-  quality plan) brings the picture down through the levels where nothing needs harmonising;
-* **the window**: ``0 <= t <= start``, ``start`` being the level where the forward SNR of
-  the hole's band falls to the target's ``window_snr`` (:data:`WINDOW_SNR` for the quality
-  plan; below it the hole's band is still being decided, so harmonising pays; above it
-  resampling costs calls for little);
-* **the grid**: the window is walked on a few levels spaced evenly in ``log(t + 1)``
-  (``ScheduleConfig.window_levels``): dense near 0, where the seam is decided, sparse
-  higher up. A window walked level by level costs calls in proportion to its height, which
-  grows with the picture and the hole; on the grid the cost stays put;
-* **the jumps**: a few grid levels back up, each stretch denoised ``jump_n_sample`` times,
-  the target's number (or the most that fit a budget of model calls). Every down step of a
-  DDPM sampler loses a little variance and a jump back restores it, so many repeats over
-  short jumps leave the output too narrow: the quality plan jumps 6 of its grid levels;
-* **the ramp** (draft): with few calls, the repeats grow up the window
-  (``ScheduleConfig.repeat_ramp``): a stretch near the top, where the hole's coarse modes
-  mix slowly, is denoised several times as often as one near 0;
-* **η** (:data:`PLAN_ETA`): searched from 0 to 1; the DDPM step (η = 1) was the best on
-  every case searched, so the plan keeps it (``eta=`` overrides).
+1. **the surrogate**: the Gaussian picture model that stands for the model's pictures
+   (:func:`surrogate_of`): the exact model's own, the demo scenes' fit for the demo model,
+   a natural-picture default otherwise, or the one passed as ``surrogate=``;
+2. **the hole's scale**: ``rule.mask_frequency`` of the mask (cycles per pixel), rounded to an
+   eighth of an octave so that nearby masks share a plan;
+3. **the search** (``calibrate.search``): the grid-window family tried knob by knob on the
+   exact law of a small proxy problem with the same hole band (``calibrate.proxy_model``),
+   every candidate given the most repeats within the target's calls, the lowest KL to the
+   exact conditional kept. The number of laws computed is fixed per target, which bounds
+   the planning time;
+4. **the cache**: plans are kept per (surrogate, hole scale, picture size, target, calls,
+   t_T, η, noise schedule), so the Painter's drafts, planned again at every edit, come from
+   the cache (:func:`clear_plan_cache` empties it).
 
-The quality plan's numbers were searched on the exact laws of centre holes and borders at
-16² and 32² of the benchmark's picture model, and its jump length also on two other spectra
-(β = 2.6 and 2.0). The draft's were searched on the two hardest 32² centre holes, then
-picked among seven candidates on the benchmark's 32² masks (cutout-shaped holes included)
-and on eight further masks at 24² and 32² on other pictures.
+Targets: ``"quality"`` searches within :data:`QUALITY_CALLS` model calls, ``"draft"`` within
+:data:`DRAFT_CALLS` and fewer laws (a quicker plan); ``budget=`` lowers either cap. A mask
+that keeps every pixel has nothing to fill and is refused; a mask that keeps nothing has no
+seam to harmonise, so its plan is a plain strided walk within the target's calls.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from ...errors import UserInputError
+from ..exact_images import GaussianImageModel, demo_image_model
+from .builders import check_eta
+from .calibrate import Knobs, hole_shape, proxy_law, search
 from .config import ScheduleConfig
-from .grid import jump_within_grid
 from .rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
 
-__all__ = ["plan_schedule", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T", "PLAN_ETA", "WINDOW_SNR", "WALK_CALLS"]
+__all__ = ["plan_schedule", "clear_plan_cache", "surrogate_of", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T",
+           "QUALITY_CALLS", "DRAFT_CALLS", "MAX_PLAN_SIZE"]
 
 PlanTarget = Literal["quality", "draft"]
 
 #: Levels of the plan's noise schedule: fine enough at the low levels where the error is made.
 PLAN_T_T = 250
-#: Stochasticity of the plan's down steps.
-PLAN_ETA = 1.0
-#: The window ends where the hole band's forward SNR falls to this value.
-WINDOW_SNR = 0.5
-#: Model calls of the strided walk above the window.
-WALK_CALLS = 10
+#: The quality plan's model calls at most (RePaint 250/10/10 makes 2410).
+QUALITY_CALLS = 340
+#: The draft's model calls at most.
+DRAFT_CALLS = 120
+#: The largest picture side a plan is made for (the largest model paints 256²).
+MAX_PLAN_SIZE = 4096
+_CACHE_SIZE = 512
+_LAW_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True)
 class PlanShape:
-    """How a target spends its calls.
+    """How a target searches.
 
     Attributes:
-        window_levels: levels of the window's grid (fewer when the window is lower).
-        jump_length: grid levels travelled back up per jump.
-        jump_n_sample: times each stretch is denoised (the highest stretch, with a ramp).
-        window_snr: the window ends where the hole band's forward SNR falls to this value.
-        walk_calls: model calls of the strided walk above the window.
-        repeat_ramp: how the repeats grow up the window (``ScheduleConfig.repeat_ramp``).
-        calls: when set, ``jump_n_sample`` is lowered until the plan fits this many calls (and no
-            more than the quality plan's for the same mask: a draft is never the dearer plan).
+        calls: the most model calls of its plans.
+        laws: the most exact laws computed by the search (bounds the planning time).
+        start: where the search starts.
     """
 
-    window_levels: int
-    jump_length: int
-    jump_n_sample: int
-    window_snr: float = WINDOW_SNR
-    walk_calls: int = WALK_CALLS
-    repeat_ramp: float = 0.0
-    calls: int | None = None
+    calls: int
+    laws: int
+    start: Knobs
 
 
-#: Per target: "quality" aims at RePaint's exact-law KL within a tenth, "draft" within a
-#: quarter in a twentieth of RePaint's calls (120 of its 2410). The draft's window is lower
-#: and its grid coarser, and its repeats grow up the window: the hole's coarse modes are
-#: still mixing at the top, and a stretch denoised many times over one coarse DDPM step
-#: comes out too narrow near 0, where the fine modes settle in a few passes.
+#: Per target: the quality plan aims at RePaint's exact-law KL in a seventh of its calls, the
+#: draft at a quarter more in a twentieth, planned in a fraction of the time.
 PLAN_TARGETS: dict[str, PlanShape] = {
-    "quality": PlanShape(30, 6, 14),
-    "draft": PlanShape(11, 1, 60, window_snr=3.0, walk_calls=5, repeat_ramp=1.0, calls=120),
+    "quality": PlanShape(QUALITY_CALLS, 36, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10)),
+    "draft": PlanShape(DRAFT_CALLS, 12, Knobs(window_snr=2.0, levels=10, jump=1, ramp=1.0, eta=0.5, walk=5)),
 }
 
+_PLANS: OrderedDict[tuple, ScheduleConfig] = OrderedDict()
+_LAWS: OrderedDict[tuple, Any] = OrderedDict()
 
-def _alphas_and_spectrum(model: Any, t_T: int) -> tuple[np.ndarray, float, float | None, float]:
-    alphas = model.schedule(t_T).alphas_cumprod
+
+def clear_plan_cache() -> None:
+    """Forget every cached plan and proxy law (the next plans are searched afresh)."""
+    _PLANS.clear()
+    _LAWS.clear()
+
+
+def _remember(cache: OrderedDict, key: tuple, value: Any, size: int) -> Any:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return value
+
+
+def surrogate_of(model: Any) -> GaussianImageModel:
+    """The Gaussian picture model a plan for ``model`` is calibrated on.
+
+    Args:
+        model: an ``ExactDiffusionModel`` (its own picture model), the demo model (the Gaussian
+            fit of the demo scenes, ``exact.demo_image_model()``) or any other model (a
+            natural-picture default: spectral exponent ``rule.DEFAULT_BETA``, knee one cycle per
+            picture, pixel variance ``rule.DEFAULT_PIXEL_VAR``, correlated colours).
+    """
     image_model = getattr(model, "image_model", None)
-    if image_model is not None:  # the exact model knows its spectrum
-        return alphas, image_model.beta, image_model.f0, float(np.trace(np.asarray(image_model.channel_cov)) / 3)
-    return alphas, DEFAULT_BETA, None, DEFAULT_PIXEL_VAR
+    if isinstance(image_model, GaussianImageModel):
+        return image_model
+    if getattr(model, "name", None) == "demo":
+        return demo_image_model()
+    size = int(model.image_size)
+    return GaussianImageModel(beta=DEFAULT_BETA, f0=1.0 / size).scaled(std=DEFAULT_PIXEL_VAR**0.5)
 
 
-def _check_budget(budget: object, t_T: int) -> int | None:
+def _check_model(model: Any) -> None:
+    if not (callable(getattr(model, "schedule", None)) and hasattr(model, "image_size")):
+        raise UserInputError(f"model must be a DiffusionModel or ExactDiffusionModel (ip.load_model(...)), got "
+                             f"{type(model).__name__}")
+
+
+def _check_budget(budget: object) -> int | None:
     if budget is None:
         return None
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-        raise UserInputError(f"budget must be a whole number of model calls, got {type(budget).__name__} {budget!r}")
+        raise UserInputError(f"budget must be a whole number of model calls (at least 2) or None, got "
+                             f"{type(budget).__name__} {budget!r}")
     if budget < 2:
         raise UserInputError(f"budget={budget} is invalid: it must be at least 2 model calls (a plan needs a walk "
-                             "down and the last step)")
+                             "down and the last step), or None for the target's calls")
     return int(budget)
+
+
+def _check_size(image_size: object, model: Any) -> int:
+    if image_size is None:
+        return int(model.image_size)
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or not 1 <= image_size <= MAX_PLAN_SIZE:
+        raise UserInputError(f"image_size={image_size!r} is invalid: it must be a whole number of pixels in "
+                             f"1..{MAX_PLAN_SIZE} (the picture's side), or None for the model's")
+    return int(image_size)
+
+
+def _check_target(target: object) -> str:
+    if not isinstance(target, str) or target not in PLAN_TARGETS:
+        raise UserInputError(f"target={target!r} is invalid: it must be one of {sorted(PLAN_TARGETS)}")
+    return target
+
+
+def _check_surrogate(surrogate: object, model: Any) -> GaussianImageModel:
+    if surrogate is None:
+        return surrogate_of(model)
+    if not isinstance(surrogate, GaussianImageModel):
+        raise UserInputError(f"surrogate must be an exact.GaussianImageModel (e.g. GaussianImageModel.fit(pictures)) or "
+                             f"None for the model's, got {type(surrogate).__name__}")
+    return surrogate
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """The proxy's matrices are tiny: threads would only wait on each other (badly, on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _rounded(value: float) -> float:
+    return float(2.0 ** (round(8 * np.log2(value)) / 8))
+
+
+def _plain(t_T: int, calls: int, eta: float) -> ScheduleConfig:
+    """A strided walk within ``calls`` (no resampling)."""
+    stride = max(1, -(-t_T // max(calls - 1, 1)))
+    return ScheduleConfig(t_T, jump_length=1, jump_n_sample=1, stop_resampling_at=None, start_resampling_at=None,
+                          eta=eta, stride=stride)
 
 
 def plan_schedule(
@@ -122,81 +192,78 @@ def plan_schedule(
     t_T: int | None = None,
     eta: float | None = None,
     image_size: int | None = None,
+    surrogate: GaussianImageModel | None = None,
 ) -> ScheduleConfig:
-    """Plan the whole schedule for a mask: walk stride, window, jump length, repeats and η.
+    """Plan the whole schedule for a mask, calibrated on the model's picture statistics.
 
     Args:
-        model: a ``DiffusionModel`` or ``ExactDiffusionModel`` (its noise schedule, its
-            picture size and, for the exact model, its spectrum).
-        keep: the mask (1 = keep); the scale of its hole sets the window. None: a hole a
-            quarter of the picture across.
-        target: ``"quality"`` (RePaint's accuracy) or ``"draft"`` (the cheapest plan
-            within a quarter of RePaint's exact-law KL, for live drafts).
-        budget: at most this many model calls: the grid, the jumps and the repeats are
-            shrunk together until the plan fits (on the exact benchmark that beats
-            lowering the repeats alone). None: the target's shape.
-        t_T: levels of the noise schedule (default :data:`PLAN_T_T`, or the most the
-            model allows).
-        eta: the down steps' stochasticity in [0, 1] (default :data:`PLAN_ETA`).
-        image_size: the picture's side (default: the model's).
+        model: a ``DiffusionModel`` or ``ExactDiffusionModel`` (its noise schedule, its picture
+            size and the surrogate it stands for, :func:`surrogate_of`).
+        keep: the mask (1 = keep, the same checks as ``paint()``); the scale of its hole picks
+            the plan. None: a hole a quarter of the picture across.
+        target: ``"quality"`` (RePaint's accuracy in a seventh of its calls) or ``"draft"``
+            (within a quarter of it in a twentieth, planned faster, for live drafts).
+        budget: at most this many model calls (at least 2); None: the target's
+            (:data:`QUALITY_CALLS`, :data:`DRAFT_CALLS`).
+        t_T: levels of the noise schedule (default :data:`PLAN_T_T`, or the most the model allows).
+        eta: the down steps' stochasticity in [0, 1] (default: searched).
+        image_size: the picture's side in 1..:data:`MAX_PLAN_SIZE` (default: the model's).
+        surrogate: the Gaussian picture model to calibrate on (default: :func:`surrogate_of`).
 
     Returns:
         A ``ScheduleConfig`` (``describe()`` says what it does and its model calls;
         ``to_dict()`` saves it).
 
     Raises:
-        UserInputError: an unknown target, a budget below 2 calls, ``eta`` outside
-            [0, 1] or ``t_T`` the model cannot walk.
+        UserInputError: a model that is not one, an unknown target, a budget that is not a whole
+            number of at least 2 calls, ``eta`` outside [0, 1], a ``t_T`` the model cannot walk,
+            an ``image_size`` out of range, a surrogate that is not a ``GaussianImageModel``, a
+            mask that ``paint()`` would refuse, or a mask that keeps every pixel (nothing to fill).
     """
-    if target not in PLAN_TARGETS:
-        raise UserInputError(f"target={target!r} is invalid: it must be one of {sorted(PLAN_TARGETS)}")
+    from ..sampler import checked_keep  # the sampler's package imports this one: read at call time
+
+    _check_model(model)
+    target = _check_target(target)
+    steps = int(getattr(model, "num_train_steps", 1000))
     if t_T is None:
-        limit = getattr(model, "num_train_steps", None) or PLAN_T_T
-        t_T = min(PLAN_T_T, int(limit))
-    t_T = model.check_t_T(t_T) if hasattr(model, "check_t_T") else t_T
-    budget = _check_budget(budget, t_T)
-    eta = PLAN_ETA if eta is None else eta
-    size = image_size or model.image_size
-    alphas, beta, f0, pixel_var = _alphas_and_spectrum(model, t_T)
-    hole_band = band_snr_at(alphas, mask_frequency(keep, size), size, beta, f0, pixel_var)
-    shape = PLAN_TARGETS[target]
-    below = np.flatnonzero(hole_band < shape.window_snr)
-    start = int(below[0]) if len(below) else t_T - 1
-    start = max(1, min(start, t_T - 2))
-    calls = shape.calls
-    if calls is not None and target != "quality":
-        calls = min(calls, plan_schedule(model, keep, t_T=t_T, eta=eta, image_size=size).nfe)
-    for percent in range(100, 0, -5):  # a budget shrinks the grid, the jumps and the repeats together
-        scale = percent / 100
-        levels = max(2, min(round(shape.window_levels * scale), start + 1))
-        jump = max(1, round(shape.jump_length * scale))
-        config = _plan(t_T, start, levels, jump, max(2, round(shape.jump_n_sample * scale)), eta, shape, calls)
-        if budget is None or config.nfe <= budget:
-            return config
-    # not even one short jump fits: a strided walk alone
-    walk = ScheduleConfig(t_T, jump_length=1, jump_n_sample=1, stop_resampling_at=None, eta=eta,
-                          stride=max(1, -(-t_T // max(budget - 1, 1))))
-    if walk.nfe > budget:
-        raise UserInputError(f"budget={budget} model calls is too small for a walk over t_T={t_T} levels")
-    return walk
-
-
-def _plan(t_T: int, start: int, levels: int, jump_length: int, repeats: int, eta: float, shape: PlanShape,
-          calls: int | None) -> ScheduleConfig:
-    """The plan's numbers for a window ``0..start`` on a grid of ``levels``: jumps within it, a strided walk
-    above; with ``calls``, the most repeats (up to ``repeats``) that fit them."""
-    stride = max(1, round((t_T - 1 - start) / shape.walk_calls))
-    jump = jump_within_grid(jump_length, start, levels)
-
-    def config(r: int) -> ScheduleConfig:
-        return ScheduleConfig(t_T, jump_length=jump, jump_n_sample=r, stop_resampling_at=0, start_resampling_at=start, eta=eta,
-                              stride=stride, window_levels=levels, repeat_ramp=shape.repeat_ramp)
-
-    full = config(repeats)
-    if calls is None or full.nfe <= calls:
-        return full
-    low, high = 2, repeats  # the calls grow with the repeats: the most that fit, by bisection
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if config(mid).nfe <= calls else (low, mid - 1)
-    return config(low)
+        t_T = min(PLAN_T_T, steps)
+    if isinstance(t_T, bool) or not isinstance(t_T, (int, np.integer)):
+        raise UserInputError(f"t_T={t_T!r} is invalid: it must be a whole number of levels in 1..{steps}, or None "
+                             f"for {min(PLAN_T_T, steps)}")
+    t_T = model.check_t_T(int(t_T))
+    budget = _check_budget(budget)
+    eta = None if eta is None else check_eta(eta)
+    size = _check_size(image_size, model)
+    image_model = _check_surrogate(surrogate, model)
+    aim = PLAN_TARGETS[target]
+    calls = aim.calls if budget is None else min(budget, aim.calls)
+    if keep is not None:
+        keep = checked_keep(keep, size)
+        if bool((keep == 1).all()):
+            raise UserInputError("keep keeps every pixel: there is nothing to generate, so there is no schedule to plan "
+                                 "(mark the pixels to fill with 0)")
+        if bool((keep == 0).all()):  # nothing kept: no seam to harmonise, so no resampling
+            return _plain(t_T, calls, 1.0 if eta is None else eta)
+    # the hole's scale and shape, to an eighth of an octave: nearby masks share a plan
+    f_hole = _rounded(mask_frequency(keep, size))
+    shape = tuple(_rounded(v) for v in hole_shape(keep, size))
+    variance = getattr(model, "variance_type", "fixed_small")
+    variance = variance if variance in ("fixed_small", "fixed_large") else "fixed_small"
+    beta_schedule = getattr(model, "beta_schedule", "linear")
+    key = (image_model, f_hole, shape, size, target, calls, t_T, eta, beta_schedule, steps, variance)
+    if key in _PLANS:
+        _PLANS.move_to_end(key)
+        return _PLANS[key]
+    alphas = model.schedule(t_T).alphas_cumprod
+    pixel_var = float(np.trace(np.asarray(image_model.channel_cov)) / 3)
+    hole_band = band_snr_at(alphas, f_hole, size, image_model.beta, image_model.f0, pixel_var)
+    law_key = (image_model, f_hole, shape, size, beta_schedule, steps, variance)
+    with torch.inference_mode(), _one_thread():
+        law = _LAWS.get(law_key)
+        if law is None:
+            law = _remember(_LAWS, law_key, proxy_law(image_model, shape, f_hole, size, beta_schedule, steps, variance),
+                            _LAW_CACHE_SIZE)
+        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta)
+    if config is None:  # not even a window of two levels fits: a strided walk alone
+        config = _plain(t_T, calls, 1.0 if eta is None else eta)
+    return _remember(_PLANS, key, config, _CACHE_SIZE)

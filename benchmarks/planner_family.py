@@ -1,0 +1,253 @@
+"""The planner on a family of picture models: tuning set and held-out set side by side (issue 27).
+
+    python benchmarks/planner_family.py                 # both splits (the RePaint references are cached)
+    python benchmarks/planner_family.py --quick         # two tiny cases, seconds (the test suite runs it)
+    python benchmarks/planner_family.py --split held-out --limit 10
+
+Every case of ``benchmarks/planner_family_cases.json`` (``_planner_family.py``: spectrum, knee,
+pixel variance, colour correlations, size, mask kind) is an exact Gaussian model. For each,
+``plan_schedule`` plans a quality and a draft schedule (cold: the plan cache emptied first; then
+again from the cache), and the exact law of each plan's output (``exact.schedule_error``, computed
+independently of the planner's search, ``exact_hole_law.HoleLaw``, which agrees with
+``exact.schedule_error`` to rounding; ``--check`` cases are also scored by ``schedule_error``) is compared
+with RePaint 250/10/10's. RePaint's KL is cached in ``benchmarks/results/planner_family.json`` per case.
+
+Targets (issue 27, held-out set): quality ≤ 1.00× RePaint's KL at ≤ 0.15× its calls on ≥ 95% of
+cases and never above 1.10×; draft ≤ 1.25× at ≤ 0.05× on ≥ 90%; planning time: draft ≤ 0.1 s from
+the cache and ≤ 1 s cold, quality ≤ 5 s cold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS_DIR, base_parser, environment, log, markdown_table, write_result  # noqa: E402
+from _planner_family import case_problem, load_cases  # noqa: E402
+
+from ipainter_nb.core.exact import ExactDiffusionModel, schedule_error  # noqa: E402
+from ipainter_nb.core.exact_hole_law import HoleLaw  # noqa: E402
+from ipainter_nb.core.schedules import ScheduleConfig  # noqa: E402
+from ipainter_nb.core.schedules import plan as plan_module  # noqa: E402
+from ipainter_nb.core.schedules.plan import plan_schedule  # noqa: E402
+from ipainter_nb.core.schedules.rule import mask_frequency  # noqa: E402
+
+NAME = "planner_family"
+REFERENCE = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
+QUICK_REFERENCE = ScheduleConfig(20, jump_length=2, jump_n_sample=3, stop_resampling_at=None)
+CASE_HEADERS = ["split", "case", "size", "β", "knee", "var", "mask", "hole f", "RePaint KL", "quality KL×", "calls×",
+                "draft KL×", "calls×", "plan s (quality cold / draft cold / draft cached)"]
+SUMMARY_HEADERS = ["split", "cases", "quality ≤ 1.00× at ≤ 0.15× calls", "quality max KL×", "quality median KL×",
+                   "quality max calls×", "draft ≤ 1.25× at ≤ 0.05× calls", "draft max KL×", "draft max calls×",
+                   "quality cold s (median / max)", "draft cold s (median / max)", "quality cold CPU s",
+                   "draft cold CPU s", "draft cached s (max)"]
+
+
+def _json_path(results_dir: Path, quick: bool) -> Path:
+    return results_dir / f"{NAME}{'.quick' if quick else ''}.json"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"repaint": {}}
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _model(case: dict[str, Any]) -> tuple[ExactDiffusionModel, torch.Tensor, torch.Tensor]:
+    image_model, image, keep = case_problem(case)
+    return ExactDiffusionModel.create(image_model, case["size"], dtype=torch.float64), image, keep
+
+
+def _timed_plan(model: Any, keep: torch.Tensor, target: str, t_T: int | None) -> tuple[ScheduleConfig, float, float]:
+    """The plan, its wall-clock seconds and its CPU seconds (the machine is shared: CPU time is the fairer one)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    cfg = plan_schedule(model, keep, target=target, t_T=t_T)
+    return cfg, time.perf_counter() - start, time.process_time() - cpu
+
+
+def _clear_cache() -> None:
+    clear = getattr(plan_module, "clear_plan_cache", None)
+    if clear is not None:
+        clear()
+
+
+def reference_kl(case: dict[str, Any], cache: dict[str, Any], law: HoleLaw, quick: bool) -> dict[str, Any]:
+    """RePaint's exact KL on the case (cached per case id)."""
+    reference = QUICK_REFERENCE if quick else REFERENCE
+    if case["id"] not in cache:
+        start = time.perf_counter()
+        cache[case["id"]] = {"kl": law.kl(reference), "nfe": reference.nfe, "s": time.perf_counter() - start}
+    return cache[case["id"]]
+
+
+def run_case(case: dict[str, Any], cache: dict[str, Any], quick: bool, check: bool) -> dict[str, Any]:
+    """One case: RePaint's KL (cached), the two plans' KL and calls, the planning times."""
+    model, image, keep = _model(case)
+    law = HoleLaw(model, image, keep)
+    ref = reference_kl(case, cache, law, quick)
+    t_T = QUICK_REFERENCE.t_T if quick else None
+    _clear_cache()
+    quality, quality_s, quality_cpu = _timed_plan(model, keep, "quality", t_T)
+    _clear_cache()
+    draft, draft_s, draft_cpu = _timed_plan(model, keep, "draft", t_T)
+    _, draft_cached_s, _ = _timed_plan(model, keep, "draft", t_T)
+    out = {"case": case["id"], "split": case["split"], "ref_kl": ref["kl"], "ref_nfe": ref["nfe"],
+           "hole_f": mask_frequency(keep, case["size"]), "quality_s": quality_s, "draft_s": draft_s,
+           "quality_cpu_s": quality_cpu, "draft_cpu_s": draft_cpu, "draft_cached_s": draft_cached_s}
+    for name, cfg in (("quality", quality), ("draft", draft)):
+        kl = law.kl(cfg)
+        out[name] = {"kl": kl, "ratio": kl / ref["kl"], "nfe": cfg.nfe, "nfe_ratio": cfg.nfe / ref["nfe"],
+                     "config": cfg.to_dict()}
+        if check:  # the same number from the other way of carrying the law
+            out[name]["kl_schedule_error"] = schedule_error(model, image, keep, cfg, conditional=law.conds[0]).kl
+    return out
+
+
+def _case_row(case: dict[str, Any], r: dict[str, Any]) -> list[str]:
+    q, d = r["quality"], r["draft"]
+    flag = lambda ok: "" if ok else " ✗"  # noqa: E731
+    return [case["split"], case["id"], f"{case['size']}²", f"{case['beta']:.2f}", f"{case['knee']:.3f}",
+            f"{case['pixel_var']:.2f}", case["mask"], f"{r['hole_f']:.3f}", f"{r['ref_kl']:.3f}",
+            f"{q['ratio']:.2f}{flag(q['ratio'] <= 1.0)}", f"{q['nfe_ratio']:.3f}", f"{d['ratio']:.2f}{flag(d['ratio'] <= 1.25)}",
+            f"{d['nfe_ratio']:.3f}", f"{r['quality_s']:.2f} / {r['draft_s']:.2f} / {r['draft_cached_s']:.3f}"]
+
+
+def summary(split: str, results: list[dict[str, Any]]) -> list[str]:
+    q = np.array([r["quality"]["ratio"] for r in results])
+    qn = np.array([r["quality"]["nfe_ratio"] for r in results])
+    d = np.array([r["draft"]["ratio"] for r in results])
+    dn = np.array([r["draft"]["nfe_ratio"] for r in results])
+    qs, ds = [r["quality_s"] for r in results], [r["draft_s"] for r in results]
+    qc, dc = [r.get("quality_cpu_s", np.nan) for r in results], [r.get("draft_cpu_s", np.nan) for r in results]
+    n = len(results)
+    q_ok, d_ok = int(((q <= 1.0) & (qn <= 0.15)).sum()), int(((d <= 1.25) & (dn <= 0.05)).sum())
+    return [split, str(n), f"{q_ok}/{n} ({100 * q_ok / n:.0f}%)", f"{q.max():.2f}", f"{np.median(q):.2f}", f"{qn.max():.3f}",
+            f"{d_ok}/{n} ({100 * d_ok / n:.0f}%)", f"{d.max():.2f}", f"{dn.max():.3f}",
+            f"{np.median(qs):.2f} / {max(qs):.2f}", f"{np.median(ds):.2f} / {max(ds):.2f}",
+            f"{np.median(qc):.2f} / {max(qc):.2f}", f"{np.median(dc):.2f} / {max(dc):.2f}",
+            f"{max(r['draft_cached_s'] for r in results):.3f}"]
+
+
+KIND_HEADERS = ["mask kind", "cases (tuning / held-out)", "quality KL× max: tuning / held-out",
+                "draft KL× max: tuning / held-out", "held-out quality > 1.00×", "held-out draft > 1.25×"]
+
+
+def by_kind(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> list[list[str]]:
+    """Per mask kind: the worst ratios of each split and how many held-out cases miss."""
+    rows = []
+    for kind in sorted({cases[r["case"]]["mask"] for r in results}):
+        mine = {s: [r for r in results if cases[r["case"]]["mask"] == kind and r["split"] == s] for s in ("tuning", "held-out")}
+
+        def worst(split: str, target: str) -> str:
+            return f"{max(r[target]['ratio'] for r in mine[split]):.2f}" if mine[split] else "—"
+
+        held = mine["held-out"]
+        rows.append([kind, f"{len(mine['tuning'])} / {len(held)}", f"{worst('tuning', 'quality')} / {worst('held-out', 'quality')}",
+                     f"{worst('tuning', 'draft')} / {worst('held-out', 'draft')}",
+                     str(sum(r["quality"]["ratio"] > 1.0 for r in held)), str(sum(r["draft"]["ratio"] > 1.25 for r in held))])
+    return rows
+
+
+def losses(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> str:
+    """Where the planner loses: the cases above target, by mask kind and spectrum."""
+    lines = []
+    for target, limit in (("quality", 1.0), ("draft", 1.25)):
+        bad = [r for r in results if r[target]["ratio"] > limit]
+        for r in sorted(bad, key=lambda r: -r[target]["ratio"]):
+            c = cases[r["case"]]
+            lines.append(f"- {target} {r[target]['ratio']:.2f}× on {c['split']} {c['id']}: {c['size']}² {c['mask']}, "
+                         f"β {c['beta']:.2f}, knee {c['knee']:.3f}, pixel variance {c['pixel_var']:.2f}")
+    return "\n".join(lines) or "- none"
+
+
+def checks(results: list[dict[str, Any]]) -> str:
+    """The plans scored both ways (``HoleLaw`` and ``schedule_error``)."""
+    lines = [f"- {r['case']} {name}: KL {r[name]['kl']:.6f} (HoleLaw) vs {r[name]['kl_schedule_error']:.6f} (schedule_error)"
+             for r in results for name in ("quality", "draft") if "kl_schedule_error" in r[name]]
+    return "\n".join(lines) or "- none"
+
+
+def quick_cases() -> list[dict[str, Any]]:
+    """Two tiny cases of the family (8²) for the smoke run."""
+    picked = [c for c in load_cases() if c["mask"] in ("centre hole", "border")][:2]
+    return [{**c, "id": c["id"] + "-8", "size": 8,
+             "mask_params": {"side": 4, "shift": [0, 0]} if c["mask"] == "centre hole" else {"width": 1}} for c in picked]
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=["tuning", "held-out", "both"], default="both")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many cases per split")
+    parser.add_argument("--references-only", action="store_true", help="only compute and cache RePaint's KL")
+    parser.add_argument("--check", type=int, default=2, help="score the plans of the first N cases also by schedule_error")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="only report: the results of earlier runs (e.g. one per split, run side by side)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # the exact laws are small: one thread, and the machine is shared
+    results_dir = Path(args.results_dir) if args.results_dir else RESULTS_DIR
+    cases = quick_cases() if args.quick else load_cases()
+    if args.split != "both":
+        cases = [c for c in cases if c["split"] == args.split]
+    if args.limit:
+        cases = [c for s in ("tuning", "held-out") for c in [c for c in cases if c["split"] == s][:args.limit]]
+    path = _json_path(results_dir, args.quick)
+    data = _load(path)
+    results = []
+    if args.combine:
+        runs = [_load(Path(p)) for p in args.combine]
+        for run in runs:
+            data["repaint"].update(run["repaint"])
+        results = [r for run in runs for r in run.get("results", [])]
+        cases = [c for c in cases if c["id"] in {r["case"] for r in results}]
+    for case in [] if args.combine else cases:
+        if args.references_only:
+            if case["id"] not in data["repaint"]:
+                model, image, keep = _model(case)
+                reference_kl(case, data["repaint"], HoleLaw(model, image, keep), args.quick)
+                _save(path, data)
+                log(f"{case['id']}: RePaint KL {data['repaint'][case['id']]['kl']:.3f} ({data['repaint'][case['id']]['s']:.0f} s)")
+            continue
+        r = run_case(case, data["repaint"], args.quick, len(results) < args.check)
+        results.append(r)
+        _save(path, data)
+        log(f"{case['id']} {case['mask']}: quality {r['quality']['ratio']:.2f}× ({r['quality']['nfe']} calls), "
+            f"draft {r['draft']['ratio']:.2f}× ({r['draft']['nfe']} calls)")
+    if args.references_only:
+        return ""
+    data["results"] = results
+    _save(path, data)
+    by_id = {c["id"]: c for c in cases}
+    splits = [s for s in ("tuning", "held-out") if any(r["split"] == s for r in results)]
+    text = "\n\n".join([
+        f"# The planner on a family of picture models\n\n{environment()}",
+        "## Summary (KL× and calls× relative to RePaint 250/10/10's exact law)\n\n"
+        + markdown_table(SUMMARY_HEADERS, [summary(s, [r for r in results if r["split"] == s]) for s in splits]),
+        "## Cross-check\n\n" + checks(results),
+        "## By mask kind\n\n" + markdown_table(KIND_HEADERS, by_kind(by_id, results)),
+        "## Where the planner loses (above 1.00× for quality, 1.25× for drafts)\n\n" + losses(by_id, results),
+        "## Every case (✗: above the target's KL ratio)\n\n"
+        + markdown_table(CASE_HEADERS, [_case_row(by_id[r["case"]], r) for r in results]),
+    ])
+    print(text)
+    write_result(NAME, text, results_dir, quick=args.quick)
+    return text
+
+
+if __name__ == "__main__":
+    main()
