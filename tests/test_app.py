@@ -208,6 +208,16 @@ def test_state_lives_in_traits_linked_to_the_controls(painter):
     assert painter.model_name == "tiny"
 
 
+def test_the_schedule_is_folded_under_a_title_that_says_its_cost(painter):
+    assert painter.schedule_fold.selected_index is None  # folded: the canvas and Paint fit one screen
+    painter.set_schedule(SHORT)
+    assert painter.schedule_fold.titles[0] == f"schedule: {SHORT.nfe} model calls"
+    painter.schedule_controls.jump_length.value = 10  # a jump cannot climb above t_T - 1
+    assert "invalid" in painter.schedule_fold.titles[0]
+    painter.schedule_controls.jump_length.value = 2
+    assert painter.schedule_fold.titles[0] == f"schedule: {SHORT.nfe} model calls"
+
+
 def test_invalid_schedule_controls_show_the_cores_message_not_an_exception(painter):
     fields = painter.schedule_controls
     fields.mode.value = "repaint"

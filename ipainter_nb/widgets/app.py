@@ -83,6 +83,8 @@ PREVIEW_INTERVAL_S = 1.0
 #: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
 #: costs as much as a few model calls on a small CPU (the last one is always drawn).
 SPECTRA_PER_S = 0.05
+#: Width of the column beside the canvas: the draft, Paint/Stop, progress and the status line.
+SIDE_WIDTH_PX = 200
 
 
 class Painter(ModelsMenu, PainterRuns, W.VBox):
@@ -148,7 +150,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self._draft_wanted = True  # an edit since the last draft (the scene as opened counts as one)
 
         # ---- messages first: loading the model may already have something to say
-        self.status = W.HTML(layout=W.Layout(min_height="1.5em", min_width="0", flex="1 1 240px"))
+        self.status = W.HTML(layout=W.Layout(min_height="1.5em", min_width="0", width="auto"))
         self.status.add_class("ipainter-status")
         self.error = W.HTML(layout=W.Layout(min_height="0", max_width="100%"))
 
@@ -207,7 +209,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self.paint_button.on_click(lambda _b: self.paint())
         self.stop_button.on_click(lambda _b: self.stop())
         self.progress = W.IntProgress(value=0, min=0, max=1, description="steps",
-                                      layout=W.Layout(flex="1 1 200px", min_width="160px", max_width="420px"))
+                                      layout=W.Layout(width="auto", min_width="0", max_width="100%"))
 
         # ---- live views, with budgets: a run must stay within a few percent of a bare paint()
         self.preview = LivePreview(max_fps=1 / PREVIEW_INTERVAL_S, max_overhead=PREVIEW_SHARE,
@@ -237,12 +239,23 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
 
         wrap = dict(flex_flow="row wrap", align_items="flex-start", max_width="100%")
         line = dict(flex_flow="row wrap", align_items="center", max_width="100%")
-        controls = W.VBox([self.model_dropdown, self.samples_input, self.seed_input, self.schedule_controls],
+        # One laptop screen (1280x720 with the file browser open) holds the canvas, the draft,
+        # Paint/Stop and the status: they sit beside the canvas, and the schedule's fields are
+        # folded under a title that says what the schedule costs.
+        self.schedule_fold = W.Accordion([self.schedule_controls], selected_index=None,
+                                         layout=W.Layout(width="auto", min_width="0", max_width="340px"))
+        self.schedule_fold.add_class("ipainter-schedule-fold")
+        self.schedule_controls.observe(self._retitle_schedule_fold, names=["config", "error"])
+        self._retitle_schedule_fold()
+        self.draft_box.layout.margin = "0"
+        run_row = W.HBox([self.paint_button, self.stop_button], layout=W.Layout(**line))
+        side = W.VBox([self.draft_box, run_row, self.progress, self.status, self.error],
+                      layout=W.Layout(flex="0 0 auto", width=f"{SIDE_WIDTH_PX}px", margin="0 8px"))
+        side.add_class("ipainter-side")
+        controls = W.VBox([self.model_dropdown, self.samples_input, self.seed_input, self.schedule_fold],
                           layout=W.Layout(flex="1 1 240px", min_width="240px", max_width="340px"))
         self.children = [
-            W.HBox([self.composer, self.draft_box, controls], layout=W.Layout(**wrap)),
-            W.HBox([self.paint_button, self.stop_button, self.progress, self.status], layout=W.Layout(**line)),
-            self.error,
+            W.HBox([self.composer, side, controls], layout=W.Layout(**wrap)),
             W.HBox([self.preview, self.frequency], layout=W.Layout(**wrap)),
             W.HBox([self.out_dir, self.save_composition_button, self.composition_saved], layout=W.Layout(**line)),
             self.gallery,
@@ -470,6 +483,16 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         except (IPainterError, ValueError, TypeError):
             return  # the schedule message already says what is wrong
         self.frequency.show_band_snr(image, config, model.alphas_cumprod(config.t_T))
+
+    def _retitle_schedule_fold(self, _change: Mapping[str, Any] | None = None) -> None:
+        """The folded schedule's title: its cost, or that its fields are wrong."""
+        controls = self.schedule_controls
+        if controls.error:
+            title = "schedule: ⚠ invalid (open to fix)"
+        else:
+            config = ScheduleConfig.from_dict(controls.config)
+            title = f"schedule: {config.nfe} model calls"
+        self.schedule_fold.set_title(0, title)
 
     # ================================================================= state reactions
 
