@@ -102,7 +102,7 @@ def test_paint_keeps_the_known_pixels(painter):
     assert isinstance(painter, W.Widget)  # displays as a cell's last line
     painter.set_schedule(SHORT)
     painter.num_samples = 2
-    assert painter.samples_input.value == 2  # the control follows the trait
+    assert painter.samples_input.value == "2"  # the control follows the trait
     result = painter.paint(wait=True)
     assert result is not None and not result.stopped and painter.result is result
     image, keep = painter.composition.render()
@@ -194,10 +194,10 @@ def test_a_composition_of_the_wrong_size_shows_the_cores_message(model, tmp_path
 
 
 def test_state_lives_in_traits_linked_to_the_controls(painter):
-    painter.seed_input.value = 11
+    painter.seed_input.value = "11"
     assert painter.seed == 11
     painter.seed = 5
-    assert painter.seed_input.value == 5
+    assert painter.seed_input.value == "5"
     painter.set_schedule(SHORT)
     assert painter.schedule == SHORT.to_dict()
     assert (painter.schedule_controls.t_T.value, painter.schedule_controls.jump_length.value, painter.schedule_controls.jump_n_sample.value,
@@ -228,17 +228,34 @@ def test_invalid_schedule_controls_show_the_cores_message_not_an_exception(paint
         painter.schedule_config
     painter.paint_button.click()
     assert not painter.running and "invalid schedule" in painter.error_message
-    fields.jump_length.value = 2  # fixing the field clears the message
+    fields.jump_length.value = 2  # fixing the field clears the messages, the Painter's red line included
     assert "model calls" in fields.info.value
+    assert painter.error_message == "" and painter.error.value == ""
     limit = painter.model.num_train_steps
     fields.t_T.value = limit + 1  # the model's rule, in the model's words
     assert "trained with" in fields.info.value and str(limit) in fields.info.value
 
 
+def test_a_field_reset_is_said_in_the_status_line_and_cleared_when_fixed(painter):
+    painter.samples_input.value = "99"  # above MAX_SAMPLES: the field shows the largest allowed
+    assert painter.num_samples == app_module.MAX_SAMPLES and painter.samples_input.value == str(app_module.MAX_SAMPLES)
+    assert painter.status_message == f"samples 99 is above the largest, {app_module.MAX_SAMPLES}: set to 8"
+    painter.seed = 7
+    painter.seed_input.value = ""  # emptied to type another: left as typed, the seed in use said
+    assert painter.seed == 7 and painter.seed_input.value == ""
+    assert painter.status_message.startswith("seed is empty: 7 is used")
+    painter.seed_input.value = "-3"
+    assert painter.seed == 0 and painter.seed_input.value == "0" and "below the smallest, 0" in painter.status_message
+    painter.seed_input.value = "x"
+    assert painter.seed == 0 and "'x' is not a whole number" in painter.status_message
+    painter.seed_input.value = "12"  # a usable number again: the note goes
+    assert painter.seed == 12 and "ready" in painter.status_message
+
+
 def test_the_call_count_follows_every_keystroke(painter):
     fields = painter.schedule_controls
     assert all(c.continuous_update for c in (fields.t_T, fields.jump_length, fields.jump_n_sample,
-                                             fields.stop_resampling_at, painter.seed_input))
+                                             fields.stop_resampling_at, painter.seed_input, painter.samples_input))
     painter.set_schedule(SHORT)
     expected = schedules.count_nfe(schedules.repaint(8, 2, 2, stop_resampling_at=4))
     assert f"{expected} model calls" in painter.schedule_controls.info.value

@@ -31,7 +31,6 @@ on; ``Painter()`` turns it on by calling
 
 from __future__ import annotations
 
-import html
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -52,8 +51,9 @@ from ipainter_nb.widgets.colab import enable_colab_widgets
 from ipainter_nb.widgets.composer import Composer
 from ipainter_nb.widgets.draft import DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, DraftPanel
 from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, unique_path
-from ipainter_nb.widgets.messages import COLORS, first_line, message_html
+from ipainter_nb.widgets.messages import error_html, first_line, message_html
 from ipainter_nb.widgets.models_menu import ModelsMenu, available_models
+from ipainter_nb.widgets.number_field import WholeNumberField
 from ipainter_nb.widgets.painter_runs import PROGRESS_INTERVAL_S, PainterRuns
 from ipainter_nb.widgets.plots import FrequencyPanel
 from ipainter_nb.widgets.preview import LivePreview
@@ -64,6 +64,7 @@ __all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES",
            "DRAFT_JUMP_N_SAMPLE", "PROGRESS_INTERVAL_S", "PREVIEW_SHARE", "PREVIEW_FRAME_COST_S", "PREVIEW_INTERVAL_S"]
 
 MAX_SAMPLES = 8
+MAX_SEED = 2**53 - 1  # what a browser's number holds exactly, and torch accepts
 #: A gesture (a drag, wheel turns, a slider drag) must pause this long before a draft (and
 #: the band-SNR plot) follows it; a single edit (a drop, Delete, a button) waits only
 #: ``CLICK_PAUSE_S``, which merges the changes of one click.
@@ -144,6 +145,8 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self._syncing = False  # True while the widget sets its own traits
         self._status_text = ""
         self._error_text = ""
+        self._error_field = ""  # the field whose fixing clears the error line ("" when none)
+        self._field_noted = False  # the status line shows a field's note
         self._warning = ""
         self._progress_shown_at = 0.0  # time.monotonic() of the last progress message
         self._steps_per_batch = self._batch_size = 1
@@ -184,15 +187,16 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         link((self.draft_toggle, "value"), (self, "draft_enabled"))
 
         # ---- sampling controls (continuous_update: the call count follows every keystroke)
-        def field(description: str, lowest: int, highest: int) -> W.BoundedIntText:
-            return W.BoundedIntText(value=lowest, min=lowest, max=highest, description=description,
-                                    continuous_update=True, layout=W.Layout(**field_layout),
-                                    style={"description_width": "90px"})
+        def field(description: str, lowest: int, highest: int) -> WholeNumberField:
+            box = WholeNumberField(description, lowest, highest, value=lowest, layout=W.Layout(**field_layout),
+                                   style={"description_width": "90px"})
+            box.observe(self._on_field_note, names="note")  # a reset or an unusable text is said
+            return box
 
         self.samples_input = field("samples", 1, MAX_SAMPLES)
-        self.seed_input = field("seed", 0, 2**53 - 1)  # what a browser's number holds exactly, and torch accepts
-        link((self.samples_input, "value"), (self, "num_samples"))
-        link((self.seed_input, "value"), (self, "seed"))
+        self.seed_input = field("seed", 0, MAX_SEED)
+        link((self.samples_input, "number"), (self, "num_samples"))
+        link((self.seed_input, "number"), (self, "seed"))
         default = self.model.default_schedule if self.model is not None else ScheduleConfig()
         self.schedule_controls = ScheduleControls(default, keep_mask=lambda: self.composition.render()[1],
                                                   field_layout=field_layout)
@@ -246,6 +250,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
                                          layout=W.Layout(width="auto", min_width="0", max_width="340px"))
         self.schedule_fold.add_class("ipainter-schedule-fold")
         self.schedule_controls.observe(self._retitle_schedule_fold, names=["config", "error"])
+        self.schedule_controls.observe(self._on_schedule_error, names="error")
         self._retitle_schedule_fold()
         self.draft_box.layout.margin = "0"
         run_row = W.HBox([self.paint_button, self.stop_button], layout=W.Layout(**line))
@@ -494,6 +499,20 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             title = f"schedule: {config.nfe} model calls"
         self.schedule_fold.set_title(0, title)
 
+    def _on_schedule_error(self, change: Mapping[str, Any]) -> None:
+        """A refused Paint's "invalid schedule" line goes as soon as the fields make a schedule."""
+        if not change["new"] and self._error_field == "schedule":
+            self._set_error("")
+
+    def _on_field_note(self, change: Mapping[str, Any]) -> None:
+        """Say a field's reset or unusable text in the status line; the ready line once it is fixed."""
+        if change["new"]:
+            self._set_status(change["new"], "warning")
+            self._field_noted = True
+        elif self._field_noted and not self.busy:
+            self._field_noted = False
+            self._set_ready_status()
+
     # ================================================================= state reactions
 
     @observe("draft_enabled")
@@ -546,7 +565,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
                 self.num_samples = min(MAX_SAMPLES, max(1, saved["num_samples"]))
         except (IPainterError, ValueError, TypeError) as exc:
             self._set_error(f"the composition's saved settings were not applied: {first_line(exc)}")
-        if comp.seed is not None and 0 <= comp.seed <= self.seed_input.max:
+        if comp.seed is not None and 0 <= comp.seed <= MAX_SEED:
             self.seed = int(comp.seed)
 
     # ================================================================= messages
@@ -563,16 +582,9 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self._status_text = text
         self.status.value = message_html(text, level)
 
-    def _set_error(self, text: str, details: str | None = None) -> None:
-        self._error_text = text
-        if not text:
-            self.error.value = ""
-            return
-        body = f"<b style='color:{COLORS['error']}'>{html.escape(text)}</b>"
-        if details:
-            pre = "<pre style='white-space:pre-wrap;word-break:break-all'>"  # a long line must not widen the cell
-            body += f"<details><summary>details</summary>{pre}{html.escape(details)}</pre></details>"
-        self.error.value = body
+    def _set_error(self, text: str, details: str | None = None, field: str = "") -> None:
+        self._error_text, self._error_field = text, field if text else ""
+        self.error.value = error_html(text, details)
 
     def _guarded(self, action: Callable[[], Any]) -> None:
         """Run a button's action; an exception goes to the error line, not the log."""

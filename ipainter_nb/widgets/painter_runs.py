@@ -63,7 +63,7 @@ class PainterRuns:
         schedule_config: ScheduleConfig
 
         def _set_status(self, text: str, level: str = "info") -> None: ...
-        def _set_error(self, text: str, details: str | None = None) -> None: ...
+        def _set_error(self, text: str, details: str | None = None, field: str = "") -> None: ...
 
     def paint(self, wait: bool = False) -> PaintResult | None:
         """Paint the composition with the chosen settings on the worker thread.
@@ -141,7 +141,7 @@ class PainterRuns:
             try:
                 config = self.schedule_config
             except (IPainterError, ValueError, TypeError) as exc:
-                self._set_error(f"invalid schedule: {first_line(exc)}")
+                self._set_error(f"invalid schedule: {first_line(exc)}", field="schedule")
                 return None
             warning = ""
             if keep.sum() == 0:
