@@ -3,6 +3,7 @@ schedules of a few steps."""
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 
@@ -362,10 +363,15 @@ def test_the_gallery_keeps_runs_and_marks_a_stopped_one(model, tmp_path):
     assert len(items) == 3
     assert "ipainter-stopped" in items[0]._dom_classes and "stopped" in items[0].children[1].value
     assert not any("ipainter-stopped" in item._dom_classes for item in items[1:])
-    assert "seed 3" in items[1].children[1].value and "5 model calls" in items[1].children[1].value
-    # the call count is said once (the schedule's description gives it); a stopped run says how far it got
-    assert items[1].children[1].value.count("model calls") == 1
-    assert f"stopped after {stopped.nfe} model calls" in items[0].children[1].value
+    # one short line under the picture (the call count said once), the details on hover
+    shown = items[1].children[1].value
+    assert painter.runs[1].summary() == f"#2 · seed 3 · 5 model calls · {second.elapsed_s:.1f} s"
+    assert f">{painter.runs[1].summary()}<" in shown and len(painter.runs[1].summary()) <= 48
+    assert f"title='{html.escape(painter.runs[1].caption(), quote=True)}'" in shown
+    assert PLAIN5.describe() in painter.runs[1].caption()
+    # a stopped run says how far it got
+    assert f"stopped after {stopped.nfe} model calls" in painter.runs[0].summary()
+    assert painter.runs[0].summary() in items[0].children[1].value
     painter.close()
 
 
