@@ -21,6 +21,7 @@ from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.widgets import Painter, painter_runs
 from ipainter_nb.widgets import app as app_module
+from ipainter_nb.widgets import draft as draft_module
 
 SHORT = ScheduleConfig(t_T=8, jump_length=2, jump_n_sample=2, stop_resampling_at=4)
 PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
@@ -71,7 +72,7 @@ def half_kept() -> Composition:
     return comp
 
 
-def settle(painter: Painter, timeout: float = 20.0) -> None:
+def settle(painter: Painter, timeout: float = 300.0) -> None:
     """Wait until the edit pause has fired and the worker has nothing left to do."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -431,20 +432,45 @@ def nudge(painter: Painter, dx: int = 1) -> None:
     painter.composition.move(layer, dx, 0)
 
 
-def test_edits_that_pause_make_exactly_one_draft(model, tmp_path):
+def plan_drafts(painter: Painter, drafts: list) -> list:
+    """The drafts that show the planner's draft plan of the current composition (one per pause)."""
+    full = painter.draft.refined_config(painter.model, painter.composition.render()[1])
+    return [d for d in drafts if d.nfe == full.nfe]
+
+
+def test_edits_that_pause_make_a_quick_draft_then_the_draft_plan(model, tmp_path):
     counted = Hooked(model)
     painter = make_painter(counted, tmp_path, drafts=True)
-    painter.draft.budget_s = 1e9  # the plan's own call cap, not this machine's speed, sets the draft's length here
+    painter.draft.budget_s = 0.0  # a slow machine: the quick draft gets the fewest steps
     drafts = []
     painter.on_draft(drafts.append)
     counted.calls = 0
-    for _ in range(3):  # quick edits: one pause, one draft
+    for _ in range(3):  # quick edits: one pause, drafted in two stages
         nudge(painter)
     settle(painter)
-    assert len(drafts) == 1
-    assert counted.calls == painter.draft_config().nfe == drafts[0].nfe
-    assert 5 <= drafts[0].nfe <= 60  # a quick paint: tens of model calls at most
+    keep = painter.composition.render()[1]
+    full = plan_schedule(model, keep, target="draft")
+    assert painter.draft.refined_config(model, keep) == full
+    quick, last = drafts
+    assert quick.nfe == draft_module.draft_schedule(model, 1, keep).nfe < full.nfe == last.nfe
+    assert counted.calls == quick.nfe + last.nfe
+    assert "draft plan" in painter.draft_caption.value and "seed 0 as Paint" in painter.draft_caption.value
     assert painter.draft_image.value  # shown beside the canvas
+    painter.close()
+
+
+def test_the_draft_plan_is_the_picture_paint_makes_with_that_schedule(model, tmp_path):
+    """Same seed, same code path: Paint with the draft's schedule paints the draft's picture."""
+    painter = make_painter(model, tmp_path, drafts=True)
+    drafts = []
+    painter.on_draft(drafts.append)
+    painter.seed = 3  # a new seed is drafted again
+    settle(painter)
+    keep = painter.composition.render()[1]
+    assert drafts and drafts[-1].nfe == painter.draft.refined_config(model, keep).nfe
+    painter.set_schedule(painter.draft.refined_config(model, keep))
+    result = painter.paint(wait=True)
+    assert torch.equal(result.samples[0], drafts[-1].samples[0])
     painter.close()
 
 
@@ -459,9 +485,9 @@ def test_a_newer_edit_cancels_the_stale_draft(model, tmp_path):
     assert slow.called.wait(10)  # the first draft is running
     nudge(painter)
     settle(painter)
-    nfe = painter.draft_config().nfe
-    assert len(drafts) == 1  # only the fresh draft was shown
-    assert slow.calls < 2 * nfe  # the stale one stopped early
+    assert len(drafts) <= 2 and len(plan_drafts(painter, drafts)) == 1  # only the fresh edit's drafts were shown
+    # the stale one stopped within its quick stage
+    assert slow.calls - sum(d.nfe for d in drafts) < draft_module.DRAFT_MAX_CALLS
     painter.close()
 
 
@@ -521,7 +547,7 @@ def test_a_paint_and_a_draft_never_run_at_once(model, tmp_path):
     settle(painter)
     assert result is not None and not result.stopped
     assert slow.most_active == 1
-    assert len(drafts) == 1  # the draft queued behind the paint ran after it
+    assert len(plan_drafts(painter, drafts)) == 1  # the draft queued behind the paint ran after it
     painter.close()
 
 
@@ -533,10 +559,10 @@ def test_a_replaced_composition_is_followed(model, tmp_path):
     other = half_kept()
     painter.composition = other
     settle(painter)
-    assert painter.composer.composition is other and len(drafts) == 1
+    assert painter.composer.composition is other and len(plan_drafts(painter, drafts)) == 1
     nudge(painter)  # edits of the new composition are heard
     settle(painter)
-    assert len(drafts) == 2
+    assert len(plan_drafts(painter, drafts)) == 2
     painter.close()
 
 

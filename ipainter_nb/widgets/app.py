@@ -17,9 +17,10 @@ runs are announced through ``on_result(callback)``, drafts through ``on_draft(ca
 
 All model calls and plot renders run on ONE worker thread per Painter, one at a time;
 ``worker.py`` describes how that thread, the timers and the kernel's thread interact.
-Drafts: after each change of the composition (once the edits pause), a quick low-step
-paint of the scene is shown beside the canvas; a newer change or Stop cancels a draft that
-is still running, and a Paint cancels drafts (an edit during a paint drafts after it).
+Drafts: after each change of the composition or the seed (once the edits pause), a quick
+draft of the scene with Paint's seed is shown beside the canvas, then refined to the
+planner's draft plan while the edits stay paused; a newer change or Stop cancels a draft
+that is still running, and a Paint cancels drafts (an edit during a paint drafts after it).
 
 Errors of a run (a NaN model, a bad schedule, a composition of the wrong size) appear in
 the widget's error line, with the core's message; Paint is enabled again.
@@ -450,8 +451,9 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
 
     def draft_config(self, model: DiffusionModel | None = None, keep: torch.Tensor | None = None) -> ScheduleConfig:
-        """The schedule of the next draft (``DraftPanel.config``: ``plan_schedule``'s draft plan
-        for the mask, with as many model calls as fit in the draft's time budget on this machine).
+        """The schedule of the next quick draft (``DraftPanel.config``: ``plan_schedule``'s draft plan
+        for the mask, with as many model calls as fit in the draft's time budget on this machine);
+        a pause of the edits then refines it to ``draft.refined_config``.
 
         Args:
             model: the model of the draft (default: the loaded one).
@@ -467,17 +469,9 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
     def _submit_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
         # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
         threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
-        draft = partial(self._run_draft, model, image, keep, self.draft_config(model, keep), int(self.seed))
+        draft = partial(self.draft.run_stages, model, image, keep, int(self.seed), shown=self._draft_handlers)
         # a queued band-SNR plot would make the draft wait: it is queued again after the draft
         return self.worker.submit(draft, "draft", replaces=("draft", "plot"), threads=threads)
-
-    def _run_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
-                   seed: int, cancel: Any) -> PaintResult | None:
-        """The draft job (worker thread)."""
-        result = self.draft.run(model, image, keep, config, seed, cancel)
-        if result is not None:
-            self._draft_handlers(result)
-        return result
 
     def _draw_band_snr(self, model: DiffusionModel, image: torch.Tensor, cancel: Any) -> None:
         """The band-SNR plot job (worker thread): the picture under the chosen schedule."""
@@ -514,6 +508,11 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             self._set_ready_status()
 
     # ================================================================= state reactions
+
+    @observe("seed")
+    def _seed_changed(self, _change: Mapping[str, Any]) -> None:
+        self._draft_wanted = True  # the draft paints with Paint's seed
+        self._edit_pause.trigger()
 
     @observe("draft_enabled")
     def _draft_toggled(self, change: Mapping[str, Any]) -> None:
