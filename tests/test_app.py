@@ -376,6 +376,28 @@ def test_the_gallery_keeps_runs_and_marks_a_stopped_one(model, tmp_path):
     painter.close()
 
 
+def test_a_run_on_a_busy_cpu_takes_the_free_cores_and_says_so(model, tmp_path, monkeypatch):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert painter_runs.cpu_share(cores=2, load=0.2) == (2, "")  # idle: every thread torch has
+        assert painter_runs.cpu_share(cores=16, load=3.0) == (2, "")  # cores to spare
+        threads, note = painter_runs.cpu_share(cores=2, load=2.3)  # another run holds both cores
+        assert threads == 1 and note.startswith("the machine is busy (load 2.3 on 2 cores): this run takes 1 thread")
+        seen = []
+        hooked = Hooked(model, hook=lambda out, calls: (seen.append(torch.get_num_threads()), out)[1])
+        painter = make_painter(hooked, tmp_path)
+        monkeypatch.setattr(painter_runs, "cpu_share", lambda: (1, note))
+        painter.set_schedule(PLAIN5)
+        painter.paint()
+        assert note in painter.status_message  # said while it paints
+        assert painter.wait(60) is not None and set(seen) == {1}  # its calls kept to one thread
+        assert torch.get_num_threads() == 2  # put back after the run
+        painter.close()
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_the_gallery_is_bounded(painter, monkeypatch):
     painter.set_schedule(ScheduleConfig(t_T=1, jump_length=1, jump_n_sample=1, stop_resampling_at=None))
     for seed in range(app_module.MAX_HISTORY + 2):

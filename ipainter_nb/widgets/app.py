@@ -148,7 +148,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self._error_text = ""
         self._error_field = ""  # the field whose fixing clears the error line ("" when none)
         self._field_noted = False  # the status line shows a field's note
-        self._warning = ""
+        self._warning = self._painting = ""  # the run's warning, and its "painting …" status
         self._progress_shown_at = 0.0  # time.monotonic() of the last progress message
         self._steps_per_batch = self._batch_size = 1
         self._draft_wanted = True  # an edit since the last draft (the scene as opened counts as one)
