@@ -29,10 +29,40 @@ from ipainter_nb.errors import IPainterError
 from ipainter_nb.widgets.messages import first_line
 from ipainter_nb.widgets.worker import Job
 
-__all__ = ["PainterRuns", "PROGRESS_INTERVAL_S", "cpu_share"]
+__all__ = ["PainterRuns", "PROGRESS_INTERVAL_S", "cpu_share", "other_cpu_load"]
 
 #: Seconds between two progress-bar updates during a run (the last step is always shown).
 PROGRESS_INTERVAL_S = 1.0
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy since boot (Linux ``/proc/stat``); None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def other_cpu_load(interval_s: float = 0.2) -> float:
+    """Cores that other processes keep busy now (this process's own threads, a draft included,
+    are left out), measured over ``interval_s``; 0 where the system does not say.
+
+    Args:
+        interval_s: how long to watch.
+
+    Returns:
+        The mean number of busy cores, other processes only.
+    """
+    busy, own, wall = _busy_cpu_seconds(), time.process_time(), time.monotonic()
+    if busy is None:
+        return 0.0
+    time.sleep(interval_s)
+    after = _busy_cpu_seconds()
+    if after is None:
+        return 0.0
+    return max(0.0, ((after - busy) - (time.process_time() - own)) / (time.monotonic() - wall))
 
 
 def cpu_share(cores: int | None = None, load: float | None = None) -> tuple[int, str]:
@@ -43,22 +73,21 @@ def cpu_share(cores: int | None = None, load: float | None = None) -> tuple[int,
 
     Args:
         cores: the machine's cores (default ``os.cpu_count()``).
-        load: the machine's 1-minute load average, before this run (default ``os.getloadavg()``;
-            0 where the system has none).
+        load: the cores other processes keep busy (default ``other_cpu_load()``).
 
     Returns:
         ``(threads, note)``: at least 1 thread, at most torch's current count and the free
-        cores; ``note`` is "" on an idle machine, else says the load and the threads taken.
+        cores; ``note`` is "" when the run keeps torch's count, else says the load and the
+        threads taken.
     """
     cores = cores or os.cpu_count() or 1
-    if load is None:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    load = other_cpu_load() if load is None else load
     free = cores - int(round(load))
     threads = max(1, min(torch.get_num_threads(), free))
     if free >= torch.get_num_threads():
         return threads, ""
-    return threads, (f"the machine is busy (load {load:.1f} on {cores} cores): this run takes {threads} "
-                     f"thread{'s' * (threads > 1)} and shares the CPU. ")
+    return threads, (f"the machine is busy (other work keeps {load:.1f} of {cores} cores busy): this run "
+                     f"takes {threads} thread{'s' * (threads > 1)} and shares the CPU. ")
 
 
 class PainterRuns:
