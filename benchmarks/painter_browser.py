@@ -13,6 +13,9 @@ Painter on the demo model and its demo scene:
   decoded picture (target: every kind's median <= 1.5 s, ideally every edit, over >= 10
   edits per kind). The kernel's own timestamps split each latency into: action to the
   composition changed in the kernel, that to the draft set, that to the browser showing it;
+* **draft against the painted picture**: the table of ``draft_fidelity.py`` (read from its
+  results file), which paints 20 compositions' drafts and pictures through the Painter's
+  draft code in Python;
 * **drag to redraw**: from one pointer move of a drag (the button held on the cutout) to
   the moment the composer's canvas pixels change, with drafts on and with drafts off (target: the median with drafts within 20% of the
   median without). Moves come every ``--interval`` seconds, so with drafts on a draft is
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import _browser_edits as edits
-from _common import ROOT, base_parser, environment, fmt, log, markdown_table, write_result
+from _common import RESULTS_DIR, ROOT, base_parser, environment, fmt, log, markdown_table, write_result
 from _lab_page import LOAD_MS, check_chromium, open_notebook, read_report
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -200,6 +203,16 @@ def measure(page: Any, session: Session, moves: int, interval: float) -> dict[st
     return out
 
 
+def fidelity_section() -> str:
+    """The draft-to-picture measure (``draft_fidelity.py``: the Painter's draft code run in Python,
+    20 compositions being too slow to paint through the browser here), from its results file."""
+    path = RESULTS_DIR / "draft_fidelity.md"
+    if not path.is_file():
+        return "## Draft against the painted picture\n\nNot measured yet: run `benchmarks/draft_fidelity.py`."
+    body = path.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+    return f"## Draft against the painted picture (from `benchmarks/draft_fidelity.py`)\n\n{body}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=12, help="edits of each kind, and drags per redraw measurement (default 12)")
@@ -249,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             f"## Drag to redraw\n\n{table}\n\n"
             f"Drafts on / off, drag to redraw: {on / off:.2f}x. Moves of 2 canvas pixels every {args.interval} s in the "
             f"redraw test; blocks off, on, off, on. JupyterLab + Chromium (headless) on the same machine as the "
-            f"kernel.\n\n{environment()}\n")
+            f"kernel.\n\n{environment()}\n\n{fidelity_section()}\n")
     print(text)
     path = write_result("painter_browser", text, args.results_dir, quick=args.quick)
     log(f"written to {path}")

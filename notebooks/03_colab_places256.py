@@ -106,17 +106,19 @@ else:
 # Intelligent Painter's photo cutouts are in its `inject_photo.zip`:
 # `gdown https://drive.google.com/uc?id=1RBj72Cv82cEj417zeDAzRg5HQheMqknQ`.
 #
-# The default schedule is the paper's: 250 steps, jumps of 10 repeated 10 times, no
-# resampling below t = 100: **1510 model calls** (RePaint needs 2410), so even on a GPU a
-# batch takes a while. The paint cell starts the run in the background and returns at once:
-# the widget shows the picture forming step by step, **Stop** works, and the gallery keeps
-# each run with its number of model calls and its time.
+# The Painter starts with the model's default schedule: for places256 the paper's truncated
+# one (no resampling below a chosen step), for the demo model a shorter one. The cell below
+# prints the schedule of the model this notebook loaded, its model calls and what full
+# RePaint would cost, so the numbers are always those of the schedule that runs. A long
+# schedule takes a while even on a GPU: the paint cell starts the run in the background and
+# returns at once; the widget shows the picture forming step by step, **Stop** works, and the
+# gallery keeps each run with its number of model calls and its time.
 
 # %%
 from ipainter_nb.demo import demo_composition
 
 painter = ip.Painter(model=model, composition=demo_composition(model.image_size))
-print(model.default_schedule.describe())
+print(f"model {model.name!r}, default schedule: {model.default_schedule.describe()}")
 painter
 
 # %%

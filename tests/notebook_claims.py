@@ -6,8 +6,9 @@
   print numbers that give it; no output may print a verdict word at the start of a line
   without those numbers (a ``print("seen ...")`` would escape the check).
 - ``markdown_problems(nb)``: the text cells state no measured outcome: no durations, no
-  measured decimals, percentages or ratios, none of the outcome phrases that once
-  contradicted the numbers. Measured outcomes are printed by code, from the numbers.
+  measured decimals, percentages or ratios, no counts of model calls (they depend on the
+  model that ran), none of the outcome phrases that once contradicted the numbers.
+  Measured outcomes and counts are printed by code, from the numbers.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ _MEASURED = re.compile(
     r"|\b\d+\.\d+\b(?!\s*[GM]B)"                                  # decimals
     r"|\b\d+(\.\d+)?\s*%(?!\s*intervals?)"                          # percentages
     r"|\b\d+(\.\d+)?x\b")                                          # ratios
+#: model-call counts: they depend on the model that ran (a notebook may fall back to the demo
+#: model), so a code cell prints them from the schedule in use
+_COUNTED = re.compile(r"\b\d[\d,]*\s+(model\s+)?calls\b")
 #: outcome phrases that the notebooks once stated against their own figures
 OUTCOME_PHRASES = ("less blurry", "keeps the picture sharp", "keeps RePaint's gain", "in seconds")
 
@@ -144,5 +148,7 @@ def markdown_problems(nb: Any) -> list[str]:
             continue
         for match in _MEASURED.finditer(cell.source):
             found.append(f"cell {index}: {match.group(0)!r} looks measured: print it from the numbers instead")
+        for match in _COUNTED.finditer(cell.source.replace("*", "")):
+            found.append(f"cell {index}: {match.group(0)!r} depends on the model that runs: print it from the schedule")
         found += [f"cell {index}: states {phrase!r}" for phrase in OUTCOME_PHRASES if phrase.lower() in cell.source.lower()]
     return found

@@ -481,6 +481,51 @@ def test_painter_is_fluid_at_every_width(notebook: Notebook):
     assert not failures, "layout problems:\n" + "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
+# After the canvas top is scrolled to the top of the notebook: the page box of each part a
+# user needs while composing, and whether the part is what the page shows at its centre
+# (not hidden under JupyterLab's bars or another element).
+ONE_SCREEN_JS = """
+async root => {
+  root.querySelector('.ipainter-canvas canvas').scrollIntoView({block: 'start'});
+  for (let i = 0; i < 3; i++) await new Promise(r => requestAnimationFrame(r));
+  const parts = {canvas: '.ipainter-canvas canvas', draft: '.ipainter-draft img', paint: '.ipainter-paint',
+                 stop: '.ipainter-stop', status: '.ipainter-status'};
+  const out = {};
+  for (const [key, selector] of Object.entries(parts)) {
+    const els = root.querySelectorAll(selector), el = els[els.length - 1];
+    const b = el.getBoundingClientRect();
+    const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+    out[key] = {left: b.left, top: b.top, right: b.right, bottom: b.bottom,
+                on_top: !!hit && (el === hit || el.contains(hit) || hit.contains(el) || el.parentElement.contains(hit))};
+  }
+  return out;
+}
+"""
+#: The laptop screens on which composing and painting must need no scrolling.
+LAPTOP_SCREENS = [(1366, 768), (1280, 720)]
+
+
+def test_canvas_draft_paint_and_status_fit_one_laptop_screen(notebook: Notebook):
+    """At 1366x768 and 1280x720, file browser open: canvas, draft, Paint/Stop and status seen at once."""
+    page = notebook.page
+    root = layout_painter(notebook)
+    problems = []
+    try:
+        for width, height in LAPTOP_SCREENS:
+            page.set_viewport_size({"width": width, "height": height})
+            set_file_browser(page, True)
+            parts = root.evaluate(ONE_SCREEN_JS)
+            for key, b in parts.items():
+                inside = b["left"] >= 0 and b["top"] >= 0 and b["right"] <= width and b["bottom"] <= height
+                if not (inside and b["on_top"] and b["right"] > b["left"] and b["bottom"] > b["top"]):
+                    problems.append(f"{width}x{height}: {key} at {b}")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"browser_one_screen_{width}x{height}.png"))
+    finally:
+        page.set_viewport_size(WINDOW)
+    assert not problems, "not on screen together:\n" + "\n".join(problems)
+
+
 def drag_scale_to(page: Any, control: Any, value: float) -> str:
     """Drag the Scale slider's handle to where ``value`` lies on its track; return the readout."""
     track = control.locator(".noUi-target").bounding_box()
@@ -520,6 +565,11 @@ def test_call_count_follows_the_keystrokes(notebook: Notebook):
     root = painter_root(notebook)
     assert notebook.report(QUICK_SCHEDULE, "SCHEDULE") == 5  # plain, t_T = 5
     nfe = root.locator(".ipainter-nfe")
+    fold = root.locator(".ipainter-schedule-fold")
+    # folded by default, its title saying the cost; a click opens the fields
+    fold.filter(has_text="5 model calls").wait_for(timeout=10_000)
+    if not nfe.is_visible():
+        fold.get_by_text("schedule:").first.click()
     field = root.locator(".widget-text:has(> .widget-label:text-is('t_T')) input")
     field.click()
     field.press("End")

@@ -8,11 +8,13 @@ import io
 import time
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
 from ipainter_nb.widgets.composer import MAX_SCALE, MIN_SCALE, SCALE_STEP, Composer, default_display_scale
+from ipainter_nb.widgets.composer_edits import free_spot
 from ipainter_nb.widgets.palette import UPLOAD_LABEL, Palette
 
 
@@ -84,6 +86,29 @@ def test_the_palette_button_adds_a_centred_selected_layer_that_fits(composer):
     assert moon.scale == 1.0  # a cutout that fits already is never enlarged
     with pytest.raises(KeyError, match="sun"):
         composer.add_cutout("unicorn")
+
+
+def test_palette_clicks_place_cutouts_where_they_do_not_cover_each_other(composer):
+    for name in ("mountain", "house", "tree", "boat"):
+        palette_button(composer.palette, name).click()
+    layers = composer.composition.layers
+    assert [layer.name for layer in layers] == ["mountain", "house", "tree", "boat"]
+    covers = np.zeros((64, 64), dtype=int)  # how many cutouts' opaque pixels lie on each canvas pixel
+    for layer in layers:
+        alpha = np.asarray(layer.rendered())[..., 3] > 127
+        ys, xs = np.nonzero(alpha)
+        np.add.at(covers, (ys + layer.y, xs + layer.x), 1)
+    assert covers.max() == 1  # the canvas had room for each: none covers another
+    assert composer.selected is layers[-1]
+
+
+def test_free_spot_takes_the_least_covered_place_nearest_the_centre():
+    occupied = np.zeros((10, 20), dtype=bool)
+    assert free_spot(occupied, 4, 4) == (8, 3)  # empty: centred
+    occupied[:, 6:14] = True  # a band down the middle
+    x, y = free_spot(occupied, 4, 4)
+    assert (x + 4 <= 6 or x >= 14) and y == 3  # beside the band, still centred vertically
+    assert free_spot(occupied, 30, 4) == (-5, 3)  # wider than the canvas: centred
 
 
 def test_one_frame_per_redraw_at_canvas_resolution_enlarged_without_smoothing(composer):
@@ -409,9 +434,14 @@ def test_the_upload_button_says_what_it_does_and_its_events_reach_the_canvas(com
     assert "ipainter-upload" in composer.palette.upload._dom_classes
     composer.palette.upload.value = upload("kite.png", png_bytes(12, 12))  # what the browser sends
     assert [layer.name for layer in composer.composition.layers] == ["kite"]
-    assert composer.palette.upload.value == ()  # emptied, so the same file can be sent again
-    composer.palette.upload.value = upload("kite.png", png_bytes(12, 12))
+    # the button's "(n)" counts the user's cutouts: one entry each, without its bytes
+    assert [(e["name"], bytes(e["content"])) for e in composer.palette.upload.value] == [("kite", b"")]
+    composer.palette.upload.value = upload("kite.png", png_bytes(12, 12))  # the same file again is an event
     assert len(composer.composition) == 2 and composer.cutout_names.count("kite") == 1
+    assert len(composer.palette.upload.value) == 1  # still one cutout of the user's
+    composer.palette.upload.value = upload("a.png", png_bytes(5, 5, (0, 0, 255, 255))) + upload(
+        "b.png", png_bytes(6, 6, (0, 255, 0, 255)))
+    assert [e["name"] for e in composer.palette.upload.value] == ["kite", "a", "b"] == composer.palette.uploaded
 
 
 def test_palette_events_go_through_callback_dispatchers():

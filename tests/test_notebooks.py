@@ -428,6 +428,17 @@ def test_markdown_check_catches_measured_outcomes_in_text():
     assert markdown_problems(_notebook_showing(markdown=facts)) == []
 
 
+def test_markdown_check_catches_a_call_count_that_depends_on_the_model():
+    """03 once said the paper's 1510 calls above a cell that printed the demo model's default."""
+    old_03 = ("The default schedule is the paper's: 250 steps, jumps of 10 repeated 10 times, no\n"
+              "resampling below t = 100: **1510 model calls** (RePaint needs 2410), so even on a GPU a\n"
+              "batch takes a while.")
+    (problem,) = markdown_problems(_notebook_showing(markdown=old_03))
+    assert "'1510 model calls' depends on the model that runs" in problem
+    words = "the number of model calls it costs (NFE) is shown below; it prints its model calls"
+    assert markdown_problems(_notebook_showing(markdown=words)) == []
+
+
 # --------------------------------------------------------------------------- legible figures
 
 

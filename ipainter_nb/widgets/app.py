@@ -17,9 +17,10 @@ runs are announced through ``on_result(callback)``, drafts through ``on_draft(ca
 
 All model calls and plot renders run on ONE worker thread per Painter, one at a time;
 ``worker.py`` describes how that thread, the timers and the kernel's thread interact.
-Drafts: after each change of the composition (once the edits pause), a quick low-step
-paint of the scene is shown beside the canvas; a newer change or Stop cancels a draft that
-is still running, and a Paint cancels drafts (an edit during a paint drafts after it).
+Drafts: after each change of the composition or the seed (once the edits pause), a quick
+draft of the scene with Paint's seed is shown beside the canvas, then refined to the
+planner's draft plan while the edits stay paused; a newer change or Stop cancels a draft
+that is still running, and a Paint cancels drafts (an edit during a paint drafts after it).
 
 Errors of a run (a NaN model, a bad schedule, a composition of the wrong size) appear in
 the widget's error line, with the core's message; Paint is enabled again.
@@ -31,7 +32,6 @@ on; ``Painter()`` turns it on by calling
 
 from __future__ import annotations
 
-import html
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -52,8 +52,9 @@ from ipainter_nb.widgets.colab import enable_colab_widgets
 from ipainter_nb.widgets.composer import Composer
 from ipainter_nb.widgets.draft import DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, DraftPanel
 from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, unique_path
-from ipainter_nb.widgets.messages import COLORS, first_line, message_html
+from ipainter_nb.widgets.messages import error_html, first_line, message_html
 from ipainter_nb.widgets.models_menu import ModelsMenu, available_models
+from ipainter_nb.widgets.number_field import WholeNumberField
 from ipainter_nb.widgets.painter_runs import PROGRESS_INTERVAL_S, PainterRuns
 from ipainter_nb.widgets.plots import FrequencyPanel
 from ipainter_nb.widgets.preview import LivePreview
@@ -64,6 +65,7 @@ __all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES",
            "DRAFT_JUMP_N_SAMPLE", "PROGRESS_INTERVAL_S", "PREVIEW_SHARE", "PREVIEW_FRAME_COST_S", "PREVIEW_INTERVAL_S"]
 
 MAX_SAMPLES = 8
+MAX_SEED = 2**53 - 1  # what a browser's number holds exactly, and torch accepts
 #: A gesture (a drag, wheel turns, a slider drag) must pause this long before a draft (and
 #: the band-SNR plot) follows it; a single edit (a drop, Delete, a button) waits only
 #: ``CLICK_PAUSE_S``, which merges the changes of one click.
@@ -83,6 +85,8 @@ PREVIEW_INTERVAL_S = 1.0
 #: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
 #: costs as much as a few model calls on a small CPU (the last one is always drawn).
 SPECTRA_PER_S = 0.05
+#: Width of the column beside the canvas: the draft, Paint/Stop, progress and the status line.
+SIDE_WIDTH_PX = 200
 
 
 class Painter(ModelsMenu, PainterRuns, W.VBox):
@@ -142,13 +146,15 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self._syncing = False  # True while the widget sets its own traits
         self._status_text = ""
         self._error_text = ""
-        self._warning = ""
+        self._error_field = ""  # the field whose fixing clears the error line ("" when none)
+        self._field_noted = False  # the status line shows a field's note
+        self._warning = self._painting = ""  # the run's warning, and its "painting …" status
         self._progress_shown_at = 0.0  # time.monotonic() of the last progress message
         self._steps_per_batch = self._batch_size = 1
         self._draft_wanted = True  # an edit since the last draft (the scene as opened counts as one)
 
         # ---- messages first: loading the model may already have something to say
-        self.status = W.HTML(layout=W.Layout(min_height="1.5em", min_width="0", flex="1 1 240px"))
+        self.status = W.HTML(layout=W.Layout(min_height="1.5em", min_width="0", width="auto"))
         self.status.add_class("ipainter-status")
         self.error = W.HTML(layout=W.Layout(min_height="0", max_width="100%"))
 
@@ -182,15 +188,16 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         link((self.draft_toggle, "value"), (self, "draft_enabled"))
 
         # ---- sampling controls (continuous_update: the call count follows every keystroke)
-        def field(description: str, lowest: int, highest: int) -> W.BoundedIntText:
-            return W.BoundedIntText(value=lowest, min=lowest, max=highest, description=description,
-                                    continuous_update=True, layout=W.Layout(**field_layout),
-                                    style={"description_width": "90px"})
+        def field(description: str, lowest: int, highest: int) -> WholeNumberField:
+            box = WholeNumberField(description, lowest, highest, value=lowest, layout=W.Layout(**field_layout),
+                                   style={"description_width": "90px"})
+            box.observe(self._on_field_note, names="note")  # a reset or an unusable text is said
+            return box
 
         self.samples_input = field("samples", 1, MAX_SAMPLES)
-        self.seed_input = field("seed", 0, 2**53 - 1)  # what a browser's number holds exactly, and torch accepts
-        link((self.samples_input, "value"), (self, "num_samples"))
-        link((self.seed_input, "value"), (self, "seed"))
+        self.seed_input = field("seed", 0, MAX_SEED)
+        link((self.samples_input, "number"), (self, "num_samples"))
+        link((self.seed_input, "number"), (self, "seed"))
         default = self.model.default_schedule if self.model is not None else ScheduleConfig()
         self.schedule_controls = ScheduleControls(default, keep_mask=lambda: self.composition.render()[1],
                                                   field_layout=field_layout)
@@ -207,7 +214,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self.paint_button.on_click(lambda _b: self.paint())
         self.stop_button.on_click(lambda _b: self.stop())
         self.progress = W.IntProgress(value=0, min=0, max=1, description="steps",
-                                      layout=W.Layout(flex="1 1 200px", min_width="160px", max_width="420px"))
+                                      layout=W.Layout(width="auto", min_width="0", max_width="100%"))
 
         # ---- live views, with budgets: a run must stay within a few percent of a bare paint()
         self.preview = LivePreview(max_fps=1 / PREVIEW_INTERVAL_S, max_overhead=PREVIEW_SHARE,
@@ -237,12 +244,24 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
 
         wrap = dict(flex_flow="row wrap", align_items="flex-start", max_width="100%")
         line = dict(flex_flow="row wrap", align_items="center", max_width="100%")
-        controls = W.VBox([self.model_dropdown, self.samples_input, self.seed_input, self.schedule_controls],
+        # One laptop screen (1280x720 with the file browser open) holds the canvas, the draft,
+        # Paint/Stop and the status: they sit beside the canvas, and the schedule's fields are
+        # folded under a title that says what the schedule costs.
+        self.schedule_fold = W.Accordion([self.schedule_controls], selected_index=None,
+                                         layout=W.Layout(width="auto", min_width="0", max_width="340px"))
+        self.schedule_fold.add_class("ipainter-schedule-fold")
+        self.schedule_controls.observe(self._retitle_schedule_fold, names=["config", "error"])
+        self.schedule_controls.observe(self._on_schedule_error, names="error")
+        self._retitle_schedule_fold()
+        self.draft_box.layout.margin = "0"
+        run_row = W.HBox([self.paint_button, self.stop_button], layout=W.Layout(**line))
+        side = W.VBox([self.draft_box, run_row, self.progress, self.status, self.error],
+                      layout=W.Layout(flex="0 0 auto", width=f"{SIDE_WIDTH_PX}px", margin="0 8px"))
+        side.add_class("ipainter-side")
+        controls = W.VBox([self.model_dropdown, self.samples_input, self.seed_input, self.schedule_fold],
                           layout=W.Layout(flex="1 1 240px", min_width="240px", max_width="340px"))
         self.children = [
-            W.HBox([self.composer, self.draft_box, controls], layout=W.Layout(**wrap)),
-            W.HBox([self.paint_button, self.stop_button, self.progress, self.status], layout=W.Layout(**line)),
-            self.error,
+            W.HBox([self.composer, side, controls], layout=W.Layout(**wrap)),
             W.HBox([self.preview, self.frequency], layout=W.Layout(**wrap)),
             W.HBox([self.out_dir, self.save_composition_button, self.composition_saved], layout=W.Layout(**line)),
             self.gallery,
@@ -433,8 +452,9 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
 
     def draft_config(self, model: DiffusionModel | None = None, keep: torch.Tensor | None = None) -> ScheduleConfig:
-        """The schedule of the next draft (``DraftPanel.config``: ``plan_schedule``'s draft plan
-        for the mask, with as many model calls as fit in the draft's time budget on this machine).
+        """The schedule of the next quick draft (``DraftPanel.config``: ``plan_schedule``'s draft plan
+        for the mask, with as many model calls as fit in the draft's time budget on this machine);
+        a pause of the edits then refines it to ``draft.refined_config``.
 
         Args:
             model: the model of the draft (default: the loaded one).
@@ -450,17 +470,9 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
     def _submit_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
         # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
         threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
-        draft = partial(self._run_draft, model, image, keep, self.draft_config(model, keep), int(self.seed))
+        draft = partial(self.draft.run_stages, model, image, keep, int(self.seed), shown=self._draft_handlers)
         # a queued band-SNR plot would make the draft wait: it is queued again after the draft
         return self.worker.submit(draft, "draft", replaces=("draft", "plot"), threads=threads)
-
-    def _run_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
-                   seed: int, cancel: Any) -> PaintResult | None:
-        """The draft job (worker thread)."""
-        result = self.draft.run(model, image, keep, config, seed, cancel)
-        if result is not None:
-            self._draft_handlers(result)
-        return result
 
     def _draw_band_snr(self, model: DiffusionModel, image: torch.Tensor, cancel: Any) -> None:
         """The band-SNR plot job (worker thread): the picture under the chosen schedule."""
@@ -472,7 +484,36 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             return  # the schedule message already says what is wrong
         self.frequency.show_band_snr(image, config, model.alphas_cumprod(config.t_T))
 
+    def _retitle_schedule_fold(self, _change: Mapping[str, Any] | None = None) -> None:
+        """The folded schedule's title: its cost, or that its fields are wrong."""
+        controls = self.schedule_controls
+        if controls.error:
+            title = "schedule: ⚠ invalid (open to fix)"
+        else:
+            config = ScheduleConfig.from_dict(controls.config)
+            title = f"schedule: {config.nfe} model calls"
+        self.schedule_fold.set_title(0, title)
+
+    def _on_schedule_error(self, change: Mapping[str, Any]) -> None:
+        """A refused Paint's "invalid schedule" line goes as soon as the fields make a schedule."""
+        if not change["new"] and self._error_field == "schedule":
+            self._set_error("")
+
+    def _on_field_note(self, change: Mapping[str, Any]) -> None:
+        """Say a field's reset or unusable text in the status line; the ready line once it is fixed."""
+        if change["new"]:
+            self._set_status(change["new"], "warning")
+            self._field_noted = True
+        elif self._field_noted and not self.busy:
+            self._field_noted = False
+            self._set_ready_status()
+
     # ================================================================= state reactions
+
+    @observe("seed")
+    def _seed_changed(self, _change: Mapping[str, Any]) -> None:
+        self._draft_wanted = True  # the draft paints with Paint's seed
+        self._edit_pause.trigger()
 
     @observe("draft_enabled")
     def _draft_toggled(self, change: Mapping[str, Any]) -> None:
@@ -524,7 +565,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
                 self.num_samples = min(MAX_SAMPLES, max(1, saved["num_samples"]))
         except (IPainterError, ValueError, TypeError) as exc:
             self._set_error(f"the composition's saved settings were not applied: {first_line(exc)}")
-        if comp.seed is not None and 0 <= comp.seed <= self.seed_input.max:
+        if comp.seed is not None and 0 <= comp.seed <= MAX_SEED:
             self.seed = int(comp.seed)
 
     # ================================================================= messages
@@ -541,16 +582,9 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self._status_text = text
         self.status.value = message_html(text, level)
 
-    def _set_error(self, text: str, details: str | None = None) -> None:
-        self._error_text = text
-        if not text:
-            self.error.value = ""
-            return
-        body = f"<b style='color:{COLORS['error']}'>{html.escape(text)}</b>"
-        if details:
-            pre = "<pre style='white-space:pre-wrap;word-break:break-all'>"  # a long line must not widen the cell
-            body += f"<details><summary>details</summary>{pre}{html.escape(details)}</pre></details>"
-        self.error.value = body
+    def _set_error(self, text: str, details: str | None = None, field: str = "") -> None:
+        self._error_text, self._error_field = text, field if text else ""
+        self.error.value = error_html(text, details)
 
     def _guarded(self, action: Callable[[], Any]) -> None:
         """Run a button's action; an exception goes to the error line, not the log."""

@@ -143,7 +143,7 @@ class Composer(ComposerEdits, W.VBox):
         self._build_canvas(comp)
         self._build_tools()
         self.palette = Palette(cutouts)
-        self.palette.on_pick(self.add_cutout)
+        self.palette.on_pick(self.place_from_palette)
         self.palette.on_upload(self.place_intake)
         #: One line of feedback: errors, warnings, off-canvas layers.
         self.status = W.HTML(layout=W.Layout(min_height="1.5em"))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PIL import Image
 
 from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
@@ -21,7 +22,7 @@ from ipainter_nb.images import ImageLoadError, ImageLoadWarning, load_rgba
 from ipainter_nb.widgets.palette import Intake, Palette, PathLike, describe_intake
 from ipainter_nb.widgets.scale_control import MAX_SCALE, MIN_SCALE, SCALE_STEP
 
-__all__ = ["ComposerEdits", "fitting_scale", "FIT_FRACTION"]
+__all__ = ["ComposerEdits", "fitting_scale", "free_spot", "FIT_FRACTION"]
 
 #: A new layer is at most this fraction of the canvas' width and height.
 FIT_FRACTION = 1 / 3
@@ -45,6 +46,31 @@ def fitting_scale(layer: Layer, canvas_size: tuple[int, int]) -> float:
 
 # One layer's state, enough to put it back exactly (identity kept, so selection survives).
 _LayerState = tuple[Layer, Image.Image, int, int, float, bool]
+
+
+def free_spot(occupied: np.ndarray, w: int, h: int) -> tuple[int, int]:
+    """Where a ``w`` x ``h`` cutout covers the fewest occupied pixels, nearest the centre among those.
+
+    Args:
+        occupied: (H, W) booleans, True where a cutout already is.
+        w: the new cutout's width in canvas pixels.
+        h: its height.
+
+    Returns:
+        The top-left corner ``(x, y)``; the centre on an empty canvas. A cutout larger than
+        the canvas is centred.
+    """
+    rows, cols = occupied.shape
+    if w > cols or h > rows:
+        return (cols - w) // 2, (rows - h) // 2
+    # pixels covered by every placement at once, from the summed-area table
+    table = np.pad(occupied.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    ys, xs = np.arange(rows - h + 1)[:, None], np.arange(cols - w + 1)[None, :]
+    covered = table[ys + h, xs + w] - table[ys, xs + w] - table[ys + h, xs] + table[ys, xs]
+    off_centre = (2 * ys + h - rows) ** 2 + (2 * xs + w - cols) ** 2
+    best = np.lexsort((off_centre.ravel(), covered.ravel()))[0]  # fewest covered, then nearest the centre
+    y, x = divmod(int(best), covered.shape[1])
+    return x, y
 
 
 @dataclass
@@ -131,7 +157,7 @@ class ComposerEdits:
             self._end_drag()
             self._record()
             with self._comp.batch():  # one redraw, one undo step for the whole upload
-                layers = [self._place(name) for name in intake.names]
+                layers = [self._place(name, free=True) for name in intake.names]
         self._report(intake, [layer.name for layer in layers])
         return layers
 
@@ -162,6 +188,21 @@ class ComposerEdits:
         self._end_drag()
         self._record()
         return self._place(name, x, y, scale, flip)
+
+    def place_from_palette(self, name: str) -> Layer:
+        """What a click on a palette button does: ``add_cutout`` at a free spot (``free_spot``),
+        so that cutouts clicked one after another do not cover each other.
+
+        Args:
+            name: the palette entry to place; KeyError if the palette has none by that name.
+
+        Returns:
+            The new layer (on top, selected).
+        """
+        self.palette.image(name)  # KeyError naming what the palette has
+        self._end_drag()
+        self._record()
+        return self._place(name, free=True)
 
     def load_layout(self, entries: Iterable[Mapping[str, Any]]) -> list[Layer]:
         """Place several cutouts at once (e.g. ``demo.cutouts.demo_layout()``), one undo step.
@@ -197,11 +238,13 @@ class ComposerEdits:
                 return image
 
     def _place(self, name: str, x: float | None = None, y: float | None = None,
-               scale: float | None = None, flip: bool = False) -> Layer:
+               scale: float | None = None, flip: bool = False, free: bool = False) -> Layer:
         layer = Layer(self._image_for_canvas(name), scale=1.0 if scale is None else scale, flip=flip, name=name)
         if scale is None:
             layer.scale = fitting_scale(layer, self._comp.size)
         w, h = layer.size
+        if free:
+            x, y = free_spot(self._comp.render()[1][0].numpy() > 0.5, w, h)
         layer.x = int((self._comp.width - w) // 2) if x is None else round(x)
         layer.y = int((self._comp.height - h) // 2) if y is None else round(y)
         with self.hold_trait_notifications():  # selected is checked once the layer is in

@@ -1,9 +1,13 @@
-"""The Painter's live draft: a quick, short paint of the scene after each edit, shown beside the canvas.
+"""The Painter's live draft: a short paint of the scene after each edit, shown beside the canvas.
 
 ``draft_schedule(model, max_calls)`` is the ONE place where the drafts' schedule is chosen.
-A draft must arrive soon after the edit that asked for it (the target is 1.5 s from the
-edit to the picture on screen, on a small CPU), so ``DraftPanel`` keeps the measured time
-of a model call and asks for at most as many calls as fit in ``DRAFT_BUDGET_S``.
+A draft must predict the picture Paint will make: it paints with the Painter's seed (its
+picture is Paint's first picture's noise) and ``plan_schedule``'s draft plan for the mask.
+That plan takes longer than an edit may wait, so each pause of the edits is drafted in two
+stages: a **quick draft** within ``DRAFT_BUDGET_S`` of model calls (the target is 1.5 s from
+the edit to the picture on screen, on a small CPU; ``DraftPanel`` keeps the measured time of
+a model call), then, while the edits stay paused, the **draft plan** in full. A newer edit,
+a Paint or Stop cancels the stage that runs; the caption says which stage is shown.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ __all__ = ["DraftPanel", "draft_schedule", "DRAFT_T_T", "DRAFT_JUMP_N_SAMPLE", "
 #: and denoise each resampled stretch at most this many times: tens of model calls.
 DRAFT_T_T = 12
 DRAFT_JUMP_N_SAMPLE = 2
-#: A draft follows ``plan_schedule``'s draft plan within at most this many model calls.
+#: The first quick draft (before a model call has been timed) makes at most this many calls.
 DRAFT_MAX_CALLS = 36
 #: Fewer calls than this leave no room for a plan: the draft is a scaled-down default schedule.
 MIN_PLAN_CALLS = 8
@@ -49,8 +53,8 @@ def draft_schedule(model: DiffusionModel | None, max_calls: int | None = None, k
 
     Args:
         model: the model the draft paints with (``None``: the paper's schedule, scaled down).
-        max_calls: at most this many model calls (``None``: ``DRAFT_MAX_CALLS``); the draft
-            never takes fewer than ``MIN_DRAFT_T_T`` steps.
+        max_calls: at most this many model calls (``None``: the draft plan in full); the
+            draft never takes fewer than ``MIN_DRAFT_T_T`` steps.
         keep: the composition's keep mask (None: a typical hole).
 
     Returns:
@@ -60,9 +64,8 @@ def draft_schedule(model: DiffusionModel | None, max_calls: int | None = None, k
         times, with as many steps as ``max_calls`` allows.
     """
     if model is not None:
-        budget = DRAFT_MAX_CALLS if max_calls is None else min(max_calls, DRAFT_MAX_CALLS)
-        if budget >= MIN_PLAN_CALLS:
-            return plan_schedule(model, keep, target="draft", budget=budget)
+        if max_calls is None or max_calls >= MIN_PLAN_CALLS:
+            return plan_schedule(model, keep, target="draft", budget=max_calls)
     like = model.default_schedule if model is not None else ScheduleConfig()
     config = None
     for t_T in range(min(DRAFT_T_T, like.t_T), 0, -1):
@@ -106,7 +109,7 @@ class DraftPanel(W.VBox):
         self.add_class("ipainter-draft")
 
     def config(self, model: DiffusionModel | None, keep: torch.Tensor | None = None) -> ScheduleConfig:
-        """The schedule of the next draft: as many calls as the budget allows on this machine.
+        """The schedule of the next quick draft: as many calls as the budget allows on this machine.
 
         Args:
             model: the model the draft will use.
@@ -114,14 +117,55 @@ class DraftPanel(W.VBox):
 
         Returns:
             ``draft_schedule(model, max_calls)`` with ``max_calls`` from the measured
-            time per model call (no limit before the first draft).
+            time per model call (``DRAFT_MAX_CALLS`` before the first draft).
         """
         per_call = self.seconds_per_call
-        max_calls = None if per_call is None else max(1, math.floor(self.budget_s / per_call))
+        max_calls = DRAFT_MAX_CALLS if per_call is None else max(1, math.floor(self.budget_s / per_call))
         return draft_schedule(model, max_calls, keep)
 
+    def refined_config(self, model: DiffusionModel | None, keep: torch.Tensor | None = None) -> ScheduleConfig:
+        """The schedule a paused edit is refined to: ``plan_schedule``'s draft plan in full.
+
+        Args:
+            model: the model the draft will use.
+            keep: the composition's keep mask (the plan adapts to its hole).
+
+        Returns:
+            ``draft_schedule(model, None, keep)``.
+        """
+        return draft_schedule(model, None, keep)
+
+    def run_stages(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, seed: int, cancel: Any,
+                   shown: Any = None) -> PaintResult | None:
+        """Draft one pause of the edits (worker thread): the quick draft, then the draft plan.
+
+        Args:
+            model: the model to paint with.
+            image: the composition's picture, (3, H, W) in [-1, 1].
+            keep: its keep mask, (1, H, W).
+            seed: the Painter's seed (Paint's first picture starts from the same noise).
+            cancel: the job's cancel token (a newer edit, a Paint or Stop sets it).
+            shown: called with each draft's ``PaintResult`` once it is shown (None: nothing).
+
+        Returns:
+            The last draft shown, or None when none was (failed, or stale).
+        """
+        quick, full = self.config(model, keep), self.refined_config(model, keep)
+        refine = full.nfe > quick.nfe  # the budget may already hold the whole plan
+        stages = [(quick, "quick draft", f"; refining to the draft plan ({full.nfe} calls) while the edits pause"),
+                  (full, "draft plan", "")] if refine else [(full, "draft plan", "")]
+        last = None
+        for config, name, more in stages:
+            result = self.run(model, image, keep, config, seed, cancel, stage=name, more=more)
+            if result is None:
+                return last
+            last = result
+            if shown is not None:
+                shown(result)
+        return last
+
     def run(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
-            seed: int, cancel: Any) -> PaintResult | None:
+            seed: int, cancel: Any, stage: str = "draft", more: str = "") -> PaintResult | None:
         """Paint one draft (worker thread) and show it; None when it failed or went stale.
 
         Args:
@@ -131,6 +175,8 @@ class DraftPanel(W.VBox):
             config: the draft's schedule (``config(model)``).
             seed: the seed of the draft (the Painter's).
             cancel: the job's cancel token (a newer edit, a Paint or Stop sets it).
+            stage: what the caption calls this draft ("quick draft", "draft plan").
+            more: said after the caption (what comes next).
 
         Returns:
             The draft's ``PaintResult`` when it was shown, else None.
@@ -151,8 +197,8 @@ class DraftPanel(W.VBox):
         if result.stopped or cancel.is_set():
             return None  # stale: a newer edit, a Paint or Stop; the previous draft stays
         self.image.value = png_bytes(tensor_to_pil(result.samples[0]), compress_level=1)  # the browser enlarges it
-        self.caption.value = (f"<small>draft: {result.nfe} model calls, {result.elapsed_s:.1f} s "
-                              f"(Paint runs the full schedule)</small>")
+        self.caption.value = message_html(f"{stage}: {result.nfe} model calls, {result.elapsed_s:.1f} s, "
+                                          f"seed {seed} as Paint{more or ' (Paint runs the full schedule)'}", small=True)
         return result
 
     def show_off(self) -> None:

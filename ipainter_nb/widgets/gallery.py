@@ -90,6 +90,17 @@ class Run:
                 f"{n} picture{'s' * (n > 1)}{stopped} · {r.elapsed_s:.1f} s")
 
 
+    def summary(self) -> str:
+        """The short caption under the picture (one or two lines): number, seed, model calls, time.
+
+        Returns:
+            The summary; ``caption()`` has the details (shown on hover).
+        """
+        r = self.result
+        calls = f"stopped after {r.nfe} model calls" if self.stopped else f"{r.nfe} model calls"
+        return f"#{self.number} · seed {self.seed} · {calls} · {r.elapsed_s:.1f} s"
+
+
 class _Slot:
     """The widgets of one gallery entry, refilled with whichever run it shows."""
 
@@ -115,7 +126,9 @@ class _Slot:
         grid = make_grid(samples, nrow=min(samples.shape[0], 4))
         self.image.value = png_bytes(upscale_nearest(grid, max(1, _THUMB_PX // grid.width)), compress_level=1)
         badge = "<b style='color:#b26a00'>stopped</b> · " if run.stopped else ""
-        self.caption.value = f"<small>{badge}{html.escape(run.caption())}</small>"
+        # one or two lines under the picture; the schedule and the rest on hover
+        self.caption.value = (f"<small title='{html.escape(run.caption(), quote=True)}' style='cursor:help'>"
+                              f"{badge}{html.escape(run.summary())}</small>")
         self.saved.value = ""
         if run.stopped:
             self.box.add_class("ipainter-stopped")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["COLORS", "first_line", "message_html"]
+__all__ = ["COLORS", "first_line", "message_html", "error_html", "read_whole_number"]
 
 COLORS = {"info": "#555", "ok": "#2e7d32", "warning": "#b26a00", "error": "#c62828"}
 
@@ -36,3 +36,51 @@ def message_html(text: str, level: str = "info", small: bool = False) -> str:
     """
     tag = "small" if small else "span"
     return f"<{tag} style='color:{COLORS[level]};word-break:break-word'>{html.escape(text)}</{tag}>"
+
+
+def read_whole_number(text: str, name: str, lowest: int, highest: int, fallback: int) -> tuple[int, str]:
+    """The number a field's text gives, and what to tell the user when it is not the text as typed.
+
+    Args:
+        text: what the field holds.
+        name: the field's name, as its label says it.
+        lowest: the smallest number allowed.
+        highest: the largest number allowed.
+        fallback: the number in use, kept when the text gives none (empty, not a number).
+
+    Returns:
+        ``(number, note)``: the number to use and ``""`` when the text is a number in range;
+        the nearest number in range and a note saying so when it is out of range; ``fallback``
+        and a note saying so when the text is empty or not a whole number.
+    """
+    typed = text.strip()
+    if not typed:
+        return fallback, f"{name} is empty: {fallback} is used until you type a number ({lowest} to {highest})"
+    try:
+        number = int(typed)
+    except ValueError:
+        return fallback, f"{name} {typed!r} is not a whole number: {fallback} is used ({lowest} to {highest})"
+    if number < lowest:
+        return lowest, f"{name} {number} is below the smallest, {lowest}: set to {lowest}"
+    if number > highest:
+        return highest, f"{name} {number} is above the largest, {highest}: set to {highest}"
+    return number, ""
+
+
+def error_html(text: str, details: str | None = None) -> str:
+    """An error line: ``text`` in bold red, with ``details`` (a traceback) folded under it.
+
+    Args:
+        text: the plain-text message ("" gives an empty line).
+        details: more text shown when the user opens "details" (None: none).
+
+    Returns:
+        The HTML fragment.
+    """
+    if not text:
+        return ""
+    body = f"<b style='color:{COLORS['error']}'>{html.escape(text)}</b>"
+    if details:
+        pre = "<pre style='white-space:pre-wrap;word-break:break-all'>"  # a long line must not widen the cell
+        body += f"<details><summary>details</summary>{pre}{html.escape(details)}</pre></details>"
+    return body

@@ -13,6 +13,7 @@ show it, ``app.PREVIEW_FRAME_COST_S``), and the spectrum plot is drawn at the en
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import traceback
@@ -28,10 +29,65 @@ from ipainter_nb.errors import IPainterError
 from ipainter_nb.widgets.messages import first_line
 from ipainter_nb.widgets.worker import Job
 
-__all__ = ["PainterRuns", "PROGRESS_INTERVAL_S"]
+__all__ = ["PainterRuns", "PROGRESS_INTERVAL_S", "cpu_share", "other_cpu_load"]
 
 #: Seconds between two progress-bar updates during a run (the last step is always shown).
 PROGRESS_INTERVAL_S = 1.0
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has been busy since boot (Linux ``/proc/stat``); None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def other_cpu_load(interval_s: float = 0.2) -> float:
+    """Cores that other processes keep busy now (this process's own threads, a draft included,
+    are left out), measured over ``interval_s``; 0 where the system does not say.
+
+    Args:
+        interval_s: how long to watch.
+
+    Returns:
+        The mean number of busy cores, other processes only.
+    """
+    busy, own, wall = _busy_cpu_seconds(), time.process_time(), time.monotonic()
+    if busy is None:
+        return 0.0
+    time.sleep(interval_s)
+    after = _busy_cpu_seconds()
+    if after is None:
+        return 0.0
+    return max(0.0, ((after - busy) - (time.process_time() - own)) / (time.monotonic() - wall))
+
+
+def cpu_share(cores: int | None = None, load: float | None = None) -> tuple[int, str]:
+    """The torch threads a CPU run may take, and what to tell the user about the machine's load.
+
+    Two runs that each take every core of a small machine both slow down more than they share
+    (each core switches between their threads); a run takes the cores the others leave free.
+
+    Args:
+        cores: the machine's cores (default ``os.cpu_count()``).
+        load: the cores other processes keep busy (default ``other_cpu_load()``).
+
+    Returns:
+        ``(threads, note)``: at least 1 thread, at most torch's current count and the free
+        cores; ``note`` is "" when the run keeps torch's count, else says the load and the
+        threads taken.
+    """
+    cores = cores or os.cpu_count() or 1
+    load = other_cpu_load() if load is None else load
+    free = cores - int(round(load))
+    threads = max(1, min(torch.get_num_threads(), free))
+    if free >= torch.get_num_threads():
+        return threads, ""
+    return threads, (f"the machine is busy (other work keeps {load:.1f} of {cores} cores busy): this run "
+                     f"takes {threads} thread{'s' * (threads > 1)} and shares the CPU. ")
 
 
 class PainterRuns:
@@ -47,6 +103,8 @@ class PainterRuns:
         _lock: threading.Lock
         _paint_job: Job | None
         _warning: str
+        _painting: str
+        status_message: str
         _progress_shown_at: float
         _steps_per_batch: int
         _batch_size: int
@@ -63,7 +121,7 @@ class PainterRuns:
         schedule_config: ScheduleConfig
 
         def _set_status(self, text: str, level: str = "info") -> None: ...
-        def _set_error(self, text: str, details: str | None = None) -> None: ...
+        def _set_error(self, text: str, details: str | None = None, field: str = "") -> None: ...
 
     def paint(self, wait: bool = False) -> PaintResult | None:
         """Paint the composition with the chosen settings on the worker thread.
@@ -141,7 +199,7 @@ class PainterRuns:
             try:
                 config = self.schedule_config
             except (IPainterError, ValueError, TypeError) as exc:
-                self._set_error(f"invalid schedule: {first_line(exc)}")
+                self._set_error(f"invalid schedule: {first_line(exc)}", field="schedule")
                 return None
             warning = ""
             if keep.sum() == 0:
@@ -149,6 +207,8 @@ class PainterRuns:
             elif keep.min() == 1:
                 warning = "the cutouts cover the whole canvas: nothing is left to paint. "
             n, seed = int(self.num_samples), int(self.seed)
+            threads, busy_note = cpu_share() if model.device.type == "cpu" else (None, "")
+            waiting = "waiting for the running draft or plot to stop (within a model call); " if self.worker.busy else ""
             times = config.times()
             self.last_error = None
             self._warning = warning
@@ -159,16 +219,18 @@ class PainterRuns:
             self._steps_per_batch, self._batch_size = total, batch
             self.progress.max, self.progress.value, self.progress.bar_style = total * math.ceil(n / batch), 0, "info"
             self.busy = True
-            self._set_status(f"{warning}painting {n} picture{'s' * (n > 1)}: {total} steps, "
-                             f"{config.nfe} model calls…", "warning" if warning else "info")
+            self._painting = f"painting {n} picture{'s' * (n > 1)}: {total} steps, {config.nfe} model calls…"
+            self._set_status(f"{warning}{busy_note}{waiting}{self._painting}", "warning" if warning or busy_note else "info")
             run = partial(self._run_paint, model, image, keep, config, times, n, batch, seed)
-            self._paint_job = self.worker.submit(run, "paint", replaces=("draft", "plot"))
+            self._paint_job = self.worker.submit(run, "paint", replaces=("draft", "plot"), threads=threads)
             return self._paint_job
 
     def _run_paint(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
                    times: list[int], n: int, batch: int, seed: int, cancel: Any) -> PaintResult | None:
         """The paint job (worker thread)."""
         result = None
+        if self.status_message.endswith(self._painting) and "waiting for" in self.status_message:
+            self._set_status(f"{self._warning}{self._painting}")  # no longer waiting: it runs
         try:
             self.frequency.reset(image, config, model.alphas_cumprod(config.t_T))
             result = paint(model, image, keep, times=times, num_samples=n, seed=seed, batch_size=batch,

@@ -20,6 +20,7 @@ import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,15 +51,11 @@ UPLOAD_LABEL = "Upload cutout…"
 _THUMB = 48  # thumbnail box, CSS pixels
 _ITEM_WIDTH = "80px"
 
-# ipywidgets' FileUpload always appends the number of files it holds ("Upload (0)"), and the
-# palette empties it after each upload so the same file can be sent again. The counter is in
-# the same text node as the label, so the label is drawn by CSS instead; the widget's own
-# description (the same words) is what remains where this style does not apply.
-_UPLOAD_STYLE = f"""<style>
-.ipainter-upload {{ font-size: 0 !important; }}
-.ipainter-upload > i {{ font-size: var(--jp-widgets-font-size, 13px); margin-right: 0.4em; }}
-.ipainter-upload::after {{ content: "{UPLOAD_LABEL}"; font-size: var(--jp-widgets-font-size, 13px); }}
-</style>"""
+# ipywidgets' FileUpload appends "(n)" to its label, n being the entries of its value. After
+# each upload the palette puts one light entry (name only, no content) per cutout uploaded
+# so far into that value: the count is then the number of the user's cutouts, and the next
+# upload of the same file is still a change of the value (an event).
+_EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
 
 
 @dataclass
@@ -152,13 +149,16 @@ class Palette(W.VBox):
         #: The cutout buttons; a row that wraps inside the palette's width.
         self.items = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-end",
                                            width="100%", min_width="0"))
+        #: Names of the cutouts the user uploaded (each once), counted on the upload button.
+        self.uploaded: list[str] = []
+        self._counting = False  # True while the palette sets the upload button's count
         self.upload = W.FileUpload(accept="image/*", multiple=True, description=UPLOAD_LABEL,
-                                   tooltip="Add your own cutouts (PNG with transparency)",
+                                   tooltip="Add your own cutouts (PNG with transparency); "
+                                           "the number is how many you have uploaded",
                                    layout=W.Layout(width="auto", min_width="9em", align_self="flex-start"))
         self.upload.add_class("ipainter-upload")
         self.upload.observe(self._on_upload_value, "value")
-        style = W.HTML(_UPLOAD_STYLE, layout=W.Layout(display="none"))
-        self.children = [self.items, self.upload, style]
+        self.children = [self.items, self.upload]
         self.add_class("ipainter-palette")
 
         if isinstance(cutouts, str) and cutouts == "demo":
@@ -321,13 +321,18 @@ class Palette(W.VBox):
             intake.notes += notes
 
     def _on_upload_value(self, change: dict) -> None:
-        if not change["new"]:
-            return  # our own reset below
+        if self._counting:
+            return  # our own count below
         try:
             intake = self.add_upload(change["new"])
+            self.uploaded += [name for name in dict.fromkeys(intake.names) if name not in self.uploaded]
         finally:
-            # Empty it so that uploading the same file again is an event again.
-            self.upload.value = ()
+            self._counting = True
+            try:  # the count of the user's cutouts, without their bytes
+                self.upload.value = tuple({"name": name, "type": "", "size": 0, "content": memoryview(b""),
+                                           "last_modified": _EPOCH} for name in self.uploaded)
+            finally:
+                self._counting = False
         self._upload_callbacks(intake)
 
 
