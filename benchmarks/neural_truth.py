@@ -86,8 +86,9 @@ def level_by_level(plan: ScheduleConfig) -> ScheduleConfig:
     return best
 
 
-def cases(exact: ExactDiffusionModel, keep: torch.Tensor, repaint_t: int, quick: bool) -> list[Case]:
-    """RePaint, plain, the paper's truncation, the exact-field plans and the variants that isolate η, stride and grid."""
+def cases(net, exact: ExactDiffusionModel, keep: torch.Tensor, repaint_t: int, quick: bool) -> list[Case]:
+    """RePaint, plain, the paper's truncation, the exact-field plans, the variants that isolate η, stride and
+    grid, and the plan as the product makes it for this network (which knows no spectrum)."""
     if quick:
         return [Case("plain 20", ScheduleConfig(20, jump_length=1, jump_n_sample=1, stop_resampling_at=None)),
                 Case("RePaint 20/2/3", ScheduleConfig(20, jump_length=2, jump_n_sample=3, stop_resampling_at=None))]
@@ -106,6 +107,7 @@ def cases(exact: ExactDiffusionModel, keep: torch.Tensor, repaint_t: int, quick:
         Case("plan quality, η 0", with_(quality, eta=0.0)),
         Case("plan quality, stride 1", with_(quality, stride=1)),
         Case("plan quality, window level by level", level_by_level(quality)),
+        Case("plan quality planned on the network", plan_schedule(net, keep, target="quality")),
     ]
     return out
 
@@ -174,7 +176,7 @@ def judge(field_name: str, net, exact: ExactDiffusionModel, mi: int, mask_name: 
         kl, low, high = kl_interval([projections(cond, floor)], resamples, seed=mi)
         return [field_name, mask_name, f"exact samples (floor, M={m})", "—", f"{kl:.3f} [{low:.3f}, {high:.3f}]",
                 "—", "—", "0", "—", "—", "—"]
-    case = cases(exact, keep, repaint_t, quick)[which]
+    case = cases(net, exact, keep, repaint_t, quick)[which]
     tick = time.perf_counter()
     # paint()'s defaults (x0 clamped to [-1, 1], as the product paints); the same seed gives both
     # models the same start and step noise
@@ -228,7 +230,7 @@ def main() -> None:
         denoiser.append([name] + [f"{e:+.3f}" for e in denoiser_excess(net, exact, LEVELS, 32 if args.quick else 128, seed=7)])
         log(" | ".join(denoiser[-1]))
     first = masks(exact.image_size, mask_names[:1])[mask_names[0]]
-    count = len(cases(exact, first, args.repaint, args.quick))
+    count = len(cases(net, exact, first, args.repaint, args.quick))
     # mask by mask, each field, the costliest rows first (RePaint is case 0)
     jobs = [(mi, mask_name, name, which, args.weights, m, args.repaint, args.quick, args.resamples)
             for mi, mask_name in enumerate(mask_names) for name in args.fields for which in range(-1, count)]
