@@ -219,6 +219,9 @@ def main() -> None:
                         help="RePaint's t_T: 100 (jumps 5, 5 repeats) or 250 (the paper's 10/10)")
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples")
     parser.add_argument("--workers", type=int, default=1, help="processes, one row at a time each, one thread each")
+    parser.add_argument("--cases", type=int, nargs="+", default=None,
+                        help="only these rows of the schedule list (0-based, in the order of cases()); default all")
+    parser.add_argument("--name", default=NAME, help="the results file's name (benchmarks/results/NAME.md)")
     parser.add_argument("--weights", type=Path, default=None, help="folder of truth_*.safetensors (default: the shipped ones)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -232,8 +235,9 @@ def main() -> None:
     first = masks(exact.image_size, mask_names[:1])[mask_names[0]]
     count = len(cases(net, exact, first, args.repaint, args.quick))
     # mask by mask, each field, the costliest rows first (RePaint is case 0)
-    jobs = [(mi, mask_name, name, which, args.weights, m, args.repaint, args.quick, args.resamples)
-            for mi, mask_name in enumerate(mask_names) for name in args.fields for which in range(-1, count)]
+    # a mask's picture and seeds follow its place in MASKS, whichever masks a run picks
+    jobs = [(MASKS.index(mask_name), mask_name, name, which, args.weights, m, args.repaint, args.quick, args.resamples)
+            for mask_name in mask_names for name in args.fields for which in [-1, *(args.cases or range(count))]]
     rows: list[list[str]] = []
 
     def write(final: bool) -> str:  # after every row: a run cut short keeps what it measured
@@ -245,7 +249,7 @@ def main() -> None:
             "## Schedules: network Monte Carlo vs exact denoiser (same noise) vs exact law",
             markdown_table(HEADERS, rows),
         ])
-        write_result(NAME, text, quick=args.quick)
+        write_result(args.name, text, quick=args.quick)
         return text
 
     with contextlib.ExitStack() as stack:
