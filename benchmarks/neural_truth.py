@@ -209,9 +209,10 @@ def _job(job: tuple) -> list[str]:
     return judge(name, net, exact, mi, mask_name, keep, which, m, repaint_t, quick, resamples)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one mask, 16 pictures, two cheap schedules")
+    parser.add_argument("--results-dir", default=None, help="where to write the table (default benchmarks/results)")
     parser.add_argument("--fields", nargs="+", choices=sorted(FIELDS), default=list(FIELDS))
     parser.add_argument("--masks", nargs="+", choices=MASKS, default=None)
     parser.add_argument("--samples", type=int, default=None, help="pictures per schedule (default 32; --quick 16)")
@@ -223,7 +224,7 @@ def main() -> None:
                         help="only these rows of the schedule list (0-based, in the order of cases()); default all")
     parser.add_argument("--name", default=NAME, help="the results file's name (benchmarks/results/NAME.md)")
     parser.add_argument("--weights", type=Path, default=None, help="folder of truth_*.safetensors (default: the shipped ones)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     m = args.samples or (16 if args.quick else 32)
     mask_names = args.masks or (MASKS[:1] if args.quick else MASKS)
@@ -249,7 +250,7 @@ def main() -> None:
             "## Schedules: network Monte Carlo vs exact denoiser (same noise) vs exact law",
             markdown_table(HEADERS, rows),
         ])
-        write_result(args.name, text, quick=args.quick)
+        write_result(args.name, text, args.results_dir, quick=args.quick)
         return text
 
     with contextlib.ExitStack() as stack:
@@ -262,7 +263,9 @@ def main() -> None:
         for row in results:
             rows.append(row)
             write(final=False)
-    print(write(final=True))
+    text = write(final=True)
+    print(text)
+    return text
 
 
 if __name__ == "__main__":

@@ -135,3 +135,14 @@ def test_quality_quick_measures_plans_cheaper_than_a_window_default(tmp_path):
     assert "| model default" in text and "| plan_schedule (budget" in text
     check = text.split("Check (cheaper than the default")[1]
     assert "RePaint" in check and ("RePaint-level seam" in check or "seam above RePaint's" in check)
+
+
+def test_neural_truth_quick_judges_schedules_on_a_shipped_truth_model(tmp_path, capsys):
+    mod = load("neural_truth")
+    text = mod.main(["--quick", "--fields", "far", "--resamples", "20", "--results-dir", str(tmp_path)])
+    assert text.strip() in capsys.readouterr().out
+    check(text, tmp_path, "neural_truth", [mod.DENOISER_HEADERS, mod.HEADERS])
+    rows = [r for r in rows_of(text) if r[0] == "far" and r[1] == "centre hole"]
+    assert [r[2].split(":")[0] for r in rows] == ["exact samples (floor, M=16)", "plain 20", "RePaint 20/2/3"]
+    plain, repaint = (float(r[7]) for r in rows[1:])  # the exact-law KL: resampling helps, as on the exact model
+    assert repaint < plain
