@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast demo lab docs docs-serve wheel browser-deps clean
+.PHONY: setup test test-fast demo lab docs docs-serve wheel browser-deps truth-models clean
 
 # The dev extra brings the test tools, JupyterLab ([lab]) and the docs tooling ([docs]).
 $(STAMP): pyproject.toml
@@ -53,6 +53,10 @@ docs-serve: $(STAMP)
 # The wheel and the sdist, into dist/.
 wheel: $(STAMP)
 	$(PY) -m build --no-isolation --outdir dist
+
+# The neural truth models of tests/fixtures/truth/ (seeded: the same weights on the same machine and torch).
+truth-models: $(STAMP)
+	nice -n 10 $(PY) benchmarks/truth_models.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache site dist build

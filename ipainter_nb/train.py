@@ -52,6 +52,7 @@ from .images import (
     write_text_atomic,
 )
 from .progress import progress_bar
+from .train_fields import GaussianFields, field_model, field_record
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
            "ProceduralScenes", "export", "main"]
@@ -87,6 +88,7 @@ class TrainConfig:
     Args:
         out: folder for the checkpoint, the loss log and sample grids.
         data: folder of training pictures, or None for procedural landscapes.
+        gaussian_field: train on draws of this Gaussian field instead (``train_fields.field_model``'s spec).
         unet: the UNet's guided-diffusion config keys.
         steps: train up to this step.
         batch_size: pictures per step.
@@ -117,6 +119,8 @@ class TrainConfig:
     threads: int | None = None
     device: str | None = None
     init_from: str | None = None  # exported weights to start from; their network replaces ``unet``
+    gaussian_field: str | None = None  # e.g. "demo,std=0.25": a field whose exact conditional is known
+
 
     def __post_init__(self) -> None:
         for name, lowest in _MINIMUMS.items():
@@ -130,6 +134,10 @@ class TrainConfig:
         if not 0 <= self.ema_decay < 1:
             raise UserInputError(f"ema_decay={self.ema_decay}: must lie in [0, 1)")
         check_image_size(int(self.unet["image_size"]))
+        if self.gaussian_field is not None:
+            if self.data is not None:
+                raise UserInputError("--data and --gaussian-field both name the training pictures: drop one of the two")
+            field_model(self.gaussian_field)
 
 
 class TrainingDataNotFoundError(IPainterError, FileNotFoundError):
@@ -366,8 +374,9 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
     config = replace(config, unet=unet)
-    data = ImageFolder(config.data, config.unet["image_size"], config.seed) if config.data else \
-        ProceduralScenes(config.seed, config.unet["image_size"])
+    size = config.unet["image_size"]
+    data = ImageFolder(config.data, size, config.seed) if config.data else GaussianFields(
+        config.gaussian_field, config.seed, size) if config.gaussian_field else ProceduralScenes(config.seed, size)
 
     make_folder(out / "samples", "--out", parents=True)
     if config.threads:
@@ -462,12 +471,15 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
     """
     state = read_training_checkpoint(Path(checkpoint))
     unet_config = state["config"]["unet"]
+    spec = state["config"].get("gaussian_field")
+    data = {"data": f"Gaussian field {spec}", "gaussian_field": field_record(field_model(spec))} if spec else \
+        {"data": state["config"].get("data") or "procedural landscapes"}
     model = build_unet(unet_config)
     model.load_state_dict(state["ema"])
     return save_model(
         model, dest, name=name, unet_config=unet_config, variance_type="fixed_small",
         default_schedule=schedule or PRESETS["demo"].default_schedule,
-        extra={"trained_steps": int(state["step"]), "data": state["config"].get("data") or "procedural landscapes"},
+        extra={"trained_steps": int(state["step"]), **data},
     )
 
 
@@ -517,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     parser.add_argument("--out", default=defaults.out, help="folder for the checkpoint, loss log and sample grids")
     parser.add_argument("--data", default=None, help="folder of training images (default: procedural landscapes)")
+    parser.add_argument("--gaussian-field", default=None, metavar="SPEC",
+                        help="train on draws of a Gaussian field whose exact answers are known: 'demo' or "
+                             "'beta=2.0,knee=0.06', optionally ',std=0.2' (see docs/guide/exact-benchmark.md)")
     parser.add_argument("--init-from", default=None, metavar="WEIGHTS",
                         help="start from these exported weights (a preset name such as 'demo' or a .safetensors file) "
                              "with a fresh optimiser; ignored when --out already holds a checkpoint")
@@ -560,7 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     out = check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
     config = TrainConfig(out=str(out), data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
-                         bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from)
+                         bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from,
+                         gaussian_field=args.gaussian_field)
     ckpt = train(config, progress=not args.no_progress)
     if args.export:
         _say_removed(clean_leftovers(Path(args.export).absolute().parent))  # a killed earlier export's temp file

@@ -144,3 +144,14 @@ def test_planner_family_quick_scores_both_ways_and_says_where_it_loses(tmp_path)
     checked = [line for line in text.splitlines() if "(HoleLaw) vs" in line]
     assert checked and all(line.split("KL ")[1].split(" ")[0] == line.split("vs ")[1].split(" ")[0] for line in checked)
     assert "## Where the planner loses" in text and (tmp_path / "planner_family.quick.json").exists()
+
+
+def test_neural_truth_quick_judges_schedules_on_a_shipped_truth_model(tmp_path, capsys):
+    mod = load("neural_truth")
+    text = mod.main(["--quick", "--fields", "far", "--resamples", "20", "--results-dir", str(tmp_path)])
+    assert text.strip() in capsys.readouterr().out
+    check(text, tmp_path, "neural_truth", [mod.DENOISER_HEADERS, mod.HEADERS])
+    rows = [r for r in rows_of(text) if r[0] == "far" and r[1] == "centre hole"]
+    assert [r[2].split(":")[0] for r in rows] == ["exact samples (floor, M=16)", "plain 20", "RePaint 20/2/3"]
+    plain, repaint = (float(r[7]) for r in rows[1:])  # the exact-law KL: resampling helps, as on the exact model
+    assert repaint < plain

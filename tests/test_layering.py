@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "demo": 2,
     "widgets": 3,
     "train": 3,
+    "train_fields": 3,  # Gaussian-field training pictures (the neural truth models)
     "cli": 4,
     "commands": 4,  # one module per ipainter command, under cli
 }
