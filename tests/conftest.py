@@ -1,6 +1,13 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests stay a small part of `make test`: few examples each, no per-example deadline
+# (two shared cores make single calls slow at times), and no database written into the checkout.
+settings.register_profile("ipainter", max_examples=12, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ipainter")
 
 
 @pytest.fixture(scope="session")

@@ -62,8 +62,7 @@ class Layer:
         name: A label (the file's stem for ``from_file``).
 
     Raises:
-        TypeError: ``image`` is not a PIL image.
-        CompositionError: a field is out of range, or the layer would be drawn too large.
+        CompositionError: ``image`` is not a PIL image, a field is out of range, or the layer would be drawn too large.
     """
 
     image: Image.Image
@@ -78,7 +77,7 @@ class Layer:
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, Image.Image):
-            raise TypeError(f"image: expected a PIL image, got {type(self.image).__name__}")
+            raise invalid("image", "a PIL image (Layer.from_file reads one)", type(self.image).__name__)
         if self.image.mode != "RGBA":
             self.image = self.image.convert("RGBA")
         self.x = as_int(self.x, "x")

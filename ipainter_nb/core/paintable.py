@@ -20,7 +20,7 @@ from .diffusion import DiffusionSchedule
 if TYPE_CHECKING:
     from .schedules.config import ScheduleConfig
 
-__all__ = ["PaintableModel", "ModelTraits", "check_model", "model_traits"]
+__all__ = ["PaintableModel", "MEMBERS", "ModelTraits", "check_model", "model_traits"]
 
 
 class PaintableModel(Protocol):
@@ -71,31 +71,42 @@ class PaintableModel(Protocol):
 _METHODS = ("check_t_T", "schedule", "default_times")
 
 
-def check_model(model: Any, name: str = "model") -> PaintableModel:
+#: every member of the protocol, as check_model names them
+MEMBERS = ("check_t_T", "schedule", "default_times", "__call__", "name", "image_size", "device")
+
+
+def _read(model: Any, member: str) -> Any:
+    try:
+        return getattr(model, member, None)
+    except Exception:  # a property that fails counts as missing
+        return None
+
+
+def _lacks(model: Any, member: str) -> str | None:
+    """How ``member`` should look, if ``model`` lacks it."""
+    value = _read(model, member)
+    if member in ("check_t_T", "schedule", "default_times"):
+        return None if callable(value) else f"{member}()"
+    if member == "__call__":
+        return None if callable(model) else "__call__(x, t, schedule)"
+    if member == "name":
+        return None if isinstance(value, str) else "name (a str)"
+    if member == "image_size":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        return None if ok else "image_size (a positive int)"
+    return None if isinstance(value, torch.device) else "device (a torch.device)"
+
+
+def check_model(model: Any, name: str = "model", members: tuple[str, ...] = MEMBERS) -> PaintableModel:
     """``model`` itself if it offers every member of :class:`PaintableModel`, else one
     ``UserInputError`` naming what it lacks.
 
     Args:
         model: the model.
         name: the argument's name in messages.
+        members: the members needed (default: all of ``MEMBERS``).
     """
-    lacks = [f"{member}()" for member in _METHODS if not callable(getattr(model, member, None))]
-    if not callable(model):
-        lacks.append("__call__(x, t, schedule)")
-    if not isinstance(getattr(model, "name", None), str):
-        lacks.append("name (a str)")
-    try:
-        side = model.image_size
-    except Exception:  # a property that fails counts as missing
-        side = None
-    if isinstance(side, bool) or not isinstance(side, int) or side < 1:
-        lacks.append("image_size (a positive int)")
-    try:
-        device = model.device
-    except Exception:
-        device = None
-    if not isinstance(device, torch.device):
-        lacks.append("device (a torch.device)")
+    lacks = [lack for lack in (_lacks(model, member) for member in members) if lack is not None]
     if lacks:
         raise UserInputError(f"{name} must be a paintable model (ip.load_model(...) or ip.exact.ExactDiffusionModel); "
                              f"{type(model).__name__} lacks {', '.join(lacks)}")

@@ -229,7 +229,7 @@ def auto_batch_size(model: PaintableModel, device: torch.device | str | None = N
         device: its device (default: the model's).
         dtype: its dtype (default: the model's).
     """
-    model = check_model(model)
+    model = check_model(model, members=("image_size", "device"))
     device = as_device(device) if device is not None else model.device
     dtype = check_float_dtype(dtype)
     bytes_per_sample = _ACTIVATION_MAPS * model_traits(model).num_channels * model.image_size**2 * torch.finfo(dtype).bits // 8

@@ -171,30 +171,17 @@ def frequency_schedule(
                                     for n, v in (("spectrum_beta", spectrum_beta), ("f0", f0), ("pixel_var", pixel_var)))
     t_T, jump_length, jump_n_sample, max_nfe = (None if v is None else check_whole(n, v, 1) for n, v in (
         ("t_T", t_T), ("jump_length", jump_length), ("jump_n_sample", jump_n_sample), ("max_nfe", max_nfe)))
-    image_size = None if image_size is None else check_side(image_size)
-    if isinstance(model_or_alphas_cumprod, (np.ndarray, list, tuple, torch.Tensor)):
-        model, like = None, None
-        alphas = _checked_alphas(model_or_alphas_cumprod)
-        if t_T is not None and t_T != len(alphas):
-            raise UserInputError(f"t_T={t_T} but alphas_cumprod has {len(alphas)} values: pass the respaced schedule's table")
-        t_T = len(alphas)
-    else:
-        model = check_model(model_or_alphas_cumprod, "model_or_alphas_cumprod")
-        traits = model_traits(model)
-        like = traits.default_schedule
-        t_T = model.check_t_T(t_T or (like.t_T if like is not None else 250))
-        alphas = model.schedule(t_T).alphas_cumprod
-        image_size = image_size or model.image_size
-        if traits.image_model is not None:  # the exact model knows its spectrum
-            image_model = traits.image_model
-            spectrum_beta = spectrum_beta if spectrum_beta is not None else image_model.beta
-            f0 = f0 if f0 is not None else image_model.f0
-            pixel_var = pixel_var if pixel_var is not None else float(np.trace(np.asarray(image_model.channel_cov)) / 3)
+    alphas, t_T, like, image_model, model_size = _noise_levels(model_or_alphas_cumprod, t_T)
+    image_size = check_side(image_size) if image_size is not None else model_size
     if keep is not None:
         keep = check_keep(keep, image_size)
-        image_size = keep.shape[-1] if image_size is None else image_size
+        image_size = image_size or keep.shape[-1]
     if image_size is None:
         raise UserInputError("give image_size (or keep, or a model) so the mask's scale can be placed")
+    if image_model is not None:  # the exact model knows its spectrum
+        spectrum_beta = spectrum_beta if spectrum_beta is not None else image_model.beta
+        f0 = f0 if f0 is not None else image_model.f0
+        pixel_var = pixel_var if pixel_var is not None else float(np.trace(np.asarray(image_model.channel_cov)) / 3)
     beta = DEFAULT_BETA if spectrum_beta is None else spectrum_beta
     var = DEFAULT_PIXEL_VAR if pixel_var is None else pixel_var
     hole_band = band_snr_at(alphas, mask_frequency(keep, image_size), image_size, beta, f0, var)
@@ -209,18 +196,39 @@ def frequency_schedule(
     # jumps start at multiples of j and cover [p, p + j]: round the stop down so that the
     # jump covering the seam band's settling time is kept
     stop = (stop // j) * j
-    start = min(t_T, max(start, stop))
-    config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=stop, start_resampling_at=start)
-    if max_nfe is not None:
-        if max_nfe < t_T:
-            raise UserInputError(f"max_nfe={max_nfe} is below t_T={t_T}: a schedule needs at least t_T model calls")
-        while config.nfe > max_nfe and start > stop:
-            start = max(stop, start - j)
-            config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=stop, start_resampling_at=start)
-        if config.nfe > max_nfe:  # not even one jump fits: no resampling
-            config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=1, stop_resampling_at=None,
-                                    start_resampling_at=None)
-    return config
+    return _within_budget(t_T, j, r, stop, min(t_T, max(start, stop)), max_nfe)
+
+
+def _noise_levels(source: Any, t_T: int | None) -> tuple[np.ndarray, int, ScheduleConfig | None, Any, int | None]:
+    """(ᾱ per respaced level, t_T, the model's default schedule, its exact picture model, its side) from
+    a model or from a table of ᾱ (then the last three are None)."""
+    if isinstance(source, (np.ndarray, list, tuple, torch.Tensor)):
+        alphas = _checked_alphas(source)
+        if t_T is not None and t_T != len(alphas):
+            raise UserInputError(f"t_T={t_T} but alphas_cumprod has {len(alphas)} values: pass the respaced schedule's table")
+        return alphas, len(alphas), None, None, None
+    model = check_model(source, "model_or_alphas_cumprod")
+    traits = model_traits(model)
+    like = traits.default_schedule
+    t_T = model.check_t_T(t_T or (like.t_T if like is not None else 250))
+    return model.schedule(t_T).alphas_cumprod, t_T, like, traits.image_model, model.image_size
+
+
+def _within_budget(t_T: int, j: int, r: int, stop: int, start: int, max_nfe: int | None) -> ScheduleConfig:
+    """The window's config, its top lowered until it costs at most ``max_nfe`` model calls."""
+    def config(start: int | None, repeats: int = r) -> ScheduleConfig:
+        return ScheduleConfig(t_T, jump_length=j, jump_n_sample=repeats,
+                              stop_resampling_at=None if start is None else stop, start_resampling_at=start)
+
+    planned = config(start)
+    if max_nfe is None:
+        return planned
+    if max_nfe < t_T:
+        raise UserInputError(f"max_nfe={max_nfe} is below t_T={t_T}: a schedule needs at least t_T model calls")
+    while planned.nfe > max_nfe and start > stop:
+        start = max(stop, start - j)
+        planned = config(start)
+    return planned if planned.nfe <= max_nfe else config(None, 1)  # not even one jump fits: no resampling
 
 
 def _checked_alphas(value: Any) -> np.ndarray:
