@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 import ipainter_nb as ip
 from ipainter_nb.core.sampler import SamplerOptions, auto_batch_size
