@@ -74,7 +74,8 @@ def bad_function() -> st.SearchStrategy:
 @st.composite
 def soft_mask(draw: Any, size: int = SIZE) -> torch.Tensor:
     """A mask of the right shape holding at least one value other than 0 and 1 (NaN and inf too)."""
-    mask = torch.tensor(draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=size * size, max_size=size * size)))
+    cells = draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=size * size, max_size=size * size))
+    mask = torch.tensor(cells, dtype=torch.float64)
     odd = draw(st.one_of(NOT_FINITE, st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: v not in (0, 1))))
     mask[draw(st.integers(0, size * size - 1))] = odd
     return mask.view(1, size, size)
@@ -116,9 +117,9 @@ def bad_spectrum_input() -> st.SearchStrategy:
                      st.none(), st.just(np.full((16, 16), "a")))
 
 
-def bad_times() -> st.SearchStrategy:
+def bad_times(none_ok: bool = False) -> st.SearchStrategy:
     """Lists that are no schedule: not ending at -1, standing still, non-integers, empty."""
-    return st.one_of(JUNK.filter(lambda v: v != ()), st.none(), st.integers(),
+    return st.one_of(JUNK.filter(lambda v: v != ()), *([] if none_ok else [st.none()]), st.integers(),
                      st.sampled_from([[], [-1], [3, 3, -1], [3, 2, 1], [2.5, 1, 0, -1], ["3", 2, 1, 0, -1],
                                       [3, 2, 1, 0, -1, -2], [True, False, -1], [2, 5, -1]]))
 
@@ -150,7 +151,7 @@ CASES: dict[str, tuple[Callable[[Any], Any], st.SearchStrategy]] = {
     "paint model": (lambda v: paint_with(model=v), st.one_of(JUNK, st.none(), st.integers(), st.just(torch.nn.Identity()))),
     "paint image": (lambda v: paint_with(image=v), bad_picture()),
     "paint keep": (lambda v: paint_with(keep=v), bad_mask()),
-    "paint times": (lambda v: paint_with(times=v), bad_times()),
+    "paint times": (lambda v: paint_with(times=v), bad_times(none_ok=True)),
     "paint num_samples": (lambda v: paint_with(num_samples=v), bad_whole(1)),
     "paint seed": (lambda v: paint_with(seed=v), bad_whole(0, 2**63 - 1)),
     "paint callback": (lambda v: paint_with(callback=v), bad_function()),
@@ -188,7 +189,8 @@ CASES: dict[str, tuple[Callable[[Any], Any], st.SearchStrategy]] = {
     "repaint stop_resampling_at": (lambda v: S.repaint(20, 2, 2, v), bad_whole(0, 20, none_ok=True)),
     "repaint stride": (lambda v: S.repaint(20, 2, 2, stride=v), bad_whole(1, 20)),
     "jump_points t_T": (lambda v: S.jump_points(v, 2), bad_whole(1, 10**7)),
-    "planned_steps jump_n_sample": (lambda v: S.planned_steps(20, 2, v), bad_whole(1, 10**12)),
+    "planned_steps jump_n_sample": (lambda v: S.planned_steps(20, 2, v), bad_whole(1)),
+    "planned_steps jump_length": (lambda v: S.planned_steps(20, v, 2), bad_whole(1, 19)),
     "count_nfe times": (lambda v: S.count_nfe(v), bad_times()),
     "count_steps direction": (lambda v: S.count_steps(TIMES, v), st.one_of(JUNK, st.text().filter(lambda t: t not in ("up", "down")))),
     "validate_times times": (lambda v: S.validate_times(v), bad_times()),

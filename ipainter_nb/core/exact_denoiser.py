@@ -33,10 +33,11 @@ def wiener_gain(power: torch.Tensor, alpha_bar: torch.Tensor | float) -> torch.T
     if bool((power < 0).any()):
         raise UserInputError("power must be non-negative (a spectrum's power per frequency)")
     if isinstance(alpha_bar, (int, float)) and not isinstance(alpha_bar, bool):
-        alpha_bar = torch.tensor(float(alpha_bar))
-    a = check_finite("alpha_bar", as_tensor("alpha_bar", alpha_bar)).to(dtype=power.dtype, device=power.device)
+        alpha_bar = torch.tensor(float(alpha_bar), dtype=torch.float64)
+    a = check_finite("alpha_bar", as_tensor("alpha_bar", alpha_bar))
     if bool(((a < 0) | (a > 1)).any()):
         raise UserInputError("alpha_bar must lie in [0, 1] (the forward process's ᾱ at a level)")
+    a = a.to(dtype=power.dtype, device=power.device)
     return a.sqrt() * power / (a * power + 1 - a)
 
 

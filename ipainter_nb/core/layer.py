@@ -38,8 +38,9 @@ def check_drawn_size(layer: Layer, limit: int, what: str) -> None:
     Raises:
         CompositionError: the layer would be drawn larger; the message gives the largest scale.
     """
-    w, h = layer.size
-    if max(w, h) > limit:
+    iw, ih = layer.image.size
+    if max(iw, ih) * layer.scale > limit + 0.5:  # its drawn side would round above the limit (or overflow)
+        w, h = (f"{side * layer.scale:.0f}" if side * layer.scale < 1e15 else f"{side * layer.scale:.3g}" for side in (iw, ih))
         raise CompositionError(
             f"scale: layer {layer.name!r} at scale {layer.scale:g} would be drawn {w}x{h} px, larger than "
             f"{what} ({limit} px a side); use a smaller scale (at most {limit / max(layer.image.size):.3g})")

@@ -94,6 +94,14 @@ def _check_params(
     stop_resampling_at: object = None,
     start_resampling_at: object = None,
 ) -> tuple[int, int, int, int | None, int | None]:
+    checked = _check_settings(t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at)
+    _check_length(*checked)
+    return checked
+
+
+def _check_settings(t_T: object, jump_length: object, jump_n_sample: object, stop_resampling_at: object,
+                    start_resampling_at: object) -> tuple[int, int, int, int | None, int | None]:
+    """Each setting checked on its own and against t_T (the schedule's length is not)."""
     t_T = _check_t_T(t_T)
     jump_length = _require_int("jump_length", jump_length)
     jump_n_sample = _require_int("jump_n_sample", jump_n_sample)
@@ -114,7 +122,6 @@ def _check_params(
             f"start_resampling_at={start} is below stop_resampling_at={stop}: the window of "
             "resampling runs from the stop (low t) up to the start (high t); swap them"
         )
-    _check_length(t_T, jump_length, jump_n_sample, stop, start)
     return t_T, jump_length, jump_n_sample, stop, start
 
 
@@ -130,7 +137,8 @@ def _count_jump_starts(t_T: int, jump_length: int, stop: int | None, start: int 
 
 def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
                   stop_resampling_at: int | None = None, start_resampling_at: int | None = None) -> int:
-    """How many transitions ``repaint(...)`` with these (valid) settings has, computed without building it.
+    """How many transitions ``repaint(...)`` with these settings has, computed without building it (so a
+    schedule too long to build can be measured).
 
     Args:
         t_T: levels walked.
@@ -139,6 +147,12 @@ def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample:
         stop_resampling_at: no jump starts below this.
         start_resampling_at: no jump starts above this.
     """
+    return _steps_of(*_check_settings(t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at))
+
+
+def _steps_of(t_T: int, jump_length: int, jump_n_sample: int, stop_resampling_at: int | None,
+              start_resampling_at: int | None) -> int:
+    """:func:`planned_steps` on checked settings."""
     if jump_n_sample <= 1 or t_T <= 1:
         return t_T
     starts = _count_jump_starts(t_T, jump_length, stop_resampling_at, start_resampling_at)
@@ -146,7 +160,7 @@ def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample:
 
 
 def _check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | None, start: int | None) -> None:
-    steps = planned_steps(t_T, jump_length, jump_n_sample, stop, start)
+    steps = _steps_of(t_T, jump_length, jump_n_sample, stop, start)
     if steps > MAX_SCHEDULE_STEPS:
         settings = f"t_T={t_T}" if jump_n_sample <= 1 else f"t_T={t_T}, jump_length={jump_length}, jump_n_sample={jump_n_sample}"
         raise UserInputError(
