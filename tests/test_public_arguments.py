@@ -90,7 +90,7 @@ def bad_mask(size: int = SIZE, none_ok: bool = False) -> st.SearchStrategy:
                      *([] if none_ok else [st.none()]))
 
 
-def bad_picture(size: int = SIZE, bounded: bool = True) -> st.SearchStrategy:
+def bad_picture(size: int = SIZE, bounded: bool = True, batched: bool = False) -> st.SearchStrategy:
     """Pictures with NaN, inf or (when bounded) values outside [-1, 1]; misshapen ones; no pictures at all."""
     @st.composite
     def spoiled(draw: Any) -> torch.Tensor:
@@ -99,8 +99,8 @@ def bad_picture(size: int = SIZE, bounded: bool = True) -> st.SearchStrategy:
         picture.view(-1)[draw(st.integers(0, 3 * size * size - 1))] = draw(odd if bounded else NOT_FINITE)
         return picture
 
-    shapes = st.sampled_from([(size, size), (1, size, size), (4, size, size), (3, size, size + 2), (2, 3, size, size),
-                              (3, 0, 0), (0, 3, size, size)])
+    shapes = st.sampled_from([(size, size), (1, size, size), (4, size, size), (3, size, size + 2), (3, 0, 0),
+                              (0, 3, size, size), *([] if batched else [(2, 3, size, size)])])
     return st.one_of(spoiled(), shapes.map(torch.zeros), JUNK, st.floats(), st.none())
 
 
@@ -173,7 +173,7 @@ CASES: dict[str, tuple[Callable[[Any], Any], st.SearchStrategy]] = {
     "auto_batch_size dtype": (lambda v: auto_batch_size(MODEL, dtype=v), st.one_of(JUNK, st.just(torch.int32))),
     # paint_steps
     "paint_steps model": (lambda v: steps_with(model=v), st.one_of(JUNK, st.none())),
-    "paint_steps image": (lambda v: steps_with(image=v), bad_picture()),
+    "paint_steps image": (lambda v: steps_with(image=v), bad_picture(batched=True)),
     "paint_steps keep": (lambda v: steps_with(keep=v), bad_mask()),
     "paint_steps times": (lambda v: steps_with(times=v), bad_times()),
     "paint_steps eta": (lambda v: steps_with(eta=v), bad_real(0, 1)),

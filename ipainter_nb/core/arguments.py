@@ -274,7 +274,7 @@ def check_picture(image: Any, size: int, name: str = "image", model_name: str | 
         raise UserInputError(f"{name} is {picture.shape[3]}x{picture.shape[2]} but {who} {size}x{size}: "
                              f"compose at Composition(size={size}) or resize the picture")
     check_finite(name, picture)
-    if bounded and picture.min() < -1.001 or picture.max() > 1.001:
+    if bounded and (picture.min() < -1.001 or picture.max() > 1.001):
         raise UserInputError(f"{name} values must lie in [-1, 1], found {picture.min().item():g}..{picture.max().item():g} "
                              "(use ipainter_nb.images.pil_to_tensor, or x / 127.5 - 1 for 0..255 values)")
     return picture if batched else picture[0]
