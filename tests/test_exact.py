@@ -212,7 +212,7 @@ def test_the_stored_demo_fit_is_what_the_demo_scenes_give():
 
 
 def test_user_errors_name_the_fix():
-    with pytest.raises(UserInputError, match="feather=0"):
+    with pytest.raises(UserInputError, match=r"only 0 \(generate\) and 1 \(keep\).*0\.5 \(16 pixels\)"):
         MODEL.conditional(torch.zeros(3, 4, 4), torch.full((1, 4, 4), 0.5))
     with pytest.raises(UserInputError, match="positive definite"):
         GaussianImageModel(channel_cov=((1, 0, 0), (0, 1, 0), (0, 0, -1)))

@@ -207,7 +207,7 @@ class Composition:
 
     def _require(self, layer: Layer) -> Layer:
         if layer not in self:
-            raise ValueError(f"{layer!r} is not in this composition")
+            raise CompositionError(f"{layer!r} is not in this composition: add() it first")
         return layer
 
     def _check_fits(self, layer: Layer) -> None:
@@ -241,14 +241,13 @@ class Composition:
             ``layer``.
 
         Raises:
-            TypeError: ``layer`` is not a ``Layer``.
-            ValueError: it is already here.
-            CompositionError: it would be drawn larger than the canvas allows.
+            CompositionError: ``layer`` is not a ``Layer``, it is already here, or it would be
+                drawn larger than the canvas allows.
         """
         if not isinstance(layer, Layer):
-            raise TypeError(f"expected a Layer, got {type(layer).__name__}")
+            raise CompositionError(f"expected a Layer (ip.Layer.from_file(...)), got {type(layer).__name__}")
         if layer in self:
-            raise ValueError(f"{layer!r} is already in this composition")
+            raise CompositionError(f"{layer!r} is already in this composition")
         self._check_fits(layer)
         layer.z = max((other.z for other in self._layers), default=-1) + 1
         self._layers.append(layer)
@@ -265,7 +264,7 @@ class Composition:
             The removed layer.
 
         Raises:
-            ValueError: the layer is not in this composition.
+            CompositionError: the layer is not in this composition.
             IndexError: no layer at that index.
         """
         if isinstance(layer_or_index, Layer):
@@ -365,11 +364,11 @@ class Composition:
             where: ``"forward"``, ``"backward"``, ``"front"`` or ``"back"``.
 
         Raises:
-            ValueError: an unknown ``where``.
+            CompositionError: an unknown ``where``.
         """
         self._require(layer)
         if where not in _REORDER:
-            raise ValueError(f"where: expected one of {', '.join(_REORDER)}, got {where!r}")
+            raise CompositionError(f"where: expected one of {', '.join(_REORDER)}, got {where!r}")
         order = self.layers
         i = next(k for k, other in enumerate(order) if other is layer)
         j = {"forward": min(i + 1, len(order) - 1), "backward": max(i - 1, 0),

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 
 from ..errors import UserInputError
+from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole
+from .devices import as_device
 from .diffusion import DiffusionSchedule
 from .exact_images import GaussianImageModel, demo_image_model
 
@@ -27,7 +29,15 @@ def wiener_gain(power: torch.Tensor, alpha_bar: torch.Tensor | float) -> torch.T
         power: the data spectrum's power per frequency (any shape).
         alpha_bar: the forward process's ᾱ at the level.
     """
-    a = torch.as_tensor(alpha_bar, dtype=power.dtype, device=power.device)
+    power = check_finite("power", as_tensor("power", power))
+    if bool((power < 0).any()):
+        raise UserInputError("power must be non-negative (a spectrum's power per frequency)")
+    if isinstance(alpha_bar, (int, float)) and not isinstance(alpha_bar, bool):
+        alpha_bar = torch.tensor(float(alpha_bar), dtype=torch.float64)
+    a = check_finite("alpha_bar", as_tensor("alpha_bar", alpha_bar))
+    if bool(((a < 0) | (a > 1)).any()):
+        raise UserInputError("alpha_bar must lie in [0, 1] (the forward process's ᾱ at a level)")
+    a = a.to(dtype=power.dtype, device=power.device)
     return a.sqrt() * power / (a * power + 1 - a)
 
 
@@ -66,13 +76,21 @@ class ExactDiffusionModel:
     _schedules: dict[int, DiffusionSchedule] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.image_model, GaussianImageModel):
+            raise UserInputError(f"image_model must be a GaussianImageModel (ip.exact.demo_image_model()), "
+                                 f"got {type(self.image_model).__name__}")
+        self.size = check_side(self.size, "size")
+        self.num_train_steps = check_whole("num_train_steps", self.num_train_steps, 1, 100_001)
+        if not isinstance(self.name, str):
+            raise UserInputError(f"name must be a str, got {type(self.name).__name__}")
         if self.variance_type not in ("fixed_small", "fixed_large"):
             raise UserInputError(f"variance_type must be 'fixed_small' or 'fixed_large', got {self.variance_type!r}")
         if self.default_schedule is None:
             from .schedules.config import ScheduleConfig
 
             self.default_schedule = ScheduleConfig(t_T=100, jump_length=5, jump_n_sample=5, stop_resampling_at=40)
-        self._device = torch.device(self._device)
+        self._device = as_device(self._device)
+        self._dtype = check_float_dtype(self._dtype)
         self._rebuild_tables()
 
     @classmethod
@@ -92,7 +110,7 @@ class ExactDiffusionModel:
             default_schedule: the schedule used when ``paint`` gets no times.
         """
         return cls(image_model or demo_image_model(), size, beta_schedule, num_train_steps, variance_type, default_schedule,
-                   _device=torch.device(device or "cpu"), _dtype=dtype)
+                   _device=device or "cpu", _dtype=dtype)
 
     def _rebuild_tables(self) -> None:
         lam, _ = self.image_model.eigen()
@@ -123,9 +141,9 @@ class ExactDiffusionModel:
             dtype: the new dtype, or None to keep it.
         """
         if device is not None:
-            self._device = torch.device(device)
+            self._device = as_device(device)
         if dtype is not None:
-            self._dtype = dtype
+            self._dtype = check_float_dtype(dtype)
         self._rebuild_tables()
         return self
 
@@ -135,6 +153,7 @@ class ExactDiffusionModel:
         Args:
             t_T: the number of respaced steps asked for.
         """
+        t_T = check_whole("t_T", t_T, 1)
         if not 1 <= t_T <= self.num_train_steps:
             raise UserInputError(f"t_T must be in 1..{self.num_train_steps} for this model, got {t_T}: pick a shorter schedule")
         return t_T

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
+from .arguments import check_batch, check_flag, check_keep, check_picture, check_real, check_side, check_whole, kept
 
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
@@ -52,6 +53,8 @@ def spectrum_grid(size: int, beta: float, f0: float) -> np.ndarray:
         beta: the spectral exponent β.
         f0: the knee frequency in cycles per pixel.
     """
+    size = check_side(size, "size")
+    beta, f0 = check_real("beta", beta, 0.0, low_open=True), check_real("f0", f0, 0.0, low_open=True)
     fy = np.fft.fftfreq(size)[:, None]
     fx = np.fft.fftfreq(size)[None, :]
     s = (f0**2 + fy**2 + fx**2) ** (-beta / 2)
@@ -78,17 +81,18 @@ class GaussianImageModel:
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
-        cov = np.asarray(self.channel_cov, dtype=np.float64)
-        if cov.shape != (3, 3) or not np.allclose(cov, cov.T):
+        beta = check_real("beta", self.beta, 0.0, low_open=True, hint="the spectral exponent, about 2 to 3")
+        f0 = check_real("f0", self.f0, 0.0, 0.5, low_open=True, hint="the knee in cycles per pixel")
+        cov = _real_array("channel_cov", self.channel_cov, (3, 3))
+        if not np.allclose(cov, cov.T):
             raise UserInputError(f"channel_cov must be a symmetric 3x3 matrix, got {cov.tolist()}")
         if np.linalg.eigvalsh(cov).min() <= 0:
             raise UserInputError("channel_cov must be positive definite (every colour direction needs some variance)")
-        if len(self.mean) != 3:
-            raise UserInputError(f"mean must hold 3 channel values, got {self.mean}")
-        if not (self.beta > 0 and self.f0 > 0):
-            raise UserInputError(f"beta and f0 must be positive, got beta={self.beta}, f0={self.f0}")
+        mean = _real_array("mean", self.mean, (3,))
+        object.__setattr__(self, "beta", beta)
+        object.__setattr__(self, "f0", f0)
         object.__setattr__(self, "channel_cov", tuple(tuple(float(v) for v in row) for row in cov))
-        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "mean", tuple(float(v) for v in mean))
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -137,6 +141,7 @@ class GaussianImageModel:
         """
         cov = np.asarray(self.channel_cov)
         if std is not None:
+            std = check_real("std", std, 0.0, low_open=True, hint="the pixel standard deviation")
             cov = cov * (std**2 / float(np.diag(cov).mean()))
         return GaussianImageModel(self.beta, self.f0, tuple(map(tuple, cov)), tuple(mean) if mean is not None else self.mean)
 
@@ -165,6 +170,8 @@ class GaussianImageModel:
             device: where to make them.
             dtype: their dtype.
         """
+        size = check_side(size, "size")
+        n = check_batch(n, size)
         z = torch.randn((n, 3, size, size), generator=generator, device=device, dtype=torch.float64)
         lam, _ = self.eigen()
         amp = torch.as_tensor(np.sqrt(self.spectrum(size)[None] * lam[:, None, None]), device=z.device)
@@ -197,6 +204,17 @@ class GaussianImageModel:
             dense: True: dense covariance; False: conjugate gradients; None: dense up to 32².
         """
         return ExactConditional(self, image, keep, dense)
+
+
+def _real_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as a finite float64 array of ``shape``, or a ``UserInputError``."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.shape != shape or not np.isfinite(array).all():
+        raise UserInputError(f"{name} must be {' x '.join(map(str, shape))} finite numbers, got {value!r:.80}")
+    return array
 
 
 def _as_nchw_float(images: Any) -> np.ndarray:
@@ -242,6 +260,8 @@ def centre_hole_keep(size: int, hole: int) -> torch.Tensor:
         size: the picture side.
         hole: the side of the square hole.
     """
+    size = check_side(size, "size")
+    hole = check_whole("hole", hole, 0, size + 1)
     keep = torch.ones(1, size, size)
     a = (size - hole) // 2
     keep[:, a:a + hole, a:a + hole] = 0
@@ -255,18 +275,16 @@ def border_keep(size: int, width: int) -> torch.Tensor:
         size: the picture side.
         width: the width of the kept frame.
     """
+    size = check_side(size, "size")
+    width = check_whole("width", width, 0, size // 2 + 1)
     keep = torch.zeros(1, size, size)
     keep[:, width:size - width, width:size - width] = 1
     return keep
 
 
 def _binary_keep(keep: torch.Tensor, size: int) -> np.ndarray:
-    k = keep.detach().cpu().double().numpy().reshape(-1)
-    if k.size != size * size:
-        raise UserInputError(f"keep must be (1, {size}, {size}) like the image, got shape {tuple(keep.shape)}")
-    if not np.all((k == 0) | (k == 1)):
-        raise UserInputError("keep must hold only 0 and 1 for the exact conditional: render the Composition with feather=0")
-    return k.astype(bool)
+    """The mask, checked, as a flat bool array (True = kept)."""
+    return kept(check_keep(keep, size)).cpu().numpy().reshape(-1)
 
 # --------------------------------------------------------------------------- exact conditional
 
@@ -326,9 +344,12 @@ class ExactConditional:
     """
 
     def __init__(self, image_model: GaussianImageModel, image: torch.Tensor, keep: torch.Tensor, dense: bool | None = None):
-        size = int(image.shape[-1])
-        if tuple(image.shape[-3:]) != (3, size, size):
-            raise UserInputError(f"image must be (3, H, W) with H = W, got shape {tuple(image.shape)}")
+        if not isinstance(image_model, GaussianImageModel):
+            raise UserInputError(f"image_model must be a GaussianImageModel, got {type(image_model).__name__}")
+        shape = getattr(image, "shape", ())
+        size = check_side(int(shape[-1]) if len(shape) else 0, "the image's side")
+        image = check_picture(image, size, bounded=False)
+        dense = None if dense is None else check_flag("dense", dense)
         self.image_model = image_model
         self.size = size
         self.keep = _binary_keep(keep, size)
@@ -416,6 +437,7 @@ class ExactConditional:
             generator: the source of randomness.
             dtype: their dtype.
         """
+        n = check_batch(n, self.size)
         if self.R is not None:
             chol = np.linalg.cholesky(self.R + 1e-12 * np.eye(self.num_generated) * np.trace(self.R) / max(self.num_generated, 1))
             z = torch.randn((n, 3, self.num_generated), generator=generator, dtype=torch.float64).numpy()
@@ -436,6 +458,7 @@ class ExactConditional:
         Args:
             k: how many leading components of the conditional covariance.
         """
+        k = check_whole("k", k, 1)
         if self._eigen is None:  # one decomposition serves every schedule scored against this conditional
             self._eigen = np.linalg.eigh(self._require_dense("principal components"))
         rho, vec = self._eigen

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import UserInputError
+from .arguments import check_picture, check_whole
 from .exact_denoiser import ExactDiffusionModel, wiener_gain
-from .exact_images import ExactConditional, GaussianImageModel, _binary_keep
+from .exact_images import MAX_DENSE_PIXELS, ExactConditional, GaussianImageModel, _binary_keep
 
 # the schedule topic's modules, not its package: the package's planner imports this module
 from .schedules.builders import check_eta
@@ -220,6 +222,9 @@ def schedule_output_law(model: ExactDiffusionModel, image: torch.Tensor, keep: t
     Returns:
         The output's :class:`GaussianLaw`.
     """
+    if isinstance(model, ExactDiffusionModel) and model.size**2 > MAX_DENSE_PIXELS:
+        raise UserInputError(f"the output law is dense, up to {MAX_DENSE_PIXELS} pixels; this model paints "
+                             f"{model.size}x{model.size}: use schedule_error, which works at any size")
     model, steps, y, mu, q = _setup(model, image, keep, times, variance, eta)
     mean = _output_mean(steps, y, mu, q, model.size)
     cov = _dense_covariance(steps, q, model.size)
@@ -230,9 +235,16 @@ def _setup(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.Tensor, 
            variance: str | None, eta: float) -> tuple[ExactDiffusionModel, list[_Up | _Down], torch.Tensor, torch.Tensor, torch.Tensor]:
     """Checked inputs: the model (with the variance asked for), the steps, the known picture
     and the data mean (uncentred eigen coordinates, (3, H·W) and (3, 1)) and the flat mask."""
+    if not isinstance(model, ExactDiffusionModel):
+        raise UserInputError(f"model must be an ExactDiffusionModel (ip.exact.ExactDiffusionModel.create()), "
+                             f"got {type(model).__name__}")
     times = validate_times(times)
+    model.check_t_T(times[0] + 1)
     eta = check_eta(eta)
     size = model.size
+    image = check_picture(image, size, bounded=False)
+    if variance not in (None, "fixed_small", "fixed_large"):
+        raise UserInputError(f"variance={variance!r} is invalid: use 'fixed_small', 'fixed_large' or None (the model's)")
     if variance is not None and variance != model.variance_type:
         model = ExactDiffusionModel(model.image_model, size, model.beta_schedule, model.num_train_steps, variance,
                                     model.default_schedule, _device=torch.device("cpu"), _dtype=torch.float64)
@@ -288,8 +300,11 @@ def schedule_error(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.
     """
     if isinstance(times, ScheduleConfig):
         times, eta = times.times(), times.eta
-    cond = conditional or model.image_model.conditional(image, keep)
+    k = check_whole("k", k, 1)
+    if conditional is not None and not isinstance(conditional, ExactConditional):
+        raise UserInputError(f"conditional must be an ExactConditional (or None), got {type(conditional).__name__}")
     model, steps, y, mu, q = _setup(model, image, keep, times, variance, eta)
+    cond = conditional or model.image_model.conditional(image, keep)
     g = cond.generated
     components = torch.from_numpy(cond.component_rows(k))
     pixels = torch.zeros(3, len(g), model.size**2, dtype=torch.float64)

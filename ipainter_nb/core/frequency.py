@@ -31,6 +31,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import UserInputError
+from .arguments import MAX_IMAGE_SIDE, as_tensor, check_finite, check_keep, check_real, check_whole, kept
+
 __all__ = [
     "radial_power_spectrum",
     "band_edges",
@@ -47,28 +50,31 @@ Spacing = Literal["log", "linear"]
 # --------------------------------------------------------------------------- helpers
 
 
-def _to_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
-        x = x.detach().cpu()
-        if x.dtype.is_floating_point and x.dtype.itemsize < 4:
-            x = x.float()  # numpy has no bfloat16
-        # cast in numpy: torch spreads even this over its thread pool, which costs far more
-        # than the cast on a CPU busy running the model in another thread
-        x = x.numpy()
-    return np.asarray(x, dtype=np.float64)
+def _to_numpy(x: Any, name: str, finite: bool = True) -> np.ndarray:
+    if isinstance(x, (list, tuple)):
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise UserInputError(f"{name} must be numbers (a tensor, array or list of them), got {x!r:.60}") from None
+    t = as_tensor(name, x).detach().cpu()
+    if finite:
+        check_finite(name, t)
+    elif bool(t.isnan().any()):
+        raise UserInputError(f"{name} holds {int(t.isnan().sum())} NaN values of {t.numel()}: fix the input")
+    if t.dtype.itemsize < 4:
+        t = t.float()  # numpy has no bfloat16
+    # cast in numpy: torch spreads even this over its thread pool, which costs far more
+    # than the cast on a CPU busy running the model in another thread
+    return np.asarray(t.numpy(), dtype=np.float64)
 
 
 def _as_nchw(image: Any) -> np.ndarray:
-    x = _to_numpy(image)
-    if x.ndim == 2:
-        return x[None, None]
-    if x.ndim == 3:
-        return x[None]
-    if x.ndim == 4:
-        return x
-    raise ValueError(
-        f"image has shape {tuple(x.shape)}: expected (H, W), (C, H, W) or (N, C, H, W)"
-    )
+    x = _to_numpy(image, "image")
+    if not 2 <= x.ndim <= 4:
+        raise UserInputError(f"image has shape {tuple(x.shape)}: expected (H, W), (C, H, W) or (N, C, H, W)")
+    if x.size == 0 or max(x.shape[-2:]) > MAX_IMAGE_SIDE:
+        raise UserInputError(f"image has shape {tuple(x.shape)}: each side must be 1..{MAX_IMAGE_SIDE} pixels")
+    return x.reshape((1,) * (4 - x.ndim) + x.shape)
 
 
 def _power_2d(x: np.ndarray) -> np.ndarray:
@@ -145,15 +151,13 @@ def band_edges(size: int, n_bands: int = 4, spacing: Spacing = "log") -> np.ndar
         n_bands: how many frequency bands.
         spacing: ``log`` or ``linear`` spacing of the band edges.
     """
-    if isinstance(size, bool) or int(size) != size or size < 2:
-        raise ValueError(f"size={size} is invalid: it must be an int >= 2 (pixels)")
-    if isinstance(n_bands, bool) or int(n_bands) != n_bands or n_bands < 1:
-        raise ValueError(f"n_bands={n_bands} is invalid: it must be an int >= 1")
+    size = check_whole("size", size, 2, MAX_IMAGE_SIDE + 1)
+    n_bands = check_whole("n_bands", n_bands, 1, size + 1)
     if spacing == "log":
-        return np.geomspace(1.0 / size, 0.5, int(n_bands) + 1)
+        return np.geomspace(1.0 / size, 0.5, n_bands + 1)
     if spacing == "linear":
-        return np.linspace(0.0, 0.5, int(n_bands) + 1)
-    raise ValueError(f"spacing={spacing!r} is invalid: use 'log' or 'linear'")
+        return np.linspace(0.0, 0.5, n_bands + 1)
+    raise UserInputError(f"spacing={spacing!r} is invalid: use 'log' or 'linear'")
 
 
 def band_energies(image: Any, n_bands: int = 4, spacing: Spacing = "log") -> np.ndarray:
@@ -201,13 +205,13 @@ def band_snr(
     ac = idx >= 0
     counts = np.bincount(idx[ac], minlength=n_bands)
     if np.any(counts == 0):
-        raise ValueError(
+        raise UserInputError(
             f"n_bands={n_bands} is too many for a {h}x{w} image: some bands hold no frequency"
         )
     signal = np.bincount(idx[ac], weights=p[ac], minlength=n_bands) / counts
-    a = np.atleast_1d(_to_numpy(alphas_cumprod)).reshape(-1)
-    if np.any((a < 0) | (a > 1)):
-        raise ValueError("alphas_cumprod must lie in [0, 1]")
+    a = np.atleast_1d(_to_numpy(alphas_cumprod, "alphas_cumprod")).reshape(-1)
+    if a.size == 0 or np.any((a < 0) | (a > 1)):
+        raise UserInputError("alphas_cumprod must hold at least one value, each in [0, 1] (a model's schedule(t_T).alphas_cumprod)")
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = a / (1.0 - a)
     return ratio[:, None] * signal[None, :]
@@ -222,11 +226,11 @@ def drowning_times(snr: Any) -> np.ndarray:
     Args:
         snr: band SNR per (level, band), as ``band_snr`` gives it.
     """
-    s = _to_numpy(snr)
+    s = _to_numpy(snr, "snr", finite=False)
     if s.ndim == 1:
         s = s[:, None]
-    if s.ndim != 2:
-        raise ValueError(f"snr has shape {tuple(s.shape)}: expected (T, n_bands)")
+    if s.ndim != 2 or s.size == 0:
+        raise UserInputError(f"snr has shape {tuple(s.shape)}: expected (T, n_bands)")
     below = s < 1.0
     return np.where(below.any(axis=0), below.argmax(axis=0), s.shape[0]).astype(np.int64)
 
@@ -235,17 +239,9 @@ def drowning_times(snr: Any) -> np.ndarray:
 
 
 def _mask_2d(mask: Any, h: int, w: int) -> np.ndarray:
-    m = _to_numpy(mask)
-    while m.ndim > 2 and m.shape[0] == 1:
-        m = m[0]
-    if m.shape != (h, w):
-        raise ValueError(
-            f"mask has shape {tuple(_to_numpy(mask).shape)}: expected ({h}, {w}) "
-            "(leading singleton dimensions allowed)"
-        )
-    m = m > 0.5
+    m = kept(check_keep(mask, (h, w), name="mask"))[0].numpy()
     if not m.any():
-        raise ValueError("mask selects no pixel")
+        raise UserInputError("mask selects no pixel: give 1 where pixels are measured (e.g. 1 - keep for the generated region)")
     return m
 
 
@@ -253,7 +249,7 @@ def sharpness(image: Any, cutoff: float = 0.25, mask: Any | None = None) -> floa
     """High-frequency energy ratio: non-DC energy above ``cutoff`` cycles/pixel over all non-DC.
 
     Without ``mask`` the whole image is transformed as is (periodic DFT). With ``mask``
-    (non-zero where pixels are to be measured; pass ``1 - keep`` to measure the generated
+    (1 where pixels are to be measured, 0 elsewhere; pass ``1 - keep`` to measure the generated
     region), the image is cropped to the mask's bounding box, pixels outside the mask are
     set to the per-channel mean of those inside, the mean is removed, and a 2-D Hann window
     is applied so that the crop's borders add no spurious high frequencies. Windowing
@@ -265,8 +261,7 @@ def sharpness(image: Any, cutoff: float = 0.25, mask: Any | None = None) -> floa
         cutoff: the frequency (fraction of Nyquist) above which energy counts as detail.
         mask: where to measure (1 = count), or None for everywhere.
     """
-    if not 0 < cutoff < 0.5 * np.sqrt(2):
-        raise ValueError(f"cutoff={cutoff} is invalid: it must be in (0, 0.707) cycles/pixel")
+    cutoff = check_real("cutoff", cutoff, 0.0, 0.5 * np.sqrt(2), low_open=True, high_open=True, hint="cycles/pixel")
     x = _as_nchw(image)
     if mask is not None:
         h, w = x.shape[-2:]
@@ -292,7 +287,7 @@ def gradient_energy(image: Any, mask: Any | None = None) -> float:
     """Mean squared finite-difference gradient: ``mean(dx**2) + mean(dy**2)``.
 
     Differences are between horizontally or vertically adjacent pixels; with ``mask``
-    (non-zero where pixels are measured) only pairs with both pixels inside count, so the
+    (1 where pixels are measured, 0 elsewhere) only pairs with both pixels inside count, so the
     border between kept and generated regions does not leak in. Averaged over channels
     and batch. Blur lowers it; added detail or noise raises it.
 

@@ -38,8 +38,9 @@ def check_drawn_size(layer: Layer, limit: int, what: str) -> None:
     Raises:
         CompositionError: the layer would be drawn larger; the message gives the largest scale.
     """
-    w, h = layer.size
-    if max(w, h) > limit:
+    iw, ih = layer.image.size
+    if max(iw, ih) * layer.scale > limit + 0.5:  # its drawn side would round above the limit (or overflow)
+        w, h = (f"{side * layer.scale:.0f}" if side * layer.scale < 1e15 else f"{side * layer.scale:.3g}" for side in (iw, ih))
         raise CompositionError(
             f"scale: layer {layer.name!r} at scale {layer.scale:g} would be drawn {w}x{h} px, larger than "
             f"{what} ({limit} px a side); use a smaller scale (at most {limit / max(layer.image.size):.3g})")
@@ -62,8 +63,7 @@ class Layer:
         name: A label (the file's stem for ``from_file``).
 
     Raises:
-        TypeError: ``image`` is not a PIL image.
-        CompositionError: a field is out of range, or the layer would be drawn too large.
+        CompositionError: ``image`` is not a PIL image, a field is out of range, or the layer would be drawn too large.
     """
 
     image: Image.Image
@@ -78,7 +78,7 @@ class Layer:
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, Image.Image):
-            raise TypeError(f"image: expected a PIL image, got {type(self.image).__name__}")
+            raise invalid("image", "a PIL image (Layer.from_file reads one)", type(self.image).__name__)
         if self.image.mode != "RGBA":
             self.image = self.image.convert("RGBA")
         self.x = as_int(self.x, "x")

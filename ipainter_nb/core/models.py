@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
+from .arguments import check_float_dtype
 from .checkpoints import (
     CheckpointError,
     MappedFile,
@@ -180,11 +181,13 @@ def check_t_T(t_T: int, num_train_steps: int, model_name: str) -> int:
 
 
 def _resolve_dtype(dtype: torch.dtype | str | None, what: str = "dtype") -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
+    if dtype is None:
         return dtype
+    if isinstance(dtype, torch.dtype):
+        return check_float_dtype(dtype, what)
     names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
              "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
-    if dtype not in names:
+    if not isinstance(dtype, str) or dtype not in names:
         raise UserInputError(f"{what} must be one of {sorted(names)}, got {dtype!r}")
     return names[dtype]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,10 +34,12 @@ import torch
 from ..errors import IPainterError, UserInputError
 from ..images import quantize_uint8
 from ..progress import progress_bar
+from .arguments import check_flag, check_float_dtype, check_function, check_keep, check_picture, check_whole
 from .devices import as_device
-from .diffusion import DiffusionSchedule
 
-# the schedule topic's modules, not its package: the package's planner reads masks with checked_keep
+# the schedule topic's modules, not its package: the package's planner imports the sampler's neighbours
+from .paintable import PaintableModel, check_model, model_traits
+from .sampler_options import SamplerOptions
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import count_nfe, validate_times
@@ -50,6 +52,7 @@ __all__ = [
     "CancelToken",
     "NonFiniteOutputError",
     "PaintableModel",
+    "SamplerOptions",
     "NoiseSource",
     "paint",
     "paint_steps",
@@ -59,50 +62,6 @@ __all__ = [
 ]
 
 NoiseSource = Callable[[], torch.Tensor]  # each call: fresh standard normal noise shaped like the batch
-
-
-class PaintableModel(Protocol):
-    """What the sampler needs of a model (``DiffusionModel`` and the exact Gaussian model)."""
-
-    name: str
-
-    @property
-    def image_size(self) -> int:
-        """The picture side the model paints."""
-        ...
-
-    @property
-    def device(self) -> torch.device:
-        """Where the model runs."""
-        ...
-
-    def check_t_T(self, t_T: int) -> int:
-        """Refuse a walk the model cannot take (``UserInputError``); returns ``t_T``.
-
-        Args:
-            t_T: the number of respaced steps.
-        """
-        ...
-
-    def schedule(self, t_T: int) -> DiffusionSchedule:
-        """The model's noise schedule respaced to ``t_T`` steps.
-
-        Args:
-            t_T: the number of respaced steps.
-        """
-        ...
-
-    def default_times(self) -> list[int]:
-        """The times of the model's default schedule."""
-        ...
-
-    def __call__(self, x: torch.Tensor, t: torch.Tensor, schedule: DiffusionSchedule) -> torch.Tensor: ...
-
-
-
-
-class _Cancel(Protocol):
-    def is_set(self) -> bool: ...
 
 
 class NonFiniteOutputError(IPainterError, FloatingPointError):
@@ -175,13 +134,34 @@ def paint_steps(
     Yields:
         One :class:`Step` per transition of ``times``.
 
-    The inputs are used as given: :func:`paint` is the checked entry point. Stop early by
-    not asking for the next step.
+    The arguments are checked as :func:`paint` checks them, before the first step. Stop
+    early by not asking for the next step.
     """
-    if noise is None:
-        def noise() -> torch.Tensor:
-            return torch.randn(image.shape, generator=generator, device=image.device, dtype=image.dtype)
+    model = check_model(model)
+    size = model.image_size
+    image = check_picture(image, size, model_name=model.name, batched=True)
+    mask = check_keep(keep, size, batched=True).to(device=image.device, dtype=image.dtype)
+    if mask.shape[0] not in (1, image.shape[0]):
+        raise UserInputError(f"keep holds {mask.shape[0]} masks for {image.shape[0]} pictures: give one mask, or one per picture")
+    times = validate_times(times)
+    model.check_t_T(times[0] + 1)
+    check_function("noise", noise)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise UserInputError(f"generator must be a torch.Generator (or None), got {type(generator).__name__}")
+    return _walk(model, image, mask, times, noise or _randn_like(image, generator),
+                 clip_x0=check_flag("clip_x0", clip_x0), eta=check_eta(eta))
 
+
+def _randn_like(image: torch.Tensor, generator: torch.Generator | None) -> NoiseSource:
+    def draw() -> torch.Tensor:
+        return torch.randn(image.shape, generator=generator, device=image.device, dtype=image.dtype)
+
+    return draw
+
+
+def _walk(model: PaintableModel, image: torch.Tensor, keep: torch.Tensor, times: list[int], noise: NoiseSource, *,
+          clip_x0: bool, eta: float, first_sample: int = 0) -> Iterator[Step]:
+    """The algorithm on checked arguments (see :func:`paint_steps`)."""
     schedule = model.schedule(times[0] + 1)
     n, device = image.shape[0], image.device
     total_steps, total_nfe = len(times) - 1, count_nfe(times)
@@ -207,109 +187,26 @@ def paint_steps(
         else:
             x = schedule.q_jump(x, t_last, t_cur, noise())
             x0_pred = None
-        shown = keep * image + (1 - keep) * x if t_cur < 0 else x
-        yield Step(index, t_last, "down" if t_cur < t_last else "up", shown, x0_pred, nfe,
-                   time.perf_counter() - start, total_steps, total_nfe, 0, model_s)
+        yield Step(
+            index=index,
+            t=t_last,
+            direction="down" if t_cur < t_last else "up",
+            x_t=keep * image + (1 - keep) * x if t_cur < 0 else x,
+            x0_pred=x0_pred,
+            nfe_so_far=nfe,
+            elapsed_s=time.perf_counter() - start,
+            total_steps=total_steps,
+            total_nfe=total_nfe,
+            first_sample=first_sample,
+            model_s=model_s,
+        )
 
 
 def _non_finite_message(model: PaintableModel, t: int, index: int) -> str:
     where = f"the model output at t={t} (step {index}) contains NaN or inf although the inputs are finite"
-    half = getattr(model, "dtype", None) in (torch.float16, torch.bfloat16) or getattr(model, "autocast_dtype", None) is not None
-    if half:
+    if model_traits(model).half_precision:
         return f"{where}: half precision overflowed; load the model in float32 (dtype=torch.float32, CLI: --dtype float32)"
     return f"{where}: the checkpoint's weights are probably damaged (NaN or inf in them); download or copy it again"
-
-
-# --------------------------------------------------------------------------- input checks
-
-
-def _as_tensor(name: str, value: Any) -> torch.Tensor:
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    if not isinstance(value, torch.Tensor):
-        raise UserInputError(f"{name} must be a torch tensor or numpy array, got {type(value).__name__}")
-    if value.dtype == torch.bool:
-        return value.float()
-    if value.is_complex():
-        raise UserInputError(f"{name} must hold real numbers, got {value.dtype}")
-    return value if value.is_floating_point() else value.float()
-
-
-def _check_finite(name: str, value: torch.Tensor) -> None:
-    bad = int((~torch.isfinite(value)).sum())
-    if bad:
-        nans = int(torch.isnan(value).sum())
-        raise UserInputError(f"{name} holds {bad} non-finite values ({nans} NaN, {bad - nans} inf) of {value.numel()}: "
-                             f"fix the input (e.g. torch.nan_to_num({name}) or reload it) before painting")
-
-
-def _describe_values(values: torch.Tensor, counts: torch.Tensor, shown: int = 5) -> str:
-    order = counts.argsort(descending=True)[:shown]
-    parts = [f"{values[i].item():g} ({int(counts[i])} pixels)" for i in order]
-    more = f" and {len(values) - shown} more" if len(values) > shown else ""
-    return ", ".join(parts) + more
-
-
-def _check_binary(keep: torch.Tensor) -> None:
-    # a soft mask would silently mix known and generated pixels: refuse it
-    off = keep[(keep != 0) & (keep != 1)]
-    if off.numel():
-        values, counts = off.unique(return_counts=True)
-        raise UserInputError(
-            f"keep mask must hold only 0 (generate) and 1 (keep); found {off.numel()} pixels with other values: "
-            f"{_describe_values(values, counts)}. Binarise it, e.g. keep = (keep > 0.5).float()"
-        )
-
-
-def checked_keep(keep: Any, size: int) -> torch.Tensor:
-    """``keep`` as a (1, size, size) float tensor of 0 and 1, or the ``UserInputError`` that ``paint()`` gives.
-
-    Args:
-        keep: the mask (1 = keep), (1, H, W), (H, W) or (1, 1, H, W), tensor or array.
-        size: the picture side it must have.
-    """
-    keep = _as_tensor("keep", keep)
-    if keep.dim() == 4 and keep.shape[0] == 1:
-        keep = keep[0]
-    if keep.dim() == 2:
-        keep = keep[None]
-    if keep.shape != (1, size, size):
-        raise UserInputError(f"keep mask must be (1, {size}, {size}) with 1 = keep, got shape {tuple(keep.shape)}")
-    _check_finite("keep", keep)
-    _check_binary(keep)
-    return keep
-
-
-def _checked_inputs(model: PaintableModel, image: Any, keep: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """``image`` as (3,H,W) and ``keep`` as (1,H,W), both float, or a UserInputError saying what is wrong."""
-    image = _as_tensor("image", image)
-    if image.dim() == 4 and image.shape[0] == 1:
-        image = image[0]
-    size = model.image_size
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise UserInputError(f"image must be (3, {size}, {size}) in [-1, 1], got shape {tuple(image.shape)} "
-                             "(ipainter_nb.images.pil_to_tensor converts a PIL picture)")
-    if tuple(image.shape[1:]) != (size, size):
-        raise UserInputError(
-            f"image is {image.shape[2]}x{image.shape[1]} but model {model.name!r} paints {size}x{size}: "
-            f"compose at Composition(size={size}) or resize the picture"
-        )
-    keep = checked_keep(keep, size)
-    _check_finite("image", image)
-    if image.min() < -1.001 or image.max() > 1.001:
-        raise UserInputError(f"image values must lie in [-1, 1], found {image.min().item():g}..{image.max().item():g} "
-                             "(use ipainter_nb.images.pil_to_tensor, or x / 127.5 - 1 for 0..255 values)")
-    return image, keep
-
-
-def _check_count(name: str, value: Any, lowest: int, below: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise UserInputError(f"{name} must be a whole number, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value < lowest or (below is not None and value >= below):
-        limit = f"in {lowest}..{below - 1}" if below is not None else f"at least {lowest}"
-        raise UserInputError(f"{name}={value} is out of range: it must be {limit}")
-    return value
 
 
 # --------------------------------------------------------------------------- micro-batches
@@ -336,12 +233,10 @@ def auto_batch_size(model: PaintableModel, device: torch.device | str | None = N
         device: its device (default: the model's).
         dtype: its dtype (default: the model's).
     """
+    model = check_model(model, members=("image_size", "device"))
     device = as_device(device) if device is not None else model.device
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise UserInputError(f"dtype={dtype!r} is not a floating-point torch dtype: use torch.float32 (or float16/bfloat16 on a GPU)")
-    config = getattr(model, "config", None) or {}
-    channels = int(config.get("num_channels", 3))
-    bytes_per_sample = _ACTIVATION_MAPS * channels * model.image_size**2 * torch.finfo(dtype).bits // 8
+    dtype = check_float_dtype(dtype)
+    bytes_per_sample = _ACTIVATION_MAPS * model_traits(model).num_channels * model.image_size**2 * torch.finfo(dtype).bits // 8
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         budget, cap = free // 2, _CUDA_MAX_BATCH
@@ -378,17 +273,9 @@ def paint(
     num_samples: int = 1,
     seed: int = 0,
     callback: Callable[[Step], bool | None] | None = None,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-    cancel: _Cancel | None = None,
-    progress: bool | None = None,
-    max_frames: int = 100,
-    clip_x0: bool = True,
-    batch_size: int | None = None,
-    first_sample: int = 0,
-    on_samples: Callable[[int, torch.Tensor], None] | None = None,
-    keep_samples: bool = True,
-    eta: float | None = None,
+    *,
+    options: SamplerOptions | None = None,
+    **settings: Any,
 ) -> PaintResult:
     """Fill the region where ``keep`` is 0 so that it agrees with the kept pixels.
 
@@ -405,134 +292,130 @@ def paint(
         num_samples: how many pictures to paint.
         seed: a whole number in 0..2**63-1; picture k comes from ``derive_seed(seed, k)``.
         callback: called with every :class:`Step`; returning False stops the run.
-        device: where to run (default: the model's device). dtype: dtype of the samples
-            (the diffusion arithmetic); the model's own precision is set at load time.
-        cancel: anything with ``is_set()`` (a ``CancelToken``); checked before every step.
-            It ends a run exactly as a callback returning False does.
-        progress: True shows progress (a bar in a terminal or notebook, a few summary
-            lines in a log); None only where someone watches (terminal or notebook);
-            False never.
-        max_frames: how many steps of the first micro-batch to keep (evenly spread) in
-            ``result.frames`` for replay.
-        clip_x0: clip the predicted clean image to [-1,1] (as guided-diffusion does).
-        batch_size: pictures per model call; None chooses from the model and device
-            (``auto_batch_size``) so memory stays bounded however many are asked for.
-        first_sample: paint pictures ``first_sample..first_sample+num_samples-1`` of a
-            bigger run with this seed (each the same as in the bigger run).
-        on_samples: called as ``on_samples(k, pictures)`` with each finished micro-batch,
-            ``pictures`` (n,3,H,W) being pictures k..k+n-1 of the run, so a caller can
-            write them at once.
-        keep_samples: False leaves finished pictures out of ``result.samples`` (they go
-            to ``on_samples`` only), so that memory stays bounded however many are painted.
-        eta: stochasticity of the down steps in [0, 1] (see :func:`paint_steps`); None
-            takes the ``ScheduleConfig``'s (given as ``times`` or the model's default),
-            else 1 (DDPM steps).
-        dtype: the dtype of the sampler's arithmetic (the model keeps its own).
+        options: how the run goes (:class:`SamplerOptions`: ``eta``, ``clip_x0``,
+            ``device``, ``dtype``, ``batch_size``, ``first_sample``, ``max_frames``,
+            ``keep_samples``, ``on_samples``, ``progress``, ``cancel``).
+        **settings: any field of :class:`SamplerOptions` by name, replacing the one in
+            ``options`` (``paint(..., eta=0.5, progress=False)``).
 
     Returns:
         A :class:`PaintResult`.
 
     Raises:
-        UserInputError: for inputs out of range (shapes, values, ``eta`` outside [0, 1]).
+        UserInputError: for arguments out of range (shapes, values, ``eta`` outside [0, 1],
+            an unknown setting, a model that lacks part of :class:`PaintableModel`).
     """
-    for name, hook in (("callback", callback), ("on_samples", on_samples)):
-        if hook is not None and not callable(hook):
-            raise UserInputError(f"{name} must be a function (or None), got {type(hook).__name__} {hook!r}")
-    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
-        raise UserInputError(f"cancel must have an is_set() method (a CancelToken or threading.Event), got {type(cancel).__name__}")
-    num_samples = _check_count("num_samples", num_samples, 1)
-    seed = _check_count("seed", seed, 0, 2**63)
-    first_sample = _check_count("first_sample", first_sample, 0)
-    max_frames = _check_count("max_frames", max_frames, 0)
-    if times is None and isinstance(getattr(model, "default_schedule", None), ScheduleConfig):
-        times = model.default_schedule
+    opts = SamplerOptions.merged(options, settings)
+    model = check_model(model)
+    check_function("callback", callback)
+    num_samples = check_whole("num_samples", num_samples, 1)
+    seed = check_whole("seed", seed, 0, 2**63)
+    times, eta = _resolve_schedule(model, times, opts.eta)
+    device = opts.device if opts.device is not None else model.device
+    image = check_picture(image, model.image_size, model_name=model.name)
+    keep = check_keep(keep, model.image_size)
+    batch_size = min(opts.batch_size or auto_batch_size(model, device, opts.dtype), num_samples)
+    run = _Run(model, image.to(device=device, dtype=opts.dtype)[None], keep.to(device=device, dtype=opts.dtype)[None],
+               times, eta, seed, callback, opts)
+    return run.paint(num_samples, batch_size)
+
+
+def _resolve_schedule(model: PaintableModel, times: Any, eta: float | None) -> tuple[list[int], float]:
+    """The run's checked times and eta: a config brings its own eta (``eta`` given wins), a list uses 1."""
+    if times is None:
+        times = model_traits(model).default_schedule
     if isinstance(times, ScheduleConfig):
         eta = times.eta if eta is None else eta
         times = times.times()
-    eta = check_eta(1.0 if eta is None else eta)
     times = validate_times(model.default_times() if times is None else times)
     model.check_t_T(times[0] + 1)
-    device = as_device(device) if device is not None else model.device
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise UserInputError(f"dtype={dtype!r} is not a floating-point torch dtype: use torch.float32 (or float16/bfloat16 on a GPU)")
-    image, keep = _checked_inputs(model, image, keep)
-    if batch_size is None:
-        batch_size = auto_batch_size(model, device, dtype)
-    batch_size = min(_check_count("batch_size", batch_size, 1), num_samples)
-    image = image.to(device=device, dtype=dtype)[None]
-    keep = keep.to(device=device, dtype=dtype)[None]
+    return times, 1.0 if eta is None else eta
 
-    stop_asked = False
 
-    def stopping() -> bool:
-        return stop_asked or (cancel is not None and cancel.is_set())
+class _Run:
+    """One ``paint()`` call on checked arguments: its micro-batches, frames and tallies."""
 
-    total_steps, total_nfe = len(times) - 1, count_nfe(times)
-    num_batches = math.ceil(num_samples / batch_size)
-    keep_frames = _frame_indices(total_steps, max_frames)
-    frames: list[Frame] = []
-    finished: list[torch.Tensor] = []
-    partial: torch.Tensor | None = None
-    nfe = steps_done = num_finished = 0
-    model_s = 0.0
-    start = time.perf_counter()
-    calls = f"{total_nfe} model calls" + (f" × {num_batches} batches" if num_batches > 1 else "")
-    with progress_bar(total_steps * num_batches, f"painting ({calls})", enabled=progress) as bar:
-        for b, k0 in enumerate(range(first_sample, first_sample + num_samples, batch_size)):
-            if stopping():
-                break
-            n = min(batch_size, first_sample + num_samples - k0)
-            noise = seeded_noise([derive_seed(seed, k) for k in range(k0, k0 + n)], image.shape[1:], device, dtype)
-            batch_image, batch_keep = image.expand(n, -1, -1, -1), keep.expand(n, -1, -1, -1)
-            last: Step | None = None
-            last_x0: torch.Tensor | None = None
-            steps = paint_steps(model, batch_image, batch_keep, times, noise=noise, clip_x0=clip_x0, eta=eta)
-            try:
-                for step in steps:
-                    step.first_sample = k0
-                    last = step
-                    last_x0 = step.x0_pred if step.x0_pred is not None else last_x0
-                    nfe += step.direction == "down"
-                    model_s += step.model_s
-                    if b == 0 and step.index in keep_frames:
-                        frames.append(_frame(step))
-                    if step.index % 25 == 0 or step.index == total_steps - 1:
-                        bar.set_postfix(t=step.t, nfe=nfe)
-                    bar.update(1)
-                    if callback is not None and callback(step) is False:
-                        stop_asked = True
-                    if stopping():
-                        break
-            finally:
-                steps.close()
-            if last is None:
-                break
-            steps_done = last.index + 1
-            if steps_done == total_steps:
-                pictures = last.x_t.clamp(-1, 1)
-                num_finished += n
-                if keep_samples:
-                    finished.append(pictures)
-                if on_samples is not None:
-                    on_samples(k0, pictures)
-            else:
-                # the best picture that exists: the latest clean-image prediction
-                best = last_x0 if last_x0 is not None else last.x_t
-                partial = (batch_keep * batch_image + (1 - batch_keep) * best).clamp(-1, 1)
-    parts = finished + ([partial] if partial is not None else [])
-    samples = torch.cat(parts) if parts else image[:0].clone()
-    elapsed = time.perf_counter() - start
-    return PaintResult(
-        samples=samples,
-        frames=frames,
-        times=times,
-        nfe=nfe,
-        elapsed_s=elapsed,
-        seed=seed,
-        stopped=num_finished < num_samples,
-        steps_done=steps_done,
-        num_finished=num_finished,
-        first_sample=first_sample,
-        batch_size=batch_size,
-        timings={"total_s": elapsed, "model_s": model_s, "overhead_s": elapsed - model_s},
-    )
+    def __init__(self, model: PaintableModel, image: torch.Tensor, keep: torch.Tensor, times: list[int], eta: float,
+                 seed: int, callback: Callable[[Step], bool | None] | None, opts: SamplerOptions) -> None:
+        self.model, self.image, self.keep, self.times, self.eta = model, image, keep, times, eta
+        self.seed, self.callback, self.opts = seed, callback, opts
+        self.total_steps = len(times) - 1
+        self.keep_frames = _frame_indices(self.total_steps, opts.max_frames)
+        self.frames: list[Frame] = []
+        self.finished: list[torch.Tensor] = []
+        self.partial: torch.Tensor | None = None
+        self.nfe = self.steps_done = self.num_finished = 0
+        self.model_s = 0.0
+        self.stop_asked = False
+
+    def stopping(self) -> bool:
+        cancel = self.opts.cancel
+        return self.stop_asked or (cancel is not None and cancel.is_set())
+
+    def paint(self, num_samples: int, batch_size: int) -> PaintResult:
+        first = self.opts.first_sample
+        num_batches = math.ceil(num_samples / batch_size)
+        calls = f"{count_nfe(self.times)} model calls" + (f" × {num_batches} batches" if num_batches > 1 else "")
+        start = time.perf_counter()
+        with progress_bar(self.total_steps * num_batches, f"painting ({calls})", enabled=self.opts.progress) as bar:
+            for b, k0 in enumerate(range(first, first + num_samples, batch_size)):
+                if self.stopping() or not self.batch(bar, b == 0, k0, min(batch_size, first + num_samples - k0)):
+                    break
+        parts = self.finished + ([self.partial] if self.partial is not None else [])
+        elapsed = time.perf_counter() - start
+        return PaintResult(
+            samples=torch.cat(parts) if parts else self.image[:0].clone(),
+            frames=self.frames,
+            times=self.times,
+            nfe=self.nfe,
+            elapsed_s=elapsed,
+            seed=self.seed,
+            stopped=self.num_finished < num_samples,
+            steps_done=self.steps_done,
+            num_finished=self.num_finished,
+            first_sample=first,
+            batch_size=batch_size,
+            timings={"total_s": elapsed, "model_s": self.model_s, "overhead_s": elapsed - self.model_s},
+        )
+
+    def batch(self, bar: Any, first_batch: bool, k0: int, n: int) -> bool:
+        """Paint pictures k0..k0+n-1; False when no step ran (the run was stopped before)."""
+        opts = self.opts
+        noise = seeded_noise([derive_seed(self.seed, k) for k in range(k0, k0 + n)], self.image.shape[1:],
+                             self.image.device, self.image.dtype)
+        image, keep = self.image.expand(n, -1, -1, -1), self.keep.expand(n, -1, -1, -1)
+        last: Step | None = None
+        last_x0: torch.Tensor | None = None
+        steps = _walk(self.model, image, keep, self.times, noise, clip_x0=opts.clip_x0, eta=self.eta, first_sample=k0)
+        try:
+            for step in steps:
+                last = step
+                last_x0 = step.x0_pred if step.x0_pred is not None else last_x0
+                self.nfe += step.direction == "down"
+                self.model_s += step.model_s
+                if first_batch and step.index in self.keep_frames:
+                    self.frames.append(_frame(step))
+                if step.index % 25 == 0 or step.index == self.total_steps - 1:
+                    bar.set_postfix(t=step.t, nfe=self.nfe)
+                bar.update(1)
+                if self.callback is not None and self.callback(step) is False:
+                    self.stop_asked = True
+                if self.stopping():
+                    break
+        finally:
+            steps.close()
+        if last is None:
+            return False
+        self.steps_done = last.index + 1
+        if self.steps_done == self.total_steps:
+            pictures = last.x_t.clamp(-1, 1)
+            self.num_finished += n
+            if opts.keep_samples:
+                self.finished.append(pictures)
+            if opts.on_samples is not None:
+                opts.on_samples(k0, pictures)
+        else:
+            # the best picture that exists: the latest clean-image prediction
+            best = last_x0 if last_x0 is not None else last.x_t
+            self.partial = (keep * image + (1 - keep) * best).clamp(-1, 1)
+        return True

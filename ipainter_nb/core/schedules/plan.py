@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from ...errors import UserInputError
+from ..arguments import check_keep
 from ..exact_images import GaussianImageModel, demo_image_model
 from .builders import check_eta
 from .calibrate import Knobs, hole_shape, proxy_law, search
@@ -220,8 +221,6 @@ def plan_schedule(
             an ``image_size`` out of range, a surrogate that is not a ``GaussianImageModel``, a
             mask that ``paint()`` would refuse, or a mask that keeps every pixel (nothing to fill).
     """
-    from ..sampler import checked_keep  # the sampler's package imports this one: read at call time
-
     _check_model(model)
     target = _check_target(target)
     steps = int(getattr(model, "num_train_steps", 1000))
@@ -238,7 +237,7 @@ def plan_schedule(
     aim = PLAN_TARGETS[target]
     calls = aim.calls if budget is None else min(budget, aim.calls)
     if keep is not None:
-        keep = checked_keep(keep, size)
+        keep = check_keep(keep, size)
         if bool((keep == 1).all()):
             raise UserInputError("keep keeps every pixel: there is nothing to generate, so there is no schedule to plan "
                                  "(mark the pixels to fill with 0)")

@@ -38,6 +38,9 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import UserInputError
+from ..arguments import as_tensor, check_finite, check_keep, check_real, check_side, check_whole, kept
+from ..paintable import check_model, model_traits
+from .builders import MAX_SCHEDULE_STEPS
 from .config import ScheduleConfig
 
 __all__ = ["frequency_schedule", "hole_radius", "mask_frequency", "band_snr_at", "explain"]
@@ -59,8 +62,7 @@ def hole_radius(keep: Any) -> int:
     Args:
         keep: the keep mask (1 = keep), (1, H, W) or (H, W).
     """
-    k = torch.as_tensor(np.asarray(keep.detach().cpu() if hasattr(keep, "detach") else keep), dtype=torch.float32)
-    k = k.reshape(k.shape[-2], k.shape[-1]) > 0.5
+    k = kept(check_keep(keep))[0]
     h, w = k.shape
     if not bool(k.any()):
         return max(h, w) // 2
@@ -86,10 +88,10 @@ def mask_frequency(keep: Any = None, image_size: int | None = None) -> float:
     if keep is None:
         if image_size is None:
             raise UserInputError("give keep (the mask) or image_size to place the mask's scale")
-        radius = max(image_size / 8, 1.0)  # a typical cutout hole: a quarter of the picture across
+        radius = max(check_side(image_size) / 8, 1.0)  # a typical cutout hole: a quarter of the picture across
     else:
-        k = np.asarray(keep.detach().cpu() if hasattr(keep, "detach") else keep, dtype=np.float64)
-        area = float((k < 0.5).sum())
+        mask = check_keep(keep, None if image_size is None else check_side(image_size))
+        area = float((~kept(mask)).sum())
         radius = max(hole_radius(keep), (area / np.pi) ** 0.5)
     return 1.0 / (2 * max(radius, 1.0))
 
@@ -164,28 +166,22 @@ def frequency_schedule(
         A ``ScheduleConfig`` with ``stop_resampling_at`` and ``start_resampling_at`` set;
         ``describe()`` and ``nfe`` tell its cost.
     """
-    if margin <= 1:
-        raise UserInputError(f"margin={margin} must be above 1 (the window spans SNR 1/margin..margin)")
-    model = None if isinstance(model_or_alphas_cumprod, (np.ndarray, list, tuple, torch.Tensor)) else model_or_alphas_cumprod
-    like = getattr(model, "default_schedule", None) if model is not None else None
-    if model is not None:
-        t_T = t_T or (like.t_T if like is not None else 250)
-        alphas = model.schedule(t_T).alphas_cumprod
-        image_size = image_size or model.image_size
-        image_model = getattr(model, "image_model", None)
-        if image_model is not None:  # the exact model knows its spectrum
-            spectrum_beta = spectrum_beta if spectrum_beta is not None else image_model.beta
-            f0 = f0 if f0 is not None else image_model.f0
-            pixel_var = pixel_var if pixel_var is not None else float(np.trace(np.asarray(image_model.channel_cov)) / 3)
-    else:
-        alphas = np.asarray(torch.as_tensor(model_or_alphas_cumprod).double().cpu().numpy()).reshape(-1)
-        if t_T is not None and t_T != len(alphas):
-            raise UserInputError(f"t_T={t_T} but alphas_cumprod has {len(alphas)} values: pass the respaced schedule's table")
-        t_T = len(alphas)
+    margin = check_real("margin", margin, 1.0, low_open=True, hint="the window spans SNR 1/margin..margin")
+    spectrum_beta, f0, pixel_var = (None if v is None else check_real(n, v, 0.0, low_open=n != "spectrum_beta")
+                                    for n, v in (("spectrum_beta", spectrum_beta), ("f0", f0), ("pixel_var", pixel_var)))
+    t_T, jump_length, jump_n_sample, max_nfe = (None if v is None else check_whole(n, v, 1) for n, v in (
+        ("t_T", t_T), ("jump_length", jump_length), ("jump_n_sample", jump_n_sample), ("max_nfe", max_nfe)))
+    alphas, t_T, like, image_model, model_size = _noise_levels(model_or_alphas_cumprod, t_T)
+    image_size = check_side(image_size) if image_size is not None else model_size
+    if keep is not None:
+        keep = check_keep(keep, image_size)
+        image_size = image_size or keep.shape[-1]
     if image_size is None:
-        if keep is None:
-            raise UserInputError("give image_size (or keep, or a model) so the mask's scale can be placed")
-        image_size = int(np.asarray(keep.shape)[-1])
+        raise UserInputError("give image_size (or keep, or a model) so the mask's scale can be placed")
+    if image_model is not None:  # the exact model knows its spectrum
+        spectrum_beta = spectrum_beta if spectrum_beta is not None else image_model.beta
+        f0 = f0 if f0 is not None else image_model.f0
+        pixel_var = pixel_var if pixel_var is not None else float(np.trace(np.asarray(image_model.channel_cov)) / 3)
     beta = DEFAULT_BETA if spectrum_beta is None else spectrum_beta
     var = DEFAULT_PIXEL_VAR if pixel_var is None else pixel_var
     hole_band = band_snr_at(alphas, mask_frequency(keep, image_size), image_size, beta, f0, var)
@@ -200,17 +196,52 @@ def frequency_schedule(
     # jumps start at multiples of j and cover [p, p + j]: round the stop down so that the
     # jump covering the seam band's settling time is kept
     stop = (stop // j) * j
-    start = min(t_T, max(start, stop))
-    config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=stop, start_resampling_at=start)
-    if max_nfe is not None:
-        if max_nfe < t_T:
-            raise UserInputError(f"max_nfe={max_nfe} is below t_T={t_T}: a schedule needs at least t_T model calls")
-        while config.nfe > max_nfe and start > stop:
-            start = max(stop, start - j)
-            config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=r, stop_resampling_at=stop, start_resampling_at=start)
-        if config.nfe > max_nfe:  # not even one jump fits: no resampling
-            config = ScheduleConfig(t_T, jump_length=j, jump_n_sample=1, stop_resampling_at=None)
-    return config
+    return _within_budget(t_T, j, r, stop, min(t_T, max(start, stop)), max_nfe)
+
+
+def _noise_levels(source: Any, t_T: int | None) -> tuple[np.ndarray, int, ScheduleConfig | None, Any, int | None]:
+    """(ᾱ per respaced level, t_T, the model's default schedule, its exact picture model, its side) from
+    a model or from a table of ᾱ (then the last three are None)."""
+    if isinstance(source, (np.ndarray, list, tuple, torch.Tensor)):
+        alphas = _checked_alphas(source)
+        if t_T is not None and t_T != len(alphas):
+            raise UserInputError(f"t_T={t_T} but alphas_cumprod has {len(alphas)} values: pass the respaced schedule's table")
+        return alphas, len(alphas), None, None, None
+    model = check_model(source, "model_or_alphas_cumprod")
+    traits = model_traits(model)
+    like = traits.default_schedule
+    t_T = model.check_t_T(t_T or (like.t_T if like is not None else 250))
+    return model.schedule(t_T).alphas_cumprod, t_T, like, traits.image_model, model.image_size
+
+
+def _within_budget(t_T: int, j: int, r: int, stop: int, start: int, max_nfe: int | None) -> ScheduleConfig:
+    """The window's config, its top lowered until it costs at most ``max_nfe`` model calls."""
+    def config(start: int | None, repeats: int = r) -> ScheduleConfig:
+        return ScheduleConfig(t_T, jump_length=j, jump_n_sample=repeats,
+                              stop_resampling_at=None if start is None else stop, start_resampling_at=start)
+
+    planned = config(start)
+    if max_nfe is None:
+        return planned
+    if max_nfe < t_T:
+        raise UserInputError(f"max_nfe={max_nfe} is below t_T={t_T}: a schedule needs at least t_T model calls")
+    while planned.nfe > max_nfe and start > stop:
+        start = max(stop, start - j)
+        planned = config(start)
+    return planned if planned.nfe <= max_nfe else config(None, 1)  # not even one jump fits: no resampling
+
+
+def _checked_alphas(value: Any) -> np.ndarray:
+    """A table of ᾱ (one per respaced level, each in (0, 1)) as float64, or a ``UserInputError``."""
+    if isinstance(value, (list, tuple)):
+        if not all(isinstance(a, (int, float, np.number)) and not isinstance(a, bool) for a in value):
+            raise UserInputError("alphas_cumprod must be a list of numbers (the respaced schedule's ᾱ table)")
+        value = np.asarray(value, dtype=np.float64)
+    alphas = check_finite("alphas_cumprod", as_tensor("alphas_cumprod", value).double().cpu()).numpy().reshape(-1)
+    if not 1 <= len(alphas) <= MAX_SCHEDULE_STEPS or alphas.min() <= 0 or alphas.max() >= 1:
+        raise UserInputError(f"alphas_cumprod must hold 1..{MAX_SCHEDULE_STEPS} values in (0, 1) (a model's "
+                             f"schedule(t_T).alphas_cumprod), got {len(alphas)} values")
+    return alphas
 
 
 def explain(config: ScheduleConfig, keep: Any = None, image_size: int | None = None) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
+
 from ...errors import UserInputError
 from .settings import check_setting
 
@@ -26,6 +28,7 @@ def count_steps(times: Sequence[int], direction: Literal["down", "up"] | None = 
     """
     if direction not in (None, "down", "up"):
         raise UserInputError(f"direction={direction!r} is invalid: use 'down', 'up' or None")
+    times = validate_times(times)
     n = 0
     for t_last, t_cur in zip(times, times[1:]):
         if direction is None or (direction == "down") == (t_cur < t_last):
@@ -55,10 +58,29 @@ def resampling_window(times: Sequence[int]) -> tuple[int, int] | None:
     Args:
         times: a schedule's times.
     """
+    times = validate_times(times)
     ups = [(t_last, t_cur) for t_last, t_cur in zip(times, times[1:]) if t_cur > t_last]
     if not ups:
         return None
     return min(a for a, _ in ups), max(b for _, b in ups)
+
+
+def _valid_at_once(seq: list, t_T: object) -> list[int] | None:
+    """``seq`` as ints if every rule holds, checked with whole-array operations (the common case,
+    cheap enough for every count); None when a rule may be broken (the element loop then names it)."""
+    if not seq or (t_T is not None and (isinstance(t_T, bool) or not isinstance(t_T, int))):
+        return None
+    if set(map(type, seq)) != {int}:  # bools, floats, numpy ints: the loop decides
+        return None
+    try:
+        ints = np.array(seq, dtype=np.int64)
+    except OverflowError:
+        return None
+    top = ints[0] if t_T is None else t_T - 1
+    steps = np.diff(ints)
+    if top < 0 or ints[0] != top or ints.max() > top or ints[-1] != -1 or (ints[:-1] < 0).any() or (steps == 0).any():
+        return None
+    return seq
 
 
 def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
@@ -79,7 +101,13 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
     Raises:
         UserInputError: the first rule broken, naming the index.
     """
+    if isinstance(times, (str, bytes)) or not hasattr(times, "__iter__"):
+        raise UserInputError(f"times must be a list of ints ending at -1 (e.g. schedules.plain(t_T)), "
+                             f"got {type(times).__name__} {times!r:.60}")
     seq = list(times)
+    checked = _valid_at_once(seq, t_T)
+    if checked is not None:
+        return checked
     if not seq:
         raise UserInputError("times is empty: a schedule needs at least [t_T - 1, ..., -1], e.g. schedules.plain(t_T)")
     out: list[int] = []
