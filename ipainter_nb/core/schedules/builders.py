@@ -103,6 +103,15 @@ def check_jumps(
     Raises:
         UserInputError: the first rule broken, naming the value and the range.
     """
+    values = _checked_settings(t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at, stride)
+    check_length(values["t_T"], values["jump_length"], values["jump_n_sample"], values["stop_resampling_at"],
+                 values["start_resampling_at"])
+    return values
+
+
+def _checked_settings(t_T: object, jump_length: object, jump_n_sample: object, stop_resampling_at: object,
+                      start_resampling_at: object, stride: object = 1) -> dict[str, int | None]:
+    """Each setting's range and the window's order checked (the schedule's length is not)."""
     values = check_settings(dict(t_T=t_T, jump_length=jump_length, jump_n_sample=jump_n_sample,
                                  stop_resampling_at=stop_resampling_at, start_resampling_at=start_resampling_at,
                                  stride=stride))
@@ -112,7 +121,6 @@ def check_jumps(
             f"start_resampling_at={start} is below stop_resampling_at={stop}: the window of "
             "resampling runs from the stop (low t) up to the start (high t); swap them"
         )
-    check_length(values["t_T"], values["jump_length"], values["jump_n_sample"], stop, start)
     return values  # type: ignore[return-value]
 
 
@@ -128,7 +136,8 @@ def _count_jump_starts(t_T: int, jump_length: int, stop: int | None, start: int 
 
 def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample: int = PAPER_JUMP_N_SAMPLE,
                   stop_resampling_at: int | None = None, start_resampling_at: int | None = None) -> int:
-    """How many transitions ``repaint(...)`` with these (valid) settings has, computed without building it.
+    """How many transitions ``repaint(...)`` with these settings has, computed without building it (so a
+    schedule too long to build can be measured).
 
     Args:
         t_T: levels walked.
@@ -137,6 +146,13 @@ def planned_steps(t_T: int, jump_length: int = PAPER_JUMP_LENGTH, jump_n_sample:
         stop_resampling_at: no jump starts below this.
         start_resampling_at: no jump starts above this.
     """
+    v = _checked_settings(t_T, jump_length, jump_n_sample, stop_resampling_at, start_resampling_at)
+    return _steps_of(v["t_T"], v["jump_length"], v["jump_n_sample"], v["stop_resampling_at"], v["start_resampling_at"])
+
+
+def _steps_of(t_T: int, jump_length: int, jump_n_sample: int, stop_resampling_at: int | None,
+              start_resampling_at: int | None) -> int:
+    """:func:`planned_steps` on checked settings."""
     if jump_n_sample <= 1 or t_T <= 1:
         return t_T
     starts = _count_jump_starts(t_T, jump_length, stop_resampling_at, start_resampling_at)
@@ -156,7 +172,7 @@ def check_length(t_T: int, jump_length: int, jump_n_sample: int, stop: int | Non
     Raises:
         UserInputError: the schedule's length and the limit.
     """
-    steps = planned_steps(t_T, jump_length, jump_n_sample, stop, start)
+    steps = _steps_of(t_T, jump_length, jump_n_sample, stop, start)
     if steps > MAX_SCHEDULE_STEPS:
         settings = f"t_T={t_T}" if jump_n_sample <= 1 else f"t_T={t_T}, jump_length={jump_length}, jump_n_sample={jump_n_sample}"
         raise UserInputError(

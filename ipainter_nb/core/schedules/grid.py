@@ -15,6 +15,8 @@ calls where mixing is slow (:func:`stretch_repeats`).
 from __future__ import annotations
 
 from ...errors import UserInputError
+from ..arguments import check_whole
+from .builders import MAX_SCHEDULE_STEPS
 from .settings import MAX_REPEAT_RAMP, check_setting
 
 __all__ = ["window_grid", "grid_window", "jump_within_grid", "stretch_repeats", "check_repeat_ramp", "MAX_REPEAT_RAMP"]
@@ -30,6 +32,8 @@ def window_grid(start: int, levels: int) -> list[int]:
     >>> window_grid(60, 6), window_grid(3, 10)
     ([0, 1, 4, 11, 26, 60], [0, 1, 2, 3])
     """
+    start = check_whole("start", start, 0, MAX_SCHEDULE_STEPS)
+    levels = check_whole("levels", levels, 1, MAX_SCHEDULE_STEPS)
     if levels < 2 or start < 1:
         return sorted({0, max(start, 0)})
     grid = {round((start + 1) ** (i / (levels - 1))) - 1 for i in range(levels)}
@@ -44,6 +48,7 @@ def jump_within_grid(jump_length: int, start: int, levels: int) -> int:
         start: the top of the window.
         levels: grid levels at most.
     """
+    jump_length = check_whole("jump_length", jump_length, 1)
     return max(1, min(jump_length, len(window_grid(start, levels)) - 1))
 
 
@@ -61,6 +66,10 @@ def stretch_repeats(jump_n_sample: int, top: int, grid_top: int, repeat_ramp: fl
     >>> [stretch_repeats(12, k, 4, 1.0) for k in (1, 2, 3, 4)], stretch_repeats(12, 1, 4)
     ([3, 6, 9, 12], 12)
     """
+    jump_n_sample = check_whole("jump_n_sample", jump_n_sample, 1, MAX_SCHEDULE_STEPS)
+    grid_top = check_whole("grid_top", grid_top, 1, MAX_SCHEDULE_STEPS)
+    top = check_whole("top", top, 1)
+    repeat_ramp = check_setting("repeat_ramp", repeat_ramp)
     return max(1, round(jump_n_sample * (top / grid_top) ** repeat_ramp))
 
 
@@ -106,9 +115,20 @@ def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, leve
     >>> grid_window(10, 1, 2, 3, 3)
     [9, 8, 7, 6, 5, 4, 3, 1, 3, 1, 0, 1, 0, -1]
     """
+    t_T = check_setting("t_T", t_T)
+    start = check_whole("start", start, 0, t_T)
+    stride = check_whole("stride", stride, 1, t_T + 1)
+    jump_length = check_whole("jump_length", jump_length, 1)
     grid = window_grid(start, levels)
-    times = list(range(t_T - 1, start, -stride))
     top = len(grid) - 1
+    starts = [i for i in range(top, -1, -1) if i % jump_length == 0 and i + jump_length <= top]
+    # measured before it is built: a typo in the repeats must not fill the memory
+    steps = (t_T - 1 - start) // stride + top + 2 + sum(
+        (stretch_repeats(jump_n_sample, i + jump_length, top, repeat_ramp) - 1) * (jump_length + 1) for i in starts)
+    if steps > MAX_SCHEDULE_STEPS:
+        raise UserInputError(f"this grid window makes a schedule of {steps:,} steps, more than the limit of "
+                             f"{MAX_SCHEDULE_STEPS:,}: lower jump_n_sample, jump_length or levels")
+    times = list(range(t_T - 1, start, -stride))
     for i in range(top, -1, -1):
         times.append(grid[i])
         if i % jump_length == 0 and i + jump_length <= top:
