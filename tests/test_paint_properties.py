@@ -88,3 +88,26 @@ def test_a_mask_with_one_value_not_0_or_1_is_refused_before_painting(mask, image
     with pytest.raises(UserInputError, match="^keep "):
         ip.paint(EXACT, image, soft, times=ip.schedules.plain(3), callback=calls.append, progress=False)
     assert calls == []  # refused before any step ran
+
+
+@given(mask=masks(SIZE), target=st.sampled_from(["draft", "quality"]))
+def test_plan_schedule_plans_any_mask_or_says_there_is_nothing_to_fill(mask, target):
+    handed, kept = mask
+    if bool(kept.all()):
+        with pytest.raises(UserInputError, match="nothing to generate"):
+            ip.plan_schedule(EXACT, handed, target=target)
+        return
+    plan = ip.plan_schedule(EXACT, handed, target=target)
+    assert plan.nfe <= ip.schedules.PLAN_TARGETS[target].calls
+    assert ip.schedules.validate_times(plan.times())[-1] == -1
+
+
+@given(soft=st.floats(0.01, 0.99), where=st.integers(0, SIZE * SIZE - 1))
+def test_plan_schedule_refuses_a_soft_mask_as_paint_does(soft, where):
+    keep = torch.ones(1, SIZE, SIZE)
+    keep.view(-1)[where] = soft
+    with pytest.raises(UserInputError, match="0 \\(generate\\) and 1 \\(keep\\)") as planned:
+        ip.plan_schedule(EXACT, keep)
+    with pytest.raises(UserInputError) as painted:
+        ip.paint(EXACT, torch.zeros(3, SIZE, SIZE), keep, times=ip.schedules.plain(3), progress=False)
+    assert str(planned.value) == str(painted.value)
