@@ -570,7 +570,7 @@ def test_call_count_follows_the_keystrokes(notebook: Notebook):
     fold.filter(has_text="5 model calls").wait_for(timeout=10_000)
     if not nfe.is_visible():
         fold.get_by_text("schedule:").first.click()
-    field = root.locator(".widget-text:has(> .widget-label:text-is('t_T')) input")
+    field = root.locator(".widget-text:has(> .widget-label:text-is('t_T (steps)')) input")
     field.click()
     field.press("End")
     field.type("0")  # t_T 5 -> 50, no Enter, no Tab
