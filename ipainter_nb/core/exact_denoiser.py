@@ -153,10 +153,7 @@ class ExactDiffusionModel:
         Args:
             t_T: the number of respaced steps asked for.
         """
-        t_T = check_whole("t_T", t_T, 1)
-        if not 1 <= t_T <= self.num_train_steps:
-            raise UserInputError(f"t_T must be in 1..{self.num_train_steps} for this model, got {t_T}: pick a shorter schedule")
-        return t_T
+        return check_whole("t_T", t_T, 1, self.num_train_steps + 1)  # the message names this model's range
 
     def schedule(self, t_T: int) -> DiffusionSchedule:
         """The training noise schedule respaced to ``t_T`` steps (cached), variance type fixed.
