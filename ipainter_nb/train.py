@@ -52,7 +52,7 @@ from .images import (
     write_text_atomic,
 )
 from .progress import progress_bar
-from .train_fields import GaussianFields, field_model, field_record
+from .train_fields import GaussianFields, batch_seed, field_model, field_record
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
            "ProceduralScenes", "export", "main"]
@@ -200,7 +200,7 @@ class ProceduralScenes:
             step: the training step.
             batch_size: pictures in the batch.
         """
-        images = self._make(batch_size, seed=self.seed * 1_000_003 + step, size=self.size)
+        images = self._make(batch_size, seed=batch_seed(self.seed, step), size=self.size)
         return uint8_to_tensor(torch.from_numpy(images).permute(0, 3, 1, 2))
 
 
@@ -252,7 +252,7 @@ class ImageFolder:
             step: the training step.
             batch_size: pictures in the batch.
         """
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        g = torch.Generator().manual_seed(batch_seed(self.seed, step))
         idx = torch.randint(len(self.images), (batch_size,), generator=g)
         x = uint8_to_tensor(self.images[idx])
         flip = torch.rand(batch_size, generator=g) < 0.5

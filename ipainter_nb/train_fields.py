@@ -27,7 +27,7 @@ from .core.checkpoints import METADATA_KEY
 from .core.exact import GaussianImageModel, demo_image_model
 from .errors import UserInputError
 
-__all__ = ["GaussianFields", "field_model", "field_record", "recorded_field", "denoiser_excess"]
+__all__ = ["GaussianFields", "batch_seed", "field_model", "field_record", "recorded_field", "denoiser_excess"]
 
 _KEYS = ("beta", "knee", "std")
 _HELP = "write 'demo', 'beta=2.0,knee=0.06' or either with ',std=0.2' (std in (0, 0.5])"
@@ -81,6 +81,16 @@ def field_record(model: GaussianImageModel) -> dict[str, Any]:
             "mean": list(model.mean)}
 
 
+def batch_seed(seed: int, step: int) -> int:
+    """The seed of training step ``step``'s batch: the same batch for the same step, whatever the source.
+
+    Args:
+        seed: the run's seed.
+        step: the training step.
+    """
+    return seed * 1_000_003 + step
+
+
 class GaussianFields:
     """Endless draws of a Gaussian field; batch k is a pure function of (seed, k), so resuming is exact.
 
@@ -102,7 +112,7 @@ class GaussianFields:
             step: the training step.
             batch_size: pictures in the batch.
         """
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        g = torch.Generator().manual_seed(batch_seed(self.seed, step))
         return self.model.sample(batch_size, self.size, generator=g)
 
 
