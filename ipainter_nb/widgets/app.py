@@ -15,6 +15,13 @@ dict, ``result``, ``busy``, ``draft_enabled``, ``model_name``); the controls are
 them, so ``painter.seed = 7`` and typing 7 in the seed field are the same thing. Finished
 runs are announced through ``on_result(callback)``, drafts through ``on_draft(callback)``.
 
+The Painter is composed of components, each owning its state in traits and reporting through
+traits or callbacks, none reading the Painter: ``models`` (``ModelPicker``: the model in use),
+``composer`` (``Composer``: the composition), ``drafts`` (``DraftController``: when and what to
+draft), ``runner`` (``RunController``: the paint jobs, ``busy``, ``result``), ``lines``
+(``StatusLines``: the status and error lines), the schedule controls, preview, plots and
+gallery. The Painter links their traits to its own and wires their events.
+
 All model calls and plot renders run on ONE worker thread per Painter, one at a time;
 ``worker.py`` describes how that thread, the timers and the kernel's thread interact.
 Drafts: after each change of the composition or the seed (once the edits pause), a quick
@@ -32,8 +39,6 @@ on; ``Painter()`` turns it on by calling
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -41,7 +46,7 @@ from typing import Any
 
 import ipywidgets as W
 import torch
-from traitlets import Bool, Dict, Instance, Int, Unicode, link, observe
+from traitlets import Bool, Dict, Instance, Int, Unicode, directional_link, link, observe
 
 from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.models import DiffusionModel
@@ -50,46 +55,37 @@ from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
 from ipainter_nb.widgets.colab import enable_colab_widgets
 from ipainter_nb.widgets.composer import Composer
-from ipainter_nb.widgets.draft import DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, DraftPanel
+from ipainter_nb.widgets.draft import CLICK_PAUSE_S, DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, EDIT_PAUSE_S, DraftController, DraftPanel
 from ipainter_nb.widgets.gallery import MAX_HISTORY, Gallery, Run, unique_path
-from ipainter_nb.widgets.messages import error_html, first_line, message_html
-from ipainter_nb.widgets.models_menu import ModelsMenu, available_models
+from ipainter_nb.widgets.messages import StatusLines, first_line, message_html
+from ipainter_nb.widgets.models_menu import ModelPicker, available_models
 from ipainter_nb.widgets.number_field import WholeNumberField
-from ipainter_nb.widgets.painter_runs import PROGRESS_INTERVAL_S, PainterRuns
-from ipainter_nb.widgets.plots import FrequencyPanel
-from ipainter_nb.widgets.preview import LivePreview
+from ipainter_nb.widgets.painter_runs import (
+    PREVIEW_FRAME_COST_S,
+    PREVIEW_INTERVAL_S,
+    PREVIEW_SHARE,
+    PROGRESS_INTERVAL_S,
+    RunController,
+    live_views,
+    run_buttons,
+)
 from ipainter_nb.widgets.schedule_controls import ScheduleControls
-from ipainter_nb.widgets.worker import Debouncer, Job, Worker
+from ipainter_nb.widgets.worker import Worker
 
 __all__ = ["Painter", "enable_colab_widgets", "available_models", "MAX_SAMPLES", "MAX_HISTORY", "DRAFT_T_T",
-           "DRAFT_JUMP_N_SAMPLE", "PROGRESS_INTERVAL_S", "PREVIEW_SHARE", "PREVIEW_FRAME_COST_S", "PREVIEW_INTERVAL_S"]
+           "DRAFT_JUMP_N_SAMPLE", "PROGRESS_INTERVAL_S", "PREVIEW_SHARE", "PREVIEW_FRAME_COST_S", "PREVIEW_INTERVAL_S",
+           "EDIT_PAUSE_S", "CLICK_PAUSE_S"]
 
 MAX_SAMPLES = 8
 MAX_SEED = 2**53 - 1  # what a browser's number holds exactly, and torch accepts
-#: A gesture (a drag, wheel turns, a slider drag) must pause this long before a draft (and
-#: the band-SNR plot) follows it; a single edit (a drop, Delete, a button) waits only
-#: ``CLICK_PAUSE_S``, which merges the changes of one click.
-EDIT_PAUSE_S = 0.2
-CLICK_PAUSE_S = 0.02
-#: The live preview's frame budget: share of a run's wall time its frames may cost, the
-#: kernel's encoding and the browser's share (``PREVIEW_FRAME_COST_S``) together. The
-#: budget is in time, so it holds on any device: a slow CPU run shows a frame every few
-#: seconds, a fast GPU run a few frames; the final step is always shown.
-PREVIEW_SHARE = 0.02
-#: What one preview frame is taken to cost the browser (receiving the message, decoding
-#: the pictures, laying out and redrawing the page), in seconds of CPU: when the notebook
-#: runs locally that CPU is the model's.
-PREVIEW_FRAME_COST_S = 0.03
-#: At most one preview frame this often during a run, however cheap frames are.
-PREVIEW_INTERVAL_S = 1.0
-#: Spectrum plots drawn per second during a run, at most: each is a matplotlib render that
-#: costs as much as a few model calls on a small CPU (the last one is always drawn).
-SPECTRA_PER_S = 0.05
 #: Width of the column beside the canvas: the draft, Paint/Stop, progress and the status line.
 SIDE_WIDTH_PX = 200
+# "auto" in a column stretches a field to the column's width, margins included
+# (100% plus the fields' 2 px margins overflowed it)
+_FIELD_LAYOUT = {"width": "auto", "min_width": "0", "max_width": "320px"}
 
 
-class Painter(ModelsMenu, PainterRuns, W.VBox):
+class Painter(W.VBox):
     """Compose, paint, watch, compare and save, in one widget.
 
     Args:
@@ -134,62 +130,45 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         super().__init__(**kwargs)
         self.add_class("ipainter-painter")
         self.colab = enable_colab_widgets()
-        self._device = device
-        self.model: DiffusionModel | None = None
-        self.last_error: BaseException | None = None
         self.worker = Worker()
-        self._paint_job: Job | None = None
-        self._edit_pause = Debouncer(edit_pause_s, self._after_edit_pause)
-        self._result_handlers = W.CallbackDispatcher()
-        self._draft_handlers = W.CallbackDispatcher()
-        self._lock = threading.Lock()
         self._syncing = False  # True while the widget sets its own traits
-        self._status_text = ""
-        self._error_text = ""
-        self._error_field = ""  # the field whose fixing clears the error line ("" when none)
         self._field_noted = False  # the status line shows a field's note
-        self._warning = self._painting = ""  # the run's warning, and its "painting …" status
-        self._progress_shown_at = 0.0  # time.monotonic() of the last progress message
-        self._steps_per_batch = self._batch_size = 1
-        self._draft_wanted = True  # an edit since the last draft (the scene as opened counts as one)
 
         # ---- messages first: loading the model may already have something to say
-        self.status = W.HTML(layout=W.Layout(min_height="1.5em", min_width="0", width="auto"))
-        self.status.add_class("ipainter-status")
-        self.error = W.HTML(layout=W.Layout(min_height="0", max_width="100%"))
+        self.lines = StatusLines()
+        self.status, self.error = self.lines.status, self.lines.error
 
-        # ---- model
-        # "auto" in a column stretches a field to the column's width, margins included
-        # (100% plus the fields' 2 px margins overflowed it)
-        field_layout = {"width": "auto", "min_width": "0", "max_width": "320px"}
-        self.model_dropdown = W.Dropdown(description="model", layout=W.Layout(**field_layout),
-                                         style={"description_width": "90px"})
+        # ---- model: the ModelPicker owns it
+        self.models = ModelPicker(self.lines, device, dropdown_layout=_FIELD_LAYOUT)
+        self.model_dropdown = self.models.dropdown
+        self.models.observe(self._model_changed, names="model")
         if isinstance(model, (str, Path)):
-            self._load(model, announce=False)
+            self.models.load(model, announce=False)
         elif model is not None:
-            self._use_model(model)
-        self._refresh_model_options()
-        self.model_dropdown.observe(self._on_model_choice, names="value")
+            self.models.use(model)
+        self.models.refresh_options()
+        self.models.on_choice(self.load_model)
 
         # ---- composition: the Composer owns it
         size = self.model.image_size if self.model is not None else 64
         comp = composition if composition is not None else Composition(size)
         self.composer = Composer(comp, size=comp.size, cutouts="demo" if cutouts is None else cutouts)
-        self.composer.on_gesture_end(self._after_gesture)
-        self._observed: Composition | None = None
-        self._observe_composition()
-        self.composer.observe(self._on_composition_replaced, names="composition")
 
-        # ---- live draft
+        # ---- live draft: the DraftController owns it (when, what, where it is shown)
         self.draft = DraftPanel(enabled=drafts)
         self.draft_box, self.draft_image = self.draft, self.draft.image
         self.draft_caption, self.draft_toggle = self.draft.caption, self.draft.toggle
-        self.draft_enabled = drafts
-        link((self.draft_toggle, "value"), (self, "draft_enabled"))
+        self.drafts = DraftController(self.draft, self.worker, self.composer, edit_pause_s, enabled=drafts,
+                                      model=self.model, seed=self.seed)
+        link((self.drafts, "enabled"), (self, "draft_enabled"))
+        directional_link((self, "seed"), (self.drafts, "seed"))
+        directional_link((self.models, "model"), (self.drafts, "model"))
+        self.drafts.on_edit(self._after_edit)
+        self.drafts.on_pause(self._after_pause)
 
         # ---- sampling controls (continuous_update: the call count follows every keystroke)
         def field(description: str, lowest: int, highest: int) -> WholeNumberField:
-            box = WholeNumberField(description, lowest, highest, value=lowest, layout=W.Layout(**field_layout),
+            box = WholeNumberField(description, lowest, highest, value=lowest, layout=W.Layout(**_FIELD_LAYOUT),
                                    style={"description_width": "90px"})
             box.observe(self._on_field_note, names="note")  # a reset or an unusable text is said
             return box
@@ -200,35 +179,15 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         link((self.seed_input, "number"), (self, "seed"))
         default = self.model.default_schedule if self.model is not None else ScheduleConfig()
         self.schedule_controls = ScheduleControls(default, keep_mask=lambda: self.composition.render()[1],
-                                                  field_layout=field_layout)
+                                                  field_layout=_FIELD_LAYOUT)
         self.schedule_controls.model = self.model
         link((self.schedule_controls, "config"), (self, "schedule"))
 
-        # ---- run controls
-        self.paint_button = W.Button(description="Paint", button_style="primary", icon="paint-brush",
-                                     layout=W.Layout(min_width="90px", width="auto"))
-        self.paint_button.add_class("ipainter-paint")
-        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
-                                    layout=W.Layout(min_width="90px", width="auto"))
-        self.stop_button.add_class("ipainter-stop")
+        # ---- run controls and live views, with budgets: a run must stay within a few percent of a bare paint()
+        self.paint_button, self.stop_button, self.progress = run_buttons()
         self.paint_button.on_click(lambda _b: self.paint())
         self.stop_button.on_click(lambda _b: self.stop())
-        self.progress = W.IntProgress(value=0, min=0, max=1, description="steps",
-                                      layout=W.Layout(width="auto", min_width="0", max_width="100%"))
-
-        # ---- live views, with budgets: a run must stay within a few percent of a bare paint()
-        self.preview = LivePreview(max_fps=1 / PREVIEW_INTERVAL_S, max_overhead=PREVIEW_SHARE,
-                                   frame_cost_s=PREVIEW_FRAME_COST_S, gif_path=Path(out_dir) / "paint.gif")
-        self.frequency = FrequencyPanel(max_fps=SPECTRA_PER_S, render_thread=False)  # drawn between model calls
-        # the two plots sit side by side when there is room and under each other when not
-        for plot in (self.frequency.spectrum_image, self.frequency.snr_image):
-            plot.layout.max_width = "100%"
-            plot.layout.object_fit = "contain"
-        self.frequency.children[0].layout.flex_flow = "row wrap"
-        for view in (self.preview, self.frequency):  # side by side when there is room, never wider than the cell
-            view.layout.flex = "1 1 380px"
-            view.layout.min_width = "0"
-            view.layout.max_width = "100%"
+        self.preview, self.frequency = live_views(Path(out_dir) / "paint.gif")
 
         # ---- saving, and the runs to compare
         self.out_dir = W.Text(value=str(out_dir), description="save to",
@@ -242,6 +201,19 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self.composition_saved = W.HTML(layout=W.Layout(min_width="0", flex="1 1 200px"))
         self.gallery = Gallery(lambda: self.out_dir.value)
 
+        # ---- runs: the RunController owns them (the jobs, busy, result)
+        self.runner = RunController(self.worker, self.lines, self.schedule_controls, self.progress, self.preview,
+                                  self.frequency, self.gallery)
+        link((self.runner, "busy"), (self, "busy"))
+        link((self.runner, "result"), (self, "result"))
+        self._layout()
+        self._apply_saved_settings(comp)
+        if self.model is not None and self.lines.text == "":
+            self._set_ready_status()
+        self.drafts.start()  # the band-SNR plot (and a first draft) of the scene as opened
+
+    def _layout(self) -> None:
+        """Place the parts: the canvas with the run column and the controls, the live views, saving, the gallery."""
         wrap = dict(flex_flow="row wrap", align_items="flex-start", max_width="100%")
         line = dict(flex_flow="row wrap", align_items="center", max_width="100%")
         # One laptop screen (1280x720 with the file browser open) holds the canvas, the draft,
@@ -267,11 +239,6 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             self.gallery,
         ]
 
-        self._apply_saved_settings(comp)
-        if self.model is not None and self._status_text == "":
-            self._set_ready_status()
-        self._edit_pause.trigger()  # the band-SNR plot (and a first draft) of the scene as opened
-
     # ================================================================= public API
 
     @property
@@ -289,14 +256,24 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         return self.gallery.runs
 
     @property
+    def model(self) -> DiffusionModel | None:
+        """The model in use (``models.model``), None when none could be loaded."""
+        return self.models.model
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The exception of the latest failed run (None after a success)."""
+        return self.runner.last_error
+
+    @property
     def edit_pause_s(self) -> float:
         """How long the edits must pause before a draft and the band-SNR plot follow them."""
-        return self._edit_pause.delay_s
+        return self.drafts.pause_s
 
     @property
     def edits_pending(self) -> bool:
         """True while an edit waits for its pause (its draft is not queued yet)."""
-        return self._edit_pause.pending
+        return self.drafts.pending
 
     @property
     def running(self) -> bool:
@@ -306,12 +283,12 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
     @property
     def status_message(self) -> str:
         """The status line as plain text."""
-        return self._status_text
+        return self.lines.text
 
     @property
     def error_message(self) -> str:
         """The error line as plain text ("" when there is no error)."""
-        return self._error_text
+        return self.lines.error_text
 
     @property
     def schedule_config(self) -> ScheduleConfig:
@@ -338,7 +315,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             callback: takes the run's ``PaintResult``.
             remove: unregister ``callback`` instead.
         """
-        self._result_handlers.register_callback(callback, remove=remove)
+        self.runner.on_result(callback, remove)
 
     def on_draft(self, callback: Callable[[PaintResult], Any], remove: bool = False) -> None:
         """Call ``callback(result)`` after each draft that was shown (on the worker thread).
@@ -347,7 +324,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
             callback: takes the draft's ``PaintResult``.
             remove: unregister ``callback`` instead.
         """
-        self._draft_handlers.register_callback(callback, remove=remove)
+        self.drafts.on_draft(callback, remove)
 
     def save_run(self, index: int = 0, folder: str | Path | None = None, upscale: int | None = None) -> list[Path]:
         """Write every picture of run ``index`` (0 = newest, as in the gallery) as PNG,
@@ -393,63 +370,71 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self.composition_saved.value = message_html(f"saved {out}", "ok", small=True)
         return out
 
-    def close(self) -> None:
-        """Stop all work, end the edit pause's call and the worker thread, and close the widget."""
-        self.stop()
-        self._edit_pause.close()  # a pause call under way may still queue a draft: it ends first
-        self.worker.close(join_timeout=10.0)
-        if self._observed is not None:
-            self._observed.unobserve(self._on_composition_changed)
-            self._observed = None
-        super().close()
+    def paint(self, wait: bool = False) -> PaintResult | None:
+        """Paint the composition with the chosen settings on the worker thread.
 
-    # ================================================================= drafts and edits
+        Returns at once (None) and the widget shows the run: Paint is disabled, Stop
+        enabled, the progress bar moves, ``busy`` is True. ``wait=True`` blocks the
+        calling cell until the run ends and returns its ``PaintResult``
+        (``result.stopped`` if stopped), or None if it could not start or failed: the
+        reason is in the widget's error line, ``error_message`` and ``last_error``. The
+        progress keeps moving while a cell waits, but clicks on the widget are handled
+        only after the cell ends: in a notebook prefer ``paint()`` and read ``result``
+        (or call ``wait()``) in a later cell.
 
-    def _observe_composition(self) -> None:
-        comp = self.composer.composition
-        if comp is self._observed:
-            return
-        if self._observed is not None:
-            self._observed.unobserve(self._on_composition_changed)
-        comp.observe(self._on_composition_changed)
-        self._observed = comp
+        Args:
+            wait: block until the run ends and return its result.
 
-    def _on_composition_changed(self, _composition: Composition) -> None:
-        self._after_edit()
+        Returns:
+            None at once, or with ``wait=True`` the run's ``PaintResult`` (None if it failed).
+        """
+        if self.runner.start(self.model, self.composition, int(self.num_samples), int(self.seed)) is None:
+            return None
+        return self.wait() if wait else None
 
-    def _on_composition_replaced(self, _change: Mapping[str, Any]) -> None:
-        self._observe_composition()
-        self._after_edit()
+    def wait(self, timeout: float | None = None) -> PaintResult | None:
+        """Block until the current paint (if any) ends.
 
-    def _after_edit(self) -> None:
-        if not self.busy:  # a status about the canvas as it was (e.g. "no layers") would be stale now
-            self._set_ready_status()
-        self._draft_wanted = True
-        # a gesture sends edits many times a second: wait for it to pause; a click is one edit
-        self._edit_pause.trigger(None if self.composer.in_gesture else CLICK_PAUSE_S)
+        Args:
+            timeout: seconds to wait at most (None: no limit).
 
-    def _after_gesture(self) -> None:
-        """A drag ended (mouse-up): its draft need not wait for the rest of the pause."""
-        if self._edit_pause.waiting:  # a call already running has no pause left to shorten
-            self._edit_pause.trigger(CLICK_PAUSE_S)
+        Returns:
+            The run's ``PaintResult`` (the latest ``result`` when none is running), or None
+            when it failed or the timeout passed.
+        """
+        return self.runner.wait(timeout)
 
-    def _after_edit_pause(self) -> None:
-        """The edits paused (timer thread): queue a draft of the scene and its band-SNR plot."""
-        model = self.model
-        if model is None or self.worker.closed:
-            return
-        try:
-            image, keep = self.composition.render()
-        except Exception:  # e.g. an edit landing mid-render: the next pause renders again
-            self._edit_pause.trigger()
-            return
-        if not self.busy:  # the planned mode follows the mask, and every mode's name says its cost for it
-            self.schedule_controls.refresh(keep)
-        if self.draft_enabled and self._draft_wanted:  # a schedule change alone leaves the draft as it is
-            self._draft_wanted = False
-            self._submit_draft(model, image, keep)
-        if not self.busy:
-            self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
+    def stop(self) -> None:
+        """Cancel the paint and any draft: each ends within one model call; a stopped paint
+        shows what it has, marked "stopped" in the gallery."""
+        self.drafts.cancel()
+        self.runner.stop()
+
+    def load_model(self, name_or_path: str | Path | DiffusionModel) -> DiffusionModel | None:
+        """Switch models (a preset name, a path or a loaded model); the schedule controls
+        take its default schedule. On failure the one-line reason is shown, the previous
+        model is kept, and None is returned.
+
+        Args:
+            name_or_path: a preset name, a checkpoint path or a loaded ``DiffusionModel``.
+
+        Returns:
+            The model now in use, or None when it could not be loaded.
+        """
+        if self.busy:
+            self.lines.fail("stop the run before switching models")
+            self.models.refresh_options()
+            return None
+        if isinstance(name_or_path, (str, Path)):
+            if not self.models.load(name_or_path):
+                self._set_ready_status()  # the "loading …" line is over
+                return None
+        else:
+            self.models.use(name_or_path)
+        self.set_schedule(self.model.default_schedule)
+        self._set_ready_status()
+        self.drafts.redraft()
+        return self.model
 
     def draft_config(self, model: DiffusionModel | None = None, keep: torch.Tensor | None = None) -> ScheduleConfig:
         """The schedule of the next quick draft (``DraftPanel.config``: ``plan_schedule``'s draft plan
@@ -465,14 +450,35 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         """
         if keep is None:
             keep = self.composition.render()[1]
-        return self.draft.config(model if model is not None else self.model, keep)
+        return self.drafts.config(model if model is not None else self.model, keep)
 
-    def _submit_draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
-        # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
-        threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
-        draft = partial(self.draft.run_stages, model, image, keep, int(self.seed), shown=self._draft_handlers)
-        # a queued band-SNR plot would make the draft wait: it is queued again after the draft
-        return self.worker.submit(draft, "draft", replaces=("draft", "plot"), threads=threads)
+    def close(self) -> None:
+        """Stop all work, end the edit pause's call and the worker thread, and close the widget."""
+        self.stop()
+        self.drafts.close()  # a pause call under way may still queue a draft: it ends first
+        self.worker.close(join_timeout=10.0)
+        super().close()
+
+    # ================================================================= wiring the components' events
+
+    def _after_edit(self) -> None:
+        """The composition changed (``drafts.on_edit``)."""
+        if not self.busy:  # a status about the canvas as it was (e.g. "no layers") would be stale now
+            self._set_ready_status()
+
+    def _after_pause(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> None:
+        """The edits paused (``drafts.on_pause``, timer thread): the schedule and the band-SNR plot follow."""
+        if not self.busy:  # the planned mode follows the mask, and every mode's name says its cost for it
+            self.schedule_controls.refresh(keep)
+            self.worker.submit(partial(self._draw_band_snr, model, image), "plot", replaces=("plot",))
+
+    def _model_changed(self, change: Mapping[str, Any]) -> None:
+        """The picker's model changed: plots of the old one are stale; the fields and ``model_name`` follow."""
+        model = change["new"]
+        self.worker.cancel(["plot"])
+        self._show_model_name(model)
+        if hasattr(self, "schedule_controls"):  # not yet built while the first model loads
+            self.schedule_controls.model = model
 
     def _draw_band_snr(self, model: DiffusionModel, image: torch.Tensor, cancel: Any) -> None:
         """The band-SNR plot job (worker thread): the picture under the chosen schedule."""
@@ -496,7 +502,7 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
 
     def _on_schedule_error(self, change: Mapping[str, Any]) -> None:
         """A refused Paint's "invalid schedule" line goes as soon as the fields make a schedule."""
-        if not change["new"] and self._error_field == "schedule":
+        if not change["new"] and self.lines.error_field == "schedule":
             self._set_error("")
 
     def _on_field_note(self, change: Mapping[str, Any]) -> None:
@@ -510,21 +516,6 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
 
     # ================================================================= state reactions
 
-    @observe("seed")
-    def _seed_changed(self, _change: Mapping[str, Any]) -> None:
-        self._draft_wanted = True  # the draft paints with Paint's seed
-        self._edit_pause.trigger()
-
-    @observe("draft_enabled")
-    def _draft_toggled(self, change: Mapping[str, Any]) -> None:
-        if change["new"]:
-            self._draft_wanted = True
-            self._edit_pause.trigger()
-        else:
-            self.worker.cancel(["draft"])
-            if hasattr(self, "draft"):
-                self.draft.show_off()
-
     @observe("busy")
     def _busy_changed(self, change: Mapping[str, Any]) -> None:
         busy = bool(change["new"])
@@ -537,14 +528,21 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
 
     @observe("schedule")
     def _schedule_changed(self, _change: Mapping[str, Any]) -> None:
-        self._edit_pause.trigger()  # the band-SNR plot marks the new window
+        self.drafts.touch()  # the band-SNR plot marks the new window
 
     @observe("model_name")
     def _model_name_changed(self, change: Mapping[str, Any]) -> None:
         if self._syncing or not change["new"] or (self.model is not None and change["new"] == self.model.name):
             return
         if self.load_model(change["new"]) is None:  # keep the trait true to the model in use
-            self._set_model_name()
+            self._show_model_name(self.model)
+
+    def _show_model_name(self, model: DiffusionModel | None) -> None:
+        self._syncing = True
+        try:
+            self.model_name = model.name if model is not None else ""
+        finally:
+            self._syncing = False
 
     # ================================================================= settings
 
@@ -579,12 +577,10 @@ class Painter(ModelsMenu, PainterRuns, W.VBox):
         self._set_status(f"model {self.model.name!r} ready: {what}, then press Paint{last}")
 
     def _set_status(self, text: str, level: str = "info") -> None:
-        self._status_text = text
-        self.status.value = message_html(text, level)
+        self.lines.say(text, level)
 
     def _set_error(self, text: str, details: str | None = None, field: str = "") -> None:
-        self._error_text, self._error_field = text, field if text else ""
-        self.error.value = error_html(text, details)
+        self.lines.fail(text, details, field)
 
     def _guarded(self, action: Callable[[], Any]) -> None:
         """Run a button's action; an exception goes to the error line, not the log."""

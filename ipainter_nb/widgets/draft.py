@@ -8,16 +8,26 @@ stages: a **quick draft** within ``DRAFT_BUDGET_S`` of model calls (the target i
 the edit to the picture on screen, on a small CPU; ``DraftPanel`` keeps the measured time of
 a model call), then, while the edits stay paused, the **draft plan** in full. A newer edit,
 a Paint or Stop cancels the stage that runs; the caption says which stage is shown.
+
+``DraftController`` is the draft's one owner: it hears the Composer's edits, waits for them to
+pause, decides whether a new draft is wanted, queues it on the worker and shows it in its
+``DraftPanel``; the Painter only links its ``seed``, ``model`` and ``enabled`` traits and
+listens to its events (``on_edit``, ``on_pause``, ``on_draft``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 import torch
 from PIL import Image
+from traitlets import Any as AnyTrait
+from traitlets import Bool, HasTraits, Int, observe
 
 from ipainter_nb.core.models import DiffusionModel
 from ipainter_nb.core.sampler import PaintResult, paint
@@ -26,8 +36,14 @@ from ipainter_nb.core.schedules.plan import plan_schedule
 from ipainter_nb.images import png_bytes, tensor_to_pil
 from ipainter_nb.widgets.messages import first_line, message_html
 from ipainter_nb.widgets.preview import PIXELATED_CLASS
+from ipainter_nb.widgets.worker import Debouncer, Job, Worker
 
-__all__ = ["DraftPanel", "draft_schedule", "DRAFT_T_T", "DRAFT_JUMP_N_SAMPLE", "DRAFT_BUDGET_S", "DRAFT_MAX_CALLS", "BLANK_PNG"]
+if TYPE_CHECKING:
+    from ipainter_nb.core.composition import Composition
+    from ipainter_nb.widgets.composer import Composer
+
+__all__ = ["DraftPanel", "DraftController", "draft_schedule", "EDIT_PAUSE_S", "CLICK_PAUSE_S", "DRAFT_T_T",
+           "DRAFT_JUMP_N_SAMPLE", "DRAFT_BUDGET_S", "DRAFT_MAX_CALLS", "BLANK_PNG"]
 
 #: Drafts walk at most this many respaced steps (the model's default schedule scaled down)
 #: and denoise each resampled stretch at most this many times: tens of model calls.
@@ -42,6 +58,11 @@ MIN_DRAFT_T_T = 4
 #: Seconds of model calls a draft may take; the edit pause, the picture's trip to the
 #: browser and a busy machine take the rest of the 1.5 s a draft may take to appear.
 DRAFT_BUDGET_S = 0.6
+#: A gesture (a drag, wheel turns, a slider drag) must pause this long before a draft (and
+#: the band-SNR plot) follows it; a single edit (a drop, Delete, a button) waits only
+#: ``CLICK_PAUSE_S``, which merges the changes of one click.
+EDIT_PAUSE_S = 0.2
+CLICK_PAUSE_S = 0.02
 _DISPLAY_PX = 160
 #: A transparent 1x1 picture: what the draft box shows before its first draft (an empty
 #: image widget would show the browser's broken-image icon).
@@ -204,3 +225,196 @@ class DraftPanel(W.VBox):
     def show_off(self) -> None:
         """Say that drafts are off."""
         self.caption.value = "<small>live draft off</small>"
+
+
+class DraftController(HasTraits):
+    """When and what to draft: after each pause of the edits, a draft of the scene with ``seed``.
+
+    It observes the Composer (its ``composition`` trait, the composition's changes and the end
+    of a drag); an edit or a new seed makes a draft wanted, and once the edits pause for
+    ``edit_pause_s`` (``CLICK_PAUSE_S`` after a single click) the draft is queued on the
+    worker, replacing a draft not yet shown. Nothing is drafted before ``start()``.
+
+    Events: ``on_edit(callback())`` after each change of the composition, ``on_pause(callback(model,
+    image, keep))`` after each pause of the edits (on a timer thread, the draft already queued),
+    ``on_draft(callback(result))`` after each draft shown (on the worker thread).
+
+    Args:
+        panel: where the draft is shown (its toggle is linked to ``enabled``).
+        worker: the thread the drafts paint on.
+        composer: the Composer whose edits are drafted.
+        edit_pause_s: how long the edits must pause before a draft follows them.
+
+    Used on its own (``tests/test_components.py`` does this)::
+
+        drafts = DraftController(DraftPanel(), Worker(), composer, model=model)
+        drafts.on_draft(lambda result: print(result.nfe))
+        drafts.start()              # drafts the scene as it is, then each pause of the edits
+    """
+
+    enabled = Bool(True, help="draft after each change (the panel's toggle)")
+    seed = Int(0, help="the drafts' seed (Paint's, so that a draft predicts Paint's first picture)")
+    model = AnyTrait(None, allow_none=True, help="the model the drafts paint with (None: no drafts)")
+
+    def __init__(self, panel: DraftPanel, worker: Worker, composer: Composer, edit_pause_s: float = EDIT_PAUSE_S,
+                 **traits: Any) -> None:
+        # set before the traits: their observers (a draft turned off) use them
+        self.panel, self.worker, self.composer = panel, worker, composer
+        self._pause = Debouncer(edit_pause_s, self._after_pause)
+        self._edit_handlers = W.CallbackDispatcher()
+        self._pause_handlers = W.CallbackDispatcher()
+        self._draft_handlers = W.CallbackDispatcher()
+        self._wanted = True  # an edit since the last draft (the scene as opened counts as one)
+        self._started = False
+        super().__init__(**traits)
+        W.link((self, "enabled"), (panel.toggle, "value"))
+        self._observed: Composition | None = None
+        self._observe_composition()
+        composer.observe(self._on_composition_replaced, names="composition")
+        composer.on_gesture_end(self._after_gesture)
+
+    # ---------------------------------------------------------------- events
+
+    def on_edit(self, callback: Callable[[], Any], remove: bool = False) -> None:
+        """Call ``callback()`` after each change of the composition (on the thread that made it).
+
+        Args:
+            callback: called without arguments.
+            remove: unregister ``callback`` instead.
+        """
+        self._edit_handlers.register_callback(callback, remove=remove)
+
+    def on_pause(self, callback: Callable[[Any, torch.Tensor, torch.Tensor], Any], remove: bool = False) -> None:
+        """Call ``callback(model, image, keep)`` after each pause of the edits (on a timer thread).
+
+        Args:
+            callback: takes the model and the rendered composition (picture and keep mask).
+            remove: unregister ``callback`` instead.
+        """
+        self._pause_handlers.register_callback(callback, remove=remove)
+
+    def on_draft(self, callback: Callable[[PaintResult], Any], remove: bool = False) -> None:
+        """Call ``callback(result)`` after each draft that was shown (on the worker thread).
+
+        Args:
+            callback: takes the draft's ``PaintResult``.
+            remove: unregister ``callback`` instead.
+        """
+        self._draft_handlers.register_callback(callback, remove=remove)
+
+    # ---------------------------------------------------------------- what the owner asks
+
+    @property
+    def pause_s(self) -> float:
+        """How long the edits must pause before a draft follows them."""
+        return self._pause.delay_s
+
+    @property
+    def pending(self) -> bool:
+        """True while an edit waits for its pause (its draft is not queued yet)."""
+        return self._pause.pending
+
+    def start(self) -> None:
+        """Begin: draft the scene as it is now, then after each pause of the edits."""
+        self._started = True
+        self._pause.trigger()
+
+    def touch(self) -> None:
+        """Something beside the composition changed (the schedule): ``on_pause`` follows the next pause."""
+        if self._started:
+            self._pause.trigger()
+
+    def redraft(self) -> None:
+        """Want a new draft (e.g. of a new model) after the next pause."""
+        self._wanted = True
+        if self._started:
+            # a gesture sends edits many times a second: wait for it to pause; a click is one edit
+            self._pause.trigger(None if self.composer.in_gesture else CLICK_PAUSE_S)
+
+    def cancel(self) -> None:
+        """Stop: forget a pause under way and the wish for a draft (the worker's jobs are its owner's to cancel)."""
+        self._pause.cancel()
+        self._wanted = False
+
+    def close(self) -> None:
+        """Forget the pause, wait for a pause call under way, and stop observing the composition."""
+        self._pause.close()  # a pause call under way may still queue a draft: it ends first
+        if self._observed is not None:
+            self._observed.unobserve(self._on_composition_changed)
+            self._observed = None
+
+    def config(self, model: DiffusionModel | None, keep: torch.Tensor) -> ScheduleConfig:
+        """The schedule of the next quick draft (``DraftPanel.config``).
+
+        Args:
+            model: the model of the draft.
+            keep: the keep mask.
+
+        Returns:
+            The draft's ``ScheduleConfig``.
+        """
+        return self.panel.config(model, keep)
+
+    # ---------------------------------------------------------------- reactions
+
+    def _observe_composition(self) -> None:
+        comp = self.composer.composition
+        if comp is self._observed:
+            return
+        if self._observed is not None:
+            self._observed.unobserve(self._on_composition_changed)
+        comp.observe(self._on_composition_changed)
+        self._observed = comp
+
+    def _on_composition_changed(self, _composition: Composition) -> None:
+        self._edit_handlers()
+        self.redraft()
+
+    def _on_composition_replaced(self, _change: Any) -> None:
+        self._observe_composition()
+        self._on_composition_changed(self.composer.composition)
+
+    def _after_gesture(self) -> None:
+        """A drag ended (mouse-up): its draft need not wait for the rest of the pause."""
+        if self._pause.waiting:  # a call already running has no pause left to shorten
+            self._pause.trigger(CLICK_PAUSE_S)
+
+    @observe("seed")
+    def _seed_changed(self, _change: Any) -> None:
+        self._wanted = True  # the draft paints with Paint's seed
+        self.touch()
+
+    @observe("enabled")
+    def _toggled(self, change: Any) -> None:
+        if change["new"]:
+            self._wanted = True
+            self.touch()
+        else:
+            self.worker.cancel(["draft"])
+            self.panel.show_off()
+
+    @observe("model")
+    def _model_changed(self, _change: Any) -> None:
+        self.worker.cancel(["draft"])  # drafts of the previous model are stale
+
+    def _after_pause(self) -> None:
+        """The edits paused (timer thread): queue a draft of the scene if one is wanted."""
+        model = self.model
+        if model is None or self.worker.closed:
+            return
+        try:
+            image, keep = self.composer.composition.render()
+        except Exception:  # e.g. an edit landing mid-render: the next pause renders again
+            self._pause.trigger()
+            return
+        if self.enabled and self._wanted:  # a schedule change alone leaves the draft as it is
+            self._wanted = False
+            self._submit(model, image, keep)
+        self._pause_handlers(model, image, keep)
+
+    def _submit(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
+        # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
+        threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
+        draft = partial(self.panel.run_stages, model, image, keep, int(self.seed), shown=self._draft_handlers)
+        # a queued band-SNR plot would make the draft wait: it is queued again after the draft
+        return self.worker.submit(draft, "draft", replaces=("draft", "plot"), threads=threads)

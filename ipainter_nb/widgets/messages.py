@@ -1,10 +1,14 @@
-"""How the Painter's widgets word and colour their one-line messages."""
+"""How the Painter's widgets word and colour their one-line messages, and ``StatusLines``, the
+status and error lines its components speak through."""
 
 from __future__ import annotations
 
 import html
 
-__all__ = ["COLORS", "first_line", "message_html", "error_html", "read_whole_number"]
+import ipywidgets as W
+from traitlets import HasTraits, Unicode
+
+__all__ = ["COLORS", "first_line", "message_html", "error_html", "read_whole_number", "StatusLines"]
 
 COLORS = {"info": "#555", "ok": "#2e7d32", "warning": "#b26a00", "error": "#c62828"}
 
@@ -84,3 +88,50 @@ def error_html(text: str, details: str | None = None) -> str:
         pre = "<pre style='white-space:pre-wrap;word-break:break-all'>"  # a long line must not widen the cell
         body += f"<details><summary>details</summary>{pre}{html.escape(details)}</pre></details>"
     return body
+
+
+class StatusLines(HasTraits):
+    """A status line and an error line that several components share (the Painter's runs, its
+    model picker and its fields all report through one ``StatusLines``).
+
+    The texts are traits (``text``, ``level``, ``error_text``, ``error_field``), so a listener can
+    ``observe`` them; ``status`` and ``error`` are the widgets that show them.
+
+    >>> lines = StatusLines()
+    >>> lines.say("model ready", "ok"); lines.text
+    'model ready'
+    >>> lines.fail("invalid schedule: t_T 0", field="schedule"); lines.error_field
+    'schedule'
+    """
+
+    text = Unicode("", help="the status line as plain text")
+    level = Unicode("info", help="its level: info, ok, warning or error")
+    error_text = Unicode("", help="the error line as plain text (\"\" when there is no error)")
+    error_field = Unicode("", help="the field whose fixing clears the error line (\"\" when none)")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status = W.HTML(layout=W.Layout(min_height="1.5em", min_width="0", width="auto"))
+        self.status.add_class("ipainter-status")
+        self.error = W.HTML(layout=W.Layout(min_height="0", max_width="100%"))
+
+    def say(self, text: str, level: str = "info") -> None:
+        """Show ``text`` in the status line.
+
+        Args:
+            text: the plain-text message.
+            level: info, ok, warning or error (its colour).
+        """
+        self.text, self.level = text, level
+        self.status.value = message_html(text, level)
+
+    def fail(self, text: str, details: str | None = None, field: str = "") -> None:
+        """Show ``text`` in the error line ("" clears it).
+
+        Args:
+            text: the plain-text message.
+            details: a traceback, folded under the message (None: none).
+            field: the field whose fixing clears this error ("" when none).
+        """
+        self.error_text, self.error_field = text, field if text else ""
+        self.error.value = error_html(text, details)

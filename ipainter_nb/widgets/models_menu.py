@@ -1,25 +1,27 @@
 """The Painter's models: the dropdown of available presets, and loading or switching models.
 
-``available_models()`` lists the presets whose weights are on this machine; ``ModelsMenu``
-is mixed into ``Painter`` (``app.py``), which provides the widgets it updates (the model
-dropdown, schedule controls, status and error lines) and the state it reads (``busy``,
-``model_name``, the worker).
+``available_models()`` lists the presets whose weights are on this machine; ``ModelPicker``
+is the component that owns the model in use (the ``model`` and ``model_name`` traits) and
+its dropdown. It loads what it is asked to, reports in the ``StatusLines`` it is given, and
+tells ``on_choice`` callbacks which model the user picked in the dropdown (the Painter
+decides whether to switch: not during a run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import ipywidgets as W
+from traitlets import Any as AnyTrait
+from traitlets import HasTraits, Unicode
 
 from ipainter_nb.core.models import DiffusionModel, load_model
 from ipainter_nb.core.presets import PRESETS, find_weights
-from ipainter_nb.widgets.messages import first_line
+from ipainter_nb.widgets.messages import StatusLines, first_line
 
-if TYPE_CHECKING:
-    from ipainter_nb.core.schedules import ScheduleConfig
-
-__all__ = ["available_models", "ModelsMenu"]
+__all__ = ["available_models", "ModelPicker"]
 
 _CURRENT = "__current__"  # dropdown value of a model that is not a found preset (a path)
 
@@ -36,85 +38,79 @@ def available_models() -> list[str]:
     return found
 
 
-class ModelsMenu:
-    """``load_model()``, the model dropdown and the ``model_name`` trait, for ``Painter``."""
+class ModelPicker(HasTraits):
+    """The model in use and the dropdown of the models on this machine.
 
-    if TYPE_CHECKING:  # provided by Painter
-        model: DiffusionModel | None
-        model_name: str
-        busy: bool
-        _device: Any
-        _syncing: bool
-        worker: Any
-        model_dropdown: Any
-        schedule_controls: Any
-        set_schedule: Callable[[ScheduleConfig], None]
+    Args:
+        lines: where loading is reported (status line) and a failure said (error line).
+        device: where models named in the dropdown are loaded (None: the default device).
+        dropdown_layout: the dropdown's ``ipywidgets.Layout`` keywords.
 
-        def _after_edit(self) -> None: ...
-        def _set_ready_status(self) -> None: ...
-        def _set_status(self, text: str, level: str = "info") -> None: ...
-        def _set_error(self, text: str, details: str | None = None) -> None: ...
+    >>> picker = ModelPicker(StatusLines())
+    >>> picker.on_choice(picker.load)      # switch at once when the user picks a model
+    >>> loaded = picker.load("demo")
+    >>> picker.model_name, picker.lines.text.startswith("model 'demo' loaded")
+    ('demo', True)
+    """
 
-    def load_model(self, name_or_path: str | Path | DiffusionModel) -> DiffusionModel | None:
-        """Switch models (a preset name, a path or a loaded model); the schedule controls
-        take its default schedule. On failure the one-line reason is shown, the previous
-        model is kept, and None is returned.
+    model = AnyTrait(None, allow_none=True, help="the loaded model (a DiffusionModel), None before one loads")
+    model_name = Unicode("", help="the loaded model's name (\"\" when none)")
+
+    def __init__(self, lines: StatusLines, device: Any = None, dropdown_layout: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.lines, self.device = lines, device
+        self._choice = W.CallbackDispatcher()
+        self._syncing = False  # True while the picker sets its own dropdown
+        self.dropdown = W.Dropdown(description="model", layout=W.Layout(**(dropdown_layout or {})),
+                                   style={"description_width": "90px"})
+        self.dropdown.observe(self._on_dropdown, names="value")
+
+    def on_choice(self, callback: Callable[[str], Any], remove: bool = False) -> None:
+        """Call ``callback(name)`` when the user picks another model in the dropdown.
 
         Args:
-            name_or_path: a preset name, a checkpoint path or a loaded ``DiffusionModel``.
+            callback: takes the chosen preset name.
+            remove: unregister ``callback`` instead.
+        """
+        self._choice.register_callback(callback, remove=remove)
+
+    def use(self, model: DiffusionModel) -> None:
+        """Use an already loaded model.
+
+        Args:
+            model: the model (anything ``paint`` accepts, with a ``name``).
+        """
+        self.model = model
+        self.model_name = model.name
+        self.refresh_options()
+
+    def load(self, name: str | Path, announce: bool = True) -> bool:
+        """Load a preset or a checkpoint and use it; on failure say why and keep the model in use.
+
+        Args:
+            name: a preset name or a checkpoint path.
+            announce: say "loading …" in the status line first.
 
         Returns:
-            The model now in use, or None when it could not be loaded.
+            Whether the model was loaded.
         """
-        if self.busy:
-            self._set_error("stop the run before switching models")
-            self._refresh_model_options()
-            return None
-        if isinstance(name_or_path, (str, Path)):
-            if not self._load(name_or_path):
-                self._refresh_model_options()
-                return None
-        else:
-            self._use_model(name_or_path)
-            self._set_ready_status()
-        self._refresh_model_options()
-        assert self.model is not None
-        self.set_schedule(self.model.default_schedule)
-        self._after_edit()
-        return self.model
-
-    def _set_model_name(self) -> None:
-        self._syncing = True
-        try:
-            self.model_name = self.model.name if self.model is not None else ""
-        finally:
-            self._syncing = False
-
-    def _use_model(self, model: DiffusionModel) -> None:
-        self.worker.cancel(["draft", "plot"])  # drafts of the previous model are stale
-        self.model = model
-        self._set_model_name()
-        if hasattr(self, "schedule_controls"):
-            self.schedule_controls.model = model
-
-    def _load(self, name: str | Path, announce: bool = True) -> bool:
         if announce:
-            self._set_status(f"loading {name}…")
+            self.lines.say(f"loading {name}…")
         try:
-            model = load_model(name, device=self._device)
+            model = load_model(name, device=self.device)
         except Exception as exc:  # missing or broken weights: say why in one line, keep what we had
             kept = f"; keeping {self.model.name!r}" if self.model is not None else ""
-            self._set_error(f"could not load model {str(name)!r}{kept}: {first_line(exc)}")
-            if announce and self.model is not None:
-                self._set_ready_status()
+            self.lines.fail(f"could not load model {str(name)!r}{kept}: {first_line(exc)}")
+            self.refresh_options()
             return False
-        self._use_model(model)
-        self._set_error("")
-        self._set_status(f"model {model.name!r} loaded ({model.image_size}x{model.image_size}, "
-                         f"{model.num_train_steps} training steps)", "ok")
+        self.use(model)
+        self.lines.fail("")
+        self.lines.say(f"model {model.name!r} loaded ({model.image_size}x{model.image_size}, "
+                       f"{model.num_train_steps} training steps)", "ok")
         return True
 
-    def _refresh_model_options(self) -> None:
+    def refresh_options(self) -> None:
+        """List the models on this machine in the dropdown, the one in use selected."""
         names = available_models()
         options: list[tuple[str, str]] = [(name, name) for name in names]
         current = None
@@ -124,14 +120,14 @@ class ModelsMenu:
                 options.append((f"{self.model.name} (current)", _CURRENT))
         self._syncing = True
         try:
-            self.model_dropdown.options = options
-            self.model_dropdown.value = current if options else None
+            self.dropdown.options = options
+            self.dropdown.value = current if options else None
         finally:
             self._syncing = False
 
-    def _on_model_choice(self, change: Mapping[str, Any]) -> None:
+    def _on_dropdown(self, change: Mapping[str, Any]) -> None:
         if self._syncing or change["new"] in (None, _CURRENT):
             return
         if self.model is not None and change["new"] == self.model.name:
             return
-        self.load_model(change["new"])
+        self._choice(change["new"])
