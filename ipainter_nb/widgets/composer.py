@@ -5,16 +5,12 @@ composition's public methods, and the composer hears about changes the one way a
 does, ``Composition.observe``; so ``composer.composition`` is always the truth and whoever
 observes it (the Painter) hears every change, from the canvas or from code.
 
-State is in traitlets (``composition``, ``selected``, ``layer_scale``) and the widget
-reacts to them with ``@observe``; the cutouts to place come from a ``Palette`` (its own
-widget), whose ``on_pick`` / ``on_upload`` events the composer listens to.
-
-Drawing follows ipycanvas' advice: all commands of a redraw are batched in one
-``hold_canvas()`` message, and the picture travels as ONE image per redraw, at canvas
-resolution (64x64 for the demo model), enlarged by the browser with image smoothing off
-so every canvas pixel stays a crisp square. During a drag, a wheel turn or a slider drag
-only the picture and the overlay (selection outline, optional mask) are redrawn, at most
-``max_fps`` times a second.
+State is in traitlets (``composition``, ``selected``, ``layer_scale``), with ``@observe``
+reactions. Its components: a ``Palette`` (``on_pick`` / ``on_upload`` events), a
+``LayerEditor`` (``editor``: owns the composition, the selection and the undo history; the
+composer's traits of those names are linked to it and its edit methods call it), a
+``CanvasView`` (``view``: one batched message per redraw, at most ``max_fps`` during a
+gesture) and a ``ToolBar`` (``tools``).
 
 Every handler the browser triggers is a public method taking DISPLAY pixels
 (``on_mouse_down(x, y)``, ...), so tests and scripts can drive the widget without a
@@ -23,50 +19,31 @@ browser.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
 import numpy as np
-from ipycanvas import MultiCanvas, hold_canvas
-from traitlets import Float, Instance, observe, validate
+from traitlets import Float, Instance, link, observe, validate
 
 from ipainter_nb.core.composition import Composition, Layer
-from ipainter_nb.images import tensor_to_uint8
-from ipainter_nb.widgets.composer_edits import FIT_FRACTION, ComposerEdits, _Snapshot, fitting_scale
-from ipainter_nb.widgets.palette import CutoutSource, Palette
-from ipainter_nb.widgets.scale_control import MAX_SCALE, MIN_SCALE, SCALE_STEP, ScaleControl, small_note
+from ipainter_nb.widgets.composer_canvas import CanvasView, default_display_scale, mask_tint, opaque_rgba
+from ipainter_nb.widgets.composer_edits import FIT_FRACTION, LayerEditor, Snapshot, fitting_scale
+from ipainter_nb.widgets.composer_tools import ToolBar
+from ipainter_nb.widgets.palette import CutoutSource, Intake, Palette, PathLike, describe_intake
+from ipainter_nb.widgets.scale_control import MAX_SCALE, MIN_SCALE, SCALE_STEP
 
 __all__ = ["Composer", "default_display_scale", "fitting_scale", "MIN_SCALE", "MAX_SCALE", "SCALE_STEP",
            "FIT_FRACTION", "MIN_WIDTH_PX"]
 
 #: One wheel notch (100 px of deltaY) scales by about exp(0.15): 16%.
 _WHEEL_RATE = 0.0015
-#: The canvas' one-line guide to what the mouse and keys do.
-CANVAS_HINT = "drag: move · wheel: scale · arrows: nudge · f: flip · Del: delete · Ctrl+Z: undo"
-
 #: The Composer is never narrower than this (CSS pixels), whatever the canvas: its tools
 #: and the Scale slider need it.
 MIN_WIDTH_PX = 360
-_MASK_RGBA = (255, 64, 160, 110)  # tint of the region the model will generate
-
-
-def default_display_scale(width: int, height: int) -> int:
-    """Screen pixels per canvas pixel: 64 px -> x6 (384), 256 px -> x2 (512).
-
-    An integer factor keeps every canvas pixel the same size on screen; at most 512 px
-    (the notebook column) and never more than x6.
-
-    Args:
-        width: canvas width in canvas pixels.
-        height: canvas height in canvas pixels.
-    """
-    return max(1, min(6, 512 // max(width, height)))
 
 
 @dataclass
@@ -76,11 +53,11 @@ class _Drag:
     mouse_y: float
     start_x: int  # layer position then, canvas pixels
     start_y: int
-    before: _Snapshot
+    before: Snapshot
     moved: bool = False
 
 
-class Composer(ComposerEdits, W.VBox):
+class Composer(W.VBox):
     """Place, move, scale, flip, reorder and delete cutouts on a canvas, with undo.
 
     Args:
@@ -120,31 +97,34 @@ class Composer(ComposerEdits, W.VBox):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if max_fps <= 0:
-            raise ValueError(f"max_fps: expected a positive number, got {max_fps!r}")
-        self.max_fps = float(max_fps)
-        self._fixed_scale = display_scale
         comp = composition if composition is not None else Composition(size)
-        self._scale = self._pick_scale(display_scale, comp)
+        self.view = CanvasView(comp.size, display_scale, max_fps, redraw=self.redraw)
+        self.canvas, self.hint, self.canvas_box = self.view.canvas, self.view.hint, self.view.canvas_box
+        self.max_fps = self.view.max_fps
         self._drag: _Drag | None = None
-        self._undo: list[_Snapshot] = []
-        self._redo: list[_Snapshot] = []
-        self._last_key: str | None = None  # coalesces a slider drag or wheel turns into one undo step
-        self._scale_anchor: tuple[float, float] | None = None
         self._message: tuple[str, str] = ("info", "")
         self._syncing = False  # True while the widget sets its own controls
         self._continuous = False  # True inside a drag/wheel/slider update: throttle redraws
-        self._dirty = False
-        self._last_frame = -math.inf
-        self._trailing: asyncio.TimerHandle | None = None
-        self._clock: Callable[[], float] = time.monotonic
         self._gesture_end = W.CallbackDispatcher()
-
-        self._build_canvas(comp)
-        self._build_tools()
+        for event in ("down", "move", "up", "out", "wheel"):  # ipycanvas stops the page scrolling on a wheel
+            getattr(self.canvas, f"on_mouse_{event}")(getattr(self, f"on_mouse_{event}"))
+        self.canvas.on_key_down(self.on_key_down)
+        self.tools = ToolBar({"undo": self.undo, "redo": self.redo, "delete": self.delete_selected,
+                              "flip": self.flip_selected, "forward": self.forward, "backward": self.backward,
+                              "bring_back": self.bring_back}, on_scale_step=self._scale_step)
+        for name in ("undo", "redo", "delete", "flip", "forward", "backward", "bring_back"):
+            setattr(self, f"{name}_button", getattr(self.tools, f"{name}_button"))
+        self.mask_toggle, self.scale_control = self.tools.mask_toggle, self.tools.scale_control
+        self.scale_slider = self.scale_control.slider
+        self.mask_toggle.observe(lambda _c: self._draw(picture=False), "value")
+        self.scale_slider.observe(self._on_slider, "value")
         self.palette = Palette(cutouts)
         self.palette.on_pick(self.place_from_palette)
         self.palette.on_upload(self.place_intake)
+        #: The edits: composition, selection and undo history (the traits of the same names are linked to it).
+        self.editor = LayerEditor(comp, self.palette)
+        self.editor.observe(self._on_composition_replaced, names="composition")
+        self.editor.observe(lambda _change: self._sync_controls(), names=["can_undo", "can_redo"])
         #: One line of feedback: errors, warnings, off-canvas layers.
         self.status = W.HTML(layout=W.Layout(min_height="1.5em"))
         self.status.add_class("ipainter-composer-status")
@@ -155,7 +135,9 @@ class Composer(ComposerEdits, W.VBox):
         self.layout.align_items = "stretch"
         self.add_class("ipainter-composer")
 
-        self.composition = comp  # wires it up: see _on_composition_replaced
+        link((self.editor, "composition"), (self, "composition"))
+        link((self.editor, "selected"), (self, "selected"))
+        self._on_composition_replaced({"old": None, "new": comp})  # wires it up
         self._report(self.palette.first_intake)
 
     # ------------------------------------------------------------------ properties
@@ -177,7 +159,7 @@ class Composer(ComposerEdits, W.VBox):
     @property
     def display_scale(self) -> float:
         """Screen pixels per canvas pixel."""
-        return self._scale
+        return self.view.scale
 
     @property
     def cutout_names(self) -> list[str]:
@@ -200,91 +182,21 @@ class Composer(ComposerEdits, W.VBox):
 
     # ------------------------------------------------------------------ building
 
-    @staticmethod
-    def _pick_scale(fixed: float | None, comp: Composition) -> float:
-        if fixed is None:
-            return float(default_display_scale(comp.width, comp.height))
-        if not isinstance(fixed, (int, float)) or isinstance(fixed, bool) or not fixed > 0:
-            raise ValueError(f"display_scale: expected a positive number, got {fixed!r}")
-        return float(fixed)
-
-    def _display_size(self, comp: Composition) -> tuple[int, int]:
-        return max(1, round(comp.width * self._scale)), max(1, round(comp.height * self._scale))
-
-    def _build_canvas(self, comp: Composition) -> None:
-        w, h = self._display_size(comp)
-        # [0] picture, [1] overlay (mask tint, selection outline); the top one gets events.
-        self.canvas = MultiCanvas(2, width=w, height=h)
-        self.canvas.on_mouse_down(self.on_mouse_down)
-        self.canvas.on_mouse_move(self.on_mouse_move)
-        self.canvas.on_mouse_up(self.on_mouse_up)
-        self.canvas.on_mouse_out(self.on_mouse_out)
-        self.canvas.on_mouse_wheel(self.on_mouse_wheel)  # ipycanvas stops the page scrolling
-        self.canvas.on_key_down(self.on_key_down)
-        # A fresh browser view (page reload, second view) starts blank: draw again.
-        for layer_canvas in (self.canvas[0], self.canvas[1]):
-            layer_canvas.on_client_ready(self.redraw)
-        self.hint = W.HTML(small_note(CANVAS_HINT))
-        # As wide as the canvas (the hint wraps): a wider box would stretch the canvas
-        # by a fraction and make its pixels uneven.
-        self.canvas_box = W.VBox([self.canvas, self.hint], layout=W.Layout(
-            flex="0 0 auto", width=f"{w}px", align_self="flex-start", margin="0 0 4px 0"))
-        self.canvas_box.add_class("ipainter-canvas")
-
     def _fit_width(self) -> None:
         """The column takes the canvas' width (at least MIN_WIDTH_PX); nothing in it is wider."""
-        self.canvas_box.layout.width = f"{self.canvas.width}px"
         self.layout.width = self.layout.min_width = f"{max(self.canvas.width, MIN_WIDTH_PX)}px"
-
-    @staticmethod
-    def _button(description: str, icon: str, tooltip: str, action: Callable[[], Any]) -> W.Button:
-        # Never shrinks below its label: the tool box wraps instead.
-        button = W.Button(description=description, icon=icon, tooltip=tooltip,
-                          layout=W.Layout(width="auto", min_width="2.8em", flex="0 0 auto", margin="2px"))
-        button.on_click(lambda _b: action())
-        return button
-
-    def _build_tools(self) -> None:
-        self.undo_button = self._button("Undo", "undo", "Undo (Ctrl+Z)", self.undo)
-        self.redo_button = self._button("Redo", "repeat", "Redo (Ctrl+Shift+Z)", self.redo)
-        self.delete_button = self._button("Delete", "trash", "Delete the selected layer (Delete)",
-                                          self.delete_selected)
-        self.flip_button = self._button("Flip", "arrows-h", "Mirror the selected layer (f)", self.flip_selected)
-        self.forward_button = self._button("Forward", "arrow-up", "Bring forward (])", self.forward)
-        self.backward_button = self._button("Backward", "arrow-down", "Send backward ([)", self.backward)
-        self.bring_back_button = self._button(
-            "Bring back", "compress", "Move layers that are off the canvas back onto it", self.bring_back)
-        self.mask_toggle = W.ToggleButton(value=False, description="Show mask", icon="eye",
-                                          tooltip="Tint the region the model will paint",
-                                          layout=W.Layout(width="auto", min_width="2.8em", flex="0 0 auto",
-                                                          margin="2px"))
-        self.mask_toggle.observe(lambda _c: self._draw(picture=False), "value")
-        self.scale_control = ScaleControl(on_step=self._scale_step)
-        self.scale_slider = self.scale_control.slider
-        self.scale_slider.observe(self._on_slider, "value")
-        self.tools = W.Box(
-            [self.undo_button, self.redo_button, self.delete_button, self.flip_button, self.forward_button,
-             self.backward_button, self.mask_toggle, self.bring_back_button, self.scale_control],
-            layout=W.Layout(display="flex", flex_flow="row wrap", align_content="flex-start", width="100%",
-                            min_width="0"))
-        self.tools.add_class("ipainter-tools")
 
     # ------------------------------------------------------------------ traits
 
-    @observe("composition")
     def _on_composition_replaced(self, change: Any) -> None:
+        """The editor's composition was replaced (it already cleared the selection and the history)."""
         old, new = change["old"], change["new"]
         self._end_drag()
-        if isinstance(old, Composition):  # the first assignment replaces a placeholder
+        if isinstance(old, Composition):
             old.unobserve(self._on_composition_changed)
         new.observe(self._on_composition_changed)
-        self._scale = self._pick_scale(self._fixed_scale, new)
-        self.canvas.width, self.canvas.height = self._display_size(new)
+        self.view.fit(new.size)
         self._fit_width()
-        self._undo.clear()
-        self._redo.clear()
-        self._last_key = None
-        self.selected = None
         self._on_composition_changed(new)
 
     def set_composition(self, composition: Composition) -> None:
@@ -297,10 +209,7 @@ class Composer(ComposerEdits, W.VBox):
 
     @validate("selected")
     def _check_selected(self, proposal: Any) -> Layer | None:
-        layer = proposal["value"]
-        if layer is not None and layer not in self.composition:
-            raise ValueError(f"{layer!r} is not in the composition; select one of composer.composition.layers")
-        return layer
+        return self.editor.selectable(proposal["value"])
 
     @observe("selected")
     def _on_selected(self, _change: Any) -> None:
@@ -309,7 +218,7 @@ class Composer(ComposerEdits, W.VBox):
 
     @validate("layer_scale")
     def _clamp_scale(self, proposal: Any) -> float:
-        if self._current() is None:
+        if self.editor.current() is None:
             return 1.0  # neutral: there is no layer whose scale it could be
         return min(MAX_SCALE, max(MIN_SCALE, float(proposal["value"])))
 
@@ -329,11 +238,11 @@ class Composer(ComposerEdits, W.VBox):
             y: pointer position from the canvas' top edge, in display pixels.
         """
         self._end_drag()
-        s = self._scale
+        s = self.view.scale
         layer = self._comp.layer_at(x / s, y / s)
         self.selected = layer
         if layer is not None:
-            self._drag = _Drag(layer, x, y, layer.x, layer.y, self._snapshot())
+            self._drag = _Drag(layer, x, y, layer.x, layer.y, self.editor.snapshot())
 
     def on_mouse_move(self, x: float, y: float) -> None:
         """While dragging, move the layer by the mouse's travel / display scale.
@@ -345,14 +254,14 @@ class Composer(ComposerEdits, W.VBox):
         drag = self._drag
         if drag is None or drag.layer not in self._comp:
             return
-        s = self._scale
+        s = self.view.scale
         # From the start of the drag, not the last event: rounding never accumulates.
         nx = drag.start_x + math.floor((x - drag.mouse_x) / s + 0.5)
         ny = drag.start_y + math.floor((y - drag.mouse_y) / s + 0.5)
         if (nx, ny) == (drag.layer.x, drag.layer.y):
             return
         if not drag.moved:
-            self._record(snapshot=drag.before)
+            self.editor.record(snapshot=drag.before)
             drag.moved = True
         self._continuous = True
         try:
@@ -387,7 +296,7 @@ class Composer(ComposerEdits, W.VBox):
             dx: horizontal wheel travel (ignored).
             dy: vertical wheel travel in pixels; negative (wheel up) enlarges, positive shrinks.
         """
-        layer = self._current()
+        layer = self.editor.current()
         if layer is None or not dy:
             return
         factor = math.exp(max(-1.0, min(1.0, -dy * _WHEEL_RATE)))
@@ -425,7 +334,7 @@ class Composer(ComposerEdits, W.VBox):
         if key == "[":
             return self.backward()
         if key in ("+", "=", "-"):
-            layer = self._current()
+            layer = self.editor.current()
             delta = -SCALE_STEP if key == "-" else SCALE_STEP
             return layer is not None and self.set_scale(layer.scale + delta)
         if key == "Escape":
@@ -440,7 +349,7 @@ class Composer(ComposerEdits, W.VBox):
 
     def _end_drag(self) -> None:
         drag, self._drag = self._drag, None
-        if drag is not None and self._dirty:
+        if drag is not None and self.view.dirty:
             self._draw()  # the last throttled position must reach the screen
         self._update_status()
         if drag is not None and drag.moved:
@@ -462,44 +371,23 @@ class Composer(ComposerEdits, W.VBox):
     # ------------------------------------------------------------------ change handling
 
     def _on_composition_changed(self, _composition: Composition) -> None:
-        if self.selected is not None and self.selected not in self._comp:
-            self.selected = None  # removed by code outside the widget
         self._message = ("info", "")  # what it said was about the composition before this change
         if self._continuous:
-            self._request_frame()
+            self.view.request_frame()
         else:
             self._draw()
         self._update_status()
         self._sync_controls()
 
-    def _request_frame(self) -> None:
-        """Draw now unless the last frame is younger than 1/max_fps; then draw later."""
-        wait = self._last_frame + 1.0 / self.max_fps - self._clock()
-        if wait <= 0:
-            self._draw()
-            return
-        self._dirty = True
-        if self._trailing is None:
-            try:
-                loop = asyncio.get_running_loop()  # the kernel's loop; absent in plain Python
-            except RuntimeError:
-                return  # mouse-up (or the next event) draws the final frame
-            self._trailing = loop.call_later(wait, self._trailing_frame)
-
-    def _trailing_frame(self) -> None:
-        self._trailing = None
-        if self._dirty:
-            self._draw()
-
     def _sync_controls(self) -> None:
         """Enable what applies; show the selected layer's scale, or a neutral 1.00 without one."""
-        layer = self._current()
+        layer = self.editor.current()
         none = layer is None
         for button in (self.delete_button, self.flip_button, self.forward_button, self.backward_button):
             button.disabled = none
         self.scale_control.disabled = none
-        self.undo_button.disabled = not self._undo
-        self.redo_button.disabled = not self._redo
+        self.undo_button.disabled = not self.editor.can_undo
+        self.redo_button.disabled = not self.editor.can_redo
         self.bring_back_button.disabled = not self._comp.off_canvas_layers()
         self._syncing = True
         try:
@@ -508,6 +396,159 @@ class Composer(ComposerEdits, W.VBox):
                 self.scale_slider.value = self.layer_scale
         finally:
             self._syncing = False
+
+    # ------------------------------------------------------------------ edits (the editor's, after a drag ends)
+
+    @property
+    def _comp(self) -> Composition:
+        return self.editor.composition
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether there is an action to undo."""
+        return self.editor.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        """Whether there is an undone action to redo."""
+        return self.editor.can_redo
+
+    def add_cutout_folder(self, path: PathLike) -> list[str]:
+        """Add every image file of a folder to the palette (sorted by name); return their
+        palette names. Unreadable files are skipped and named in the status line.
+
+        Args:
+            path: the folder to read (not recursive).
+        """
+        intake = self.palette.add_folder(path)
+        self._report(intake)
+        return intake.names
+
+    def handle_upload(self, value: Sequence[Any]) -> list[Layer]:
+        """What the upload button does: add the files (ipywidgets 8 ``FileUpload.value``)
+        to the palette and place them on the canvas; return the new layers.
+
+        A file that is not an image, or is huge, is refused with a message in the status
+        line and changes nothing; the others are still placed. A picture already in the
+        palette is placed again from its existing entry.
+
+        Args:
+            value: the upload widget's value: a sequence of file dicts (``name``, ``content``, ...).
+        """
+        return self.place_intake(self.palette.add_upload(value))
+
+    def place_intake(self, intake: Intake) -> list[Layer]:
+        """Place every cutout an ``Intake`` names (one undo step) and report it in the status line.
+
+        Args:
+            intake: what a palette addition produced (names added, duplicates, problems).
+
+        Returns:
+            The new layers, in the order of ``intake.names``.
+        """
+        if intake.names:
+            self._end_drag()
+        layers = self.editor.place_names(intake.names)
+        self._report(intake, [layer.name for layer in layers])
+        return layers
+
+    def _report(self, intake: Intake, placed: Sequence[str] = ()) -> None:
+        level, text = describe_intake(intake, placed)
+        if text:
+            self._set_message(level, text)
+
+    def add_cutout(self, name: str, x: float | None = None, y: float | None = None,
+                   scale: float | None = None, flip: bool = False) -> Layer:
+        """Put the palette's cutout ``name`` on top, selected; return the new layer (``editor.add_cutout``).
+
+        Args:
+            name: the palette entry to place; KeyError if the palette has none by that name.
+            x: left edge in canvas pixels (default: centred horizontally).
+            y: top edge in canvas pixels (default: centred vertically).
+            scale: size factor of the cutout (default: ``fitting_scale``).
+            flip: mirror the cutout left-right.
+        """
+        self._end_drag()
+        return self.editor.add_cutout(name, x, y, scale, flip)
+
+    def place_from_palette(self, name: str) -> Layer:
+        """What a click on a palette button does: ``add_cutout`` at a free spot; return the new layer.
+
+        Args:
+            name: the palette entry to place; KeyError if the palette has none by that name.
+        """
+        self._end_drag()
+        return self.editor.place_from_palette(name)
+
+    def load_layout(self, entries: Iterable[Mapping[str, Any]]) -> list[Layer]:
+        """Place several cutouts at once (``editor.load_layout``), one undo step; return them, bottom to top.
+
+        Args:
+            entries: mappings with a palette ``name`` and optional ``x``, ``y``, ``scale`` and ``flip``.
+        """
+        self._end_drag()
+        return self.editor.load_layout(entries)
+
+    def select(self, layer: Layer | None) -> None:
+        """Select a layer of the composition (or None); only the overlay is redrawn.
+
+        Args:
+            layer: a layer of ``composition`` (ValueError otherwise), or None to deselect.
+        """
+        self.selected = layer
+
+    def delete_selected(self) -> bool:
+        """Remove the selected layer; False when nothing is selected."""
+        return self.editor.delete_selected()
+
+    def flip_selected(self) -> bool:
+        """Mirror the selected layer left-right; False when nothing is selected."""
+        return self.editor.flip_selected()
+
+    def forward(self) -> bool:
+        """Bring the selected layer one step up; False if none or already on top."""
+        return self.editor.forward()
+
+    def backward(self) -> bool:
+        """Send the selected layer one step down; False if none or already at the bottom."""
+        return self.editor.backward()
+
+    def set_scale(self, scale: float) -> bool:
+        """Scale the selected layer about its centre (``editor.set_scale``); False when nothing is selected.
+
+        Args:
+            scale: the new size factor of the selected layer (1 = the cutout's own size).
+        """
+        return self.editor.set_scale(scale)
+
+    def nudge(self, dx: int, dy: int) -> bool:
+        """Move the selected layer by (dx, dy) canvas pixels (arrow keys); False when nothing is selected.
+
+        Args:
+            dx: canvas pixels to the right (negative: left).
+            dy: canvas pixels down (negative: up).
+        """
+        return self.editor.nudge(dx, dy)
+
+    def bring_back(self) -> int:
+        """Move layers lying entirely off the canvas just inside its nearest edge; return how many."""
+        return self.editor.bring_back()
+
+    def undo(self) -> bool:
+        """Undo the last action; False when there is nothing to undo."""
+        self._end_drag()
+        return self._restored(self.editor.undo())
+
+    def redo(self) -> bool:
+        """Redo the last undone action; False when there is nothing to redo."""
+        self._end_drag()
+        return self._restored(self.editor.redo())
+
+    def _restored(self, done: bool) -> bool:
+        if done:
+            self._sync_controls()
+            self._draw(picture=False)  # the selection may differ even if the layers do not
+        return done
 
     # ------------------------------------------------------------------ status
 
@@ -541,60 +582,15 @@ class Composer(ComposerEdits, W.VBox):
 
         The composition rendered as the sampler sees it (mid-grey where the model paints).
         """
-        return _opaque_rgba(self._comp.render()[0])
+        return opaque_rgba(self._comp.render()[0])
 
     def mask_overlay(self) -> np.ndarray:
         """(H, W, 4) uint8: the generated region tinted, the kept region transparent."""
-        return _mask_tint(self._comp.render()[1])
+        return mask_tint(self._comp.render()[1])
 
     def _draw(self, picture: bool = True) -> None:
         """One batched message: the picture (optional) and the overlay."""
-        s = self._scale
-        pic, over = self.canvas[0], self.canvas[1]
         rendered = self._comp.render() if picture or self.show_mask else None  # once per frame
-        with hold_canvas():
-            if picture:
-                pic.clear()
-                _put_enlarged(pic, _opaque_rgba(rendered[0]), s)
-            over.clear()
-            if self.show_mask:
-                _put_enlarged(over, _mask_tint(rendered[1]), s)
-            layer = self._current()
-            if layer is not None:
-                x0, y0, x1, y1 = layer.bbox()
-                rect = (x0 * s, y0 * s, (x1 - x0) * s, (y1 - y0) * s)
-                # A dark line under a light dashed one shows on any background.
-                over.set_line_dash([])
-                over.line_width = 3
-                over.stroke_style = "rgba(0, 0, 0, 0.7)"
-                over.stroke_rect(*rect)
-                over.set_line_dash([6, 4])
-                over.line_width = 1.5
-                over.stroke_style = "#4fc3f7"
-                over.stroke_rect(*rect)
-        if picture:
-            self._dirty = False
-            self._last_frame = self._clock()
-
-
-def _put_enlarged(canvas: Any, rgba: np.ndarray, s: float) -> None:
-    """Send a canvas-resolution image once; the browser enlarges it ``s`` times with image
-    smoothing off, so each canvas pixel is a crisp square (ipycanvas draws put_image_data
-    through drawImage, which follows the transform and the smoothing setting)."""
-    canvas.save()
-    canvas.set_transform(s, 0, 0, s, 0, 0)
-    canvas.image_smoothing_enabled = False
-    canvas.put_image_data(rgba, 0, 0)
-    canvas.restore()
-
-
-def _opaque_rgba(image: Any) -> np.ndarray:
-    rgb = tensor_to_uint8(image)
-    # RGBA, because ipycanvas sends RGBA as (lossless) PNG but RGB as JPEG.
-    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
-
-
-def _mask_tint(keep: Any) -> np.ndarray:
-    out = np.zeros((*keep.shape[1:], 4), np.uint8)
-    out[keep[0].numpy() < 0.5] = _MASK_RGBA
-    return out
+        layer = self.editor.current()
+        self.view.show(rendered[0] if picture else None, rendered[1] if self.show_mask else None,
+                       layer.bbox() if layer is not None else None)

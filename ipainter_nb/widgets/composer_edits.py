@@ -1,28 +1,32 @@
 """The Composer's editing actions: place, move, scale, flip, reorder, delete, with undo.
 
-``ComposerEdits`` is the half of ``Composer`` that changes the composition; every action
-goes through the composition's public methods and records one undo step (a slider drag,
-wheel turns or a run of arrow keys on one layer are merged into one step). The other half
-(``composer.py``) is the canvas: it draws and turns mouse and keys into these actions.
+``LayerEditor`` is the component of ``Composer`` that changes the composition, and works
+without it (from code, or under another view): it owns the composition being edited, the
+selection and the undo history as traits (``composition``, ``selected``, ``can_undo``,
+``can_redo``); every action goes through the composition's public methods and records one
+undo step (a slider drag, wheel turns or a run of arrow keys on one layer are merged into
+one step). The Composer (``composer.py``) is the canvas: it draws, turns mouse and keys into
+these actions, and links its own ``composition`` and ``selected`` traits to the editor's.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
+from traitlets import Bool, HasTraits, Instance, observe, validate
 
 from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
 from ipainter_nb.images import ImageLoadError, ImageLoadWarning, load_rgba
-from ipainter_nb.widgets.palette import Intake, Palette, PathLike, describe_intake
+from ipainter_nb.widgets.palette import Palette
 from ipainter_nb.widgets.scale_control import MAX_SCALE, MIN_SCALE, SCALE_STEP
 
-__all__ = ["ComposerEdits", "fitting_scale", "free_spot", "FIT_FRACTION"]
+__all__ = ["LayerEditor", "Snapshot", "fitting_scale", "free_spot", "FIT_FRACTION"]
 
 #: A new layer is at most this fraction of the canvas' width and height.
 FIT_FRACTION = 1 / 3
@@ -74,97 +78,86 @@ def free_spot(occupied: np.ndarray, w: int, h: int) -> tuple[int, int]:
 
 
 @dataclass
-class _Snapshot:
+class Snapshot:
+    """The layers and the selection at one moment: one undo step."""
+
     layers: tuple[_LayerState, ...]  # bottom to top
     selected: Layer | None
 
 
-class ComposerEdits:
-    """Editing actions and undo history, mixed into ``Composer`` (which provides the
-    ``composition``, ``selected`` and ``palette`` it edits, and ``_end_drag``,
-    ``_set_message``, ``_sync_controls`` and ``_draw``).
+class LayerEditor(HasTraits):
+    """Editing actions on a composition, with a selection and undo.
 
     Every action returns whether it changed something (or what it placed), so a key or a
-    button that does nothing adds no undo step.
+    button that does nothing adds no undo step. Assigning another ``composition`` clears
+    the selection and the history.
+
+    Args:
+        composition: the composition to edit.
+        palette: where cutouts are found by name (``image(name)``, ``name in palette``).
+
+    >>> from ipainter_nb.widgets.palette import Palette
+    >>> editor = LayerEditor(Composition(64), Palette("demo"))
+    >>> sun = editor.add_cutout("sun")
+    >>> editor.selected is sun, editor.can_undo
+    (True, True)
+    >>> editor.undo(), len(editor.composition), editor.can_redo
+    (True, 0, True)
     """
 
-    if TYPE_CHECKING:  # provided by Composer
-        composition: Composition
-        selected: Layer | None
-        palette: Palette
-        _undo: list[_Snapshot]
-        _redo: list[_Snapshot]
-        _last_key: str | None
-        _scale_anchor: tuple[float, float] | None
+    composition = Instance(Composition, help="the composition being edited")
+    selected = Instance(Layer, allow_none=True, help="the selected layer, or None")
+    can_undo = Bool(False, help="whether there is an action to undo")
+    can_redo = Bool(False, help="whether there is an undone action to redo")
 
-        def _end_drag(self) -> None: ...
-        def _set_message(self, level: str, text: str) -> None: ...
-        def _sync_controls(self) -> None: ...
-        def _draw(self, picture: bool = True) -> None: ...
-        hold_trait_notifications: Callable[[], Any]
+    def __init__(self, composition: Composition, palette: Palette) -> None:
+        super().__init__()
+        self.palette = palette
+        self._undo: list[Snapshot] = []
+        self._redo: list[Snapshot] = []
+        self._last_key: str | None = None  # coalesces a slider drag or wheel turns into one undo step
+        self._scale_anchor: tuple[float, float] | None = None
+        self.composition = composition
 
     @property
     def _comp(self) -> Composition:
         return self.composition
 
-    @property
-    def can_undo(self) -> bool:
-        """Whether there is an action to undo."""
-        return bool(self._undo)
+    @observe("composition")
+    def _on_composition_replaced(self, change: Any) -> None:
+        old, new = change["old"], change["new"]
+        if isinstance(old, Composition):  # the first assignment replaces a placeholder
+            old.unobserve(self._on_composition_changed)
+        new.observe(self._on_composition_changed)
+        self._undo.clear()
+        self._redo.clear()
+        self._last_key = None
+        self._history_changed()
+        self.selected = None
 
-    @property
-    def can_redo(self) -> bool:
-        """Whether there is an undone action to redo."""
-        return bool(self._redo)
+    def _on_composition_changed(self, _composition: Composition) -> None:
+        if self.selected is not None and self.selected not in self._comp:
+            self.selected = None  # removed by code outside the editor
 
-    # ------------------------------------------------------------------ palette
+    @validate("selected")
+    def _check_selected(self, proposal: Any) -> Layer | None:
+        return self.selectable(proposal["value"])
 
-    def add_cutout_folder(self, path: PathLike) -> list[str]:
-        """Add every image file of a folder to the palette (sorted by name); return their
-        palette names. Unreadable files are skipped and named in the status line.
-
-        Args:
-            path: the folder to read (not recursive).
-        """
-        intake = self.palette.add_folder(path)
-        self._report(intake)
-        return intake.names
-
-    def handle_upload(self, value: Sequence[Any]) -> list[Layer]:
-        """What the upload button does: add the files (ipywidgets 8 ``FileUpload.value``)
-        to the palette and place them on the canvas; return the new layers.
-
-        A file that is not an image, or is huge, is refused with a message in the status
-        line and changes nothing; the others are still placed. A picture already in the
-        palette is placed again from its existing entry.
+    def selectable(self, layer: Layer | None) -> Layer | None:
+        """``layer`` when it may be selected (None, or a layer of the composition).
 
         Args:
-            value: the upload widget's value: a sequence of file dicts (``name``, ``content``, ...).
+            layer: the layer to select, or None.
+
+        Raises:
+            ValueError: ``layer`` is not in the composition.
         """
-        return self.place_intake(self.palette.add_upload(value))
+        if layer is not None and layer not in self.composition:
+            raise ValueError(f"{layer!r} is not in the composition; select one of composer.composition.layers")
+        return layer
 
-    def place_intake(self, intake: Intake) -> list[Layer]:
-        """Place every cutout an ``Intake`` names (one undo step) and report it in the status line.
-
-        Args:
-            intake: what a palette addition produced (names added, duplicates, problems).
-
-        Returns:
-            The new layers, in the order of ``intake.names``.
-        """
-        layers: list[Layer] = []
-        if intake.names:
-            self._end_drag()
-            self._record()
-            with self._comp.batch():  # one redraw, one undo step for the whole upload
-                layers = [self._place(name, free=True) for name in intake.names]
-        self._report(intake, [layer.name for layer in layers])
-        return layers
-
-    def _report(self, intake: Intake, placed: Sequence[str] = ()) -> None:
-        level, text = describe_intake(intake, placed)
-        if text:
-            self._set_message(level, text)
+    def _history_changed(self) -> None:
+        self.can_undo, self.can_redo = bool(self._undo), bool(self._redo)
 
     # ------------------------------------------------------------------ editing
 
@@ -185,8 +178,7 @@ class ComposerEdits:
             flip: mirror the cutout left-right.
         """
         self.palette.image(name)  # KeyError naming what the palette has
-        self._end_drag()
-        self._record()
+        self.record()
         return self._place(name, x, y, scale, flip)
 
     def place_from_palette(self, name: str) -> Layer:
@@ -200,8 +192,7 @@ class ComposerEdits:
             The new layer (on top, selected).
         """
         self.palette.image(name)  # KeyError naming what the palette has
-        self._end_drag()
-        self._record()
+        self.record()
         return self._place(name, free=True)
 
     def load_layout(self, entries: Iterable[Mapping[str, Any]]) -> list[Layer]:
@@ -219,11 +210,25 @@ class ComposerEdits:
         for entry in entries:
             if entry.get("name") not in self.palette:
                 raise KeyError(f"no cutout named {entry.get('name')!r} in the palette")
-        self._end_drag()
-        self._record()
+        self.record()
         with self._comp.batch():
             return [self._place(e["name"], e.get("x"), e.get("y"), e.get("scale"), bool(e.get("flip", False)))
                     for e in entries]
+
+    def place_names(self, names: Sequence[str]) -> list[Layer]:
+        """Place palette cutouts at free spots (``free_spot``), one undo step for them all.
+
+        Args:
+            names: palette entries to place, in order (the last one ends on top, selected).
+
+        Returns:
+            The new layers, in the order of ``names``.
+        """
+        if not names:
+            return []
+        self.record()
+        with self._comp.batch():  # one redraw, one undo step for the whole upload
+            return [self._place(name, free=True) for name in names]
 
     def _image_for_canvas(self, name: str) -> Image.Image:
         image = self.palette.image(name)
@@ -253,7 +258,7 @@ class ComposerEdits:
         return layer
 
     def select(self, layer: Layer | None) -> None:
-        """Select a layer of the composition (or None); only the overlay is redrawn.
+        """Select a layer of the composition (or None).
 
         Args:
             layer: a layer of ``composition`` (ValueError otherwise), or None to deselect.
@@ -262,20 +267,20 @@ class ComposerEdits:
 
     def delete_selected(self) -> bool:
         """Remove the selected layer; False when nothing is selected."""
-        layer = self._current()
+        layer = self.current()
         if layer is None:
             return False
-        self._record()
+        self.record()
         self.selected = None
         self._comp.remove(layer)
         return True
 
     def flip_selected(self) -> bool:
         """Mirror the selected layer left-right; False when nothing is selected."""
-        layer = self._current()
+        layer = self.current()
         if layer is None:
             return False
-        self._record()
+        self.record()
         self._comp.update(layer, flip=not layer.flip)
         return True
 
@@ -288,14 +293,14 @@ class ComposerEdits:
         return self._reorder("backward")
 
     def _reorder(self, where: str) -> bool:
-        layer = self._current()
+        layer = self.current()
         if layer is None:
             return False
         order = self._comp.layers
         end = order[-1] if where == "forward" else order[0]
         if end is layer:
             return False  # nothing would change: no undo step for it
-        self._record()
+        self.record()
         self._comp.reorder(layer, where)
         return True
 
@@ -308,7 +313,7 @@ class ComposerEdits:
         Args:
             scale: the new size factor of the selected layer (1 = the cutout's own size).
         """
-        layer = self._current()
+        layer = self.current()
         if layer is None:
             return False
         # The composition refuses layers drawn over MAX_LAYER_CANVAS_RATIO canvas sides.
@@ -322,7 +327,7 @@ class ComposerEdits:
             # Keep the centre as a float across a slider drag so rounding does not creep.
             self._scale_anchor = (layer.x + w / 2, layer.y + h / 2)
         cx, cy = self._scale_anchor
-        self._record(key)
+        self.record(key)
         w = max(1, round(layer.image.width * scale))
         h = max(1, round(layer.image.height * scale))
         self._comp.update(layer, scale=scale, x=math.floor(cx - w / 2 + 0.5), y=math.floor(cy - h / 2 + 0.5))
@@ -338,10 +343,10 @@ class ComposerEdits:
         Returns:
             False when nothing is selected.
         """
-        layer = self._current()
+        layer = self.current()
         if layer is None:
             return False
-        self._record(f"nudge:{id(layer)}")
+        self.record(f"nudge:{id(layer)}")
         self._comp.move(layer, dx, dy)
         return True
 
@@ -350,7 +355,7 @@ class ComposerEdits:
         off = self._comp.off_canvas_layers()
         if not off:
             return 0
-        self._record()
+        self.record()
         with self._comp.batch():
             for layer in off:
                 w, h = layer.size
@@ -362,29 +367,37 @@ class ComposerEdits:
                 self._comp.move_to(layer, x, y)
         return len(off)
 
-    def _current(self) -> Layer | None:
+    def current(self) -> Layer | None:
+        """The selected layer while it is in the composition, else None."""
         layer = self.selected
         return layer if layer is not None and layer in self._comp else None
 
     # ------------------------------------------------------------------ undo / redo
 
-    def _snapshot(self) -> _Snapshot:
-        return _Snapshot(
+    def snapshot(self) -> Snapshot:
+        """The layers and the selection now (what ``record`` keeps; a drag takes one as it starts)."""
+        return Snapshot(
             tuple((layer, layer.image, layer.x, layer.y, layer.scale, layer.flip) for layer in self._comp.layers),
-            self._current())
+            self.current())
 
-    def _record(self, key: str | None = None, snapshot: _Snapshot | None = None) -> None:
-        """Remember the state before an action; ``key`` merges repeats of one gesture."""
+    def record(self, key: str | None = None, snapshot: Snapshot | None = None) -> None:
+        """Remember the state before an action (one undo step).
+
+        Args:
+            key: merges repeats of one gesture (consecutive records with the same key are one step).
+            snapshot: the state to remember (default: now).
+        """
         if key is not None and key == self._last_key and self._undo:
             return
-        self._undo.append(snapshot or self._snapshot())
+        self._undo.append(snapshot or self.snapshot())
         del self._undo[:-_HISTORY]
         self._redo.clear()
         self._last_key = key
         if key is None or not key.startswith("scale:"):
             self._scale_anchor = None
+        self._history_changed()
 
-    def _restore(self, snap: _Snapshot) -> None:
+    def _restore(self, snap: Snapshot) -> None:
         with self.hold_trait_notifications(), self._comp.batch():
             self._comp.clear()
             for layer, image, x, y, scale, flip in snap.layers:
@@ -393,23 +406,20 @@ class ComposerEdits:
             self.selected = snap.selected
         self._last_key = None
         self._scale_anchor = None
-        self._sync_controls()
-        self._draw(picture=False)  # the selection may differ even if the layers do not
+        self._history_changed()
 
     def undo(self) -> bool:
         """Undo the last action; False when there is nothing to undo."""
-        self._end_drag()
         if not self._undo:
             return False
-        self._redo.append(self._snapshot())
+        self._redo.append(self.snapshot())
         self._restore(self._undo.pop())
         return True
 
     def redo(self) -> bool:
         """Redo the last undone action; False when there is nothing to redo."""
-        self._end_drag()
         if not self._redo:
             return False
-        self._undo.append(self._snapshot())
+        self._undo.append(self.snapshot())
         self._restore(self._redo.pop())
         return True
