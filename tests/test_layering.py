@@ -4,6 +4,10 @@
 - No import cycle.
 - Imports go downward only, through these layers (lowest first):
   ``errors, progress, images`` < ``core/*`` < ``batch, viz, demo/*`` < ``widgets/*, train`` < ``cli``.
+- Inside ``widgets``, the parts stand on their own: a component never imports the widget composed
+  of it (``app`` for the Painter's, ``composer`` for the Composer's), and no widget class is a
+  mixin that declares its host's attributes (``if TYPE_CHECKING:`` in a class body) or inherits
+  from two bases.
 
 Every import statement counts, also one inside a function (a lazy import still ties the
 modules together), except those under ``if TYPE_CHECKING:`` (never run). Package
@@ -199,3 +203,41 @@ def test_the_checks_see_what_they_should():
     assert f"{PACKAGE}.widgets" in root  # the lazy import inside ipainter_nb.__getattr__
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer_of(f"{PACKAGE}.core.sampler") == 1 and layer_of(f"{PACKAGE}.widgets.app") == 3
+
+
+#: the widgets composed of components, and the modules of their components (which must not import them)
+COMPOSED = {
+    "widgets.app": ["widgets.painter_runs", "widgets.models_menu", "widgets.draft", "widgets.messages",
+                    "widgets.composer", "widgets.schedule_controls", "widgets.gallery", "widgets.preview",
+                    "widgets.plots", "widgets.worker", "widgets.number_field"],
+    "widgets.composer": ["widgets.composer_edits", "widgets.composer_canvas", "widgets.composer_tools",
+                         "widgets.palette", "widgets.scale_control"],
+}
+
+
+def test_widget_components_do_not_import_the_widget_they_compose():
+    mods = modules()
+    wrong = []
+    for whole, parts in COMPOSED.items():
+        for part in parts:
+            name = f"{PACKAGE}.{part}"
+            assert name in mods, f"{part} is listed in COMPOSED but is not a module"
+            wrong += [f"{part}:{line} imports {whole}" for target, line in imports_of(name, mods)
+                      if target == f"{PACKAGE}.{whole}"]
+    assert not wrong, "components that import the widget composed of them (pass what they need instead):\n" + "\n".join(wrong)
+
+
+def test_no_widget_class_is_a_mixin_of_its_host():
+    mods = modules()
+    mixins = []
+    for name, path in mods.items():
+        if not name.startswith(f"{PACKAGE}.widgets."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            if len(node.bases) > 1:
+                mixins.append(f"{name}.{node.name}: {len(node.bases)} bases")
+            if any(isinstance(item, ast.If) and _type_checking_only(item) for item in node.body):
+                mixins.append(f"{name}.{node.name}: declares its host's attributes under TYPE_CHECKING")
+    assert not mixins, "widget classes built as mixins (make them components with explicit arguments):\n" + "\n".join(mixins)
