@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["Knobs", "PROXY_PIXELS", "PROXY_SIDE", "proxy_keep", "proxy_model", "proxy_law", "search", "config_for", "MAX_REPEATS"]
 
 #: About the most generated pixels of the proxy problem (its law is carried on them).
-PROXY_PIXELS = 64
+PROXY_PIXELS = 48
 #: The proxy picture's largest and smallest side.
 PROXY_SIDE, PROXY_MIN_SIDE = 16, 6
 #: Known pictures the proxy's KL is measured on (the mean's error depends on them).
@@ -119,8 +119,12 @@ def proxy_keep(keep: Any, size: int) -> tuple[torch.Tensor, float]:
     side = min(size, PROXY_SIDE, max(PROXY_MIN_SIDE, int(size * (PROXY_PIXELS / max(generated, 1.0)) ** 0.5)))
     if side == size:
         return keep, 1.0
-    share = F.adaptive_avg_pool2d(hole[None], side)[0]  # each proxy pixel's share of hole
-    out = ((share >= 0.5) | ((share > 0) & _thin(share))) & ~((share < 1) & _thin(1.0 - share))
+    while True:  # thin parts kept whole may add pixels: a smaller side until the hole fits
+        share = F.adaptive_avg_pool2d(hole[None], side)[0]  # each proxy pixel's share of hole
+        out = ((share >= 0.5) | ((share > 0) & _thin(share))) & ~((share < 1) & _thin(1.0 - share))
+        if int(out.sum()) <= PROXY_PIXELS or side <= PROXY_MIN_SIDE:
+            break
+        side -= 1
     if bool(out.all()):  # a kept pixel remains one
         out.view(-1)[int(share.argmin())] = False
     if not bool(out.any()):
