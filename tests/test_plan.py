@@ -108,6 +108,12 @@ def test_the_proxy_is_the_mask_itself_when_small_and_keeps_thin_parts_when_shrun
     assert proxy.shape[-1] < 32 and (proxy[0] == 1).any(dim=0).all()  # the kept line survives, still across
 
 
+def test_a_large_picture_is_planned_on_a_small_proxy_whose_spectrum_stays_below_nyquist(exact8):
+    proxy, shrink = proxy_keep(None, 1024)  # a hole a quarter of the picture across, shrunk about a hundredfold
+    assert proxy.shape[-1] <= 16 and shrink > 50
+    assert plan_schedule(exact8, None, image_size=1024, target="draft").nfe <= DRAFT_CALLS
+
+
 def test_the_quality_plan_is_scored_against_repaint_on_the_proxy(exact8):
     keep = centre_hole_keep(8, 4)
     law = proxy_law(exact8.image_model, *proxy_keep(keep, 8), mask_frequency(keep, 8), 8, "linear", 1000, "fixed_small")

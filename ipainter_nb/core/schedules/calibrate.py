@@ -111,7 +111,8 @@ def proxy_keep(keep: Any, size: int) -> tuple[torch.Tensor, float]:
     """
     if keep is None:
         keep = torch.ones(1, size, size)
-        a, side = size // 2 - max(size // 8, 1), max(size // 4, 1)
+        side = max(size // 4, 1)
+        a = (size - side) // 2
         keep[:, a:a + side, a:a + side] = 0
     keep = torch.as_tensor(keep, dtype=torch.float32).reshape(1, size, size)
     hole = 1.0 - keep.double()
@@ -146,7 +147,7 @@ def proxy_model(surrogate: GaussianImageModel, f_hole: float, size: int, shrink:
         shrink: how many times smaller the proxy picture is (:func:`proxy_keep`).
     """
     picture = round(size / shrink)
-    beta, knee = surrogate.beta, surrogate.f0 * shrink
+    beta, knee = surrogate.beta, min(surrogate.f0 * shrink, 0.5)  # a knee past Nyquist: flat, as far as the proxy sees
     gain = _power_at(f_hole, size, beta, surrogate.f0, 1.0) / _power_at(min(f_hole * shrink, 0.5), picture, beta, knee, 1.0)
     cov = tuple(tuple(v * gain for v in row) for row in surrogate.channel_cov)
     return GaussianImageModel(beta, knee, cov, surrogate.mean)
