@@ -11,7 +11,9 @@ from ipainter_nb.core.exact import ExactDiffusionModel, GaussianImageModel, cent
 from ipainter_nb.core.exact_hole_law import HoleLaw
 from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.schedules.calibrate import proxy_keep, proxy_law
 from ipainter_nb.core.schedules.plan import DRAFT_CALLS, QUALITY_CALLS, clear_plan_cache, plan_schedule, surrogate_of
+from ipainter_nb.core.schedules.rule import mask_frequency
 from ipainter_nb.errors import UserInputError
 
 
@@ -89,6 +91,35 @@ def test_the_plans_reach_repaint_accuracy_at_a_fraction_of_its_calls(exact8):
     plan, draft = plan_schedule(exact8, keep), plan_schedule(exact8, keep, target="draft")
     assert plan.nfe <= 0.15 * repaint.nfe and law.kl(plan) <= law.kl(repaint)
     assert draft.nfe <= 0.05 * repaint.nfe and law.kl(draft) <= 1.25 * law.kl(repaint)
+
+
+def test_the_proxy_is_the_mask_itself_when_small_and_keeps_thin_parts_when_shrunk():
+    small = centre_hole_keep(8, 4)
+    assert proxy_keep(small, 8)[1] == 1 and torch.equal(proxy_keep(small, 8)[0], small)  # 16 hole pixels: searched on the real problem
+    ring = torch.ones(1, 32, 32)
+    ring[:, 5:27, 5:27] = 0
+    ring[:, 6:26, 6:26] = 1  # a generated ring one pixel wide, 21 px across
+    proxy, shrink = proxy_keep(ring, 32)
+    side = proxy.shape[-1]
+    assert shrink > 1 and side < 32 and (proxy[0] == 0).sum() >= 2 * side and proxy[0, side // 2, side // 2] == 1
+    lines = torch.zeros(1, 32, 32)
+    lines[:, 16, :] = 1  # a kept line, one pixel wide, across a picture that is otherwise all hole
+    proxy, shrink = proxy_keep(lines, 32)
+    assert proxy.shape[-1] < 32 and (proxy[0] == 1).any(dim=0).all()  # the kept line survives, still across
+
+
+def test_a_large_picture_is_planned_on_a_small_proxy_whose_spectrum_stays_below_nyquist(exact8):
+    proxy, shrink = proxy_keep(None, 1024)  # a hole a quarter of the picture across, shrunk about a hundredfold
+    assert proxy.shape[-1] <= 16 and shrink > 50
+    assert plan_schedule(exact8, None, image_size=1024, target="draft").nfe <= DRAFT_CALLS
+
+
+def test_the_quality_plan_is_scored_against_repaint_on_the_proxy(exact8):
+    keep = centre_hole_keep(8, 4)
+    law = proxy_law(exact8.image_model, *proxy_keep(keep, 8), mask_frequency(keep, 8), 8, "linear", 1000, "fixed_small")
+    repaint = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
+    ratios = law.kls(plan_schedule(exact8, keep)) / law.kls(repaint)
+    assert len(ratios) > 1 and ratios.max() <= 1.0  # no proxy picture is painted worse than RePaint paints it
 
 
 def test_a_mask_with_nothing_kept_gets_a_plain_walk_and_one_with_nothing_to_fill_an_error(exact8):

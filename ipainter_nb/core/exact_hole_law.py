@@ -162,13 +162,22 @@ class HoleLaw:
             times: the schedule, or a ``ScheduleConfig`` (its times and its ``eta``).
             eta: the down steps' stochasticity (ignored for a ``ScheduleConfig``).
         """
+        return float(np.mean(self.kls(times, eta)))
+
+    def kls(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0) -> np.ndarray:
+        """KL(output law ‖ exact conditional) on the ``k`` leading components, one per known picture.
+
+        Args:
+            times: the schedule, or a ``ScheduleConfig`` (its times and its ``eta``).
+            eta: the down steps' stochasticity (ignored for a ``ScheduleConfig``).
+        """
         if isinstance(times, ScheduleConfig):
             times, eta = times.times(), times.eta
         mean, cov = self.law(times, eta)
         var = np.diagonal(cov, axis1=1, axis2=2)
         rows = torch.from_numpy(self.rows)
         comp_cov = (rows @ torch.from_numpy(cov) @ rows.transpose(1, 2)).numpy()
-        return float(np.mean([c.score_moments(mean[:, :, b], var, comp_cov, self.k)["kl"] for b, c in enumerate(self.conds)]))
+        return np.array([c.score_moments(mean[:, :, b], var, comp_cov, self.k)["kl"] for b, c in enumerate(self.conds)])
 
 
 def _repetition(times: list[int], i: int) -> tuple[int, int]:

@@ -3,24 +3,27 @@
 A plan is judged where the truth is known: on the model's Gaussian surrogate (its spectrum,
 its colour covariance), the exact output law of any schedule is computed
 (:class:`~ipainter_nb.core.exact_hole_law.HoleLaw`), and so its KL to the exact conditional.
-Computing it on the user's picture would take seconds to minutes, so the search runs on a
-**proxy**: a rectangular hole on a small picture whose hole band has the same forward SNR at
-every level as the user's hole band (:func:`proxy_model`):
+Computing it on a large picture would take seconds to minutes, so the search runs on a
+**proxy** that keeps the mask's geometry (:func:`proxy_keep`, :func:`proxy_model`):
 
-* the user's hole is seen as a rectangle (:func:`hole_shape`): its width twice the largest
-  distance to a kept pixel, its length the area over the width (a compact hole is about
-  square; a frame, a ring or a band is long and thin, and becomes a band across the proxy);
-* a hole up to :data:`PROXY_HOLE` pixels wide keeps its size (the same frequencies in cycles
-  per pixel); a wider one is shrunk to :data:`PROXY_HOLE` pixels by a factor s, and the
-  spectrum with it (the knee times s: the same spectrum in cycles per hole width);
+* a hole of at most :data:`PROXY_PIXELS` pixels on a picture of at most :data:`PROXY_SIDE` a
+  side is searched on the problem itself;
+* a larger one is the user's mask resampled to a smaller picture (side P) where the hole keeps
+  about :data:`PROXY_PIXELS` pixels: a proxy pixel is generated when half of its area is, and
+  frames, rings, bands and kept cutouts thinner than a proxy pixel stay one pixel wide, so kept
+  islands inside the hole, the hole's place and its thin parts are all still there; the
+  spectrum is shrunk with the picture (the knee times ``size / P``: the same spectrum in cycles
+  per picture);
 * the proxy's pixel variance is set so that the power of the hole's band equals the user's:
   that band's forward SNR, which decides where harmonising pays, is then the same at every t.
 
 The search (:func:`search`) walks the knobs of a grid window one at a time (coordinate
 descent: η, the window's top, the grid's levels, the jump, the ramp of repeats, the walk's
-calls), every candidate given the most repeats that fit the call cap, and keeps the lowest KL.
-It stops after a fixed number of laws, so a plan costs a bounded time and the same inputs give
-the same plan.
+calls), every candidate given the most repeats that fit the call cap, and keeps the best score:
+the KL averaged over the proxy's pictures, or (the quality plan) the worst ratio over them to
+RePaint's KL, so that a plan is not bought by losing badly on some known pictures. It stops
+after a fixed number of laws, so a plan costs a bounded time and the same inputs give the
+same plan.
 """
 
 from __future__ import annotations
@@ -30,23 +33,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..exact_images import GaussianImageModel
 from .config import ScheduleConfig
 from .grid import jump_within_grid
-from .rule import _power_at, hole_radius
+from .rule import _power_at
 
 if TYPE_CHECKING:
     from ..exact_hole_law import HoleLaw
 
-__all__ = ["Knobs", "PROXY_HOLE", "PROXY_SIDE", "hole_shape", "proxy_model", "proxy_law", "search", "config_for", "MAX_REPEATS"]
+__all__ = ["Knobs", "PROXY_PIXELS", "PROXY_SIDE", "proxy_keep", "proxy_model", "proxy_law", "search", "config_for", "MAX_REPEATS"]
 
-#: The largest hole side (pixels) of the proxy problem: its law is carried on at most this squared.
-PROXY_HOLE = 5
-#: The proxy picture's largest side.
-PROXY_SIDE = 12
-#: Known pictures the proxy's KL is averaged over (the mean's error depends on them).
-PROXY_PICTURES = 6
+#: About the most generated pixels of the proxy problem (its law is carried on them).
+PROXY_PIXELS = 48
+#: The proxy picture's largest and smallest side.
+PROXY_SIDE, PROXY_MIN_SIDE = 16, 6
+#: Known pictures the proxy's KL is measured on (the mean's error depends on them).
+PROXY_PICTURES = 12
 #: The most repeats a candidate gets.
 MAX_REPEATS = 60
 
@@ -83,62 +87,80 @@ KNOB_VALUES: dict[str, tuple[float, ...]] = {
 }
 
 
-def hole_shape(keep: Any, size: int) -> tuple[float, float]:
-    """The hole as a rectangle: ``(width, length)`` in pixels, the width twice the largest distance
-    from a generated pixel to a kept one, the length its area over the width (a compact hole is
-    about square, a frame or a band long and thin).
+def _thin(share: torch.Tensor) -> torch.Tensor:
+    """Where ``share`` (a proxy pixel's share of one kind, 0..1) peaks strictly across one axis: the
+    cross-section of a line thinner than a proxy pixel, which then stays one pixel wide (the
+    picture wraps around)."""
+    rows = share > torch.maximum(share.roll(1, -2), share.roll(-1, -2))
+    cols = share > torch.maximum(share.roll(1, -1), share.roll(-1, -1))
+    return rows | cols
+
+
+def proxy_keep(keep: Any, size: int) -> tuple[torch.Tensor, float]:
+    """The user's mask on the proxy picture, ``(mask (1, P, P), shrink)``: itself (shrink 1) when its
+    hole has at most :data:`PROXY_PIXELS` pixels and its side is at most :data:`PROXY_SIDE`, else
+    resampled to the side ``P`` (at least :data:`PROXY_MIN_SIDE`) at which the hole keeps about
+    :data:`PROXY_PIXELS` pixels; ``shrink`` is ``size / P``.
+
+    A proxy pixel is generated when at least half of its area is; a hole or a kept part thinner than
+    a proxy pixel (a frame, a ring, a kept cutout's thin limb) stays one pixel wide.
 
     Args:
-        keep: the mask (1 = keep); None: a square hole a quarter of the picture across.
+        keep: the mask (1 = keep), (1, size, size); None: a square hole a quarter of the picture across.
         size: the picture side.
     """
     if keep is None:
-        return size / 4, size / 4
-    width = 2.0 * max(hole_radius(keep), 1)
-    area = float((torch.as_tensor(keep) < 0.5).sum())
-    return width, max(width, area / width)
+        keep = torch.ones(1, size, size)
+        side = max(size // 4, 1)
+        a = (size - side) // 2
+        keep[:, a:a + side, a:a + side] = 0
+    keep = torch.as_tensor(keep, dtype=torch.float32).reshape(1, size, size)
+    hole = 1.0 - keep.double()
+    generated = float(hole.sum())
+    side = min(size, PROXY_SIDE, max(PROXY_MIN_SIDE, int(size * (PROXY_PIXELS / max(generated, 1.0)) ** 0.5)))
+    if side == size:
+        return keep, 1.0
+    while True:  # thin parts kept whole may add pixels: a smaller side until the hole fits
+        share = F.adaptive_avg_pool2d(hole[None], side)[0]  # each proxy pixel's share of hole
+        out = ((share >= 0.5) | ((share > 0) & _thin(share))) & ~((share < 1) & _thin(1.0 - share))
+        if int(out.sum()) <= PROXY_PIXELS or side <= PROXY_MIN_SIDE:
+            break
+        side -= 1
+    if bool(out.all()):  # a kept pixel remains one
+        out.view(-1)[int(share.argmin())] = False
+    if not bool(out.any()):
+        out.view(-1)[int(share.argmax())] = True
+    return (~out).float(), size / side
 
 
-def _rectangle_keep(picture: int, width: int, length: int) -> torch.Tensor:
-    keep = torch.ones(1, picture, picture)
-    a, b = (picture - width) // 2, (picture - min(length, picture)) // 2
-    keep[:, a:a + width, b:b + min(length, picture)] = 0
-    return keep
+def proxy_model(surrogate: GaussianImageModel, f_hole: float, size: int, shrink: float) -> GaussianImageModel:
+    """The surrogate seen on the proxy picture: the user's picture shrunk ``shrink`` times.
 
-
-def proxy_model(surrogate: GaussianImageModel, shape: tuple[float, float], f_hole: float, size: int
-                ) -> tuple[GaussianImageModel, torch.Tensor]:
-    """The stand-in problem for a hole of this shape on a ``size`` picture of ``surrogate``.
+    The spectrum is shrunk with it (the knee times the shrink: the same spectrum in cycles per
+    picture) and the pixel variance set so that the hole's band has the user's power: that
+    band's forward SNR, which decides where harmonising pays, is then the same at every t.
 
     Args:
         surrogate: the Gaussian model of the user's pictures.
-        shape: the hole's ``(width, length)`` in pixels (:func:`hole_shape`).
         f_hole: the hole's frequency in cycles per pixel (``rule.mask_frequency``).
         size: the user's picture side.
-
-    Returns:
-        ``(picture model, keep mask)`` of the proxy.
+        shrink: how many times smaller the proxy picture is (:func:`proxy_keep`).
     """
-    width, length = shape
-    shrink = max(1.0, width / PROXY_HOLE)
-    w = max(1, min(PROXY_HOLE, round(width / shrink)))
-    n = max(w, round(length / shrink))
-    picture = min(PROXY_SIDE, max(8, 2 * w, n + 4))
-    keep = _rectangle_keep(picture, w, n if n <= picture - 2 else picture)  # a long hole: a band across
-    # the same power at the hole's frequency (scaled with the hole): the same band SNR at every level
-    beta, knee = surrogate.beta, surrogate.f0 * shrink
-    gain = _power_at(f_hole, size, beta, surrogate.f0, 1.0) / _power_at(f_hole * shrink, picture, beta, knee, 1.0)
+    picture = round(size / shrink)
+    beta, knee = surrogate.beta, min(surrogate.f0 * shrink, 0.5)  # a knee past Nyquist: flat, as far as the proxy sees
+    gain = _power_at(f_hole, size, beta, surrogate.f0, 1.0) / _power_at(min(f_hole * shrink, 0.5), picture, beta, knee, 1.0)
     cov = tuple(tuple(v * gain for v in row) for row in surrogate.channel_cov)
-    return GaussianImageModel(beta, knee, cov, surrogate.mean), keep
+    return GaussianImageModel(beta, knee, cov, surrogate.mean)
 
 
-def proxy_law(surrogate: GaussianImageModel, shape: tuple[float, float], f_hole: float, size: int, beta_schedule: str,
-              num_train_steps: int, variance_type: str) -> HoleLaw:
-    """The exact law of schedules on the proxy problem (:func:`proxy_model`).
+def proxy_law(surrogate: GaussianImageModel, keep: torch.Tensor, shrink: float, f_hole: float, size: int,
+              beta_schedule: str, num_train_steps: int, variance_type: str) -> HoleLaw:
+    """The exact law of schedules on the proxy problem (:func:`proxy_keep`, :func:`proxy_model`).
 
     Args:
         surrogate: the Gaussian model of the user's pictures.
-        shape: the hole's ``(width, length)`` in pixels.
+        keep: the proxy's mask (:func:`proxy_keep`).
+        shrink: how many times smaller than the user's picture it is.
         f_hole: the hole's frequency in cycles per pixel.
         size: the user's picture side.
         beta_schedule: the user's model's noise schedule.
@@ -149,8 +171,8 @@ def proxy_law(surrogate: GaussianImageModel, shape: tuple[float, float], f_hole:
     from ..exact_denoiser import ExactDiffusionModel
     from ..exact_hole_law import HoleLaw
 
-    image_model, keep = proxy_model(surrogate, shape, f_hole, size)
     picture = keep.shape[-1]
+    image_model = proxy_model(surrogate, f_hole, size, shrink)
     model = ExactDiffusionModel.create(image_model, picture, variance_type=variance_type, beta_schedule=beta_schedule,
                                        num_train_steps=num_train_steps, dtype=torch.float64)
     images = image_model.sample(PROXY_PICTURES, picture, torch.Generator().manual_seed(0))
@@ -187,8 +209,8 @@ def config_for(knobs: Knobs, t_T: int, hole_band: np.ndarray, calls: int) -> Sch
 
 
 def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: int, max_laws: int,
-           eta: float | None = None) -> ScheduleConfig | None:
-    """The lowest-KL grid window within ``calls`` found by coordinate descent from ``start``.
+           eta: float | None = None, reference: np.ndarray | None = None) -> ScheduleConfig | None:
+    """The lowest-scoring grid window within ``calls`` found by coordinate descent from ``start``.
 
     Args:
         law: the proxy's exact law (:func:`proxy_law`).
@@ -198,6 +220,8 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
         calls: the most model calls of a plan.
         max_laws: the most laws computed (bounds the time).
         eta: a fixed η (None: searched).
+        reference: a reference schedule's KL on each of the law's pictures (``law.kls``): a candidate
+            scores its worst ratio to it over the pictures. None: its KL averaged over the pictures.
 
     Returns:
         The best config, or None when no candidate fits ``calls``.
@@ -209,7 +233,7 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
 
     def score(config: ScheduleConfig) -> float:
         if config not in seen:
-            seen[config] = law.kl(config)
+            seen[config] = law.kl(config) if reference is None else float((law.kls(config) / reference).max())
         return seen[config]
 
     best_knobs, best = start, config_for(start, t_T, hole_band, calls)

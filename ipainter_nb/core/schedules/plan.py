@@ -11,15 +11,19 @@ than the one a fixed rule was tuned on, fixed numbers lose to RePaint. So the pl
    (:func:`surrogate_of`): the exact model's own, the demo scenes' fit for the demo model,
    a natural-picture default otherwise, or the one passed as ``surrogate=``;
 2. **the hole's scale**: ``rule.mask_frequency`` of the mask (cycles per pixel), rounded to an
-   eighth of an octave so that nearby masks share a plan;
+   eighth of an octave;
 3. **the search** (``calibrate.search``): the grid-window family tried knob by knob on the
-   exact law of a small proxy problem with the same hole band (``calibrate.proxy_model``),
-   every candidate given the most repeats within the target's calls, the lowest KL to the
-   exact conditional kept. The number of laws computed is fixed per target, which bounds
-   the planning time;
-4. **the cache**: plans are kept per (surrogate, hole scale, picture size, target, calls,
-   t_T, η, noise schedule), so the Painter's drafts, planned again at every edit, come from
-   the cache (:func:`clear_plan_cache` empties it).
+   exact law of a small proxy problem: the user's mask itself when its hole is small, else the
+   mask resampled to a smaller picture (kept islands, thin frames and the hole's place kept)
+   with the spectrum rescaled so that the hole band has the same SNR (``calibrate.proxy_keep``,
+   ``calibrate.proxy_model``); every candidate is given the most repeats within the target's
+   calls and scored on the proxy's known pictures: the draft by its KL to the exact
+   conditional, the quality plan by its worst ratio to RePaint's KL. The number of laws
+   computed is fixed per target, which bounds the planning time;
+4. **the cache**: plans are kept per (surrogate, hole scale, proxy mask, picture size, target,
+   calls, t_T, η, noise schedule): masks with the same proxy share a plan, so the Painter's
+   drafts, planned again at every edit, come from the cache (:func:`clear_plan_cache`
+   empties it).
 
 Targets: ``"quality"`` searches within :data:`QUALITY_CALLS` model calls, ``"draft"`` within
 :data:`DRAFT_CALLS` and fewer laws (a quicker plan); ``budget=`` lowers either cap. A mask
@@ -42,7 +46,7 @@ from ...errors import UserInputError
 from ..arguments import check_keep
 from ..exact_images import GaussianImageModel, demo_image_model
 from .builders import check_eta
-from .calibrate import Knobs, hole_shape, proxy_law, search
+from .calibrate import Knobs, proxy_keep, proxy_law, search
 from .config import ScheduleConfig
 from .rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
 
@@ -71,28 +75,34 @@ class PlanShape:
         calls: the most model calls of its plans.
         laws: the most exact laws computed by the search (bounds the planning time).
         start: where the search starts.
+        against_repaint: score a candidate by its worst ratio to RePaint's KL over the proxy's
+            pictures (one more law, RePaint's, computed once per proxy); False: by its KL averaged
+            over them.
     """
 
     calls: int
     laws: int
     start: Knobs
+    against_repaint: bool = False
 
 
 #: Per target: the quality plan aims at RePaint's exact-law KL in a seventh of its calls, the
 #: draft at a quarter more in a twentieth, planned in a fraction of the time.
 PLAN_TARGETS: dict[str, PlanShape] = {
-    "quality": PlanShape(QUALITY_CALLS, 36, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10)),
+    "quality": PlanShape(QUALITY_CALLS, 36, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10), True),
     "draft": PlanShape(DRAFT_CALLS, 12, Knobs(window_snr=2.0, levels=10, jump=1, ramp=1.0, eta=0.5, walk=5)),
 }
 
 _PLANS: OrderedDict[tuple, ScheduleConfig] = OrderedDict()
 _LAWS: OrderedDict[tuple, Any] = OrderedDict()
+_REFERENCES: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
 
 def clear_plan_cache() -> None:
     """Forget every cached plan and proxy law (the next plans are searched afresh)."""
     _PLANS.clear()
     _LAWS.clear()
+    _REFERENCES.clear()
 
 
 def _remember(cache: OrderedDict, key: tuple, value: Any, size: int) -> Any:
@@ -184,6 +194,11 @@ def _plain(t_T: int, calls: int, eta: float) -> ScheduleConfig:
                           eta=eta, stride=stride)
 
 
+def _repaint(t_T: int) -> ScheduleConfig:
+    """RePaint's schedule on ``t_T`` levels (jumps of 10 steps, 10 times), the quality plan's yardstick."""
+    return ScheduleConfig(t_T, jump_length=min(10, max(t_T - 1, 1)), jump_n_sample=10, stop_resampling_at=None)
+
+
 def plan_schedule(
     model: Any,
     keep: Any = None,
@@ -243,9 +258,10 @@ def plan_schedule(
                                  "(mark the pixels to fill with 0)")
         if bool((keep == 0).all()):  # nothing kept: no seam to harmonise, so no resampling
             return _plain(t_T, calls, 1.0 if eta is None else eta)
-    # the hole's scale and shape, to an eighth of an octave: nearby masks share a plan
+    # the hole's scale, to an eighth of an octave, and the mask on the proxy picture: nearby masks share a plan
     f_hole = _rounded(mask_frequency(keep, size))
-    shape = tuple(_rounded(v) for v in hole_shape(keep, size))
+    small, shrink = proxy_keep(keep, size)
+    shape = (shrink, small.shape[-1], small.numpy().tobytes())
     variance = getattr(model, "variance_type", "fixed_small")
     variance = variance if variance in ("fixed_small", "fixed_large") else "fixed_small"
     beta_schedule = getattr(model, "beta_schedule", "linear")
@@ -260,9 +276,15 @@ def plan_schedule(
     with torch.inference_mode(), _one_thread():
         law = _LAWS.get(law_key)
         if law is None:
-            law = _remember(_LAWS, law_key, proxy_law(image_model, shape, f_hole, size, beta_schedule, steps, variance),
+            law = _remember(_LAWS, law_key, proxy_law(image_model, small, shrink, f_hole, size, beta_schedule, steps, variance),
                             _LAW_CACHE_SIZE)
-        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta)
+        reference = None
+        if aim.against_repaint:
+            ref_key = (law_key, t_T)
+            reference = _REFERENCES.get(ref_key)
+            if reference is None:
+                reference = _remember(_REFERENCES, ref_key, law.kls(_repaint(t_T)), _LAW_CACHE_SIZE)
+        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, reference)
     if config is None:  # not even a window of two levels fits: a strided walk alone
         config = _plain(t_T, calls, 1.0 if eta is None else eta)
     return _remember(_PLANS, key, config, _CACHE_SIZE)
