@@ -1,7 +1,8 @@
 """Every fast UNet path agrees with the plain float32 eager network (the original formulation).
 
 Float32 paths within 1e-4 relative, half precision within 1e-2 (max |out - ref| / max |ref|),
-on the trained demo weights, over the whole range of timesteps.
+on the trained demo weights (the compiled path on a tiny random-weight model), over the whole
+range of timesteps.
 """
 
 import pytest
@@ -50,8 +51,11 @@ def test_bf16_paths_agree_within_one_percent(reference, kwargs):
     assert 0 < err <= 1e-2  # (0 would mean bf16 was not used at all)
 
 
-def test_compiled_path_agrees_within_one_in_ten_thousand(reference):
-    x, ref = reference
-    model = load_model("demo", device="cpu", compile=True)
-    assert not model.prepacked  # torch.compile packs for itself
-    assert rel_err(call(model, x), ref) <= 1e-4
+def test_compiled_path_agrees_within_one_in_ten_thousand(tiny_model_path):
+    # torch.compile's time grows with the graph: the tiny model (attention and learned sigma, like
+    # the demo's) checks the same loading path in a fraction of the demo network's compile time
+    eager = load_model(tiny_model_path, device="cpu", prepack=False, channels_last=False)
+    compiled = load_model(tiny_model_path, device="cpu", compile=True)
+    assert not compiled.prepacked  # torch.compile packs for itself
+    x = torch.randn(len(TIMESTEPS), 3, eager.image_size, eager.image_size, generator=torch.Generator().manual_seed(0))
+    assert rel_err(call(compiled, x), call(eager, x)) <= 1e-4

@@ -17,7 +17,7 @@ import pytest
 from ipainter_nb.widgets.worker import Debouncer
 
 REPO = Path(__file__).resolve().parents[1]
-RUNS = 20
+RUNS = 10
 
 # One process imports the toolkit and loads the demo model once, then forks RUNS children. Each
 # child builds a Painter, makes an edit (its pause call starts after a click's short pause, then
