@@ -3,18 +3,25 @@
 For each of ``--n`` compositions (2 to 5 demo cutouts placed at random on the 64x64 canvas,
 as a user does with the palette) and the Painter's seed ``s``:
 
-* the **quick draft** and the **draft plan** are painted through the Painter's own draft code
-  (``DraftPanel.run_stages``: the quick draft within the time budget, then the planner's
-  draft plan), with seed ``s``;
-* **Paint** runs the model's default schedule with ``num_samples=2`` and seed ``s``: its
-  picture 0 is the one the Painter shows for seed ``s`` (the draft's noise), its picture 1
-  is another seed's picture (``derive_seed(s, 1)``).
+* the **quick draft** (``DraftPanel.config``: ``draft_schedule`` within ``--quick-calls`` model
+  calls, what the 0.6 s budget holds on a small CPU) and the **last draft**
+  (``DraftPanel.refined_config``, what a pause of the edits ends on) are painted as
+  ``DraftPanel.run_stages`` paints them: seed ``s``, carrying Paint's noise
+  (``paint(noise_like=Paint's schedule)``);
+* the same two schedules with their **own draws** (``noise_like=None``, the drafts before
+  issue 29) are the baseline;
+* **Paint** runs the model's default schedule with seed ``s``: its picture 0 is the one the
+  Painter shows for seed ``s``, its picture 1 another seed's picture (``derive_seed(s, 1)``).
+
+Runs that walk the same schedule are painted as one batch through ``paint_steps`` with
+``paint()``'s own noise sources (each picture as ``paint()`` paints it alone), so that the
+twenty compositions fit in minutes on a shared CPU.
 
 Distances are root-mean-square differences over the generated region (keep = 0), in the
 pictures' [-1, 1] units: ``pixel`` on the pictures, ``coarse`` on their 8x8-pixel block
 means over that region (the layout and colours a draft should show). A draft *predicts* its
 picture when it is closer to it than the other seed's picture is; target: in >= 90% of the
-compositions, for the draft plan (the last draft a pause shows).
+compositions, for the last draft.
 
     .venv/bin/python benchmarks/draft_fidelity.py            # writes benchmarks/results/draft_fidelity.md
     .venv/bin/python benchmarks/draft_fidelity.py --quick    # 2 compositions: a smoke run
@@ -25,6 +32,7 @@ compositions, for the draft plan (the last draft a pause shows).
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,8 +40,11 @@ import torch
 from _common import base_parser, environment, fmt, log, markdown_table, num_threads, write_result
 
 import ipainter_nb as ip
+from ipainter_nb.core.noise import carried_noise
+from ipainter_nb.core.sampler import derive_seed, paint_steps, seeded_noise
+from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.demo.cutouts import list_cutouts
-from ipainter_nb.widgets.draft import DraftPanel
+from ipainter_nb.widgets.draft import DraftPanel, draft_schedule
 
 NAME = "draft_fidelity"
 TARGET_SHARE = 0.9
@@ -66,42 +77,98 @@ def region_rms(a: torch.Tensor, b: torch.Tensor, generated: torch.Tensor, block:
     return float(diff.pow(2).sum().div(generated.expand_as(diff).sum()).sqrt())
 
 
+#: the runs compared with Paint's picture: (name, what it is)
+RUNS = {
+    "last": "last draft (Paint's walk, fewer repeats), Paint's noise carried",
+    "quick": "quick draft, Paint's noise carried",
+    "plan carried": "draft plan, Paint's noise carried",
+    "plan own": "draft plan, its own draws (the last draft before)",
+    "quick own": "quick draft, its own draws (before)",
+}
+
+
 @dataclass
 class Row:
     index: int
     layers: int
-    quick_calls: int
-    plan_calls: int
-    quick: tuple[float, float]
-    plan: tuple[float, float]
+    calls: dict[str, int]  # run -> model calls
+    distance: dict[str, tuple[float, float]]  # run -> (pixel, coarse) distance to its picture
     other_seed: tuple[float, float]
-    seconds: float
 
 
-def measure(model: ip.DiffusionModel, panel: DraftPanel, index: int, seed: int) -> Row:
-    comp = random_composition(index, model.image_size)
-    image, keep = comp.render()
-    generated = 1.0 - keep
-    started = time.perf_counter()
-    drafts: list[ip.PaintResult] = []
-    panel.run_stages(model, image, keep, seed, ip.CancelToken(), shown=drafts.append)
-    paint = ip.paint(model, image, keep, times=model.default_schedule, num_samples=2, seed=seed, progress=False)
-    picture, other = paint.samples[0], paint.samples[1]
-    quick, plan = drafts[0], drafts[-1]
+def paint_batch(model: ip.DiffusionModel, config: ScheduleConfig, images: torch.Tensor, keeps: torch.Tensor,
+                sources: list) -> torch.Tensor:
+    """Pictures of one schedule, picture i painted with ``sources[i]`` (one picture's noise source)."""
+    times = config.times()
 
-    def both(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        return region_rms(x, y, generated), region_rms(x, y, generated, BLOCK)
+    def noise() -> torch.Tensor:
+        return torch.cat([source() for source in sources])
 
-    return Row(index, len(comp), quick.nfe if len(drafts) > 1 else 0, plan.nfe, both(quick.samples[0], picture),
-               both(plan.samples[0], picture), both(other, picture), time.perf_counter() - started)
+    with torch.inference_mode():
+        *_, last = paint_steps(model, images, keeps, times, noise=noise, eta=config.eta)
+    return last.x_t.clamp(-1, 1)
+
+
+def measure(model: ip.DiffusionModel, indices: list[int], seed: int, quick_calls: int) -> list[Row]:
+    """Rows of compositions ``indices``: every run of one schedule painted as one batch."""
+    comps = [random_composition(i, model.image_size) for i in indices]
+    rendered = [c.render() for c in comps]
+    paint_config = model.default_schedule
+    panel = DraftPanel()
+    shape = rendered[0][0].shape
+
+    def own(s: int) -> object:
+        return seeded_noise([s], shape, "cpu", torch.float32)
+
+    def carried(s: int, config: ScheduleConfig) -> object:
+        times, like = config.times(), paint_config.times()
+        return carried_noise([s], shape, times, model.schedule(times[0] + 1), like, model.schedule(like[0] + 1), "cpu",
+                             torch.float32)
+
+    # (composition, run, noise source) for every picture, grouped by schedule into batches
+    jobs: dict[ScheduleConfig, list] = defaultdict(list)
+    for j, (_, keep) in enumerate(rendered):
+        jobs[paint_config] += [(j, "paint", own(seed)), (j, "other", own(derive_seed(seed, 1)))]
+        quick, plan = draft_schedule(model, quick_calls, keep), draft_schedule(model, None, keep)
+        last = panel.refined_config(model, keep)
+        jobs[last].append((j, "last", carried(seed, last)))
+        jobs[quick] += [(j, "quick", carried(seed, quick)), (j, "quick own", own(seed))]
+        jobs[plan] += [(j, "plan carried", carried(seed, plan)), (j, "plan own", own(seed))]
+    pictures: dict[tuple[int, str], torch.Tensor] = {}
+    calls: dict[tuple[int, str], int] = {}
+    for config, items in jobs.items():
+        images = torch.stack([rendered[j][0] for j, _, _ in items])
+        keeps = torch.stack([rendered[j][1] for j, _, _ in items])
+        out = paint_batch(model, config, images, keeps, [source for _, _, source in items])
+        for (j, run, _), picture in zip(items, out):
+            pictures[(j, run)] = picture
+            calls[(j, run)] = config.nfe
+    rows = []
+    for j, (index, comp) in enumerate(zip(indices, comps)):
+        generated = 1.0 - rendered[j][1]
+        target = pictures[(j, "paint")]
+
+        def both(x: torch.Tensor) -> tuple[float, float]:
+            return region_rms(x, target, generated), region_rms(x, target, generated, BLOCK)
+
+        rows.append(Row(index, len(comp), {r: calls[(j, r)] for r in RUNS},
+                        {r: both(pictures[(j, r)]) for r in RUNS}, both(pictures[(j, "other")])))
+    return rows
+
+
+def closer(a: tuple[float, float], b: tuple[float, float]) -> str:
+    return f"{'yes' if a[0] < b[0] else 'no'}, {'yes' if a[1] < b[1] else 'no'}"
 
 
 def table(rows: list[Row]) -> str:
-    headers = ["composition", "layers", "quick calls", "plan calls", "quick: pixel / coarse",
-               "draft plan: pixel / coarse", "other seed: pixel / coarse", "plan closer (pixel, coarse)"]
-    body = [[r.index, r.layers, r.quick_calls or "-", r.plan_calls, f"{fmt(r.quick[0])} / {fmt(r.quick[1])}",
-             f"{fmt(r.plan[0])} / {fmt(r.plan[1])}", f"{fmt(r.other_seed[0])} / {fmt(r.other_seed[1])}",
-             f"{'yes' if r.plan[0] < r.other_seed[0] else 'no'}, {'yes' if r.plan[1] < r.other_seed[1] else 'no'}"]
+    def pair(d: tuple[float, float]) -> str:
+        return f"{fmt(d[0])} / {fmt(d[1])}"
+
+    headers = ["composition", "layers", "calls: last / quick / plan", "last: pixel / coarse", "quick: pixel / coarse",
+               "other seed: pixel / coarse", "last closer (pixel, coarse)", "plan, carried", "plan, own draws (before)"]
+    body = [[r.index, r.layers, f"{r.calls['last']} / {r.calls['quick']} / {r.calls['plan own']}",
+             pair(r.distance["last"]), pair(r.distance["quick"]), pair(r.other_seed),
+             closer(r.distance["last"], r.other_seed), pair(r.distance["plan carried"]), pair(r.distance["plan own"])]
             for r in rows]
     return markdown_table(headers, body)
 
@@ -109,11 +176,15 @@ def table(rows: list[Row]) -> str:
 def summary(rows: list[Row]) -> str:
     n = len(rows)
     lines = []
-    for name, pick in (("draft plan", lambda r: r.plan), ("quick draft", lambda r: r.quick)):
-        pixel = sum(pick(r)[0] < r.other_seed[0] for r in rows)
-        coarse = sum(pick(r)[1] < r.other_seed[1] for r in rows)
-        lines.append(f"- {name} closer to its picture than another seed's picture: pixel {pixel}/{n}, "
-                     f"coarse {coarse}/{n} (target: >= {TARGET_SHARE:.0%} for the draft plan)")
+    for run, what in RUNS.items():
+        pixel = sum(r.distance[run][0] < r.other_seed[0] for r in rows)
+        coarse = sum(r.distance[run][1] < r.other_seed[1] for r in rows)
+        mean = sum(r.distance[run][0] for r in rows) / n
+        lines.append(f"- {what}: closer to its picture than another seed's picture in pixel {pixel}/{n}, "
+                     f"coarse {coarse}/{n} (mean pixel distance {fmt(mean)})")
+    mean_other = sum(r.other_seed[0] for r in rows) / n
+    lines.append(f"- another seed's picture: mean pixel distance {fmt(mean_other)}; target: the last draft closer "
+                 f"in >= {TARGET_SHARE:.0%}")
     return "\n".join(lines)
 
 
@@ -121,23 +192,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="compositions (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="the Painter's seed")
+    parser.add_argument("--quick-calls", type=int, default=12, help="model calls of the quick draft (default 12)")
+    parser.add_argument("--chunk", type=int, default=2, help="compositions painted together (default 2)")
     args = parser.parse_args(argv)
     n = 2 if args.quick else args.n
     model = ip.load_model("demo", device="cpu")
-    panel = DraftPanel()  # one panel for all, as in the Painter: its timed calls size the quick drafts
     rows: list[Row] = []
+    started = time.perf_counter()
     with num_threads(args.threads):
-        for i in range(n):
-            rows.append(measure(model, panel, i, args.seed))
-            r = rows[-1]
-            log(f"composition {i}: plan {fmt(r.plan[0])} vs other seed {fmt(r.other_seed[0])} ({r.seconds:.0f} s)")
-            # written after each composition: a run cut short still leaves what it measured
+        for first in range(0, n, args.chunk):
+            rows += measure(model, list(range(first, min(n, first + args.chunk))), args.seed, args.quick_calls)
+            log(f"compositions 0-{len(rows) - 1} done ({time.perf_counter() - started:.0f} s)")
+            # written after each chunk: a run cut short still leaves what it measured
             text = "\n\n".join([
                 f"# Draft against the painted picture ({len(rows)} of {n} compositions, demo model, seed {args.seed})",
                 environment(), table(rows), summary(rows),
-                f"Paint: the demo model's default schedule ({model.default_schedule.nfe} calls). Distances: RMS over "
-                f"the generated region in [-1, 1] units; coarse: over {BLOCK}x{BLOCK} block means. Quick calls: the "
-                f"quick draft of the pause (its time budget on this machine), '-' when the budget held the plan."])
+                f"Paint: the demo model's default schedule ({model.default_schedule.nfe} calls). Drafts as the "
+                f"Painter paints them (carrying Paint's noise): the quick draft within {args.quick_calls} calls, the "
+                f"last draft (`DraftPanel.refined_config`: Paint's walk with the most repeats within the draft "
+                f"plan's calls); the planner's draft plan carrying Paint's noise, and with its own draws (the last "
+                f"draft before). Distances: RMS over the generated region in [-1, 1] units; coarse: over "
+                f"{BLOCK}x{BLOCK} block means."])
             write_result(NAME, text, args.results_dir, quick=args.quick)
     print(text)
     return 0

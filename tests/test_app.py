@@ -16,6 +16,7 @@ from PIL import Image
 from ipainter_nb.core import schedules
 from ipainter_nb.core.composition import Composition, Layer
 from ipainter_nb.core.models import load_model
+from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.schedules.plan import plan_schedule
 from ipainter_nb.errors import UserInputError
@@ -474,12 +475,12 @@ def nudge(painter: Painter, dx: int = 1) -> None:
 
 
 def plan_drafts(painter: Painter, drafts: list) -> list:
-    """The drafts that show the planner's draft plan of the current composition (one per pause)."""
+    """The last drafts of the current composition's pauses (one per pause)."""
     full = painter.draft.refined_config(painter.model, painter.composition.render()[1])
     return [d for d in drafts if d.nfe == full.nfe]
 
 
-def test_edits_that_pause_make_a_quick_draft_then_the_draft_plan(model, tmp_path):
+def test_edits_that_pause_make_a_quick_draft_then_the_last_draft(model, tmp_path):
     counted = Hooked(model)
     painter = make_painter(counted, tmp_path, drafts=True)
     painter.draft.budget_s = 0.0  # a slow machine: the quick draft gets the fewest steps
@@ -490,28 +491,44 @@ def test_edits_that_pause_make_a_quick_draft_then_the_draft_plan(model, tmp_path
         nudge(painter)
     settle(painter)
     keep = painter.composition.render()[1]
-    full = plan_schedule(model, keep, target="draft")
-    assert painter.draft.refined_config(model, keep) == full
+    # Paint's walk (the tiny model's 5 plain steps) fits in the draft plan's calls: the last draft walks it
+    full = painter.draft.refined_config(model, keep)
+    assert full == model.default_schedule and full.nfe <= plan_schedule(model, keep, target="draft").nfe
     quick, last = drafts
     assert quick.nfe == draft_module.draft_schedule(model, 1, keep).nfe < full.nfe == last.nfe
     assert counted.calls == quick.nfe + last.nfe
-    assert "draft plan" in painter.draft_caption.value and "seed 0 as Paint" in painter.draft_caption.value
+    assert "Paint schedule" in painter.draft_caption.value and "seed 0 as Paint" in painter.draft_caption.value
     assert painter.draft_image.value  # shown beside the canvas
     painter.close()
 
 
-def test_the_draft_plan_is_the_picture_paint_makes_with_that_schedule(model, tmp_path):
-    """Same seed, same code path: Paint with the draft's schedule paints the draft's picture."""
+def test_the_last_draft_is_the_picture_paint_makes_when_paints_walk_fits(model, tmp_path):
+    """Same seed, Paint's noise: when Paint's walk fits in the draft's calls, Paint paints the last draft's picture."""
     painter = make_painter(model, tmp_path, drafts=True)
     drafts = []
     painter.on_draft(drafts.append)
     painter.seed = 3  # a new seed is drafted again
     settle(painter)
     keep = painter.composition.render()[1]
-    assert drafts and drafts[-1].nfe == painter.draft.refined_config(model, keep).nfe
-    painter.set_schedule(painter.draft.refined_config(model, keep))
+    assert drafts and drafts[-1].nfe == painter.draft.refined_config(model, keep).nfe == model.default_schedule.nfe
     result = painter.paint(wait=True)
     assert torch.equal(result.samples[0], drafts[-1].samples[0])
+    painter.close()
+
+
+def test_a_draft_carries_the_noise_of_the_schedule_paint_runs(model, tmp_path):
+    """A draft's schedule painted with Paint's noise carried (``noise_like``) is the draft's picture."""
+    painter = make_painter(model, tmp_path, drafts=True)
+    painter.draft.budget_s = 0.0  # the quick draft: fewer steps than Paint's
+    drafts = []
+    painter.on_draft(drafts.append)
+    painter.seed = 4
+    settle(painter)
+    image, keep = painter.composition.render()
+    quick = draft_module.draft_schedule(model, 1, keep)
+    assert drafts[0].nfe == quick.nfe < model.default_schedule.nfe
+    again = paint(model, image, keep, times=quick, seed=4, noise_like=model.default_schedule, progress=False)
+    assert torch.equal(again.samples[0], drafts[0].samples[0])
     painter.close()
 
 

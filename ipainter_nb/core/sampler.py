@@ -18,7 +18,9 @@ a generator) and ``p_sample_loop`` (a thin collector over it):
   stops cleanly on a callback returning ``False`` or a :class:`CancelToken`.
 
 Sample ``k`` of a run is drawn from its own generator seeded with ``derive_seed(seed, k)``,
-so it does not depend on how many pictures are painted or how they are batched.
+so it does not depend on how many pictures are painted or how they are batched. With
+``noise_like=`` another schedule, those draws are the other schedule's, carried onto the
+run's levels (``core/noise.py``): how a short draft predicts the picture a long run makes.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .arguments import check_flag, check_float_dtype, check_function, check_keep
 from .devices import as_device
 
 # the schedule topic's modules, not its package: the package's planner imports the sampler's neighbours
+from .noise import carried_noise
 from .paintable import PaintableModel, check_model, model_traits
 from .sampler_options import SamplerOptions
 from .schedules.builders import check_eta
@@ -294,7 +297,7 @@ def paint(
         callback: called with every :class:`Step`; returning False stops the run.
         options: how the run goes (:class:`SamplerOptions`: ``eta``, ``clip_x0``,
             ``device``, ``dtype``, ``batch_size``, ``first_sample``, ``max_frames``,
-            ``keep_samples``, ``on_samples``, ``progress``, ``cancel``).
+            ``keep_samples``, ``on_samples``, ``progress``, ``cancel``, ``noise_like``).
         **settings: any field of :class:`SamplerOptions` by name, replacing the one in
             ``options`` (``paint(..., eta=0.5, progress=False)``).
 
@@ -311,6 +314,8 @@ def paint(
     num_samples = check_whole("num_samples", num_samples, 1)
     seed = check_whole("seed", seed, 0, 2**63)
     times, eta = _resolve_schedule(model, times, opts.eta)
+    if opts.noise_like is not None:
+        model.check_t_T(opts.noise_like[0] + 1)
     device = opts.device if opts.device is not None else model.device
     image = check_picture(image, model.image_size, model_name=model.name)
     keep = check_keep(keep, model.image_size)
@@ -381,8 +386,13 @@ class _Run:
     def batch(self, bar: Any, first_batch: bool, k0: int, n: int) -> bool:
         """Paint pictures k0..k0+n-1; False when no step ran (the run was stopped before)."""
         opts = self.opts
-        noise = seeded_noise([derive_seed(self.seed, k) for k in range(k0, k0 + n)], self.image.shape[1:],
-                             self.image.device, self.image.dtype)
+        seeds = [derive_seed(self.seed, k) for k in range(k0, k0 + n)]
+        if opts.noise_like is None:
+            noise = seeded_noise(seeds, self.image.shape[1:], self.image.device, self.image.dtype)
+        else:
+            like = list(opts.noise_like)
+            noise = carried_noise(seeds, self.image.shape[1:], self.times, self.model.schedule(self.times[0] + 1), like,
+                                  self.model.schedule(like[0] + 1), self.image.device, self.image.dtype)
         image, keep = self.image.expand(n, -1, -1, -1), self.keep.expand(n, -1, -1, -1)
         last: Step | None = None
         last_x0: torch.Tensor | None = None

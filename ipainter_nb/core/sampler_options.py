@@ -10,7 +10,7 @@ field is checked when the options are made, so a bad value is refused before any
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +20,8 @@ from ..errors import UserInputError
 from .arguments import check_flag, check_float_dtype, check_function, check_whole
 from .devices import as_device
 from .schedules.builders import check_eta
+from .schedules.config import ScheduleConfig
+from .schedules.times import validate_times
 
 __all__ = ["SamplerOptions", "Cancel"]
 
@@ -57,6 +59,10 @@ class SamplerOptions:
             log); None only where someone watches (terminal or notebook); False never.
         cancel: anything with ``is_set()`` (a ``CancelToken``), checked before every step; it
             ends a run exactly as a callback returning False does.
+        noise_like: a schedule (list of levels or ``ScheduleConfig``) whose noise the run
+            draws, carried onto its own levels (``core/noise.py``): a short run with
+            ``noise_like=`` a long run's schedule and the same seed predicts the long run's
+            pictures (the Painter's drafts). None (default): the run's own draws.
     """
 
     eta: float | None = None
@@ -70,6 +76,7 @@ class SamplerOptions:
     on_samples: Callable[[int, torch.Tensor], None] | None = None
     progress: bool | None = None
     cancel: Cancel | None = None
+    noise_like: Sequence[int] | ScheduleConfig | None = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -87,6 +94,12 @@ class SamplerOptions:
         if self.cancel is not None and not callable(getattr(self.cancel, "is_set", None)):
             raise UserInputError(f"cancel must have an is_set() method (a CancelToken or threading.Event), "
                                  f"got {type(self.cancel).__name__}")
+        if self.noise_like is not None:
+            like = self.noise_like.times() if isinstance(self.noise_like, ScheduleConfig) else self.noise_like
+            try:
+                checked["noise_like"] = tuple(validate_times(like))
+            except UserInputError as exc:
+                raise UserInputError(f"noise_like is not a schedule: {exc}") from None
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 

@@ -25,8 +25,8 @@ gallery. The Painter links their traits to its own and wires their events.
 All model calls and plot renders run on ONE worker thread per Painter, one at a time;
 ``worker.py`` describes how that thread, the timers and the kernel's thread interact.
 Drafts: after each change of the composition or the seed (once the edits pause), a quick
-draft of the scene with Paint's seed is shown beside the canvas, then refined to the
-planner's draft plan while the edits stay paused; a newer change or Stop cancels a draft
+draft of the scene with Paint's seed and noise is shown beside the canvas, then refined to
+Paint's own schedule with fewer repeats while the edits stay paused; a newer change or Stop cancels a draft
 that is still running, and a Paint cancels drafts (an edit during a paint drafts after it).
 
 Errors of a run (a NaN model, a bad schedule, a composition of the wrong size) appear in
@@ -224,6 +224,7 @@ class Painter(W.VBox):
         self.schedule_fold.add_class("ipainter-schedule-fold")
         self.schedule_controls.observe(self._retitle_schedule_fold, names=["config", "error"])
         self.schedule_controls.observe(self._on_schedule_error, names="error")
+        directional_link((self.schedule_controls, "config"), (self.drafts, "paint_schedule"))  # drafts walk Paint's
         self._retitle_schedule_fold()
         self.draft_box.layout.margin = "0"
         run_row = W.HBox([self.paint_button, self.stop_button], layout=W.Layout(**line))
@@ -439,7 +440,8 @@ class Painter(W.VBox):
     def draft_config(self, model: DiffusionModel | None = None, keep: torch.Tensor | None = None) -> ScheduleConfig:
         """The schedule of the next quick draft (``DraftPanel.config``: ``plan_schedule``'s draft plan
         for the mask, with as many model calls as fit in the draft's time budget on this machine);
-        a pause of the edits then refines it to ``draft.refined_config``.
+        a pause of the edits then refines it to ``draft.refined_config``: Paint's schedule with the most
+        repeats within the draft plan's calls, carrying Paint's noise.
 
         Args:
             model: the model of the draft (default: the loaded one).

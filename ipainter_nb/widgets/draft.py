@@ -1,13 +1,17 @@
 """The Painter's live draft: a short paint of the scene after each edit, shown beside the canvas.
 
-``draft_schedule(model, max_calls)`` is the ONE place where the drafts' schedule is chosen.
-A draft must predict the picture Paint will make: it paints with the Painter's seed (its
-picture is Paint's first picture's noise) and ``plan_schedule``'s draft plan for the mask.
-That plan takes longer than an edit may wait, so each pause of the edits is drafted in two
-stages: a **quick draft** within ``DRAFT_BUDGET_S`` of model calls (the target is 1.5 s from
-the edit to the picture on screen, on a small CPU; ``DraftPanel`` keeps the measured time of
-a model call), then, while the edits stay paused, the **draft plan** in full. A newer edit,
-a Paint or Stop cancels the stage that runs; the caption says which stage is shown.
+``draft_schedule(model, max_calls)`` chooses the quick drafts' schedule, ``paint_walk_within``
+the last one's. A draft must predict the picture Paint will make: it paints with the Painter's
+seed and carries Paint's noise (``paint(noise_like=Paint's schedule)``, ``core/noise.py``):
+each draft step draws the noise Paint draws over the same levels, its last crossings of a
+level Paint's last crossings. Each pause of the edits is drafted in two stages: a **quick
+draft** (``plan_schedule``'s draft plan within ``DRAFT_BUDGET_S`` of model calls; the target
+is 1.5 s from the edit to the picture on screen, on a small CPU; ``DraftPanel`` keeps the
+measured time of a model call), then, while the edits stay paused, the **last draft**:
+Paint's own walk with the most repeats within the draft plan's calls, which then shares
+Paint's descent and its last repeats noise for noise (the draft plan itself when Paint's walk
+does not fit). A newer edit, a Paint or Stop cancels the stage that runs; the caption says
+which stage is shown.
 
 ``DraftController`` is the draft's one owner: it hears the Composer's edits, waits for them to
 pause, decides whether a new draft is wanted, queues it on the worker and shows it in its
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +31,10 @@ import ipywidgets as W
 import torch
 from PIL import Image
 from traitlets import Any as AnyTrait
-from traitlets import Bool, HasTraits, Int, observe
+from traitlets import Bool, Dict, HasTraits, Int, observe
 
 from ipainter_nb.core.models import DiffusionModel
+from ipainter_nb.core.paintable import model_traits
 from ipainter_nb.core.sampler import PaintResult, paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.schedules.plan import plan_schedule
@@ -101,6 +106,37 @@ def draft_schedule(model: DiffusionModel | None, max_calls: int | None = None, k
     return config
 
 
+def paint_walk_within(paint_config: ScheduleConfig, max_calls: int) -> ScheduleConfig | None:
+    """Paint's own walk with as many repeats as ``max_calls`` model calls allow.
+
+    Same levels, same jumps, each resampled stretch denoised fewer times: carrying Paint's
+    noise (``paint(noise_like=paint_config)``), its descent and its last repeats draw the
+    very noise of Paint's, so its picture lands near Paint's.
+
+    Args:
+        paint_config: the schedule Paint runs.
+        max_calls: at most this many model calls.
+
+    Returns:
+        The config, or None when even a walk without repeats takes more calls.
+    """
+    for repeats in range(paint_config.jump_n_sample, 0, -1):
+        config = ScheduleConfig(**{**paint_config.to_dict(), "jump_n_sample": repeats})
+        if config.nfe <= max_calls:
+            return config
+    return None
+
+
+def _stage_name(config: ScheduleConfig, paint_config: ScheduleConfig | Sequence[int]) -> str:
+    """What the caption calls the last draft of a pause."""
+    paint_times = paint_config.times() if isinstance(paint_config, ScheduleConfig) else list(paint_config)
+    if config.times() == paint_times:
+        return "Paint schedule"
+    if isinstance(paint_config, ScheduleConfig) and config == paint_walk_within(paint_config, config.nfe):
+        return "Paint walk, fewer repeats"
+    return "draft plan"
+
+
 class DraftPanel(W.VBox):
     """The draft's picture, its caption and the "live draft" toggle, and the draft job.
 
@@ -144,21 +180,35 @@ class DraftPanel(W.VBox):
         max_calls = DRAFT_MAX_CALLS if per_call is None else max(1, math.floor(self.budget_s / per_call))
         return draft_schedule(model, max_calls, keep)
 
-    def refined_config(self, model: DiffusionModel | None, keep: torch.Tensor | None = None) -> ScheduleConfig:
-        """The schedule a paused edit is refined to: ``plan_schedule``'s draft plan in full.
+    def refined_config(self, model: DiffusionModel | None, keep: torch.Tensor | None = None,
+                       paint_config: ScheduleConfig | None = None) -> ScheduleConfig:
+        """The schedule a paused edit is refined to: Paint's walk within the draft plan's calls.
+
+        The last draft a pause shows must predict Paint's picture: Paint's own walk with fewer
+        repeats (``paint_walk_within``) carrying Paint's noise lands nearer Paint's picture than
+        the planner's draft plan does (``benchmarks/draft_fidelity.py``).
 
         Args:
             model: the model the draft will use.
             keep: the composition's keep mask (the plan adapts to its hole).
+            paint_config: the schedule Paint will run (default: the model's default schedule).
 
         Returns:
-            ``draft_schedule(model, None, keep)``.
+            ``paint_walk_within(paint_config, draft_schedule(model, None, keep).nfe)``, or the
+            draft plan itself when Paint's walk does not fit in its calls (or there is no model).
         """
-        return draft_schedule(model, None, keep)
+        plan = draft_schedule(model, None, keep)
+        if paint_config is None and model is not None:
+            paint_config = model_traits(model).default_schedule
+        walk = paint_walk_within(paint_config, plan.nfe) if paint_config is not None else None
+        return walk if walk is not None else plan
 
     def run_stages(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, seed: int, cancel: Any,
-                   shown: Any = None) -> PaintResult | None:
+                   shown: Any = None, paint_config: ScheduleConfig | Sequence[int] | None = None) -> PaintResult | None:
         """Draft one pause of the edits (worker thread): the quick draft, then the draft plan.
+
+        Both stages carry the noise Paint will draw with ``seed`` (``paint(noise_like=...)``),
+        so that they predict Paint's first picture.
 
         Args:
             model: the model to paint with.
@@ -167,17 +217,22 @@ class DraftPanel(W.VBox):
             seed: the Painter's seed (Paint's first picture starts from the same noise).
             cancel: the job's cancel token (a newer edit, a Paint or Stop sets it).
             shown: called with each draft's ``PaintResult`` once it is shown (None: nothing).
+            paint_config: the schedule Paint will run (default: the model's default schedule).
 
         Returns:
             The last draft shown, or None when none was (failed, or stale).
         """
-        quick, full = self.config(model, keep), self.refined_config(model, keep)
-        refine = full.nfe > quick.nfe  # the budget may already hold the whole plan
-        stages = [(quick, "quick draft", f"; refining to the draft plan ({full.nfe} calls) while the edits pause"),
-                  (full, "draft plan", "")] if refine else [(full, "draft plan", "")]
+        if paint_config is None:
+            paint_config = model_traits(model).default_schedule or model.default_times()
+        quick = self.config(model, keep)
+        full = self.refined_config(model, keep, paint_config if isinstance(paint_config, ScheduleConfig) else None)
+        refine = full.nfe > quick.nfe  # the budget may already hold the last draft
+        name = _stage_name(full, paint_config)
+        stages = [(quick, "quick draft", f"; refining to {name} ({full.nfe} calls) while the edits pause"),
+                  (full, name, "")] if refine else [(full, name, "")]
         last = None
         for config, name, more in stages:
-            result = self.run(model, image, keep, config, seed, cancel, stage=name, more=more)
+            result = self.run(model, image, keep, config, seed, cancel, stage=name, more=more, noise_like=paint_config)
             if result is None:
                 return last
             last = result
@@ -186,7 +241,8 @@ class DraftPanel(W.VBox):
         return last
 
     def run(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, config: ScheduleConfig,
-            seed: int, cancel: Any, stage: str = "draft", more: str = "") -> PaintResult | None:
+            seed: int, cancel: Any, stage: str = "draft", more: str = "",
+            noise_like: ScheduleConfig | Sequence[int] | None = None) -> PaintResult | None:
         """Paint one draft (worker thread) and show it; None when it failed or went stale.
 
         Args:
@@ -198,13 +254,14 @@ class DraftPanel(W.VBox):
             cancel: the job's cancel token (a newer edit, a Paint or Stop sets it).
             stage: what the caption calls this draft ("quick draft", "draft plan").
             more: said after the caption (what comes next).
+            noise_like: the schedule whose noise the draft carries (Paint's; None: its own draws).
 
         Returns:
             The draft's ``PaintResult`` when it was shown, else None.
         """
         try:
             result = paint(model, image, keep, times=config, num_samples=1, seed=seed, cancel=cancel,
-                           progress=False, max_frames=0)
+                           progress=False, max_frames=0, noise_like=noise_like)
         except Exception as exc:  # e.g. a canvas of the wrong size: the draft says why, Paint will too
             self.caption.value = message_html(f"no draft: {first_line(exc)}", "error", small=True)
             return None
@@ -255,6 +312,8 @@ class DraftController(HasTraits):
     enabled = Bool(True, help="draft after each change (the panel's toggle)")
     seed = Int(0, help="the drafts' seed (Paint's, so that a draft predicts Paint's first picture)")
     model = AnyTrait(None, allow_none=True, help="the model the drafts paint with (None: no drafts)")
+    paint_schedule = Dict(help="the schedule Paint runs, as ScheduleConfig.to_dict() (empty: the model's default): "
+                               "the last draft walks it and carries its noise")
 
     def __init__(self, panel: DraftPanel, worker: Worker, composer: Composer, edit_pause_s: float = EDIT_PAUSE_S,
                  **traits: Any) -> None:
@@ -415,6 +474,12 @@ class DraftController(HasTraits):
     def _submit(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor) -> Job:
         # one torch thread fewer than the machine has: the kernel keeps a core for the canvas
         threads = max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1))
-        draft = partial(self.panel.run_stages, model, image, keep, int(self.seed), shown=self._draft_handlers)
+        draft = partial(self._draft, model, image, keep, int(self.seed))
         # a queued band-SNR plot would make the draft wait: it is queued again after the draft
         return self.worker.submit(draft, "draft", replaces=("draft", "plot"), threads=threads)
+
+    def _draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, seed: int, cancel: Any
+               ) -> PaintResult | None:
+        # Paint's schedule is read when the draft starts: a planned mode has followed the new mask by then
+        paint_config = ScheduleConfig.from_dict(self.paint_schedule) if self.paint_schedule else None
+        return self.panel.run_stages(model, image, keep, seed, cancel, shown=self._draft_handlers, paint_config=paint_config)
