@@ -516,6 +516,21 @@ def test_the_last_draft_is_the_picture_paint_makes_when_paints_walk_fits(model, 
     painter.close()
 
 
+def test_the_last_draft_walks_the_schedule_set_in_the_painter(model, tmp_path):
+    """The user's schedule, not the model's default, is the one drafts follow: Paint then paints the draft."""
+    painter = make_painter(model, tmp_path, drafts=True)
+    drafts = []
+    painter.on_draft(drafts.append)
+    mine = ScheduleConfig(t_T=8, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
+    painter.set_schedule(mine)
+    painter.seed = 5  # a new seed is drafted again, after the schedule is set
+    settle(painter)
+    assert drafts and drafts[-1].nfe == mine.nfe != model.default_schedule.nfe
+    result = painter.paint(wait=True)
+    assert torch.equal(result.samples[0], drafts[-1].samples[0])
+    painter.close()
+
+
 def test_a_draft_carries_the_noise_of_the_schedule_paint_runs(model, tmp_path):
     """A draft's schedule painted with Paint's noise carried (``noise_like``) is the draft's picture."""
     painter = make_painter(model, tmp_path, drafts=True)
