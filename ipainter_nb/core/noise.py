@@ -109,75 +109,96 @@ def _crossings(steps: list[tuple[int, int, int]], cuts: list[int]) -> dict[int, 
     return out
 
 
+@dataclass(frozen=True)
+class _CarryPlan:
+    """Where each draw of a run along ``times`` comes from: the same for every seed, made once per batch.
+
+    Attributes:
+        draws: per draw of the run, in order: ``("ref", n)`` the reference's n-th draw,
+            ``("fresh",)`` a fresh draw, or ``("cells", direction, [(cell, crossings), ...])``
+            the normalised sum of the path's increments over those cells.
+        ref_cells: per direction, ``(crossings, cell)`` -> (the reference draw over that cell,
+            the cells that draw spans).
+        widths: per direction, each cell's length on its clock.
+        ref_uses: how many times each reference draw is read (a draw is dropped after its last).
+    """
+
+    draws: list[tuple]
+    ref_cells: dict[str, dict[tuple[int, int], tuple[int, list[int]]]]
+    widths: dict[str, list[float]]
+    ref_uses: dict[int, int]
+
+    @classmethod
+    def of(cls, times: Sequence[int], schedule: DiffusionSchedule, reference: Sequence[int],
+           reference_schedule: DiffusionSchedule) -> _CarryPlan:
+        run, ref = _Walk.of(times, schedule), _Walk.of(reference, reference_schedule)
+        snr = {**ref.snr, **run.snr}
+        ref_order = {draw: n for n, draw in enumerate(walk_draws(ref.times))}
+        ref_cells: dict[str, dict[tuple[int, int], tuple[int, list[int]]]] = {}
+        run_cells: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        cuts: dict[str, list[int]] = {}
+        widths: dict[str, list[float]] = {}
+        for d in ("down", "up"):
+            cuts[d] = sorted({p for _, lo, hi in run.steps(d) + ref.steps(d) for p in (lo, hi)})
+            widths[d] = [_cell_width(d, lo, hi, snr) for lo, hi in zip(cuts[d][:-1], cuts[d][1:])]
+            ref_cells[d] = {}
+            for i, cells in _crossings(ref.steps(d), cuts[d]).items():
+                for c, k in cells:
+                    ref_cells[d][(k, c)] = (ref_order[(d, i)], [cc for cc, _ in cells])
+            run_cells[d] = _crossings(run.steps(d), cuts[d])
+        # the known image's noise: the reference's at its nearest level (on the clock) with as many later crossings
+        ref_known: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for i, cells in _crossings(ref.steps("down"), cuts["down"]).items():
+            ref_known[cells[-1][1]].append((ref.points[ref.times[i]], ref_order[("known", i)]))
+        draws: list[tuple] = []
+        for role, i in walk_draws(run.times):
+            if role == "start":
+                draws.append(("ref", ref_order[("start", -1)]))
+            elif role == "known":
+                k, high = run_cells["down"][i][-1][1], run.points[run.times[i]]
+                near = min(ref_known.get(k, []), key=lambda hn: abs(math.log(snr[hn[0]] / snr[high])), default=None)
+                draws.append(("ref", near[1]) if near is not None else ("fresh",))
+            else:
+                draws.append(("cells", role, run_cells[role][i]))
+        ref_uses: dict[int, int] = defaultdict(int)
+        for entry in draws:
+            for n in _ref_needs(entry, ref_cells):
+                ref_uses[n] += 1
+        return cls(draws, ref_cells, widths, dict(ref_uses))
+
+
+def _ref_needs(entry: tuple, ref_cells: dict[str, dict[tuple[int, int], tuple[int, list[int]]]]) -> list[int]:
+    """The reference draws one planned draw reads."""
+    if entry[0] == "ref":
+        return [entry[1]]
+    if entry[0] == "cells":
+        _, d, cells = entry
+        return [ref_cells[d][(k, c)][0] for c, k in cells if (k, c) in ref_cells[d]]
+    return []
+
+
 class CarriedNoise:
     """The noise source of one picture: see :func:`carried_noise`.
 
     Args:
         seed: the picture's seed (the reference's draws come from ``torch.Generator(seed)``).
         shape: one draw's shape, (1, C, H, W).
-        times: the run's schedule.
-        schedule: the model's schedule respaced to the run's ``t_T``.
-        reference: the schedule whose noise is carried.
-        reference_schedule: the model's schedule respaced to the reference's ``t_T``.
+        plan: where each draw comes from (``_CarryPlan.of(times, schedule, reference, reference_schedule)``).
         device: where the noise is made.
         dtype: its dtype.
     """
 
-    def __init__(self, seed: int, shape: Sequence[int], times: Sequence[int], schedule: DiffusionSchedule,
-                 reference: Sequence[int], reference_schedule: DiffusionSchedule, device: torch.device | str,
+    def __init__(self, seed: int, shape: Sequence[int], plan: _CarryPlan, device: torch.device | str,
                  dtype: torch.dtype) -> None:
         self.shape, self.device, self.dtype = tuple(shape), device, dtype
         self._ref_gen = torch.Generator(device=device).manual_seed(seed)
         self._fresh_gen = torch.Generator(device=device).manual_seed((seed ^ _FRESH_SALT) % 2**63)
-        run, ref = _Walk.of(times, schedule), _Walk.of(reference, reference_schedule)
-        snr = {**ref.snr, **run.snr}
-        ref_order = {draw: n for n, draw in enumerate(walk_draws(ref.times))}
+        self._plan, self._ref_cells, self._widths = plan.draws, plan.ref_cells, plan.widths
+        self._ref_uses: dict[int, int] = dict(plan.ref_uses)  # this picture's reads left
         self._ref_taken = 0  # reference draws generated so far
         self._ref_kept: dict[int, torch.Tensor] = {}
-        self._ref_uses: dict[int, int] = defaultdict(int)
         self._cells: dict[tuple[str, int, int], torch.Tensor] = {}  # (direction, crossings, cell) -> normalised draw
-        self._plan: list[tuple] = []
-        ref_cells: dict[str, dict[tuple[int, int], tuple[int, list[int]]]] = {}
-        run_cells: dict[str, dict[int, list[tuple[int, int]]]] = {}
-        self._cuts: dict[str, list[int]] = {}
-        self._widths: dict[str, list[float]] = {}
-        for d in ("down", "up"):
-            cuts = sorted({p for _, lo, hi in run.steps(d) + ref.steps(d) for p in (lo, hi)})
-            self._cuts[d] = cuts
-            self._widths[d] = [_cell_width(d, lo, hi, snr) for lo, hi in zip(cuts[:-1], cuts[1:])]
-            ref_cells[d] = {}
-            for i, cells in _crossings(ref.steps(d), cuts).items():
-                for c, k in cells:
-                    ref_cells[d][(k, c)] = (ref_order[(d, i)], [cc for cc, _ in cells])
-            run_cells[d] = _crossings(run.steps(d), cuts)
-        self._ref_cells = ref_cells
-        # the known image's noise: the reference's at its nearest level (on the clock) with as many later crossings
-        ref_known: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for i, cells in _crossings(ref.steps("down"), self._cuts["down"]).items():
-            ref_known[cells[-1][1]].append((ref.points[ref.times[i]], ref_order[("known", i)]))
-        for role, i in walk_draws(run.times):
-            if role == "start":
-                self._plan.append(("ref", ref_order[("start", -1)]))
-            elif role == "known":
-                k, high = run_cells["down"][i][-1][1], run.points[run.times[i]]
-                near = min(ref_known.get(k, []), key=lambda hn: abs(math.log(snr[hn[0]] / snr[high])), default=None)
-                self._plan.append(("ref", near[1]) if near is not None else ("fresh",))
-            else:
-                self._plan.append(("cells", role, run_cells[role][i]))
-        for entry in self._plan:
-            for n in self._ref_needs(entry):
-                self._ref_uses[n] += 1
         self._next = 0
-
-    # ---- planning helpers
-
-    def _ref_needs(self, entry: tuple) -> list[int]:
-        if entry[0] == "ref":
-            return [entry[1]]
-        if entry[0] == "cells":
-            _, d, cells = entry
-            return [self._ref_cells[d][(k, c)][0] for c, k in cells if (k, c) in self._ref_cells[d]]
-        return []
 
     # ---- drawing
 
@@ -257,8 +278,8 @@ def carried_noise(seeds: Sequence[int], shape: Sequence[int], times: Sequence[in
     Returns:
         A callable returning, per call, the next draw for the whole batch, (n, C, H, W).
     """
-    sources = [CarriedNoise(s, (1, *shape), times, schedule, reference, reference_schedule, device, dtype)
-               for s in seeds]
+    plan = _CarryPlan.of(times, schedule, reference, reference_schedule)  # the same for every seed
+    sources = [CarriedNoise(s, (1, *shape), plan, device, dtype) for s in seeds]
 
     def draw() -> torch.Tensor:
         return torch.cat([source() for source in sources])

@@ -205,7 +205,7 @@ class DraftPanel(W.VBox):
 
     def run_stages(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, seed: int, cancel: Any,
                    shown: Any = None, paint_config: ScheduleConfig | Sequence[int] | None = None) -> PaintResult | None:
-        """Draft one pause of the edits (worker thread): the quick draft, then the draft plan.
+        """Draft one pause of the edits (worker thread): the quick draft, then the last draft (``refined_config``).
 
         Both stages carry the noise Paint will draw with ``seed`` (``paint(noise_like=...)``),
         so that they predict Paint's first picture.
