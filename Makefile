@@ -27,15 +27,17 @@ browser-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; }
 
 # Lint, the documentation site with warnings as errors (a renamed function or an undocumented
-# argument fails here), then every test (the wheel test included).
+# argument fails here), then every test (the wheel test included), on every core (pytest-xdist;
+# the browser tests share one JupyterLab, so they stay on one worker: --dist loadgroup).
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mkdocs build --strict --quiet
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PARALLEL)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -m "not browser and not wheel"
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) -m "not browser and not wheel"
 
 demo: $(STAMP)
 	$(PY) -m ipainter_nb.cli demo --out demo_out

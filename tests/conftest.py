@@ -1,8 +1,15 @@
+import os
 import signal
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# One torch thread per test process, set before anything imports torch (children inherit it):
+# the suite runs in parallel workers (`pytest -n auto`), and on a small machine two workers'
+# thread pools fighting over the same cores made tiny-model and exact-law steps many times
+# slower. A test that needs more threads sets them itself; OMP_NUM_THREADS set outside wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # The property tests' one profile: few examples and no deadline, so that `make test` stays fast
 # on a shared machine (a run of many examples: HYPOTHESIS_PROFILE=... with a profile of your own).
@@ -13,6 +20,16 @@ settings.load_profile("ipainter")
 #: The stop signals and the disposition a terminal's foreground job has for each.
 TERMINAL_SIGNALS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
                     signal.SIGHUP: signal.SIG_DFL, signal.SIGQUIT: signal.SIG_DFL}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def torch_threads_as_the_environment_says():
+    """torch in this process follows OMP_NUM_THREADS too, whatever imported it first."""
+    import torch
+
+    threads = os.environ["OMP_NUM_THREADS"]
+    if threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))
 
 
 @pytest.fixture
@@ -83,18 +100,6 @@ def plain_tiny_model_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "plain_tiny.safetensors"
     return save_model(build_unet(PLAIN_TINY_UNET), path, name="tiny", unet_config=PLAIN_TINY_UNET,
                       variance_type="fixed_small", default_schedule=ScheduleConfig(5, jump_n_sample=1, stop_resampling_at=None))
-
-
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread; a second one fighting other work for 2 cores
-    (a background training run, a parallel test) made each step up to 30x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

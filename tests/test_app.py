@@ -29,7 +29,6 @@ PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_a
 PAUSE_S = 0.05  # the edit pause of the test Painters: drafts follow edits quickly
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

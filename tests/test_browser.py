@@ -35,7 +35,7 @@ from PIL import Image
 from ipainter_nb.demo.cutouts import list_cutouts
 from ipainter_nb.widgets.composer import MAX_SCALE, MIN_SCALE, SCALE_STEP
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("jupyterlab")]  # one server, one browser, one kernel
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts"

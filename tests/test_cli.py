@@ -41,7 +41,6 @@ GOOD = ("lake", "valley")
 BAD = ("broken.png", "lonely.png", "notes.txt", "skewed.png", "small.png")  # one error line each
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,6 @@ from ipainter_nb.widgets.worker import Worker
 
 SHORT = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

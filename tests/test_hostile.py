@@ -43,7 +43,6 @@ SIZE = 16
 NET = dict(image_size=SIZE, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
            num_heads=1, num_head_channels=32, learn_sigma=False)
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

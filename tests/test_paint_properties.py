@@ -72,7 +72,7 @@ def _tiny(path: Path) -> ip.DiffusionModel:
 
 @settings(max_examples=4)
 @given(mask=masks(32), image=pictures(32), eta=st.sampled_from([0.0, 1.0]))
-def test_a_random_weight_network_paints_any_mask_keeping_its_pixels(tiny_model_path, one_torch_thread, mask, image, eta):
+def test_a_random_weight_network_paints_any_mask_keeping_its_pixels(tiny_model_path, mask, image, eta):
     handed, kept = mask
     result = ip.paint(_tiny(tiny_model_path), image, handed, times=ip.schedules.plain(2), eta=eta, progress=False)
     assert_kept_exactly(result, image, kept, 1)

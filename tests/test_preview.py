@@ -16,8 +16,6 @@ from ipainter_nb.images import tensor_to_uint8
 from ipainter_nb.widgets import preview as preview_module
 from ipainter_nb.widgets.preview import PIXELATED_CLASS, LivePreview
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def decode(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))

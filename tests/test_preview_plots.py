@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from step_fakes import FakeClock, steps_of
 
 from ipainter_nb.core import schedules
@@ -16,7 +15,6 @@ from ipainter_nb.widgets.plots import FrequencyPanel
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- plots
