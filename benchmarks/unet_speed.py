@@ -9,8 +9,9 @@ Paths (all with the same random weights, same input):
 * baseline: NCHW, ``attention_impl="einsum"`` (the original formulation), eager under
   ``torch.no_grad`` -- the speed of the reference implementation;
 * default: what ``load_model(..., device="cpu")`` gives (SDPA attention, channels_last,
-  oneDNN-packed convolution weights, inference_mode);
-* unpacked: the same with ``prepack=False`` (shows what packing adds);
+  inference_mode; oneDNN-packed convolution weights where the CPU has AVX-512);
+* packed / unpacked: the same with ``prepack=True`` / ``prepack=False`` (shows what packing adds
+  on this CPU);
 * bf16 autocast: ``load_model(..., autocast=torch.bfloat16)`` (opt-in);
 * bf16 weights: ``load_model(..., dtype=torch.bfloat16)`` (half the memory; GroupNorm in fp32);
 * torch.compile: ``load_model(..., compile=True)`` in a child process, skipped when the
@@ -128,7 +129,8 @@ def measure_arch(arch: str, batches: list[int], k: int, compile_mode: str,
     paths: list[tuple[str, Callable[..., torch.Tensor], str | None]] = [
         ("baseline (NCHW, einsum, no_grad)", _no_grad(baseline), None)]
     for label, kwargs, prec in [
-        ("default (load_model: sdpa, channels_last, packed convs, inference_mode)", {}, "fp32"),
+        ("default (load_model: sdpa, channels_last, inference_mode, packed convs where AVX-512)", {}, "fp32"),
+        ("packed (prepack=True: sdpa, channels_last, inference_mode)", {"prepack": True}, "fp32"),
         ("unpacked (prepack=False: sdpa, channels_last, inference_mode)", {"prepack": False}, "fp32"),
         ("bf16 autocast (autocast=torch.bfloat16)", {"autocast": torch.bfloat16}, "bf16"),
         ("bf16 weights (dtype=torch.bfloat16)", {"dtype": torch.bfloat16}, "bf16"),

@@ -69,7 +69,10 @@ def test_state_dict_save_load_and_unpack_round_trip():
         assert torch.allclose(packed(x, t), other(x, t), atol=1e-5)
 
 
-def test_load_model_packs_on_cpu_by_default_and_agrees_with_plain(tiny_model_path):
+def test_load_model_packs_by_default_where_packing_pays_and_agrees_with_plain(tiny_model_path, monkeypatch):
+    from ipainter_nb.core import models
+
+    monkeypatch.setattr(models, "packing_pays", lambda: True)  # an AVX-512 CPU
     packed = load_model(tiny_model_path, device="cpu")
     plain = load_model(tiny_model_path, device="cpu", prepack=False)
     assert packed.prepacked and not plain.prepacked
@@ -82,6 +85,22 @@ def test_load_model_packs_on_cpu_by_default_and_agrees_with_plain(tiny_model_pat
     assert ((a - b).abs().max() / b.abs().max()).item() <= 1e-4
 
 
+def test_an_avx2_cpu_gets_plain_convolutions_unless_packing_is_asked_for(tiny_model_path, monkeypatch):
+    from ipainter_nb.core import models
+
+    monkeypatch.setattr(models, "packing_pays", lambda: False)  # packed convolutions were slower there
+    assert not load_model(tiny_model_path, device="cpu").prepacked
+    assert load_model(tiny_model_path, device="cpu", prepack=True).prepacked
+
+
+def test_packing_pays_where_the_cpu_has_avx512(monkeypatch):
+    from ipainter_nb.core import cpu_prepack
+
+    for capability, pays in [("AVX512", True), ("AVX512_BF16", True), ("AVX2", False), ("DEFAULT", False)]:
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert cpu_prepack.packing_pays() is pays
+
+
 def test_packing_is_left_off_where_it_does_not_apply(tiny_model_path):
     assert not load_model(tiny_model_path, device="cpu", autocast="bf16").prepacked
     assert not load_model(tiny_model_path, device="cpu", dtype="bf16").prepacked
@@ -92,7 +111,7 @@ def test_packing_is_left_off_where_it_does_not_apply(tiny_model_path):
 
 
 def test_moving_a_packed_model_unpacks_it_and_a_bare_move_says_how(tiny_model_path):
-    model = load_model(tiny_model_path, device="cpu")
+    model = load_model(tiny_model_path, device="cpu", prepack=True)
     with pytest.raises(RuntimeError, match="unpack_convolutions"):
         model.unet.to(torch.float64)
     model.to(dtype=torch.float64)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PackedConv2d", "prepack_supported", "prepack_convolutions", "unpack_convolutions"]
+__all__ = ["PackedConv2d", "prepack_supported", "packing_pays", "prepack_convolutions", "unpack_convolutions"]
 
 
 #: The input's side oneDNN is told to pack for. Without an input shape it may pick a layout that
@@ -68,6 +68,15 @@ def prepack_supported(dtype: torch.dtype = torch.float32) -> bool:
         return bool(torch.allclose(got.float(), want.float(), rtol=tol, atol=tol * float(want.abs().max())))
     except Exception:  # a build without the ops, or ops with another signature
         return False
+
+
+def packing_pays() -> bool:
+    """Whether packing is worth turning on by default on this CPU: where it has AVX-512.
+
+    Packing was measured faster there (``benchmarks/unet_speed.py``); on an AVX2-only CPU the
+    packed demo UNet was slower than the plain one, so ``load_model`` packs there only when asked.
+    """
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
 class PackedConv2d(nn.Module):

@@ -27,7 +27,7 @@ from .checkpoints import (
     read_checkpoint_info,
     read_state_dict,
 )
-from .cpu_prepack import PackedConv2d, prepack_convolutions, prepack_supported, unpack_convolutions
+from .cpu_prepack import PackedConv2d, packing_pays, prepack_convolutions, prepack_supported, unpack_convolutions
 from .devices import as_device
 from .diffusion import DiffusionSchedule
 from .presets import (
@@ -209,7 +209,7 @@ def _resolve_prepack(prepack: bool | None, device: torch.device, dtype: torch.dt
         why_not = "this PyTorch build has no working oneDNN weight packing"
     if prepack and why_not:
         raise UserInputError(f"prepack=True cannot be used: {why_not}; leave prepack unset")
-    return why_not is None
+    return why_not is None and (bool(prepack) or packing_pays())
 
 
 def _network_config(info: Mapping[str, Any], path: Path) -> UNetConfig:
@@ -250,8 +250,9 @@ def load_model(
         autocast: run the UNet under autocast in this dtype (bf16 on CPU, fp16 on CUDA).
         compile: wrap the UNet with ``torch.compile``.
         prepack: keep the convolution weights in oneDNN's blocked layout (``cpu_prepack``):
-            faster on CPU, inference only. Default on for float32 on CPU without autocast or
-            compile, where this PyTorch build supports it.
+            inference only. Default on for float32 on a CPU with AVX-512 (where it is faster;
+            ``cpu_prepack.packing_pays``) without autocast or compile, where this PyTorch build
+            supports it; True packs on any CPU.
 
     The network is built on the ``meta`` device and the weights are assigned into it, so a
     2.2 GB checkpoint does not need a second copy in memory. Every check (file, network,
