@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ipainter_nb.cli import main
 from ipainter_nb.core.exact import ExactDiffusionModel, GaussianImageModel, centre_hole_keep, demo_image_model, schedule_error
@@ -12,7 +13,7 @@ from ipainter_nb.core.exact_hole_law import HoleLaw
 from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.schedules.calibrate import proxy_keep, proxy_law
-from ipainter_nb.core.schedules.plan import DRAFT_CALLS, QUALITY_CALLS, clear_plan_cache, plan_schedule, surrogate_of
+from ipainter_nb.core.schedules.plan import DRAFT_CALLS, PLAN_TARGETS, QUALITY_CALLS, clear_plan_cache, plan_schedule, surrogate_of
 from ipainter_nb.core.schedules.rule import mask_frequency
 from ipainter_nb.errors import UserInputError
 
@@ -89,7 +90,7 @@ def test_the_plans_reach_repaint_accuracy_at_a_fraction_of_its_calls(exact8):
     law = HoleLaw(exact8, image, keep)
     repaint = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
     plan, draft = plan_schedule(exact8, keep), plan_schedule(exact8, keep, target="draft")
-    assert plan.nfe <= 0.15 * repaint.nfe and law.kl(plan) <= law.kl(repaint)
+    assert QUALITY_CALLS <= 0.15 * repaint.nfe and plan.nfe <= QUALITY_CALLS and law.kl(plan) <= law.kl(repaint)
     assert draft.nfe <= 0.05 * repaint.nfe and law.kl(draft) <= 1.25 * law.kl(repaint)
 
 
@@ -106,6 +107,18 @@ def test_the_proxy_is_the_mask_itself_when_small_and_keeps_thin_parts_when_shrun
     lines[:, 16, :] = 1  # a kept line, one pixel wide, across a picture that is otherwise all hole
     proxy, shrink = proxy_keep(lines, 32)
     assert proxy.shape[-1] < 32 and (proxy[0] == 1).any(dim=0).all()  # the kept line survives, still across
+
+
+def test_the_quality_plan_is_searched_on_a_finer_proxy_than_the_draft():
+    keep = torch.ones(1, 16, 16)
+    keep[:, 4:12, 4:12] = 0  # a hole of 64 pixels
+    quality, draft = PLAN_TARGETS["quality"].proxy_pixels, PLAN_TARGETS["draft"].proxy_pixels
+    proxy, shrink = proxy_keep(keep, 16, quality)
+    assert shrink == 1 and torch.equal(proxy, keep)  # the quality plan sees the mask itself
+    proxy, shrink = proxy_keep(keep, 16, draft)
+    assert shrink > 1 and 0 < int((proxy == 0).sum()) <= draft  # the draft a smaller picture of it
+    proxy, shrink = proxy_keep(torch.ones(1, 64, 64) - F.pad(torch.ones(1, 40, 40), (12, 12, 12, 12)), 64, quality)
+    assert shrink > 1 and int((proxy == 0).sum()) <= quality  # a large hole: about that many pixels, no more
 
 
 def test_a_large_picture_is_planned_on_a_small_proxy_whose_spectrum_stays_below_nyquist(exact8):

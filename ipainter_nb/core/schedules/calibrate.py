@@ -6,10 +6,11 @@ its colour covariance), the exact output law of any schedule is computed
 Computing it on a large picture would take seconds to minutes, so the search runs on a
 **proxy** that keeps the mask's geometry (:func:`proxy_keep`, :func:`proxy_model`):
 
-* a hole of at most :data:`PROXY_PIXELS` pixels on a picture of at most :data:`PROXY_SIDE` a
-  side is searched on the problem itself;
+* a hole of at most ``pixels`` pixels (:data:`PROXY_PIXELS` for drafts, more for the quality plan:
+  a coarse proxy misjudges which window wins) on a picture of at most :data:`PROXY_SIDE` a side is
+  searched on the problem itself;
 * a larger one is the user's mask resampled to a smaller picture (side P) where the hole keeps
-  about :data:`PROXY_PIXELS` pixels: a proxy pixel is generated when half of its area is, and
+  about ``pixels`` pixels: a proxy pixel is generated when half of its area is, and
   frames, rings, bands and kept cutouts thinner than a proxy pixel stay one pixel wide, so kept
   islands inside the hole, the hole's place and its thin parts are all still there; the
   spectrum is shrunk with the picture (the knee times ``size / P``: the same spectrum in cycles
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Knobs", "PROXY_PIXELS", "PROXY_SIDE", "proxy_keep", "proxy_model", "proxy_law", "search", "config_for", "MAX_REPEATS"]
 
-#: About the most generated pixels of the proxy problem (its law is carried on them).
+#: About the most generated pixels of the proxy problem by default (its law is carried on them).
 PROXY_PIXELS = 48
 #: The proxy picture's largest and smallest side.
 PROXY_SIDE, PROXY_MIN_SIDE = 16, 6
@@ -96,11 +97,11 @@ def _thin(share: torch.Tensor) -> torch.Tensor:
     return rows | cols
 
 
-def proxy_keep(keep: Any, size: int) -> tuple[torch.Tensor, float]:
+def proxy_keep(keep: Any, size: int, pixels: int = PROXY_PIXELS) -> tuple[torch.Tensor, float]:
     """The user's mask on the proxy picture, ``(mask (1, P, P), shrink)``: itself (shrink 1) when its
-    hole has at most :data:`PROXY_PIXELS` pixels and its side is at most :data:`PROXY_SIDE`, else
+    hole has at most ``pixels`` pixels and its side is at most :data:`PROXY_SIDE`, else
     resampled to the side ``P`` (at least :data:`PROXY_MIN_SIDE`) at which the hole keeps about
-    :data:`PROXY_PIXELS` pixels; ``shrink`` is ``size / P``.
+    ``pixels`` pixels; ``shrink`` is ``size / P``.
 
     A proxy pixel is generated when at least half of its area is; a hole or a kept part thinner than
     a proxy pixel (a frame, a ring, a kept cutout's thin limb) stays one pixel wide.
@@ -108,6 +109,7 @@ def proxy_keep(keep: Any, size: int) -> tuple[torch.Tensor, float]:
     Args:
         keep: the mask (1 = keep), (1, size, size); None: a square hole a quarter of the picture across.
         size: the picture side.
+        pixels: about the most generated pixels of the proxy (the law's cost grows with their cube).
     """
     if keep is None:
         keep = torch.ones(1, size, size)
@@ -117,13 +119,13 @@ def proxy_keep(keep: Any, size: int) -> tuple[torch.Tensor, float]:
     keep = torch.as_tensor(keep, dtype=torch.float32).reshape(1, size, size)
     hole = 1.0 - keep.double()
     generated = float(hole.sum())
-    side = min(size, PROXY_SIDE, max(PROXY_MIN_SIDE, int(size * (PROXY_PIXELS / max(generated, 1.0)) ** 0.5)))
+    side = min(size, PROXY_SIDE, max(PROXY_MIN_SIDE, int(size * (pixels / max(generated, 1.0)) ** 0.5)))
     if side == size:
         return keep, 1.0
     while True:  # thin parts kept whole may add pixels: a smaller side until the hole fits
         share = F.adaptive_avg_pool2d(hole[None], side)[0]  # each proxy pixel's share of hole
         out = ((share >= 0.5) | ((share > 0) & _thin(share))) & ~((share < 1) & _thin(1.0 - share))
-        if int(out.sum()) <= PROXY_PIXELS or side <= PROXY_MIN_SIDE:
+        if int(out.sum()) <= pixels or side <= PROXY_MIN_SIDE:
             break
         side -= 1
     if bool(out.all()):  # a kept pixel remains one
