@@ -187,3 +187,9 @@ def test_unknown_name_lists_the_presets():
         load_model("plaecs256")
 
 
+
+
+@pytest.mark.parametrize("flag", ["compile", "prepack", "channels_last"])
+def test_a_switch_that_is_not_true_or_false_is_refused_before_loading(tiny_model_path, flag):
+    with pytest.raises(UserInputError, match=f"{flag} must be True or False, got str 'yes'"):
+        load_model(tiny_model_path, device="cpu", **{flag: "yes"})

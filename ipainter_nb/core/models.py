@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_float_dtype
+from .arguments import check_flag, check_float_dtype
 from .checkpoints import (
     CheckpointError,
     MappedFile,
@@ -261,6 +261,9 @@ def load_model(
     device = as_device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = _resolve_dtype(dtype) or torch.float32
     autocast = _resolve_dtype(autocast, "autocast")
+    compile = check_flag("compile", compile)
+    channels_last = None if channels_last is None else check_flag("channels_last", channels_last)
+    prepack = None if prepack is None else check_flag("prepack", prepack)
     info = read_checkpoint_info(name_or_path, preset=preset, config=config)
     # a preset's file is looked up (a missing shipped file then says how to get it back)
     path = find_weights(info["preset"]) if str(name_or_path) in PRESETS else info["path"]
