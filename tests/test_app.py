@@ -29,8 +29,6 @@ PLAIN5 = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_a
 PAUSE_S = 0.05  # the edit pause of the test Painters: drafts follow edits quickly
 
 
-
-
 @pytest.fixture(scope="module")
 def model(plain_tiny_model_path):
     return load_model(plain_tiny_model_path, device="cpu")
@@ -474,8 +472,9 @@ def nudge(painter: Painter, dx: int = 1) -> None:
 
 
 def plan_drafts(painter: Painter, drafts: list) -> list:
-    """The last drafts of the current composition's pauses (one per pause)."""
-    full = painter.draft.refined_config(painter.model, painter.composition.render()[1])
+    """The last drafts of the current composition's pauses (one per pause): Paint's schedule, as set in
+    the Painter, walked within the draft plan's calls."""
+    full = painter.draft.refined_config(painter.model, painter.composition.render()[1], painter.drafts.paint_config)
     return [d for d in drafts if d.nfe == full.nfe]
 
 

@@ -41,8 +41,6 @@ GOOD = ("lake", "valley")
 BAD = ("broken.png", "lonely.png", "notes.txt", "skewed.png", "small.png")  # one error line each
 
 
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = dict(image_size=SIZE, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],

@@ -30,7 +30,6 @@ from ipainter_nb.widgets.worker import Worker
 SHORT = ScheduleConfig(t_T=5, jump_length=1, jump_n_sample=1, stop_resampling_at=None)
 
 
-
 @pytest.fixture(scope="module")
 def model(plain_tiny_model_path):
     return load_model(plain_tiny_model_path, device="cpu")

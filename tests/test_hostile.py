@@ -44,7 +44,6 @@ NET = dict(image_size=SIZE, num_channels=32, num_res_blocks=1, channel_mult=[1, 
            num_heads=1, num_head_channels=32, learn_sigma=False)
 
 
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 16x16 model whose default schedule is 3 plain steps (paints in milliseconds)."""

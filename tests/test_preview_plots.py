@@ -15,8 +15,6 @@ from ipainter_nb.widgets.plots import FrequencyPanel
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-
-
 # --------------------------------------------------------------------------- plots
 
 

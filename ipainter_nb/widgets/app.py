@@ -53,6 +53,7 @@ from ipainter_nb.core.models import DiffusionModel
 from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
+from ipainter_nb.widgets.arguments import check_painter_arguments
 from ipainter_nb.widgets.colab import enable_colab_widgets
 from ipainter_nb.widgets.composer import Composer
 from ipainter_nb.widgets.draft import CLICK_PAUSE_S, DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, EDIT_PAUSE_S, DraftController, DraftPanel
@@ -127,6 +128,8 @@ class Painter(W.VBox):
         edit_pause_s: float = EDIT_PAUSE_S,
         **kwargs: Any,
     ) -> None:
+        composition, out_dir, drafts, edit_pause_s = check_painter_arguments(  # before anything is built
+            type(self), kwargs, model, composition, cutouts, device, out_dir, drafts, edit_pause_s)
         super().__init__(**kwargs)
         self.add_class("ipainter-painter")
         self.colab = enable_colab_widgets()
@@ -456,6 +459,8 @@ class Painter(W.VBox):
 
     def close(self) -> None:
         """Stop all work, end the edit pause's call and the worker thread, and close the widget."""
+        if not hasattr(self, "runner"):  # a constructor that refused its arguments built nothing to stop
+            return super().close()
         self.stop()
         self.drafts.close()  # a pause call under way may still queue a draft: it ends first
         self.worker.close(join_timeout=10.0)

@@ -30,6 +30,7 @@ import numpy as np
 from traitlets import Float, Instance, link, observe, validate
 
 from ipainter_nb.core.composition import Composition, Layer
+from ipainter_nb.widgets.arguments import check_composer_arguments
 from ipainter_nb.widgets.composer_canvas import CanvasView, default_display_scale, mask_tint, opaque_rgba
 from ipainter_nb.widgets.composer_edits import FIT_FRACTION, LayerEditor, Snapshot, fitting_scale
 from ipainter_nb.widgets.composer_tools import ToolBar
@@ -96,6 +97,8 @@ class Composer(W.VBox):
         max_fps: float = 30.0,
         **kwargs: Any,
     ) -> None:
+        composition, display_scale, max_fps = check_composer_arguments(type(self), kwargs, composition, cutouts,
+                                                                       display_scale, max_fps)
         super().__init__(**kwargs)
         comp = composition if composition is not None else Composition(size)
         self.view = CanvasView(comp.size, display_scale, max_fps, redraw=self.redraw)

@@ -481,5 +481,10 @@ class DraftController(HasTraits):
     def _draft(self, model: DiffusionModel, image: torch.Tensor, keep: torch.Tensor, seed: int, cancel: Any
                ) -> PaintResult | None:
         # Paint's schedule is read when the draft starts: a planned mode has followed the new mask by then
-        paint_config = ScheduleConfig.from_dict(self.paint_schedule) if self.paint_schedule else None
-        return self.panel.run_stages(model, image, keep, seed, cancel, shown=self._draft_handlers, paint_config=paint_config)
+        return self.panel.run_stages(model, image, keep, seed, cancel, shown=self._draft_handlers,
+                                     paint_config=self.paint_config)
+
+    @property
+    def paint_config(self) -> ScheduleConfig | None:
+        """The schedule Paint runs (``paint_schedule``) as a ``ScheduleConfig``; None: the model's default."""
+        return ScheduleConfig.from_dict(self.paint_schedule) if self.paint_schedule else None

@@ -1,0 +1,144 @@
+"""The widgets' constructor arguments, checked before anything is built.
+
+A mistyped argument gets one ``UserInputError`` that names it and what is allowed, instead of
+a traceback from deep inside ipywidgets, or nothing at all: traitlets drops an unknown keyword
+with a deprecation warning, so ``Painter(edit_pause=1)`` would quietly keep the default.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core.arguments import check_flag, check_real
+from ..core.composition import Composition
+from ..core.devices import as_device
+from ..errors import UserInputError
+
+__all__ = ["check_painter_arguments", "check_composer_arguments", "check_widget_kwargs", "check_model_choice",
+           "check_composition", "check_cutout_source", "check_folder", "check_positive"]
+
+
+def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any, composition: Any, cutouts: Any,
+                            device: Any, out_dir: Any, drafts: Any, edit_pause_s: Any) -> tuple[Composition | None, Path, bool, float]:
+    """Check every argument of the Painter (see ``Painter``), before anything is built.
+
+    Args:
+        widget: the Painter class.
+        kwargs: the keywords left over for its box.
+        model: a preset name, a checkpoint path, a loaded model or None.
+        composition: a ``Composition`` or None.
+        cutouts: the palette's cutout source.
+        device: a device or None.
+        out_dir: the Save buttons' folder.
+        drafts: whether drafts follow the edits.
+        edit_pause_s: the pause (seconds, > 0) after which a draft follows the edits.
+
+    Returns:
+        ``(composition, out_dir, drafts, edit_pause_s)``, normalised.
+    """
+    check_widget_kwargs(widget, kwargs)
+    check_model_choice(model)
+    check_cutout_source(cutouts)
+    if device is not None:
+        as_device(device)
+    return (check_composition(composition), check_folder("out_dir", out_dir), check_flag("drafts", drafts),
+            check_positive("edit_pause_s", edit_pause_s))
+
+
+def check_composer_arguments(widget: type, kwargs: Mapping[str, Any], composition: Any, cutouts: Any,
+                             display_scale: Any, max_fps: Any) -> tuple[Composition | None, float | None, float]:
+    """Check every argument of the Composer (see ``Composer``; ``size`` is checked by ``Composition``).
+
+    Args:
+        widget: the Composer class.
+        kwargs: the keywords left over for its box.
+        composition: a ``Composition`` or None.
+        cutouts: the palette's cutout source.
+        display_scale: screen pixels per canvas pixel (> 0) or None.
+        max_fps: the most frames drawn per second (> 0).
+
+    Returns:
+        ``(composition, display_scale, max_fps)``, normalised.
+    """
+    check_widget_kwargs(widget, kwargs)
+    check_cutout_source(cutouts)
+    scale = None if display_scale is None else check_positive("display_scale", display_scale)
+    return check_composition(composition), scale, check_positive("max_fps", max_fps)
+
+
+def check_widget_kwargs(widget: type, kwargs: Mapping[str, Any]) -> None:
+    """Refuse keywords that are neither the widget's own arguments nor traits of its box (``layout``...).
+
+    Args:
+        widget: the widget class being built.
+        kwargs: the keywords left over for the box.
+    """
+    traits = set(widget.class_trait_names())  # type: ignore[attr-defined]
+    unknown = sorted(set(kwargs) - traits)
+    if unknown:
+        own = [p for p in inspect.signature(widget.__init__).parameters if p not in ("self", "kwargs")]
+        raise UserInputError(f"{widget.__name__}() got unknown argument(s) {', '.join(map(repr, unknown))}: its arguments "
+                             f"are {', '.join(own)}, and the box's traits such as layout")
+
+
+def check_model_choice(model: Any) -> None:
+    """Refuse a ``model`` that is neither a preset name, a checkpoint path, a loaded model nor None.
+
+    Args:
+        model: the Painter's ``model`` argument.
+    """
+    loaded = callable(model) and hasattr(model, "image_size") and hasattr(model, "name")
+    if model is not None and not isinstance(model, (str, os.PathLike)) and not loaded:
+        raise UserInputError(f"model must be a preset name (e.g. 'demo'), a checkpoint path or a loaded model "
+                             f"(ip.load_model(...)), got {type(model).__name__}")
+
+
+def check_composition(composition: Any) -> Composition | None:
+    """``composition`` if it is a ``Composition`` or None, else a ``UserInputError``.
+
+    Args:
+        composition: the widget's ``composition`` argument.
+    """
+    if composition is not None and not isinstance(composition, Composition):
+        raise UserInputError(f"composition must be an ip.Composition (e.g. ip.Composition(64), or Composition.from_json "
+                             f"of a saved one) or None, got {type(composition).__name__}")
+    return composition
+
+
+def check_cutout_source(cutouts: Any) -> None:
+    """Refuse a cutout source that is none of "demo", a folder, a mapping of names to pictures, or None.
+
+    Args:
+        cutouts: the widget's ``cutouts`` argument.
+    """
+    if cutouts is None or isinstance(cutouts, (str, os.PathLike)):
+        return
+    if not isinstance(cutouts, Mapping) or not all(isinstance(name, str) for name in cutouts):
+        raise UserInputError(f"cutouts must be 'demo', a folder of PNG cutouts, a dict of name -> file or PIL image, or "
+                             f"None, got {type(cutouts).__name__}")
+
+
+def check_folder(name: str, value: Any) -> Path:
+    """``value`` as a path, or a ``UserInputError`` when it is not one.
+
+    Args:
+        name: the argument's name in messages.
+        value: a str or path-like object.
+    """
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise UserInputError(f"{name} must be a folder path (str or pathlib.Path), got {type(value).__name__} {value!r}")
+    return Path(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """``value`` as a finite number above zero, or a ``UserInputError``.
+
+    Args:
+        name: the argument's name in messages.
+        value: the argument.
+    """
+    return check_real(name, value, 0.0, low_open=True)

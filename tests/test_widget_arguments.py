@@ -1,0 +1,54 @@
+"""The widgets refuse a mistyped argument at once, with one error that names it and what is allowed."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import pytest
+
+from ipainter_nb.errors import UserInputError
+from ipainter_nb.widgets import Composer, Painter
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(model=123), "model must be a preset name"),
+    (dict(composition=5), "composition must be an ip.Composition"),
+    (dict(cutouts=5), "cutouts must be 'demo', a folder"),
+    (dict(device="bogus"), "device='bogus' is not a device"),
+    (dict(out_dir=5), "out_dir must be a folder path"),
+    (dict(drafts="no"), "drafts must be True or False"),
+    (dict(edit_pause_s=-1), "edit_pause_s=-1 is out of range"),
+    (dict(edit_pause_s="fast"), "edit_pause_s must be a number"),
+    (dict(edit_pause=0.5), "Painter\\(\\) got unknown argument\\(s\\) 'edit_pause': its arguments are model, .*edit_pause_s"),
+])
+def test_the_painter_names_the_argument_it_refuses(arguments, message):
+    with pytest.raises(UserInputError, match=message):
+        Painter(**arguments)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(composition=5), "composition must be an ip.Composition"),
+    (dict(cutouts=5), "cutouts must be 'demo', a folder"),
+    (dict(max_fps=0), "max_fps=0 is out of range"),
+    (dict(display_scale=-1), "display_scale=-1 is out of range"),
+    (dict(max_fsp=30), "Composer\\(\\) got unknown argument\\(s\\) 'max_fsp'"),
+])
+def test_the_composer_names_the_argument_it_refuses(arguments, message):
+    with pytest.raises(UserInputError, match=message):
+        Composer(**arguments)
+
+
+def test_a_trait_of_the_box_is_still_taken():
+    composer = Composer(box_style="info")
+    assert composer.box_style == "info"
+    composer.close()
+
+
+def test_a_refused_painter_leaves_nothing_that_complains_when_collected(monkeypatch):
+    complaints = []
+    monkeypatch.setattr(sys, "unraisablehook", complaints.append)
+    with pytest.raises(UserInputError):
+        Painter(edit_pause_s=0)
+    gc.collect()
+    assert complaints == []
