@@ -21,12 +21,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "user_path", "readable_folder",
-           "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
+__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "user_path",
+           "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
@@ -34,7 +34,15 @@ PROG = "ipainter"
 
 class CommandParser(argparse.ArgumentParser):
     """The parser of ``ipainter`` and its commands: a flag it refuses is its usage, then one
-    ``ipainter: error:`` line (exit 2), like every other refusal of the command."""
+    ``ipainter: error:`` line (exit 2), like every other refusal of the command.
+
+    Flags are taken whole only: argparse would read ``--sched`` as ``--schedule-steps`` (and a
+    flag one command lacks as another that starts the same), then blame the wrong flag.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Print the usage and the one error line, and exit with 2.
@@ -126,6 +134,18 @@ def checking(what: str) -> Iterator[None]:
     except OSError as exc:
         hint = OS_HINTS.get(exc.errno, "choose another path")
         raise UserInputError(f"{what}: {exc.strerror or exc}; {hint}") from None
+
+
+def path_text(text: str) -> str:
+    """A path flag's text (argparse ``type=``), refused when empty: ``--out "$DIR"`` with ``DIR`` unset
+    would otherwise mean the current folder.
+
+    Args:
+        text: the flag's value.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a file or folder (. for the current folder)")
+    return text
 
 
 def user_path(path: str | os.PathLike[str]) -> Path:

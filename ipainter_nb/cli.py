@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 
 from ._version import __version__
 from .batch import parse_shard
-from .checks import OS_HINTS, CommandParser, int_at_least, int_in, seed_flag
+from .checks import OS_HINTS, CommandParser, int_at_least, int_in, path_text, seed_flag
 from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, add_model_flags, one_line
 from .commands.demo import MAX_DEMO_SAMPLES, cmd_demo
 from .commands.download import cmd_download
@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("paint", help="paint a folder of <name>.png + <name>_mask.png pairs (as the original code's inference.py)",
                        description="Paint every <name>.png of SOURCE where <name>_mask.png is black; "
                                    "write <name>_<k>.png into DEST, each as soon as it is painted.")
-    p.add_argument("-s", "--source", required=True, help="folder of <name>.png and <name>_mask.png (white = keep)")
-    p.add_argument("-d", "--dest", required=True, help="folder for <name>_<k>.png (created; its parent must exist)")
+    p.add_argument("-s", "--source", required=True, type=path_text, help="folder of <name>.png and <name>_mask.png (white = keep)")
+    p.add_argument("-d", "--dest", required=True, type=path_text, help="folder for <name>_<k>.png (created; its parent must exist)")
     p.add_argument("--num-samples", "--num_samples", type=int_in(1, MAX_SAMPLES), default=5, metavar="N",
                    help="samples per picture (default: 5)")
     p.add_argument("--batch-size", type=int_at_least(1), default=None, metavar="B",
@@ -86,11 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schedule", help="print a schedule's model calls (NFE) against full RePaint; plot it")
     add_schedule_flags(s, "the paper, or --model's default schedule")
     add_model_flags(s, default=None, loads_weights=False)
-    s.add_argument("--plot", default=None, metavar="OUT.png", help="save the schedule's plot")
+    s.add_argument("--plot", default=None, type=path_text, metavar="OUT.png", help="save the schedule's plot")
     s.set_defaults(func=cmd_schedule)
 
     d = sub.add_parser("demo", help="compose the built-in scene, paint it, write pictures, a GIF and frequency plots")
-    d.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    d.add_argument("--out", default="demo_out", type=path_text, help="output folder (default: demo_out)")
     add_model_flags(d, default="demo")
     d.add_argument("--num-samples", type=int_in(1, MAX_DEMO_SAMPLES, " (the demo keeps them all for its grid; "
                                                  "ipainter paint paints more)"), default=4, metavar="N", help="default: 4")
@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("download", help="download a preset's published weights (opt-in; checked before they are installed)")
     w.add_argument("preset", metavar="PRESET", help="a downloadable preset (see `ipainter models`)")
-    w.add_argument("--dest-dir", default=None, metavar="FOLDER", help="where to install them (default: ~/.cache/ipainter_nb)")
+    w.add_argument("--dest-dir", default=None, type=path_text, metavar="FOLDER",
+                   help="where to install them (default: ~/.cache/ipainter_nb)")
     w.add_argument("--sha256", default=None, metavar="HEX", help="the file's expected SHA-256 (64 hexadecimal digits)")
     w.add_argument("--url", default=None, help="fetch from this address instead of the preset's (a mirror)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")

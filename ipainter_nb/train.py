@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import CommandParser, check_folder, int_at_least, make_folder, writable_file
+from .checks import CommandParser, check_folder, int_at_least, make_folder, path_text, writable_file
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -527,12 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = CommandParser(prog="ipainter train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = TrainConfig()
-    parser.add_argument("--out", default=defaults.out, help="folder for the checkpoint, loss log and sample grids")
-    parser.add_argument("--data", default=None, help="folder of training images (default: procedural landscapes)")
+    parser.add_argument("--out", default=defaults.out, type=path_text, help="folder for the checkpoint, loss log and sample grids")
+    parser.add_argument("--data", default=None, type=path_text, help="folder of training images (default: procedural landscapes)")
     parser.add_argument("--gaussian-field", default=None, metavar="SPEC",
                         help="train on draws of a Gaussian field whose exact answers are known: 'demo' or "
                              "'beta=2.0,knee=0.06', optionally ',std=0.2' (see docs/guide/exact-benchmark.md)")
-    parser.add_argument("--init-from", default=None, metavar="WEIGHTS",
+    parser.add_argument("--init-from", default=None, type=path_text, metavar="WEIGHTS",
                         help="start from these exported weights (a preset name such as 'demo' or a .safetensors file) "
                              "with a fresh optimiser; ignored when --out already holds a checkpoint")
     parser.add_argument("--steps", type=_int_flag("steps"), default=defaults.steps, help="train up to this step")
@@ -547,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_int_flag("threads"), default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--export", default=None, metavar="FILE.safetensors",
+    parser.add_argument("--export", default=None, type=path_text, metavar="FILE.safetensors",
                         help="after training (or at once if --steps is reached), write the EMA weights here")
     return parser
 

@@ -292,3 +292,24 @@ def test_converted_pictures_in_paint_and_resized_ones_in_train_get_one_warning_l
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), *TRAIN, "--sample-every", "0"]) == 0
     assert [line for line in capsys.readouterr().err.splitlines() if "warning" in line] == [
         "ipainter: warning: wide.png: centre-cropped from 40x30 to 30x30 and downscaled from 30x30 to 16x16"]
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["demo", "--out", ""], "--out"),
+    (["paint", "-s", "", "-d", "out"], "-s/--source"),
+    (["demo", "--model", " "], "--model"),
+    (["train", "--out", "", "--steps", "1"], "--out"),
+])
+def test_an_empty_path_from_an_unset_variable_is_refused_not_taken_as_the_current_folder(argv, flag, tmp_path, monkeypatch,
+                                                                                          capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ipainter: error: argument {flag}: an empty path: name a file or folder (. for the current folder)")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, unknown", [(["demo", "--sched", "5"], "--sched 5"), (["demo", "--schedule", "auto"], "--schedule auto")])
+def test_a_flag_is_taken_whole_never_as_the_start_of_another(argv, unknown, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"ipainter: error: unrecognized arguments: {unknown}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..checks import PROG
+from ..checks import PROG, path_text
 from ..core.checkpoints import read_checkpoint_info
 from ..core.devices import as_device
 from ..core.models import DiffusionModel, load_model
@@ -57,12 +57,12 @@ def add_model_flags(parser: argparse.ArgumentParser, default: str | None, loads_
         default: the default ``--model`` (None: no model unless given).
         loads_weights: whether the command loads the weights (then it takes a device and dtype).
     """
-    parser.add_argument("--model", default=default, metavar="NAME_OR_PATH",
+    parser.add_argument("--model", default=default, type=path_text, metavar="NAME_OR_PATH",
                         help=f"a preset ({', '.join(sorted(PRESETS))}) or a .pt/.safetensors checkpoint"
                         + (f" (default: {default})" if default else ""))
     parser.add_argument("--preset", default=None, metavar="NAME", choices=sorted(PRESETS),
                         help="the network and defaults of this preset, for a checkpoint file under another name")
-    parser.add_argument("--config", default=None, metavar="FILE.json",
+    parser.add_argument("--config", default=None, type=path_text, metavar="FILE.json",
                         help="the network of a checkpoint that records none: a JSON object of guided-diffusion config keys")
     if loads_weights:
         parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
