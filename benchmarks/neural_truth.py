@@ -88,7 +88,7 @@ def level_by_level(plan: ScheduleConfig) -> ScheduleConfig:
 
 def cases(net, exact: ExactDiffusionModel, keep: torch.Tensor, repaint_t: int, quick: bool) -> list[Case]:
     """RePaint, plain, the paper's truncation, the exact-field plans, the variants that isolate η, stride and
-    grid, and the plan as the product makes it for this network (which knows no spectrum)."""
+    grid, the plan as the product makes it for this network (which knows no spectrum), and the plan at η 1."""
     if quick:
         return [Case("plain 20", ScheduleConfig(20, jump_length=1, jump_n_sample=1, stop_resampling_at=None)),
                 Case("RePaint 20/2/3", ScheduleConfig(20, jump_length=2, jump_n_sample=3, stop_resampling_at=None))]
@@ -108,6 +108,8 @@ def cases(net, exact: ExactDiffusionModel, keep: torch.Tensor, repaint_t: int, q
         Case("plan quality, stride 1", with_(quality, stride=1)),
         Case("plan quality, window level by level", level_by_level(quality)),
         Case("plan quality planned on the network", plan_schedule(net, keep, target="quality")),
+        # last, so that the rows above keep their seeds
+        Case("plan quality, η 1", with_(quality, eta=1.0)),
     ]
     return out
 
