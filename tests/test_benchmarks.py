@@ -137,6 +137,20 @@ def test_quality_quick_measures_plans_cheaper_than_a_window_default(tmp_path):
     assert "RePaint" in check and ("RePaint-level seam" in check or "seam above RePaint's" in check)
 
 
+def test_planner_demo_paints_each_schedule_with_its_own_eta_and_reports_both_sets(tmp_path):
+    mod = load("planner_demo")
+    walk = '{"t_T": 4, "jump_n_sample": 1, "stop_resampling_at": null, "eta": %s}'
+    args = ["--quick", "--n", "2", "--sets", "0,1", "--variants", "", "--batch", "2", "--threads", "1",
+            "--results-dir", str(tmp_path), "--cache", str(tmp_path / "cache"),
+            "--config", "ddpm=" + walk % "1.0", "--config", "ddim=" + walk % "0.0"]
+    text = mod.main(args)
+    assert "### Set 0 (tuning)" in text and "### Set 1 (held-out)" in text and (tmp_path / "planner_demo.quick.md").exists()
+    ddpm, ddim = (next(r for r in rows_of(text) if r[0] == name) for name in ("ddpm", "ddim"))
+    assert ddpm[1] == ddim[1] == "4" and ddpm[2] != ddim[2]  # same calls and seeds: only eta differs
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 4  # two variants on two sets, kept
+    assert mod.main(args).split("_torch")[0] == text.split("_torch")[0]  # painted again from the cache: the same
+
+
 def test_planner_family_quick_scores_both_ways_and_says_where_it_loses(tmp_path):
     mod = load("planner_family")
     text = mod.main(["--quick", "--results-dir", str(tmp_path)])

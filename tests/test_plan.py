@@ -13,7 +13,15 @@ from ipainter_nb.core.exact_hole_law import HoleLaw
 from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.schedules.calibrate import proxy_keep, proxy_law
-from ipainter_nb.core.schedules.plan import DRAFT_CALLS, PLAN_TARGETS, QUALITY_CALLS, clear_plan_cache, plan_schedule, surrogate_of
+from ipainter_nb.core.schedules.plan import (
+    DRAFT_CALLS,
+    NETWORK_ETA,
+    PLAN_TARGETS,
+    QUALITY_CALLS,
+    clear_plan_cache,
+    plan_schedule,
+    surrogate_of,
+)
 from ipainter_nb.core.schedules.rule import mask_frequency
 from ipainter_nb.errors import UserInputError
 
@@ -92,6 +100,17 @@ def test_the_plans_reach_repaint_accuracy_at_a_fraction_of_its_calls(exact8):
     plan, draft = plan_schedule(exact8, keep), plan_schedule(exact8, keep, target="draft")
     assert QUALITY_CALLS <= 0.15 * repaint.nfe and plan.nfe <= QUALITY_CALLS and law.kl(plan) <= law.kl(repaint)
     assert draft.nfe <= 0.05 * repaint.nfe and law.kl(draft) <= 1.25 * law.kl(repaint)
+
+
+def test_a_network_is_planned_with_ddpm_steps_where_its_exact_twin_gets_the_searched_eta(plain_tiny_model):
+    # the same picture size, noise schedule, surrogate and mask: only the denoiser differs (exact or a network)
+    keep, surrogate = centre_hole_keep(32, 8), demo_image_model()
+    exact = ExactDiffusionModel.create(surrogate, 32, dtype=torch.float64)
+    searched = plan_schedule(exact, keep, target="draft")
+    network = plan_schedule(plain_tiny_model, keep, target="draft", surrogate=surrogate)
+    assert searched.eta < 1 and network.eta == NETWORK_ETA == 1.0
+    assert network.window_levels and network.nfe <= DRAFT_CALLS
+    assert plan_schedule(plain_tiny_model, keep, target="draft", surrogate=surrogate, eta=0.5).eta == 0.5  # asked for
 
 
 def test_the_proxy_is_the_mask_itself_when_small_and_keeps_thin_parts_when_shrunk():

@@ -51,7 +51,7 @@ from .config import ScheduleConfig
 from .rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
 
 __all__ = ["plan_schedule", "clear_plan_cache", "surrogate_of", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T",
-           "QUALITY_CALLS", "DRAFT_CALLS", "MAX_PLAN_SIZE"]
+           "QUALITY_CALLS", "DRAFT_CALLS", "MAX_PLAN_SIZE", "NETWORK_ETA"]
 
 PlanTarget = Literal["quality", "draft"]
 
@@ -61,6 +61,8 @@ PLAN_T_T = 250
 QUALITY_CALLS = 360
 #: The draft's model calls at most.
 DRAFT_CALLS = 120
+#: The η of a plan for a network (a model whose pictures' law is not known), unless ``eta=`` is given.
+NETWORK_ETA = 1.0
 #: The largest picture side a plan is made for (the largest model paints 256²).
 MAX_PLAN_SIZE = 4096
 _CACHE_SIZE = 512
@@ -133,6 +135,11 @@ def surrogate_of(model: Any) -> GaussianImageModel:
         return demo_image_model()
     size = int(model.image_size)
     return GaussianImageModel(beta=DEFAULT_BETA, f0=1.0 / size).scaled(std=DEFAULT_PIXEL_VAR**0.5)
+
+
+def _is_exact(model: Any) -> bool:
+    """Whether ``model``'s denoiser is the exact one of a known Gaussian picture model."""
+    return isinstance(getattr(model, "image_model", None), GaussianImageModel)
 
 
 def _check_model(model: Any) -> None:
@@ -227,7 +234,8 @@ def plan_schedule(
         budget: at most this many model calls (at least 2); None: the target's
             (:data:`QUALITY_CALLS`, :data:`DRAFT_CALLS`).
         t_T: levels of the noise schedule (default :data:`PLAN_T_T`, or the most the model allows).
-        eta: the down steps' stochasticity in [0, 1] (default: searched).
+        eta: the down steps' stochasticity in [0, 1] (default: searched for an exact model,
+            :data:`NETWORK_ETA` (DDPM steps) for a network).
         image_size: the picture's side in 1..:data:`MAX_PLAN_SIZE` (default: the model's).
         surrogate: the Gaussian picture model to calibrate on (default: :func:`surrogate_of`).
 
@@ -252,6 +260,10 @@ def plan_schedule(
     t_T = model.check_t_T(int(t_T))
     budget = _check_budget(budget)
     eta = None if eta is None else check_eta(eta)
+    if eta is None and not _is_exact(model):
+        # the search scores η with the exact denoiser, which makes no error to correct; a network's denoiser errs, and
+        # the fresh noise of DDPM steps corrects earlier steps' errors where DDIM's carry them on
+        eta = NETWORK_ETA
     size = _check_size(image_size, model)
     image_model = _check_surrogate(surrogate, model)
     aim = PLAN_TARGETS[target]
