@@ -49,6 +49,6 @@ def test_a_refused_painter_leaves_nothing_that_complains_when_collected(monkeypa
     complaints = []
     monkeypatch.setattr(sys, "unraisablehook", complaints.append)
     with pytest.raises(UserInputError):
-        Painter(edit_pause_s=0)
+        Painter(edit_pause_s=-0.5)
     gc.collect()
     assert complaints == []

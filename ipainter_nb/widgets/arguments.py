@@ -35,7 +35,7 @@ def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any,
         device: a device or None.
         out_dir: the Save buttons' folder.
         drafts: whether drafts follow the edits.
-        edit_pause_s: the pause (seconds, > 0) after which a draft follows the edits.
+        edit_pause_s: the pause (seconds, at least 0) after which a draft follows the edits.
 
     Returns:
         ``(composition, out_dir, drafts, edit_pause_s)``, normalised.
@@ -46,7 +46,7 @@ def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any,
     if device is not None:
         as_device(device)
     return (check_composition(composition), check_folder("out_dir", out_dir), check_flag("drafts", drafts),
-            check_positive("edit_pause_s", edit_pause_s))
+            check_real("edit_pause_s", edit_pause_s, 0.0, hint="seconds; 0: no pause"))
 
 
 def check_composer_arguments(widget: type, kwargs: Mapping[str, Any], composition: Any, cutouts: Any,
