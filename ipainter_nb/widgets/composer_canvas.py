@@ -22,6 +22,7 @@ import numpy as np
 from ipycanvas import MultiCanvas, hold_canvas
 
 from ipainter_nb.images import tensor_to_uint8
+from ipainter_nb.widgets.arguments import check_positive
 from ipainter_nb.widgets.scale_control import small_note
 
 __all__ = ["CanvasView", "default_display_scale", "opaque_rgba", "mask_tint", "CANVAS_HINT"]
@@ -61,10 +62,8 @@ class CanvasView:
 
     def __init__(self, size: tuple[int, int], display_scale: float | None, max_fps: float,
                  redraw: Callable[[], Any]) -> None:
-        if max_fps <= 0:
-            raise ValueError(f"max_fps: expected a positive number, got {max_fps!r}")
-        self.max_fps = float(max_fps)
-        self._fixed = display_scale
+        self.max_fps = check_positive("max_fps", max_fps)
+        self._fixed = None if display_scale is None else check_positive("display_scale", display_scale)
         self._redraw = redraw
         self.scale = self._pick_scale(size)
         self.dirty = False  # a throttled frame waits to be drawn
@@ -85,12 +84,7 @@ class CanvasView:
         self.canvas_box.add_class("ipainter-canvas")
 
     def _pick_scale(self, size: tuple[int, int]) -> float:
-        fixed = self._fixed
-        if fixed is None:
-            return float(default_display_scale(*size))
-        if not isinstance(fixed, (int, float)) or isinstance(fixed, bool) or not fixed > 0:
-            raise ValueError(f"display_scale: expected a positive number, got {fixed!r}")
-        return float(fixed)
+        return float(default_display_scale(*size)) if self._fixed is None else self._fixed
 
     def _display_size(self, size: tuple[int, int]) -> tuple[int, int]:
         return max(1, round(size[0] * self.scale)), max(1, round(size[1] * self.scale))
