@@ -119,6 +119,11 @@ def _remember(cache: OrderedDict, key: tuple, value: Any, size: int) -> Any:
     return value
 
 
+def _is_exact(model: Any) -> bool:
+    """Whether ``model``'s denoiser is the exact one of a known Gaussian picture model."""
+    return isinstance(getattr(model, "image_model", None), GaussianImageModel)
+
+
 def surrogate_of(model: Any) -> GaussianImageModel:
     """The Gaussian picture model a plan for ``model`` is calibrated on.
 
@@ -128,18 +133,12 @@ def surrogate_of(model: Any) -> GaussianImageModel:
             natural-picture default: spectral exponent ``rule.DEFAULT_BETA``, knee one cycle per
             picture, pixel variance ``rule.DEFAULT_PIXEL_VAR``, correlated colours).
     """
-    image_model = getattr(model, "image_model", None)
-    if isinstance(image_model, GaussianImageModel):
-        return image_model
+    if _is_exact(model):
+        return model.image_model
     if getattr(model, "name", None) == "demo":
         return demo_image_model()
     size = int(model.image_size)
     return GaussianImageModel(beta=DEFAULT_BETA, f0=1.0 / size).scaled(std=DEFAULT_PIXEL_VAR**0.5)
-
-
-def _is_exact(model: Any) -> bool:
-    """Whether ``model``'s denoiser is the exact one of a known Gaussian picture model."""
-    return isinstance(getattr(model, "image_model", None), GaussianImageModel)
 
 
 def _check_model(model: Any) -> None:
