@@ -40,6 +40,7 @@ from quality import (  # noqa: E402
     bootstrap_ratio,
     kid,
     make_compositions,
+    paint_grouped,
     real_scenes,
     region_measures,
     seam_each,
@@ -50,7 +51,6 @@ from quality import (  # noqa: E402
 
 from ipainter_nb.core.models import DiffusionModel, load_model  # noqa: E402
 from ipainter_nb.core.presets import DEMO_WEIGHTS  # noqa: E402
-from ipainter_nb.core.sampler import paint_steps, seeded_noise  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig  # noqa: E402
 from ipainter_nb.core.schedules.plan import plan_schedule  # noqa: E402
 
@@ -76,22 +76,7 @@ def standard_variants(model: DiffusionModel) -> dict[str, Planner]:
 def paint_set(model: DiffusionModel, comps: list[tuple[torch.Tensor, torch.Tensor]], configs: list[ScheduleConfig],
               first_seed: int, batch: int) -> torch.Tensor:
     """Composition i painted by ``configs[i]`` (with its eta) with seed ``first_seed + i``; batches share a config."""
-    groups: dict[ScheduleConfig, list[int]] = {}
-    for i, config in enumerate(configs):
-        groups.setdefault(config, []).append(i)
-    done: dict[int, torch.Tensor] = {}
-    for config, members in groups.items():
-        for k in range(0, len(members), batch):
-            idx = members[k:k + batch]
-            image = torch.stack([comps[i][0] for i in idx]).to(model.device)
-            keep = torch.stack([comps[i][1] for i in idx]).to(model.device)
-            noise = seeded_noise([first_seed + i for i in idx], image.shape[1:], model.device, image.dtype)
-            last = None
-            for last in paint_steps(model, image, keep, config.times(), noise=noise, eta=config.eta):
-                pass
-            for i, picture in zip(idx, last.x_t.clamp(-1, 1).cpu()):
-                done[i] = picture
-    return torch.stack([done[i] for i in range(len(comps))])
+    return paint_grouped(model, comps, [(tuple(c.times()), c.eta) for c in configs], first_seed, batch)
 
 
 def cached_paint(cache: Path | None, name: str, configs: list[ScheduleConfig], paint: Callable[[], torch.Tensor],

@@ -358,31 +358,37 @@ def get_model(args, tmp: Path) -> tuple[DiffusionModel, str]:
     return load_model("demo", device=args.device), "shipped demo weights: " + weights_info(DEMO_WEIGHTS)
 
 
+def paint_grouped(model: DiffusionModel, comps: list[tuple[torch.Tensor, torch.Tensor]],
+                  schedules: list[tuple[tuple[int, ...], float]], first_seed: int, batch: int) -> torch.Tensor:
+    """Composition i painted along ``schedules[i]`` (its times and eta) with seed ``first_seed + i`` (what
+    ``paint(..., seed=...)`` draws), in batches of compositions that share a schedule; the pictures in order."""
+    groups: dict[tuple[tuple[int, ...], float], list[int]] = {}
+    for i, schedule in enumerate(schedules):
+        groups.setdefault(schedule, []).append(i)
+    done: dict[int, torch.Tensor] = {}
+    for (times, eta), members in groups.items():
+        for k in range(0, len(members), batch):
+            idx = members[k:k + batch]
+            image = torch.stack([comps[i][0] for i in idx]).to(model.device)
+            keep = torch.stack([comps[i][1] for i in idx]).to(model.device)
+            noise = seeded_noise([first_seed + i for i in idx], image.shape[1:], model.device, image.dtype)
+            last = None
+            for last in paint_steps(model, image, keep, list(times), noise=noise, eta=eta):
+                pass
+            for i, picture in zip(idx, last.x_t.clamp(-1, 1).cpu()):
+                done[i] = picture
+    return torch.stack([done[i] for i in range(len(comps))])
+
+
 def run(model: DiffusionModel, comps: list[tuple[torch.Tensor, torch.Tensor]], variants: list[Variant],
         log: Callable[[str], None], batch: int = 8, first_seed: int = 0) -> None:
     """Composition i is painted with seed ``first_seed + i`` by every variant (what ``paint(..., seed=...)``
     draws), in batches of compositions that share a schedule."""
-    device = model.device
     for v in variants:
         start = time.perf_counter()
         plans = [v.schedule_of(keep) for _, keep in comps]
         v.nfes = [count_nfe(times) for times in plans]
-        done: dict[int, torch.Tensor] = {}
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, times in enumerate(plans):
-            groups.setdefault(tuple(times), []).append(i)
-        for times, members in groups.items():
-            for k in range(0, len(members), batch):
-                idx = members[k:k + batch]
-                image = torch.stack([comps[i][0] for i in idx]).to(device)
-                keep = torch.stack([comps[i][1] for i in idx]).to(device)
-                noise = seeded_noise([first_seed + i for i in idx], image.shape[1:], device, image.dtype)
-                last = None
-                for last in paint_steps(model, image, keep, list(times), noise=noise):
-                    pass
-                for i, picture in zip(idx, last.x_t.clamp(-1, 1).cpu()):
-                    done[i] = picture
-        v.samples = [done[i] for i in range(len(comps))]
+        v.samples = list(paint_grouped(model, comps, [(tuple(times), 1.0) for times in plans], first_seed, batch))
         v.seconds = time.perf_counter() - start
         log(f"  {v.name}: {len(comps)} pictures, {v.seconds:.1f}s")
 
