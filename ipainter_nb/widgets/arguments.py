@@ -19,7 +19,7 @@ from ..core.devices import as_device
 from ..errors import UserInputError
 
 __all__ = ["check_painter_arguments", "check_composer_arguments", "check_widget_kwargs", "check_model_choice",
-           "check_composition", "check_cutout_source", "check_folder", "check_positive"]
+           "check_composition", "check_cutout_source", "check_path", "check_positive"]
 
 
 def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any, composition: Any, cutouts: Any,
@@ -45,7 +45,7 @@ def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any,
     check_cutout_source(cutouts)
     if device is not None:
         as_device(device)
-    return (check_composition(composition), check_folder("out_dir", out_dir), check_flag("drafts", drafts),
+    return (check_composition(composition), check_path("out_dir", out_dir), check_flag("drafts", drafts),
             check_real("edit_pause_s", edit_pause_s, 0.0, hint="seconds; 0: no pause"))
 
 
@@ -122,7 +122,7 @@ def check_cutout_source(cutouts: Any) -> None:
                              f"None, got {type(cutouts).__name__}")
 
 
-def check_folder(name: str, value: Any) -> Path:
+def check_path(name: str, value: Any) -> Path:
     """``value`` as a path, or a ``UserInputError`` when it is not one.
 
     Args:
