@@ -96,8 +96,8 @@ class PlanShape:
 #: proxy (on a 48-pixel one it picked windows that lost on the real mask); the draft at a quarter more
 #: in a twentieth, planned in a fraction of the time.
 PLAN_TARGETS: dict[str, PlanShape] = {
-    "quality": PlanShape(QUALITY_CALLS, 36, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10), True, 64),
-    "draft": PlanShape(DRAFT_CALLS, 12, Knobs(window_snr=2.0, levels=10, jump=1, ramp=1.0, eta=0.5, walk=5)),
+    "quality": PlanShape(QUALITY_CALLS, 48, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10), True, 64),
+    "draft": PlanShape(DRAFT_CALLS, 20, Knobs(window_snr=2.0, levels=10, jump=1, ramp=1.0, eta=0.5, walk=5)),
 }
 
 _PLANS: OrderedDict[tuple, ScheduleConfig] = OrderedDict()
