@@ -45,7 +45,8 @@ NAME = "planner_family"
 REFERENCE = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
 QUICK_REFERENCE = ScheduleConfig(20, jump_length=2, jump_n_sample=3, stop_resampling_at=None)
 CASE_HEADERS = ["split", "case", "size", "β", "knee", "var", "mask", "hole f", "RePaint KL", "quality KL×", "calls×",
-                "draft KL×", "calls×", "plan s (quality cold / draft cold / draft cached)"]
+                "draft KL×", "calls×", "full law: RePaint KL / quality × / draft ×", "plan s (quality cold / draft cold / draft cached)"]
+FULL_HEADERS = ["split", "cases", "quality ≤ 1.00×", "quality KL× median / max", "draft ≤ 1.25×", "draft KL× median / max"]
 SUMMARY_HEADERS = ["split", "cases", "quality ≤ 1.00× at ≤ 0.15× calls", "quality max KL×", "quality median KL×",
                    "quality max calls×", "draft ≤ 1.25× at ≤ 0.05× calls", "draft max KL×", "draft max calls×",
                    "quality cold s (median / max)", "draft cold s (median / max)", "quality cold CPU s",
@@ -88,11 +89,13 @@ def _clear_cache() -> None:
 
 
 def reference_kl(case: dict[str, Any], cache: dict[str, Any], law: HoleLaw, quick: bool) -> dict[str, Any]:
-    """RePaint's exact KL on the case (cached per case id)."""
+    """RePaint's exact KL on the case, on the leading components and on the full law (cached per case id)."""
     reference = QUICK_REFERENCE if quick else REFERENCE
-    if case["id"] not in cache:
+    if "kl_full" not in cache.get(case["id"], {}):
         start = time.perf_counter()
-        cache[case["id"]] = {"kl": law.kl(reference), "nfe": reference.nfe, "s": time.perf_counter() - start}
+        kl = law.kl(reference)
+        cache[case["id"]] = {"kl": kl, "kl_full": law.kl(reference, full=True), "nfe": reference.nfe,
+                             "s": time.perf_counter() - start}
     return cache[case["id"]]
 
 
@@ -107,13 +110,13 @@ def run_case(case: dict[str, Any], cache: dict[str, Any], quick: bool, check: bo
     _clear_cache()
     draft, draft_s, draft_cpu = _timed_plan(model, keep, "draft", t_T)
     _, draft_cached_s, _ = _timed_plan(model, keep, "draft", t_T)
-    out = {"case": case["id"], "split": case["split"], "ref_kl": ref["kl"], "ref_nfe": ref["nfe"],
+    out = {"case": case["id"], "split": case["split"], "ref_kl": ref["kl"], "ref_kl_full": ref["kl_full"], "ref_nfe": ref["nfe"],
            "hole_f": mask_frequency(keep, case["size"]), "quality_s": quality_s, "draft_s": draft_s,
            "quality_cpu_s": quality_cpu, "draft_cpu_s": draft_cpu, "draft_cached_s": draft_cached_s}
     for name, cfg in (("quality", quality), ("draft", draft)):
-        kl = law.kl(cfg)
-        out[name] = {"kl": kl, "ratio": kl / ref["kl"], "nfe": cfg.nfe, "nfe_ratio": cfg.nfe / ref["nfe"],
-                     "config": cfg.to_dict()}
+        kl, kl_full = law.kl(cfg), law.kl(cfg, full=True)
+        out[name] = {"kl": kl, "ratio": kl / ref["kl"], "kl_full": kl_full, "ratio_full": kl_full / ref["kl_full"],
+                     "nfe": cfg.nfe, "nfe_ratio": cfg.nfe / ref["nfe"], "config": cfg.to_dict()}
         if check:  # the same number from the other way of carrying the law
             out[name]["kl_schedule_error"] = schedule_error(model, image, keep, cfg, conditional=law.conds[0]).kl
     return out
@@ -125,7 +128,23 @@ def _case_row(case: dict[str, Any], r: dict[str, Any]) -> list[str]:
     return [case["split"], case["id"], f"{case['size']}²", f"{case['beta']:.2f}", f"{case['knee']:.3f}",
             f"{case['pixel_var']:.2f}", case["mask"], f"{r['hole_f']:.3f}", f"{r['ref_kl']:.3f}",
             f"{q['ratio']:.2f}{flag(q['ratio'] <= 1.0)}", f"{q['nfe_ratio']:.3f}", f"{d['ratio']:.2f}{flag(d['ratio'] <= 1.25)}",
-            f"{d['nfe_ratio']:.3f}", f"{r['quality_s']:.2f} / {r['draft_s']:.2f} / {r['draft_cached_s']:.3f}"]
+            f"{d['nfe_ratio']:.3f}", _full_cell(r), f"{r['quality_s']:.2f} / {r['draft_s']:.2f} / {r['draft_cached_s']:.3f}"]
+
+
+def _full_cell(r: dict[str, Any]) -> str:
+    if "ratio_full" not in r["quality"]:
+        return "—"
+    return f"{r['ref_kl_full']:.2f} / {r['quality']['ratio_full']:.2f} / {r['draft']['ratio_full']:.2f}"
+
+
+def summary_full(split: str, results: list[dict[str, Any]]) -> list[str]:
+    """The same plans scored on the full law of the generated pixels (every component, fine texture included)."""
+    q = np.array([r["quality"]["ratio_full"] for r in results])
+    d = np.array([r["draft"]["ratio_full"] for r in results])
+    n = len(results)
+    q_ok, d_ok = int((q <= 1.0).sum()), int((d <= 1.25).sum())
+    return [split, str(n), f"{q_ok}/{n} ({100 * q_ok / n:.0f}%)", f"{np.median(q):.2f} / {q.max():.2f}",
+            f"{d_ok}/{n} ({100 * d_ok / n:.0f}%)", f"{np.median(d):.2f} / {d.max():.2f}"]
 
 
 def summary(split: str, results: list[dict[str, Any]]) -> list[str]:
@@ -238,6 +257,12 @@ def main(argv: list[str] | None = None) -> str:
         f"# The planner on a family of picture models\n\n{environment()}",
         "## Summary (KL× and calls× relative to RePaint 250/10/10's exact law)\n\n"
         + markdown_table(SUMMARY_HEADERS, [summary(s, [r for r in results if r["split"] == s]) for s in splits]),
+        "## The same plans on the full law of the generated pixels\n\nThe KL above is taken on the 16 leading "
+        "components of the exact conditional (the hole's coarse modes, where a seam shows: `schedule_error`'s "
+        "measure). Here every component counts (3 per generated pixel: fine texture too), against RePaint's "
+        "KL on the same measure. The planner searches by the first measure only.\n\n"
+        + markdown_table(FULL_HEADERS, [summary_full(s, [r for r in results if r["split"] == s]) for s in splits
+                                        if all("ratio_full" in r["quality"] for r in results if r["split"] == s)]),
         "## Cross-check\n\n" + checks(results),
         "## By mask kind\n\n" + markdown_table(KIND_HEADERS, by_kind(by_id, results)),
         "## Where the planner loses (above 1.00× for quality, 1.25× for drafts)\n\n" + losses(by_id, results),

@@ -39,20 +39,15 @@ from .core.schedules import ScheduleConfig
 from .core.unet import UNetConfig, build_unet
 from .errors import IPainterError, UserInputError
 from .images import (
-    IMAGE_SUFFIXES,
-    ImageLoadError,
     Leftovers,
     atomic_write,
     clean_leftovers,
-    load_picture,
-    open_image,
-    quantize_uint8,
     signals_deferred,
-    uint8_to_tensor,
     write_text_atomic,
 )
 from .progress import progress_bar
-from .train_fields import GaussianFields, batch_seed, field_model, field_record
+from .train_data import ImageFolder, ProceduralScenes, TrainingDataNotFoundError, training_pictures
+from .train_fields import field_model
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
            "ProceduralScenes", "export", "main"]
@@ -140,10 +135,6 @@ class TrainConfig:
             field_model(self.gaussian_field)
 
 
-class TrainingDataNotFoundError(IPainterError, FileNotFoundError):
-    """``--data`` names no folder."""
-
-
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training: says which step was reached and where the last checkpoint is.
 
@@ -176,88 +167,6 @@ class TrainingDiverged(IPainterError, FloatingPointError):
         kept = f"the last checkpoint (step {saved_step}) is {checkpoint}" if saved_step is not None else "no checkpoint was written"
         super().__init__(f"the loss became NaN or inf at step {step + 1}, so training stopped ({kept}): "
                          f"lower --lr (it was {lr:g}), or train in float32 (--no-bf16)")
-
-
-class ProceduralScenes:
-    """Endless fresh landscapes; batch k is a pure function of (seed, k), so resuming is exact.
-
-    Args:
-        seed: the seed every batch derives from.
-        image_size: the side of the pictures in pixels.
-    """
-
-    def __init__(self, seed: int, image_size: int):
-        from .demo.scenes import make_scenes
-
-        self._make = make_scenes
-        self.seed = seed
-        self.size = image_size
-
-    def batch(self, step: int, batch_size: int) -> torch.Tensor:
-        """The batch of ``step``: (batch_size, 3, size, size) in [-1, 1], the same for the same step.
-
-        Args:
-            step: the training step.
-            batch_size: pictures in the batch.
-        """
-        images = self._make(batch_size, seed=batch_seed(self.seed, step), size=self.size)
-        return uint8_to_tensor(torch.from_numpy(images).permute(0, 3, 1, 2))
-
-
-class ImageFolder:
-    """A folder of pictures, centre-cropped and resized to the model's size, held in memory as uint8.
-
-    Args:
-        folder: the folder of pictures (sub-folders too).
-        image_size: the side they are resized to.
-        seed: seeds which pictures make each batch.
-    """
-
-    def __init__(self, folder: str | Path, image_size: int, seed: int):
-        folder = Path(folder)
-        if not folder.is_dir():
-            problem = "does not exist" if not folder.exists() else "is not a folder"
-            raise TrainingDataNotFoundError(f"training folder {folder} {problem}: pass a folder of pictures to --data")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        if not files:
-            raise UserInputError(f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, in subfolders too)")
-        images, skipped, sizes, first_problem = [], [], set(), ""
-        for path in files:
-            try:
-                picture = open_image(path)
-                sizes.add(picture.size)
-                images.append(quantize_uint8(load_picture(picture, image_size, fit="crop", name=path.name)))
-            except ImageLoadError as exc:  # unreadable files are skipped, not fatal
-                skipped.append(repr(path.name))
-                first_problem = first_problem or str(exc)
-        if skipped:
-            warnings.warn(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: {', '.join(skipped[:5])} "
-                          f"(the first: {first_problem})", stacklevel=2)
-        if not images:
-            raise UserInputError(f"none of the {len(files)} image files in {folder} could be read (the first: {first_problem}); "
-                                 "pass a folder of PNG or JPEG pictures to --data")
-        if len(sizes) > 1:
-            print(f"{len(images)} images of {len(sizes)} different sizes: each is centre-cropped to a square and resized to {image_size}")
-        self.images = torch.stack(images)  # uint8 keeps a large folder small in memory
-        self.seed = seed
-        self.skipped = len(skipped)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def batch(self, step: int, batch_size: int) -> torch.Tensor:
-        """The batch of ``step``: (batch_size, 3, size, size) in [-1, 1], the same for the same step.
-
-        Args:
-            step: the training step.
-            batch_size: pictures in the batch.
-        """
-        g = torch.Generator().manual_seed(batch_seed(self.seed, step))
-        idx = torch.randint(len(self.images), (batch_size,), generator=g)
-        x = uint8_to_tensor(self.images[idx])
-        flip = torch.rand(batch_size, generator=g) < 0.5
-        x[flip] = x[flip].flip(-1)  # horizontal flips double a small folder
-        return x
 
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -375,8 +284,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     unet, initial = _network_of(config, state)
     config = replace(config, unet=unet)
     size = config.unet["image_size"]
-    data = ImageFolder(config.data, size, config.seed) if config.data else GaussianFields(
-        config.gaussian_field, config.seed, size) if config.gaussian_field else ProceduralScenes(config.seed, size)
+    data = training_pictures(config.data, config.gaussian_field, config.seed, size)
 
     make_folder(out / "samples", "--out", parents=True)
     if config.threads:
@@ -472,13 +380,20 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
     state = read_training_checkpoint(Path(checkpoint))
     unet_config = state["config"]["unet"]
     spec = state["config"].get("gaussian_field")
-    data = {"data": f"Gaussian field {spec}", "gaussian_field": field_record(field_model(spec))} if spec else \
+    data = {"data": f"Gaussian field {spec}", "gaussian_field": field_model(spec).to_dict()} if spec else \
         {"data": state["config"].get("data") or "procedural landscapes"}
+    try:  # the model of the training pictures travels with the weights: plan_schedule calibrates to it
+        picture_model = training_pictures(state["config"].get("data"), spec, int(state["config"].get("seed", 0)),
+                                          int(unet_config["image_size"])).picture_model()
+    except (IPainterError, OSError) as exc:
+        picture_model = None
+        warnings.warn(f"{dest} records no picture model: the training pictures could not be read again ({exc}); "
+                      "plan_schedule will calibrate this model to a natural-picture default", stacklevel=2)
     model = build_unet(unet_config)
     model.load_state_dict(state["ema"])
     return save_model(
         model, dest, name=name, unet_config=unet_config, variance_type="fixed_small",
-        default_schedule=schedule or PRESETS["demo"].default_schedule,
+        default_schedule=schedule or PRESETS["demo"].default_schedule, picture_model=picture_model,
         extra={"trained_steps": int(state["step"]), **data},
     )
 

@@ -27,7 +27,7 @@ from .core.checkpoints import METADATA_KEY
 from .core.exact import GaussianImageModel, demo_image_model
 from .errors import UserInputError
 
-__all__ = ["GaussianFields", "batch_seed", "field_model", "field_record", "recorded_field", "denoiser_excess"]
+__all__ = ["GaussianFields", "batch_seed", "field_model", "recorded_field", "denoiser_excess"]
 
 _KEYS = ("beta", "knee", "std")
 _HELP = "write 'demo', 'beta=2.0,knee=0.06' or either with ',std=0.2' (std in (0, 0.5])"
@@ -68,19 +68,6 @@ def field_model(spec: str) -> GaussianImageModel:
     return model.scaled(std=values["std"]) if "std" in values else model
 
 
-def field_record(model: GaussianImageModel) -> dict[str, Any]:
-    """The picture model as JSON values (what an exported checkpoint records, so its truth travels with it).
-
-    Args:
-        model: the picture model.
-
-    Returns:
-        ``beta``, ``f0``, ``channel_cov`` and ``mean``; ``GaussianImageModel(**record)`` rebuilds it.
-    """
-    return {"beta": model.beta, "f0": model.f0, "channel_cov": [list(r) for r in model.channel_cov],
-            "mean": list(model.mean)}
-
-
 def batch_seed(seed: int, step: int) -> int:
     """The seed of training step ``step``'s batch: the same batch for the same step, whatever the source.
 
@@ -115,6 +102,10 @@ class GaussianFields:
         g = torch.Generator().manual_seed(batch_seed(self.seed, step))
         return self.model.sample(batch_size, self.size, generator=g)
 
+    def picture_model(self) -> GaussianImageModel:
+        """The field itself: its pictures' law is known exactly."""
+        return self.model
+
 
 def recorded_field(path: str | Path) -> GaussianImageModel | None:
     """The Gaussian field an exported checkpoint was trained on (``ipainter train --gaussian-field``), or None.
@@ -130,9 +121,7 @@ def recorded_field(path: str | Path) -> GaussianImageModel | None:
     with safe_open(str(path), framework="pt") as f:
         info = json.loads((f.metadata() or {}).get(METADATA_KEY, "{}"))
     record = info.get("gaussian_field")
-    if record is None:
-        return None
-    return GaussianImageModel(record["beta"], record["f0"], tuple(map(tuple, record["channel_cov"])), tuple(record["mean"]))
+    return None if record is None else GaussianImageModel.from_dict(record)
 
 
 def denoiser_excess(net: Any, exact: Any, levels: Sequence[int], n: int, seed: int = 0) -> list[float]:

@@ -154,7 +154,7 @@ def test_planner_demo_paints_each_schedule_with_its_own_eta_and_reports_both_set
 def test_planner_family_quick_scores_both_ways_and_says_where_it_loses(tmp_path):
     mod = load("planner_family")
     text = mod.main(["--quick", "--results-dir", str(tmp_path)])
-    check(text, tmp_path, "planner_family", [mod.SUMMARY_HEADERS, mod.KIND_HEADERS, mod.CASE_HEADERS])
+    check(text, tmp_path, "planner_family", [mod.SUMMARY_HEADERS, mod.FULL_HEADERS, mod.KIND_HEADERS, mod.CASE_HEADERS])
     checked = [line for line in text.splitlines() if "(HoleLaw) vs" in line]
     assert checked and all(line.split("KL ")[1].split(" ")[0] == line.split("vs ")[1].split(" ")[0] for line in checked)
     assert "## Where the planner loses" in text and (tmp_path / "planner_family.quick.json").exists()

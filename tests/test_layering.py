@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "widgets": 3,
     "train": 3,
     "train_fields": 3,  # Gaussian-field training pictures (the neural truth models)
+    "train_data": 3,  # the training pictures and the Gaussian model of them the weights carry
     "cli": 4,
     "commands": 4,  # one module per ipainter command, under cli
 }

@@ -89,6 +89,8 @@ def test_the_fast_law_is_the_exact_law(exact8):
     law = HoleLaw(exact8, image, keep)
     for config in (plan_schedule(exact8, keep, target="draft"), ScheduleConfig(20, jump_length=2, jump_n_sample=3)):
         assert law.kl(config) == pytest.approx(schedule_error(exact8, image, keep, config).kl, rel=1e-9)
+        # the whole law of the 16 generated pixels: every one of its 48 components
+        assert law.kl(config, full=True) == pytest.approx(schedule_error(exact8, image, keep, config, k=48).kl, rel=1e-9)
 
 
 def test_the_plans_reach_repaint_accuracy_at_a_fraction_of_its_calls(exact8):

@@ -8,11 +8,14 @@ import torch
 from PIL import Image
 
 from ipainter_nb.core.checkpoints import CheckpointError, save_model
+from ipainter_nb.core.exact import GaussianImageModel, centre_hole_keep
 from ipainter_nb.core.models import load_model
 from ipainter_nb.core.schedules import ScheduleConfig
+from ipainter_nb.core.schedules.plan import plan_schedule, surrogate_of
 from ipainter_nb.core.unet import build_unet
 from ipainter_nb.errors import UserInputError
-from ipainter_nb.train import ImageFolder, TrainConfig, TrainingInterrupted, export, train
+from ipainter_nb.train import ImageFolder, ProceduralScenes, TrainConfig, TrainingInterrupted, export, train
+from ipainter_nb.train_data import FIT_PICTURES
 
 TINY = dict(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[],
             num_heads=1, num_head_channels=32, learn_sigma=False)
@@ -164,3 +167,38 @@ def test_python_dash_m_ipainter_nb_train_is_the_train_command(tmp_path):
     assert run.returncode == 2  # refused as `ipainter train` refuses it: one line, nothing created
     assert run.stderr.startswith("usage: ipainter train") and "--steps: must be at least 1" in run.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_export_records_the_model_of_its_training_pictures_and_plans_calibrate_to_it(tmp_path):
+    ckpt = train(config(tmp_path, steps=1), progress=False)
+    model = load_model(export(ckpt, tmp_path / "m.safetensors"), device="cpu")
+    landscapes = ProceduralScenes(TrainConfig.seed, 16)
+    assert model.picture_model == GaussianImageModel.fit(landscapes.batch(0, FIT_PICTURES))
+    assert surrogate_of(model) == model.picture_model
+    keep = centre_hole_keep(16, 6)
+    assert plan_schedule(model, keep, target="draft") == plan_schedule(model, keep, target="draft",
+                                                                       surrogate=model.picture_model)
+
+
+def test_an_export_whose_training_folder_is_gone_records_no_picture_model_and_says_so(tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    ramp = np.linspace(0, 255, 16, dtype=np.uint8)
+    Image.fromarray(np.stack([np.add.outer(ramp, ramp) // 2] * 3, -1).astype(np.uint8)).save(folder / "ramp.png")
+    ckpt = train(config(tmp_path, steps=1, data=str(folder)), progress=False)
+    (folder / "ramp.png").unlink()
+    folder.rmdir()
+    with pytest.warns(UserWarning, match="records no picture model.*training folder .* does not exist"):
+        weights = export(ckpt, tmp_path / "m.safetensors")
+    assert load_model(weights, device="cpu").picture_model is None
+
+
+def test_a_damaged_picture_model_record_is_one_error_naming_the_file_and_the_missing_key(tmp_path):
+    path = save_model(build_unet(TINY), tmp_path / "m.safetensors", name="m", unet_config=TINY,
+                      variance_type="fixed_small", default_schedule=ScheduleConfig(), extra={"picture_model": {"beta": 2.0}})
+    with pytest.raises(CheckpointError, match=r"m\.safetensors records unreadable settings .*lacks f0, channel_cov, mean"):
+        load_model(path, device="cpu")
+    with pytest.raises(UserInputError, match="picture_model must be an exact.GaussianImageModel"):
+        save_model(build_unet(TINY), tmp_path / "n.safetensors", name="n", unet_config=TINY, variance_type="fixed_small",
+                   default_schedule=ScheduleConfig(), picture_model="smooth")
+    assert not (tmp_path / "n.safetensors").exists()

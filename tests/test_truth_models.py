@@ -12,6 +12,7 @@ import torch
 
 from ipainter_nb.core.exact import ExactDiffusionModel
 from ipainter_nb.core.models import load_model
+from ipainter_nb.core.schedules.plan import surrogate_of
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.train import TrainConfig, export, train
 from ipainter_nb.train_fields import GaussianFields, denoiser_excess, field_model, recorded_field
@@ -53,7 +54,15 @@ def test_training_on_a_gaussian_field_records_the_field_with_the_weights(tmp_pat
                              device="cpu", gaussian_field=spec), progress=False)
     weights = export(ckpt, tmp_path / "field.safetensors", name="truth-test")
     assert recorded_field(weights) == field_model(spec)
-    assert load_model(str(weights), device="cpu").name == "truth-test"
+    model = load_model(str(weights), device="cpu")
+    assert model.name == "truth-test" and model.picture_model == field_model(spec)  # the field is its pictures' model
+
+
+def test_the_shipped_truth_models_carry_their_field_so_plans_calibrate_to_it():
+    for name in ("near", "far"):
+        path = TRUTH / f"truth_{name}.safetensors"
+        net = load_model(str(path), device="cpu")
+        assert net.picture_model == recorded_field(path) and surrogate_of(net) == net.picture_model
 
 
 def test_field_draws_are_the_same_for_the_same_step_and_have_the_asked_contrast():

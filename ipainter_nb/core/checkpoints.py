@@ -25,6 +25,7 @@ import torch
 from ..errors import IPainterError, UserInputError
 from ..images import atomic_write, read_bounded
 from .diffusion import VARIANCE_TYPES
+from .exact_images import GaussianImageModel
 from .presets import PAPER_SCHEDULE, PRESETS, WeightsNotFoundError, get_preset, preset_for_file
 from .schedules import ScheduleConfig
 from .unet import UNetConfig
@@ -328,8 +329,12 @@ def _recorded_info(path: Path) -> dict[str, Any]:
             raise ValueError("not a JSON object")
         if "default_schedule" in info:
             info["default_schedule"] = ScheduleConfig.from_dict(info["default_schedule"])
+        # a truth model exported before picture models were recorded carries its field, which is its pictures' model
+        record = info.pop("picture_model", info.get("gaussian_field"))
+        if record is not None:
+            info["picture_model"] = GaussianImageModel.from_dict(record)
         return info
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UserInputError) as exc:
         raise CheckpointError(f"{path} records unreadable settings ({exc}): save it again with save_model") from None
 
 
@@ -349,7 +354,8 @@ def read_checkpoint_info(
     Returns a dict with ``name``, ``path`` (None for a preset whose file is looked up
     later), ``preset`` (its name or None), ``unet_config`` (None when unknown),
     ``variance_type`` (None when unknown), ``beta_schedule``, ``num_train_steps``,
-    ``default_schedule`` (a ``ScheduleConfig``) and ``origin`` (where the schedule came from,
+    ``default_schedule`` (a ``ScheduleConfig``), ``picture_model`` (the Gaussian model of the pictures
+    the weights were trained on, a ``GaussianImageModel``, or None when the file records none) and ``origin`` (where the schedule came from,
     in words).
 
     Args:
@@ -389,10 +395,12 @@ def read_checkpoint_info(
         "beta_schedule": base.beta_schedule if base else "linear",
         "num_train_steps": base.num_train_steps if base else 1000,
         "default_schedule": base.default_schedule if base else PAPER_SCHEDULE,
+        "picture_model": None,
         "origin": origin,
     }
     recorded = _recorded_info(path) if path is not None and path.is_file() else {}
-    for field in ("name", "unet_config", "variance_type", "beta_schedule", "num_train_steps", "default_schedule"):
+    for field in ("name", "unet_config", "variance_type", "beta_schedule", "num_train_steps", "default_schedule",
+                  "picture_model"):
         if field in recorded:
             info[field] = recorded[field]
     if "default_schedule" in recorded and path is not None:
@@ -441,6 +449,7 @@ def save_model(
     beta_schedule: str = "linear",
     num_train_steps: int = 1000,
     dtype: torch.dtype = torch.float16,
+    picture_model: GaussianImageModel | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a self-describing safetensors checkpoint (settings in its metadata), atomically.
@@ -455,6 +464,9 @@ def save_model(
         beta_schedule: the noise schedule the model was trained with (``linear`` or ``cosine``).
         num_train_steps: the number of training timesteps.
         dtype: the dtype the weights are stored in.
+        picture_model: the Gaussian model of the pictures the weights were trained on (the
+            surrogate ``plan_schedule`` calibrates to; ``load_model`` gives it back as
+            ``DiffusionModel.picture_model``), or None.
         extra: more metadata to record (JSON-serialisable values).
     """
     from safetensors.torch import save
@@ -466,6 +478,11 @@ def save_model(
         "default_schedule": default_schedule.to_dict(),
         **(dict(extra) if extra else {}),
     }
+    if picture_model is not None:
+        if not isinstance(picture_model, GaussianImageModel):
+            raise UserInputError(f"picture_model must be an exact.GaussianImageModel (e.g. GaussianImageModel.fit(pictures)) "
+                                 f"or None, got {type(picture_model).__name__}")
+        info["picture_model"] = picture_model.to_dict()
     tensors = {k: v.detach().to("cpu", dtype=dtype if v.is_floating_point() else v.dtype).contiguous()
                for k, v in unet.state_dict().items()}
     atomic_write(path, lambda f: f.write(save(tensors, metadata={METADATA_KEY: json.dumps(info)})))

@@ -59,7 +59,8 @@ class HoleLaw:
         y = torch.stack([im._to_eigen(img.detach().cpu(), centre=False).reshape(3, -1) for img in images], -1)
         self.y_kept = y[:, torch.from_numpy(self.kept)]  # (3, |K|, B), uncentred eigen coordinates
         self.mu = im._to_eigen(torch.tensor(im.mean).view(3, 1, 1), centre=False).reshape(3)
-        self.rows = self.conds[0].component_rows(k)[:, :, self.generated]  # (3, n, |G|): the same for every picture
+        self._rows: dict[int, torch.Tensor] = {}  # per number of components: (3, n, |G|), the same for every picture
+        self._last: tuple[tuple, np.ndarray, np.ndarray] | None = None  # the last law, scored both ways without a rerun
         g = len(self.generated)
         self._eye = torch.eye(g, dtype=torch.float64)
         # the down steps' maps are kept for the next schedules, within about 256 MB
@@ -154,30 +155,43 @@ class HoleLaw:
                 i += 1
         return (mean - self.mu[:, None, None]).numpy(), cov.numpy()
 
-    def kl(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0) -> float:
+    def kl(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0, *, full: bool = False) -> float:
         """KL(output law ‖ exact conditional) on the ``k`` leading components, averaged over the pictures
         (``schedule_error``'s measure).
 
         Args:
             times: the schedule, or a ``ScheduleConfig`` (its times and its ``eta``).
             eta: the down steps' stochasticity (ignored for a ``ScheduleConfig``).
+            full: on every component instead: the KL of the whole law of the generated pixels.
         """
-        return float(np.mean(self.kls(times, eta)))
+        return float(np.mean(self.kls(times, eta, full=full)))
 
-    def kls(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0) -> np.ndarray:
+    def kls(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0, *, full: bool = False) -> np.ndarray:
         """KL(output law ‖ exact conditional) on the ``k`` leading components, one per known picture.
+
+        The leading components are the hole's coarse modes, where a seam shows; ``full=True`` scores
+        every component (the whole law of the generated pixels, fine texture included), where the
+        many small modes weigh most. The law of the last schedule is kept, so scoring it both ways
+        computes it once.
 
         Args:
             times: the schedule, or a ``ScheduleConfig`` (its times and its ``eta``).
             eta: the down steps' stochasticity (ignored for a ``ScheduleConfig``).
+            full: score every component (3 per generated pixel) instead of the ``k`` leading ones.
         """
         if isinstance(times, ScheduleConfig):
             times, eta = times.times(), times.eta
-        mean, cov = self.law(times, eta)
+        key = (tuple(times), float(eta))
+        if self._last is None or self._last[0] != key:
+            self._last = (key, *self.law(times, eta))
+        _, mean, cov = self._last
+        k = 3 * len(self.generated) if full else self.k
+        if k not in self._rows:
+            self._rows[k] = torch.from_numpy(self.conds[0].component_rows(k)[:, :, self.generated])
+        rows = self._rows[k]
         var = np.diagonal(cov, axis1=1, axis2=2)
-        rows = torch.from_numpy(self.rows)
         comp_cov = (rows @ torch.from_numpy(cov) @ rows.transpose(1, 2)).numpy()
-        return np.array([c.score_moments(mean[:, :, b], var, comp_cov, self.k)["kl"] for b, c in enumerate(self.conds)])
+        return np.array([c.score_moments(mean[:, :, b], var, comp_cov, k)["kl"] for b, c in enumerate(self.conds)])
 
 
 def _repetition(times: list[int], i: int) -> tuple[int, int]:

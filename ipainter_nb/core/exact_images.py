@@ -128,6 +128,36 @@ class GaussianImageModel:
             raise UserInputError("the pictures' spectrum does not fall with frequency: cannot fit a power law to them")
         return cls(beta=best[1], f0=best[2], channel_cov=tuple(map(tuple, cov)), mean=tuple(mean))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The model as JSON values (what a checkpoint records); :meth:`from_dict` rebuilds it."""
+        return {"beta": self.beta, "f0": self.f0, "channel_cov": [list(row) for row in self.channel_cov],
+                "mean": list(self.mean)}
+
+    @classmethod
+    def from_dict(cls, record: Any) -> GaussianImageModel:
+        """The model :meth:`to_dict` wrote, checked like the constructor's arguments.
+
+        Args:
+            record: a mapping with ``beta``, ``f0``, ``channel_cov`` (3×3) and ``mean`` (3).
+
+        Raises:
+            UserInputError: not a mapping, a missing key, or a value out of range.
+        """
+        keys = ("beta", "f0", "channel_cov", "mean")
+        if not isinstance(record, dict):
+            raise UserInputError(f"a picture model record must be a mapping with keys {', '.join(keys)}, got "
+                                 f"{type(record).__name__}")
+        missing = [k for k in keys if k not in record]
+        if missing:
+            raise UserInputError(f"the picture model record lacks {', '.join(missing)} (it needs {', '.join(keys)})")
+        try:
+            cov = tuple(tuple(row) for row in record["channel_cov"])
+            mean = tuple(record["mean"])
+        except TypeError:
+            raise UserInputError("the picture model record's channel_cov must be 3 rows of 3 numbers and its mean 3 "
+                                 "numbers") from None
+        return cls(record["beta"], record["f0"], cov, mean)  # type: ignore[arg-type]
+
     def scaled(self, std: float | None = None, mean: Sequence[float] | None = None) -> GaussianImageModel:
         """The same spectrum and colour correlations with another overall contrast or mean.
 

@@ -30,6 +30,7 @@ from .checkpoints import (
 from .cpu_prepack import PackedConv2d, packing_pays, prepack_convolutions, prepack_supported, unpack_convolutions
 from .devices import as_device
 from .diffusion import DiffusionSchedule
+from .exact_images import GaussianImageModel
 from .presets import (
     PAPER_SCHEDULE,
     PRESETS,
@@ -56,6 +57,9 @@ class DiffusionModel:
         source: where the weights came from (a path), or None.
         channels_last: whether inputs are passed in channels_last layout.
         autocast_dtype: the autocast dtype of each call, or None.
+        picture_model: the Gaussian model of the pictures the weights were trained on, when the
+            checkpoint records one (``ipainter train`` exports it): what ``plan_schedule``
+            calibrates to. None: not recorded.
     """
 
     unet: UNet
@@ -68,6 +72,7 @@ class DiffusionModel:
     source: Path | None = None
     channels_last: bool = False
     autocast_dtype: torch.dtype | None = None  # compute dtype under autocast (bf16 on CPU, fp16 on CUDA)
+    picture_model: GaussianImageModel | None = None
     _schedules: dict[int, DiffusionSchedule] = field(default_factory=dict, repr=False)
 
     @property
@@ -307,6 +312,7 @@ def load_model(
         source=path,
         channels_last=channels_last,
         autocast_dtype=autocast,
+        picture_model=info["picture_model"],
     )
     if compile:
         model.unet = torch.compile(model.unet)  # type: ignore[assignment]

@@ -8,8 +8,9 @@ than the one a fixed rule was tuned on, fixed numbers lose to RePaint. So the pl
 **calibrates to the model in front of it**:
 
 1. **the surrogate**: the Gaussian picture model that stands for the model's pictures
-   (:func:`surrogate_of`): the exact model's own, the demo scenes' fit for the demo model,
-   a natural-picture default otherwise, or the one passed as ``surrogate=``;
+   (:func:`surrogate_of`): the exact model's own, the one a trained network's checkpoint
+   records (its training pictures'), the demo scenes' fit for the demo model, a
+   natural-picture default otherwise, or the one passed as ``surrogate=``;
 2. **the hole's scale**: ``rule.mask_frequency`` of the mask (cycles per pixel), rounded to an
    eighth of an octave;
 3. **the search** (``calibrate.search``): the grid-window family tried knob by knob on the
@@ -96,8 +97,8 @@ class PlanShape:
 #: proxy (on a 48-pixel one it picked windows that lost on the real mask); the draft at a quarter more
 #: in a twentieth, planned in a fraction of the time.
 PLAN_TARGETS: dict[str, PlanShape] = {
-    "quality": PlanShape(QUALITY_CALLS, 36, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10), True, 64),
-    "draft": PlanShape(DRAFT_CALLS, 12, Knobs(window_snr=2.0, levels=10, jump=1, ramp=1.0, eta=0.5, walk=5)),
+    "quality": PlanShape(QUALITY_CALLS, 48, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10), True, 64),
+    "draft": PlanShape(DRAFT_CALLS, 20, Knobs(window_snr=2.0, levels=10, jump=1, ramp=1.0, eta=0.5, walk=5)),
 }
 
 _PLANS: OrderedDict[tuple, ScheduleConfig] = OrderedDict()
@@ -128,13 +129,18 @@ def surrogate_of(model: Any) -> GaussianImageModel:
     """The Gaussian picture model a plan for ``model`` is calibrated on.
 
     Args:
-        model: an ``ExactDiffusionModel`` (its own picture model), the demo model (the Gaussian
-            fit of the demo scenes, ``exact.demo_image_model()``) or any other model (a
-            natural-picture default: spectral exponent ``rule.DEFAULT_BETA``, knee one cycle per
-            picture, pixel variance ``rule.DEFAULT_PIXEL_VAR``, correlated colours).
+        model: an ``ExactDiffusionModel`` (its own picture model), a network whose checkpoint
+            records the model of its training pictures (``DiffusionModel.picture_model``:
+            ``ipainter train`` exports it), the demo model (the Gaussian fit of the demo scenes,
+            ``exact.demo_image_model()``) or any other model (a natural-picture default:
+            spectral exponent ``rule.DEFAULT_BETA``, knee one cycle per picture, pixel variance
+            ``rule.DEFAULT_PIXEL_VAR``, correlated colours).
     """
     if _is_exact(model):
         return model.image_model
+    carried = getattr(model, "picture_model", None)
+    if isinstance(carried, GaussianImageModel):
+        return carried
     if getattr(model, "name", None) == "demo":
         return demo_image_model()
     size = int(model.image_size)
