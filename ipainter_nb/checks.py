@@ -25,8 +25,8 @@ from typing import Any, NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "user_path",
-           "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
+__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "check_path",
+           "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
@@ -146,6 +146,23 @@ def path_text(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path: name a file or folder (. for the current folder)")
     return text
+
+
+def check_path(name: str, value: Any, kind: str = "file", error: type[UserInputError] = UserInputError) -> Path:
+    """``value`` as a path, or a ``UserInputError`` when it is not a non-empty str or path-like object.
+
+    An int is refused, not taken as a file descriptor: ``open(1)`` would read (and close) the
+    process's own stdout, and ``True`` is the int 1.
+
+    Args:
+        name: the argument's name in messages.
+        value: the argument.
+        kind: what the path names (``file`` or ``folder``), for the message.
+        error: the exception class raised (a ``UserInputError``).
+    """
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise error(f"{name} must be a {kind} path (str or pathlib.Path), got {type(value).__name__} {value!r}")
+    return Path(value)
 
 
 def user_path(path: str | os.PathLike[str]) -> Path:
