@@ -36,7 +36,7 @@ import torch
 from ..errors import IPainterError, UserInputError
 from ..images import quantize_uint8
 from ..progress import progress_bar
-from .arguments import check_flag, check_float_dtype, check_function, check_keep, check_picture, check_whole
+from .arguments import check_flag, check_float_dtype, check_function, check_generator, check_keep, check_picture, check_whole
 from .devices import as_device
 
 # the schedule topic's modules, not its package: the package's planner imports the sampler's neighbours
@@ -149,8 +149,7 @@ def paint_steps(
     times = validate_times(times)
     model.check_t_T(times[0] + 1)
     check_function("noise", noise)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise UserInputError(f"generator must be a torch.Generator (or None), got {type(generator).__name__}")
+    check_generator(generator)
     return _walk(model, image, mask, times, noise or _randn_like(image, generator),
                  clip_x0=check_flag("clip_x0", clip_x0), eta=check_eta(eta))
 

@@ -133,6 +133,7 @@ def surrogate_of(model: Any) -> GaussianImageModel:
             natural-picture default: spectral exponent ``rule.DEFAULT_BETA``, knee one cycle per
             picture, pixel variance ``rule.DEFAULT_PIXEL_VAR``, correlated colours).
     """
+    _check_model(model)
     if _is_exact(model):
         return model.image_model
     if getattr(model, "name", None) == "demo":
