@@ -26,7 +26,8 @@ from typing import Any, NoReturn
 from .errors import UserInputError
 
 __all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "check_path",
-           "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
+           "broken_link", "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
+           "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
@@ -177,19 +178,30 @@ def user_path(path: str | os.PathLike[str]) -> Path:
     return Path(path).expanduser()
 
 
-def _refuse_broken_link(path: Path, what: str) -> None:
-    """``path`` is not a symbolic link that leads nowhere (a missing target or a loop)."""
+def broken_link(path: Path) -> str | None:
+    """What is wrong with ``path`` if it is a symbolic link that leads nowhere (a missing target or a
+    loop), else None: ``exists()`` is False for it, yet nothing can be created at its name.
+
+    Args:
+        path: any path.
+    """
     if not path.is_symlink():
-        return
+        return None
     try:
         path.stat()
     except OSError as exc:
         target = os.readlink(path)
         if exc.errno == errno.ELOOP:
-            raise UserInputError(f"{what}: {path} is a symbolic link that leads back to itself (a loop, via {target}): "
-                                 "remove it, or pass another path") from None
-        raise UserInputError(f"{what}: {path} is a symbolic link to {target}, which does not exist: create it first, "
-                             "or pass another path") from None
+            return f"{path} is a symbolic link that leads back to itself (a loop, via {target}): remove it, or pass another path"
+        return f"{path} is a symbolic link to {target}, which does not exist: create it first, or pass another path"
+    return None
+
+
+def _refuse_broken_link(path: Path, what: str) -> None:
+    """``path`` is not a symbolic link that leads nowhere (a missing target or a loop)."""
+    problem = broken_link(path)
+    if problem is not None:
+        raise UserInputError(f"{what}: {problem}")
 
 
 def _nearest_existing(path: Path, what: str) -> Path:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import CommandParser, check_folder, int_at_least, make_folder, path_text, writable_file
+from .checks import CommandParser, broken_link, check_folder, int_at_least, make_folder, path_text, writable_file
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -218,12 +218,16 @@ class ImageFolder:
         if not folder.is_dir():
             problem = "does not exist" if not folder.exists() else "is not a folder"
             raise TrainingDataNotFoundError(f"training folder {folder} {problem}: pass a folder of pictures to --data")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        # a link that leads nowhere is listed, so that the warning of skipped files counts it
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or broken_link(p)))
         if not files:
             raise UserInputError(f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, in subfolders too)")
         images, skipped, sizes, first_problem = [], [], set(), ""
         for path in files:
             try:
+                nowhere = broken_link(path)
+                if nowhere is not None:
+                    raise ImageLoadError(nowhere)
                 picture = open_image(path)
                 sizes.add(picture.size)
                 images.append(quantize_uint8(load_picture(picture, image_size, fit="crop", name=path.name)))

@@ -180,6 +180,66 @@ def test_tilde_and_a_link_to_a_folder_are_the_folders_they_name(tmp_path, tiny_m
     assert (home / "out").is_symlink() and not (tmp_path / "~").exists()
 
 
+def test_a_link_that_leads_nowhere_inside_source_or_where_an_output_goes_is_one_skipping_line(tmp_path, tiny_model_path,
+                                                                                              capsys):
+    src, dest = _pair(tmp_path / "src"), tmp_path / "dest"
+    ghost = src / "ghost.png"
+    ghost.symlink_to(tmp_path / "missing.png")
+    (src / "ghost_mask.png").symlink_to(src / "lake_mask.png")
+    dest.mkdir()
+    (dest / "lake_0.png").symlink_to(tmp_path / "elsewhere" / "lake_0.png")  # would be written through into elsewhere/
+    code = main(["paint", "-s", str(src), "-d", str(dest), "--model", str(tiny_model_path), *PAINT])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err == [
+        f"ipainter: skipping ghost.png: {ghost} is a symbolic link to {tmp_path / 'missing.png'}, which does not exist: "
+        "create it first, or pass another path",
+        f"ipainter: skipping lake.png: where its output goes, {dest / 'lake_0.png'} is a symbolic link to "
+        f"{tmp_path / 'elsewhere' / 'lake_0.png'}, which does not exist: create it first, or pass another path",
+    ]
+    assert _tree(dest) == ["lake_0.png"] and (dest / "lake_0.png").is_symlink() and not (tmp_path / "elsewhere").exists()
+
+
+def test_a_model_path_that_leads_nowhere_is_named_as_a_link(tmp_path, capsys):
+    loop = tmp_path / "model.safetensors"
+    loop.symlink_to(loop)
+    assert main(["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(tmp_path / "out"), "--model", str(loop), *PAINT]) == 2
+    assert not (tmp_path / "out").exists()
+    assert capsys.readouterr().err.splitlines() == [
+        f"ipainter: error: the model {loop} is a symbolic link that leads back to itself (a loop, via {loop}): "
+        "remove it, or pass another path"]
+
+
+def test_training_counts_a_picture_link_that_leads_nowhere_among_the_skipped_files(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (16, 16)).save(data / "a.png")
+    (data / "b.png").symlink_to(tmp_path / "gone.png")
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), *TRAIN, "--sample-every", "0"]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "warning" in line] == [
+        f"ipainter: warning: skipped 1 unreadable file(s) of 2: 'b.png' (the first: {data / 'b.png'} is a symbolic link "
+        f"to {tmp_path / 'gone.png'}, which does not exist: create it first, or pass another path)"]
+
+
+def test_every_writer_replaces_an_output_that_is_a_link_to_a_file_and_leaves_the_file_it_named(tmp_path, capsys):
+    """One rule for every output a user names (images/writes.py): the new file takes the link's
+    place; the file the link pointed at is never written through."""
+    import ipainter_nb as ip
+
+    kept = tmp_path / "kept.bin"
+    kept.write_bytes(b"not yours to overwrite")
+    links = {name: tmp_path / name for name in ("plot.png", "export.pt", "scene.json")}
+    for link in links.values():
+        link.symlink_to(kept)
+    assert main(["schedule", "--t-T", "10", "--plot", str(links["plot.png"])]) == 0
+    assert main(["train", "--out", str(tmp_path / "run"), "--export", str(links["export.pt"]), *TRAIN]) == 0
+    ip.Composition(size=8).to_json(links["scene.json"])
+    capsys.readouterr()
+    assert [link.is_symlink() for link in links.values()] == [False, False, False]
+    assert links["plot.png"].read_bytes().startswith(b"\x89PNG") and links["scene.json"].read_text().startswith("{")
+    assert kept.read_bytes() == b"not yours to overwrite"
+
+
 class _NotFound(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the http.server name)
         self.send_error(404)

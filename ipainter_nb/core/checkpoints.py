@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..checks import broken_link
 from ..errors import IPainterError, UserInputError
 from ..images import atomic_write, read_bounded
 from .diffusion import VARIANCE_TYPES
@@ -370,6 +371,9 @@ def read_checkpoint_info(
         origin = f"preset {key!r}"
     else:
         candidate = Path(name_or_path).expanduser()
+        nowhere = broken_link(candidate)
+        if nowhere is not None:
+            raise WeightsNotFoundError(f"the model {nowhere}")
         if not candidate.exists():
             raise WeightsNotFoundError(f"{key!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor an existing checkpoint file")
         path = _existing_file(candidate)
