@@ -81,6 +81,42 @@ def test_a_run_that_ignores_sigint_still_stops_cleanly_on_sigterm(tmp_path, tiny
     assert sorted(p.name for p in out.iterdir()) == ["lake_0.png"]  # the finished picture; no temp, no claim
 
 
+def _blocking(*signals: signal.Signals, send: signal.Signals | None = None):
+    """A ``preexec_fn``: the child starts with ``signals`` blocked (a mask inherited from a parent that
+    blocked them for a moment of its own), and with ``send`` already waiting in that mask."""
+    def block() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+        if send is not None:
+            os.kill(os.getpid(), send)
+    return block
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_signal_blocked_when_the_run_started_still_stops_it_cleanly(tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+    child, _ = _start_stalled(args, tmp_path, stall_at=2, preexec_fn=_blocking(signal.SIGINT, signal.SIGTERM))
+    try:
+        child.send_signal(signal.SIGTERM)  # blocked, it would wait until the run had painted everything
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1].startswith("ipainter: stopped by SIGTERM")
+    assert sorted(p.name for p in out.iterdir()) == ["lake_0.png"]  # the finished picture; no temp, no claim
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_signal_sent_while_blocked_before_the_run_began_ends_it_before_anything_is_written(tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+    done = subprocess.run([sys.executable, "-m", "ipainter_nb", *args], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=_blocking(signal.SIGTERM, send=signal.SIGTERM))
+    assert done.returncode == -signal.SIGTERM, done.stderr  # as if it had come during start-up: the signal's default
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
 def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tmp_path):
     from ipainter_nb.images import save_png_atomic
     from ipainter_nb.signals import signals_deferred, stop_on_signals
