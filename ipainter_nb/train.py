@@ -215,6 +215,9 @@ class ImageFolder:
 
     def __init__(self, folder: str | Path, image_size: int, seed: int):
         folder = Path(folder)
+        nowhere = broken_link(folder)
+        if nowhere is not None:
+            raise TrainingDataNotFoundError(f"training folder {nowhere}")
         if not folder.is_dir():
             problem = "does not exist" if not folder.exists() else "is not a folder"
             raise TrainingDataNotFoundError(f"training folder {folder} {problem}: pass a folder of pictures to --data")

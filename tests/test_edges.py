@@ -236,13 +236,21 @@ def test_a_link_that_leads_nowhere_inside_source_or_where_an_output_goes_is_one_
     assert _tree(dest) == ["lake_0.png"] and (dest / "lake_0.png").is_symlink() and not (tmp_path / "elsewhere").exists()
 
 
-def test_a_model_path_that_leads_nowhere_is_named_as_a_link(tmp_path, capsys):
-    loop = tmp_path / "model.safetensors"
+@pytest.mark.parametrize("flag", ["--model", "--config", "--data", "--init-from"])
+def test_an_input_path_that_leads_nowhere_is_named_as_a_link(flag, tmp_path, tiny_model_path, capsys):
+    loop = tmp_path / "loop"
     loop.symlink_to(loop)
-    assert main(["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(tmp_path / "out"), "--model", str(loop), *PAINT]) == 2
+    if flag in ("--model", "--config"):
+        model = str(loop) if flag == "--model" else str(tiny_model_path)
+        args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(tmp_path / "out"), "--model", model, *PAINT]
+        args += ["--config", str(loop)] if flag == "--config" else []
+    else:
+        args = ["train", "--out", str(tmp_path / "out"), flag, str(loop), "--steps", "1", "--device", "cpu"]
+    what = {"--model": "the model", "--config": "config file", "--data": "training folder", "--init-from": "the model"}[flag]
+    assert main(args) == 2
     assert not (tmp_path / "out").exists()
     assert capsys.readouterr().err.splitlines() == [
-        f"ipainter: error: the model {loop} is a symbolic link that leads back to itself (a loop, via {loop}): "
+        f"ipainter: error: {what} {loop} is a symbolic link that leads back to itself (a loop, via {loop}): "
         "remove it, or pass another path"]
 
 

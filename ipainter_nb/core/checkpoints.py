@@ -301,6 +301,9 @@ def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     source = "config"
     if isinstance(config, (str, Path)):
         source = str(config)
+        nowhere = broken_link(Path(config).expanduser())
+        if nowhere is not None:
+            raise UserInputError(f"config file {nowhere}")
         if not Path(config).expanduser().exists():
             raise UserInputError(f"config file {source} does not exist: pass a JSON file of guided-diffusion config keys")
         text = read_bounded(Path(config).expanduser(), 1 << 20, f"config file {source}")
