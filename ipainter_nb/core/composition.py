@@ -168,6 +168,8 @@ class Composition:
         Args:
             callback: Called with this composition; registering it twice has no effect.
         """
+        if not callable(callback):
+            raise invalid("callback", "a function of the composition", type(callback).__name__)
         if callback not in self._observers:
             self._observers.append(callback)
 
