@@ -215,12 +215,10 @@ class ImageFolder:
 
     def __init__(self, folder: str | Path, image_size: int, seed: int):
         folder = Path(folder)
-        nowhere = broken_link(folder)
-        if nowhere is not None:
-            raise TrainingDataNotFoundError(f"training folder {nowhere}")
         if not folder.is_dir():
             problem = "does not exist" if not folder.exists() else "is not a folder"
-            raise TrainingDataNotFoundError(f"training folder {folder} {problem}: pass a folder of pictures to --data")
+            problem = broken_link(folder) or f"{folder} {problem}: pass a folder of pictures to --data"
+            raise TrainingDataNotFoundError(f"training folder {problem}")
         # a link that leads nowhere is listed, so that the warning of skipped files counts it
         files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or broken_link(p)))
         if not files:
@@ -228,8 +226,7 @@ class ImageFolder:
         images, skipped, sizes, first_problem = [], [], set(), ""
         for path in files:
             try:
-                nowhere = broken_link(path)
-                if nowhere is not None:
+                if nowhere := broken_link(path):
                     raise ImageLoadError(nowhere)
                 picture = open_image(path)
                 sizes.add(picture.size)
