@@ -115,6 +115,23 @@ def test_a_model_moved_to_a_device_or_dtype_that_does_not_exist_is_refused_and_l
     assert (tiny_model.device, tiny_model.dtype) == (torch.device("cpu"), torch.float32)
 
 
+def test_more_pictures_than_result_samples_can_hold_are_refused_at_once_unless_they_are_streamed():
+    model = E.ExactDiffusionModel.create(size=8)
+    image, keep, times = torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4), ip.schedules.plain(4)
+    with pytest.raises(UserInputError, match=r"num_samples=1000000000000 is out of range: .* pass keep_samples=False"):
+        ip.paint(model, image, keep, times=times, num_samples=10**12, progress=False)  # it painted until memory ran out
+    cancel = ip.CancelToken()
+    cancel.set()  # streamed, the count is fine: stop it before its first step
+    result = ip.paint(model, image, keep, times=times, num_samples=10**12, keep_samples=False, cancel=cancel, progress=False)
+    assert result.stopped and result.num_finished == 0
+
+
+def test_a_meta_tensor_is_refused_as_a_picture_without_values():
+    model = E.ExactDiffusionModel.create(size=8)
+    with pytest.raises(UserInputError, match="image is a meta tensor"):
+        ip.paint(model, torch.zeros(3, 8, 8, device="meta"), E.centre_hole_keep(8, 4), times=ip.schedules.plain(4))
+
+
 # --------------------------------------------------------------------------- paths that are no paths
 
 

@@ -63,6 +63,8 @@ def as_tensor(name: str, value: Any) -> torch.Tensor:
         value = torch.from_numpy(np.ascontiguousarray(value))
     if not isinstance(value, torch.Tensor):
         raise UserInputError(f"{name} must be a torch tensor or numpy array, got {type(value).__name__} {_shown(value)}")
+    if value.is_meta:
+        raise UserInputError(f"{name} is a meta tensor (a shape without values): pass a tensor that holds its values")
     if value.dtype == torch.bool:
         return value.float()
     if value.is_complex():
