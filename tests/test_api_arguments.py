@@ -70,7 +70,7 @@ REFUSALS = {
                                                  "like must be a ScheduleConfig"),
     "schedules.setting(['eta'])": (lambda p: ip.schedules.setting(["eta"]), "['eta'] is not a schedule setting"),
     "schedules.check_settings(True)": (lambda p: ip.schedules.check_settings(True), "the settings must be a dict"),
-    "schedules.surrogate_of('demo')": (lambda p: ip.schedules.surrogate_of("demo"), "model must be a DiffusionModel"),
+    "schedules.surrogate_of('demo')": (lambda p: ip.schedules.surrogate_of("demo"), "str lacks image_size (a positive int)"),
     "ExactDiffusionModel.create(beta_schedule='cosin')": (lambda p: E.ExactDiffusionModel.create(size=8, beta_schedule="cosin"),
                                                           "beta_schedule must be one of 'linear', 'cosine', got 'cosin'"),
     "ExactDiffusionModel.create(default_schedule=[3, 2, 1, 0, -1])": (

@@ -45,6 +45,7 @@ import torch
 from ...errors import UserInputError
 from ..arguments import check_keep
 from ..exact_images import GaussianImageModel, demo_image_model
+from ..paintable import check_model
 from .builders import check_eta
 from .calibrate import PROXY_PIXELS, Knobs, proxy_keep, proxy_law, search
 from .config import ScheduleConfig
@@ -133,7 +134,7 @@ def surrogate_of(model: Any) -> GaussianImageModel:
             natural-picture default: spectral exponent ``rule.DEFAULT_BETA``, knee one cycle per
             picture, pixel variance ``rule.DEFAULT_PIXEL_VAR``, correlated colours).
     """
-    _check_model(model)
+    check_model(model, members=("image_size",))  # a plan's model needs more (_check_model); the surrogate, its size
     if _is_exact(model):
         return model.image_model
     if getattr(model, "name", None) == "demo":
