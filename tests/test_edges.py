@@ -417,3 +417,11 @@ def test_an_empty_path_from_an_unset_variable_is_refused_not_taken_as_the_curren
 def test_a_flag_is_taken_whole_never_as_the_start_of_another(argv, unknown, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"ipainter: error: unrecognized arguments: {unknown}"
+
+
+def test_a_training_batch_too_large_to_hold_is_one_error_line_not_a_memory_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--batch-size", "100000000", "--image-size", "64", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "ipainter: error: batch_size=100000000 is out of range: it must be in 1..21845"]
+    assert not out.exists()
