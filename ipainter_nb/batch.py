@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checks import broken_link
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
 from .signals import signals_deferred
@@ -48,8 +49,9 @@ class Entry:
 def scan_source(folder: Path) -> list[Entry]:
     """Pair ``<name>.<ext>`` with ``<name>_mask.<ext>``; everything else becomes a problem entry.
 
-    Hidden files (temporary files of atomic writes) and sub-folders are ignored. Sorted by
-    name, so every process of a sharded run sees the same order.
+    Hidden files (temporary files of atomic writes) and sub-folders are ignored; a symbolic link
+    to a file is that file, and one that leads nowhere is a problem entry that says so. Sorted
+    by name, so every process of a sharded run sees the same order.
 
     Args:
         folder: SOURCE.
@@ -65,7 +67,7 @@ def scan_source(folder: Path) -> list[Entry]:
     masks: dict[str, Path] = {}
     others: list[Path] = []
     for path in listing:
-        if path.name.startswith(".") or not path.is_file():
+        if path.name.startswith(".") or not (path.is_file() or broken_link(path)):
             continue
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             others.append(path)
@@ -81,7 +83,7 @@ def scan_source(folder: Path) -> list[Entry]:
         elif name not in masks:
             entries.append(Entry(name, paths[0], problem=f"no mask {name}{MASK_TAG}.png beside it (white = keep)"))
         else:
-            entries.append(Entry(name, paths[0], masks[name]))
+            entries.append(Entry(name, paths[0], masks[name], problem=broken_link(paths[0]) or broken_link(masks[name])))
     for name, mask in masks.items():
         if name not in pictures:
             entries.append(Entry(mask.name, mask=mask, problem=f"mask without a picture {name}.png"))

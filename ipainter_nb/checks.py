@@ -25,8 +25,9 @@ from typing import Any, NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "user_path",
-           "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
+__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "check_path",
+           "broken_link", "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
+           "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
@@ -148,6 +149,23 @@ def path_text(text: str) -> str:
     return text
 
 
+def check_path(name: str, value: Any, kind: str = "file", error: type[UserInputError] = UserInputError) -> Path:
+    """``value`` as a path, or a ``UserInputError`` when it is not a non-empty str or path-like object.
+
+    An int is refused, not taken as a file descriptor: ``open(1)`` would read (and close) the
+    process's own stdout, and ``True`` is the int 1.
+
+    Args:
+        name: the argument's name in messages.
+        value: the argument.
+        kind: what the path names (``file`` or ``folder``), for the message.
+        error: the exception class raised (a ``UserInputError``).
+    """
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise error(f"{name} must be a {kind} path (str or pathlib.Path), got {type(value).__name__} {value!r}")
+    return Path(value)
+
+
 def user_path(path: str | os.PathLike[str]) -> Path:
     """A path as a user typed it: ``~`` and ``~user`` expanded, nothing else changed.
 
@@ -160,19 +178,30 @@ def user_path(path: str | os.PathLike[str]) -> Path:
     return Path(path).expanduser()
 
 
-def _refuse_broken_link(path: Path, what: str) -> None:
-    """``path`` is not a symbolic link that leads nowhere (a missing target or a loop)."""
+def broken_link(path: Path) -> str | None:
+    """What is wrong with ``path`` if it is a symbolic link that leads nowhere (a missing target or a
+    loop), else None: ``exists()`` is False for it, yet nothing can be created at its name.
+
+    Args:
+        path: any path.
+    """
     if not path.is_symlink():
-        return
+        return None
     try:
         path.stat()
     except OSError as exc:
         target = os.readlink(path)
         if exc.errno == errno.ELOOP:
-            raise UserInputError(f"{what}: {path} is a symbolic link that leads back to itself (a loop, via {target}): "
-                                 "remove it, or pass another path") from None
-        raise UserInputError(f"{what}: {path} is a symbolic link to {target}, which does not exist: create it first, "
-                             "or pass another path") from None
+            return f"{path} is a symbolic link that leads back to itself (a loop, via {target}): remove it, or pass another path"
+        return f"{path} is a symbolic link to {target}, which does not exist: create it first, or pass another path"
+    return None
+
+
+def _refuse_broken_link(path: Path, what: str) -> None:
+    """``path`` is not a symbolic link that leads nowhere (a missing target or a loop)."""
+    problem = broken_link(path)
+    if problem is not None:
+        raise UserInputError(f"{what}: {problem}")
 
 
 def _nearest_existing(path: Path, what: str) -> Path:

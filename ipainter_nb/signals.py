@@ -13,6 +13,13 @@ A signal that was ignored when the process started stays ignored, as POSIX tools
 ``nohup ipainter paint ... &`` runs on when its terminal closes (SIGHUP), and a script's
 background job, which the shell starts with SIGINT and SIGQUIT ignored, runs on through
 them. Such a run still stops on the signals it was not told to ignore (SIGTERM from ``kill``).
+A signal *blocked* when the process started is another matter: a blocked mask is inherited
+through ``exec`` from a parent that blocked it for a moment of its own (a thread that spawned
+the command, a supervisor), not a wish that the run ignore it, and left blocked it would hold a
+``kill`` until the run ended by itself. The command unblocks the stop signals it handles while
+it runs, and puts the mask back after. One that was sent while blocked, before the command
+began, then ends the process as it would have had it not been blocked: by the signal's own
+default, before anything is written.
 
 Only the command installs handlers (``ipainter_nb.cli``). The library installs none when
 imported or called (a notebook's kernel owns its signals): ``signals_deferred``, the one
@@ -99,20 +106,36 @@ def _on_stop(signum: int, frame: object) -> None:
     raise Stopped(signum)
 
 
+def _unblock(signals: tuple[signal.Signals, ...]) -> set[signal.Signals] | None:
+    """Unblock ``signals`` in this thread; the mask before, or None where the platform has no masks."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+
+
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Within the block, every signal of ``STOP_SIGNALS`` raises ``Stopped`` in the main thread.
 
     For the command line only: a library must leave signals to its host. A signal that is
-    ignored (``SIG_IGN``, e.g. SIGHUP under ``nohup``) stays ignored. Outside the main
+    ignored (``SIG_IGN``, e.g. SIGHUP under ``nohup``) stays ignored; one that is blocked (a mask
+    inherited from the parent) is unblocked within the block. Outside the main
     thread (where Python delivers no signal) it changes nothing. The handlers that were
     there are put back on exit.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = _install(STOP_SIGNALS, _on_stop)
     _STATE.__init__()
+    previous = _install(STOP_SIGNALS, _on_stop)
+    _STATE.deferring += 1  # a signal waiting in the inherited mask arrives now: it must not raise here
+    try:
+        mask = _unblock(tuple(previous))
+    finally:
+        _STATE.deferring -= 1
+    if _STATE.pending is not None:  # sent before the run began: end as its default would have then
+        signal.signal(_STATE.pending, signal.SIG_DFL)
+        signal.raise_signal(_STATE.pending)
     _STATE.active = True
     try:
         yield
@@ -120,6 +143,8 @@ def stop_on_signals() -> Iterator[None]:
         _STATE.active = False
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def stop_signal() -> int | None:

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import CommandParser, check_folder, int_at_least, make_folder, path_text, writable_file
+from .checks import CommandParser, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
+from .core.arguments import check_batch
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -129,6 +130,7 @@ class TrainConfig:
         if not 0 <= self.ema_decay < 1:
             raise UserInputError(f"ema_decay={self.ema_decay}: must lie in [0, 1)")
         check_image_size(int(self.unet["image_size"]))
+        check_batch(self.batch_size, int(self.unet["image_size"]), "batch_size")  # a step's pictures are made at once
         if self.gaussian_field is not None:
             if self.data is not None:
                 raise UserInputError("--data and --gaussian-field both name the training pictures: drop one of the two")
@@ -406,14 +408,8 @@ def _int_flag(name: str) -> Callable[[str], int]:
     return int_at_least(_MINIMUMS[name])
 
 
-def _seed_flag(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value < 2**32:  # batch k draws from seed * 1_000_003 + k: this keeps it inside torch's 64-bit seeds
-        raise argparse.ArgumentTypeError(f"must be in 0..{2**32 - 1}, got {value}")
-    return value
+#: batch k draws from seed * 1_000_003 + k: a seed below 2**32 keeps it inside torch's 64-bit seeds
+_seed_flag = int_in(0, 2**32 - 1)
 
 
 def _image_size_flag(text: str) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from .checks import broken_link
 from .core.exact import GaussianImageModel
 from .errors import IPainterError, UserInputError
 from .images import IMAGE_SUFFIXES, ImageLoadError, load_picture, open_image, quantize_uint8, uint8_to_tensor
@@ -73,13 +74,17 @@ class ImageFolder:
         folder = Path(folder)
         if not folder.is_dir():
             problem = "does not exist" if not folder.exists() else "is not a folder"
-            raise TrainingDataNotFoundError(f"training folder {folder} {problem}: pass a folder of pictures to --data")
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            problem = broken_link(folder) or f"{folder} {problem}: pass a folder of pictures to --data"
+            raise TrainingDataNotFoundError(f"training folder {problem}")
+        # a link that leads nowhere is listed, so that the warning of skipped files counts it
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or broken_link(p)))
         if not files:
             raise UserInputError(f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, in subfolders too)")
         images, skipped, sizes, first_problem = [], [], set(), ""
         for path in files:
             try:
+                if nowhere := broken_link(path):
+                    raise ImageLoadError(nowhere)
                 picture = open_image(path)
                 sizes.add(picture.size)
                 images.append(quantize_uint8(load_picture(picture, image_size, fit="crop", name=path.name)))

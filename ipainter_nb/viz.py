@@ -37,14 +37,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFormatter
 from PIL import Image, ImageDraw
 
+from ipainter_nb.checks import check_path, writable_file
+from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole
 from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
+from ipainter_nb.core.paintable import check_model
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, resampling_window, validate_times
+from ipainter_nb.core.steps import Frame, PaintResult
+from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import make_grid, uint8_to_tensor, upscale_nearest, write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-    from ipainter_nb.core.sampler import Frame, PaintResult
 
 __all__ = [
     "ScheduleMarks",
@@ -62,6 +65,13 @@ __all__ = [
 Spectrum = tuple[int, Any, Any]
 Schedule = ScheduleConfig | Sequence[int]
 
+#: Largest figure side in inches, and largest resolution: beyond them a figure is gigapixels.
+MAX_FIGURE_INCHES = 100.0
+MAX_DPI = 1200.0
+#: Largest enlargement of a GIF's pictures, and the longest a GIF frame may stay (its delay is 16 bits of 1/100 s).
+MAX_GIF_SCALE = 64
+MAX_GIF_HOLD_S = 600.0
+
 
 # --------------------------------------------------------------------------- figures and files
 
@@ -72,9 +82,22 @@ def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
     Args:
         figsize: width and height in inches.
     """
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=_check_figsize(figsize))
     FigureCanvasAgg(fig)
     return fig
+
+
+def _check_figsize(figsize: Any) -> tuple[float, float]:
+    if not isinstance(figsize, (tuple, list)) or len(figsize) != 2:
+        raise UserInputError(f"figsize must be (width, height) in inches, got {type(figsize).__name__} {figsize!r}")
+    return tuple(check_real(f"figsize[{i}]", side, 0.0, MAX_FIGURE_INCHES, low_open=True, hint="inches")
+                 for i, side in enumerate(figsize))
+
+
+def _check_figure(fig: Any, dpi: Any) -> float:
+    if not isinstance(fig, Figure):
+        raise UserInputError(f"fig must be a matplotlib Figure (viz.new_figure makes one), got {type(fig).__name__}")
+    return check_real("dpi", dpi, 0.0, MAX_DPI, low_open=True, hint="dots per inch")
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -94,6 +117,7 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
         fig: the figure.
         dpi: resolution.
     """
+    dpi = _check_figure(fig, dpi)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
@@ -104,9 +128,11 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
 
     Args:
         fig: the figure.
-        path: the PNG file (written atomically).
+        path: the PNG file (written atomically; a symbolic link there is replaced, its target left as it was).
         dpi: resolution.
     """
+    dpi = _check_figure(fig, dpi)
+    path = writable_file(check_path("path", path), "path")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return write_bytes_atomic(path, buf.getvalue())
@@ -257,7 +283,19 @@ def band_snr_figure(
 
 
 def _colormap(name: str) -> Colormap:
+    if not isinstance(name, str) or name not in colormaps:
+        raise UserInputError(f"cmap={name!r} is not a matplotlib colour map: use one of matplotlib.colormaps, e.g. 'viridis'")
     return colormaps[name]
+
+
+def _check_spectra(spectra: Any) -> list[Spectrum]:
+    if not isinstance(spectra, Sequence) or isinstance(spectra, (str, bytes)) or not all(
+            isinstance(s, (tuple, list)) and len(s) == 3 for s in spectra):
+        raise UserInputError(f"spectra must be a list of (t, freqs, power) triples "
+                             f"(frequency.radial_power_spectrum gives freqs, power), got {type(spectra).__name__}")
+    for t, _, _ in spectra:
+        check_real("the t of a spectrum", t, 0.0)
+    return list(spectra)
 
 
 def spectrum_evolution_figure(
@@ -279,6 +317,7 @@ def spectrum_evolution_figure(
         figsize: the new figure's size in inches.
         cmap: the colour map from early to late steps.
     """
+    spectra, colours = _check_spectra(spectra), _colormap(cmap)
     ax = _axes(ax, figsize)
     if not spectra:
         ax.text(0.5, 0.5, "spectra of the predicted x0\nappear while painting", ha="center", va="center",
@@ -289,7 +328,6 @@ def spectrum_evolution_figure(
     ts = [float(t) for t, _, _ in spectra]
     lo, hi = min(ts), max(ts)
     norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
-    colours = _colormap(cmap)
     lowest = 0.5
     for t, freqs, power in spectra:
         f, p = np.asarray(freqs, dtype=np.float64).reshape(-1), np.asarray(power, dtype=np.float64).reshape(-1)
@@ -336,11 +374,18 @@ def frequency_figure(
         max_curves: at most this many spectra drawn.
         n_bands: how many frequency bands in the SNR panel.
     """
+    model = check_model(model, members=("schedule",))
+    if not isinstance(config, ScheduleConfig):
+        raise UserInputError(f"config must be the ScheduleConfig that ran, got {type(config).__name__}")
+    frames = _check_frames(result, "result")
+    max_curves = check_whole("max_curves", max_curves, 1)
     fig = new_figure((11, 3.8))
     left, right = fig.subplots(1, 2)
-    band_snr_figure(image, model.alphas_cumprod(config.t_T), config, n_bands=n_bands, ax=left,
+    # the protocol's schedule(), not DiffusionModel.alphas_cumprod: the exact model paints too
+    alphas_cumprod = np.asarray(model.schedule(config.t_T).alphas_cumprod, dtype=np.float64)
+    band_snr_figure(image, alphas_cumprod, config, n_bands=n_bands, ax=left,
                     title=f"composition: forward SNR per band (t_T={config.t_T})")
-    down = _prediction_frames(result.frames)
+    down = _prediction_frames(frames)
     picks = sorted({round(i) for i in np.linspace(0, len(down) - 1, min(max_curves, len(down)))}) if down else []
     spectra = [(down[i].t, *radial_power_spectrum(uint8_to_tensor(down[i].x0_pred).numpy())) for i in picks]
     spectrum_evolution_figure(spectra, ax=right, title="spectrum of the predicted x0 as t falls")
@@ -349,6 +394,13 @@ def frequency_figure(
 
 
 # --------------------------------------------------------------------------- GIF
+
+
+def _check_frames(frames: Any, name: str = "frames") -> list[Frame]:
+    kept = frames.frames if isinstance(frames, PaintResult) else frames
+    if not isinstance(kept, Sequence) or isinstance(kept, (str, bytes)) or not all(isinstance(f, Frame) for f in kept):
+        raise UserInputError(f"{name} must be a PaintResult or a list of its frames, got {type(frames).__name__}")
+    return list(kept)
 
 
 def _captioned(img: Image.Image, text: str) -> Image.Image:
@@ -384,7 +436,7 @@ def timesteps_gif(
 
     Args:
         frames: a ``PaintResult`` or its frames.
-        path: the GIF file (written atomically).
+        path: the GIF file (written atomically; a symbolic link there is replaced, its target left as it was).
         which: ``x0`` (the clean-image predictions) or ``x_t`` (the noisy samples).
         known: (image, keep) to paste the known pixels, or None.
         final: the finished samples, shown as the last frame, or None.
@@ -394,11 +446,15 @@ def timesteps_gif(
         hold_last_s: seconds the last frame stays.
         captions: write t and the model calls on each frame.
     """
-    kept = frames.frames if hasattr(frames, "frames") else list(frames)
+    kept = _check_frames(frames)
+    path = writable_file(check_path("path", path), "path")
     if which not in ("x0", "x_t"):
-        raise ValueError(f"which must be 'x0' or 'x_t', got {which!r}")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise UserInputError(f"which must be 'x0' or 'x_t', got {which!r}")
+    fps = check_real("fps", fps, 0.0, low_open=True, hint="frames per second")
+    hold_last_s = check_real("hold_last_s", hold_last_s, 0.0, MAX_GIF_HOLD_S, hint="seconds")
+    captions = check_flag("captions", captions)
+    nrow = None if nrow is None else check_whole("nrow", nrow, 1)
+    scale = None if scale is None else check_whole("scale", scale, 1, MAX_GIF_SCALE + 1)
     what = "predicted x0" if which == "x0" else "x_t"
     batches: list[tuple[str, torch.Tensor]] = []
     for f in kept:
@@ -406,15 +462,19 @@ def timesteps_gif(
         if pictures_u8 is not None:
             batches.append((f"t={f.t}  {what}", uint8_to_tensor(pictures_u8)))
     if final is not None:
-        batches.append(("finished", final.detach().float().cpu()))
+        side = batches[0][1].shape[-1] if batches else getattr(final, "shape", (1,))[-1]
+        batches.append(("finished", check_picture(final, side, "final", batched=True).cpu()))
     if not batches:
-        raise ValueError(f"no kept frames with {which} to animate (was paint() called with max_frames=0?)")
+        raise UserInputError(f"no kept frames with {which} to animate (was paint() called with max_frames=0?)")
     first = batches[0][1]
     nrow = nrow or first.shape[0]
     if scale is None:
         scale = max(1, 128 // max(1, min(first.shape[-2:])))
     if known is not None:
-        image, keep = (x.detach().float().cpu() for x in known)
+        if not isinstance(known, (tuple, list)) or len(known) != 2:
+            raise UserInputError(f"known must be (image, keep), got {type(known).__name__}")
+        image = check_picture(known[0], first.shape[-1], "known[0]").cpu()
+        keep = check_keep(known[1], first.shape[-1], "known[1]").cpu()
         batches = [(caption, keep * image + (1 - keep) * batch) for caption, batch in batches]
     pictures = []
     for caption, batch in batches:

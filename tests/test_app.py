@@ -758,3 +758,16 @@ def test_an_edit_pause_counts_as_pending_until_its_call_has_queued_its_work():
     while pause.pending and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not pause.pending
+
+
+def test_the_exact_model_paints_in_the_painter_and_its_frequency_panel_follows(tmp_path):
+    from ipainter_nb.core.exact import ExactDiffusionModel
+
+    app = make_painter(ExactDiffusionModel.create(size=32), tmp_path)
+    try:
+        app.set_schedule(SHORT)
+        result = app.paint(wait=True)  # the panel asked the model for alphas_cumprod, which only DiffusionModel has
+        assert result is not None and not result.stopped, app.status_message
+        assert result.samples.shape == (1, 3, 32, 32) and app.runner.last_error is None
+    finally:
+        app.close()

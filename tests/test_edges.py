@@ -81,6 +81,42 @@ def test_a_run_that_ignores_sigint_still_stops_cleanly_on_sigterm(tmp_path, tiny
     assert sorted(p.name for p in out.iterdir()) == ["lake_0.png"]  # the finished picture; no temp, no claim
 
 
+def _blocking(*signals: signal.Signals, send: signal.Signals | None = None):
+    """A ``preexec_fn``: the child starts with ``signals`` blocked (a mask inherited from a parent that
+    blocked them for a moment of its own), and with ``send`` already waiting in that mask."""
+    def block() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+        if send is not None:
+            os.kill(os.getpid(), send)
+    return block
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_signal_blocked_when_the_run_started_still_stops_it_cleanly(tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+    child, _ = _start_stalled(args, tmp_path, stall_at=2, preexec_fn=_blocking(signal.SIGINT, signal.SIGTERM))
+    try:
+        child.send_signal(signal.SIGTERM)  # blocked, it would wait until the run had painted everything
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1].startswith("ipainter: stopped by SIGTERM")
+    assert sorted(p.name for p in out.iterdir()) == ["lake_0.png"]  # the finished picture; no temp, no claim
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_stop_signal_sent_while_blocked_before_the_run_began_ends_it_before_anything_is_written(tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+    done = subprocess.run([sys.executable, "-m", "ipainter_nb", *args], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=_blocking(signal.SIGTERM, send=signal.SIGTERM))
+    assert done.returncode == -signal.SIGTERM, done.stderr  # as if it had come during start-up: the signal's default
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
 def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tmp_path):
     from ipainter_nb.images import save_png_atomic
     from ipainter_nb.signals import signals_deferred, stop_on_signals
@@ -178,6 +214,74 @@ def test_tilde_and_a_link_to_a_folder_are_the_folders_they_name(tmp_path, tiny_m
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in real.iterdir()) == ["lake_0.png", "lake_1.png"]
     assert (home / "out").is_symlink() and not (tmp_path / "~").exists()
+
+
+def test_a_link_that_leads_nowhere_inside_source_or_where_an_output_goes_is_one_skipping_line(tmp_path, tiny_model_path,
+                                                                                              capsys):
+    src, dest = _pair(tmp_path / "src"), tmp_path / "dest"
+    ghost = src / "ghost.png"
+    ghost.symlink_to(tmp_path / "missing.png")
+    (src / "ghost_mask.png").symlink_to(src / "lake_mask.png")
+    dest.mkdir()
+    (dest / "lake_0.png").symlink_to(tmp_path / "elsewhere" / "lake_0.png")  # would be written through into elsewhere/
+    code = main(["paint", "-s", str(src), "-d", str(dest), "--model", str(tiny_model_path), *PAINT])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err == [
+        f"ipainter: skipping ghost.png: {ghost} is a symbolic link to {tmp_path / 'missing.png'}, which does not exist: "
+        "create it first, or pass another path",
+        f"ipainter: skipping lake.png: where its output goes, {dest / 'lake_0.png'} is a symbolic link to "
+        f"{tmp_path / 'elsewhere' / 'lake_0.png'}, which does not exist: create it first, or pass another path",
+    ]
+    assert _tree(dest) == ["lake_0.png"] and (dest / "lake_0.png").is_symlink() and not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("flag", ["--model", "--config", "--data", "--init-from"])
+def test_an_input_path_that_leads_nowhere_is_named_as_a_link(flag, tmp_path, tiny_model_path, capsys):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    if flag in ("--model", "--config"):
+        model = str(loop) if flag == "--model" else str(tiny_model_path)
+        args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(tmp_path / "out"), "--model", model, *PAINT]
+        args += ["--config", str(loop)] if flag == "--config" else []
+    else:
+        args = ["train", "--out", str(tmp_path / "out"), flag, str(loop), "--steps", "1", "--device", "cpu"]
+    what = {"--model": "the model", "--config": "config file", "--data": "training folder", "--init-from": "the model"}[flag]
+    assert main(args) == 2
+    assert not (tmp_path / "out").exists()
+    assert capsys.readouterr().err.splitlines() == [
+        f"ipainter: error: {what} {loop} is a symbolic link that leads back to itself (a loop, via {loop}): "
+        "remove it, or pass another path"]
+
+
+def test_training_counts_a_picture_link_that_leads_nowhere_among_the_skipped_files(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (16, 16)).save(data / "a.png")
+    (data / "b.png").symlink_to(tmp_path / "gone.png")
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), *TRAIN, "--sample-every", "0"]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "warning" in line] == [
+        f"ipainter: warning: skipped 1 unreadable file(s) of 2: 'b.png' (the first: {data / 'b.png'} is a symbolic link "
+        f"to {tmp_path / 'gone.png'}, which does not exist: create it first, or pass another path)"]
+
+
+def test_every_writer_replaces_an_output_that_is_a_link_to_a_file_and_leaves_the_file_it_named(tmp_path, capsys):
+    """One rule for every output a user names (images/writes.py): the new file takes the link's
+    place; the file the link pointed at is never written through."""
+    import ipainter_nb as ip
+
+    kept = tmp_path / "kept.bin"
+    kept.write_bytes(b"not yours to overwrite")
+    links = {name: tmp_path / name for name in ("plot.png", "export.pt", "scene.json")}
+    for link in links.values():
+        link.symlink_to(kept)
+    assert main(["schedule", "--t-T", "10", "--plot", str(links["plot.png"])]) == 0
+    assert main(["train", "--out", str(tmp_path / "run"), "--export", str(links["export.pt"]), *TRAIN]) == 0
+    ip.Composition(size=8).to_json(links["scene.json"])
+    capsys.readouterr()
+    assert [link.is_symlink() for link in links.values()] == [False, False, False]
+    assert links["plot.png"].read_bytes().startswith(b"\x89PNG") and links["scene.json"].read_text().startswith("{")
+    assert kept.read_bytes() == b"not yours to overwrite"
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):
@@ -313,3 +417,11 @@ def test_an_empty_path_from_an_unset_variable_is_refused_not_taken_as_the_curren
 def test_a_flag_is_taken_whole_never_as_the_start_of_another(argv, unknown, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"ipainter: error: unrecognized arguments: {unknown}"
+
+
+def test_a_training_batch_too_large_to_hold_is_one_error_line_not_a_memory_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--batch-size", "100000000", "--image-size", "64", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "ipainter: error: batch_size=100000000 is out of range: it must be in 1..21845"]
+    assert not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -127,8 +128,8 @@ def test_spectrum_evolution_colours_each_t_and_adds_a_colourbar():
 class NoiseScheduleOnly:
     """What frequency_figure needs from a model: its respaced noise schedule."""
 
-    def alphas_cumprod(self, t_T: int) -> np.ndarray:
-        return linear_alphas_cumprod(t_T)
+    def schedule(self, t_T: int) -> SimpleNamespace:
+        return SimpleNamespace(alphas_cumprod=linear_alphas_cumprod(t_T))
 
 
 def fake_run(times: list[int], n: int = 2, size: int = 16) -> PaintResult:
@@ -219,3 +220,75 @@ def test_timesteps_gif_without_frames_says_why(tmp_path):
     with pytest.raises(ValueError, match="max_frames=0"):
         timesteps_gif([], tmp_path / "empty.gif")
     assert not os.listdir(tmp_path)
+
+
+def test_frequency_figure_draws_a_run_of_the_exact_model(tmp_path):
+    import ipainter_nb as ip
+
+    model = ip.exact.ExactDiffusionModel.create(size=8)
+    config = ScheduleConfig(t_T=6, jump_length=2, jump_n_sample=2, stop_resampling_at=2)
+    image, keep = torch.zeros(3, 8, 8), ip.exact.centre_hole_keep(8, 4)
+    result = ip.paint(model, image, keep, times=config, progress=False)
+    fig = frequency_figure(model, config, image, result, n_bands=2)
+    assert len(fig.axes[1].lines) == sum(f.x0_pred is not None for f in result.frames)
+
+
+RUN = fake_run(plain(3), n=1, size=8)
+
+BAD_FIGURE_ARGUMENTS = {
+    "figsize of one number": (lambda p: new_figure(5), "figsize must be (width, height) in inches"),
+    "figsize of NaN": (lambda p: new_figure((float("nan"), 3)), "figsize[0]=nan is out of range"),
+    "figsize of a mile": (lambda p: schedule_figure(PAPER, figsize=(1e6, 3)), "figsize[0]=1000000.0 is out of range"),
+    "dpi as text": (lambda p: figure_to_png(new_figure(), "80"), "dpi must be a number, got str '80'"),
+    "dpi of zero": (lambda p: save_figure(new_figure(), p / "a.png", dpi=0), "dpi=0 is out of range"),
+    "no figure": (lambda p: figure_to_png("fig"), "fig must be a matplotlib Figure"),
+    "a path that is a file descriptor": (lambda p: save_figure(new_figure(), 1), "path must be a file path"),
+    "a path that is a folder": (lambda p: save_figure(new_figure(), p), "is a folder: name a file in it"),
+    "which in capitals": (lambda p: timesteps_gif(RUN, p / "a.gif", which="X0"), "which must be 'x0' or 'x_t'"),
+    "fps as text": (lambda p: timesteps_gif(RUN, p / "a.gif", fps="10"), "fps must be a number"),
+    "a frame held a day": (lambda p: timesteps_gif(RUN, p / "a.gif", hold_last_s=86400), "hold_last_s=86400 is out of range"),
+    "nrow of zero": (lambda p: timesteps_gif(RUN, p / "a.gif", nrow=0), "nrow=0 is out of range"),
+    "scale of 2.5": (lambda p: timesteps_gif(RUN, p / "a.gif", scale=2.5), "scale must be a whole number"),
+    "captions as text": (lambda p: timesteps_gif(RUN, p / "a.gif", captions="yes"), "captions must be True or False"),
+    "known without its mask": (lambda p: timesteps_gif(RUN, p / "a.gif", known=torch.zeros(3, 8, 8)),
+                               "known must be (image, keep)"),
+    "a soft known mask": (lambda p: timesteps_gif(RUN, p / "a.gif", known=(torch.zeros(3, 8, 8), torch.full((1, 8, 8), 0.5))),
+                          "known[1] mask must hold only 0 (generate) and 1 (keep)"),
+    "final of another size": (lambda p: timesteps_gif(RUN, p / "a.gif", final=torch.zeros(1, 3, 4, 4)),
+                              "final is 4x4 but it must be 8x8"),
+    "frames that are no frames": (lambda p: timesteps_gif("frames", p / "a.gif"), "frames must be a PaintResult"),
+    "spectra that are no triples": (lambda p: spectrum_evolution_figure([1, 2]), "spectra must be a list of (t, freqs, power)"),
+    "an unknown colour map": (lambda p: spectrum_evolution_figure([], cmap="viridian"), "cmap='viridian' is not a matplotlib"),
+    "a config that is a list": (lambda p: frequency_figure(NoiseScheduleOnly(), plain(4), textured_picture(16), RUN),
+                                "config must be the ScheduleConfig that ran"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FIGURE_ARGUMENTS))
+def test_a_bad_figure_or_gif_argument_is_one_user_input_error_and_writes_nothing(case, tmp_path):
+    from ipainter_nb.errors import UserInputError
+
+    call, said = BAD_FIGURE_ARGUMENTS[case]
+    with pytest.raises(UserInputError) as caught:
+        call(tmp_path)
+    assert said in str(caught.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_figure_or_gif_written_over_a_symbolic_link_replaces_the_link_not_its_target(tmp_path):
+    from ipainter_nb.errors import UserInputError
+
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"the file the link names")
+    for name, write in {"figure.png": lambda p: save_figure(schedule_figure(plain(10)), p),
+                        "run.gif": lambda p: timesteps_gif(RUN, p)}.items():
+        link = tmp_path / name
+        link.symlink_to(kept)
+        write(link)
+        assert not link.is_symlink() and link.stat().st_size > 0
+        assert kept.read_bytes() == b"the file the link names"
+    dangling = tmp_path / "dangling.png"
+    dangling.symlink_to(tmp_path / "missing" / "f.png")
+    with pytest.raises(UserInputError, match="is a symbolic link to .*which does not exist"):
+        save_figure(new_figure(), dangling)
+    assert not (tmp_path / "missing").exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ..batch import MASK_TAG, Entry, claimed_batches, image_seed, output_path, scan_source, shard_from_env, take_shard
-from ..checks import check_folder, checking, make_folder, readable_folder
+from ..checks import broken_link, check_folder, checking, make_folder, readable_folder
 from ..core.models import DiffusionModel, check_t_T
 from ..core.sampler import auto_batch_size, paint
 from ..core.schedules import ScheduleConfig
@@ -142,6 +142,11 @@ def cmd_paint(args: argparse.Namespace) -> int:
             in_the_way = next((p for p in outputs if p.exists() and not p.is_file()), None)
             if in_the_way is not None:  # not a picture this tool wrote: never counted as done, never replaced
                 fail(entry.label, f"{in_the_way} is a folder (or another non-file) where its output goes: move it away")
+                continue
+            # a link that leads nowhere does not exist, yet no output can be made at its name: never written through
+            nowhere = next((problem for problem in map(broken_link, outputs) if problem is not None), None)
+            if nowhere is not None:
+                fail(entry.label, f"where its output goes, {nowhere}")
                 continue
             if not args.overwrite and all(p.exists() for p in outputs):
                 skipped += 1

@@ -31,6 +31,7 @@ __all__ = [
     "check_real",
     "check_flag",
     "check_function",
+    "check_generator",
     "check_float_dtype",
     "check_side",
     "MAX_BATCH_VALUES",
@@ -62,6 +63,8 @@ def as_tensor(name: str, value: Any) -> torch.Tensor:
         value = torch.from_numpy(np.ascontiguousarray(value))
     if not isinstance(value, torch.Tensor):
         raise UserInputError(f"{name} must be a torch tensor or numpy array, got {type(value).__name__} {_shown(value)}")
+    if value.is_meta:
+        raise UserInputError(f"{name} is a meta tensor (a shape without values): pass a tensor that holds its values")
     if value.dtype == torch.bool:
         return value.float()
     if value.is_complex():
@@ -149,6 +152,18 @@ def check_function(name: str, value: Any) -> Callable[..., Any] | None:
     """
     if value is not None and not callable(value):
         raise UserInputError(f"{name} must be a function (or None), got {type(value).__name__} {_shown(value)}")
+    return value
+
+
+def check_generator(value: Any, name: str = "generator") -> torch.Generator | None:
+    """``value`` if it is a ``torch.Generator`` or None, else a ``UserInputError``.
+
+    Args:
+        value: the argument.
+        name: the argument's name in messages.
+    """
+    if value is not None and not isinstance(value, torch.Generator):
+        raise UserInputError(f"{name} must be a torch.Generator (or None), got {type(value).__name__} {_shown(value)}")
     return value
 
 

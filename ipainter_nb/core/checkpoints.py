@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..checks import broken_link
 from ..errors import IPainterError, UserInputError
 from ..images import atomic_write, read_bounded
 from .diffusion import VARIANCE_TYPES
@@ -301,6 +302,9 @@ def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     source = "config"
     if isinstance(config, (str, Path)):
         source = str(config)
+        nowhere = broken_link(Path(config).expanduser())
+        if nowhere is not None:
+            raise UserInputError(f"config file {nowhere}")
         if not Path(config).expanduser().exists():
             raise UserInputError(f"config file {source} does not exist: pass a JSON file of guided-diffusion config keys")
         text = read_bounded(Path(config).expanduser(), 1 << 20, f"config file {source}")
@@ -376,6 +380,9 @@ def read_checkpoint_info(
         origin = f"preset {key!r}"
     else:
         candidate = Path(name_or_path).expanduser()
+        nowhere = broken_link(candidate)
+        if nowhere is not None:
+            raise WeightsNotFoundError(f"the model {nowhere}")
         if not candidate.exists():
             raise WeightsNotFoundError(f"{key!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor an existing checkpoint file")
         path = _existing_file(candidate)

@@ -79,6 +79,8 @@ def erode_keep(keep: np.ndarray, px: int) -> np.ndarray:
     """
     if px <= 0:
         return keep
+    # a pool wider than the mask gives the same mask as one its width; a wider one only costs (10**9 would hang)
+    px = min(px, max(keep.shape))
     gen = torch.from_numpy(1.0 - keep)[None, None]
     k = 2 * px + 1
     gen = F.max_pool2d(gen, kernel_size=(1, k), stride=1, padding=(0, px))
@@ -128,7 +130,9 @@ def preview(
     """
     soft = keep
     if feather > 0:
-        blurred = mask_to_pil(keep).filter(ImageFilter.GaussianBlur(radius=feather / 2))
+        # a blur far wider than the canvas looks as flat as one its width; PIL overflows on a huge one
+        radius = min(feather, 4 * max(keep.shape[-2:])) / 2
+        blurred = mask_to_pil(keep).filter(ImageFilter.GaussianBlur(radius=radius))
         soft = torch.from_numpy(np.asarray(blurred, dtype=np.float32) / 255.0)[None]
     shown = image * soft  # grey (0.0) where generated
     if overlay_color is not None:

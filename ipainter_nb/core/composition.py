@@ -23,8 +23,10 @@ from typing import Any
 import torch
 from PIL import Image
 
+from ipainter_nb.checks import check_folder, check_path, make_folder, writable_file
 from ipainter_nb.core import compositing
 from ipainter_nb.core import composition_files as files
+from ipainter_nb.core.arguments import check_side
 from ipainter_nb.core.composition_checks import (
     FORMAT,
     MAX_CANVAS_SIDE,
@@ -35,8 +37,10 @@ from ipainter_nb.core.composition_checks import (
     VERSION,
     CompositionError,
     as_bool,
+    as_color,
     as_int,
     as_pixels,
+    as_point,
     as_scale,
     as_size,
     as_threshold,
@@ -164,6 +168,8 @@ class Composition:
         Args:
             callback: Called with this composition; registering it twice has no effect.
         """
+        if not callable(callback):
+            raise invalid("callback", "a function of the composition", type(callback).__name__)
         if callback not in self._observers:
             self._observers.append(callback)
 
@@ -226,6 +232,7 @@ class Composition:
         Raises:
             CompositionError: the canvas is another size.
         """
+        image_size = check_side(image_size)
         if self.size != (image_size, image_size):
             raise CompositionError(
                 f"the composition is {self.width}x{self.height} but {model_name} paints {image_size}x{image_size}: "
@@ -264,13 +271,16 @@ class Composition:
             The removed layer.
 
         Raises:
-            CompositionError: the layer is not in this composition.
-            IndexError: no layer at that index.
+            CompositionError: the layer is not in this composition, or there is no layer at that index.
         """
         if isinstance(layer_or_index, Layer):
             layer = self._require(layer_or_index)
         else:
-            layer = self.layers[layer_or_index]
+            index = as_int(layer_or_index, "layer_or_index", strict=True)
+            if not -len(self._layers) <= index < len(self._layers):
+                raise CompositionError(f"layer_or_index={index}: there is no layer at that index; the composition has "
+                                       f"{len(self._layers)} (0 is the bottom one, -1 the top one)")
+            layer = self.layers[index]
         self._layers = [other for other in self._layers if other is not layer]
         self._changed()
         return layer
@@ -390,6 +400,7 @@ class Composition:
         Returns:
             That layer, or None.
         """
+        x, y = as_point(x, "x"), as_point(y, "y")
         for layer in reversed(self.layers):
             if layer.contains(x, y):
                 return layer
@@ -404,6 +415,8 @@ class Composition:
         Returns:
             True when nothing of it would appear in the picture.
         """
+        if not isinstance(layer, Layer):
+            raise invalid("layer", "a Layer", type(layer).__name__)
         x0, y0, x1, y1 = layer.bbox()
         return x1 <= 0 or y1 <= 0 or x0 >= self.width or y0 >= self.height
 
@@ -445,9 +458,12 @@ class Composition:
         Returns:
             The picture at the canvas size.
         """
-        image, keep = self.render()
+        overlay = as_bool(overlay, "overlay")
         feather = self.feather if feather is None else as_pixels(feather, "feather")
-        return compositing.preview(image, keep, feather, overlay_color if overlay else None, overlay_opacity)
+        color = as_color(overlay_color, "overlay_color")
+        opacity = as_threshold(overlay_opacity, "overlay_opacity", closed=True)
+        image, keep = self.render()
+        return compositing.preview(image, keep, feather, color if overlay else None, opacity)
 
     def export_batch(self, directory: PathLike, name: str) -> tuple[Path, Path]:
         """Write the picture and its mask in the batch format of ``ipainter paint -s DIR``.
@@ -462,12 +478,16 @@ class Composition:
 
         Raises:
             CompositionError: ``name`` holds a folder.
+            UserInputError: ``directory`` is no path, a file, or cannot be written (a symbolic link to a
+                folder is that folder; one that leads nowhere is refused).
         """
+        if not isinstance(name, str):
+            raise invalid("name", "a file name (a str)", type(name).__name__)
         name = name[:-4] if name.lower().endswith(".png") else name
         if not name or name in (".", "..") or re.search(r"[/\\]", name):
             raise CompositionError(f"name: expected a file name without folders, got {name!r}")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = make_folder(check_folder(check_path("directory", directory, "folder"), "directory", parents=True),
+                                "directory", parents=True)
         image, keep = self.render()
         picture = save_png_atomic(image * keep, directory / f"{name}.png")
         mask = save_png_atomic(mask_to_pil(keep), directory / f"{name}_mask.png")
@@ -520,10 +540,14 @@ class Composition:
 
         Raises:
             CompositionError: ``settings`` or ``seed`` cannot be saved.
+            UserInputError: ``path`` is no path, a folder, in a folder that does not exist, or a symbolic
+                link that leads nowhere (a link to a file is replaced by the new file; its target stays).
         """
+        path = writable_file(check_path("path", path), "path")
+        embed_images = as_bool(embed_images, "embed_images")
         settings, seed = files.check_extras(
             self.settings if settings is None else settings, self.seed if seed is None else seed)
-        return files.save_json(Path(path), self._header(settings, seed), self.layers, embed_images)
+        return files.save_json(path, self._header(settings, seed), self.layers, embed_images)
 
     @classmethod
     def from_json(cls, path: PathLike) -> Composition:
@@ -538,7 +562,7 @@ class Composition:
         Raises:
             CompositionError: the file or a field is invalid; the message names the file and the field.
         """
-        path = Path(path)
+        path = check_path("path", path)
         data = files.read_json(path)
         try:
             return cls.from_dict(data, base_dir=path.parent)
@@ -561,10 +585,10 @@ class Composition:
         Raises:
             CompositionError: the first invalid field, by name.
         """
+        base = check_path("base_dir", base_dir, "folder") if base_dir is not None else Path.cwd()
         header = files.read_header(data)
         comp = cls(header["size"], alpha_threshold=header["alpha_threshold"], erode=header["erode"],
                    feather=header["feather"])
         comp.settings, comp.seed = header["settings"], header["seed"]
-        base = Path(base_dir) if base_dir is not None else Path.cwd()
         comp._layers.extend(files.layers_from_entries(header["layers"], base, comp._check_fits))
         return comp

@@ -92,9 +92,11 @@ def is_number(value: Any) -> bool:
         value: Anything.
 
     Returns:
-        True for finite ints and floats.
+        True for finite ints and floats (Python's or numpy's).
     """
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # numpy numbers too (a position from np.argmax is an np.int64); never a bool, which is an int in Python
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(value))
 
 
 def as_int(value: Any, field_name: str, strict: bool = False) -> int:
@@ -112,8 +114,8 @@ def as_int(value: Any, field_name: str, strict: bool = False) -> int:
     Raises:
         CompositionError: ``value`` is not an integer (or, loosely, a finite number).
     """
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
     if is_number(value) and (not strict or float(value).is_integer()):
         return int(round(value))
     raise invalid(field_name, "an integer", value)
@@ -155,12 +157,13 @@ def as_bool(value: Any, field_name: str) -> bool:
     return bool(value)
 
 
-def as_threshold(value: Any, field_name: str = "alpha_threshold") -> float:
-    """An alpha threshold in [0, 1).
+def as_threshold(value: Any, field_name: str = "alpha_threshold", closed: bool = False) -> float:
+    """An alpha threshold in [0, 1) (or a share in [0, 1] with ``closed``).
 
     Args:
         value: The value to check.
         field_name: The field's name for the error message.
+        closed: Accept 1 too.
 
     Returns:
         The threshold as a float.
@@ -168,9 +171,47 @@ def as_threshold(value: Any, field_name: str = "alpha_threshold") -> float:
     Raises:
         CompositionError: ``value`` is not a number in [0, 1).
     """
-    if not is_number(value) or not 0.0 <= value < 1.0:
-        raise invalid(field_name, "a number in [0, 1)", value)
+    if not is_number(value) or not (0.0 <= value <= 1.0 if closed else 0.0 <= value < 1.0):
+        raise invalid(field_name, "a number in [0, 1]" if closed else "a number in [0, 1)", value)
     return float(value)
+
+
+def as_point(value: Any, field_name: str) -> float:
+    """A canvas coordinate: any finite number (a mouse position arrives as a float).
+
+    Args:
+        value: The value to check.
+        field_name: The field's name for the error message.
+
+    Returns:
+        The coordinate as a float.
+
+    Raises:
+        CompositionError: ``value`` is not a finite number.
+    """
+    if not is_number(value):
+        raise invalid(field_name, "a finite number (pixels on the canvas)", value)
+    return float(value)
+
+
+def as_color(value: Any, field_name: str) -> tuple[int, int, int]:
+    """An RGB colour: three whole numbers in 0..255.
+
+    Args:
+        value: The value to check.
+        field_name: The field's name for the error message.
+
+    Returns:
+        ``(r, g, b)``.
+
+    Raises:
+        CompositionError: not three whole numbers in 0..255.
+    """
+    if (not isinstance(value, (list, tuple)) or len(value) != 3
+            or not all(is_number(v) and float(v).is_integer() and 0 <= v <= 255 for v in value)):
+        raise invalid(field_name, "(red, green, blue), three whole numbers in 0..255",
+                      list(value) if isinstance(value, tuple) else value)
+    return int(value[0]), int(value[1]), int(value[2])
 
 
 def as_pixels(value: Any, field_name: str) -> int:

@@ -52,7 +52,7 @@ def check_extras(settings: Any, seed: Any) -> tuple[dict, int | None]:
 
     Args:
         settings: A JSON-serializable dict, flat enough to fit the depth limit.
-        seed: An integer, or None.
+        seed: A whole number in 0..2**63-1 (the seeds ``paint`` takes), or None.
 
     Returns:
         ``(settings, seed)``.
@@ -70,6 +70,8 @@ def check_extras(settings: Any, seed: Any) -> tuple[dict, int | None]:
         raise CompositionError(f"settings: expected JSON-serializable values ({e})") from None
     if seed is not None:
         seed = as_int(seed, "seed", strict=True)
+        if not 0 <= seed < 2**63:  # paint()'s range: a scene saved with another would not re-paint
+            raise invalid("seed", "a whole number in 0..2**63-1 (the seeds paint() takes)", seed)
     return settings, seed
 
 

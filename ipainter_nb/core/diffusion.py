@@ -21,6 +21,7 @@ __all__ = [
     "linear_betas",
     "cosine_betas",
     "named_betas",
+    "BETA_SCHEDULES",
     "space_timesteps",
     "DiffusionSchedule",
     "VARIANCE_TYPES",
@@ -54,6 +55,10 @@ def cosine_betas(num_steps: int = 1000, max_beta: float = 0.999) -> np.ndarray:
         [min(1 - alpha_bar((i + 1) / num_steps) / alpha_bar(i / num_steps), max_beta) for i in range(num_steps)],
         dtype=np.float64,
     )
+
+
+#: The named noise schedules.
+BETA_SCHEDULES = ("linear", "cosine")
 
 
 def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:

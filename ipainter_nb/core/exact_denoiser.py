@@ -15,7 +15,7 @@ import torch
 from ..errors import UserInputError
 from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole
 from .devices import as_device
-from .diffusion import DiffusionSchedule
+from .diffusion import BETA_SCHEDULES, DiffusionSchedule
 from .exact_images import GaussianImageModel, demo_image_model
 
 __all__ = ["ExactDiffusionModel", "wiener_gain"]
@@ -39,6 +39,15 @@ def wiener_gain(power: torch.Tensor, alpha_bar: torch.Tensor | float) -> torch.T
         raise UserInputError("alpha_bar must lie in [0, 1] (the forward process's ᾱ at a level)")
     a = a.to(dtype=power.dtype, device=power.device)
     return a.sqrt() * power / (a * power + 1 - a)
+
+
+def _check_schedule(schedule: Any, num_train_steps: int) -> Any:
+    from .schedules.config import ScheduleConfig  # the schedules import the exact model (the planner)
+
+    if not isinstance(schedule, ScheduleConfig):
+        raise UserInputError(f"default_schedule must be a ScheduleConfig (or None for the default), got {type(schedule).__name__}")
+    check_whole("default_schedule.t_T", schedule.t_T, 1, num_train_steps + 1)
+    return schedule
 
 
 @dataclass
@@ -83,12 +92,15 @@ class ExactDiffusionModel:
         self.num_train_steps = check_whole("num_train_steps", self.num_train_steps, 1, 100_001)
         if not isinstance(self.name, str):
             raise UserInputError(f"name must be a str, got {type(self.name).__name__}")
+        if self.beta_schedule not in BETA_SCHEDULES:
+            raise UserInputError(f"beta_schedule must be one of {', '.join(map(repr, BETA_SCHEDULES))}, got {self.beta_schedule!r}")
         if self.variance_type not in ("fixed_small", "fixed_large"):
             raise UserInputError(f"variance_type must be 'fixed_small' or 'fixed_large', got {self.variance_type!r}")
         if self.default_schedule is None:
             from .schedules.config import ScheduleConfig
 
             self.default_schedule = ScheduleConfig(t_T=100, jump_length=5, jump_n_sample=5, stop_resampling_at=40)
+        self.default_schedule = _check_schedule(self.default_schedule, self.num_train_steps)
         self._device = as_device(self._device)
         self._dtype = check_float_dtype(self._dtype)
         self._rebuild_tables()

@@ -19,7 +19,19 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_batch, check_flag, check_keep, check_picture, check_real, check_side, check_whole, kept
+from .arguments import (
+    check_batch,
+    check_flag,
+    check_float_dtype,
+    check_generator,
+    check_keep,
+    check_picture,
+    check_real,
+    check_side,
+    check_whole,
+    kept,
+)
+from .devices import as_device
 
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
@@ -173,7 +185,7 @@ class GaussianImageModel:
         if std is not None:
             std = check_real("std", std, 0.0, low_open=True, hint="the pixel standard deviation")
             cov = cov * (std**2 / float(np.diag(cov).mean()))
-        return GaussianImageModel(self.beta, self.f0, tuple(map(tuple, cov)), tuple(mean) if mean is not None else self.mean)
+        return GaussianImageModel(self.beta, self.f0, tuple(map(tuple, cov)), self.mean if mean is None else mean)
 
     # -- tensors -------------------------------------------------------------------------
     def eigen(self) -> tuple[np.ndarray, np.ndarray]:
@@ -202,6 +214,8 @@ class GaussianImageModel:
         """
         size = check_side(size, "size")
         n = check_batch(n, size)
+        generator, dtype = check_generator(generator), check_float_dtype(dtype)
+        device = None if device is None else as_device(device)
         z = torch.randn((n, 3, size, size), generator=generator, device=device, dtype=torch.float64)
         lam, _ = self.eigen()
         amp = torch.as_tensor(np.sqrt(self.spectrum(size)[None] * lam[:, None, None]), device=z.device)
@@ -468,6 +482,7 @@ class ExactConditional:
             dtype: their dtype.
         """
         n = check_batch(n, self.size)
+        generator, dtype = check_generator(generator), check_float_dtype(dtype)
         if self.R is not None:
             chol = np.linalg.cholesky(self.R + 1e-12 * np.eye(self.num_generated) * np.trace(self.R) / max(self.num_generated, 1))
             z = torch.randn((n, 3, self.num_generated), generator=generator, dtype=torch.float64).numpy()
@@ -504,6 +519,7 @@ class ExactConditional:
             samples: pictures to score, (N, 3, H, W).
             k: how many leading components the distance uses.
         """
+        samples = check_picture(samples, self.size, "samples", batched=True, bounded=False)
         z = self.image_model._to_eigen(samples.detach().cpu()).numpy().reshape(samples.shape[0], 3, -1)[:, :, self.generated]
         mean = z.mean(axis=0)
         # pixel variances need the cross-channel terms: go back to channel coordinates
@@ -521,6 +537,10 @@ class ExactConditional:
             law: a schedule's exact output law (``schedule_output_law``).
             k: how many leading components the distance uses.
         """
+        # read by its members: exact_law imports this module, so GaussianLaw cannot be imported here
+        if getattr(law, "size", None) != self.size or not all(hasattr(law, m) for m in ("mean_eigen", "cov_eigen")):
+            raise UserInputError(f"law must be the GaussianLaw of a schedule at {self.size}x{self.size} "
+                                 f"(exact.schedule_output_law), got {type(law).__name__}")
         g = self.generated
         cov = law.cov_eigen[:, g][:, :, g]  # (3, |G|, |G|)
         rows = self.component_rows(k)[:, :, g]

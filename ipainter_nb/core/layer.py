@@ -5,16 +5,18 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from PIL import Image
 
+from ipainter_nb.checks import check_path
+from ipainter_nb.core.arguments import check_whole
 from ipainter_nb.core.composition_checks import (
     MAX_LAYER_CANVAS_RATIO,
     MAX_LAYER_SIDE,
     CompositionError,
     as_bool,
     as_int,
+    as_point,
     as_scale,
     as_size,
     invalid,
@@ -115,8 +117,11 @@ class Layer:
         Returns:
             The new layer (not yet in a composition).
         """
+        path = check_path("path", path)
+        if max_size is not None:
+            max_size = check_whole("max_size", max_size, 1)
         img = load_rgba(path, max_size=max_size)
-        return cls(img, x=x, y=y, scale=scale, flip=flip, name=name or Path(path).stem)
+        return cls(img, x=x, y=y, scale=scale, flip=flip, name=name or path.stem)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -191,7 +196,7 @@ class Layer:
         Returns:
             True on a visible pixel of the drawn cutout.
         """
-        lx, ly = math.floor(px) - self.x, math.floor(py) - self.y
+        lx, ly = math.floor(as_point(px, "px")) - self.x, math.floor(as_point(py, "py")) - self.y
         w, h = self.size
         if not (0 <= lx < w and 0 <= ly < h):
             return False

@@ -156,6 +156,8 @@ class DiffusionModel:
             device: the new device, or None to keep it.
             dtype: the new dtype, or None to keep it.
         """
+        device = None if device is None else as_device(device)
+        dtype = None if dtype is None else check_float_dtype(dtype)
         unpack_convolutions(self.unet)
         self.unet.to(device=device, dtype=dtype)
         return self

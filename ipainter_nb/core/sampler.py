@@ -36,7 +36,16 @@ import torch
 from ..errors import IPainterError, UserInputError
 from ..images import quantize_uint8
 from ..progress import progress_bar
-from .arguments import check_flag, check_float_dtype, check_function, check_keep, check_picture, check_whole
+from .arguments import (
+    check_batch,
+    check_flag,
+    check_float_dtype,
+    check_function,
+    check_generator,
+    check_keep,
+    check_picture,
+    check_whole,
+)
 from .devices import as_device
 
 # the schedule topic's modules, not its package: the package's planner imports the sampler's neighbours
@@ -149,8 +158,7 @@ def paint_steps(
     times = validate_times(times)
     model.check_t_T(times[0] + 1)
     check_function("noise", noise)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise UserInputError(f"generator must be a torch.Generator (or None), got {type(generator).__name__}")
+    check_generator(generator)
     return _walk(model, image, mask, times, noise or _randn_like(image, generator),
                  clip_x0=check_flag("clip_x0", clip_x0), eta=check_eta(eta))
 
@@ -319,6 +327,12 @@ def paint(
     device = opts.device if opts.device is not None else model.device
     image = check_picture(image, model.image_size, model_name=model.name)
     keep = check_keep(keep, model.image_size)
+    if opts.keep_samples:  # else the run would paint for hours, then fail to hold them all
+        try:
+            check_batch(num_samples, model.image_size, "num_samples")
+        except UserInputError as exc:
+            raise UserInputError(f"{exc} (the most of this size that result.samples can hold): pass keep_samples=False "
+                                 "with on_samples=... to receive each micro-batch as it is finished, or paint fewer") from None
     batch_size = min(opts.batch_size or auto_batch_size(model, device, opts.dtype), num_samples)
     run = _Run(model, image.to(device=device, dtype=opts.dtype)[None], keep.to(device=device, dtype=opts.dtype)[None],
                times, eta, seed, callback, opts)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ipainter_nb.checks import check_path
 from ipainter_nb.errors import UserInputError
 
 from .convert import MASK_THRESHOLD, _as_grey_over_black, _as_rgb, _convert, _high_bit_depth_to_l, _is_high_bit_depth, pil_to_tensor
@@ -81,6 +82,7 @@ def read_bounded(path: PathLike, max_bytes: int, label: str, error: type[UserInp
     Returns:
         The file's bytes.
     """
+    check_path("the file", path, error=error)  # never an int: os.stat(1) and open(1) are the process's stdout
     try:
         info = os.stat(path)
         if stat.S_ISDIR(info.st_mode):

@@ -495,7 +495,7 @@ class Painter(W.VBox):
             config = self.schedule_config
         except (IPainterError, ValueError, TypeError):
             return  # the schedule message already says what is wrong
-        self.frequency.show_band_snr(image, config, model.alphas_cumprod(config.t_T))
+        self.frequency.show_band_snr(image, config, model.schedule(config.t_T).alphas_cumprod)
 
     def _retitle_schedule_fold(self, _change: Mapping[str, Any] | None = None) -> None:
         """The folded schedule's title: its cost, or that its fields are wrong."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_path
 from ..core.arguments import check_flag, check_real
 from ..core.composition import Composition
 from ..core.devices import as_device
@@ -45,7 +46,7 @@ def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any,
     check_cutout_source(cutouts)
     if device is not None:
         as_device(device)
-    return (check_composition(composition), check_path("out_dir", out_dir), check_flag("drafts", drafts),
+    return (check_composition(composition), check_path("out_dir", out_dir, "folder"), check_flag("drafts", drafts),
             check_real("edit_pause_s", edit_pause_s, 0.0, hint="seconds; 0: no pause"))
 
 
@@ -120,18 +121,6 @@ def check_cutout_source(cutouts: Any) -> None:
     if not isinstance(cutouts, Mapping) or not all(isinstance(name, str) for name in cutouts):
         raise UserInputError(f"cutouts must be 'demo', a folder of PNG cutouts, a dict of name -> file or PIL image, or "
                              f"None, got {type(cutouts).__name__}")
-
-
-def check_path(name: str, value: Any) -> Path:
-    """``value`` as a path, or a ``UserInputError`` when it is not one.
-
-    Args:
-        name: the argument's name in messages.
-        value: a str or path-like object.
-    """
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise UserInputError(f"{name} must be a folder path (str or pathlib.Path), got {type(value).__name__} {value!r}")
-    return Path(value)
 
 
 def check_positive(name: str, value: Any) -> float:

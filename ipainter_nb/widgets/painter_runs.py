@@ -298,7 +298,7 @@ class RunController(HasTraits):
         if self.lines.text.endswith(self._painting) and "waiting for" in self.lines.text:
             self.lines.say(f"{self._warning}{self._painting}")  # no longer waiting: it runs
         try:
-            self.frequency.reset(image, config, model.alphas_cumprod(config.t_T))
+            self.frequency.reset(image, config, model.schedule(config.t_T).alphas_cumprod)
             result = paint(model, image, keep, times=times, num_samples=n, seed=seed, batch_size=batch,
                            callback=self._on_step, cancel=cancel, progress=False, eta=config.eta)
             self._show_result(result, config, seed, model.name)

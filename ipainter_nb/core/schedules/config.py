@@ -159,6 +159,8 @@ class ScheduleConfig:
             The scaled config.
         """
         t_T = check_setting("t_T", t_T)  # type: ignore[assignment]
+        if like is not None and not isinstance(like, ScheduleConfig):
+            raise UserInputError(f"like must be a ScheduleConfig (or None for the paper's), got {type(like).__name__}")
         like = cls() if like is None else like
         kept = like.to_dict()
         if like.kind == "plain" or t_T == 1:

@@ -46,6 +46,7 @@ import torch
 from ...errors import UserInputError
 from ..arguments import check_keep
 from ..exact_images import GaussianImageModel, demo_image_model
+from ..paintable import check_model
 from .builders import check_eta
 from .calibrate import PROXY_PIXELS, Knobs, proxy_keep, proxy_law, search
 from .config import ScheduleConfig
@@ -136,6 +137,7 @@ def surrogate_of(model: Any) -> GaussianImageModel:
             spectral exponent ``rule.DEFAULT_BETA``, knee one cycle per picture, pixel variance
             ``rule.DEFAULT_PIXEL_VAR``, correlated colours).
     """
+    check_model(model, members=("image_size",))  # a plan's model needs more (_check_model); the surrogate, its size
     if _is_exact(model):
         return model.image_model
     carried = getattr(model, "picture_model", None)

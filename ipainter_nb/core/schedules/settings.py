@@ -264,7 +264,7 @@ def setting(name: str) -> Setting:
     Raises:
         UserInputError: no setting has this name.
     """
-    if name not in _BY_NAME:
+    if not isinstance(name, str) or name not in _BY_NAME:
         raise UserInputError(f"{name!r} is not a schedule setting: the settings are {', '.join(SETTING_NAMES)}")
     return _BY_NAME[name]
 
@@ -304,6 +304,9 @@ def check_settings(values: Mapping[str, object]) -> dict[str, int | float | None
     Raises:
         UserInputError: the first value out of range, naming it, the range and what it means.
     """
+    if not isinstance(values, Mapping):
+        raise UserInputError(f"the settings must be a dict of setting name to value, got {type(values).__name__}: "
+                             f"the settings are {', '.join(SETTING_NAMES)}")
     unknown = sorted(set(values) - set(SETTING_NAMES))
     if unknown:
         raise UserInputError(f"unknown schedule settings {unknown}: the settings are {', '.join(SETTING_NAMES)}")

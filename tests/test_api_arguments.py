@@ -1,0 +1,189 @@
+"""The public API's arguments that tests/test_public_arguments.py does not draw: the canvas's
+methods, its files, the exact model's samplers, a model's ``to`` and the schedule table's
+helpers. Each bad value is one ``UserInputError`` naming the argument; each edge value that is
+fine (a numpy number, a very large erosion) gives the answer it should."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ipainter_nb as ip
+from ipainter_nb.errors import UserInputError
+
+E = ip.exact
+CUTOUT = Image.new("RGBA", (4, 4), (255, 0, 0, 255))
+
+
+def canvas() -> tuple[ip.Composition, ip.Layer]:
+    comp = ip.Composition(size=16)
+    return comp, comp.add(ip.Layer(CUTOUT, x=2, y=2))
+
+
+def cutout_file(folder: Path) -> Path:
+    path = folder / "sun.png"
+    CUTOUT.save(path)
+    return path
+
+
+# --------------------------------------------------------------------------- refusals
+
+REFUSALS = {
+    "Layer.from_file(max_size='512')": (lambda p: ip.Layer.from_file(cutout_file(p), max_size="512"),
+                                        "max_size must be a whole number"),
+    "Layer.from_file(max_size=0)": (lambda p: ip.Layer.from_file(cutout_file(p), max_size=0), "max_size=0 is out of range"),
+    "Layer.from_file(2.5)": (lambda p: ip.Layer.from_file(2.5), "path must be a file path"),
+    "Layer.contains('1', 1)": (lambda p: canvas()[1].contains("1", 1), "px: expected a finite number"),
+    "Composition.layer_at(nan, 1)": (lambda p: canvas()[0].layer_at(float("nan"), 1), "x: expected a finite number"),
+    "Composition.remove('0')": (lambda p: canvas()[0].remove("0"), "layer_or_index: expected an integer"),
+    "Composition.remove(5)": (lambda p: canvas()[0].remove(5), "layer_or_index=5: there is no layer at that index"),
+    "Composition.is_off_canvas('sun')": (lambda p: canvas()[0].is_off_canvas("sun"), "layer: expected a Layer"),
+    "Composition.observe('redraw')": (lambda p: canvas()[0].observe("redraw"), "callback: expected a function"),
+    "Composition.to_json(seed=-1)": (lambda p: canvas()[0].to_json(p / "c.json", seed=-1),
+                                     "seed: expected a whole number in 0..2**63-1"),
+    "Composition.check_size('64')": (lambda p: canvas()[0].check_size("64"), "image_size must be a whole number"),
+    "render_preview(overlay='yes')": (lambda p: canvas()[0].render_preview(overlay="yes"), "overlay: expected true or false"),
+    "render_preview(overlay_color='red')": (lambda p: canvas()[0].render_preview(True, overlay_color="red"),
+                                            "overlay_color: expected (red, green, blue)"),
+    "render_preview(overlay_color=(300, 0, 0))": (lambda p: canvas()[0].render_preview(True, overlay_color=(300, 0, 0)),
+                                                  "overlay_color: expected (red, green, blue), three whole numbers in 0..255"),
+    "render_preview(overlay_opacity=2)": (lambda p: canvas()[0].render_preview(True, overlay_opacity=2),
+                                          "overlay_opacity: expected a number in [0, 1]"),
+    "export_batch(True, 'a')": (lambda p: canvas()[0].export_batch(True, "a"), "directory must be a folder path"),
+    "export_batch(dir, 5)": (lambda p: canvas()[0].export_batch(p, 5), "name: expected a file name (a str)"),
+    "export_batch(a file, 'a')": (lambda p: canvas()[0].export_batch(cutout_file(p), "a"), "is a file, not a folder"),
+    "to_json(a folder)": (lambda p: canvas()[0].to_json(p), "is a folder: name a file in it"),
+    "to_json(in a missing folder)": (lambda p: canvas()[0].to_json(p / "missing" / "c.json"),
+                                     "does not exist; create it first"),
+    "to_json(embed_images='no')": (lambda p: canvas()[0].to_json(p / "c.json", embed_images="no"),
+                                   "embed_images: expected true or false"),
+    "from_json(True)": (lambda p: ip.Composition.from_json(True), "path must be a file path"),
+    "from_dict(base_dir=1)": (lambda p: ip.Composition.from_dict(canvas()[0].to_dict(), base_dir=1),
+                              "base_dir must be a folder path"),
+    "ScheduleConfig.for_t_T(50, like='paper')": (lambda p: ip.ScheduleConfig.for_t_T(50, like="paper"),
+                                                 "like must be a ScheduleConfig"),
+    "schedules.setting(['eta'])": (lambda p: ip.schedules.setting(["eta"]), "['eta'] is not a schedule setting"),
+    "schedules.check_settings(True)": (lambda p: ip.schedules.check_settings(True), "the settings must be a dict"),
+    "schedules.surrogate_of('demo')": (lambda p: ip.schedules.surrogate_of("demo"), "str lacks image_size (a positive int)"),
+    "ExactDiffusionModel.create(beta_schedule='cosin')": (lambda p: E.ExactDiffusionModel.create(size=8, beta_schedule="cosin"),
+                                                          "beta_schedule must be one of 'linear', 'cosine', got 'cosin'"),
+    "ExactDiffusionModel.create(default_schedule=[3, 2, 1, 0, -1])": (
+        lambda p: E.ExactDiffusionModel.create(size=8, default_schedule=[3, 2, 1, 0, -1]),
+        "default_schedule must be a ScheduleConfig"),
+    "ExactDiffusionModel.create(default_schedule=ScheduleConfig(2000))": (
+        lambda p: E.ExactDiffusionModel.create(size=8, default_schedule=ip.ScheduleConfig(2000)),
+        "default_schedule.t_T=2000 is out of range: it must be in 1..1000"),
+    "GaussianImageModel.sample(dtype=True)": (lambda p: E.demo_image_model().sample(1, 8, dtype=True),
+                                              "dtype=True is not a floating-point torch dtype"),
+    "GaussianImageModel.sample(device='gpu')": (lambda p: E.demo_image_model().sample(1, 8, device="gpu"), "device"),
+    "GaussianImageModel.sample(generator=0)": (lambda p: E.demo_image_model().sample(1, 8, generator=0),
+                                               "generator must be a torch.Generator"),
+    "GaussianImageModel.scaled(mean=0.5)": (lambda p: E.demo_image_model().scaled(mean=0.5), "mean"),
+    "ExactConditional.sample(dtype=torch.int64)": (
+        lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).sample(1, dtype=torch.int64),
+        "dtype=torch.int64 is not a floating-point torch dtype"),
+    "ExactConditional.score_samples('x')": (
+        lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
+        "samples must be a torch tensor or numpy array"),
+    "ExactConditional.score_law(a conditional)": (
+        lambda p: (lambda c: c.score_law(c))(E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4))),
+        "law must be the GaussianLaw of a schedule at 8x8"),
+}
+
+
+@pytest.mark.parametrize("call", sorted(REFUSALS))
+def test_a_bad_argument_is_one_user_input_error_naming_it(call, tmp_path):
+    act, said = REFUSALS[call]
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(UserInputError) as caught:
+        act(tmp_path)
+    assert said in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) in (before, ["sun.png"])  # nothing written but the test's own cutout
+
+
+def test_a_model_moved_to_a_device_or_dtype_that_does_not_exist_is_refused_and_left_as_it_was(tiny_model):
+    for device, dtype, said in (("gpu", None, "device"), (None, "float16", "dtype='float16' is not a floating-point torch dtype"),
+                                (None, torch.int8, "dtype=torch.int8")):
+        with pytest.raises(UserInputError, match=said):
+            tiny_model.to(device, dtype)
+    assert (tiny_model.device, tiny_model.dtype) == (torch.device("cpu"), torch.float32)
+
+
+def test_more_pictures_than_result_samples_can_hold_are_refused_at_once_unless_they_are_streamed():
+    model = E.ExactDiffusionModel.create(size=8)
+    image, keep, times = torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4), ip.schedules.plain(4)
+    with pytest.raises(UserInputError, match=r"num_samples=1000000000000 is out of range: .* pass keep_samples=False"):
+        ip.paint(model, image, keep, times=times, num_samples=10**12, progress=False)  # it painted until memory ran out
+    cancel = ip.CancelToken()
+    cancel.set()  # streamed, the count is fine: stop it before its first step
+    result = ip.paint(model, image, keep, times=times, num_samples=10**12, keep_samples=False, cancel=cancel, progress=False)
+    assert result.stopped and result.num_finished == 0
+
+
+def test_a_meta_tensor_is_refused_as_a_picture_without_values():
+    model = E.ExactDiffusionModel.create(size=8)
+    with pytest.raises(UserInputError, match="image is a meta tensor"):
+        ip.paint(model, torch.zeros(3, 8, 8, device="meta"), E.centre_hole_keep(8, 4), times=ip.schedules.plain(4))
+
+
+# --------------------------------------------------------------------------- paths that are no paths
+
+
+def test_a_file_descriptor_given_as_a_cutout_path_is_refused_not_read_and_closed(tmp_path):
+    with open(cutout_file(tmp_path), "rb") as f:
+        for path in (f.fileno(), True):  # True is the int 1: the process's own stdout
+            with pytest.raises(UserInputError, match="must be a file path"):
+                ip.Layer.from_file(path)
+            comp, layer = canvas()
+            with pytest.raises(UserInputError, match="must be a file path"):
+                comp.update(layer, image=path)
+        os.fstat(f.fileno())  # still open
+        assert f.read(4) == b"\x89PNG"
+
+
+# --------------------------------------------------------------------------- edge values that are fine
+
+
+def test_numpy_numbers_place_and_size_a_layer_as_python_numbers_do():
+    at = np.argwhere(np.ones((3, 4)))[-1]  # np.int64 positions, as array code gives them
+    layer = ip.Layer(CUTOUT, x=at[1], y=at[0], z=np.int32(2))
+    assert (layer.x, layer.y, layer.z) == (3, 2, 2) and type(layer.x) is int
+    comp = ip.Composition(size=np.int64(16), erode=np.int64(1), feather=np.uint8(2))
+    comp.add(layer)
+    comp.move(layer, np.int64(1), np.float32(1.0))
+    assert (layer.x, layer.y, comp.erode, comp.feather) == (4, 3, 1, 2)
+    assert comp.remove(np.int64(0)) is layer
+
+
+def _hangs_after(seconds: int):
+    def stop(*_):
+        raise TimeoutError(f"still running after {seconds} s")
+    return signal.signal(signal.SIGALRM, stop)
+
+
+def test_an_erosion_or_feather_wider_than_the_canvas_generates_everything_at_once():
+    before = _hangs_after(10)
+    signal.alarm(10)
+    try:
+        comp, layer = canvas()
+        comp.erode = 10**9  # a billion-pixel pool would allocate for ever
+        image, keep = comp.render()
+        comp.erode = 16  # the canvas's side: the same answer
+        assert torch.equal(keep, comp.render()[1]) and keep.sum() == 0
+        comp.erode, comp.feather = 0, 10**30
+        assert comp.render_preview().size == (16, 16)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+
+
+def test_a_kept_region_the_erosion_cannot_reach_stays_kept_however_wide_it_is():
+    comp = ip.Composition(size=8, erode=10**6)
+    comp.add(ip.Layer(Image.new("RGBA", (8, 8), (0, 255, 0, 255))))  # covers the whole canvas: no generated pixel
+    assert comp.render()[1].sum() == 64
