@@ -151,23 +151,15 @@ class GaussianImageModel:
 
         Args:
             record: a mapping with ``beta``, ``f0``, ``channel_cov`` (3×3) and ``mean`` (3).
-
-        Raises:
-            UserInputError: not a mapping, a missing key, or a value out of range.
         """
         keys = ("beta", "f0", "channel_cov", "mean")
-        if not isinstance(record, dict):
-            raise UserInputError(f"a picture model record must be a mapping with keys {', '.join(keys)}, got "
-                                 f"{type(record).__name__}")
-        missing = [k for k in keys if k not in record]
+        missing = [k for k in keys if k not in record] if isinstance(record, dict) else list(keys)
         if missing:
             raise UserInputError(f"the picture model record lacks {', '.join(missing)} (it needs {', '.join(keys)})")
         try:
-            cov = tuple(tuple(row) for row in record["channel_cov"])
-            mean = tuple(record["mean"])
+            cov, mean = tuple(tuple(row) for row in record["channel_cov"]), tuple(record["mean"])
         except TypeError:
-            raise UserInputError("the picture model record's channel_cov must be 3 rows of 3 numbers and its mean 3 "
-                                 "numbers") from None
+            raise UserInputError("the picture model record's channel_cov must be 3 rows of 3 numbers, its mean 3") from None
         return cls(record["beta"], record["f0"], cov, mean)  # type: ignore[arg-type]
 
     def scaled(self, std: float | None = None, mean: Sequence[float] | None = None) -> GaussianImageModel:
