@@ -16,6 +16,7 @@ from ipainter_nb.core.schedules.calibrate import proxy_keep, proxy_law
 from ipainter_nb.core.schedules.plan import (
     DRAFT_CALLS,
     NETWORK_ETA,
+    NETWORK_MAX_RAMP,
     PLAN_TARGETS,
     QUALITY_CALLS,
     clear_plan_cache,
@@ -113,6 +114,16 @@ def test_a_network_is_planned_with_ddpm_steps_where_its_exact_twin_gets_the_sear
     assert searched.eta < 1 and network.eta == NETWORK_ETA == 1.0
     assert network.window_levels and network.nfe <= DRAFT_CALLS
     assert plan_schedule(plain_tiny_model, keep, target="draft", surrogate=surrogate, eta=0.5).eta == 0.5  # asked for
+
+
+def test_a_network_plan_ramps_its_repeats_no_steeper_than_network_max_ramp(plain_tiny_model):
+    # a hole most of a 64² picture: the exact law of the demo scenes asks for the steepest ramp, even at η 1;
+    # on the demo network that plan's seam lost to RePaint where ramps of at most 1.5 held
+    keep, surrogate = centre_hole_keep(64, 56), demo_image_model()
+    exact = ExactDiffusionModel.create(surrogate, 64, dtype=torch.float64)
+    assert plan_schedule(exact, keep, budget=144, eta=1.0).repeat_ramp > NETWORK_MAX_RAMP
+    network = plan_schedule(plain_tiny_model, keep, budget=144, image_size=64, surrogate=surrogate)
+    assert 0 < network.repeat_ramp <= NETWORK_MAX_RAMP and network.eta == NETWORK_ETA and network.nfe <= 144
 
 
 def test_the_proxy_is_the_mask_itself_when_small_and_keeps_thin_parts_when_shrunk():

@@ -211,7 +211,8 @@ def config_for(knobs: Knobs, t_T: int, hole_band: np.ndarray, calls: int) -> Sch
 
 
 def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: int, max_laws: int,
-           eta: float | None = None, reference: np.ndarray | None = None) -> ScheduleConfig | None:
+           eta: float | None = None, reference: np.ndarray | None = None, max_ramp: float | None = None
+           ) -> ScheduleConfig | None:
     """The lowest-scoring grid window within ``calls`` found by coordinate descent from ``start``.
 
     Args:
@@ -222,6 +223,7 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
         calls: the most model calls of a plan.
         max_laws: the most laws computed (bounds the time).
         eta: a fixed η (None: searched).
+        max_ramp: the steepest ramp of repeats tried (None: every value of the family).
         reference: a reference schedule's KL on each of the law's pictures (``law.kls``): a candidate
             scores its worst ratio to it over the pictures. None: its KL averaged over the pictures.
 
@@ -229,6 +231,9 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
         The best config, or None when no candidate fits ``calls``.
     """
     values: dict[str, Any] = dict(KNOB_VALUES, eta=(eta,) if eta is not None else KNOB_VALUES["eta"])
+    if max_ramp is not None:
+        values["ramp"] = tuple(v for v in KNOB_VALUES["ramp"] if v <= max_ramp)
+        start = replace(start, ramp=min(start.ramp, max_ramp))
     if eta is not None:
         start = replace(start, eta=eta)
     seen: dict[ScheduleConfig, float] = {}

@@ -53,7 +53,7 @@ from .config import ScheduleConfig
 from .rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
 
 __all__ = ["plan_schedule", "clear_plan_cache", "surrogate_of", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T",
-           "QUALITY_CALLS", "DRAFT_CALLS", "MAX_PLAN_SIZE", "NETWORK_ETA"]
+           "QUALITY_CALLS", "DRAFT_CALLS", "MAX_PLAN_SIZE", "NETWORK_ETA", "NETWORK_MAX_RAMP"]
 
 PlanTarget = Literal["quality", "draft"]
 
@@ -65,6 +65,9 @@ QUALITY_CALLS = 360
 DRAFT_CALLS = 120
 #: The η of a plan for a network (a model whose pictures' law is not known), unless ``eta=`` is given.
 NETWORK_ETA = 1.0
+#: The steepest ramp of repeats a network's plan takes: the exact law rewards steeper ones, which move the
+#: repeats off the low levels where a network's seam is settled.
+NETWORK_MAX_RAMP = 1.5
 #: The largest picture side a plan is made for (the largest model paints 256²).
 MAX_PLAN_SIZE = 4096
 _CACHE_SIZE = 512
@@ -242,7 +245,8 @@ def plan_schedule(
             (:data:`QUALITY_CALLS`, :data:`DRAFT_CALLS`).
         t_T: levels of the noise schedule (default :data:`PLAN_T_T`, or the most the model allows).
         eta: the down steps' stochasticity in [0, 1] (default: searched for an exact model,
-            :data:`NETWORK_ETA` (DDPM steps) for a network).
+            :data:`NETWORK_ETA` (DDPM steps) for a network). A network's plan also ramps its
+            repeats at most :data:`NETWORK_MAX_RAMP`.
         image_size: the picture's side in 1..:data:`MAX_PLAN_SIZE` (default: the model's).
         surrogate: the Gaussian picture model to calibrate on (default: :func:`surrogate_of`).
 
@@ -289,7 +293,8 @@ def plan_schedule(
     variance = getattr(model, "variance_type", "fixed_small")
     variance = variance if variance in ("fixed_small", "fixed_large") else "fixed_small"
     beta_schedule = getattr(model, "beta_schedule", "linear")
-    key = (image_model, f_hole, shape, size, target, calls, t_T, eta, beta_schedule, steps, variance)
+    max_ramp = None if _is_exact(model) else NETWORK_MAX_RAMP
+    key = (image_model, f_hole, shape, size, target, calls, t_T, eta, max_ramp, beta_schedule, steps, variance)
     if key in _PLANS:
         _PLANS.move_to_end(key)
         return _PLANS[key]
@@ -308,7 +313,7 @@ def plan_schedule(
             reference = _REFERENCES.get(ref_key)
             if reference is None:
                 reference = _remember(_REFERENCES, ref_key, law.kls(_repaint(t_T)), _LAW_CACHE_SIZE)
-        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, reference)
+        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, reference, max_ramp)
     if config is None:  # not even a window of two levels fits: a strided walk alone
         config = _plain(t_T, calls, 1.0 if eta is None else eta)
     return _remember(_PLANS, key, config, _CACHE_SIZE)
