@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ipainter_nb.checks import check_folder, check_path, make_folder, writable_file
+from ipainter_nb.checks import check_path, writable_file, writable_folder
 from ipainter_nb.core import compositing
 from ipainter_nb.core import composition_files as files
 from ipainter_nb.core.arguments import check_side
@@ -486,8 +486,7 @@ class Composition:
         name = name[:-4] if name.lower().endswith(".png") else name
         if not name or name in (".", "..") or re.search(r"[/\\]", name):
             raise CompositionError(f"name: expected a file name without folders, got {name!r}")
-        directory = make_folder(check_folder(check_path("directory", directory, "folder"), "directory", parents=True),
-                                "directory", parents=True)
+        directory = writable_folder(check_path("directory", directory, "folder"), "directory", parents=True)
         image, keep = self.render()
         picture = save_png_atomic(image * keep, directory / f"{name}.png")
         mask = save_png_atomic(mask_to_pil(keep), directory / f"{name}_mask.png")
