@@ -12,7 +12,7 @@ from ipainter_nb.core.exact import ExactDiffusionModel, GaussianImageModel, cent
 from ipainter_nb.core.exact_hole_law import HoleLaw
 from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
-from ipainter_nb.core.schedules.calibrate import proxy_keep, proxy_law
+from ipainter_nb.core.schedules.calibrate import KNOB_VALUES, proxy_keep, proxy_law, search
 from ipainter_nb.core.schedules.plan import (
     DRAFT_CALLS,
     NETWORK_ETA,
@@ -159,12 +159,29 @@ def test_a_large_picture_is_planned_on_a_small_proxy_whose_spectrum_stays_below_
     assert plan_schedule(exact8, None, image_size=1024, target="draft").nfe <= DRAFT_CALLS
 
 
-def test_the_quality_plan_is_scored_against_repaint_on_the_proxy(exact8):
+def test_the_quality_plan_is_scored_against_repaint_on_the_proxy_on_both_measures(exact8):
     keep = centre_hole_keep(8, 4)
     law = proxy_law(exact8.image_model, *proxy_keep(keep, 8), mask_frequency(keep, 8), 8, "linear", 1000, "fixed_small")
     repaint = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
-    ratios = law.kls(plan_schedule(exact8, keep)) / law.kls(repaint)
-    assert len(ratios) > 1 and ratios.max() <= 1.0  # no proxy picture is painted worse than RePaint paints it
+    plan = plan_schedule(exact8, keep)
+    for full in (False, True):  # the hole's leading components, then the whole law of its pixels
+        ratios = law.kls(plan, full=full) / law.kls(repaint, full=full)
+        assert len(ratios) > 1 and ratios.max() <= 1.0  # no proxy picture is painted worse than RePaint paints it
+
+
+class _TwoMeasures:
+    """A stand-in law where the measures disagree: low η serves the leading components, high η the whole law."""
+
+    def kls(self, config, full=False):
+        return np.array([1.0 + (1.0 - config.eta) ** 2 * 4 if full else 1.0 + config.eta])
+
+
+def test_the_quality_search_takes_the_worst_of_its_two_measures_against_repaint():
+    references = {False: np.array([1.0]), True: np.array([1.0])}
+    start = PLAN_TARGETS["quality"].start
+    best = search(_TwoMeasures(), start, 250, np.geomspace(1e3, 1e-3, 250), QUALITY_CALLS, 20, references=references)
+    # η 0.25 is best on the leading components alone (1.25) but 3.25 on the whole law; η 0.75 is 1.75 and 1.25
+    assert best.eta == 0.75 and min(KNOB_VALUES["eta"]) == 0.25
 
 
 def test_a_mask_with_nothing_kept_gets_a_plain_walk_and_one_with_nothing_to_fill_an_error(exact8):

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .exact_denoiser import ExactDiffusionModel
-from .exact_images import ExactConditional, _binary_keep, _gather
+from .exact_images import ExactConditional, _binary_keep, _gather, gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
@@ -189,9 +189,10 @@ class HoleLaw:
         if k not in self._rows:
             self._rows[k] = torch.from_numpy(self.conds[0].component_rows(k)[:, :, self.generated])
         rows = self._rows[k]
-        var = np.diagonal(cov, axis1=1, axis2=2)
         comp_cov = (rows @ torch.from_numpy(cov) @ rows.transpose(1, 2)).numpy()
-        return np.array([c.score_moments(mean[:, :, b], var, comp_cov, k)["kl"] for b, c in enumerate(self.conds)])
+        # the pictures share the covariance (the conditional's and the law's): it is whitened once
+        error = np.stack([mean[:, :, b] - c.mean_eigen for b, c in enumerate(self.conds)], -1)
+        return gaussian_kl(*self.conds[0].whitened(error, comp_cov, k))
 
 
 def _repetition(times: list[int], i: int) -> tuple[int, int]:

@@ -36,16 +36,8 @@ from .devices import as_device
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
 
-__all__ = [
-    "GaussianImageModel",
-    "ExactConditional",
-    "DEMO_SCENES_FIT",
-    "demo_image_model",
-    "spectrum_grid",
-    "centre_hole_keep",
-    "border_keep",
-    "MAX_DENSE_PIXELS",
-]
+__all__ = ["GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid",
+           "centre_hole_keep", "border_keep", "MAX_DENSE_PIXELS"]
 
 # Dense conditional covariances are (generated pixels)² per eigen-channel: 64² pixels is
 # 128 MB in float64, the most that stays quick; beyond, conjugate gradients (mean, samples).
@@ -142,8 +134,7 @@ class GaussianImageModel:
 
     def to_dict(self) -> dict[str, Any]:
         """The model as JSON values (what a checkpoint records); :meth:`from_dict` rebuilds it."""
-        return {"beta": self.beta, "f0": self.f0, "channel_cov": [list(row) for row in self.channel_cov],
-                "mean": list(self.mean)}
+        return {"beta": self.beta, "f0": self.f0, "channel_cov": [list(row) for row in self.channel_cov], "mean": list(self.mean)}
 
     @classmethod
     def from_dict(cls, record: Any) -> GaussianImageModel:
@@ -341,8 +332,7 @@ def _gather(kernel: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
 def _conjugate_gradients(apply: Any, rhs: np.ndarray, tol: float = 1e-10, max_iter: int = 5000) -> np.ndarray:
     """Solve ``A x = rhs`` for a symmetric positive definite A given as ``apply``; rows of ``rhs`` are separate systems."""
     x = np.zeros_like(rhs)
-    r = rhs.copy()
-    p = r.copy()
+    r, p = rhs.copy(), rhs.copy()
     rr = (r * r).sum(axis=-1, keepdims=True)
     target = tol**2 * np.maximum(rr, 1e-300)
     for _ in range(max_iter):
@@ -353,8 +343,7 @@ def _conjugate_gradients(apply: Any, rhs: np.ndarray, tol: float = 1e-10, max_it
         x += alpha * p
         r -= alpha * ap
         rr_new = (r * r).sum(axis=-1, keepdims=True)
-        p = r + (rr_new / np.maximum(rr, 1e-300)) * p
-        rr = rr_new
+        p, rr = r + (rr_new / np.maximum(rr, 1e-300)) * p, rr_new
     return x
 
 
@@ -556,6 +545,20 @@ class ExactConditional:
             rows[c, : len(sel)][:, self.generated] = vec[:, sel].T
         return rows
 
+    def whitened(self, error: np.ndarray, comp_cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """A law's mean error and covariance on the ``k`` leading components, in units of their exact std.
+
+        ``error`` is the law's mean minus this one's (centred eigen-channel coordinates), (3, |G|), or
+        (3, |G|, B) for B means that share the covariance (then the mean is (B, k)); ``comp_cov`` is the
+        covariance of the law's projections on :meth:`component_rows`, (3, n, n).
+        """
+        j, vec, comp_var = self.components(k)
+        zm = np.einsum("gk,kg...->...k", vec, error[j]) / np.sqrt(comp_var)
+        first = j[:, None] == np.arange(3)[None, :]  # the row of component i in its channel: earlier ones of that channel
+        slot = (np.cumsum(first, 0) - first)[np.arange(len(j)), j]
+        zc = np.where(j[:, None] == j[None, :], comp_cov[j[:, None], slot[:, None], slot[None, :]], 0.0)
+        return zm, zc / np.sqrt(np.outer(comp_var, comp_var))
+
     def score_moments(self, mean_eigen: np.ndarray, var_eigen: np.ndarray, comp_cov: np.ndarray, k: int = 16
                       ) -> dict[str, float]:
         """Distance of a law given by its moments on the generated pixels (see :func:`_scores`).
@@ -566,12 +569,7 @@ class ExactConditional:
             comp_cov: (3, n, n) the covariance of its projections on :meth:`component_rows`.
             k: the components ``comp_cov`` was taken on.
         """
-        j, vec, comp_var = self.components(k)
-        zm = np.einsum("gk,kg->k", vec, mean_eigen[j] - self.mean_eigen[j]) / np.sqrt(comp_var)
-        slot = np.array([int((j[:i] == j[i]).sum()) for i in range(len(j))])  # row of component i in its channel
-        same = j[:, None] == j[None, :]
-        zc = np.where(same, comp_cov[j[:, None], slot[:, None], slot[None, :]], 0.0)
-        zc = zc / np.sqrt(np.outer(comp_var, comp_var))
+        zm, zc = self.whitened(mean_eigen - self.mean_eigen, comp_cov, k)
         pix_var = np.einsum("cj,jg->cg", self.u**2, var_eigen)
         return _scores(self, mean_eigen, pix_var, zm, zc, None)
 
@@ -591,7 +589,12 @@ def _scores(cond: ExactConditional, mean_eigen: np.ndarray, pix_var: np.ndarray,
     exact_var = (cond.u**2 @ cond.lam)[:, None] * np.diag(cond._require_dense("score"))[None]
     bias = float(np.sqrt(np.mean(pix_mean**2 / exact_var)))
     var_ratio = float(np.mean(pix_var / exact_var))
-    k = len(z_mean)
+    return {"bias": bias, "var_ratio": var_ratio, "kl": float(gaussian_kl(z_mean, z_cov)), "samples": float(num_samples or 0)}
+
+
+def gaussian_kl(z_mean: np.ndarray, z_cov: np.ndarray) -> np.ndarray:
+    """KL(N(z_mean, z_cov) ‖ N(0, I)); ``z_mean`` (k,) or (B, k) for B means sharing the covariance."""
     sign, logdet = np.linalg.slogdet(z_cov)
-    kl = 0.5 * (np.trace(z_cov) + float(z_mean @ z_mean) - k - logdet) if sign > 0 else float("inf")
-    return {"bias": bias, "var_ratio": var_ratio, "kl": float(kl), "samples": float(num_samples or 0)}
+    if sign <= 0:
+        return np.full(z_mean.shape[:-1], np.inf)
+    return 0.5 * (np.trace(z_cov) + (z_mean**2).sum(-1) - z_cov.shape[0] - logdet)

@@ -21,8 +21,10 @@ Computing it on a large picture would take seconds to minutes, so the search run
 The search (:func:`search`) walks the knobs of a grid window one at a time (coordinate
 descent: η, the window's top, the grid's levels, the jump, the ramp of repeats, the walk's
 calls), every candidate given the most repeats that fit the call cap, and keeps the best score:
-the KL averaged over the proxy's pictures, or (the quality plan) the worst ratio over them to
-RePaint's KL, so that a plan is not bought by losing badly on some known pictures. It stops
+the KL on the hole's leading components (its coarse modes, where a seam shows) averaged over
+the proxy's pictures, or (the quality plan) the worst ratio to RePaint's KL over the pictures
+and two measures, those components and the whole law of the generated pixels (fine texture
+too), so that a plan is not bought by losing badly on some known pictures or on one measure. It stops
 after a fixed number of laws, so a plan costs a bounded time and the same inputs give the
 same plan.
 """
@@ -211,7 +213,7 @@ def config_for(knobs: Knobs, t_T: int, hole_band: np.ndarray, calls: int) -> Sch
 
 
 def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: int, max_laws: int,
-           eta: float | None = None, reference: np.ndarray | None = None, max_ramp: float | None = None
+           eta: float | None = None, references: dict[bool, np.ndarray] | None = None, max_ramp: float | None = None
            ) -> ScheduleConfig | None:
     """The lowest-scoring grid window within ``calls`` found by coordinate descent from ``start``.
 
@@ -224,8 +226,9 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
         max_laws: the most laws computed (bounds the time).
         eta: a fixed η (None: searched).
         max_ramp: the steepest ramp of repeats tried (None: every value of the family).
-        reference: a reference schedule's KL on each of the law's pictures (``law.kls``): a candidate
-            scores its worst ratio to it over the pictures. None: its KL averaged over the pictures.
+        references: a reference schedule's KL on each of the law's pictures per measure
+            (``{full: law.kls(reference, full=full)}``): a candidate scores its worst ratio to it over
+            the pictures and the measures. None: its KL on the leading components averaged over the pictures.
 
     Returns:
         The best config, or None when no candidate fits ``calls``.
@@ -240,7 +243,10 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
 
     def score(config: ScheduleConfig) -> float:
         if config not in seen:
-            seen[config] = law.kl(config) if reference is None else float((law.kls(config) / reference).max())
+            if references is None:
+                seen[config] = law.kl(config)
+            else:
+                seen[config] = max(float((law.kls(config, full=full) / ref).max()) for full, ref in references.items())
         return seen[config]
 
     best_knobs, best = start, config_for(start, t_T, hole_band, calls)

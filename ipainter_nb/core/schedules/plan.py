@@ -19,7 +19,8 @@ than the one a fixed rule was tuned on, fixed numbers lose to RePaint. So the pl
    with the spectrum rescaled so that the hole band has the same SNR (``calibrate.proxy_keep``,
    ``calibrate.proxy_model``); every candidate is given the most repeats within the target's
    calls and scored on the proxy's known pictures: the draft by its KL to the exact
-   conditional, the quality plan by its worst ratio to RePaint's KL. The number of laws
+   conditional on the hole's leading components, the quality plan by its worst ratio to
+   RePaint's KL there and on the whole law of the generated pixels. The number of laws
    computed is fixed per target, which bounds the planning time;
 4. **the cache**: plans are kept per (surrogate, hole scale, proxy mask, picture size, target,
    calls, t_T, η, noise schedule): masks with the same proxy share a plan, so the Painter's
@@ -83,8 +84,9 @@ class PlanShape:
         laws: the most exact laws computed by the search (bounds the planning time).
         start: where the search starts.
         against_repaint: score a candidate by its worst ratio to RePaint's KL over the proxy's
-            pictures (one more law, RePaint's, computed once per proxy); False: by its KL averaged
-            over them.
+            pictures and two measures, the hole's leading components and the whole law of the
+            generated pixels (one more law, RePaint's, computed once per proxy); False: by its KL
+            on the leading components averaged over the pictures.
         proxy_pixels: about the most generated pixels of the proxy problem
             (``calibrate.proxy_keep``): a finer proxy judges the windows better, at a cost that
             grows with their cube.
@@ -107,7 +109,7 @@ PLAN_TARGETS: dict[str, PlanShape] = {
 
 _PLANS: OrderedDict[tuple, ScheduleConfig] = OrderedDict()
 _LAWS: OrderedDict[tuple, Any] = OrderedDict()
-_REFERENCES: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_REFERENCES: OrderedDict[tuple, dict[bool, np.ndarray]] = OrderedDict()
 
 
 def clear_plan_cache() -> None:
@@ -307,13 +309,14 @@ def plan_schedule(
         if law is None:
             law = _remember(_LAWS, law_key, proxy_law(image_model, small, shrink, f_hole, size, beta_schedule, steps, variance),
                             _LAW_CACHE_SIZE)
-        reference = None
+        references = None
         if aim.against_repaint:
             ref_key = (law_key, t_T)
-            reference = _REFERENCES.get(ref_key)
-            if reference is None:
-                reference = _remember(_REFERENCES, ref_key, law.kls(_repaint(t_T)), _LAW_CACHE_SIZE)
-        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, reference, max_ramp)
+            references = _REFERENCES.get(ref_key)
+            if references is None:  # the law keeps RePaint's last law: the second measure reuses it
+                references = _remember(_REFERENCES, ref_key, {full: law.kls(_repaint(t_T), full=full) for full in (False, True)},
+                                       _LAW_CACHE_SIZE)
+        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, references, max_ramp)
     if config is None:  # not even a window of two levels fits: a strided walk alone
         config = _plain(t_T, calls, 1.0 if eta is None else eta)
     return _remember(_PLANS, key, config, _CACHE_SIZE)
