@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> str:
         "## The same plans on the full law of the generated pixels\n\nThe KL above is taken on the 16 leading "
         "components of the exact conditional (the hole's coarse modes, where a seam shows: `schedule_error`'s "
         "measure). Here every component counts (3 per generated pixel: fine texture too), against RePaint's "
-        "KL on the same measure. The planner searches by the first measure only.\n\n"
+        "KL on the same measure. The quality plan's search scores its worst ratio to RePaint on both measures; "
+        "the draft's searches by the first only.\n\n"
         + markdown_table(FULL_HEADERS, [summary_full(s, [r for r in results if r["split"] == s]) for s in splits
                                         if all("ratio_full" in r["quality"] for r in results if r["split"] == s)]),
         "## Cross-check\n\n" + checks(results),
