@@ -39,6 +39,10 @@ class CommandParser(argparse.ArgumentParser):
 
     Flags are taken whole only: argparse would read ``--sched`` as ``--schedule-steps`` (and a
     flag one command lacks as another that starts the same), then blame the wrong flag.
+
+    Args:
+        args: ``argparse.ArgumentParser``'s positional arguments.
+        kwargs: its keyword arguments (``allow_abbrev`` defaults to False here).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .exact_denoiser import ExactDiffusionModel
-from .exact_images import ExactConditional, _binary_keep, _gather, gaussian_kl
+from .exact_images import ExactConditional, _binary_keep, _gather, _gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
@@ -192,7 +192,7 @@ class HoleLaw:
         comp_cov = (rows @ torch.from_numpy(cov) @ rows.transpose(1, 2)).numpy()
         # the pictures share the covariance (the conditional's and the law's): it is whitened once
         error = np.stack([mean[:, :, b] - c.mean_eigen for b, c in enumerate(self.conds)], -1)
-        return gaussian_kl(*self.conds[0].whitened(error, comp_cov, k))
+        return _gaussian_kl(*self.conds[0]._whitened(error, comp_cov, k))
 
 
 def _repetition(times: list[int], i: int) -> tuple[int, int]:

@@ -545,7 +545,7 @@ class ExactConditional:
             rows[c, : len(sel)][:, self.generated] = vec[:, sel].T
         return rows
 
-    def whitened(self, error: np.ndarray, comp_cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _whitened(self, error: np.ndarray, comp_cov: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A law's mean error and covariance on the ``k`` leading components, in units of their exact std.
 
         ``error`` is the law's mean minus this one's (centred eigen-channel coordinates), (3, |G|), or
@@ -569,7 +569,7 @@ class ExactConditional:
             comp_cov: (3, n, n) the covariance of its projections on :meth:`component_rows`.
             k: the components ``comp_cov`` was taken on.
         """
-        zm, zc = self.whitened(mean_eigen - self.mean_eigen, comp_cov, k)
+        zm, zc = self._whitened(mean_eigen - self.mean_eigen, comp_cov, k)
         pix_var = np.einsum("cj,jg->cg", self.u**2, var_eigen)
         return _scores(self, mean_eigen, pix_var, zm, zc, None)
 
@@ -589,10 +589,10 @@ def _scores(cond: ExactConditional, mean_eigen: np.ndarray, pix_var: np.ndarray,
     exact_var = (cond.u**2 @ cond.lam)[:, None] * np.diag(cond._require_dense("score"))[None]
     bias = float(np.sqrt(np.mean(pix_mean**2 / exact_var)))
     var_ratio = float(np.mean(pix_var / exact_var))
-    return {"bias": bias, "var_ratio": var_ratio, "kl": float(gaussian_kl(z_mean, z_cov)), "samples": float(num_samples or 0)}
+    return {"bias": bias, "var_ratio": var_ratio, "kl": float(_gaussian_kl(z_mean, z_cov)), "samples": float(num_samples or 0)}
 
 
-def gaussian_kl(z_mean: np.ndarray, z_cov: np.ndarray) -> np.ndarray:
+def _gaussian_kl(z_mean: np.ndarray, z_cov: np.ndarray) -> np.ndarray:
     """KL(N(z_mean, z_cov) ‖ N(0, I)); ``z_mean`` (k,) or (B, k) for B means sharing the covariance."""
     sign, logdet = np.linalg.slogdet(z_cov)
     if sign <= 0:

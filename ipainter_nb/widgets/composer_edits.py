@@ -79,7 +79,12 @@ def free_spot(occupied: np.ndarray, w: int, h: int) -> tuple[int, int]:
 
 @dataclass
 class Snapshot:
-    """The layers and the selection at one moment: one undo step."""
+    """The layers and the selection at one moment: one undo step.
+
+    Args:
+        layers: every layer's state, bottom to top.
+        selected: the selected layer, or None.
+    """
 
     layers: tuple[_LayerState, ...]  # bottom to top
     selected: Layer | None

@@ -301,6 +301,7 @@ class DraftController(HasTraits):
         worker: the thread the drafts paint on.
         composer: the Composer whose edits are drafted.
         edit_pause_s: how long the edits must pause before a draft follows them.
+        traits: the other traits' first values (``model``, ``seed``, ``enabled``...).
 
     Used on its own (``tests/test_components.py`` does this)::
 
