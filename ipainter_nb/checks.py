@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import errno
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -201,6 +202,27 @@ def broken_link(path: Path) -> str | None:
     return None
 
 
+def special_file(path: Path) -> str | None:
+    """What is wrong with writing a file at ``path`` when a device, a named pipe or a socket is there
+    (or a link leads to one), else None. An output is written beside its name and moved into place,
+    which replaces whatever is there: ``/dev/null``, ``/dev/stdout`` or a pipe another program reads
+    would be lost.
+
+    Args:
+        path: where a file is to be written.
+    """
+    try:
+        mode = os.stat(path).st_mode  # through links: a link to a device stands for the device
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return (f"{path} is {kind}, not a file: an output is written beside it and moved into its place, which would "
+            "replace it; name a regular file")
+
+
 def _refuse_broken_link(path: Path, what: str) -> None:
     """``path`` is not a symbolic link that leads nowhere (a missing target or a loop)."""
     problem = broken_link(path)
@@ -337,7 +359,8 @@ def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
 
 
 def writable_file(path: Path, flag: str) -> Path:
-    """``path`` can be written: not a folder, in an existing folder that takes files; creates nothing.
+    """``path`` can be written: not a folder, a device or a pipe, in an existing folder that takes files;
+    creates nothing.
 
     A symbolic link to a file is replaced by the new file (the file it pointed at stays as it
     was); a link that leads nowhere is refused.
@@ -358,6 +381,9 @@ def writable_file(path: Path, flag: str) -> Path:
         _refuse_broken_link(path, what)
         if path.is_dir():
             raise UserInputError(f"{what} is a folder: name a file in it, e.g. {path / 'out.png'}")
+        problem = special_file(path)
+        if problem is not None:
+            raise UserInputError(f"{what}: {problem}")
         _check_parent(path, what)
         _probe_writable(path.absolute().parent, what)
     return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -282,6 +283,30 @@ def test_every_writer_replaces_an_output_that_is_a_link_to_a_file_and_leaves_the
     assert [link.is_symlink() for link in links.values()] == [False, False, False]
     assert links["plot.png"].read_bytes().startswith(b"\x89PNG") and links["scene.json"].read_text().startswith("{")
     assert kept.read_bytes() == b"not yours to overwrite"
+
+
+def test_no_writer_replaces_a_named_pipe_or_a_link_to_one(tmp_path, capsys):
+    """An output is written beside its name and moved into place, which replaces what is there: a
+    device or a pipe at an output's name (``--plot /dev/full`` run as root replaced the device) is
+    refused by every writer before anything is written."""
+    import ipainter_nb as ip
+    from ipainter_nb.images import save_png_atomic
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    link = tmp_path / "link.png"
+    link.symlink_to(pipe)
+    for target in (pipe, link):
+        assert main(["schedule", "--t-T", "10", "--plot", str(target)]) == 2
+        assert main(["train", "--out", str(tmp_path / "run"), "--export", str(target), *TRAIN]) == 2
+        with pytest.raises(ip.UserInputError, match="is a named pipe"):
+            ip.Composition(size=8).to_json(target)
+        with pytest.raises(ip.UserInputError, match="is a named pipe"):
+            save_png_atomic(np.zeros((4, 4, 3), np.uint8), target)
+    err = capsys.readouterr().err
+    assert err.count("is a named pipe (FIFO), not a file") == 4 and "name a regular file" in err
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "pipe"]  # nothing written beside them
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..images import atomic_write
 from . import drawing as sc
 
 __all__ = [
@@ -120,11 +121,8 @@ def write_cutout_pack(directory: str | Path, seed: int = 0) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, img in make_cutouts(seed).items():
-        path = out / f"{name}.png"
-        tmp = path.with_suffix(".png.tmp")
-        img.save(tmp, format="PNG", optimize=True)
-        tmp.replace(path)  # atomic: a half-written PNG never appears under the real name
-        paths.append(path)
+        # atomic: a half-written PNG never appears under the real name
+        paths.append(atomic_write(out / f"{name}.png", lambda f: img.save(f, format="PNG", optimize=True)))
     return paths
 
 

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..checks import special_file
+from ..errors import UserInputError
 from .convert import tensor_to_pil
 
 __all__ = ["atomic_write", "temp_file", "write_bytes_atomic", "write_text_atomic", "png_bytes", "save_png_atomic"]
@@ -113,7 +115,8 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
     Readers see either the old file or the complete new one. If ``write`` raises (any
     exception, ``KeyboardInterrupt`` and ``SystemExit`` included) the temp file is removed
     and the old file stays. ``replace=False`` never replaces an existing ``path``
-    (``FileExistsError``). Returns the path.
+    (``FileExistsError``). A device, a named pipe or a socket at ``path`` is never replaced
+    (``UserInputError``, before anything is written). Returns the path.
 
     Args:
         path: the file to write.
@@ -121,6 +124,9 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
         replace: whether an existing ``path`` may be replaced.
     """
     path = Path(path)
+    problem = special_file(path)
+    if problem is not None:
+        raise UserInputError(problem)
     fd, tmp = _temp_path(path)
     try:
         with os.fdopen(fd, "wb") as f:
