@@ -190,6 +190,21 @@ def test_model_names_devices_and_weight_folders_a_user_can_get_wrong(model_path:
 # --------------------------------------------------------------------------- paint() arguments
 
 
+def test_a_device_this_pytorch_lacks_is_one_error_for_the_api_and_the_command(model_path: Path, tmp_path: Path, capsys) -> None:
+    # mps off a Mac used to be a RuntimeError from deep inside torch; meta would load weights with no data
+    absent = next(t for t, here in (("mps", torch.backends.mps.is_available()), ("xpu", torch.xpu.is_available())) if not here)
+    with pytest.raises(UserInputError, match=f"cannot make tensors on '{absent}' devices.*use 'cpu' or 'cuda'"):
+        load_model(model_path, device=absent)
+    with pytest.raises(UserInputError, match="the meta device holds no data"):
+        load_model(model_path, device="meta")
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (SIZE, SIZE)).save(src / "a.png")
+    Image.new("L", (SIZE, SIZE)).save(src / "a_mask.png")
+    assert main(["paint", "-s", str(src), "-d", str(tmp_path / "out"), "--model", str(model_path), "--device", absent]) == 2
+    assert f"--device='{absent}': this PyTorch" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_paint_refuses_devices_and_dtypes_it_cannot_use(model_path: Path) -> None:
     model = load_model(model_path, device="cpu")
     image, keep = torch.zeros(3, SIZE, SIZE), torch.ones(1, SIZE, SIZE)
