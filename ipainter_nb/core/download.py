@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..checks import special_file, undone_on_failure
+from ..checks import undone_on_failure
 from ..errors import IPainterError, UserInputError
 from ..images import clean_leftovers, temp_file, write_text_atomic
 from .presets import PRESETS, Preset, default_download_dir
@@ -97,10 +97,7 @@ def _remove_stale_parts(dest: Path, older_than_s: float) -> None:
 @contextlib.contextmanager
 def _part_file(dest: Path) -> Iterator[Path]:
     """A hidden temp file beside ``dest`` (same file system, so the final rename is atomic), always removed;
-    a device or a pipe at ``dest``, which the rename would replace, is refused before anything is fetched."""
-    problem = special_file(dest)
-    if problem is not None:
-        raise UserInputError(problem)
+    a device or a pipe at ``dest``, which the rename would replace, is refused (``temp_file``) before anything is fetched."""
     part = temp_file(dest, ".part")
     try:
         yield part

@@ -66,7 +66,14 @@ def _hidden_name(name: str, tail: str) -> str:
 
 
 def _temp_path(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
-    """Create ``.<name>.<host>-<pid>-<random><suffix>`` beside ``path`` exclusively; (fd, path)."""
+    """Create ``.<name>.<host>-<pid>-<random><suffix>`` beside ``path`` exclusively; (fd, path).
+
+    The temp file is moved over ``path`` in the end, which replaces whatever is there: a device, a
+    named pipe or a socket at ``path`` is refused (``UserInputError``) before anything is created.
+    """
+    problem = special_file(path)
+    if problem is not None:
+        raise UserInputError(problem)
     while True:
         tmp = path.parent / _hidden_name(path.name, f".{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
         try:
@@ -85,6 +92,9 @@ def temp_file(path: PathLike, suffix: str = ".tmp") -> Path:
 
     Returns:
         The temp file's path; the caller removes it (or renames it over ``path``).
+
+    Raises:
+        UserInputError: a device, a named pipe or a socket is at ``path`` (the rename would replace it).
     """
     fd, tmp = _temp_path(Path(path), suffix)
     os.close(fd)
@@ -124,9 +134,6 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
         replace: whether an existing ``path`` may be replaced.
     """
     path = Path(path)
-    problem = special_file(path)
-    if problem is not None:
-        raise UserInputError(problem)
     fd, tmp = _temp_path(path)
     try:
         with os.fdopen(fd, "wb") as f:
