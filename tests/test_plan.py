@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,7 @@ from ipainter_nb.core.exact import ExactDiffusionModel, GaussianImageModel, cent
 from ipainter_nb.core.exact_hole_law import HoleLaw
 from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig
-from ipainter_nb.core.schedules.calibrate import KNOB_VALUES, proxy_keep, proxy_law, search
+from ipainter_nb.core.schedules.calibrate import KNOB_VALUES, config_for, proxy_keep, proxy_law, score, search
 from ipainter_nb.core.schedules.plan import (
     DRAFT_CALLS,
     NETWORK_ETA,
@@ -179,9 +181,36 @@ class _TwoMeasures:
 def test_the_quality_search_takes_the_worst_of_its_two_measures_against_repaint():
     references = {False: np.array([1.0]), True: np.array([1.0])}
     start = PLAN_TARGETS["quality"].start
-    best = search(_TwoMeasures(), start, 250, np.geomspace(1e3, 1e-3, 250), QUALITY_CALLS, 20, references=references)
+    best, *_ = search(_TwoMeasures(), start, 250, np.geomspace(1e3, 1e-3, 250), QUALITY_CALLS, 20, references=references)
     # η 0.25 is best on the leading components alone (1.25) but 3.25 on the whole law; η 0.75 is 1.75 and 1.25
     assert best.eta == 0.75 and min(KNOB_VALUES["eta"]) == 0.25
+
+
+def test_the_search_returns_its_best_candidates_and_its_starting_point():
+    references, band = {False: np.array([1.0]), True: np.array([1.0])}, np.geomspace(1e3, 1e-3, 250)
+    start = PLAN_TARGETS["quality"].start
+    finalists = search(_TwoMeasures(), start, 250, band, QUALITY_CALLS, 20, references=references, finalists=3)
+    scores = [score(_TwoMeasures(), config, references) for config in finalists]
+    assert len(set(finalists)) == 3 and scores == sorted(scores) and finalists[0].eta == 0.75
+    assert finalists[-1] == config_for(start, 250, band, QUALITY_CALLS)  # η 0.5 scores 2.0, below the best three
+
+
+def test_the_quality_plan_keeps_the_finalist_that_a_finer_proxy_scores_best(monkeypatch):
+    model = ExactDiffusionModel.create(demo_image_model().scaled(std=0.5), 8, dtype=torch.float64)
+    keep = centre_hole_keep(8, 5)
+    # searched on a coarse proxy of the 8² picture; the finalists judged on the picture itself
+    shape = replace(PLAN_TARGETS["quality"], proxy_pixels=16, finalist_pixels=64)
+    plans = {}
+    for finalists in (1, 4):
+        monkeypatch.setitem(PLAN_TARGETS, "quality", replace(shape, finalists=finalists))
+        clear_plan_cache()
+        plans[finalists] = plan_schedule(model, keep)
+    law = proxy_law(model.image_model, *proxy_keep(keep, 8, 64), mask_frequency(keep, 8), 8, "linear", 1000, "fixed_small")
+    repaint = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
+    references = {full: law.kls(repaint, full=full) for full in (False, True)}
+    # the coarse proxy's first choice is not the best on the mask itself: the second look finds a better one
+    assert plans[4] != plans[1] and score(law, plans[4], references) < score(law, plans[1], references)
+    clear_plan_cache()
 
 
 def test_a_mask_with_nothing_kept_gets_a_plain_walk_and_one_with_nothing_to_fill_an_error(exact8):

@@ -26,7 +26,9 @@ the proxy's pictures, or (the quality plan) the worst ratio to RePaint's KL over
 and two measures, those components and the whole law of the generated pixels (fine texture
 too), so that a plan is not bought by losing badly on some known pictures or on one measure. It stops
 after a fixed number of laws, so a plan costs a bounded time and the same inputs give the
-same plan.
+same plan. It can return its few best candidates and its starting point (``finalists``): a
+coarse proxy can rank close candidates wrongly, so the planner may score these again on a finer
+proxy (:func:`score`) and keep the best there.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ from .rule import _power_at
 if TYPE_CHECKING:
     from ..exact_hole_law import HoleLaw
 
-__all__ = ["Knobs", "PROXY_PIXELS", "PROXY_SIDE", "proxy_keep", "proxy_model", "proxy_law", "search", "config_for", "MAX_REPEATS"]
+__all__ = ["Knobs", "PROXY_PIXELS", "PROXY_SIDE", "proxy_keep", "proxy_model", "proxy_law", "score", "search", "config_for",
+           "MAX_REPEATS"]
 
 #: About the most generated pixels of the proxy problem by default (its law is carried on them).
 PROXY_PIXELS = 48
@@ -212,10 +215,25 @@ def config_for(knobs: Knobs, t_T: int, hole_band: np.ndarray, calls: int) -> Sch
     return config(low)
 
 
+def score(law: HoleLaw, config: ScheduleConfig, references: dict[bool, np.ndarray] | None) -> float:
+    """A candidate's score on a proxy law (lower is better).
+
+    Args:
+        law: the proxy's exact law.
+        config: the candidate.
+        references: a reference schedule's KL on each of the law's pictures per measure
+            (``{full: law.kls(reference, full=full)}``): the score is the worst ratio to it over the
+            pictures and the measures. None: the KL on the leading components averaged over the pictures.
+    """
+    if references is None:
+        return law.kl(config)
+    return max(float((law.kls(config, full=full) / ref).max()) for full, ref in references.items())
+
+
 def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: int, max_laws: int,
-           eta: float | None = None, references: dict[bool, np.ndarray] | None = None, max_ramp: float | None = None
-           ) -> ScheduleConfig | None:
-    """The lowest-scoring grid window within ``calls`` found by coordinate descent from ``start``.
+           eta: float | None = None, references: dict[bool, np.ndarray] | None = None, max_ramp: float | None = None,
+           finalists: int = 1) -> list[ScheduleConfig]:
+    """The lowest-scoring grid windows within ``calls`` found by coordinate descent from ``start``.
 
     Args:
         law: the proxy's exact law (:func:`proxy_law`).
@@ -226,12 +244,12 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
         max_laws: the most laws computed (bounds the time).
         eta: a fixed η (None: searched).
         max_ramp: the steepest ramp of repeats tried (None: every value of the family).
-        references: a reference schedule's KL on each of the law's pictures per measure
-            (``{full: law.kls(reference, full=full)}``): a candidate scores its worst ratio to it over
-            the pictures and the measures. None: its KL on the leading components averaged over the pictures.
+        references: how a candidate is scored (:func:`score`).
+        finalists: how many candidates to return: the best, and (when more than one) the starting
+            point's among them, so that a second look on a finer proxy can fall back on it.
 
     Returns:
-        The best config, or None when no candidate fits ``calls``.
+        Up to ``finalists`` configs, the best first; empty when no candidate fits ``calls``.
     """
     values: dict[str, Any] = dict(KNOB_VALUES, eta=(eta,) if eta is not None else KNOB_VALUES["eta"])
     if max_ramp is not None:
@@ -241,12 +259,9 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
         start = replace(start, eta=eta)
     seen: dict[ScheduleConfig, float] = {}
 
-    def score(config: ScheduleConfig) -> float:
+    def scored(config: ScheduleConfig) -> float:
         if config not in seen:
-            if references is None:
-                seen[config] = law.kl(config)
-            else:
-                seen[config] = max(float((law.kls(config, full=full) / ref).max()) for full, ref in references.items())
+            seen[config] = score(law, config, references)
         return seen[config]
 
     best_knobs, best = start, config_for(start, t_T, hole_band, calls)
@@ -254,8 +269,8 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
         best_knobs = replace(start, levels=min(KNOB_VALUES["levels"]), walk=min(KNOB_VALUES["walk"]), jump=1)
         best = config_for(best_knobs, t_T, hole_band, calls)
         if best is None:
-            return None
-    best_kl = score(best)
+            return []
+    first, best_kl = best, scored(best)
     improved = True
     while improved and len(seen) < max_laws:
         improved = False
@@ -267,7 +282,10 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
                 config = config_for(knobs, t_T, hole_band, calls)
                 if config is None or config in seen:
                     continue
-                kl = score(config)
+                kl = scored(config)
                 if kl < best_kl:
                     best_knobs, best, best_kl, improved = knobs, config, kl, True
-    return best
+    chosen = sorted(seen, key=seen.__getitem__)[:finalists]
+    if len(chosen) > 1 and first not in chosen:  # a second look can fall back on where the search started
+        chosen[-1] = first
+    return chosen

@@ -20,9 +20,10 @@ than the one a fixed rule was tuned on, fixed numbers lose to RePaint. So the pl
    ``calibrate.proxy_model``); every candidate is given the most repeats within the target's
    calls and scored on the proxy's known pictures: the draft by its KL to the exact
    conditional on the hole's leading components, the quality plan by its worst ratio to
-   RePaint's KL there and on the whole law of the generated pixels. The number of laws
-   computed is fixed per target, which bounds the planning time;
-4. **the cache**: plans are kept per (surrogate, hole scale, proxy mask, picture size, target,
+   RePaint's KL there and on the whole law of the generated pixels, its few best candidates
+   then scored again on a finer proxy (a coarse one ranks close candidates wrongly). The
+   number of laws computed is fixed per target, which bounds the planning time;
+4. **the cache**: plans are kept per (surrogate, hole scale, proxy masks, picture size, target,
    calls, t_T, η, noise schedule): masks with the same proxy share a plan, so the Painter's
    drafts, planned again at every edit, come from the cache (:func:`clear_plan_cache`
    empties it).
@@ -49,7 +50,7 @@ from ..arguments import check_keep
 from ..exact_images import GaussianImageModel, demo_image_model
 from ..paintable import check_model
 from .builders import check_eta
-from .calibrate import PROXY_PIXELS, Knobs, proxy_keep, proxy_law, search
+from .calibrate import PROXY_PIXELS, Knobs, proxy_keep, proxy_law, score, search
 from .config import ScheduleConfig
 from .rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
 
@@ -90,6 +91,12 @@ class PlanShape:
         proxy_pixels: about the most generated pixels of the proxy problem
             (``calibrate.proxy_keep``): a finer proxy judges the windows better, at a cost that
             grows with their cube.
+        finalists: the search's best candidates, its starting point among them, scored again on a
+            finer proxy of about ``finalist_pixels`` generated pixels, the best there kept (1: no
+            second look). Close candidates are where a coarse proxy ranks wrongly; a few laws on a
+            finer one settle them.
+        finalist_pixels: the finer proxy's generated pixels (when it is the same problem as the
+            search's proxy, the search's ranking stands).
     """
 
     calls: int
@@ -97,13 +104,17 @@ class PlanShape:
     start: Knobs
     against_repaint: bool = False
     proxy_pixels: int = PROXY_PIXELS
+    finalists: int = 1
+    finalist_pixels: int = 96
 
 
 #: Per target: the quality plan aims at RePaint's exact-law KL in 0.15× its calls, searched on a finer
-#: proxy (on a 48-pixel one it picked windows that lost on the real mask); the draft at a quarter more
-#: in a twentieth, planned in a fraction of the time.
+#: proxy (on a 48-pixel one it picked windows that lost on the real mask), its three best candidates and
+#: its starting point judged again on a finer one still; the draft at a quarter more in a twentieth, planned in a fraction
+#: of the time.
 PLAN_TARGETS: dict[str, PlanShape] = {
-    "quality": PlanShape(QUALITY_CALLS, 48, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10), True, 64),
+    "quality": PlanShape(QUALITY_CALLS, 48, Knobs(window_snr=1.0, levels=20, jump=2, ramp=1.0, eta=0.5, walk=10), True, 64,
+                         finalists=4, finalist_pixels=96),
     "draft": PlanShape(DRAFT_CALLS, 20, Knobs(window_snr=2.0, levels=10, jump=1, ramp=1.0, eta=0.5, walk=5)),
 }
 
@@ -288,35 +299,53 @@ def plan_schedule(
                                  "(mark the pixels to fill with 0)")
         if bool((keep == 0).all()):  # nothing kept: no seam to harmonise, so no resampling
             return _plain(t_T, calls, 1.0 if eta is None else eta)
-    # the hole's scale, to an eighth of an octave, and the mask on the proxy picture: nearby masks share a plan
+    # the hole's scale, to an eighth of an octave, and the mask on the proxy pictures: nearby masks share a plan
     f_hole = _rounded(mask_frequency(keep, size))
-    small, shrink = proxy_keep(keep, size, aim.proxy_pixels)
-    shape = (shrink, small.shape[-1], small.numpy().tobytes())
+    proxies = [proxy_keep(keep, size, aim.proxy_pixels)]
+    if aim.finalists > 1:
+        proxies.append(proxy_keep(keep, size, aim.finalist_pixels))
+    proxies = [p for i, p in enumerate(proxies) if not any(_same_proxy(p, q) for q in proxies[:i])]
+    shapes = tuple((shrink, small.shape[-1], small.numpy().tobytes()) for small, shrink in proxies)
     variance = getattr(model, "variance_type", "fixed_small")
     variance = variance if variance in ("fixed_small", "fixed_large") else "fixed_small"
     beta_schedule = getattr(model, "beta_schedule", "linear")
     max_ramp = None if _is_exact(model) else NETWORK_MAX_RAMP
-    key = (image_model, f_hole, shape, size, target, calls, t_T, eta, max_ramp, beta_schedule, steps, variance)
+    key = (image_model, f_hole, shapes, size, target, calls, t_T, eta, max_ramp, beta_schedule, steps, variance)
     if key in _PLANS:
         _PLANS.move_to_end(key)
         return _PLANS[key]
     alphas = model.schedule(t_T).alphas_cumprod
     pixel_var = float(np.trace(np.asarray(image_model.channel_cov)) / 3)
     hole_band = band_snr_at(alphas, f_hole, size, image_model.beta, image_model.f0, pixel_var)
-    law_key = (image_model, f_hole, shape, size, beta_schedule, steps, variance)
     with torch.inference_mode(), _one_thread():
-        law = _LAWS.get(law_key)
-        if law is None:
-            law = _remember(_LAWS, law_key, proxy_law(image_model, small, shrink, f_hole, size, beta_schedule, steps, variance),
-                            _LAW_CACHE_SIZE)
-        references = None
-        if aim.against_repaint:
-            ref_key = (law_key, t_T)
-            references = _REFERENCES.get(ref_key)
-            if references is None:  # the law keeps RePaint's last law: the second measure reuses it
-                references = _remember(_REFERENCES, ref_key, {full: law.kls(_repaint(t_T), full=full) for full in (False, True)},
-                                       _LAW_CACHE_SIZE)
-        config = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, references, max_ramp)
-    if config is None:  # not even a window of two levels fits: a strided walk alone
-        config = _plain(t_T, calls, 1.0 if eta is None else eta)
+        judged = []
+        for (small, shrink), shape in zip(proxies, shapes):
+            law_key = (image_model, f_hole, shape, size, beta_schedule, steps, variance)
+            law = _LAWS.get(law_key)
+            if law is None:
+                law = _remember(_LAWS, law_key, proxy_law(image_model, small, shrink, f_hole, size, beta_schedule, steps,
+                                                          variance), _LAW_CACHE_SIZE)
+            judged.append((law, _references(law, law_key, t_T) if aim.against_repaint else None))
+        law, references = judged[0]
+        finalists = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, references, max_ramp, aim.finalists)
+        if finalists and len(judged) > 1:  # the finer proxy settles the order of the close candidates
+            law, references = judged[1]
+            finalists.sort(key=lambda config: score(law, config, references))
+    # not even a window of two levels fits: a strided walk alone
+    config = finalists[0] if finalists else _plain(t_T, calls, 1.0 if eta is None else eta)
     return _remember(_PLANS, key, config, _CACHE_SIZE)
+
+
+def _same_proxy(a: tuple[torch.Tensor, float], b: tuple[torch.Tensor, float]) -> bool:
+    return a[1] == b[1] and a[0].shape == b[0].shape and bool(torch.equal(a[0], b[0]))
+
+
+def _references(law: Any, law_key: tuple, t_T: int) -> dict[bool, np.ndarray]:
+    """RePaint's KL on each of ``law``'s pictures on both measures (cached: the law keeps RePaint's last law, so
+    the second measure reuses it)."""
+    ref_key = (law_key, t_T)
+    references = _REFERENCES.get(ref_key)
+    if references is None:
+        references = _remember(_REFERENCES, ref_key, {full: law.kls(_repaint(t_T), full=full) for full in (False, True)},
+                               _LAW_CACHE_SIZE)
+    return references
