@@ -12,6 +12,12 @@ independently of the planner's search, ``exact_hole_law.HoleLaw``, which agrees 
 ``exact.schedule_error`` to rounding; ``--check`` cases are also scored by ``schedule_error``) is compared
 with RePaint 250/10/10's. RePaint's KL is cached in ``benchmarks/results/planner_family.json`` per case.
 
+Each plan is also set against **fixed schedules within the same calls** (:func:`fixed_schedules`:
+a plain walk, RePaint and the paper's truncation shrunk to fit, the frequency rule, the search's own
+starting point, and for the quality plan the fixed window quoted in issue 27): a planner is only
+worth its planning if no schedule chosen without looking at the model does better. Their KLs are
+cached beside RePaint's.
+
 Targets (issue 27, held-out set): quality ≤ 1.00× RePaint's KL at ≤ 0.15× its calls on ≥ 95% of
 cases and never above 1.10×; draft ≤ 1.25× at ≤ 0.05× on ≥ 90%; planning time: draft ≤ 0.1 s from
 the cache and ≤ 1 s cold, quality ≤ 5 s cold.
@@ -36,10 +42,11 @@ from _planner_family import case_problem, load_cases  # noqa: E402
 
 from ipainter_nb.core.exact import ExactDiffusionModel, schedule_error  # noqa: E402
 from ipainter_nb.core.exact_hole_law import HoleLaw  # noqa: E402
-from ipainter_nb.core.schedules import ScheduleConfig  # noqa: E402
+from ipainter_nb.core.schedules import ScheduleConfig, frequency_schedule  # noqa: E402
 from ipainter_nb.core.schedules import plan as plan_module  # noqa: E402
+from ipainter_nb.core.schedules.calibrate import config_for  # noqa: E402
 from ipainter_nb.core.schedules.plan import plan_schedule  # noqa: E402
-from ipainter_nb.core.schedules.rule import mask_frequency  # noqa: E402
+from ipainter_nb.core.schedules.rule import band_snr_at, mask_frequency  # noqa: E402
 
 NAME = "planner_family"
 REFERENCE = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
@@ -99,7 +106,69 @@ def reference_kl(case: dict[str, Any], cache: dict[str, Any], law: HoleLaw, quic
     return cache[case["id"]]
 
 
-def run_case(case: dict[str, Any], cache: dict[str, Any], quick: bool, check: bool) -> dict[str, Any]:
+def _largest_fitting(build: Any, calls: int, t_T: int) -> ScheduleConfig | None:
+    """``build(n)`` for the largest n in 2..t_T whose schedule makes at most ``calls`` model calls."""
+    fits = [n for n in range(2, t_T + 1) if build(n).nfe <= calls]
+    return build(max(fits)) if fits else None
+
+
+def fixed_schedules(model: ExactDiffusionModel, keep: torch.Tensor, target: str, t_T: int) -> dict[str, ScheduleConfig]:
+    """Schedules chosen without a search, each within the target's calls: what a plan must beat.
+
+    Args:
+        model: the case's exact model.
+        keep: its mask.
+        target: ``"quality"`` or ``"draft"`` (their calls: ``plan.PLAN_TARGETS``).
+        t_T: levels of the plans' noise schedule.
+    """
+    aim = plan_module.PLAN_TARGETS[target]
+    calls = aim.calls
+    stride = max(1, -(-t_T // max(calls - 1, 1)))
+    walk = {f"plain walk η {eta:g}": ScheduleConfig(t_T, jump_length=1, jump_n_sample=1, stop_resampling_at=None,
+                                                    start_resampling_at=None, eta=eta, stride=stride) for eta in (1.0, 0.0)}
+    shrunk = {
+        "RePaint 5/5, t_T to fit": _largest_fitting(
+            lambda n: ScheduleConfig(n, jump_length=min(5, n - 1), jump_n_sample=5, stop_resampling_at=None), calls, t_T),
+        "paper truncation, t_T to fit": _largest_fitting(ScheduleConfig.for_t_T, calls, t_T),
+        "frequency rule": _largest_fitting(lambda n: frequency_schedule(model, keep, t_T=n, max_nfe=max(calls, n)), calls, t_T),
+    }
+    image = model.image_model
+    band = band_snr_at(model.schedule(t_T).alphas_cumprod, mask_frequency(keep, model.image_size), model.image_size,
+                       image.beta, image.f0, float(np.trace(np.asarray(image.channel_cov)) / 3))
+    searched = {"the search's starting point": config_for(aim.start, t_T, band, calls)}
+    if target == "quality" and t_T == 250:  # the fixed window that issue 27 quotes (185 calls)
+        searched["issue 27's fixed window"] = ScheduleConfig(250, jump_length=2, jump_n_sample=14, stop_resampling_at=0,
+                                                              start_resampling_at=40, eta=0.5, window_levels=40,
+                                                              repeat_ramp=1.0, stride=21)
+    found = {**walk, **shrunk, **searched}
+    return {name: cfg for name, cfg in found.items() if cfg is not None and cfg.nfe <= calls}
+
+
+def fixed_kls(case: dict[str, Any], cache: dict[str, Any], law: HoleLaw, model: ExactDiffusionModel, keep: torch.Tensor,
+              t_T: int) -> dict[str, dict[str, Any]]:
+    """Per target, the fixed schedules' KL on both measures (cached per case id and target)."""
+    mine = cache.setdefault(case["id"], {})
+    for target in ("quality", "draft"):
+        known = mine.setdefault(target, {})
+        for name, cfg in fixed_schedules(model, keep, target, t_T).items():
+            if known.get(name, {}).get("config") != cfg.to_dict():
+                known[name] = {"kl": law.kl(cfg), "kl_full": law.kl(cfg, full=True), "nfe": cfg.nfe, "config": cfg.to_dict()}
+    return mine
+
+
+def attach_fixed(case: dict[str, Any], result: dict[str, Any], cache: dict[str, Any], quick: bool,
+                 law: HoleLaw | None = None) -> None:
+    """Put the fixed schedules' ratios to RePaint beside each of ``result``'s plans (their KLs cached in ``cache``)."""
+    model, image, keep = _model(case)
+    law = law if law is not None else HoleLaw(model, image, keep)
+    mine = fixed_kls(case, cache, law, model, keep, QUICK_REFERENCE.t_T if quick else plan_module.PLAN_T_T)
+    for target in ("quality", "draft"):
+        result[target]["fixed"] = {name: {"ratio": v["kl"] / result["ref_kl"], "ratio_full": v["kl_full"] / result["ref_kl_full"],
+                                          "nfe": v["nfe"]} for name, v in mine[target].items()}
+
+
+def run_case(case: dict[str, Any], cache: dict[str, Any], quick: bool, check: bool,
+             fixed: dict[str, Any] | None = None) -> dict[str, Any]:
     """One case: RePaint's KL (cached), the two plans' KL and calls, the planning times."""
     model, image, keep = _model(case)
     law = HoleLaw(model, image, keep)
@@ -119,6 +188,8 @@ def run_case(case: dict[str, Any], cache: dict[str, Any], quick: bool, check: bo
                      "nfe": cfg.nfe, "nfe_ratio": cfg.nfe / ref["nfe"], "config": cfg.to_dict()}
         if check:  # the same number from the other way of carrying the law
             out[name]["kl_schedule_error"] = schedule_error(model, image, keep, cfg, conditional=law.conds[0]).kl
+    if fixed is not None:
+        attach_fixed(case, out, fixed, quick, law)
     return out
 
 
@@ -195,6 +266,42 @@ def losses(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> s
     return "\n".join(lines) or "- none"
 
 
+FIXED_HEADERS = ["split", "plan", "cases", "at or below every fixed schedule: 16 components", "full law",
+                 "worse of the two", "best fixed schedule's worse ratio (median)", "the plan's (median)"]
+
+
+def _worse(r: dict[str, Any]) -> float:
+    return max(r["ratio"], r["ratio_full"])
+
+
+def fixed_summary(split: str, target: str, results: list[dict[str, Any]]) -> list[str]:
+    """How often a plan is at or below the best fixed schedule within its calls, per measure."""
+    rows = [r[target] for r in results if "fixed" in r[target]]
+    n = len(rows)
+
+    def count(measure: Any) -> str:
+        return f"{sum(measure(r) <= min(measure(f) for f in r['fixed'].values()) for r in rows)}/{n}"
+
+    best = [min(_worse(f) for f in r["fixed"].values()) for r in rows]
+    return [split, target, str(n), count(lambda r: r["ratio"]), count(lambda r: r["ratio_full"]), count(_worse),
+            f"{np.median(best):.2f}", f"{np.median([_worse(r) for r in rows]):.2f}"]
+
+
+def fixed_wins(results: list[dict[str, Any]]) -> str:
+    """The cases where a fixed schedule beats the plan on the worse of its two ratios."""
+    lines = []
+    for r in results:
+        for target in ("quality", "draft"):
+            plan = r[target]
+            if "fixed" not in plan:
+                continue
+            name, best = min(plan["fixed"].items(), key=lambda kv: _worse(kv[1]))
+            if _worse(best) < _worse(plan):
+                lines.append(f"- {r['split']} {r['case']} {target}: {name} {best['ratio']:.2f}× / {best['ratio_full']:.2f}× "
+                             f"({best['nfe']} calls) against the plan's {plan['ratio']:.2f}× / {plan['ratio_full']:.2f}×")
+    return "\n".join(lines) or "- none"
+
+
 def checks(results: list[dict[str, Any]]) -> str:
     """The plans scored both ways (``HoleLaw`` and ``schedule_error``)."""
     lines = [f"- {r['case']} {name}: KL {r[name]['kl']:.6f} (HoleLaw) vs {r[name]['kl_schedule_error']:.6f} (schedule_error)"
@@ -217,6 +324,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--check", type=int, default=2, help="score the plans of the first N cases also by schedule_error")
     parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
                         help="only report: the results of earlier runs (e.g. one per split, run side by side)")
+    parser.add_argument("--add-fixed", action="store_true",
+                        help="with --combine: score the fixed schedules beside the earlier runs' plans (not planned again)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the exact laws are small: one thread, and the machine is shared
     results_dir = Path(args.results_dir) if args.results_dir else RESULTS_DIR
@@ -232,8 +341,15 @@ def main(argv: list[str] | None = None) -> str:
         runs = [_load(Path(p)) for p in args.combine]
         for run in runs:
             data["repaint"].update(run["repaint"])
+            data.setdefault("fixed", {}).update(run.get("fixed", {}))
         results = [r for run in runs for r in run.get("results", [])]
         cases = [c for c in cases if c["id"] in {r["case"] for r in results}]
+        if args.add_fixed:
+            by_id = {c["id"]: c for c in cases}
+            for r in results:
+                attach_fixed(by_id[r["case"]], r, data.setdefault("fixed", {}), args.quick)
+                _save(path, {**data, "results": results})
+                log(f"{r['case']}: fixed schedules scored")
     for case in [] if args.combine else cases:
         if args.references_only:
             if case["id"] not in data["repaint"]:
@@ -242,7 +358,7 @@ def main(argv: list[str] | None = None) -> str:
                 _save(path, data)
                 log(f"{case['id']}: RePaint KL {data['repaint'][case['id']]['kl']:.3f} ({data['repaint'][case['id']]['s']:.0f} s)")
             continue
-        r = run_case(case, data["repaint"], args.quick, len(results) < args.check)
+        r = run_case(case, data["repaint"], args.quick, len(results) < args.check, data.setdefault("fixed", {}))
         results.append(r)
         _save(path, data)
         log(f"{case['id']} {case['mask']}: quality {r['quality']['ratio']:.2f}× ({r['quality']['nfe']} calls), "
@@ -264,6 +380,15 @@ def main(argv: list[str] | None = None) -> str:
         "the draft's searches by the first only.\n\n"
         + markdown_table(FULL_HEADERS, [summary_full(s, [r for r in results if r["split"] == s]) for s in splits
                                         if all("ratio_full" in r["quality"] for r in results if r["split"] == s)]),
+        "## Against fixed schedules within the same calls\n\nEach plan against the best of the schedules chosen "
+        "without a search (`fixed_schedules`: a plain walk with η 1 or 0, RePaint's 5/5 jumps and the paper's "
+        "truncation on the most levels that fit, the frequency rule, the search's starting point, and for the "
+        "quality plan the fixed window quoted in issue 27), each within the plan's calls; ratios to RePaint "
+        "250/10/10 as above.\n\n"
+        + markdown_table(FIXED_HEADERS, [fixed_summary(s, t, [r for r in results if r["split"] == s])
+                                         for s in splits for t in ("quality", "draft")
+                                         if any("fixed" in r[t] for r in results if r["split"] == s)])
+        + "\n\nWhere a fixed schedule beats the plan (on the worse of its two ratios):\n\n" + fixed_wins(results),
         "## Cross-check\n\n" + checks(results),
         "## By mask kind\n\n" + markdown_table(KIND_HEADERS, by_kind(by_id, results)),
         "## Where the planner loses (above 1.00× for quality, 1.25× for drafts)\n\n" + losses(by_id, results),

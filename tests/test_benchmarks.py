@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -154,10 +155,17 @@ def test_planner_demo_paints_each_schedule_with_its_own_eta_and_reports_both_set
 def test_planner_family_quick_scores_both_ways_and_says_where_it_loses(tmp_path):
     mod = load("planner_family")
     text = mod.main(["--quick", "--results-dir", str(tmp_path)])
-    check(text, tmp_path, "planner_family", [mod.SUMMARY_HEADERS, mod.FULL_HEADERS, mod.KIND_HEADERS, mod.CASE_HEADERS])
+    check(text, tmp_path, "planner_family",
+          [mod.SUMMARY_HEADERS, mod.FULL_HEADERS, mod.FIXED_HEADERS, mod.KIND_HEADERS, mod.CASE_HEADERS])
     checked = [line for line in text.splitlines() if "(HoleLaw) vs" in line]
     assert checked and all(line.split("KL ")[1].split(" ")[0] == line.split("vs ")[1].split(" ")[0] for line in checked)
     assert "## Where the planner loses" in text and (tmp_path / "planner_family.quick.json").exists()
+    # every plan is set against the schedules chosen without a search, within its own calls
+    for result in json.loads((tmp_path / "planner_family.quick.json").read_text())["results"]:
+        for target in ("quality", "draft"):
+            fixed = result[target]["fixed"]
+            assert {"plain walk η 1", "the search's starting point"} <= set(fixed)
+            assert all(f["nfe"] <= mod.plan_module.PLAN_TARGETS[target].calls for f in fixed.values())
 
 
 def test_neural_truth_quick_judges_schedules_on_a_shipped_truth_model(tmp_path, capsys):
