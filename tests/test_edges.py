@@ -140,6 +140,26 @@ def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tm
             signal.signal(sig, handler)
 
 
+def test_a_standard_stream_that_cannot_be_written_is_named_and_keeps_the_exit_code(tmp_path):
+    """stdout on a full disk (/dev/full stands in for one) is one line naming standard output, exit 1: it
+    was "No space left on device" with a hint to free the disk the outputs go to, or, with stdout
+    buffered, Python's two-line "Exception ignored" at exit (code 120). A refusal whose line cannot be
+    written to stderr still exits 2."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    command = [sys.executable, "-m", "ipainter_nb"]
+    with open("/dev/full", "w") as full:
+        for unbuffered in ("", "1"):
+            done = subprocess.run([*command, "schedule", "--t-T", "10"], stdout=full, stderr=subprocess.PIPE, text=True,
+                                  env=dict(env, PYTHONPATH=str(REPO), PYTHONUNBUFFERED=unbuffered), timeout=120)
+            assert (done.returncode, done.stderr.splitlines()) == (1, [
+                "ipainter: error: cannot write to standard output (No space left on device): "
+                "send it to a file or device that can take it"]), unbuffered
+        done = subprocess.run([*command, "paint", "-s", str(tmp_path / "missing"), "-d", str(tmp_path / "out")],
+                              stdout=subprocess.PIPE, stderr=full, text=True, env=dict(env, PYTHONPATH=str(REPO)),
+                              timeout=120)
+    assert (done.returncode, done.stdout) == (2, "") and not (tmp_path / "out").exists()
+
+
 # --------------------------------------------------------------------------- path forms
 
 
