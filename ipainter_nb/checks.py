@@ -26,12 +26,31 @@ from typing import Any, NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "check_path",
+__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "CommandParser", "OS_HINTS", "int_at_least",
+           "int_in", "seed_flag", "checking", "path_text", "check_path",
            "broken_link", "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
            "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
+#: The exit codes: a refused command line, a run in which something failed, a Ctrl-C.
+EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+def one_line(message: object) -> str:
+    """A message of several lines (a list of places searched, of mismatched tensors) as one line for a log.
+
+    Args:
+        message: the message (any object; its ``str``).
+
+    Returns:
+        The lines joined, each continuing the sentence of the one before.
+    """
+    parts = [part.strip() for part in str(message).splitlines() if part.strip()]
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        text += (" " if text.endswith((":", ".")) else ". " if part[0].isupper() else "; ") + part
+    return text
 
 
 class CommandParser(argparse.ArgumentParser):

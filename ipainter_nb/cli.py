@@ -30,25 +30,34 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO, TypeVar
 
+# Only light modules here: the commands (and torch, which takes seconds to import) are imported by
+# main once its signal handlers are in place, so that a Ctrl-C at start-up is a clean stop too.
 from ._version import __version__
-from .batch import parse_shard
-from .checks import OS_HINTS, CommandParser, int_at_least, int_in, path_text, seed_flag
-from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, add_model_flags, one_line
-from .commands.demo import MAX_DEMO_SAMPLES, cmd_demo
-from .commands.download import cmd_download
-from .commands.info import cmd_models, cmd_schedule
-from .commands.paint import cmd_paint
-from .commands.schedule_args import add_schedule_flags, flags_of, schedule_from_args
+from .checks import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    OS_HINTS,
+    PROG,
+    CommandParser,
+    int_at_least,
+    int_in,
+    one_line,
+    path_text,
+    seed_flag,
+)
 from .errors import IPainterError
 from .signals import stop_on_signals, stop_signal
 
-__all__ = ["main", "build_parser", "schedule_from_args", "flags_of"]
+__all__ = ["main", "build_parser"]
 
 T = TypeVar("T")
 MAX_SAMPLES = 1_000_000  # per picture: its output names are listed up front
 
 
 def _shard(text: str) -> tuple[int, int] | str:
+    from .batch import parse_shard
+
     try:
         return parse_shard(text)
     except ValueError as exc:
@@ -61,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser; each command's namespace has ``func``, its ``cmd_*`` function.
     """
+    from .commands.common import add_model_flags
+    from .commands.demo import MAX_DEMO_SAMPLES, cmd_demo
+    from .commands.download import cmd_download
+    from .commands.info import cmd_models, cmd_schedule
+    from .commands.paint import cmd_paint
+    from .commands.schedule_args import add_schedule_flags
+
     parser = CommandParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (any command, any position)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -116,6 +117,33 @@ def test_a_stop_signal_sent_while_blocked_before_the_run_began_ends_it_before_an
                           preexec_fn=_blocking(signal.SIGTERM, send=signal.SIGTERM))
     assert done.returncode == -signal.SIGTERM, done.stderr  # as if it had come during start-up: the signal's default
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+# ``ipainter`` with a Ctrl-C that arrives while torch is being imported (the first seconds of every run)
+CTRL_C_WHILE_TORCH_LOADS = textwrap.dedent("""
+    import importlib.abc, os, signal, sys
+    class CtrlC(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "torch":
+                sys.meta_path.remove(self)
+                os.kill(os.getpid(), signal.SIGINT)
+    sys.meta_path.insert(0, CtrlC())
+    from ipainter_nb.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_ctrl_c_while_the_command_starts_is_a_clean_stop_not_a_traceback(tmp_path, tiny_model_path):
+    """Importing torch takes seconds; it happened with the package, before the command's handlers were
+    there, so a Ctrl-C then was Python's KeyboardInterrupt traceback. The package and the command's
+    module now import torch on first use, once the handlers are in place."""
+    out = tmp_path / "out"
+    args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+    done = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_TORCH_LOADS, *args], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (128 + signal.SIGINT, "ipainter: interrupted\n")
+    assert not out.exists()
 
 
 def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tmp_path):
