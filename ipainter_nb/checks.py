@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import math
 import os
 import stat
 import sys
@@ -26,7 +27,7 @@ from typing import Any, NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "CommandParser", "OS_HINTS", "int_at_least",
+__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS", "int_at_least",
            "int_in", "seed_flag", "checking", "path_text", "check_path",
            "broken_link", "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
            "undone_on_failure"]
@@ -35,6 +36,19 @@ __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", 
 PROG = "ipainter"
 #: The exit codes: a refused command line, a run in which something failed, a Ctrl-C.
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+def as_float(value: Any) -> float:
+    """A number (Python's or numpy's) as a float; an int too large for one (``10**400``) is ±inf,
+    which every range check refuses as not finite, instead of an ``OverflowError``.
+
+    Args:
+        value: an int or float.
+    """
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def one_line(message: object) -> str:

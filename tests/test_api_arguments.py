@@ -105,6 +105,12 @@ REFUSALS = {
                                             "dtype=torch.float8_e5m2 is a storage format"),
     "timesteps_gif(fps=1e-9)": (lambda p: viz.timesteps_gif(_painted(), p / "t.gif", fps=1e-9),
                                 "fps=1e-09 is out of range: it must be a finite number in [0.00166667, inf]"),
+    # an int too large for a float: an OverflowError from float() or from t_T / 250
+    "ScheduleConfig(10**400)": (lambda p: ip.ScheduleConfig(10**400), "more than the limit of 1,000,000: lower"),
+    "ScheduleConfig.for_t_T(10**400)": (lambda p: ip.ScheduleConfig.for_t_T(10**400), "more than the limit of 1,000,000"),
+    "ScheduleConfig(eta=10**400)": (lambda p: ip.ScheduleConfig(eta=10**400), "eta=inf is invalid: it must be in 0..1"),
+    "schedules.check_eta(-10**400)": (lambda p: ip.schedules.check_eta(-10**400), "is invalid: it must be in 0..1"),
+    "Layer(scale=10**400)": (lambda p: ip.Layer(CUTOUT, scale=10**400), "scale: expected a positive number"),
     "ExactConditional.score_samples('x')": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
         "samples must be a torch tensor or numpy array"),

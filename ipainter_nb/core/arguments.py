@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checks import as_float
 from ..errors import UserInputError
 from .composition_checks import MAX_CANVAS_SIDE
 
@@ -126,7 +127,7 @@ def check_real(name: str, value: Any, low: float = -math.inf, high: float = math
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise UserInputError(f"{name} must be a number, got {type(value).__name__} {_shown(value)}")
-    number = float(value)
+    number = as_float(value)
     below = number <= low if low_open else number < low
     above = number >= high if high_open else number > high
     if not math.isfinite(number) or below or above:
