@@ -236,10 +236,10 @@ def broken_link(path: Path) -> str | None:
 
 
 def special_file(path: Path) -> str | None:
-    """What is wrong with writing a file at ``path`` when a device, a named pipe or a socket is there
-    (or a link leads to one), else None. An output is written beside its name and moved into place,
-    which replaces whatever is there: ``/dev/null``, ``/dev/stdout`` or a pipe another program reads
-    would be lost.
+    """What is wrong with writing a file at ``path`` when a folder, a device, a named pipe or a socket
+    is there (or a link leads to one), else None. An output is written beside its name and moved into
+    place, which replaces whatever is there: ``/dev/null``, ``/dev/stdout`` or a pipe another program
+    reads would be lost, and a folder (``""`` is the current one) cannot be replaced by a file at all.
 
     Args:
         path: where a file is to be written.
@@ -248,8 +248,10 @@ def special_file(path: Path) -> str | None:
         mode = os.stat(path).st_mode  # through links: a link to a device stands for the device
     except OSError:
         return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+    if stat.S_ISREG(mode):
         return None
+    if stat.S_ISDIR(mode):
+        return f"{path} is a folder: name a file in it, e.g. {path / 'out.png'}"
     kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
             else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
     return (f"{path} is {kind}, not a file: an output is written beside it and moved into its place, which would "

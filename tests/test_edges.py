@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from test_stops import REPO, SCHEDULE, _hidden, _pair, _start_stalled, _tree
 
+from ipainter_nb import errors as ip_errors
 from ipainter_nb.cli import main
 from ipainter_nb.images import clean_leftovers
 from ipainter_nb.images.writes import _HOST
@@ -355,6 +356,23 @@ def test_no_writer_replaces_a_named_pipe_or_a_link_to_one(tmp_path, capsys):
     assert err.count("is a named pipe (FIFO), not a file") == 4 and "name a regular file" in err
     assert stat.S_ISFIFO(os.stat(pipe).st_mode) and link.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "pipe"]  # nothing written beside them
+
+
+def test_a_write_whose_name_is_a_folder_or_empty_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """The picture was written to a temp file and only its move failed: onto a folder an OSError, onto
+    ``""`` (the current folder) "Device or resource busy"."""
+    from ipainter_nb.images import save_png_atomic, write_bytes_atomic
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for name, shown in ((folder, str(folder)), ("", "."), (".", ".")):
+        with pytest.raises(ip_errors.UserInputError) as err:
+            save_png_atomic(np.zeros((4, 4, 3), np.uint8), name)
+        assert str(err.value) == f"{shown} is a folder: name a file in it, e.g. {Path(shown) / 'out.png'}"
+        with pytest.raises(ip_errors.UserInputError, match="is a folder: name a file in it"):
+            write_bytes_atomic(name, b"data")
+    assert _tree(tmp_path) == ["out"]  # no temp file beside it, nothing in it
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):
