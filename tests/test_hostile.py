@@ -175,9 +175,11 @@ def test_a_file_that_is_no_checkpoint_says_so_before_asking_for_its_network(tmp_
 
 
 def test_model_names_devices_and_weight_folders_a_user_can_get_wrong(model_path: Path, tmp_path: Path, monkeypatch) -> None:
-    for bad in (None, 123):
+    for bad in (None, 123, "", " "):  # "" was the current folder: ". is a folder, not a checkpoint file"
         with pytest.raises(UserInputError, match="preset name .* or a checkpoint path"):
             load_model(bad)
+    with pytest.raises(UserInputError, match="config must be a file path .*got str ''"):
+        load_model(model_path, config="")
     with pytest.raises(UserInputError, match="'quantum' is not a device"):
         load_model(model_path, device="quantum")
     # IPAINTER_WEIGHTS names a file: the file itself when it is the preset's, else said plainly
