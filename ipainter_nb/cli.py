@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser; each command's namespace has ``func``, its ``cmd_*`` function.
     """
+    from .batch import MAX_RUN_SEED
     from .commands.common import add_model_flags
     from .commands.demo import MAX_DEMO_SAMPLES, cmd_demo
     from .commands.download import cmd_download
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="samples painted at once (default: chosen from the model and device); memory grows with it")
     add_model_flags(p, default="places256")
     add_schedule_flags(p, "the model's default schedule (paper: --t-T 250 --jump-length 10 --jump-n-sample 10 --stop-resampling-at 100)")
-    p.add_argument("--seed", type=int, default=0, help="each picture's seed derives from this and its name (default: 0)")
+    p.add_argument("--seed", type=int_in(0, MAX_RUN_SEED, " (a larger seed would repeat the pictures of a smaller one)"),
+                   default=0, help=f"each picture's seed derives from this and its name: 0..{MAX_RUN_SEED} (default: 0)")
     p.add_argument("--overwrite", action="store_true",
                    help="repaint outputs that exist (default: skip them and those another run is painting, so a rerun resumes)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="i/n",

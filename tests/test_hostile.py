@@ -104,6 +104,11 @@ def test_the_cli_refuses_huge_counts_before_any_work(source: Path, model_path: P
          "must be at most"),
         (["demo", "--out", str(tmp_path / "d"), "--num-samples", str(10**6)], "must be at most"),
         (["demo", "--out", str(tmp_path / "d"), "--seed", str(2**70)], "must be at most"),
+        # 2**31 painted the pictures of --seed 0, and -1 those of 2**31 - 1
+        (["paint", "-s", str(source), "-d", str(tmp_path / "o"), "--model", str(model_path), "--seed", str(2**31)],
+         "argument --seed: must be at most 2147483647 (a larger seed would repeat the pictures of a smaller one)"),
+        (["paint", "-s", str(source), "-d", str(tmp_path / "o"), "--model", str(model_path), "--seed", "-1"],
+         "argument --seed: must be at least 0"),
         (["train", "--out", str(tmp_path / "t"), "--seed", str(2**70)], "must be at most 4294967295"),
         (["train", "--out", str(tmp_path / "t"), "--lr", "inf"], "positive finite"),
         (["schedule", "--model", "demo", "--t-T", "1001"], "trained with 1000 diffusion steps"),
