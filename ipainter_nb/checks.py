@@ -29,7 +29,7 @@ from .errors import UserInputError
 
 __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS", "int_at_least",
            "int_in", "seed_flag", "checking", "path_text", "check_path",
-           "broken_link", "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
+           "broken_link", "user_path", "apart_from", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
            "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
@@ -391,6 +391,32 @@ def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
         ``folder``, now existing (``~`` expanded).
     """
     return make_folder(check_folder(folder, flag, parents), flag, parents)
+
+
+def apart_from(output: Path, flag: str, inputs: dict[str, Any]) -> None:
+    """Refuse ``output`` when it is the file an input flag names: writing it would replace what the
+    command reads (``schedule --plot`` onto the ``--model`` file replaced the weights with a PNG).
+
+    A link at ``output`` is not its target (the link is replaced, the target left as it was); a
+    preset name or a file that does not exist is no file there.
+
+    Args:
+        output: the output file, checked by ``writable_file``.
+        flag: its flag, for the message.
+        inputs: each input flag and its value (None, a name or a path).
+    """
+    try:
+        here = os.lstat(output)
+    except OSError:
+        return
+    for name, value in inputs.items():
+        try:
+            read = os.stat(value) if isinstance(value, (str, os.PathLike)) and str(value) else None
+        except OSError:
+            continue
+        if read is not None and (read.st_dev, read.st_ino) == (here.st_dev, here.st_ino):
+            raise UserInputError(f"{flag} {output} is the file {name} reads: writing it would replace it; "
+                                 "name another file")
 
 
 def writable_file(path: Path, flag: str) -> Path:

@@ -358,6 +358,24 @@ def test_no_writer_replaces_a_named_pipe_or_a_link_to_one(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "pipe"]  # nothing written beside them
 
 
+def test_a_plot_onto_the_file_the_command_reads_is_refused_and_a_link_to_it_is_replaced(tmp_path, tiny_model_path, capsys):
+    """``schedule --model m --plot m`` replaced the weights with a PNG."""
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(tiny_model_path.read_bytes())
+    config = tmp_path / "net.json"
+    config.write_text("{}")
+    assert main(["schedule", "--model", str(model), "--plot", str(model)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"ipainter: error: --plot {model} is the file --model reads: writing it would replace it; name another file"]
+    assert main(["schedule", "--model", str(model), "--config", str(config), "--plot", str(config)]) == 2
+    assert "is the file --config reads" in capsys.readouterr().err
+    assert model.read_bytes() == tiny_model_path.read_bytes() and config.read_text() == "{}"
+    link = tmp_path / "plot.png"
+    link.symlink_to(model)  # a link is replaced, never written through: the model stays
+    assert main(["schedule", "--model", str(model), "--plot", str(link)]) == 0
+    assert not link.is_symlink() and model.read_bytes() == tiny_model_path.read_bytes()
+
+
 def test_a_write_whose_name_is_a_folder_or_empty_is_refused_before_anything_is_written(tmp_path, monkeypatch):
     """The picture was written to a temp file and only its move failed: onto a folder an OSError, onto
     ``""`` (the current folder) "Device or resource busy"."""
