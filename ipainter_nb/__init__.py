@@ -16,12 +16,6 @@
 """
 
 from ._version import __version__ as __version__
-from .core import exact, frequency, schedules
-from .core.composition import Composition, CompositionError, Layer
-from .core.models import DiffusionModel, load_model
-from .core.presets import PRESETS
-from .core.sampler import CancelToken, PaintResult, Step, paint, paint_steps
-from .core.schedules import ScheduleConfig, frequency_schedule, plan_schedule
 from .errors import IPainterError, UserInputError
 
 __all__ = [
@@ -31,10 +25,30 @@ __all__ = [
 ]
 
 
+def _core_names() -> dict[str, object]:
+    # imported on first use, not with the package: importing torch takes seconds, and the
+    # ``ipainter`` command (whose module is inside this package) must be handling Ctrl-C by then
+    from .core import exact, frequency, schedules  # noqa: F401 (returned as locals())
+    from .core.composition import Composition, CompositionError, Layer  # noqa: F401 (returned as locals())
+    from .core.models import DiffusionModel, load_model  # noqa: F401 (returned as locals())
+    from .core.presets import PRESETS  # noqa: F401 (returned as locals())
+    from .core.sampler import CancelToken, PaintResult, Step, paint, paint_steps  # noqa: F401 (returned as locals())
+    from .core.schedules import ScheduleConfig, frequency_schedule, plan_schedule  # noqa: F401 (returned as locals())
+
+    return dict(locals())
+
+
 def __getattr__(name: str):
     # widgets pull in ipywidgets/ipycanvas: load them only when asked for
     if name in ("Painter", "Composer"):
         from . import widgets
 
         return getattr(widgets, name)
+    if name in __all__:
+        globals().update(_core_names())
+        return globals()[name]
     raise AttributeError(f"module 'ipainter_nb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, "Painter", "Composer"})

@@ -18,7 +18,7 @@ from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
 from .signals import signals_deferred
 
-__all__ = ["MASK_TAG", "Entry", "scan_source", "image_seed", "output_path", "parse_shard", "shard_from_env", "take_shard",
+__all__ = ["MASK_TAG", "Entry", "scan_source", "MAX_RUN_SEED", "image_seed", "output_path", "parse_shard", "shard_from_env", "take_shard",
            "claimed_batches"]
 
 MASK_TAG = "_mask"
@@ -92,12 +92,17 @@ def scan_source(folder: Path) -> list[Entry]:
     return sorted(entries, key=lambda e: os.fsencode(e.name))
 
 
+#: The largest ``--seed`` of ``ipainter paint``: ``image_seed`` keeps 31 bits of it (a larger or a negative
+#: seed would give the pictures of one in 0..MAX_RUN_SEED).
+MAX_RUN_SEED = 2**31 - 1
+
+
 def image_seed(seed: int, name: str) -> int:
     """The seed of one picture: depends only on ``--seed`` and its name (its bytes on disk, so a
     name that is not valid UTF-8 has a seed too).
 
     Args:
-        seed: the run's ``--seed``.
+        seed: the run's ``--seed``, in 0..``MAX_RUN_SEED``.
         name: the picture's name.
 
     Returns:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import math
 import os
 import stat
 import sys
@@ -26,12 +27,44 @@ from typing import Any, NoReturn
 
 from .errors import UserInputError
 
-__all__ = ["PROG", "CommandParser", "OS_HINTS", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "check_path",
-           "broken_link", "user_path", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
+__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS", "int_at_least",
+           "int_in", "seed_flag", "checking", "path_text", "check_path",
+           "broken_link", "user_path", "apart_from", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
            "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
+#: The exit codes: a refused command line, a run in which something failed, a Ctrl-C.
+EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+def as_float(value: Any) -> float:
+    """A number (Python's or numpy's) as a float; an int too large for one (``10**400``) is ±inf,
+    which every range check refuses as not finite, instead of an ``OverflowError``.
+
+    Args:
+        value: an int or float.
+    """
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def one_line(message: object) -> str:
+    """A message of several lines (a list of places searched, of mismatched tensors) as one line for a log.
+
+    Args:
+        message: the message (any object; its ``str``).
+
+    Returns:
+        The lines joined, each continuing the sentence of the one before.
+    """
+    parts = [part.strip() for part in str(message).splitlines() if part.strip()]
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        text += (" " if text.endswith((":", ".")) else ". " if part[0].isupper() else "; ") + part
+    return text
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -203,10 +236,10 @@ def broken_link(path: Path) -> str | None:
 
 
 def special_file(path: Path) -> str | None:
-    """What is wrong with writing a file at ``path`` when a device, a named pipe or a socket is there
-    (or a link leads to one), else None. An output is written beside its name and moved into place,
-    which replaces whatever is there: ``/dev/null``, ``/dev/stdout`` or a pipe another program reads
-    would be lost.
+    """What is wrong with writing a file at ``path`` when a folder, a device, a named pipe or a socket
+    is there (or a link leads to one), else None. An output is written beside its name and moved into
+    place, which replaces whatever is there: ``/dev/null``, ``/dev/stdout`` or a pipe another program
+    reads would be lost, and a folder (``""`` is the current one) cannot be replaced by a file at all.
 
     Args:
         path: where a file is to be written.
@@ -215,8 +248,10 @@ def special_file(path: Path) -> str | None:
         mode = os.stat(path).st_mode  # through links: a link to a device stands for the device
     except OSError:
         return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+    if stat.S_ISREG(mode):
         return None
+    if stat.S_ISDIR(mode):
+        return f"{path} is a folder: name a file in it, e.g. {path / 'out.png'}"
     kind = ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
             else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
     return (f"{path} is {kind}, not a file: an output is written beside it and moved into its place, which would "
@@ -356,6 +391,32 @@ def writable_folder(folder: Path, flag: str, parents: bool = False) -> Path:
         ``folder``, now existing (``~`` expanded).
     """
     return make_folder(check_folder(folder, flag, parents), flag, parents)
+
+
+def apart_from(output: Path, flag: str, inputs: dict[str, Any]) -> None:
+    """Refuse ``output`` when it is the file an input flag names: writing it would replace what the
+    command reads (``schedule --plot`` onto the ``--model`` file replaced the weights with a PNG).
+
+    A link at ``output`` is not its target (the link is replaced, the target left as it was); a
+    preset name or a file that does not exist is no file there.
+
+    Args:
+        output: the output file, checked by ``writable_file``.
+        flag: its flag, for the message.
+        inputs: each input flag and its value (None, a name or a path).
+    """
+    try:
+        here = os.lstat(output)
+    except OSError:
+        return
+    for name, value in inputs.items():
+        try:
+            read = os.stat(value) if isinstance(value, (str, os.PathLike)) and str(value) else None
+        except OSError:
+            continue
+        if read is not None and (read.st_dev, read.st_ino) == (here.st_dev, here.st_ino):
+            raise UserInputError(f"{flag} {output} is the file {name} reads: writing it would replace it; "
+                                 "name another file")
 
 
 def writable_file(path: Path, flag: str) -> Path:

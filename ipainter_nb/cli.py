@@ -27,26 +27,37 @@ import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO, TypeVar
 
+# Only light modules here: the commands (and torch, which takes seconds to import) are imported by
+# main once its signal handlers are in place, so that a Ctrl-C at start-up is a clean stop too.
 from ._version import __version__
-from .batch import parse_shard
-from .checks import OS_HINTS, CommandParser, int_at_least, int_in, path_text, seed_flag
-from .commands.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, add_model_flags, one_line
-from .commands.demo import MAX_DEMO_SAMPLES, cmd_demo
-from .commands.download import cmd_download
-from .commands.info import cmd_models, cmd_schedule
-from .commands.paint import cmd_paint
-from .commands.schedule_args import add_schedule_flags, flags_of, schedule_from_args
+from .checks import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    OS_HINTS,
+    PROG,
+    CommandParser,
+    int_at_least,
+    int_in,
+    one_line,
+    path_text,
+    seed_flag,
+)
 from .errors import IPainterError
 from .signals import stop_on_signals, stop_signal
 
-__all__ = ["main", "build_parser", "schedule_from_args", "flags_of"]
+__all__ = ["main", "build_parser"]
 
+T = TypeVar("T")
 MAX_SAMPLES = 1_000_000  # per picture: its output names are listed up front
 
 
 def _shard(text: str) -> tuple[int, int] | str:
+    from .batch import parse_shard
+
     try:
         return parse_shard(text)
     except ValueError as exc:
@@ -59,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser; each command's namespace has ``func``, its ``cmd_*`` function.
     """
+    from .batch import MAX_RUN_SEED
+    from .commands.common import add_model_flags
+    from .commands.demo import MAX_DEMO_SAMPLES, cmd_demo
+    from .commands.download import cmd_download
+    from .commands.info import cmd_models, cmd_schedule
+    from .commands.paint import cmd_paint
+    from .commands.schedule_args import add_schedule_flags
+
     parser = CommandParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (any command, any position)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -75,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="samples painted at once (default: chosen from the model and device); memory grows with it")
     add_model_flags(p, default="places256")
     add_schedule_flags(p, "the model's default schedule (paper: --t-T 250 --jump-length 10 --jump-n-sample 10 --stop-resampling-at 100)")
-    p.add_argument("--seed", type=int, default=0, help="each picture's seed derives from this and its name (default: 0)")
+    p.add_argument("--seed", type=int_in(0, MAX_RUN_SEED, " (a larger seed would repeat the pictures of a smaller one)"),
+                   default=0, help=f"each picture's seed derives from this and its name: 0..{MAX_RUN_SEED} (default: 0)")
     p.add_argument("--overwrite", action="store_true",
                    help="repaint outputs that exist (default: skip them and those another run is painting, so a rerun resumes)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="i/n",
@@ -123,9 +143,94 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(message: object, hint: str | None = None) -> None:
-    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
-    if hint:
-        print(f"{PROG}: hint: {hint}", file=sys.stderr)
+    try:
+        print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
+        if hint:
+            print(f"{PROG}: hint: {hint}", file=sys.stderr)
+    except OSError:  # stderr is full or gone: nobody to tell, and the exit code still says it
+        _output_to_devnull(("stderr",))
+
+
+class StreamError(OSError):
+    """Writing to standard output or standard error failed (a full disk, a device's error).
+
+    Args:
+        stream: ``"stdout"`` or ``"stderr"``.
+        error: the error of the write.
+    """
+
+    def __init__(self, stream: str, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror)
+        self.stream = stream
+
+    def __str__(self) -> str:
+        name = {"stdout": "standard output", "stderr": "standard error"}[self.stream]
+        return f"cannot write to {name} ({self.strerror}): send it to a file or device that can take it"
+
+
+class _NamedStream:
+    """``sys.stdout`` or ``sys.stderr``, whose failed writes raise ``StreamError``: a bare OSError
+    read as if an output file could not be written ("No space left on device", free some space)."""
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self._stream, self._name = stream, name
+
+    def _guard(self, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except BrokenPipeError:
+            raise  # the reader went away: main's quiet ending
+        except OSError as exc:
+            raise StreamError(self._name, exc) from exc
+
+    def write(self, text: str) -> int:
+        return self._guard(lambda: self._stream.write(text))
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._stream, attr)
+
+
+@contextlib.contextmanager
+def _named_streams() -> Iterator[None]:
+    """Within the block, a failed write to stdout or stderr raises ``StreamError`` (see ``_NamedStream``)."""
+    before = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+    for name, stream in before.items():
+        if stream is not None:  # None: the descriptor was closed when Python started
+            setattr(sys, name, _NamedStream(stream, name))
+    try:
+        yield
+    finally:
+        for name, stream in before.items():
+            setattr(sys, name, stream)
+
+
+def _flush_streams() -> None:
+    """Write out what stdout and stderr hold, here where a failure can be said, not at the interpreter's exit."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+
+
+def _flush_or_drop() -> None:
+    """After an error (said already): what a stream still holds is written, or dropped if it cannot be."""
+    for name in ("stdout", "stderr"):
+        try:
+            if getattr(sys, name) is not None:
+                getattr(sys, name).flush()
+        except OSError:
+            _output_to_devnull((name,))
+
+
+def _stream_failed(exc: StreamError, debug: bool) -> int:
+    _output_to_devnull((exc.stream,))  # nothing more goes there, not even the interpreter's last flush
+    if debug:
+        traceback.print_exc()
+    if exc.stream == "stdout":  # a failing stderr leaves nobody to tell: the exit code says it
+        _error(exc)
+    return EXIT_FAILED
 
 
 @contextlib.contextmanager
@@ -206,36 +311,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    with stop_on_signals(), _printable_names(), _warnings_as_lines():
+    with stop_on_signals(), _printable_names(), _named_streams(), _warnings_as_lines():
+        code = _ended(argv, debug)
+        _flush_or_drop()
+        return code
+
+
+def _ended(argv: list[str], debug: bool) -> int:
+    """Run the command; its errors as one line each, and its exit code."""
+    try:
+        code = _run(argv)
+        _flush_streams()
+        return code
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2, message printed)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+    except KeyboardInterrupt as exc:
+        if debug:
+            traceback.print_exc()
+        signum = stop_signal()  # also when a writer re-raised the stop as its own KeyboardInterrupt
+        how = "interrupted" if signum in (None, signal.SIGINT) else f"stopped by {signal.Signals(signum).name}"
         try:
-            return _run(argv)
-        except SystemExit as exc:  # argparse: --help (0) or a bad argument (2, message printed)
-            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
-        except KeyboardInterrupt as exc:
-            if debug:
-                traceback.print_exc()
-            signum = stop_signal()  # also when a writer re-raised the stop as its own KeyboardInterrupt
-            how = "interrupted" if signum in (None, signal.SIGINT) else f"stopped by {signal.Signals(signum).name}"
-            try:
-                print(f"{PROG}: {how}" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
-            except OSError:  # the terminal has gone (SIGHUP): nobody to tell, and the exit code still says it
-                _output_to_devnull()
-            return 128 + signum if signum else EXIT_INTERRUPTED
-        except BrokenPipeError:
-            return _quiet_broken_pipe()
-        except IPainterError as exc:
-            if debug:
-                traceback.print_exc()
-            _error(exc)
-            return EXIT_USAGE
-        except OSError as exc:
-            if exc.errno not in OS_HINTS:
-                raise
-            if debug:
-                traceback.print_exc()
-            where = f": {exc.filename}" if exc.filename else ""
-            _error(f"{exc.strerror or exc}{where}", OS_HINTS[exc.errno])
-            return EXIT_FAILED
+            print(f"{PROG}: {how}" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
+        except OSError:  # the terminal has gone (SIGHUP): nobody to tell, and the exit code still says it
+            _output_to_devnull()
+        return 128 + signum if signum else EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except StreamError as exc:
+        return _stream_failed(exc, debug)
+    except IPainterError as exc:
+        if debug:
+            traceback.print_exc()
+        _error(exc)
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.errno not in OS_HINTS:
+            raise
+        if debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{where}", OS_HINTS[exc.errno])
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDa
 
 LOSS_HEADER = "step,loss,seconds"
 CHECKPOINT_NAME = "last.pt"
+#: What a run writes in its folder besides the sample grids (in samples/).
+RUN_FILES = (CHECKPOINT_NAME, "config.json", "loss.csv")
 
 # the smallest value each integer setting accepts (the CLI's flags refuse the same values)
 _MINIMUMS = {"steps": 1, "batch_size": 1, "save_every": 1, "sample_every": 0, "warmup": 1, "threads": 1}
@@ -367,6 +369,22 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     return ckpt_path
 
 
+def check_export_apart(dest: Path, out: Path, flag: str = "dest") -> None:
+    """Refuse ``dest`` when it is a file the training run in ``out`` writes itself: the export would
+    replace its checkpoint (which the next run then cannot resume from), its config, its loss log or a sample grid.
+
+    Args:
+        dest: where the export goes.
+        out: the run's folder.
+        flag: the argument's name in messages.
+    """
+    place = dest.parent.resolve() / dest.name  # a link at dest is replaced, never written through: follow its folder only
+    home = out.resolve()
+    if (place.parent == home and place.name in RUN_FILES) or home / "samples" in place.parents:
+        raise UserInputError(f"{flag} {dest} is a file the training run in {out} writes itself ({place.relative_to(home)}): "
+                             f"export to another file, e.g. {out / 'model.safetensors'}")
+
+
 def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | None = None, name: str = "demo") -> Path:
     """Write the EMA weights of a training checkpoint as a self-describing safetensors file (fp16).
 
@@ -379,6 +397,7 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
     Returns:
         ``dest``.
     """
+    check_export_apart(Path(dest).expanduser(), Path(checkpoint).expanduser().parent)
     state = read_training_checkpoint(Path(checkpoint))
     unet_config = state["config"]["unet"]
     spec = state["config"].get("gaussian_field")
@@ -484,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.image_size:
         unet["image_size"] = args.image_size
     out = check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
+    if args.export is not None:
+        check_export_apart(args.export, out, "--export")
     config = TrainConfig(out=str(out), data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from,

@@ -450,7 +450,8 @@ def timesteps_gif(
     path = writable_file(check_path("path", path), "path")
     if which not in ("x0", "x_t"):
         raise UserInputError(f"which must be 'x0' or 'x_t', got {which!r}")
-    fps = check_real("fps", fps, 0.0, low_open=True, hint="frames per second")
+    # every frame's delay has the limit of the last one's (1/fps past it overflows the GIF's field)
+    fps = check_real("fps", fps, 1 / MAX_GIF_HOLD_S, hint=f"frames per second: a frame shows at most {MAX_GIF_HOLD_S:g} s")
     hold_last_s = check_real("hold_last_s", hold_last_s, 0.0, MAX_GIF_HOLD_S, hint="seconds")
     captions = check_flag("captions", captions)
     nrow = None if nrow is None else check_whole("nrow", nrow, 1)

@@ -15,7 +15,9 @@ import torch
 from PIL import Image
 
 import ipainter_nb as ip
+from ipainter_nb import viz
 from ipainter_nb.errors import UserInputError
+from ipainter_nb.images import mask_to_pil
 
 E = ip.exact
 CUTOUT = Image.new("RGBA", (4, 4), (255, 0, 0, 255))
@@ -24,6 +26,13 @@ CUTOUT = Image.new("RGBA", (4, 4), (255, 0, 0, 255))
 def canvas() -> tuple[ip.Composition, ip.Layer]:
     comp = ip.Composition(size=16)
     return comp, comp.add(ip.Layer(CUTOUT, x=2, y=2))
+
+
+def _painted() -> ip.PaintResult:
+    """A run of the exact model with frames kept."""
+    model = E.ExactDiffusionModel.create(size=8)
+    return ip.paint(model, torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4), times=ip.schedules.plain(3), max_frames=3,
+                    progress=False)
 
 
 def cutout_file(folder: Path) -> Path:
@@ -88,6 +97,20 @@ REFUSALS = {
     "ExactConditional.sample(dtype=torch.int64)": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).sample(1, dtype=torch.int64),
         "dtype=torch.int64 is not a floating-point torch dtype"),
+    "paint(dtype=torch.float8_e4m3fn)": (lambda p: ip.paint(E.ExactDiffusionModel.create(size=8), torch.zeros(3, 8, 8),
+                                                           E.centre_hole_keep(8, 4), dtype=torch.float8_e4m3fn),
+                                         "dtype=torch.float8_e4m3fn is a storage format PyTorch cannot compute in: "
+                                         "use torch.float32"),
+    "load_model(dtype=torch.float8_e5m2)": (lambda p: ip.load_model("demo", device="cpu", dtype=torch.float8_e5m2),
+                                            "dtype=torch.float8_e5m2 is a storage format"),
+    "timesteps_gif(fps=1e-9)": (lambda p: viz.timesteps_gif(_painted(), p / "t.gif", fps=1e-9),
+                                "fps=1e-09 is out of range: it must be a finite number in [0.00166667, inf]"),
+    # an int too large for a float: an OverflowError from float() or from t_T / 250
+    "ScheduleConfig(10**400)": (lambda p: ip.ScheduleConfig(10**400), "more than the limit of 1,000,000: lower"),
+    "ScheduleConfig.for_t_T(10**400)": (lambda p: ip.ScheduleConfig.for_t_T(10**400), "more than the limit of 1,000,000"),
+    "ScheduleConfig(eta=10**400)": (lambda p: ip.ScheduleConfig(eta=10**400), "eta=inf is invalid: it must be in 0..1"),
+    "schedules.check_eta(-10**400)": (lambda p: ip.schedules.check_eta(-10**400), "is invalid: it must be in 0..1"),
+    "Layer(scale=10**400)": (lambda p: ip.Layer(CUTOUT, scale=10**400), "scale: expected a positive number"),
     "ExactConditional.score_samples('x')": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
         "samples must be a torch tensor or numpy array"),
@@ -159,6 +182,19 @@ def test_numpy_numbers_place_and_size_a_layer_as_python_numbers_do():
     comp.move(layer, np.int64(1), np.float32(1.0))
     assert (layer.x, layer.y, comp.erode, comp.feather) == (4, 3, 1, 2)
     assert comp.remove(np.int64(0)) is layer
+
+
+def test_float8_and_bfloat16_tensors_are_read_by_their_values():
+    """float8 is floating point to torch but only a storage format (no noise, no isfinite on it), and
+    numpy holds neither it nor bfloat16: such pictures and masks are read as the float32 values they hold."""
+    model, times = E.ExactDiffusionModel.create(size=8), ip.schedules.plain(3)
+    image, keep = torch.full((3, 8, 8), 0.5), E.centre_hole_keep(8, 4)
+    expected = ip.paint(model, image, keep, times=times, seed=3, progress=False).samples
+    for dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+        got = ip.paint(model, image.to(dtype), keep.to(dtype), times=times, seed=3, progress=False).samples
+        assert torch.equal(got, expected)  # 0.5, 0 and 1 are exact in float8
+    for dtype in (torch.bfloat16, torch.float8_e4m3fn):
+        assert np.array_equal(np.asarray(mask_to_pil(keep.to(dtype))), np.asarray(mask_to_pil(keep)))
 
 
 def _hangs_after(seconds: int):

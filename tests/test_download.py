@@ -210,6 +210,23 @@ def test_download_weights_verifies_the_network_and_reuses_a_recorded_sum(server,
     assert "missing" not in Handler.hits
 
 
+ANY_ADDRESS = "give an http://, https:// or file:// address"
+
+
+@pytest.mark.parametrize("url, said", [
+    ("http://[::1", f"Invalid IPv6 URL; {ANY_ADDRESS}"),  # a ValueError traceback from urlsplit
+    ("http://127.0.0.1:99999/w.pt", f"Port out of range 0-65535; {ANY_ADDRESS}"),  # these three: tried 4 times first
+    ("http://", f"it names no host; {ANY_ADDRESS}"),
+    ("https://example.invalid/my weights.pt", "a web address holds no spaces or control characters (write a space as %20)"),
+])
+def test_an_address_no_fetch_can_read_is_refused_before_any_try(url, said, tmp_path, capsys):
+    from ipainter_nb.cli import main
+
+    assert main(["download", "places256", "--dest-dir", str(tmp_path / "w"), "--quiet", "--url", url]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"ipainter: error: cannot download from {url!r}: {said}"]
+    assert not (tmp_path / "w").exists()
+
+
 def test_only_downloadable_presets_are_accepted():
     with pytest.raises(IPainterError, match="no download for 'demo'.*places256"):
         download_weights("demo")

@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 from test_stops import REPO, SCHEDULE, _hidden, _pair, _start_stalled, _tree
 
+from ipainter_nb import errors as ip_errors
 from ipainter_nb.cli import main
 from ipainter_nb.images import clean_leftovers
 from ipainter_nb.images.writes import _HOST
@@ -118,6 +120,33 @@ def test_a_stop_signal_sent_while_blocked_before_the_run_began_ends_it_before_an
     assert "Traceback" not in done.stderr and not out.exists()
 
 
+# ``ipainter`` with a Ctrl-C that arrives while torch is being imported (the first seconds of every run)
+CTRL_C_WHILE_TORCH_LOADS = textwrap.dedent("""
+    import importlib.abc, os, signal, sys
+    class CtrlC(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "torch":
+                sys.meta_path.remove(self)
+                os.kill(os.getpid(), signal.SIGINT)
+    sys.meta_path.insert(0, CtrlC())
+    from ipainter_nb.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.usefixtures("terminal_signals")
+def test_a_ctrl_c_while_the_command_starts_is_a_clean_stop_not_a_traceback(tmp_path, tiny_model_path):
+    """Importing torch takes seconds; it happened with the package, before the command's handlers were
+    there, so a Ctrl-C then was Python's KeyboardInterrupt traceback. The package and the command's
+    module now import torch on first use, once the handlers are in place."""
+    out = tmp_path / "out"
+    args = ["paint", "-s", str(_pair(tmp_path / "src")), "-d", str(out), "--model", str(tiny_model_path), *PAINT]
+    done = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_TORCH_LOADS, *args], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (128 + signal.SIGINT, "ipainter: interrupted\n")
+    assert not out.exists()
+
+
 def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tmp_path):
     from ipainter_nb.images import save_png_atomic
     from ipainter_nb.signals import signals_deferred, stop_on_signals
@@ -138,6 +167,26 @@ def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tm
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def test_a_standard_stream_that_cannot_be_written_is_named_and_keeps_the_exit_code(tmp_path):
+    """stdout on a full disk (/dev/full stands in for one) is one line naming standard output, exit 1: it
+    was "No space left on device" with a hint to free the disk the outputs go to, or, with stdout
+    buffered, Python's two-line "Exception ignored" at exit (code 120). A refusal whose line cannot be
+    written to stderr still exits 2."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    command = [sys.executable, "-m", "ipainter_nb"]
+    with open("/dev/full", "w") as full:
+        for unbuffered in ("", "1"):
+            done = subprocess.run([*command, "schedule", "--t-T", "10"], stdout=full, stderr=subprocess.PIPE, text=True,
+                                  env=dict(env, PYTHONPATH=str(REPO), PYTHONUNBUFFERED=unbuffered), timeout=120)
+            assert (done.returncode, done.stderr.splitlines()) == (1, [
+                "ipainter: error: cannot write to standard output (No space left on device): "
+                "send it to a file or device that can take it"]), unbuffered
+        done = subprocess.run([*command, "paint", "-s", str(tmp_path / "missing"), "-d", str(tmp_path / "out")],
+                              stdout=subprocess.PIPE, stderr=full, text=True, env=dict(env, PYTHONPATH=str(REPO)),
+                              timeout=120)
+    assert (done.returncode, done.stdout) == (2, "") and not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------- path forms
@@ -307,6 +356,41 @@ def test_no_writer_replaces_a_named_pipe_or_a_link_to_one(tmp_path, capsys):
     assert err.count("is a named pipe (FIFO), not a file") == 4 and "name a regular file" in err
     assert stat.S_ISFIFO(os.stat(pipe).st_mode) and link.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "pipe"]  # nothing written beside them
+
+
+def test_a_plot_onto_the_file_the_command_reads_is_refused_and_a_link_to_it_is_replaced(tmp_path, tiny_model_path, capsys):
+    """``schedule --model m --plot m`` replaced the weights with a PNG."""
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(tiny_model_path.read_bytes())
+    config = tmp_path / "net.json"
+    config.write_text("{}")
+    assert main(["schedule", "--model", str(model), "--plot", str(model)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"ipainter: error: --plot {model} is the file --model reads: writing it would replace it; name another file"]
+    assert main(["schedule", "--model", str(model), "--config", str(config), "--plot", str(config)]) == 2
+    assert "is the file --config reads" in capsys.readouterr().err
+    assert model.read_bytes() == tiny_model_path.read_bytes() and config.read_text() == "{}"
+    link = tmp_path / "plot.png"
+    link.symlink_to(model)  # a link is replaced, never written through: the model stays
+    assert main(["schedule", "--model", str(model), "--plot", str(link)]) == 0
+    assert not link.is_symlink() and model.read_bytes() == tiny_model_path.read_bytes()
+
+
+def test_a_write_whose_name_is_a_folder_or_empty_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """The picture was written to a temp file and only its move failed: onto a folder an OSError, onto
+    ``""`` (the current folder) "Device or resource busy"."""
+    from ipainter_nb.images import save_png_atomic, write_bytes_atomic
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for name, shown in ((folder, str(folder)), ("", "."), (".", ".")):
+        with pytest.raises(ip_errors.UserInputError) as err:
+            save_png_atomic(np.zeros((4, 4, 3), np.uint8), name)
+        assert str(err.value) == f"{shown} is a folder: name a file in it, e.g. {Path(shown) / 'out.png'}"
+        with pytest.raises(ip_errors.UserInputError, match="is a folder: name a file in it"):
+            write_bytes_atomic(name, b"data")
+    assert _tree(tmp_path) == ["out"]  # no temp file beside it, nothing in it
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):

@@ -104,6 +104,11 @@ def test_the_cli_refuses_huge_counts_before_any_work(source: Path, model_path: P
          "must be at most"),
         (["demo", "--out", str(tmp_path / "d"), "--num-samples", str(10**6)], "must be at most"),
         (["demo", "--out", str(tmp_path / "d"), "--seed", str(2**70)], "must be at most"),
+        # 2**31 painted the pictures of --seed 0, and -1 those of 2**31 - 1
+        (["paint", "-s", str(source), "-d", str(tmp_path / "o"), "--model", str(model_path), "--seed", str(2**31)],
+         "argument --seed: must be at most 2147483647 (a larger seed would repeat the pictures of a smaller one)"),
+        (["paint", "-s", str(source), "-d", str(tmp_path / "o"), "--model", str(model_path), "--seed", "-1"],
+         "argument --seed: must be at least 0"),
         (["train", "--out", str(tmp_path / "t"), "--seed", str(2**70)], "must be at most 4294967295"),
         (["train", "--out", str(tmp_path / "t"), "--lr", "inf"], "positive finite"),
         (["schedule", "--model", "demo", "--t-T", "1001"], "trained with 1000 diffusion steps"),
@@ -175,9 +180,11 @@ def test_a_file_that_is_no_checkpoint_says_so_before_asking_for_its_network(tmp_
 
 
 def test_model_names_devices_and_weight_folders_a_user_can_get_wrong(model_path: Path, tmp_path: Path, monkeypatch) -> None:
-    for bad in (None, 123):
+    for bad in (None, 123, "", " "):  # "" was the current folder: ". is a folder, not a checkpoint file"
         with pytest.raises(UserInputError, match="preset name .* or a checkpoint path"):
             load_model(bad)
+    with pytest.raises(UserInputError, match="config must be a file path .*got str ''"):
+        load_model(model_path, config="")
     with pytest.raises(UserInputError, match="'quantum' is not a device"):
         load_model(model_path, device="quantum")
     # IPAINTER_WEIGHTS names a file: the file itself when it is the preset's, else said plainly

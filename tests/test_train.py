@@ -155,6 +155,27 @@ def test_the_train_command_resumes_a_run_started_from_weights(tmp_path, capsys):
     assert load_model(tmp_path / "out.safetensors", device="cpu").image_size == 16
 
 
+def test_an_export_onto_a_file_the_run_writes_is_refused_and_the_run_can_still_resume(tmp_path, capsys):
+    """``--export run/last.pt`` replaced the checkpoint with exported weights: the next run could not resume."""
+    from ipainter_nb.cli import main
+
+    run = tmp_path / "run"
+    command = ["train", "--out", str(run), "--image-size", "16", "--batch-size", "1", "--sample-every", "0", "--threads",
+               "1", "--device", "cpu", "--no-progress", "--no-bf16"]
+    assert main([*command, "--steps", "1"]) == 0
+    written = {name: (run / name).read_bytes() for name in ("last.pt", "config.json", "loss.csv")}
+    capsys.readouterr()
+    for name in written:
+        assert main([*command, "--steps", "2", "--export", str(run / name)]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"ipainter: error: --export {run / name} is a file the training run in {run} writes itself ({name}): "
+            f"export to another file, e.g. {run / 'model.safetensors'}"]
+    assert {name: (run / name).read_bytes() for name in written} == written  # refused before training
+    with pytest.raises(UserInputError, match="dest .*last.pt is a file the training run in"):
+        export(run / "last.pt", run / "last.pt")
+    assert main([*command, "--steps", "2"]) == 0 and torch.load(run / "last.pt", weights_only=True)["step"] == 2
+
+
 def test_python_dash_m_ipainter_nb_train_is_the_train_command(tmp_path):
     import os
     import subprocess

@@ -15,6 +15,8 @@ from ipainter_nb.widgets import Composer, Painter
     (dict(model=123), "model must be a preset name"),
     (dict(composition=5), "composition must be an ip.Composition"),
     (dict(cutouts=5), "cutouts must be 'demo', a folder"),
+    (dict(cutouts=""), "cutouts must be a folder path"),  # it read every picture of the current folder
+    (dict(cutouts="no/such/folder"), "cutouts='no/such/folder' is not a folder: pass 'demo'"),  # a NotADirectoryError
     (dict(device="bogus"), "device='bogus' is not a device"),
     (dict(out_dir=5), "out_dir must be a folder path"),
     (dict(drafts="no"), "drafts must be True or False"),

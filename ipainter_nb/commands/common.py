@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..checks import PROG, path_text
+from ..checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, one_line, path_text
 from ..core.checkpoints import read_checkpoint_info
 from ..core.devices import as_device
 from ..core.models import DiffusionModel, load_model
@@ -20,24 +20,6 @@ from ..images import clean_leftovers
 
 __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "say_unless", "add_model_flags",
            "resolve_device", "model_info", "load", "describe_model", "remove_leftovers"]
-
-EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
-
-
-def one_line(message: object) -> str:
-    """A message of several lines (a list of places searched, of mismatched tensors) as one line for a log.
-
-    Args:
-        message: the message (any object; its ``str``).
-
-    Returns:
-        The lines joined, each continuing the sentence of the one before.
-    """
-    parts = [part.strip() for part in str(message).splitlines() if part.strip()]
-    text = parts[0] if parts else ""
-    for part in parts[1:]:
-        text += (" " if text.endswith((":", ".")) else ". " if part[0].isupper() else "; ") + part
-    return text
 
 
 def say_unless(quiet: bool) -> Callable[..., None]:

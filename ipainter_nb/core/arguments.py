@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checks import as_float
 from ..errors import UserInputError
 from .composition_checks import MAX_CANVAS_SIDE
 
@@ -32,6 +33,7 @@ __all__ = [
     "check_flag",
     "check_function",
     "check_generator",
+    "COMPUTE_DTYPES",
     "check_float_dtype",
     "check_side",
     "MAX_BATCH_VALUES",
@@ -40,6 +42,10 @@ __all__ = [
     "kept",
     "check_picture",
 ]
+
+#: The floating-point dtypes PyTorch computes in. The float8 types are floating point too, but only
+#: a storage format: most operations (noise, activations, isfinite) are not implemented for them.
+COMPUTE_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 #: Largest picture side a public function accepts (the canvas limit: the published models paint 256).
 MAX_IMAGE_SIDE = MAX_CANVAS_SIDE
@@ -51,7 +57,8 @@ def _shown(value: Any) -> str:
 
 
 def as_tensor(name: str, value: Any) -> torch.Tensor:
-    """``value`` (a tensor or numpy array of real numbers or bools) as a floating-point tensor.
+    """``value`` (a tensor or numpy array of real numbers or bools) as a tensor of one of ``COMPUTE_DTYPES``
+    (integers, bools and float8 values become float32, which holds each of them exactly).
 
     Args:
         name: the argument's name in messages.
@@ -69,7 +76,7 @@ def as_tensor(name: str, value: Any) -> torch.Tensor:
         return value.float()
     if value.is_complex():
         raise UserInputError(f"{name} must hold real numbers, got {value.dtype}")
-    return value if value.is_floating_point() else value.float()
+    return value if value.dtype in COMPUTE_DTYPES else value.float()
 
 
 def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
@@ -120,7 +127,7 @@ def check_real(name: str, value: Any, low: float = -math.inf, high: float = math
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise UserInputError(f"{name} must be a number, got {type(value).__name__} {_shown(value)}")
-    number = float(value)
+    number = as_float(value)
     below = number <= low if low_open else number < low
     above = number >= high if high_open else number > high
     if not math.isfinite(number) or below or above:
@@ -168,16 +175,18 @@ def check_generator(value: Any, name: str = "generator") -> torch.Generator | No
 
 
 def check_float_dtype(value: Any, name: str = "dtype") -> torch.dtype:
-    """``value`` if it is a floating-point torch dtype, else a ``UserInputError``.
+    """``value`` if it is one of ``COMPUTE_DTYPES``, else a ``UserInputError``.
 
     Args:
         value: the argument.
         name: the argument's name in messages.
     """
-    if not isinstance(value, torch.dtype) or not value.is_floating_point:
-        raise UserInputError(f"{name}={value!r} is not a floating-point torch dtype: use torch.float32 "
-                             "(or float16/bfloat16 on a GPU)")
-    return value
+    if isinstance(value, torch.dtype) and value in COMPUTE_DTYPES:
+        return value
+    what = ("a storage format PyTorch cannot compute in" if isinstance(value, torch.dtype) and value.is_floating_point
+            else "not a floating-point torch dtype")
+    raise UserInputError(f"{name}={value!r} is {what}: use torch.float32 (or float16/bfloat16 on a GPU, "
+                         "float64 for exact work)")
 
 
 def check_side(value: Any, name: str = "image_size") -> int:

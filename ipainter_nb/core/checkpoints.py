@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..checks import broken_link
+from ..checks import broken_link, check_path
 from ..errors import IPainterError, UserInputError
 from ..images import atomic_write, read_bounded
 from .diffusion import VARIANCE_TYPES
@@ -301,7 +301,7 @@ def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     """
     source = "config"
     if isinstance(config, (str, Path)):
-        source = str(config)
+        source = str(check_path("config", config))  # "" would be "." (a folder)
         nowhere = broken_link(Path(config).expanduser())
         if nowhere is not None:
             raise UserInputError(f"config file {nowhere}")
@@ -367,7 +367,7 @@ def read_checkpoint_info(
         preset: the preset whose network and defaults a file under another name has.
         config: the network of a checkpoint that records none (a mapping or a JSON file).
     """
-    if not isinstance(name_or_path, (str, os.PathLike)):
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():  # "" would be "." (a folder)
         raise UserInputError(f"the model must be a preset name ({', '.join(sorted(PRESETS))}) or a checkpoint path, "
                              f"got {type(name_or_path).__name__} {name_or_path!r}")
     key = str(name_or_path)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ipainter_nb.checks import as_float
 from ipainter_nb.errors import UserInputError
 
 __all__ = [
@@ -96,7 +97,7 @@ def is_number(value: Any) -> bool:
     """
     # numpy numbers too (a position from np.argmax is an np.int64); never a bool, which is an int in Python
     return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-            and math.isfinite(value))
+            and math.isfinite(as_float(value)))
 
 
 def as_int(value: Any, field_name: str, strict: bool = False) -> int:

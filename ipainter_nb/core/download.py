@@ -349,9 +349,23 @@ def check_url(url: str) -> str:
     Raises:
         UserInputError: naming the address and what is expected.
     """
-    scheme = urllib.parse.urlsplit(url).scheme.lower() if isinstance(url, str) else ""
+    expected = "give an http://, https:// or file:// address"
+    if not isinstance(url, str):
+        raise UserInputError(f"cannot download from {url!r}: {expected}")
+    # refused here, not after every retry, what no fetch can read (or a ValueError from urlsplit)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (read for its check: a port out of 0..65535 is a ValueError)
+    except ValueError as exc:
+        raise UserInputError(f"cannot download from {url!r}: {exc}; {expected}") from None
+    scheme = parts.scheme.lower()
     if scheme not in ("http", "https", "file"):
-        raise UserInputError(f"cannot download from {url!r}: give an http://, https:// or file:// address")
+        raise UserInputError(f"cannot download from {url!r}: {expected}")
+    if scheme != "file" and not parts.hostname:
+        raise UserInputError(f"cannot download from {url!r}: it names no host; {expected}")
+    if scheme != "file" and any(c.isspace() or not c.isprintable() for c in url):
+        raise UserInputError(f"cannot download from {url!r}: a web address holds no spaces or control characters "
+                             "(write a space as %20)")
     return url
 
 

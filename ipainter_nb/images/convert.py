@@ -114,7 +114,8 @@ def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
 
 def _mask_array(keep: torch.Tensor | np.ndarray) -> np.ndarray:
     """Any (H,W), (1,H,W) or (1,1,H,W) keep mask as a bool (H, W) array."""
-    arr = keep.detach().cpu().numpy() if isinstance(keep, torch.Tensor) else np.asarray(keep)
+    # .float(): numpy holds no bfloat16 or float8
+    arr = keep.detach().cpu().float().numpy() if isinstance(keep, torch.Tensor) else np.asarray(keep)
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:

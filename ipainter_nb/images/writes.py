@@ -68,8 +68,8 @@ def _hidden_name(name: str, tail: str) -> str:
 def _temp_path(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     """Create ``.<name>.<host>-<pid>-<random><suffix>`` beside ``path`` exclusively; (fd, path).
 
-    The temp file is moved over ``path`` in the end, which replaces whatever is there: a device, a
-    named pipe or a socket at ``path`` is refused (``UserInputError``) before anything is created.
+    The temp file is moved over ``path`` in the end, which replaces whatever is there: a folder, a
+    device, a named pipe or a socket at ``path`` is refused (``UserInputError``) before anything is created.
     """
     problem = special_file(path)
     if problem is not None:
@@ -94,7 +94,7 @@ def temp_file(path: PathLike, suffix: str = ".tmp") -> Path:
         The temp file's path; the caller removes it (or renames it over ``path``).
 
     Raises:
-        UserInputError: a device, a named pipe or a socket is at ``path`` (the rename would replace it).
+        UserInputError: a folder, a device, a named pipe or a socket is at ``path`` (the rename would replace it).
     """
     fd, tmp = _temp_path(Path(path), suffix)
     os.close(fd)
@@ -125,7 +125,7 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
     Readers see either the old file or the complete new one. If ``write`` raises (any
     exception, ``KeyboardInterrupt`` and ``SystemExit`` included) the temp file is removed
     and the old file stays. ``replace=False`` never replaces an existing ``path``
-    (``FileExistsError``). A device, a named pipe or a socket at ``path`` is never replaced
+    (``FileExistsError``). A folder, a device, a named pipe or a socket at ``path`` is never replaced
     (``UserInputError``, before anything is written). Returns the path.
 
     Args:

@@ -116,7 +116,13 @@ def check_cutout_source(cutouts: Any) -> None:
     Args:
         cutouts: the widget's ``cutouts`` argument.
     """
-    if cutouts is None or isinstance(cutouts, (str, os.PathLike)):
+    if cutouts is None or (isinstance(cutouts, str) and cutouts == "demo"):
+        return
+    if isinstance(cutouts, (str, os.PathLike)):
+        folder = check_path("cutouts", cutouts, "folder")  # "" would be the current folder, read whole
+        if not folder.is_dir():
+            raise UserInputError(f"cutouts={str(cutouts)!r} is not a folder: pass 'demo', a folder of PNG cutouts, "
+                                 "a dict of name -> file or PIL image, or None")
         return
     if not isinstance(cutouts, Mapping) or not all(isinstance(name, str) for name in cutouts):
         raise UserInputError(f"cutouts must be 'demo', a folder of PNG cutouts, a dict of name -> file or PIL image, or "

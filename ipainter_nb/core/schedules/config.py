@@ -17,7 +17,7 @@ from typing import Any, get_args
 from ...errors import UserInputError
 from .builders import MAX_SCHEDULE_STEPS, ScheduleKind, check_jumps, check_length, jump_points, plain, repaint
 from .grid import check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
-from .settings import AUTO, PAPER_T_T, SETTING_NAMES, SETTINGS, check_setting, check_settings, setting
+from .settings import AUTO, PAPER_T_T, SETTING_NAMES, SETTINGS, check_setting, check_settings, scaled, setting
 from .times import count_nfe
 
 __all__ = ["ScheduleConfig"]
@@ -69,13 +69,9 @@ def _old_kind(kind: object, values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _scale(value: int, t_T: int, like_t_T: int) -> int:
-    return round(value * t_T / like_t_T)
-
-
 def _scaled_stride(like: ScheduleConfig, t_T: int) -> int:
     # a walk over every level stays one; a strided walk keeps its number of calls
-    return 1 if like.stride == 1 else max(1, min(t_T, _scale(like.stride, t_T, like.t_T)))
+    return 1 if like.stride == 1 else max(1, min(t_T, scaled(like.stride, t_T, like.t_T)))
 
 
 class ScheduleConfig:
@@ -170,9 +166,9 @@ class ScheduleConfig:
             return cls(**kept)
 
         def bound(value: int | None) -> int | None:
-            return None if value is None else min(t_T, _scale(value, t_T, like.t_T))
+            return None if value is None else min(t_T, scaled(value, t_T, like.t_T))
 
-        jump_length = max(1, min(_scale(like.jump_length, t_T, like.t_T), t_T - 1))
+        jump_length = max(1, min(scaled(like.jump_length, t_T, like.t_T), t_T - 1))
         start = bound(like.start_resampling_at)
         levels = None if like.window_levels is None else min(like.window_levels, (start or 0) + 1)
         if levels is not None:  # jumps count grid levels: they keep their length, within the grid

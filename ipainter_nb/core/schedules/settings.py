@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
+from ...checks import as_float
 from ...errors import UserInputError
 
-__all__ = ["Setting", "SETTINGS", "SETTING_NAMES", "AUTO", "check_setting", "check_settings", "setting",
+__all__ = ["Setting", "SETTINGS", "SETTING_NAMES", "AUTO", "check_setting", "check_settings", "setting", "scaled",
            "PAPER_T_T", "PAPER_JUMP_LENGTH", "PAPER_JUMP_N_SAMPLE", "PAPER_STOP_RESAMPLING_AT", "MAX_REPEAT_RAMP"]
 
 #: A default that follows ``t_T``: the paper's value scaled to the schedule's ``t_T``.
@@ -37,6 +39,19 @@ PAPER_STOP_RESAMPLING_AT = 100
 MAX_REPEAT_RAMP = 3.0
 
 Bound = Callable[[Mapping[str, Any]], "int | None"]
+
+
+def scaled(value: int | float, t_T: int, like_t_T: int) -> int:
+    """``value`` of a schedule of ``like_t_T`` steps, in the same proportion of ``t_T`` steps, rounded.
+
+    Computed exactly: in floats the ratio overflows for a ``t_T`` past every limit (which then refuses it).
+
+    Args:
+        value: a number of steps (a jump, a stop, a stride) of the schedule of ``like_t_T`` steps.
+        t_T: the new number of steps.
+        like_t_T: the number of steps ``value`` belongs to.
+    """
+    return round(Fraction(value) * t_T / like_t_T)
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,7 @@ class Setting:
         """
         if self.default != AUTO:
             return self.default  # type: ignore[return-value]
-        value = self.type(round(self.paper * t_T / PAPER_T_T))  # type: ignore[operator]
+        value = self.type(scaled(self.paper, t_T, PAPER_T_T))  # type: ignore[arg-type]
         high = self.high({"t_T": t_T, "jump_n_sample": 2}) if callable(self.high) else self.high
         return max(int(self.low), value if high is None else min(value, high))
 
@@ -180,7 +195,7 @@ def _as_float(name: str, value: object, row: Setting) -> float:
         high = row.high if not callable(row.high) else None
         where = f" in {_text(row.low)}..{_text(high)}" if high is not None else ""
         raise UserInputError(f"{name} must be a number{where}, got {type(value).__name__} {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return as_float(value)
 
 
 def _jump_bound(values: Mapping[str, Any]) -> int | None:
