@@ -15,6 +15,8 @@
 ``ip.paint(model, image, keep, times=ip.plan_schedule(model, keep))``.
 """
 
+import importlib
+
 from ._version import __version__ as __version__
 from .errors import IPainterError, UserInputError
 
@@ -47,6 +49,13 @@ def __getattr__(name: str):
     if name in __all__:
         globals().update(_core_names())
         return globals()[name]
+    if not name.startswith("_"):  # a subpackage (ip.core, ip.viz, ...), with what the package used to import eagerly
+        globals().update(_core_names())
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
     raise AttributeError(f"module 'ipainter_nb' has no attribute {name!r}")
 
 

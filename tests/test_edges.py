@@ -147,6 +147,15 @@ def test_a_ctrl_c_while_the_command_starts_is_a_clean_stop_not_a_traceback(tmp_p
     assert not out.exists()
 
 
+def test_the_package_imports_torch_on_first_use_and_still_offers_its_subpackages():
+    code = ("import sys, ipainter_nb as ip; print('torch' in sys.modules); "
+            "print(ip.core.exact.__name__, ip.core.schedules.plan.__name__, ip.viz.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "ipainter_nb.core.exact", "ipainter_nb.core.schedules.plan", "ipainter_nb.viz"], \
+        done.stderr
+
+
 def test_the_handlers_leave_an_ignored_signal_ignored_and_put_everything_back(tmp_path):
     from ipainter_nb.images import save_png_atomic
     from ipainter_nb.signals import signals_deferred, stop_on_signals
