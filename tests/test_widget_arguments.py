@@ -29,6 +29,15 @@ def test_the_painter_names_the_argument_it_refuses(arguments, message):
         Painter(**arguments)
 
 
+def test_the_painter_refuses_a_save_folder_that_is_a_file_or_leads_nowhere(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    with pytest.raises(UserInputError, match="out_dir=.*notes.txt' is a file, not a folder: pass a folder"):
+        Painter(out_dir=tmp_path / "notes.txt")  # it failed only at the first save, after the painting
+    (tmp_path / "gone").symlink_to(tmp_path / "missing")
+    with pytest.raises(UserInputError, match="out_dir: .*gone is a symbolic link to .*missing, which does not exist"):
+        Painter(out_dir=str(tmp_path / "gone"))
+
+
 @pytest.mark.parametrize("arguments, message", [
     (dict(composition=5), "composition must be an ip.Composition"),
     (dict(cutouts=5), "cutouts must be 'demo', a folder"),

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..checks import check_path
+from ..checks import broken_link, check_path, user_path
 from ..core.arguments import check_flag, check_real
 from ..core.composition import Composition
 from ..core.devices import as_device
 from ..errors import UserInputError
 
 __all__ = ["check_painter_arguments", "check_composer_arguments", "check_widget_kwargs", "check_model_choice",
-           "check_composition", "check_cutout_source", "check_path", "check_positive"]
+           "check_composition", "check_cutout_source", "check_out_dir", "check_path", "check_positive"]
 
 
 def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any, composition: Any, cutouts: Any,
@@ -46,8 +46,28 @@ def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any,
     check_cutout_source(cutouts)
     if device is not None:
         as_device(device)
-    return (check_composition(composition), check_path("out_dir", out_dir, "folder"), check_flag("drafts", drafts),
+    return (check_composition(composition), check_out_dir(out_dir), check_flag("drafts", drafts),
             check_real("edit_pause_s", edit_pause_s, 0.0, hint="seconds; 0: no pause"))
+
+
+def check_out_dir(out_dir: Any) -> Path:
+    """The Save buttons' folder: a path that is a folder, or nothing yet (made at the first save).
+
+    A file, or a link that leads nowhere, at that name would fail only at the first save, after the
+    painting: it is refused here. Whether the folder can be written is left to the save, so that a
+    Painter in a read-only folder still paints.
+
+    Args:
+        out_dir: the Painter's ``out_dir`` argument.
+    """
+    folder = user_path(check_path("out_dir", out_dir, "folder"))
+    problem = broken_link(folder)
+    if problem is not None:
+        raise UserInputError(f"out_dir: {problem}")
+    if folder.exists() and not folder.is_dir():
+        raise UserInputError(f"out_dir={str(out_dir)!r} is a file, not a folder: pass a folder (or another name) for the "
+                             "Save buttons")
+    return folder
 
 
 def check_composer_arguments(widget: type, kwargs: Mapping[str, Any], composition: Any, cutouts: Any,
