@@ -54,8 +54,8 @@ from .calibrate import PROXY_PIXELS, Knobs, proxy_keep, proxy_law, score, search
 from .config import ScheduleConfig
 from .rule import DEFAULT_BETA, DEFAULT_PIXEL_VAR, band_snr_at, mask_frequency
 
-__all__ = ["plan_schedule", "clear_plan_cache", "surrogate_of", "PlanTarget", "PlanShape", "PLAN_TARGETS", "PLAN_T_T",
-           "QUALITY_CALLS", "DRAFT_CALLS", "MAX_PLAN_SIZE", "NETWORK_ETA", "NETWORK_MAX_RAMP"]
+__all__ = ["plan_schedule", "clear_plan_cache", "surrogate_of", "hole_scale", "planned_hole_band", "PlanTarget", "PlanShape",
+           "PLAN_TARGETS", "PLAN_T_T", "QUALITY_CALLS", "DRAFT_CALLS", "MAX_PLAN_SIZE", "NETWORK_ETA", "NETWORK_MAX_RAMP"]
 
 PlanTarget = Literal["quality", "draft"]
 
@@ -234,6 +234,32 @@ def _repaint(t_T: int) -> ScheduleConfig:
     return ScheduleConfig(t_T, jump_length=min(10, max(t_T - 1, 1)), jump_n_sample=10, stop_resampling_at=None)
 
 
+def hole_scale(keep: Any, size: int) -> float:
+    """The hole's frequency (cycles per pixel, ``rule.mask_frequency``) rounded to an eighth of an octave, as the
+    planner takes it: nearby masks share a plan.
+
+    Args:
+        keep: the mask (checked), or None for a hole a quarter of the picture across.
+        size: the picture's side.
+    """
+    return _rounded(mask_frequency(keep, size))
+
+
+def planned_hole_band(model: Any, image_model: GaussianImageModel, f_hole: float, size: int, t_T: int) -> np.ndarray:
+    """The hole band's forward SNR at every level of the plan's noise schedule, from the surrogate: where the
+    search places a window's top.
+
+    Args:
+        model: the model (its noise schedule).
+        image_model: the surrogate.
+        f_hole: the hole's frequency (:func:`hole_scale`).
+        size: the picture's side.
+        t_T: levels of the plan's noise schedule.
+    """
+    pixel_var = float(np.trace(np.asarray(image_model.channel_cov)) / 3)
+    return band_snr_at(model.schedule(t_T).alphas_cumprod, f_hole, size, image_model.beta, image_model.f0, pixel_var)
+
+
 def plan_schedule(
     model: Any,
     keep: Any = None,
@@ -300,12 +326,12 @@ def plan_schedule(
         if bool((keep == 0).all()):  # nothing kept: no seam to harmonise, so no resampling
             return _plain(t_T, calls, 1.0 if eta is None else eta)
     # the hole's scale, to an eighth of an octave, and the mask on the proxy pictures: nearby masks share a plan
-    f_hole = _rounded(mask_frequency(keep, size))
-    proxies = [proxy_keep(keep, size, aim.proxy_pixels)]
-    if aim.finalists > 1:
-        proxies.append(proxy_keep(keep, size, aim.finalist_pixels))
-    proxies = [p for i, p in enumerate(proxies) if not any(_same_proxy(p, q) for q in proxies[:i])]
-    shapes = tuple((shrink, small.shape[-1], small.numpy().tobytes()) for small, shrink in proxies)
+    f_hole = hole_scale(keep, size)
+    proxies: dict[tuple, tuple[torch.Tensor, float]] = {}  # by shape: a finer proxy that is the same problem is dropped
+    for pixels in (aim.proxy_pixels, aim.finalist_pixels) if aim.finalists > 1 else (aim.proxy_pixels,):
+        small, shrink = proxy_keep(keep, size, pixels)
+        proxies.setdefault((shrink, small.shape[-1], small.numpy().tobytes()), (small, shrink))
+    shapes = tuple(proxies)
     variance = getattr(model, "variance_type", "fixed_small")
     variance = variance if variance in ("fixed_small", "fixed_large") else "fixed_small"
     beta_schedule = getattr(model, "beta_schedule", "linear")
@@ -314,38 +340,31 @@ def plan_schedule(
     if key in _PLANS:
         _PLANS.move_to_end(key)
         return _PLANS[key]
-    alphas = model.schedule(t_T).alphas_cumprod
-    pixel_var = float(np.trace(np.asarray(image_model.channel_cov)) / 3)
-    hole_band = band_snr_at(alphas, f_hole, size, image_model.beta, image_model.f0, pixel_var)
+    hole_band = planned_hole_band(model, image_model, f_hole, size, t_T)
+
+    def judged(shape: tuple) -> tuple[Any, dict[bool, np.ndarray] | None]:
+        """The proxy's law (cached) and, for a target scored against RePaint, RePaint's KLs on it (cached:
+        the law keeps RePaint's last law, so the second measure reuses it)."""
+        law_key = (image_model, f_hole, shape, size, beta_schedule, steps, variance)
+        law = _LAWS.get(law_key)
+        if law is None:
+            law = _remember(_LAWS, law_key, proxy_law(image_model, *proxies[shape], f_hole, size, beta_schedule, steps,
+                                                      variance), _LAW_CACHE_SIZE)
+        if not aim.against_repaint:
+            return law, None
+        references = _REFERENCES.get((law_key, t_T))
+        if references is None:
+            references = _remember(_REFERENCES, (law_key, t_T), {full: law.kls(_repaint(t_T), full=full)
+                                                                 for full in (False, True)}, _LAW_CACHE_SIZE)
+        return law, references
+
     with torch.inference_mode(), _one_thread():
-        judged = []
-        for (small, shrink), shape in zip(proxies, shapes):
-            law_key = (image_model, f_hole, shape, size, beta_schedule, steps, variance)
-            law = _LAWS.get(law_key)
-            if law is None:
-                law = _remember(_LAWS, law_key, proxy_law(image_model, small, shrink, f_hole, size, beta_schedule, steps,
-                                                          variance), _LAW_CACHE_SIZE)
-            judged.append((law, _references(law, law_key, t_T) if aim.against_repaint else None))
-        law, references = judged[0]
+        law, references = judged(shapes[0])
         finalists = search(law, aim.start, t_T, hole_band, calls, aim.laws, eta, references, max_ramp, aim.finalists)
-        if finalists and len(judged) > 1:  # the finer proxy settles the order of the close candidates
-            law, references = judged[1]
+        if len(finalists) > 1 and len(shapes) > 1:  # the finer proxy settles the order of the close candidates
+            law, references = judged(shapes[1])
             finalists.sort(key=lambda config: score(law, config, references))
     # not even a window of two levels fits: a strided walk alone
     config = finalists[0] if finalists else _plain(t_T, calls, 1.0 if eta is None else eta)
     return _remember(_PLANS, key, config, _CACHE_SIZE)
 
-
-def _same_proxy(a: tuple[torch.Tensor, float], b: tuple[torch.Tensor, float]) -> bool:
-    return a[1] == b[1] and a[0].shape == b[0].shape and bool(torch.equal(a[0], b[0]))
-
-
-def _references(law: Any, law_key: tuple, t_T: int) -> dict[bool, np.ndarray]:
-    """RePaint's KL on each of ``law``'s pictures on both measures (cached: the law keeps RePaint's last law, so
-    the second measure reuses it)."""
-    ref_key = (law_key, t_T)
-    references = _REFERENCES.get(ref_key)
-    if references is None:
-        references = _remember(_REFERENCES, ref_key, {full: law.kls(_repaint(t_T), full=full) for full in (False, True)},
-                               _LAW_CACHE_SIZE)
-    return references
