@@ -46,7 +46,7 @@ from ipainter_nb.core.schedules import ScheduleConfig, frequency_schedule  # noq
 from ipainter_nb.core.schedules import plan as plan_module  # noqa: E402
 from ipainter_nb.core.schedules.calibrate import config_for  # noqa: E402
 from ipainter_nb.core.schedules.plan import plan_schedule  # noqa: E402
-from ipainter_nb.core.schedules.rule import band_snr_at, mask_frequency  # noqa: E402
+from ipainter_nb.core.schedules.rule import mask_frequency  # noqa: E402
 
 NAME = "planner_family"
 REFERENCE = ScheduleConfig(250, jump_length=10, jump_n_sample=10, stop_resampling_at=None)
@@ -132,9 +132,8 @@ def fixed_schedules(model: ExactDiffusionModel, keep: torch.Tensor, target: str,
         "paper truncation, t_T to fit": _largest_fitting(ScheduleConfig.for_t_T, calls, t_T),
         "frequency rule": _largest_fitting(lambda n: frequency_schedule(model, keep, t_T=n, max_nfe=max(calls, n)), calls, t_T),
     }
-    image = model.image_model
-    band = band_snr_at(model.schedule(t_T).alphas_cumprod, mask_frequency(keep, model.image_size), model.image_size,
-                       image.beta, image.f0, float(np.trace(np.asarray(image.channel_cov)) / 3))
+    band = plan_module.planned_hole_band(model, model.image_model, plan_module.hole_scale(keep, model.image_size),
+                                         model.image_size, t_T)  # as the planner sees the hole
     searched = {"the search's starting point": config_for(aim.start, t_T, band, calls)}
     if target == "quality" and t_T == 250:  # the fixed window that issue 27 quotes (185 calls)
         searched["issue 27's fixed window"] = ScheduleConfig(250, jump_length=2, jump_n_sample=14, stop_resampling_at=0,
