@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,16 @@ REFUSALS = {
     "ScheduleConfig(eta=10**400)": (lambda p: ip.ScheduleConfig(eta=10**400), "eta=inf is invalid: it must be in 0..1"),
     "schedules.check_eta(-10**400)": (lambda p: ip.schedules.check_eta(-10**400), "is invalid: it must be in 0..1"),
     "Layer(scale=10**400)": (lambda p: ip.Layer(CUTOUT, scale=10**400), "scale: expected a positive number"),
+    # a schedule setting is a number, not what float() also reads: a numpy bool was eta=1, a tensor or array of
+    # two values and a Decimal('sNaN') raised ValueError/TypeError from float()
+    "ScheduleConfig(eta=np.True_)": (lambda p: ip.ScheduleConfig(10, eta=np.True_), "eta must be a number in 0..1, got bool"),
+    "ScheduleConfig(eta=tensor of two)": (lambda p: ip.ScheduleConfig(10, eta=torch.tensor([0.5, 0.5])),
+                                          "eta must be a number in 0..1, got Tensor"),
+    "paint(eta=np.array([0.5]))": (lambda p: ip.paint(E.ExactDiffusionModel.create(size=8), torch.zeros(3, 8, 8),
+                                                      E.centre_hole_keep(8, 4), eta=np.array([0.5, 0.5])),
+                                   "eta must be a number in 0..1, got ndarray"),
+    "ScheduleConfig(eta=Decimal('sNaN'))": (lambda p: ip.ScheduleConfig(10, eta=Decimal("sNaN")),
+                                            "eta must be a number in 0..1, got Decimal"),
     "ExactConditional.score_samples('x')": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
         "samples must be a torch tensor or numpy array"),
