@@ -122,6 +122,11 @@ REFUSALS = {
                                    "eta must be a number in 0..1, got ndarray"),
     "ScheduleConfig(eta=Decimal('sNaN'))": (lambda p: ip.ScheduleConfig(10, eta=Decimal("sNaN")),
                                             "eta must be a number in 0..1, got Decimal"),
+    # a 0-d array or tensor looks iterable (it has __iter__) but is one number: a TypeError from list()
+    "paint(times=np.array(3))": (lambda p: ip.paint(E.ExactDiffusionModel.create(size=8), torch.zeros(3, 8, 8),
+                                                    E.centre_hole_keep(8, 4), times=np.array(3)),
+                                 "times must be a list of ints ending at -1 (e.g. schedules.plain(t_T)), got ndarray"),
+    "count_nfe(torch.tensor(3))": (lambda p: ip.schedules.count_nfe(torch.tensor(3)), "times must be a list of ints"),
     "ExactConditional.score_samples('x')": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
         "samples must be a torch tensor or numpy array"),
