@@ -463,6 +463,24 @@ def test_a_saved_composition_reopens_with_its_settings(painter, tmp_path):
     reopened.close()
 
 
+@pytest.mark.parametrize("save, message", [
+    (lambda p: p.save_run("0"), "index must be a whole number, got str '0'"),  # a TypeError from a comparison
+    (lambda p: p.save_run(True), "index must be a whole number, got bool True"),  # taken as run 1
+    (lambda p: p.save_sample(1.5), "k must be a whole number, got float 1.5"),
+    (lambda p: p.save_sample(0, upscale=2.5), "upscale must be a whole number, got float 2.5"),  # saved at x2
+    (lambda p: p.save_sample(0, upscale="4"), "upscale must be a whole number, got str '4'"),  # saved at x4
+    (lambda p: p.save_sample(0, upscale=0), "upscale=0 is out of range: it must be in 1..128"),  # a ValueError
+    (lambda p: p.save_sample(0, upscale=10**6), "upscale=1000000 is out of range: it must be in 1..128"),  # a MemoryError
+])
+def test_a_save_with_a_bad_argument_is_one_error_naming_it_and_writes_nothing(painter, tmp_path, save, message):
+    painter.set_schedule(PLAIN5)
+    painter.paint(wait=True)
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(UserInputError, match=message):
+        save(painter)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 # --------------------------------------------------------------------------- drafts and edits
 
 

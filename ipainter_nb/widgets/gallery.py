@@ -17,6 +17,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from ipainter_nb.core.arguments import MAX_IMAGE_SIDE, check_whole
 from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import UserInputError
@@ -231,15 +232,17 @@ class Gallery(W.VBox):
         """
         run = self._run(index)
         n = run.result.samples.shape[0]
-        if not 0 <= k < n:
+        if not 0 <= check_whole("k", k, 0) < n:
             raise UserInputError(f"picture {k} does not exist: run #{run.number} has pictures 0..{n - 1}")
-        factor = int(self.save_size.value if upscale is None else upscale)
+        side = run.result.samples.shape[-1]  # the saved picture is at most as large as a canvas may be
+        factor = check_whole("upscale", self.save_size.value if upscale is None else upscale, 1, MAX_IMAGE_SIDE // side + 1)
         picture = upscale_nearest(tensor_to_pil(run.result.samples[k]), factor)
         size = "" if factor == 1 else f"_x{factor}"
         path = unique_path(self._folder() if folder is None else folder, f"run{run.number}_seed{run.seed}_{k}{size}", ".png")
         return save_png_atomic(picture, path).resolve()
 
     def _run(self, index: int) -> Run:
+        index = check_whole("index", index, 0)
         if not self.runs:
             raise UserInputError("nothing to save yet: press Paint first")
         if not 0 <= index < len(self.runs):
