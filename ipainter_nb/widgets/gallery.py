@@ -22,6 +22,7 @@ from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import make_grid, png_bytes, save_png_atomic, tensor_to_pil, upscale_nearest
+from ipainter_nb.widgets.arguments import save_folder
 from ipainter_nb.widgets.messages import first_line, message_html
 from ipainter_nb.widgets.preview import PIXELATED_CLASS
 
@@ -38,15 +39,15 @@ def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:
     (two saves in the same second get ``-2``, ``-3``, ...); the folder is created.
 
     Args:
-        folder: the directory (``~`` is expanded); created with its parents if missing.
+        folder: the directory (``~`` is expanded); created with its parents if missing. A file, or a
+            link that leads nowhere, there or on the way is a ``UserInputError`` (``save_folder``).
         stem: start of the file name, before the date and time (e.g. ``"composition"``).
         suffix: the file extension with its dot (e.g. ``".png"``).
 
     Returns:
         The absolute path, free at the time of the call.
     """
-    directory = Path(folder).expanduser().resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = save_folder(folder)
     base = f"{stem}_{time.strftime('%Y%m%d-%H%M%S')}"
     path, k = directory / f"{base}{suffix}", 2
     while path.exists():
