@@ -343,6 +343,35 @@ def test_every_writer_replaces_an_output_that_is_a_link_to_a_file_and_leaves_the
     assert kept.read_bytes() == b"not yours to overwrite"
 
 
+@pytest.mark.parametrize("in_the_way, said", [
+    (lambda p: p.symlink_to(p.parent / "missing"), "is a symbolic link to .*missing, which does not exist"),
+    (lambda p: p.symlink_to(p), "is a symbolic link that leads back to itself"),
+    (lambda p: p.write_text("a file"), "is a file"),
+])
+def test_every_folder_a_library_writer_makes_takes_the_command_lines_rule_for_what_is_in_its_way(in_the_way, said,
+                                                                                               tmp_path):
+    """The cutouts' folder of a composition saved with its cutouts beside it, the demo cutout pack's folder and a
+    download's folder were made with mkdir: a FileExistsError for each of these (a download said "File exists")."""
+    import ipainter_nb as ip
+    from ipainter_nb.core.download import download_file
+    from ipainter_nb.demo import write_cutout_pack
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be fetched")
+
+    scene = ip.Composition(size=8)
+    scene.add(ip.Layer(Image.new("RGBA", (4, 4), (255, 0, 0, 255)), name="sun"))
+    writes = {"scene_layers": lambda: scene.to_json(tmp_path / "scene.json", embed_images=False),
+              "pack": lambda: write_cutout_pack(tmp_path / "pack"),
+              "weights": lambda: download_file("http://example.invalid/w.pt", tmp_path / "weights" / "w.pt", progress=False,
+                                               opener=never)}
+    for folder, write in writes.items():
+        in_the_way(tmp_path / folder)
+        with pytest.raises(ip_errors.UserInputError, match=f"{folder}.* {said}"):
+            write()
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "scene.json").exists()
+
+
 def test_no_writer_replaces_a_named_pipe_or_a_link_to_one(tmp_path, capsys):
     """An output is written beside its name and moved into place, which replaces what is there: a
     device or a pipe at an output's name (``--plot /dev/full`` run as root replaced the device) is

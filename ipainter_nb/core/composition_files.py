@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ipainter_nb.checks import writable_folder
 from ipainter_nb.core.composition_checks import (
     FORMAT,
     MAX_JSON_BYTES,
@@ -130,7 +131,7 @@ def save_json(path: Path, header: dict, layers: list[Layer], embed_images: bool)
     folder = path.parent / f"{path.stem}_layers"
     tag = _json_tag(path)
     previous = _files_listed_by(path, folder, tag)
-    folder.mkdir(exist_ok=True)
+    writable_folder(folder, "the folder of the cutouts")  # a file or a link that leads nowhere there: named, not an OSError
     data["layers"] = []
     written: set[str] = set()
     for layer in layers:
