@@ -88,10 +88,11 @@ class CommandParser(argparse.ArgumentParser):
         # argparse drops every OSError of its output: on stdout (--help, --version into ``| head -1``)
         # it must end the command as any other output's does; a stderr that cannot be written
         # leaves nobody to tell, and the exit code says it
-        file = sys.stderr if file is None else file
+        file = file or sys.stderr
+        if not message or file is None:  # None: the stream was closed when Python started (2>&-)
+            return
         try:
-            if message:
-                file.write(message)
+            file.write(message)
         except OSError:
             if file is sys.stdout:
                 raise
@@ -102,7 +103,8 @@ class CommandParser(argparse.ArgumentParser):
         Args:
             message: argparse's reason.
         """
-        self.print_usage(sys.stderr)
+        if sys.stderr is not None:  # closed (2>&-): argparse would print the usage to stdout instead
+            self.print_usage(sys.stderr)
         self.exit(2, f"{PROG}: error: {message}\n")
 
 

@@ -196,6 +196,10 @@ def test_a_standard_stream_that_cannot_be_written_is_named_and_keeps_the_exit_co
                               stdout=subprocess.PIPE, stderr=full, text=True, env=dict(env, PYTHONPATH=str(REPO)),
                               timeout=120)
     assert (done.returncode, done.stdout) == (2, "") and not (tmp_path / "out").exists()
+    # a flag the parser refuses, its usage and line going to a stderr that is closed (2>&-): still 2
+    done = subprocess.run([*command, "schedule", "--bogus"], stdout=subprocess.PIPE, text=True, timeout=120,
+                          env=dict(env, PYTHONPATH=str(REPO)), preexec_fn=lambda: os.close(2))
+    assert (done.returncode, done.stdout) == (2, "")
 
 
 # --------------------------------------------------------------------------- path forms
