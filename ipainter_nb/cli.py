@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -197,13 +198,34 @@ class _NamedStream:
         return getattr(self._stream, attr)
 
 
+class _ClosedStdout:
+    """Standard output whose descriptor was closed when Python started (``>&-``): Python leaves it None,
+    to which ``print`` writes nothing at all, so ``ipainter models >&-`` said nothing and exited 0. A
+    write raises ``StreamError``, as one to a stdout that fails does."""
+
+    def write(self, text: str) -> int:
+        if text:
+            raise StreamError("stdout", OSError(errno.EBADF, os.strerror(errno.EBADF)))
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
 @contextlib.contextmanager
 def _named_streams() -> Iterator[None]:
-    """Within the block, a failed write to stdout or stderr raises ``StreamError`` (see ``_NamedStream``)."""
+    """Within the block, a failed write to stdout or stderr raises ``StreamError`` (see ``_NamedStream``),
+    and so does a write to a stdout that was closed when Python started (``_ClosedStdout``). A closed
+    stderr stays None: nobody can be told, and a warning must not end the run."""
     before = {name: getattr(sys, name) for name in ("stdout", "stderr")}
     for name, stream in before.items():
-        if stream is not None:  # None: the descriptor was closed when Python started
+        if stream is not None:
             setattr(sys, name, _NamedStream(stream, name))
+    if before["stdout"] is None:
+        sys.stdout = _ClosedStdout()
     try:
         yield
     finally:

@@ -182,7 +182,7 @@ def test_a_standard_stream_that_cannot_be_written_is_named_and_keeps_the_exit_co
     """stdout on a full disk (/dev/full stands in for one) is one line naming standard output, exit 1: it
     was "No space left on device" with a hint to free the disk the outputs go to, or, with stdout
     buffered, Python's two-line "Exception ignored" at exit (code 120). A refusal whose line cannot be
-    written to stderr still exits 2."""
+    written to stderr still exits 2; a stdout that was closed before the command began is named too."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     command = [sys.executable, "-m", "ipainter_nb"]
     with open("/dev/full", "w") as full:
@@ -200,6 +200,13 @@ def test_a_standard_stream_that_cannot_be_written_is_named_and_keeps_the_exit_co
     done = subprocess.run([*command, "schedule", "--bogus"], stdout=subprocess.PIPE, text=True, timeout=120,
                           env=dict(env, PYTHONPATH=str(REPO)), preexec_fn=lambda: os.close(2))
     assert (done.returncode, done.stdout) == (2, "")
+    # a stdout closed when the command starts (>&-) cannot take the listing: it was dropped, exit 0
+    for argv in (["models"], ["--help"]):
+        done = subprocess.run([*command, *argv], stderr=subprocess.PIPE, text=True, timeout=120,
+                              env=dict(env, PYTHONPATH=str(REPO)), preexec_fn=lambda: os.close(1))
+        assert (done.returncode, done.stderr.splitlines()) == (1, [
+            "ipainter: error: cannot write to standard output (Bad file descriptor): send it to a file or device that can "
+            "take it"]), argv
 
 
 # --------------------------------------------------------------------------- path forms
