@@ -141,6 +141,35 @@ def test_settings_are_checked_before_training(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("bad, said", [
+    (dict(steps="5"), "steps must be a whole number, got str '5'"),  # a TypeError from the comparison
+    (dict(steps=True), "steps must be a whole number, got bool True"),  # one step of training
+    (dict(save_every=2.5), "save_every must be a whole number, got float 2.5"),
+    (dict(lr="1e-3"), "lr must be a number, got str '1e-3'"),  # a TypeError
+    (dict(ema_decay=float("nan")), "ema_decay=nan is out of range: it must be a finite number in \\[0, 1\\)"),  # taken
+    (dict(bf16="no"), "bf16 must be True or False, got str 'no'"),  # "no" is true: bf16 on
+    (dict(threads=100_000), "threads=100000 is out of range: it must be in 1\\.\\."),  # torch crashed (exit 139)
+])
+def test_a_training_setting_of_the_wrong_kind_is_one_error_naming_it(bad, said, tmp_path):
+    with pytest.raises(UserInputError, match=said):
+        config(tmp_path, **bad)
+    assert not (tmp_path / "run").exists()
+
+
+def test_more_threads_than_the_machine_has_is_refused_by_the_command(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    run = subprocess.run([sys.executable, "-m", "ipainter_nb", "train", "--out", str(tmp_path / "run"), "--threads", "100000",
+                          "--steps", "1", "--image-size", "16", "--batch-size", "1", "--sample-every", "0", "--no-progress"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr  # it was a segmentation fault inside torch (exit 139)
+    assert "argument --threads: must be at most" in run.stderr and not (tmp_path / "run").exists()
+
+
 def test_the_train_command_resumes_a_run_started_from_weights(tmp_path, capsys):
     from ipainter_nb.cli import main
 
