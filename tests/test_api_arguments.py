@@ -36,6 +36,20 @@ def _painted() -> ip.PaintResult:
                     progress=False)
 
 
+def _far_layer() -> dict:
+    """A saved composition whose one layer is ten million pixels to the right."""
+    comp, _ = canvas()
+    data = comp.to_dict()
+    data["layers"][0]["x"] = 10**7
+    return data
+
+
+def _composer():
+    from ipainter_nb.widgets import Composer
+
+    return Composer(cutouts={"sun": CUTOUT})
+
+
 def cutout_file(folder: Path) -> Path:
     path = folder / "sun.png"
     CUTOUT.save(path)
@@ -127,6 +141,14 @@ REFUSALS = {
                                                     E.centre_hole_keep(8, 4), times=np.array(3)),
                                  "times must be a list of ints ending at -1 (e.g. schedules.plain(t_T)), got ndarray"),
     "count_nfe(torch.tensor(3))": (lambda p: ip.schedules.count_nfe(torch.tensor(3)), "times must be a list of ints"),
+    # a position had no bound: an int of 5000 digits was taken, and then to_json and repr raised ValueError
+    "Layer(x=10**5000)": (lambda p: ip.Layer(CUTOUT, x=10**5000),
+                          "x: expected a whole number within ±1,000,000 (farther is off any canvas), got an int of 5000 digits"),
+    "Layer(z=10**30)": (lambda p: ip.Layer(CUTOUT, z=10**30), "z: expected a whole number within ±1,000,000"),
+    "Composition.move(far)": (lambda p: (lambda c, layer: c.move(layer, 10**7, 0))(*canvas()), "x: expected a whole number within"),
+    "from_dict(x=10**7)": (lambda p: ip.Composition.from_dict(_far_layer()), "layers[0].x: expected a whole number within"),
+    "Composer.add_cutout(x='1')": (lambda p: _composer().add_cutout("sun", x="1"), 'x: expected an integer, got "1"'),  # TypeError
+    "Composer.add_cutout(y=nan)": (lambda p: _composer().add_cutout("sun", y=float("nan")), "y: expected an integer, got NaN"),
     "ExactConditional.score_samples('x')": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
         "samples must be a torch tensor or numpy array"),

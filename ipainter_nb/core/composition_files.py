@@ -32,6 +32,7 @@ from ipainter_nb.core.composition_checks import (
     as_bool,
     as_int,
     as_pixels,
+    as_position,
     as_scale,
     as_size,
     as_threshold,
@@ -313,11 +314,11 @@ def _layer_from_entry(entry: Any, where: str, index: int, base: Path) -> Layer:
     name = entry.get("name", f"layer{index}")
     if not isinstance(name, str):
         raise invalid(f"{where}.name", "a string", name)
-    x = as_int(entry.get("x", 0), f"{where}.x", strict=True)
-    y = as_int(entry.get("y", 0), f"{where}.y", strict=True)
+    x = as_position(entry.get("x", 0), f"{where}.x", strict=True)
+    y = as_position(entry.get("y", 0), f"{where}.y", strict=True)
     scale = as_scale(entry.get("scale", 1.0), f"{where}.scale")
     flip = as_bool(entry.get("flip", False), f"{where}.flip")
-    z = as_int(entry.get("z", index), f"{where}.z", strict=True)
+    z = as_position(entry.get("z", index), f"{where}.z", strict=True)
 
     has_image, has_file = "image" in entry, "file" in entry
     if has_image == has_file:
