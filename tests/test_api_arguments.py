@@ -149,6 +149,8 @@ REFUSALS = {
     "from_dict(x=10**7)": (lambda p: ip.Composition.from_dict(_far_layer()), "layers[0].x: expected a whole number within"),
     "Composer.add_cutout(x='1')": (lambda p: _composer().add_cutout("sun", x="1"), 'x: expected an integer, got "1"'),  # TypeError
     "Composer.add_cutout(y=nan)": (lambda p: _composer().add_cutout("sun", y=float("nan")), "y: expected an integer, got NaN"),
+    "Composer.load_layout(flip='no')": (lambda p: _composer().load_layout([{"name": "sun", "flip": "no"}]),
+                                        'flip: expected true or false, got "no"'),  # bool("no"): mirrored
     "ExactConditional.score_samples('x')": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
         "samples must be a torch tensor or numpy array"),

@@ -218,7 +218,7 @@ class LayerEditor(HasTraits):
                 raise KeyError(f"no cutout named {entry.get('name')!r} in the palette")
         self.record()
         with self._comp.batch():
-            return [self._place(e["name"], e.get("x"), e.get("y"), e.get("scale"), bool(e.get("flip", False)))
+            return [self._place(e["name"], e.get("x"), e.get("y"), e.get("scale"), e.get("flip", False))
                     for e in entries]
 
     def place_names(self, names: Sequence[str]) -> list[Layer]:
