@@ -282,6 +282,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         TrainingDiverged: the loss became NaN or inf.
     """
     out = check_folder(Path(config.out), "--out", parents=True)
+    check_out_apart(out, config.data, config.sample_every)
     device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
     # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
@@ -369,6 +370,24 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         log.close()
         bar.close()
     return ckpt_path
+
+
+def check_out_apart(out: Path, data: str | None, sample_every: int) -> None:
+    """Refuse a run folder in the training pictures' folder when the run writes sample grids: the
+    folder is read with its subfolders, so a resumed run would train on its own grids.
+
+    Args:
+        out: the run's folder.
+        data: the training pictures' folder, or None.
+        sample_every: how often the run writes a grid (0: never).
+    """
+    if data is None or not sample_every:
+        return
+    pictures = Path(data).expanduser().resolve()
+    if pictures == out.resolve() or pictures in out.resolve().parents:
+        raise UserInputError(f"--out {out} is inside --data {data}: the run's sample grids would be read as training "
+                             f"pictures when it resumes; put the run elsewhere (e.g. {pictures.parent / 'runs'}), "
+                             "or write no grids (--sample-every 0)")
 
 
 def check_export_apart(dest: Path, out: Path, flag: str = "dest") -> None:

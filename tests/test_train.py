@@ -64,6 +64,21 @@ def test_trains_on_a_folder_of_mixed_sizes_and_skips_unreadable_files(tmp_path, 
         assert train(config(tmp_path, data=str(folder), steps=1), progress=False).is_file()
 
 
+def test_a_run_folder_inside_the_training_pictures_is_refused_when_it_writes_sample_grids(tmp_path):
+    """The pictures' folder is read with its subfolders: a run in it read its own sample grids as training
+    pictures when it resumed."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / "p0.png")
+    for out in (folder / "run", folder):
+        with pytest.raises(UserInputError, match="is inside --data .*: the run's sample grids would be read as training"):
+            train(config(tmp_path, out=str(out), data=str(folder), sample_every=1, steps=1), progress=False)
+    assert sorted(p.name for p in folder.rglob("*")) == ["p0.png"]  # nothing written
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a run that writes no grids may live there
+        assert train(config(tmp_path, out=str(folder / "run"), data=str(folder), sample_every=0, steps=1), progress=False).is_file()
+
+
 def test_a_folder_without_images_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("hello")
