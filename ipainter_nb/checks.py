@@ -72,7 +72,8 @@ class CommandParser(argparse.ArgumentParser):
     ``ipainter: error:`` line (exit 2), like every other refusal of the command.
 
     Flags are taken whole only: argparse would read ``--sched`` as ``--schedule-steps`` (and a
-    flag one command lacks as another that starts the same), then blame the wrong flag.
+    flag one command lacks as another that starts the same), then blame the wrong flag. A failed
+    write of the help or the version is raised, not dropped.
 
     Args:
         args: ``argparse.ArgumentParser``'s positional arguments.
@@ -83,13 +84,27 @@ class CommandParser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # argparse drops every OSError of its output: on stdout (--help, --version into ``| head -1``)
+        # it must end the command as any other output's does; a stderr that cannot be written
+        # leaves nobody to tell, and the exit code says it
+        file = file or sys.stderr
+        if not message or file is None:  # None: the stream was closed when Python started (2>&-)
+            return
+        try:
+            file.write(message)
+        except OSError:
+            if file is sys.stdout:
+                raise
+
     def error(self, message: str) -> NoReturn:
         """Print the usage and the one error line, and exit with 2.
 
         Args:
             message: argparse's reason.
         """
-        self.print_usage(sys.stderr)
+        if sys.stderr is not None:  # closed (2>&-): argparse would print the usage to stdout instead
+            self.print_usage(sys.stderr)
         self.exit(2, f"{PROG}: error: {message}\n")
 
 

@@ -15,13 +15,15 @@ model's own default schedule (the paper's 250 / 10 x 10 / stop at 100 for the pu
 checkpoints). Every argument is checked before anything is written. Errors are one line on
 stderr (--debug shows the traceback); exit code 2 when the command cannot run as given, 1
 when it ran and something failed (a batch in which some pictures failed exits with 1 after
-painting the others), 128 + N when signal N stopped it (130 for Ctrl-C).
+painting the others), 128 + N when signal N stopped it (130 for Ctrl-C; 141 when the reader of
+its output went away, as in ``ipainter models | head -1``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -48,6 +50,9 @@ from .checks import (
 )
 from .errors import IPainterError
 from .signals import stop_on_signals, stop_signal
+
+#: The signal a program that writes to a closed pipe gets by default (its number where the platform has none).
+EXIT_PIPE_SIGNAL = int(getattr(signal, "SIGPIPE", 13))
 
 __all__ = ["main", "build_parser"]
 
@@ -193,13 +198,34 @@ class _NamedStream:
         return getattr(self._stream, attr)
 
 
+class _ClosedStdout:
+    """Standard output whose descriptor was closed when Python started (``>&-``): Python leaves it None,
+    to which ``print`` writes nothing at all, so ``ipainter models >&-`` said nothing and exited 0. A
+    write raises ``StreamError``, as one to a stdout that fails does."""
+
+    def write(self, text: str) -> int:
+        if text:
+            raise StreamError("stdout", OSError(errno.EBADF, os.strerror(errno.EBADF)))
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
 @contextlib.contextmanager
 def _named_streams() -> Iterator[None]:
-    """Within the block, a failed write to stdout or stderr raises ``StreamError`` (see ``_NamedStream``)."""
+    """Within the block, a failed write to stdout or stderr raises ``StreamError`` (see ``_NamedStream``),
+    and so does a write to a stdout that was closed when Python started (``_ClosedStdout``). A closed
+    stderr stays None: nobody can be told, and a warning must not end the run."""
     before = {name: getattr(sys, name) for name in ("stdout", "stderr")}
     for name, stream in before.items():
-        if stream is not None:  # None: the descriptor was closed when Python started
+        if stream is not None:
             setattr(sys, name, _NamedStream(stream, name))
+    if before["stdout"] is None:
+        sys.stdout = _ClosedStdout()
     try:
         yield
     finally:
@@ -276,9 +302,10 @@ def _output_to_devnull(streams: tuple[str, ...] = ("stdout", "stderr")) -> None:
 
 
 def _quiet_broken_pipe() -> int:
-    # the reader (``| head``) went away; stderr still reaches the user
+    # the reader (``| head``) went away; stderr still reaches the user. 128 + SIGPIPE, the code of
+    # a program that SIGPIPE ended (``yes | head -1``), which scripts under ``set -o pipefail`` expect
     _output_to_devnull(("stdout",))
-    return EXIT_FAILED
+    return 128 + EXIT_PIPE_SIGNAL
 
 
 def _run(argv: list[str]) -> int:
@@ -320,11 +347,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _ended(argv: list[str], debug: bool) -> int:
     """Run the command; its errors as one line each, and its exit code."""
     try:
-        code = _run(argv)
+        try:
+            code = _run(argv)
+        except SystemExit as exc:  # argparse: --help or --version (0) or a bad argument (2, message printed)
+            if sys.stdout is not None:
+                sys.stdout.flush()  # --help into a closed pipe fails here, as other output does
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
         _flush_streams()
         return code
-    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2, message printed)
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()

@@ -19,6 +19,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from .checks import CommandParser, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
-from .core.arguments import check_batch
+from .core.arguments import check_batch, check_flag, check_real, check_whole
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -60,6 +61,8 @@ RUN_FILES = (CHECKPOINT_NAME, "config.json", "loss.csv")
 
 # the smallest value each integer setting accepts (the CLI's flags refuse the same values)
 _MINIMUMS = {"steps": 1, "batch_size": 1, "save_every": 1, "sample_every": 0, "warmup": 1, "threads": 1}
+#: The most CPU threads a run may use: this machine's cores (torch crashed, exit 139, asked for 100000).
+MAX_THREADS = os.cpu_count() or 1
 
 
 def check_image_size(size: int) -> int:
@@ -121,16 +124,15 @@ class TrainConfig:
 
 
     def __post_init__(self) -> None:
+        # the argument checks every public function shares: "5", True, 2.5 or NaN is one UserInputError
         for name, lowest in _MINIMUMS.items():
             value = getattr(self, name)
-            if value is not None and value < lowest:
-                raise UserInputError(f"{name}={value}: must be at least {lowest} (--{name.replace('_', '-')})")
-        if not 0 < self.lr < math.inf:
-            raise UserInputError(f"lr={self.lr}: the learning rate must be a positive finite number (--lr)")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise UserInputError(f"seed={self.seed!r}: must be a whole number in 0..{2**32 - 1} (--seed)")
-        if not 0 <= self.ema_decay < 1:
-            raise UserInputError(f"ema_decay={self.ema_decay}: must lie in [0, 1)")
+            if value is not None:
+                setattr(self, name, check_whole(name, value, lowest, MAX_THREADS + 1 if name == "threads" else None))
+        self.lr = check_real("lr", self.lr, 0.0, low_open=True, hint="the learning rate, --lr")
+        self.seed = check_whole("seed", self.seed, 0, 2**32)
+        self.ema_decay = check_real("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
+        self.bf16 = check_flag("bf16", self.bf16)
         check_image_size(int(self.unet["image_size"]))
         check_batch(self.batch_size, int(self.unet["image_size"]), "batch_size")  # a step's pictures are made at once
         if self.gaussian_field is not None:
@@ -280,6 +282,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         TrainingDiverged: the loss became NaN or inf.
     """
     out = check_folder(Path(config.out), "--out", parents=True)
+    check_out_apart(out, config.data, config.sample_every)
     device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
     ckpt_path = out / CHECKPOINT_NAME
     # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
@@ -367,6 +370,24 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         log.close()
         bar.close()
     return ckpt_path
+
+
+def check_out_apart(out: Path, data: str | None, sample_every: int) -> None:
+    """Refuse a run folder in the training pictures' folder when the run writes sample grids: the
+    folder is read with its subfolders, so a resumed run would train on its own grids.
+
+    Args:
+        out: the run's folder.
+        data: the training pictures' folder, or None.
+        sample_every: how often the run writes a grid (0: never).
+    """
+    if data is None or not sample_every:
+        return
+    pictures = Path(data).expanduser().resolve()
+    if pictures == out.resolve() or pictures in out.resolve().parents:
+        raise UserInputError(f"--out {out} is inside --data {data}: the run's sample grids would be read as training "
+                             f"pictures when it resumes; put the run elsewhere (e.g. {pictures.parent / 'runs'}), "
+                             "or write no grids (--sample-every 0)")
 
 
 def check_export_apart(dest: Path, out: Path, flag: str = "dest") -> None:
@@ -474,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write a sample grid every N steps (0: never)")
     parser.add_argument("--image-size", type=_image_size_flag, default=None, help="train at another size (a power of two >= 16)")
     parser.add_argument("--no-bf16", action="store_true", help="train in float32")
-    parser.add_argument("--threads", type=_int_flag("threads"), default=None)
+    parser.add_argument("--threads", type=int_in(1, MAX_THREADS, " (this machine's CPU cores)"), default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--export", default=None, type=path_text, metavar="FILE.safetensors",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,20 @@ def _painted() -> ip.PaintResult:
     model = E.ExactDiffusionModel.create(size=8)
     return ip.paint(model, torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4), times=ip.schedules.plain(3), max_frames=3,
                     progress=False)
+
+
+def _far_layer() -> dict:
+    """A saved composition whose one layer is ten million pixels to the right."""
+    comp, _ = canvas()
+    data = comp.to_dict()
+    data["layers"][0]["x"] = 10**7
+    return data
+
+
+def _composer():
+    from ipainter_nb.widgets import Composer
+
+    return Composer(cutouts={"sun": CUTOUT})
 
 
 def cutout_file(folder: Path) -> Path:
@@ -111,6 +126,31 @@ REFUSALS = {
     "ScheduleConfig(eta=10**400)": (lambda p: ip.ScheduleConfig(eta=10**400), "eta=inf is invalid: it must be in 0..1"),
     "schedules.check_eta(-10**400)": (lambda p: ip.schedules.check_eta(-10**400), "is invalid: it must be in 0..1"),
     "Layer(scale=10**400)": (lambda p: ip.Layer(CUTOUT, scale=10**400), "scale: expected a positive number"),
+    # a schedule setting is a number, not what float() also reads: a numpy bool was eta=1, a tensor or array of
+    # two values and a Decimal('sNaN') raised ValueError/TypeError from float()
+    "ScheduleConfig(eta=np.True_)": (lambda p: ip.ScheduleConfig(10, eta=np.True_), "eta must be a number in 0..1, got bool"),
+    "ScheduleConfig(eta=tensor of two)": (lambda p: ip.ScheduleConfig(10, eta=torch.tensor([0.5, 0.5])),
+                                          "eta must be a number in 0..1, got Tensor"),
+    "paint(eta=np.array([0.5]))": (lambda p: ip.paint(E.ExactDiffusionModel.create(size=8), torch.zeros(3, 8, 8),
+                                                      E.centre_hole_keep(8, 4), eta=np.array([0.5, 0.5])),
+                                   "eta must be a number in 0..1, got ndarray"),
+    "ScheduleConfig(eta=Decimal('sNaN'))": (lambda p: ip.ScheduleConfig(10, eta=Decimal("sNaN")),
+                                            "eta must be a number in 0..1, got Decimal"),
+    # a 0-d array or tensor looks iterable (it has __iter__) but is one number: a TypeError from list()
+    "paint(times=np.array(3))": (lambda p: ip.paint(E.ExactDiffusionModel.create(size=8), torch.zeros(3, 8, 8),
+                                                    E.centre_hole_keep(8, 4), times=np.array(3)),
+                                 "times must be a list of ints ending at -1 (e.g. schedules.plain(t_T)), got ndarray"),
+    "count_nfe(torch.tensor(3))": (lambda p: ip.schedules.count_nfe(torch.tensor(3)), "times must be a list of ints"),
+    # a position had no bound: an int of 5000 digits was taken, and then to_json and repr raised ValueError
+    "Layer(x=10**5000)": (lambda p: ip.Layer(CUTOUT, x=10**5000),
+                          "x: expected a whole number within ±1,000,000 (farther is off any canvas), got an int of 5000 digits"),
+    "Layer(z=10**30)": (lambda p: ip.Layer(CUTOUT, z=10**30), "z: expected a whole number within ±1,000,000"),
+    "Composition.move(far)": (lambda p: (lambda c, layer: c.move(layer, 10**7, 0))(*canvas()), "x: expected a whole number within"),
+    "from_dict(x=10**7)": (lambda p: ip.Composition.from_dict(_far_layer()), "layers[0].x: expected a whole number within"),
+    "Composer.add_cutout(x='1')": (lambda p: _composer().add_cutout("sun", x="1"), 'x: expected an integer, got "1"'),  # TypeError
+    "Composer.add_cutout(y=nan)": (lambda p: _composer().add_cutout("sun", y=float("nan")), "y: expected an integer, got NaN"),
+    "Composer.load_layout(flip='no')": (lambda p: _composer().load_layout([{"name": "sun", "flip": "no"}]),
+                                        'flip: expected true or false, got "no"'),  # bool("no"): mirrored
     "ExactConditional.score_samples('x')": (
         lambda p: E.demo_image_model().conditional(torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4)).score_samples("x"),
         "samples must be a torch tensor or numpy array"),

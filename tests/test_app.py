@@ -463,6 +463,50 @@ def test_a_saved_composition_reopens_with_its_settings(painter, tmp_path):
     reopened.close()
 
 
+@pytest.mark.parametrize("save, message", [
+    (lambda p: p.save_run("0"), "index must be a whole number, got str '0'"),  # a TypeError from a comparison
+    (lambda p: p.save_run(True), "index must be a whole number, got bool True"),  # taken as run 1
+    (lambda p: p.save_sample(1.5), "k must be a whole number, got float 1.5"),
+    (lambda p: p.save_sample(0, upscale=2.5), "upscale must be a whole number, got float 2.5"),  # saved at x2
+    (lambda p: p.save_sample(0, upscale="4"), "upscale must be a whole number, got str '4'"),  # saved at x4
+    (lambda p: p.save_sample(0, upscale=0), "upscale=0 is out of range: it must be in 1..128"),  # a ValueError
+    (lambda p: p.save_sample(0, upscale=10**6), "upscale=1000000 is out of range: it must be in 1..128"),  # a MemoryError
+    (lambda p: p.save_sample(0, folder=1), "folder must be a folder path"),  # a TypeError
+    (lambda p: p.save_sample(0, folder=""), "folder must be a folder path"),  # wrote into the current folder
+    (lambda p: p.save_composition(1), "path must be a file path"),  # a TypeError
+])
+def test_a_save_with_a_bad_argument_is_one_error_naming_it_and_writes_nothing(painter, tmp_path, save, message):
+    painter.set_schedule(PLAIN5)
+    painter.paint(wait=True)
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(UserInputError, match=message):
+        save(painter)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_save_never_writes_through_a_link_that_leads_nowhere_nor_into_the_file_a_link_names(painter, tmp_path):
+    painter.set_schedule(PLAIN5)
+    painter.paint(wait=True)
+    (tmp_path / "gone").symlink_to(tmp_path / "missing")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "cutout.png").write_bytes(b"the user's own file")
+    (tmp_path / "to-cutout.json").symlink_to(tmp_path / "cutout.png")
+    (tmp_path / "notes.txt").write_text("not a folder")
+    for folder, said in (("gone", "gone is a symbolic link to .*missing, which does not exist"),  # it made missing/
+                         ("loop", "loop is a symbolic link that leads back to itself"),  # a RuntimeError
+                         ("notes.txt/sub", "notes.txt is a file, so .*sub cannot be created under it")):  # NotADirectoryError
+        with pytest.raises(UserInputError, match=f"folder.*{said}"):
+            painter.save_sample(0, folder=tmp_path / folder)
+        with pytest.raises(UserInputError, match=said):
+            painter.save_composition(tmp_path / folder / "c.json" if folder != "loop" else tmp_path / folder)
+    assert not (tmp_path / "missing").exists()
+    # a link to a file is the name written, as the command line writes it: the file it named stays
+    saved = painter.save_composition(tmp_path / "to-cutout.json")
+    assert saved == tmp_path / "to-cutout.json" and not saved.is_symlink()  # it replaced the user's file through the link
+    assert (tmp_path / "cutout.png").read_bytes() == b"the user's own file"
+    assert Composition.from_json(saved).seed == painter.seed
+
+
 # --------------------------------------------------------------------------- drafts and edits
 
 

@@ -345,6 +345,21 @@ def test_models_into_a_closed_pipe_is_quiet() -> None:
     assert done.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" line
 
 
+@pytest.mark.parametrize("argv", [["models"], ["schedule"], ["--help"], ["--version"], ["paint", "--help"],
+                                  ["train", "--help"]])
+def test_every_output_into_a_pipe_whose_reader_has_gone_ends_quietly_with_141(argv) -> None:
+    """As a program that SIGPIPE ends (``yes | head -1``): 128 + 13, what ``set -o pipefail`` scripts expect.
+    It was 1 ("failed") for a command's output and 0 for --help and --version, whose failed write argparse dropped."""
+    read, write = os.pipe()
+    os.close(read)  # the reader went away before the first line
+    try:
+        done = subprocess.run([sys.executable, "-m", "ipainter_nb", *argv], stdout=write, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO, timeout=120)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (128 + signal.SIGPIPE, "")
+
+
 def test_the_schedule_of_only_t_T_keeps_the_models_proportions(capsys) -> None:
     assert main(["schedule", "--model", "demo", "--t-T", "20"]) == 0
     out = capsys.readouterr().out

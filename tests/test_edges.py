@@ -182,7 +182,7 @@ def test_a_standard_stream_that_cannot_be_written_is_named_and_keeps_the_exit_co
     """stdout on a full disk (/dev/full stands in for one) is one line naming standard output, exit 1: it
     was "No space left on device" with a hint to free the disk the outputs go to, or, with stdout
     buffered, Python's two-line "Exception ignored" at exit (code 120). A refusal whose line cannot be
-    written to stderr still exits 2."""
+    written to stderr still exits 2; a stdout that was closed before the command began is named too."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     command = [sys.executable, "-m", "ipainter_nb"]
     with open("/dev/full", "w") as full:
@@ -196,6 +196,17 @@ def test_a_standard_stream_that_cannot_be_written_is_named_and_keeps_the_exit_co
                               stdout=subprocess.PIPE, stderr=full, text=True, env=dict(env, PYTHONPATH=str(REPO)),
                               timeout=120)
     assert (done.returncode, done.stdout) == (2, "") and not (tmp_path / "out").exists()
+    # a flag the parser refuses, its usage and line going to a stderr that is closed (2>&-): still 2
+    done = subprocess.run([*command, "schedule", "--bogus"], stdout=subprocess.PIPE, text=True, timeout=120,
+                          env=dict(env, PYTHONPATH=str(REPO)), preexec_fn=lambda: os.close(2))
+    assert (done.returncode, done.stdout) == (2, "")
+    # a stdout closed when the command starts (>&-) cannot take the listing: it was dropped, exit 0
+    for argv in (["models"], ["--help"]):
+        done = subprocess.run([*command, *argv], stderr=subprocess.PIPE, text=True, timeout=120,
+                              env=dict(env, PYTHONPATH=str(REPO)), preexec_fn=lambda: os.close(1))
+        assert (done.returncode, done.stderr.splitlines()) == (1, [
+            "ipainter: error: cannot write to standard output (Bad file descriptor): send it to a file or device that can "
+            "take it"]), argv
 
 
 # --------------------------------------------------------------------------- path forms
@@ -341,6 +352,35 @@ def test_every_writer_replaces_an_output_that_is_a_link_to_a_file_and_leaves_the
     assert [link.is_symlink() for link in links.values()] == [False, False, False]
     assert links["plot.png"].read_bytes().startswith(b"\x89PNG") and links["scene.json"].read_text().startswith("{")
     assert kept.read_bytes() == b"not yours to overwrite"
+
+
+@pytest.mark.parametrize("in_the_way, said", [
+    (lambda p: p.symlink_to(p.parent / "missing"), "is a symbolic link to .*missing, which does not exist"),
+    (lambda p: p.symlink_to(p), "is a symbolic link that leads back to itself"),
+    (lambda p: p.write_text("a file"), "is a file"),
+])
+def test_every_folder_a_library_writer_makes_takes_the_command_lines_rule_for_what_is_in_its_way(in_the_way, said,
+                                                                                               tmp_path):
+    """The cutouts' folder of a composition saved with its cutouts beside it, the demo cutout pack's folder and a
+    download's folder were made with mkdir: a FileExistsError for each of these (a download said "File exists")."""
+    import ipainter_nb as ip
+    from ipainter_nb.core.download import download_file
+    from ipainter_nb.demo import write_cutout_pack
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be fetched")
+
+    scene = ip.Composition(size=8)
+    scene.add(ip.Layer(Image.new("RGBA", (4, 4), (255, 0, 0, 255)), name="sun"))
+    writes = {"scene_layers": lambda: scene.to_json(tmp_path / "scene.json", embed_images=False),
+              "pack": lambda: write_cutout_pack(tmp_path / "pack"),
+              "weights": lambda: download_file("http://example.invalid/w.pt", tmp_path / "weights" / "w.pt", progress=False,
+                                               opener=never)}
+    for folder, write in writes.items():
+        in_the_way(tmp_path / folder)
+        with pytest.raises(ip_errors.UserInputError, match=f"{folder}.* {said}"):
+            write()
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "scene.json").exists()
 
 
 def test_no_writer_replaces_a_named_pipe_or_a_link_to_one(tmp_path, capsys):

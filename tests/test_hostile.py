@@ -286,7 +286,7 @@ def test_a_download_into_a_path_that_cannot_hold_it_is_a_user_error(tmp_path: Pa
     def never(*args, **kwargs):
         raise AssertionError("nothing may be fetched")
 
-    with pytest.raises(UserInputError, match="cannot create the download folder"):
+    with pytest.raises(UserInputError, match="the download folder .*taken is a file, not a folder"):
         download_file("http://example.invalid/w.pt", a_file / "w.pt", progress=False, opener=never)
     with pytest.raises(UserInputError, match="is a folder"):
         download_file("http://example.invalid/w.pt", tmp_path, progress=False, opener=never)

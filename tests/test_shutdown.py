@@ -95,3 +95,32 @@ def test_closing_an_edit_pause_waits_for_its_call_and_refuses_later_edits():
     pause.trigger()  # an edit after close: no call
     time.sleep(0.1)
     assert len(calls) == 1 and pause.closed and not pause.pending
+
+
+# A program that paints in a daemon thread (a web handler, a notebook's helper) and ends while the
+# run is between two of its steps, or in one: the interpreter's exit stops the run after that step.
+THREAD_PROGRAM = textwrap.dedent("""
+    import sys, threading, time
+    import torch
+    import ipainter_nb as ip
+    model = ip.load_model(sys.argv[1], device="cpu")
+    keep = torch.zeros(1, 32, 32)
+    keep[..., :16] = 1
+    started = threading.Event()
+    def on_step(step):
+        started.set()
+    def paint():
+        ip.paint(model, torch.zeros(3, 32, 32), keep, times=ip.schedules.plain(20), num_samples=2, callback=on_step)
+        print("the run ended before the program did", file=sys.stderr)
+    threading.Thread(target=paint, daemon=True).start()
+    started.wait(60)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.05, 0.2])
+def test_a_program_that_ends_while_a_thread_paints_exits_cleanly(after_s, tiny_model_path):
+    done = subprocess.run([sys.executable, "-c", THREAD_PROGRAM, str(tiny_model_path), str(after_s)], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"), timeout=120)
+    assert done.returncode == 0, done.stderr  # it aborted: "terminate called without an active exception", 134
+    assert "terminate called" not in done.stderr and "the run ended" not in done.stderr

@@ -64,6 +64,21 @@ def test_trains_on_a_folder_of_mixed_sizes_and_skips_unreadable_files(tmp_path, 
         assert train(config(tmp_path, data=str(folder), steps=1), progress=False).is_file()
 
 
+def test_a_run_folder_inside_the_training_pictures_is_refused_when_it_writes_sample_grids(tmp_path):
+    """The pictures' folder is read with its subfolders: a run in it read its own sample grids as training
+    pictures when it resumed."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / "p0.png")
+    for out in (folder / "run", folder):
+        with pytest.raises(UserInputError, match="is inside --data .*: the run's sample grids would be read as training"):
+            train(config(tmp_path, out=str(out), data=str(folder), sample_every=1, steps=1), progress=False)
+    assert sorted(p.name for p in folder.rglob("*")) == ["p0.png"]  # nothing written
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a run that writes no grids may live there
+        assert train(config(tmp_path, out=str(folder / "run"), data=str(folder), sample_every=0, steps=1), progress=False).is_file()
+
+
 def test_a_folder_without_images_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("hello")
@@ -139,6 +154,35 @@ def test_settings_are_checked_before_training(tmp_path):
         with pytest.raises(UserInputError):
             config(tmp_path, **bad)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("bad, said", [
+    (dict(steps="5"), "steps must be a whole number, got str '5'"),  # a TypeError from the comparison
+    (dict(steps=True), "steps must be a whole number, got bool True"),  # one step of training
+    (dict(save_every=2.5), "save_every must be a whole number, got float 2.5"),
+    (dict(lr="1e-3"), "lr must be a number, got str '1e-3'"),  # a TypeError
+    (dict(ema_decay=float("nan")), "ema_decay=nan is out of range: it must be a finite number in \\[0, 1\\)"),  # taken
+    (dict(bf16="no"), "bf16 must be True or False, got str 'no'"),  # "no" is true: bf16 on
+    (dict(threads=100_000), "threads=100000 is out of range: it must be in 1\\.\\."),  # torch crashed (exit 139)
+])
+def test_a_training_setting_of_the_wrong_kind_is_one_error_naming_it(bad, said, tmp_path):
+    with pytest.raises(UserInputError, match=said):
+        config(tmp_path, **bad)
+    assert not (tmp_path / "run").exists()
+
+
+def test_more_threads_than_the_machine_has_is_refused_by_the_command(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    run = subprocess.run([sys.executable, "-m", "ipainter_nb", "train", "--out", str(tmp_path / "run"), "--threads", "100000",
+                          "--steps", "1", "--image-size", "16", "--batch-size", "1", "--sample-every", "0", "--no-progress"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr  # it was a segmentation fault inside torch (exit 139)
+    assert "argument --threads: must be at most" in run.stderr and not (tmp_path / "run").exists()
 
 
 def test_the_train_command_resumes_a_run_started_from_weights(tmp_path, capsys):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ipainter_nb.core.unet import UNetConfig, build_unet
+from ipainter_nb.errors import UserInputError
 
 
 def manifest(reference_dir, name):
@@ -79,6 +80,22 @@ def test_new_attention_order_permutes_qkv_channels():
     x, t = torch.randn(1, 3, 16, 16), torch.tensor([100])
     with torch.no_grad():
         assert torch.allclose(legacy(x, t), new(x, t), atol=1e-5)
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("num_channels", 10**6, "num_channels must be in 32..4096, got 1000000"),  # allocated until memory ran out
+    ("num_res_blocks", 10**5, "num_res_blocks must be in 1..64, got 100000"),  # built for hours
+    ("num_channels", 2.5, "num_channels must be an integer, got 2.5"),  # a ValueError about GroupNorm
+    ("channel_mult", [], "channel_mult and attention_resolutions must hold positive numbers"),  # an IndexError
+    ("num_head_channels", 7, "num_head_channels=7 does not divide the 64 channels"),  # a plain ValueError
+    ("dropout", float("nan"), "dropout must be a number in \\[0, 1\\), got nan"),  # taken
+])
+def test_build_unet_refuses_a_config_value_with_one_user_input_error(key, value, said):
+    """build_unet takes the checks a checkpoint's config gets (``config_problem``), with a top to each size."""
+    config = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions=[16],
+                  num_heads=1, num_head_channels=32)
+    with pytest.raises(UserInputError, match=said):
+        build_unet({**config, key: value}, device="meta")
 
 
 def test_bad_config_names_the_key():

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_IMAGE_SIDE",
     "as_tensor",
     "check_finite",
+    "is_real",
     "check_whole",
     "check_real",
     "check_flag",
@@ -94,6 +95,18 @@ def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number where a number goes: an int or float, Python's or numpy's.
+
+    Not a bool (an int to Python: ``True`` as a number is a mistake), and not a container of one
+    number (a 0-d or one-element array or tensor, which ``float()`` would read too) or a ``Decimal``.
+
+    Args:
+        value: the argument.
+    """
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def check_whole(name: str, value: Any, lowest: int, below: int | None = None) -> int:
     """``value`` as an int in ``lowest..below-1`` (no upper limit with ``below=None``).
 
@@ -125,7 +138,7 @@ def check_real(name: str, value: Any, low: float = -math.inf, high: float = math
         high_open: refuse ``high`` itself.
         hint: what the value means, added to the message.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_real(value):
         raise UserInputError(f"{name} must be a number, got {type(value).__name__} {_shown(value)}")
     number = as_float(value)
     below = number <= low if low_open else number < low

@@ -29,7 +29,7 @@ from .diffusion import VARIANCE_TYPES
 from .exact_images import GaussianImageModel
 from .presets import PAPER_SCHEDULE, PRESETS, WeightsNotFoundError, get_preset, preset_for_file
 from .schedules import ScheduleConfig
-from .unet import UNetConfig
+from .unet import UNetConfig, config_problem
 
 __all__ = [
     "CheckpointError",
@@ -239,31 +239,6 @@ def check_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], pat
 # --------------------------------------------------------------------------- what a file says
 
 
-_INT_KEYS = {"image_size": 8, "num_channels": 32, "num_res_blocks": 1, "num_heads": 1, "num_classes": 1, "in_channels": 1,
-             "num_head_channels": -1, "num_heads_upsample": -1}  # the smallest value of each (-1: "derived")
-_BOOL_KEYS = ("learn_sigma", "use_scale_shift_norm", "resblock_updown", "use_new_attention_order", "class_cond", "use_fp16",
-              "use_checkpoint")
-
-
-def _config_problem(config: Mapping[str, Any]) -> str | None:
-    """What is wrong with the types or ranges of a UNet config's values (None: nothing found)."""
-    for key, lowest in _INT_KEYS.items():
-        value = config.get(key)
-        if key in config and (isinstance(value, bool) or not isinstance(value, int)):
-            return f"{key} must be an integer, got {value!r}"
-        if key in config and value < lowest and not (lowest == -1 or value == -1):
-            return f"{key} must be at least {lowest}, got {value}"
-        if key in ("num_head_channels", "num_heads_upsample") and key in config and (value == 0 or value < -1):
-            return f"{key} must be -1 or a positive integer, got {value}"
-    for key in _BOOL_KEYS:
-        if key in config and not isinstance(config[key], bool):
-            return f"{key} must be true or false, got {config[key]!r}"
-    dropout = config.get("dropout", 0.0)
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        return f"dropout must be a number in [0, 1), got {dropout!r}"
-    return None
-
-
 def check_unet_config(config: Any, source: str, error: type[IPainterError] = UserInputError) -> UNetConfig:
     """``config`` (guided-diffusion config keys) as a checked ``UNetConfig``, or ``error`` naming ``source`` and the key.
 
@@ -275,17 +250,10 @@ def check_unet_config(config: Any, source: str, error: type[IPainterError] = Use
     if not isinstance(config, Mapping):
         raise error(f"{source}: the network config must be a JSON object of guided-diffusion config keys, "
                     f"got a {type(config).__name__}")
-    problem = _config_problem(config)
+    problem = config_problem(config)
     if problem is None:
         try:
-            cfg = UNetConfig.from_dict(dict(config))
-            mult = cfg.resolved_channel_mult()
-            levels = [*mult, *cfg.attention_resolutions]
-            if any(isinstance(v, bool) or v <= 0 for v in levels):
-                problem = f"channel_mult and attention_resolutions must hold positive numbers, got {list(mult)} and " \
-                          f"{list(cfg.attention_resolutions)}"
-            elif cfg.image_size % 2 ** (len(mult) - 1):
-                problem = f"image_size {cfg.image_size} cannot be halved {len(mult) - 1} times (channel_mult {list(mult)})"
+            cfg = UNetConfig.from_dict(dict(config))  # validated: its sizes, levels and heads fit together
         except (TypeError, ValueError) as exc:
             problem = str(exc)
     if problem is not None:

@@ -41,6 +41,7 @@ from ipainter_nb.core.composition_checks import (
     as_int,
     as_pixels,
     as_point,
+    as_position,
     as_scale,
     as_size,
     as_threshold,
@@ -299,8 +300,8 @@ class Composition:
             dy: Pixels down.
         """
         self._require(layer)
-        layer.x += as_int(dx, "dx")
-        layer.y += as_int(dy, "dy")
+        x, y = as_position(layer.x + as_int(dx, "dx"), "x"), as_position(layer.y + as_int(dy, "dy"), "y")
+        layer.x, layer.y = x, y
         self._changed()
 
     def move_to(self, layer: Layer, x: float, y: float) -> None:
@@ -312,7 +313,7 @@ class Composition:
             y: The new top edge.
         """
         self._require(layer)
-        layer.x, layer.y = as_int(x, "x"), as_int(y, "y")
+        layer.x, layer.y = as_position(x, "x"), as_position(y, "y")
         self._changed()
 
     def update(
@@ -344,9 +345,9 @@ class Composition:
         # Validate everything before touching the layer so a bad value changes nothing.
         new: dict[str, Any] = {}
         if x is not None:
-            new["x"] = as_int(x, "x")
+            new["x"] = as_position(x, "x")
         if y is not None:
-            new["y"] = as_int(y, "y")
+            new["y"] = as_position(y, "y")
         if scale is not None:
             new["scale"] = as_scale(scale, "scale")
         if flip is not None:

@@ -33,6 +33,8 @@ __all__ = [
     "invalid",
     "is_number",
     "as_int",
+    "MAX_POSITION",
+    "as_position",
     "as_scale",
     "as_bool",
     "as_threshold",
@@ -57,6 +59,9 @@ MAX_LAYER_SIDE = 8192
 MAX_JSON_BYTES = 256 * 2**20
 #: Deepest nesting of lists and objects in a composition JSON (real files use about 4).
 MAX_JSON_DEPTH = 64
+#: The farthest a layer's corner (or its stacking order) may be from 0: far beyond any canvas and layer,
+#: and small enough to be written as text (an int of 5000 digits is not) and drawn.
+MAX_POSITION = 1_000_000
 
 
 class CompositionError(UserInputError):
@@ -68,7 +73,10 @@ def _show(value: Any) -> str:
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):
-        text = repr(value)
+        try:
+            text = repr(value)
+        except ValueError:  # an int of more digits than Python turns into text
+            text = f"an int of {len(format(value, 'x')) * 1.204:.0f} digits"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -120,6 +128,26 @@ def as_int(value: Any, field_name: str, strict: bool = False) -> int:
     if is_number(value) and (not strict or float(value).is_integer()):
         return int(round(value))
     raise invalid(field_name, "an integer", value)
+
+
+def as_position(value: Any, field_name: str, strict: bool = False) -> int:
+    """A layer's position or stacking order: ``as_int``, within ±``MAX_POSITION``.
+
+    Args:
+        value: The value to check.
+        field_name: The field's name for the error message.
+        strict: JSON rules (see ``as_int``).
+
+    Returns:
+        The integer.
+
+    Raises:
+        CompositionError: not an integer, or farther than ``MAX_POSITION``.
+    """
+    number = as_int(value, field_name, strict)
+    if abs(number) > MAX_POSITION:
+        raise invalid(field_name, f"a whole number within ±{MAX_POSITION:,} (farther is off any canvas)", value)
+    return number
 
 
 def as_scale(value: Any, field_name: str) -> float:

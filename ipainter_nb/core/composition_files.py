@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ipainter_nb.checks import writable_folder
 from ipainter_nb.core.composition_checks import (
     FORMAT,
     MAX_JSON_BYTES,
@@ -31,6 +32,7 @@ from ipainter_nb.core.composition_checks import (
     as_bool,
     as_int,
     as_pixels,
+    as_position,
     as_scale,
     as_size,
     as_threshold,
@@ -130,7 +132,7 @@ def save_json(path: Path, header: dict, layers: list[Layer], embed_images: bool)
     folder = path.parent / f"{path.stem}_layers"
     tag = _json_tag(path)
     previous = _files_listed_by(path, folder, tag)
-    folder.mkdir(exist_ok=True)
+    writable_folder(folder, "the folder of the cutouts")  # a file or a link that leads nowhere there: named, not an OSError
     data["layers"] = []
     written: set[str] = set()
     for layer in layers:
@@ -312,11 +314,11 @@ def _layer_from_entry(entry: Any, where: str, index: int, base: Path) -> Layer:
     name = entry.get("name", f"layer{index}")
     if not isinstance(name, str):
         raise invalid(f"{where}.name", "a string", name)
-    x = as_int(entry.get("x", 0), f"{where}.x", strict=True)
-    y = as_int(entry.get("y", 0), f"{where}.y", strict=True)
+    x = as_position(entry.get("x", 0), f"{where}.x", strict=True)
+    y = as_position(entry.get("y", 0), f"{where}.y", strict=True)
     scale = as_scale(entry.get("scale", 1.0), f"{where}.scale")
     flip = as_bool(entry.get("flip", False), f"{where}.flip")
-    z = as_int(entry.get("z", index), f"{where}.z", strict=True)
+    z = as_position(entry.get("z", index), f"{where}.z", strict=True)
 
     has_image, has_file = "image" in entry, "file" in entry
     if has_image == has_file:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..checks import undone_on_failure
+from ..checks import undone_on_failure, writable_folder
 from ..errors import IPainterError, UserInputError
 from ..images import clean_leftovers, temp_file, write_text_atomic
 from .presets import PRESETS, Preset, default_download_dir
@@ -66,13 +66,9 @@ def _recorded_sum(dest: Path) -> str | None:
 
 
 def _make_folder(folder: Path) -> Path:
-    """``folder`` created if needed, or a ``UserInputError`` naming it (a file in its place, no permission)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserInputError(f"cannot create the download folder {folder} ({exc.strerror or exc}): "
-                             "choose a folder you can write to (dest_dir=...)") from None
-    return folder
+    """``folder`` created if needed, or a ``UserInputError`` naming it (a file in its place or on the way, a link
+    there or on the way that leads nowhere, no permission): ``checks.writable_folder``, the command line's rules."""
+    return writable_folder(folder, "the download folder", parents=True)
 
 
 def _install(part: Path, dest: Path, actual: str, known: bool) -> None:

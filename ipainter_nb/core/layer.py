@@ -15,8 +15,8 @@ from ipainter_nb.core.composition_checks import (
     MAX_LAYER_SIDE,
     CompositionError,
     as_bool,
-    as_int,
     as_point,
+    as_position,
     as_scale,
     as_size,
     invalid,
@@ -83,11 +83,11 @@ class Layer:
             raise invalid("image", "a PIL image (Layer.from_file reads one)", type(self.image).__name__)
         if self.image.mode != "RGBA":
             self.image = self.image.convert("RGBA")
-        self.x = as_int(self.x, "x")
-        self.y = as_int(self.y, "y")
+        self.x = as_position(self.x, "x")
+        self.y = as_position(self.y, "y")
         self.scale = as_scale(self.scale, "scale")
         self.flip = as_bool(self.flip, "flip")
-        self.z = as_int(self.z, "z")
+        self.z = as_position(self.z, "z")
         if not isinstance(self.name, str):
             raise invalid("name", "a string", self.name)
         check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")

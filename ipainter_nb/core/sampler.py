@@ -55,7 +55,7 @@ from .sampler_options import SamplerOptions
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import count_nfe, validate_times
-from .steps import CancelToken, Frame, PaintResult, Step  # the sampler's public types, re-exported
+from .steps import CancelToken, Frame, PaintResult, Step, run_step  # the sampler's public types, re-exported
 
 __all__ = [
     "Step",
@@ -180,37 +180,41 @@ def _walk(model: PaintableModel, image: torch.Tensor, keep: torch.Tensor, times:
     x = noise()
     nfe = 0
     for index, (t_last, t_cur) in enumerate(zip(times[:-1], times[1:])):
-        model_s = 0.0
-        if t_cur < t_last:
-            t_vec = torch.full((n,), t_last, device=device, dtype=torch.long)
-            known = schedule.q_sample(image, t_vec, noise())
-            x = keep * known + (1 - keep) * x
-            tick = time.perf_counter()
-            out = model(x, t_vec, schedule)
-            model_s = time.perf_counter() - tick
-            if not torch.isfinite(out).all():
-                raise NonFiniteOutputError(_non_finite_message(model, t_last, index))
-            mean, log_var, x0_pred = schedule.p_mean_variance(out.to(image.dtype), x, t_vec, clip_x0=clip_x0, eta=eta,
-                                                              to=t_cur)
-            fresh = noise()  # drawn at t=0 and with eta=0 too, so every step consumes the same draws
-            x = mean + torch.exp(0.5 * log_var) * fresh if t_cur >= 0 and eta > 0 else mean
-            nfe += 1
-        else:
-            x = schedule.q_jump(x, t_last, t_cur, noise())
-            x0_pred = None
-        yield Step(
-            index=index,
-            t=t_last,
-            direction="down" if t_cur < t_last else "up",
-            x_t=keep * image + (1 - keep) * x if t_cur < 0 else x,
-            x0_pred=x0_pred,
-            nfe_so_far=nfe,
-            elapsed_s=time.perf_counter() - start,
-            total_steps=total_steps,
-            total_nfe=total_nfe,
-            first_sample=first_sample,
-            model_s=model_s,
-        )
+        with run_step() as go:
+            if not go:  # the interpreter is exiting and this thread would be cut inside a torch call
+                return
+            model_s = 0.0
+            if t_cur < t_last:
+                t_vec = torch.full((n,), t_last, device=device, dtype=torch.long)
+                known = schedule.q_sample(image, t_vec, noise())
+                x = keep * known + (1 - keep) * x
+                tick = time.perf_counter()
+                out = model(x, t_vec, schedule)
+                model_s = time.perf_counter() - tick
+                if not torch.isfinite(out).all():
+                    raise NonFiniteOutputError(_non_finite_message(model, t_last, index))
+                mean, log_var, x0_pred = schedule.p_mean_variance(out.to(image.dtype), x, t_vec, clip_x0=clip_x0, eta=eta,
+                                                                  to=t_cur)
+                fresh = noise()  # drawn at t=0 and with eta=0 too, so every step consumes the same draws
+                x = mean + torch.exp(0.5 * log_var) * fresh if t_cur >= 0 and eta > 0 else mean
+                nfe += 1
+            else:
+                x = schedule.q_jump(x, t_last, t_cur, noise())
+                x0_pred = None
+            step = Step(
+                index=index,
+                t=t_last,
+                direction="down" if t_cur < t_last else "up",
+                x_t=keep * image + (1 - keep) * x if t_cur < 0 else x,
+                x0_pred=x0_pred,
+                nfe_so_far=nfe,
+                elapsed_s=time.perf_counter() - start,
+                total_steps=total_steps,
+                total_nfe=total_nfe,
+                first_sample=first_sample,
+                model_s=model_s,
+            )
+        yield step
 
 
 def _non_finite_message(model: PaintableModel, t: int, index: int) -> str:
@@ -372,6 +376,11 @@ class _Run:
         return self.stop_asked or (cancel is not None and cancel.is_set())
 
     def paint(self, num_samples: int, batch_size: int) -> PaintResult:
+        with run_step() as go:  # at the interpreter's exit the run stops before its next step: its last tensors are made here
+            self.stop_asked = self.stop_asked or not go
+            return self._paint(num_samples, batch_size)
+
+    def _paint(self, num_samples: int, batch_size: int) -> PaintResult:
         first = self.opts.first_sample
         num_batches = math.ceil(num_samples / batch_size)
         calls = f"{count_nfe(self.times)} model calls" + (f" × {num_batches} batches" if num_batches > 1 else "")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -23,7 +25,48 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNetConfig", "UNet", "build_unet", "timestep_embedding"]
+from ..errors import UserInputError
+
+__all__ = ["UNetConfig", "UNet", "build_unet", "config_problem", "timestep_embedding"]
+
+
+#: Each whole-number key's range (-1 also means "derived" for the head keys): the smallest value a
+#: network can have, and a largest far beyond any published one (a typo of 10**6 channels or blocks
+#: would allocate until memory ran out, or build for hours).
+_INT_KEYS = {"image_size": (8, 4096), "num_channels": (32, 4096), "num_res_blocks": (1, 64), "num_heads": (1, 1024),
+             "num_classes": (1, 1_000_000), "in_channels": (1, 64), "num_head_channels": (-1, 4096),
+             "num_heads_upsample": (-1, 1024)}
+_BOOL_KEYS = ("learn_sigma", "use_scale_shift_norm", "resblock_updown", "use_new_attention_order", "class_cond", "use_fp16",
+              "use_checkpoint")
+#: The most levels (entries of channel_mult) a network may have: each halves the picture.
+_MAX_LEVELS = 12
+
+
+def config_problem(config: Mapping[str, Any]) -> str | None:
+    """What is wrong with the types or ranges of a UNet config's values (None: nothing found).
+
+    Args:
+        config: guided-diffusion config keys and their values.
+    """
+    for key, (lowest, highest) in _INT_KEYS.items():
+        value = config.get(key)
+        if key not in config:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return f"{key} must be an integer, got {value!r}"
+        if not (lowest == -1 and value == -1) and not max(lowest, 1 if lowest == -1 else lowest) <= value <= highest:
+            allowed = f"-1 or 1..{highest}" if lowest == -1 else f"{lowest}..{highest}"
+            return f"{key} must be in {allowed}, got {value}"
+    for key in _BOOL_KEYS:
+        if key in config and not isinstance(config[key], bool):
+            return f"{key} must be true or false, got {config[key]!r}"
+    dropout = config.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        return f"dropout must be a number in [0, 1), got {dropout!r}"
+    mult = config.get("channel_mult")
+    if isinstance(mult, (list, tuple, str)) and len(mult if not isinstance(mult, str) else mult.split(",")) > _MAX_LEVELS:
+        return f"channel_mult may hold at most {_MAX_LEVELS} levels, got {len(mult)}"
+    return None
 
 
 @dataclass
@@ -85,12 +128,15 @@ class UNetConfig:
         Args:
             config: the keys and values.
         """
+        if not isinstance(config, Mapping):
+            raise UserInputError(f"a UNet config must be a dict of guided-diffusion config keys, got {type(config).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(config) - known)
         if unknown:
-            raise ValueError(
-                f"unknown UNet config key(s) {unknown}; expected some of {sorted(known)}"
-            )
+            raise UserInputError(f"unknown UNet config key(s) {unknown}; expected some of {sorted(known)}")
+        problem = config_problem(config)
+        if problem is not None:
+            raise UserInputError(f"{problem}: fix the UNet config")
         values = dict(config)
         for key in ("channel_mult", "attention_resolutions"):
             if key in values and values[key] is not None:
@@ -112,7 +158,7 @@ class UNetConfig:
             return tuple(self.channel_mult)
         defaults = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
         if self.image_size not in defaults:
-            raise ValueError(f"channel_mult must be given for image_size {self.image_size}")
+            raise UserInputError(f"channel_mult must be given for image_size {self.image_size}")
         return defaults[self.image_size]  # type: ignore[return-value]
 
     @property
@@ -121,15 +167,21 @@ class UNetConfig:
         return 6 if self.learn_sigma else 3
 
     def validate(self) -> None:
-        """Raise a ``ValueError`` naming the first inconsistent key (sizes, heads, channels)."""
+        """Raise a ``UserInputError`` (a ``ValueError``) naming the first inconsistent key (sizes, heads, channels)."""
         if self.num_channels % 32:
-            raise ValueError(f"num_channels must be a multiple of 32 (GroupNorm of 32 groups), got {self.num_channels}")
+            raise UserInputError(f"num_channels must be a multiple of 32 (GroupNorm of 32 groups), got {self.num_channels}")
         if self.num_heads_upsample == -1:
             self.num_heads_upsample = self.num_heads
         if self.num_head_channels == -1 and self.num_heads <= 0:
-            raise ValueError("num_heads must be positive when num_head_channels is -1")
+            raise UserInputError("num_heads must be positive when num_head_channels is -1")
         if self.attention_impl not in ("sdpa", "einsum"):
-            raise ValueError(f"attention_impl must be 'sdpa' or 'einsum', got {self.attention_impl!r}")
+            raise UserInputError(f"attention_impl must be 'sdpa' or 'einsum', got {self.attention_impl!r}")
+        mult = self.resolved_channel_mult()
+        if not mult or any(isinstance(v, bool) or v <= 0 for v in [*mult, *self.attention_resolutions]):
+            raise UserInputError(f"channel_mult and attention_resolutions must hold positive numbers (channel_mult at least "
+                                 f"one), got {list(mult)} and {list(self.attention_resolutions)}")
+        if self.image_size % 2 ** (len(mult) - 1):
+            raise UserInputError(f"image_size {self.image_size} cannot be halved {len(mult) - 1} times (channel_mult {list(mult)})")
 
 
 def _parse_int_tuple(value: Any, key: str) -> tuple:
@@ -139,7 +191,7 @@ def _parse_int_tuple(value: Any, key: str) -> tuple:
         # channel_mult may hold 0.5 (guided-diffusion's 512² default); keep whole numbers int
         return tuple(int(float(v)) if float(v).is_integer() else float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{key} must be a list of integers, got {value!r}") from None
+        raise UserInputError(f"{key} must be a list of integers, got {value!r}") from None
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -290,7 +342,7 @@ class AttentionBlock(nn.Module):
     def __init__(self, channels: int, num_heads: int, new_order: bool = False, impl: str = "sdpa"):
         super().__init__()
         if channels % num_heads:
-            raise ValueError(f"{channels} channels cannot be split into {num_heads} heads")
+            raise UserInputError(f"{channels} channels cannot be split into {num_heads} heads: choose num_heads that divides them")
         self.num_heads = num_heads
         self.new_order = new_order
         self.impl = impl
@@ -357,7 +409,7 @@ class UNet(nn.Module):
             if config.num_head_channels == -1:
                 return num_heads
             if ch % config.num_head_channels:
-                raise ValueError(
+                raise UserInputError(
                     f"num_head_channels={config.num_head_channels} does not divide the {ch} channels "
                     "of an attention block; choose a divisor or set num_head_channels=-1 and use num_heads"
                 )

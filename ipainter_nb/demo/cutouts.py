@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..checks import check_path, writable_folder
 from ..images import atomic_write
 from . import drawing as sc
 
@@ -114,11 +115,10 @@ def write_cutout_pack(directory: str | Path, seed: int = 0) -> list[Path]:
     """Write ``<name>.png`` for every cutout into ``directory``; returns the paths.
 
     Args:
-        directory: the folder to write the PNG files into.
+        directory: the folder to write the PNG files into (made, with its parents, if missing).
         seed: the seed of their random details.
     """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(check_path("directory", directory, "folder"), "directory", parents=True)
     paths = []
     for name, img in make_cutouts(seed).items():
         # atomic: a half-written PNG never appears under the real name

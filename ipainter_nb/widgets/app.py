@@ -53,7 +53,7 @@ from ipainter_nb.core.models import DiffusionModel
 from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
-from ipainter_nb.widgets.arguments import check_painter_arguments
+from ipainter_nb.widgets.arguments import check_painter_arguments, save_file
 from ipainter_nb.widgets.colab import enable_colab_widgets
 from ipainter_nb.widgets.composer import Composer
 from ipainter_nb.widgets.draft import CLICK_PAUSE_S, DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, EDIT_PAUSE_S, DraftController, DraftPanel
@@ -367,9 +367,7 @@ class Painter(W.VBox):
         Returns:
             The absolute path written.
         """
-        out = Path(path) if path is not None else unique_path(self.out_dir.value, "composition", ".json")
-        out = out.expanduser().resolve()
-        out.parent.mkdir(parents=True, exist_ok=True)
+        out = unique_path(self.out_dir.value, "composition", ".json") if path is None else save_file(path)
         self.composition.to_json(out, settings=self._current_settings(), seed=int(self.seed))
         self.composition_saved.value = message_html(f"saved {out}", "ok", small=True)
         return out

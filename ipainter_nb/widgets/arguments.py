@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..checks import broken_link, check_path, user_path
+from ..checks import broken_link, check_path, user_path, writable_folder
 from ..core.arguments import check_flag, check_real
 from ..core.composition import Composition
 from ..core.devices import as_device
 from ..errors import UserInputError
 
 __all__ = ["check_painter_arguments", "check_composer_arguments", "check_widget_kwargs", "check_model_choice",
-           "check_composition", "check_cutout_source", "check_out_dir", "check_path", "check_positive"]
+           "check_composition", "check_cutout_source", "check_out_dir", "save_folder", "save_file", "check_path", "check_positive"]
 
 
 def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any, composition: Any, cutouts: Any,
@@ -50,7 +50,7 @@ def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any,
             check_real("edit_pause_s", edit_pause_s, 0.0, hint="seconds; 0: no pause"))
 
 
-def check_out_dir(out_dir: Any) -> Path:
+def check_out_dir(out_dir: Any, name: str = "out_dir") -> Path:
     """The Save buttons' folder: a path that is a folder, or nothing yet (made at the first save).
 
     A file, or a link that leads nowhere, at that name would fail only at the first save, after the
@@ -59,15 +59,45 @@ def check_out_dir(out_dir: Any) -> Path:
 
     Args:
         out_dir: the Painter's ``out_dir`` argument.
+        name: the argument's name in messages.
     """
-    folder = user_path(check_path("out_dir", out_dir, "folder"))
+    folder = user_path(check_path(name, out_dir, "folder"))
     problem = broken_link(folder)
     if problem is not None:
-        raise UserInputError(f"out_dir: {problem}")
+        raise UserInputError(f"{name}: {problem}")
     if folder.exists() and not folder.is_dir():
-        raise UserInputError(f"out_dir={str(out_dir)!r} is a file, not a folder: pass a folder (or another name) for the "
+        raise UserInputError(f"{name}={str(out_dir)!r} is a file, not a folder: pass a folder (or another name) for the "
                              "Save buttons")
     return folder
+
+
+def save_folder(folder: Any, name: str = "folder") -> Path:
+    """The folder a save writes into, made (with its parents) if missing, as an absolute path.
+
+    ``check_out_dir``'s rules, then the command line's (``checks.writable_folder``): a file or a link
+    that leads nowhere on the way is named, never written through, and a folder that cannot be
+    written is said before the picture is made.
+
+    Args:
+        folder: the folder (a str or path; ``~`` is expanded).
+        name: the argument's name in messages.
+    """
+    return writable_folder(check_out_dir(folder, name), name, parents=True).resolve()
+
+
+def save_file(path: Any, name: str = "path") -> Path:
+    """A file a save writes, as an absolute path, its folder made (``save_folder``) if missing.
+
+    A link at ``path`` is the name written (the writer replaces it, as the command line's do), not
+    the file it leads to: that file, perhaps a cutout of the composition, stays as it was.
+
+    Args:
+        path: the file (a str or path; ``~`` is expanded).
+        name: the argument's name in messages.
+    """
+    out = user_path(check_path(name, path)).absolute()
+    save_folder(out.parent, f"{name}'s folder")
+    return out
 
 
 def check_composer_arguments(widget: type, kwargs: Mapping[str, Any], composition: Any, cutouts: Any,

@@ -22,6 +22,7 @@ from PIL import Image
 from traitlets import Bool, HasTraits, Instance, observe, validate
 
 from ipainter_nb.core.composition import MAX_LAYER_CANVAS_RATIO, Composition, Layer
+from ipainter_nb.core.composition_checks import as_position
 from ipainter_nb.images import ImageLoadError, ImageLoadWarning, load_rgba
 from ipainter_nb.widgets.palette import Palette
 from ipainter_nb.widgets.scale_control import MAX_SCALE, MIN_SCALE, SCALE_STEP
@@ -217,7 +218,7 @@ class LayerEditor(HasTraits):
                 raise KeyError(f"no cutout named {entry.get('name')!r} in the palette")
         self.record()
         with self._comp.batch():
-            return [self._place(e["name"], e.get("x"), e.get("y"), e.get("scale"), bool(e.get("flip", False)))
+            return [self._place(e["name"], e.get("x"), e.get("y"), e.get("scale"), e.get("flip", False))
                     for e in entries]
 
     def place_names(self, names: Sequence[str]) -> list[Layer]:
@@ -255,8 +256,8 @@ class LayerEditor(HasTraits):
         w, h = layer.size
         if free:
             x, y = free_spot(self._comp.render()[1][0].numpy() > 0.5, w, h)
-        layer.x = int((self._comp.width - w) // 2) if x is None else round(x)
-        layer.y = int((self._comp.height - h) // 2) if y is None else round(y)
+        layer.x = int((self._comp.width - w) // 2) if x is None else as_position(x, "x")
+        layer.y = int((self._comp.height - h) // 2) if y is None else as_position(y, "y")
         with self.hold_trait_notifications():  # selected is checked once the layer is in
             self.selected = layer  # before add(): the redraw it triggers outlines it
             self._comp.add(layer)

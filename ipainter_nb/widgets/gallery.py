@@ -17,10 +17,12 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from ipainter_nb.core.arguments import MAX_IMAGE_SIDE, check_whole
 from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import make_grid, png_bytes, save_png_atomic, tensor_to_pil, upscale_nearest
+from ipainter_nb.widgets.arguments import save_folder
 from ipainter_nb.widgets.messages import first_line, message_html
 from ipainter_nb.widgets.preview import PIXELATED_CLASS
 
@@ -37,15 +39,15 @@ def unique_path(folder: str | Path, stem: str, suffix: str) -> Path:
     (two saves in the same second get ``-2``, ``-3``, ...); the folder is created.
 
     Args:
-        folder: the directory (``~`` is expanded); created with its parents if missing.
+        folder: the directory (``~`` is expanded); created with its parents if missing. A file, or a
+            link that leads nowhere, there or on the way is a ``UserInputError`` (``save_folder``).
         stem: start of the file name, before the date and time (e.g. ``"composition"``).
         suffix: the file extension with its dot (e.g. ``".png"``).
 
     Returns:
         The absolute path, free at the time of the call.
     """
-    directory = Path(folder).expanduser().resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = save_folder(folder)
     base = f"{stem}_{time.strftime('%Y%m%d-%H%M%S')}"
     path, k = directory / f"{base}{suffix}", 2
     while path.exists():
@@ -231,15 +233,17 @@ class Gallery(W.VBox):
         """
         run = self._run(index)
         n = run.result.samples.shape[0]
-        if not 0 <= k < n:
+        if not 0 <= check_whole("k", k, 0) < n:
             raise UserInputError(f"picture {k} does not exist: run #{run.number} has pictures 0..{n - 1}")
-        factor = int(self.save_size.value if upscale is None else upscale)
+        side = run.result.samples.shape[-1]  # the saved picture is at most as large as a canvas may be
+        factor = check_whole("upscale", self.save_size.value if upscale is None else upscale, 1, MAX_IMAGE_SIDE // side + 1)
         picture = upscale_nearest(tensor_to_pil(run.result.samples[k]), factor)
         size = "" if factor == 1 else f"_x{factor}"
         path = unique_path(self._folder() if folder is None else folder, f"run{run.number}_seed{run.seed}_{k}{size}", ".png")
         return save_png_atomic(picture, path).resolve()
 
     def _run(self, index: int) -> Run:
+        index = check_whole("index", index, 0)
         if not self.runs:
             raise UserInputError("nothing to save yet: press Paint first")
         if not 0 <= index < len(self.runs):

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import UserInputError
-from ..arguments import as_tensor, check_finite, check_keep, check_real, check_side, check_whole, kept
+from ..arguments import as_tensor, check_finite, check_keep, check_real, check_side, check_whole, is_real, kept
 from ..paintable import check_model, model_traits
 from .builders import MAX_SCHEDULE_STEPS
 from .config import ScheduleConfig
@@ -234,7 +234,7 @@ def _within_budget(t_T: int, j: int, r: int, stop: int, start: int, max_nfe: int
 def _checked_alphas(value: Any) -> np.ndarray:
     """A table of ᾱ (one per respaced level, each in (0, 1)) as float64, or a ``UserInputError``."""
     if isinstance(value, (list, tuple)):
-        if not all(isinstance(a, (int, float, np.number)) and not isinstance(a, bool) for a in value):
+        if not all(map(is_real, value)):
             raise UserInputError("alphas_cumprod must be a list of numbers (the respaced schedule's ᾱ table)")
         value = np.asarray(value, dtype=np.float64)
     alphas = check_finite("alphas_cumprod", as_tensor("alphas_cumprod", value).double().cpu()).numpy().reshape(-1)

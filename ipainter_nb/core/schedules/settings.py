@@ -22,6 +22,7 @@ from typing import Any
 
 from ...checks import as_float
 from ...errors import UserInputError
+from ..arguments import is_real
 
 __all__ = ["Setting", "SETTINGS", "SETTING_NAMES", "AUTO", "check_setting", "check_settings", "setting", "scaled",
            "PAPER_T_T", "PAPER_JUMP_LENGTH", "PAPER_JUMP_N_SAMPLE", "PAPER_STOP_RESAMPLING_AT", "MAX_REPEAT_RAMP"]
@@ -191,7 +192,7 @@ def _as_int(name: str, value: object) -> int:
 
 
 def _as_float(name: str, value: object, row: Setting) -> float:
-    if isinstance(value, bool) or not hasattr(value, "__float__"):  # a number, numpy's included; not True, not "1"
+    if not is_real(value):  # a number, numpy's included; not True, "1", a tensor or a Decimal
         high = row.high if not callable(row.high) else None
         where = f" in {_text(row.low)}..{_text(high)}" if high is not None else ""
         raise UserInputError(f"{name} must be a number{where}, got {type(value).__name__} {value!r}")

@@ -101,10 +101,13 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
     Raises:
         UserInputError: the first rule broken, naming the index.
     """
-    if isinstance(times, (str, bytes)) or not hasattr(times, "__iter__"):
+    try:
+        if isinstance(times, (str, bytes)):
+            raise TypeError
+        seq = list(times)  # a 0-d array or tensor has __iter__ and refuses it
+    except TypeError:
         raise UserInputError(f"times must be a list of ints ending at -1 (e.g. schedules.plain(t_T)), "
-                             f"got {type(times).__name__} {times!r:.60}")
-    seq = list(times)
+                             f"got {type(times).__name__} {times!r:.60}") from None
     checked = _valid_at_once(seq, t_T)
     if checked is not None:
         return checked
