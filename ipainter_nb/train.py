@@ -383,8 +383,9 @@ def check_out_apart(out: Path, data: str | None, sample_every: int) -> None:
     """
     if data is None or not sample_every:
         return
-    pictures = Path(data).expanduser().resolve()
-    if pictures == out.resolve() or pictures in out.resolve().parents:
+    # realpath, not resolve: a link loop at --data is named by the folder's own check, later
+    pictures, run = Path(os.path.realpath(Path(data).expanduser())), Path(os.path.realpath(out))
+    if pictures == run or pictures in run.parents:
         raise UserInputError(f"--out {out} is inside --data {data}: the run's sample grids would be read as training "
                              f"pictures when it resumes; put the run elsewhere (e.g. {pictures.parent / 'runs'}), "
                              "or write no grids (--sample-every 0)")
