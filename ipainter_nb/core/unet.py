@@ -49,13 +49,14 @@ def config_problem(config: Mapping[str, Any]) -> str | None:
         config: guided-diffusion config keys and their values.
     """
     for key, (lowest, highest) in _INT_KEYS.items():
-        value = config.get(key)
         if key not in config:
             continue
+        value = config[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             return f"{key} must be an integer, got {value!r}"
-        if not (lowest == -1 and value == -1) and not max(lowest, 1 if lowest == -1 else lowest) <= value <= highest:
-            allowed = f"-1 or 1..{highest}" if lowest == -1 else f"{lowest}..{highest}"
+        derived = lowest == -1  # -1 itself, or 1..highest
+        if not (derived and value == -1) and not (1 if derived else lowest) <= value <= highest:
+            allowed = f"-1 or 1..{highest}" if derived else f"{lowest}..{highest}"
             return f"{key} must be in {allowed}, got {value}"
     for key in _BOOL_KEYS:
         if key in config and not isinstance(config[key], bool):
@@ -64,8 +65,9 @@ def config_problem(config: Mapping[str, Any]) -> str | None:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         return f"dropout must be a number in [0, 1), got {dropout!r}"
     mult = config.get("channel_mult")
-    if isinstance(mult, (list, tuple, str)) and len(mult if not isinstance(mult, str) else mult.split(",")) > _MAX_LEVELS:
-        return f"channel_mult may hold at most {_MAX_LEVELS} levels, got {len(mult)}"
+    levels = len(mult.split(",")) if isinstance(mult, str) else len(mult) if isinstance(mult, (list, tuple)) else 0
+    if levels > _MAX_LEVELS:
+        return f"channel_mult may hold at most {_MAX_LEVELS} levels, got {levels}"
     return None
 
 
