@@ -123,9 +123,7 @@ def fixed_schedules(model: ExactDiffusionModel, keep: torch.Tensor, target: str,
     """
     aim = plan_module.PLAN_TARGETS[target]
     calls = aim.calls
-    stride = max(1, -(-t_T // max(calls - 1, 1)))
-    walk = {f"plain walk η {eta:g}": ScheduleConfig(t_T, jump_length=1, jump_n_sample=1, stop_resampling_at=None,
-                                                    start_resampling_at=None, eta=eta, stride=stride) for eta in (1.0, 0.0)}
+    walk = {f"plain walk η {eta:g}": plan_module._plain(t_T, calls, eta) for eta in (1.0, 0.0)}  # the planner's own walk
     shrunk = {
         "RePaint 5/5, t_T to fit": _largest_fitting(
             lambda n: ScheduleConfig(n, jump_length=min(5, n - 1), jump_n_sample=5, stop_resampling_at=None), calls, t_T),
