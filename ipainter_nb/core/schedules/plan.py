@@ -367,4 +367,3 @@ def plan_schedule(
     # not even a window of two levels fits: a strided walk alone
     config = finalists[0] if finalists else _plain(t_T, calls, 1.0 if eta is None else eta)
     return _remember(_PLANS, key, config, _CACHE_SIZE)
-
