@@ -7,6 +7,10 @@ seeds; the split into a **tuning set** (seeds 0..) and a **held-out set** (seeds
 made once and saved in ``benchmarks/planner_family_cases.json`` (every drawn number is
 stored, so the cases do not depend on numpy's generator staying the same). Constants of
 the planner may be chosen on the tuning set only; the benchmark reports both.
+
+A **second held-out set** (seeds 2000..) was drawn after the planner's constants were frozen
+and appended to the file: it judges the planner on cases that no session has looked at,
+since the first held-out set's results were read while later changes were made.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ MASK_KINDS = ("centre hole", "border", "ring", "band", "L shape", "holes", "cuto
               "off-centre hole")
 BETA_RANGE, KNEE_RANGE, VAR_RANGE = (1.6, 3.6), (0.004, 0.12), (0.05, 0.5)
 #: (split, first seed, sizes in order: mostly 16² and 24², a few 32²)
-SPLITS = (("tuning", 0, [16] * 14 + [24] * 8 + [32] * 2), ("held-out", 1000, [16] * 28 + [24] * 12 + [32] * 4))
+SPLITS = (("tuning", 0, [16] * 14 + [24] * 8 + [32] * 2), ("held-out", 1000, [16] * 28 + [24] * 12 + [32] * 4),
+          ("held-out 2", 2000, [16] * 28 + [24] * 12 + [32] * 4))
+SPLIT_NAMES = tuple(name for name, _, _ in SPLITS)
 
 
 def _mask_params(kind: str, size: int, rng: np.random.Generator) -> dict[str, Any]:
@@ -113,10 +119,10 @@ def build_mask(kind: str, params: dict[str, Any], size: int) -> torch.Tensor:
     raise ValueError(kind)
 
 
-def make_cases() -> list[dict[str, Any]]:
-    """Every case of both splits, drawn from its seed (the saved file is the reference)."""
+def make_cases(splits: tuple[str, ...] = SPLIT_NAMES) -> list[dict[str, Any]]:
+    """Every case of ``splits``, drawn from its seed (the saved file is the reference)."""
     cases = []
-    for split, first, sizes in SPLITS:
+    for split, first, sizes in [s for s in SPLITS if s[0] in splits]:
         for i, size in enumerate(sizes):
             seed = first + i
             rng = np.random.default_rng(seed)
@@ -152,14 +158,16 @@ def case_problem(case: dict[str, Any]) -> tuple[GaussianImageModel, torch.Tensor
     return model, image, build_mask(case["mask"], case["mask_params"], size)
 
 
-if __name__ == "__main__":  # written once; later runs only read it
-    if CASES_FILE.exists():
-        raise SystemExit(f"{CASES_FILE} exists: the split is made once")
-    cases = make_cases()
+if __name__ == "__main__":  # each split is written once; later runs only read it or append a new split
+    saved = load_cases() if CASES_FILE.exists() else []
+    missing = tuple(name for name in SPLIT_NAMES if name not in {c["split"] for c in saved})
+    if not missing:
+        raise SystemExit(f"{CASES_FILE} holds every split: each is made once")
+    cases = make_cases(missing)
     for c in cases:
         keep = build_mask(c["mask"], c["mask_params"], c["size"])
         frac = float(1 - keep.mean())
         assert 0 < frac < 1, (c["id"], c["mask"], frac)
-    CASES_FILE.write_text(json.dumps({"about": __doc__.split("\n\n")[1].replace("\n", " "), "cases": cases}, indent=1) + "\n",
-                          encoding="utf-8")
-    print(f"wrote {len(cases)} cases to {CASES_FILE}")
+    CASES_FILE.write_text(json.dumps({"about": __doc__.split("\n\n", 1)[1].replace("\n", " "), "cases": saved + cases},
+                                     indent=1) + "\n", encoding="utf-8")
+    print(f"added {len(cases)} cases ({', '.join(missing)}) to {CASES_FILE}")

@@ -1,6 +1,7 @@
-"""The planner on a family of picture models: tuning set and held-out set side by side (issue 27).
+"""The planner on a family of picture models: the tuning set and two held-out sets side by side (issue 27).
 
-    python benchmarks/planner_family.py                 # both splits (the RePaint references are cached)
+    python benchmarks/planner_family.py                 # every split (the RePaint references are cached)
+    python benchmarks/planner_family.py --split "held-out 2"
     python benchmarks/planner_family.py --quick         # two tiny cases, seconds (the test suite runs it)
     python benchmarks/planner_family.py --split held-out --limit 10
 
@@ -38,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, base_parser, environment, log, markdown_table, write_result  # noqa: E402
-from _planner_family import case_problem, load_cases  # noqa: E402
+from _planner_family import SPLIT_NAMES, case_problem, load_cases  # noqa: E402
 
 from ipainter_nb.core.exact import ExactDiffusionModel, schedule_error  # noqa: E402
 from ipainter_nb.core.exact_hole_law import HoleLaw  # noqa: E402
@@ -231,22 +232,22 @@ def summary(split: str, results: list[dict[str, Any]]) -> list[str]:
             f"{max(r['draft_cached_s'] for r in results):.3f}"]
 
 
-KIND_HEADERS = ["mask kind", "cases (tuning / held-out)", "quality KL× max: tuning / held-out",
-                "draft KL× max: tuning / held-out", "held-out quality > 1.00×", "held-out draft > 1.25×"]
+_SPLITS_SHOWN = " / ".join(SPLIT_NAMES)
+KIND_HEADERS = ["mask kind", f"cases ({_SPLITS_SHOWN})", f"quality KL× max: {_SPLITS_SHOWN}", f"draft KL× max: {_SPLITS_SHOWN}",
+                "held-out quality > 1.00× (both held-out sets)", "held-out draft > 1.25× (both held-out sets)"]
 
 
 def by_kind(cases: dict[str, dict[str, Any]], results: list[dict[str, Any]]) -> list[list[str]]:
     """Per mask kind: the worst ratios of each split and how many held-out cases miss."""
     rows = []
     for kind in sorted({cases[r["case"]]["mask"] for r in results}):
-        mine = {s: [r for r in results if cases[r["case"]]["mask"] == kind and r["split"] == s] for s in ("tuning", "held-out")}
+        mine = {s: [r for r in results if cases[r["case"]]["mask"] == kind and r["split"] == s] for s in SPLIT_NAMES}
 
-        def worst(split: str, target: str) -> str:
-            return f"{max(r[target]['ratio'] for r in mine[split]):.2f}" if mine[split] else "—"
+        def worst(target: str) -> str:
+            return " / ".join(f"{max(r[target]['ratio'] for r in mine[s]):.2f}" if mine[s] else "—" for s in SPLIT_NAMES)
 
-        held = mine["held-out"]
-        rows.append([kind, f"{len(mine['tuning'])} / {len(held)}", f"{worst('tuning', 'quality')} / {worst('held-out', 'quality')}",
-                     f"{worst('tuning', 'draft')} / {worst('held-out', 'draft')}",
+        held = [r for s in SPLIT_NAMES if s != "tuning" for r in mine[s]]
+        rows.append([kind, " / ".join(str(len(mine[s])) for s in SPLIT_NAMES), worst("quality"), worst("draft"),
                      str(sum(r["quality"]["ratio"] > 1.0 for r in held)), str(sum(r["draft"]["ratio"] > 1.25 for r in held))])
     return rows
 
@@ -315,7 +316,7 @@ def quick_cases() -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> str:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["tuning", "held-out", "both"], default="both")
+    parser.add_argument("--split", choices=[*SPLIT_NAMES, "all"], default="all")
     parser.add_argument("--limit", type=int, default=None, help="at most this many cases per split")
     parser.add_argument("--references-only", action="store_true", help="only compute and cache RePaint's KL")
     parser.add_argument("--check", type=int, default=2, help="score the plans of the first N cases also by schedule_error")
@@ -327,10 +328,10 @@ def main(argv: list[str] | None = None) -> str:
     torch.set_num_threads(1)  # the exact laws are small: one thread, and the machine is shared
     results_dir = Path(args.results_dir) if args.results_dir else RESULTS_DIR
     cases = quick_cases() if args.quick else load_cases()
-    if args.split != "both":
+    if args.split != "all":
         cases = [c for c in cases if c["split"] == args.split]
     if args.limit:
-        cases = [c for s in ("tuning", "held-out") for c in [c for c in cases if c["split"] == s][:args.limit]]
+        cases = [c for s in SPLIT_NAMES for c in [c for c in cases if c["split"] == s][:args.limit]]
     path = _json_path(results_dir, args.quick)
     data = _load(path)
     results = []
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> str:
     data["results"] = results
     _save(path, data)
     by_id = {c["id"]: c for c in cases}
-    splits = [s for s in ("tuning", "held-out") if any(r["split"] == s for r in results)]
+    splits = [s for s in SPLIT_NAMES if any(r["split"] == s for r in results)]
     text = "\n\n".join([
         f"# The planner on a family of picture models\n\n{environment()}",
         "## Summary (KL× and calls× relative to RePaint 250/10/10's exact law)\n\n"
