@@ -38,6 +38,7 @@ from .core.diffusion import DiffusionSchedule
 from .core.models import load_model
 from .core.presets import PRESETS
 from .core.schedules import ScheduleConfig
+from .core.steps import run_step, runs_to_a_step
 from .core.unet import UNetConfig, build_unet
 from .errors import IPainterError, UserInputError
 from .images import (
@@ -265,6 +266,7 @@ def _say_removed(left: Leftovers) -> None:
         print(left.notice())
 
 
+@runs_to_a_step
 def train(config: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint path.
 
@@ -327,43 +329,44 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     bar.update(step)
     try:
         while step < config.steps:
-            tick = time.perf_counter()
-            g = torch.Generator().manual_seed(config.seed * 7919 + step)
-            x0 = data.batch(step, config.batch_size).to(device)
-            t = torch.randint(0, 1000, (config.batch_size,), generator=g).to(device)
-            noise = torch.randn(x0.shape, generator=g).to(device)
-            a = ac[t].view(-1, 1, 1, 1)
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-            if device.type == "cpu":
-                x_t = x_t.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                pred = model(x_t, t)
-            loss = (pred.float() - noise).pow(2).mean()
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(step, config.lr, saved_step, ckpt_path)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            for group in opt.param_groups:
-                group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup)
-            opt.step()
-            # EMA warm-up: early on, a long average would mostly remember random weights
-            _ema_update(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
-            step += 1
-            recent.append(loss.item())
-            log.write(f"{step},{loss.item():.5f},{time.perf_counter() - tick:.3f}\n")
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
-            if step % config.save_every == 0 or step == config.steps:
-                log.flush()
-                with signals_deferred():  # torch.save turns an interrupt mid-write into an error of its own
-                    atomic_write(ckpt_path, lambda f: torch.save(
-                        {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                         "step": step, "config": asdict(config)}, f))
-                    saved_step = step  # a stop held during the write arrives at the block's end: it is on disk
-            if config.sample_every and step % config.sample_every == 0:
-                _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
+            with run_step():  # the interpreter's exit parks a daemon thread between two steps
+                tick = time.perf_counter()
+                g = torch.Generator().manual_seed(config.seed * 7919 + step)
+                x0 = data.batch(step, config.batch_size).to(device)
+                t = torch.randint(0, 1000, (config.batch_size,), generator=g).to(device)
+                noise = torch.randn(x0.shape, generator=g).to(device)
+                a = ac[t].view(-1, 1, 1, 1)
+                x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+                if device.type == "cpu":
+                    x_t = x_t.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+                    pred = model(x_t, t)
+                loss = (pred.float() - noise).pow(2).mean()
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(step, config.lr, saved_step, ckpt_path)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                for group in opt.param_groups:
+                    group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup)
+                opt.step()
+                # EMA warm-up: early on, a long average would mostly remember random weights
+                _ema_update(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
+                step += 1
+                recent.append(loss.item())
+                log.write(f"{step},{loss.item():.5f},{time.perf_counter() - tick:.3f}\n")
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
+                if step % config.save_every == 0 or step == config.steps:
+                    log.flush()
+                    with signals_deferred():  # torch.save turns an interrupt mid-write into an error of its own
+                        atomic_write(ckpt_path, lambda f: torch.save(
+                            {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                             "step": step, "config": asdict(config)}, f))
+                        saved_step = step  # a stop held during the write arrives at the block's end: it is on disk
+                if config.sample_every and step % config.sample_every == 0:
+                    _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
     except KeyboardInterrupt:
         raise TrainingInterrupted(step, saved_step, ckpt_path) from None
     finally:

@@ -37,6 +37,7 @@ from .presets import (
     find_weights,
 )
 from .schedules import ScheduleConfig
+from .steps import runs_to_a_step
 from .unet import UNet, UNetConfig, build_unet
 
 __all__ = ["DiffusionModel", "load_model", "check_t_T"]
@@ -230,6 +231,7 @@ def _network_config(info: Mapping[str, Any], path: Path) -> UNetConfig:
     return check_unet_config(info["unet_config"], str(path), CheckpointError)
 
 
+@runs_to_a_step
 def load_model(
     name_or_path: str | Path = "demo",
     device: torch.device | str | None = None,
