@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import CommandParser, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
+from .checks import CommandParser, apart_from, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
 from .core.arguments import check_batch, check_flag, check_real, check_whole
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
@@ -53,7 +53,7 @@ from .train_data import ImageFolder, ProceduralScenes, TrainingDataNotFoundError
 from .train_fields import field_model
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
-           "ProceduralScenes", "export", "main"]
+           "ProceduralScenes", "export", "check_trainable", "main"]
 
 LOSS_HEADER = "step,loss,seconds"
 CHECKPOINT_NAME = "last.pt"
@@ -232,6 +232,22 @@ def _full_unet_config(unet: dict[str, Any]) -> dict[str, Any]:
     return UNetConfig.from_dict(unet).to_dict()
 
 
+def check_trainable(unet: dict[str, Any], source: str) -> None:
+    """Refuse a network this trainer cannot train: it fits the noise alone (a fixed variance) without
+    class labels, so a network that also predicts its variance or needs a class ``y`` would fail at its
+    first step (a shape error, or a missing ``y``).
+
+    Args:
+        unet: the network's config.
+        source: where the network comes from, for the message (``--init-from X``, ``TrainConfig.unet``).
+    """
+    problems = [what for key, what in (("learn_sigma", "learns its variance (learn_sigma, 6 output channels)"),
+                                       ("class_cond", "is class-conditional (class_cond)")) if unet.get(key)]
+    if problems:
+        raise UserInputError(f"{source}: the network {' and '.join(problems)}, and ipainter train fits an unconditional "
+                             "network's noise prediction only: start from weights ipainter train exported, or a fresh network")
+
+
 def _initial_weights(init_from: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The float32 state dict and the network config of the weights ``--init-from`` names."""
     model = load_model(init_from, device="cpu", dtype=torch.float32, prepack=False)
@@ -291,6 +307,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     _say_removed(clean_leftovers(out).merge(clean_leftovers(out / "samples")))
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
+    check_trainable(unet, f"--init-from {config.init_from}" if initial is not None else "the unet config")
     config = replace(config, unet=unet)
     size = config.unet["image_size"]
     data = training_pictures(config.data, config.gaussian_field, config.seed, size)
@@ -423,6 +440,7 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
         ``dest``.
     """
     check_export_apart(Path(dest).expanduser(), Path(checkpoint).expanduser().parent)
+    apart_from(Path(dest).expanduser(), "dest", {"checkpoint": Path(checkpoint).expanduser()})
     state = read_training_checkpoint(Path(checkpoint))
     unet_config = state["config"]["unet"]
     spec = state["config"].get("gaussian_field")
@@ -530,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     out = check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
     if args.export is not None:
         check_export_apart(args.export, out, "--export")
+        apart_from(args.export, "--export", {"--init-from": args.init_from})  # the weights the run starts from
     config = TrainConfig(out=str(out), data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from,
