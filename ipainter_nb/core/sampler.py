@@ -45,6 +45,7 @@ from .arguments import (
     check_keep,
     check_picture,
     check_whole,
+    named_arguments,
 )
 from .devices import as_device
 
@@ -115,6 +116,7 @@ def seeded_noise(seeds: Sequence[int], shape: Sequence[int], device: torch.devic
 # --------------------------------------------------------------------------- the algorithm
 
 
+@named_arguments
 def paint_steps(
     model: PaintableModel,
     image: torch.Tensor,
@@ -280,6 +282,7 @@ def _frame(step: Step) -> Frame:
 # --------------------------------------------------------------------------- the collector
 
 
+@named_arguments
 def paint(
     model: PaintableModel,
     image: torch.Tensor | np.ndarray,
