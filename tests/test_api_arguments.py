@@ -224,6 +224,31 @@ def test_more_pictures_than_result_samples_can_hold_are_refused_at_once_unless_t
     assert result.stopped and result.num_finished == 0
 
 
+def test_a_micro_batch_larger_than_the_machines_memory_is_refused_before_anything_is_allocated(tiny_model_path, tmp_path,
+                                                                                               capsys):
+    """``batch_size`` was taken as given: a batch whose pictures alone outgrow the machine's memory allocated until
+    the system killed the process (the command: exit 137, or a RuntimeError from torch's allocator)."""
+    from ipainter_nb.cli import main
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    model = E.ExactDiffusionModel.create(size=8)
+    n = memory // (3 * 8 * 8 * 4) + 1  # more pictures than the memory holds, even without the network's own maps
+    with pytest.raises(UserInputError, match=rf"batch_size={n} cannot fit: .* pass a smaller batch_size"):
+        ip.paint(model, torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4), num_samples=n, batch_size=n, keep_samples=False,
+                 progress=False)
+    source = tmp_path / "src"
+    source.mkdir()
+    Image.new("RGB", (32, 32)).save(source / "lake.png")
+    mask_to_pil(E.centre_hole_keep(32, 16)).save(source / "lake_mask.png")
+    # the command's most samples per picture at once: the tiny network's first level alone (32 channels at 32x32,
+    # its skips and working maps) holds half a MiB of each, far more than this machine's memory for a million
+    most = 10**6
+    code = main(["paint", "-s", str(source), "-d", str(tmp_path / "out"), "--model", str(tiny_model_path), "--device", "cpu",
+                 "--num-samples", str(most), "--batch-size", str(most), "--quiet"])
+    assert (code, capsys.readouterr().err.split(" cannot fit:")[0]) == (2, f"ipainter: error: batch_size={most}")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_meta_tensor_is_refused_as_a_picture_without_values():
     model = E.ExactDiffusionModel.create(size=8)
     with pytest.raises(UserInputError, match="image is a meta tensor"):
