@@ -37,6 +37,7 @@ from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
 from .core.models import load_model
 from .core.presets import PRESETS
+from .core.sampler import batch_fits
 from .core.schedules import ScheduleConfig
 from .core.steps import run_step, runs_to_a_step
 from .core.unet import UNetConfig, build_unet
@@ -311,6 +312,8 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     unet, initial = _network_of(config, state)
     check_trainable(unet, f"--init-from {config.init_from}" if initial is not None else "the unet config")
     config = replace(config, unet=unet)
+    network = UNetConfig.from_dict(unet)
+    batch_fits(config.batch_size, network.num_channels, network.image_size, device, torch.float32, "one training step")
     size = config.unet["image_size"]
     data = training_pictures(config.data, config.gaussian_field, config.seed, size)
 

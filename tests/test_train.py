@@ -199,6 +199,16 @@ def test_the_train_command_resumes_a_run_started_from_weights(tmp_path, capsys):
     assert load_model(tmp_path / "out.safetensors", device="cpu").image_size == 16
 
 
+def test_a_batch_larger_than_the_machines_memory_is_refused_before_anything_is_written(tmp_path):
+    """A batch was taken up to what a grid of its pictures may hold (1 GiB of them): with a wide network a step
+    then allocated until the system killed the run. 512 channels at 16x16 hold at least 2 MiB of each
+    picture at the first level: 349525 of them, 683 GiB, more than this machine has."""
+    wide = {**TINY, "num_channels": 512}
+    with pytest.raises(UserInputError, match=r"batch_size=349525 cannot fit: one training step on that many 16x16 pictures"):
+        train(config(tmp_path, unet=wide, batch_size=349525), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("network", ["learn_sigma", "class_cond"])
 def test_a_network_the_trainer_cannot_train_is_refused_before_anything_is_written(network, tmp_path, capsys):
     """Weights of a network that learns its variance (the published checkpoints) or needs a class label
