@@ -304,7 +304,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     """
     out = check_folder(Path(config.out), "--out", parents=True)
     check_out_apart(out, config.data, config.sample_every)
-    device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
+    device = as_device(("cuda" if torch.cuda.is_available() else "cpu") if config.device is None else config.device, "--device")
     ckpt_path = out / CHECKPOINT_NAME
     # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
     _say_removed(clean_leftovers(out).merge(clean_leftovers(out / "samples")))

@@ -209,6 +209,13 @@ def test_a_batch_larger_than_the_machines_memory_is_refused_before_anything_is_w
     assert not (tmp_path / "run").exists()
 
 
+def test_an_empty_device_is_refused_as_every_command_refuses_it(tmp_path):
+    """``--device "$DEV"`` with DEV unset: paint and demo refused it, train took it as the default device."""
+    with pytest.raises(UserInputError, match="--device='' is not a device: use 'cpu', 'cuda' or 'cuda:N'"):
+        train(config(tmp_path, device=""), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("network", ["learn_sigma", "class_cond"])
 def test_a_network_the_trainer_cannot_train_is_refused_before_anything_is_written(network, tmp_path, capsys):
     """Weights of a network that learns its variance (the published checkpoints) or needs a class label
