@@ -41,7 +41,7 @@ from .core.sampler import batch_fits
 from .core.schedules import ScheduleConfig
 from .core.steps import run_step, runs_to_a_step
 from .core.unet import UNetConfig, build_unet
-from .errors import IPainterError, UserInputError
+from .errors import IPainterError, RunFailedError, UserInputError
 from .images import (
     Leftovers,
     atomic_write,
@@ -162,7 +162,7 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"training stopped at step {step}: {where}")
 
 
-class TrainingDiverged(IPainterError, FloatingPointError):
+class TrainingDiverged(RunFailedError, FloatingPointError):
     """The loss became NaN or inf: the run stops before the weights (or a checkpoint) take it in.
 
     Args:

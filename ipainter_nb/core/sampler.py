@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import IPainterError, UserInputError
+from ..errors import RunFailedError, UserInputError
 from ..images import quantize_uint8
 from ..progress import progress_bar
 from .arguments import (
@@ -80,7 +80,7 @@ __all__ = [
 NoiseSource = Callable[[], torch.Tensor]  # each call: fresh standard normal noise shaped like the batch
 
 
-class NonFiniteOutputError(IPainterError, FloatingPointError):
+class NonFiniteOutputError(RunFailedError, FloatingPointError):
     """The model produced NaN or inf: better to stop than to write black pictures."""
 
 
