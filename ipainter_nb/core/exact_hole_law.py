@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .arguments import named_arguments
 from .exact_denoiser import ExactDiffusionModel
 from .exact_images import ExactConditional, _binary_keep, _gather, _gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
@@ -40,6 +41,7 @@ __all__ = ["HoleLaw"]
 _Map = tuple[torch.Tensor | None, float, torch.Tensor, torch.Tensor]
 
 
+@named_arguments
 class HoleLaw:
     """The exact output law of schedules for one model, mask and set of known pictures.
 
