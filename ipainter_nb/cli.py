@@ -48,7 +48,7 @@ from .checks import (
     path_text,
     seed_flag,
 )
-from .errors import IPainterError
+from .errors import IPainterError, RunFailedError
 from .signals import stop_on_signals, stop_signal
 
 #: The signal a program that writes to a closed pipe gets by default (its number where the platform has none).
@@ -373,7 +373,7 @@ def _ended(argv: list[str], debug: bool) -> int:
         if debug:
             traceback.print_exc()
         _error(exc)
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(exc, RunFailedError) else EXIT_USAGE
     except OSError as exc:
         if exc.errno not in OS_HINTS:
             raise

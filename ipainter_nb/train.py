@@ -30,16 +30,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import CommandParser, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
-from .core.arguments import check_batch, check_flag, check_real, check_whole
+from .checks import CommandParser, apart_from, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
+from .core.arguments import check_batch, check_flag, check_real, check_whole, named_arguments
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
 from .core.models import load_model
 from .core.presets import PRESETS
+from .core.sampler import batch_fits
 from .core.schedules import ScheduleConfig
+from .core.steps import run_step, runs_to_a_step
 from .core.unet import UNetConfig, build_unet
-from .errors import IPainterError, UserInputError
+from .errors import IPainterError, RunFailedError, UserInputError
 from .images import (
     Leftovers,
     atomic_write,
@@ -52,7 +54,7 @@ from .train_data import ImageFolder, ProceduralScenes, TrainingDataNotFoundError
 from .train_fields import field_model
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
-           "ProceduralScenes", "export", "main"]
+           "ProceduralScenes", "export", "check_trainable", "main"]
 
 LOSS_HEADER = "step,loss,seconds"
 CHECKPOINT_NAME = "last.pt"
@@ -82,6 +84,7 @@ def check_image_size(size: int) -> int:
     return size
 
 
+@named_arguments
 @dataclass
 class TrainConfig:
     """Training settings; the defaults produce the shipped demo model.
@@ -159,7 +162,7 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"training stopped at step {step}: {where}")
 
 
-class TrainingDiverged(IPainterError, FloatingPointError):
+class TrainingDiverged(RunFailedError, FloatingPointError):
     """The loss became NaN or inf: the run stops before the weights (or a checkpoint) take it in.
 
     Args:
@@ -231,6 +234,22 @@ def _full_unet_config(unet: dict[str, Any]) -> dict[str, Any]:
     return UNetConfig.from_dict(unet).to_dict()
 
 
+def check_trainable(unet: dict[str, Any], source: str) -> None:
+    """Refuse a network this trainer cannot train: it fits the noise alone (a fixed variance) without
+    class labels, so a network that also predicts its variance or needs a class ``y`` would fail at its
+    first step (a shape error, or a missing ``y``).
+
+    Args:
+        unet: the network's config.
+        source: where the network comes from, for the message (``--init-from X``, ``TrainConfig.unet``).
+    """
+    problems = [what for key, what in (("learn_sigma", "learns its variance (learn_sigma, 6 output channels)"),
+                                       ("class_cond", "is class-conditional (class_cond)")) if unet.get(key)]
+    if problems:
+        raise UserInputError(f"{source}: the network {' and '.join(problems)}, and ipainter train fits an unconditional "
+                             "network's noise prediction only: start from weights ipainter train exported, or a fresh network")
+
+
 def _initial_weights(init_from: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The float32 state dict and the network config of the weights ``--init-from`` names."""
     model = load_model(init_from, device="cpu", dtype=torch.float32, prepack=False)
@@ -265,6 +284,8 @@ def _say_removed(left: Leftovers) -> None:
         print(left.notice())
 
 
+@named_arguments
+@runs_to_a_step
 def train(config: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint path.
 
@@ -283,13 +304,16 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     """
     out = check_folder(Path(config.out), "--out", parents=True)
     check_out_apart(out, config.data, config.sample_every)
-    device = as_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"), "--device")
+    device = as_device(("cuda" if torch.cuda.is_available() else "cpu") if config.device is None else config.device, "--device")
     ckpt_path = out / CHECKPOINT_NAME
     # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
     _say_removed(clean_leftovers(out).merge(clean_leftovers(out / "samples")))
     state = read_training_checkpoint(ckpt_path) if ckpt_path.exists() else None
     unet, initial = _network_of(config, state)
+    check_trainable(unet, f"--init-from {config.init_from}" if initial is not None else "the unet config")
     config = replace(config, unet=unet)
+    network = UNetConfig.from_dict(unet)
+    batch_fits(config.batch_size, network.num_channels, network.image_size, device, torch.float32, "one training step")
     size = config.unet["image_size"]
     data = training_pictures(config.data, config.gaussian_field, config.seed, size)
 
@@ -327,43 +351,44 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     bar.update(step)
     try:
         while step < config.steps:
-            tick = time.perf_counter()
-            g = torch.Generator().manual_seed(config.seed * 7919 + step)
-            x0 = data.batch(step, config.batch_size).to(device)
-            t = torch.randint(0, 1000, (config.batch_size,), generator=g).to(device)
-            noise = torch.randn(x0.shape, generator=g).to(device)
-            a = ac[t].view(-1, 1, 1, 1)
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-            if device.type == "cpu":
-                x_t = x_t.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                pred = model(x_t, t)
-            loss = (pred.float() - noise).pow(2).mean()
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(step, config.lr, saved_step, ckpt_path)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            for group in opt.param_groups:
-                group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup)
-            opt.step()
-            # EMA warm-up: early on, a long average would mostly remember random weights
-            _ema_update(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
-            step += 1
-            recent.append(loss.item())
-            log.write(f"{step},{loss.item():.5f},{time.perf_counter() - tick:.3f}\n")
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
-            if step % config.save_every == 0 or step == config.steps:
-                log.flush()
-                with signals_deferred():  # torch.save turns an interrupt mid-write into an error of its own
-                    atomic_write(ckpt_path, lambda f: torch.save(
-                        {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                         "step": step, "config": asdict(config)}, f))
-                    saved_step = step  # a stop held during the write arrives at the block's end: it is on disk
-            if config.sample_every and step % config.sample_every == 0:
-                _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
+            with run_step():  # the interpreter's exit parks a daemon thread between two steps
+                tick = time.perf_counter()
+                g = torch.Generator().manual_seed(config.seed * 7919 + step)
+                x0 = data.batch(step, config.batch_size).to(device)
+                t = torch.randint(0, 1000, (config.batch_size,), generator=g).to(device)
+                noise = torch.randn(x0.shape, generator=g).to(device)
+                a = ac[t].view(-1, 1, 1, 1)
+                x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+                if device.type == "cpu":
+                    x_t = x_t.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+                    pred = model(x_t, t)
+                loss = (pred.float() - noise).pow(2).mean()
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(step, config.lr, saved_step, ckpt_path)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                for group in opt.param_groups:
+                    group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup)
+                opt.step()
+                # EMA warm-up: early on, a long average would mostly remember random weights
+                _ema_update(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
+                step += 1
+                recent.append(loss.item())
+                log.write(f"{step},{loss.item():.5f},{time.perf_counter() - tick:.3f}\n")
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
+                if step % config.save_every == 0 or step == config.steps:
+                    log.flush()
+                    with signals_deferred():  # torch.save turns an interrupt mid-write into an error of its own
+                        atomic_write(ckpt_path, lambda f: torch.save(
+                            {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                             "step": step, "config": asdict(config)}, f))
+                        saved_step = step  # a stop held during the write arrives at the block's end: it is on disk
+                if config.sample_every and step % config.sample_every == 0:
+                    _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")
     except KeyboardInterrupt:
         raise TrainingInterrupted(step, saved_step, ckpt_path) from None
     finally:
@@ -407,6 +432,7 @@ def check_export_apart(dest: Path, out: Path, flag: str = "dest") -> None:
                              f"export to another file, e.g. {out / 'model.safetensors'}")
 
 
+@named_arguments
 def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | None = None, name: str = "demo") -> Path:
     """Write the EMA weights of a training checkpoint as a self-describing safetensors file (fp16).
 
@@ -420,6 +446,7 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
         ``dest``.
     """
     check_export_apart(Path(dest).expanduser(), Path(checkpoint).expanduser().parent)
+    apart_from(Path(dest).expanduser(), "dest", {"checkpoint": Path(checkpoint).expanduser()})
     state = read_training_checkpoint(Path(checkpoint))
     unet_config = state["config"]["unet"]
     spec = state["config"].get("gaussian_field")
@@ -527,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     out = check_folder(Path(args.out), "--out", parents=True)  # train() creates it once its own checks passed
     if args.export is not None:
         check_export_apart(args.export, out, "--export")
+        apart_from(args.export, "--export", {"--init-from": args.init_from})  # the weights the run starts from
     config = TrainConfig(out=str(out), data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from,

@@ -38,11 +38,11 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFor
 from PIL import Image, ImageDraw
 
 from ipainter_nb.checks import check_path, writable_file
-from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole
+from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole, named_arguments
 from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
 from ipainter_nb.core.paintable import check_model
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, resampling_window, validate_times
-from ipainter_nb.core.steps import Frame, PaintResult
+from ipainter_nb.core.steps import Frame, PaintResult, runs_to_a_step
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import make_grid, uint8_to_tensor, upscale_nearest, write_bytes_atomic
 
@@ -76,6 +76,7 @@ MAX_GIF_HOLD_S = 600.0
 # --------------------------------------------------------------------------- figures and files
 
 
+@named_arguments
 def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
     """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread).
 
@@ -110,6 +111,8 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return fig.add_subplot()
 
 
+@named_arguments
+@runs_to_a_step
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     """``fig`` as PNG bytes (Agg).
 
@@ -123,6 +126,8 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     return buf.getvalue()
 
 
+@named_arguments
+@runs_to_a_step
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (a crash never leaves half a file).
 
@@ -158,6 +163,7 @@ class ScheduleMarks:
     label: str
 
 
+@named_arguments
 def schedule_marks(schedule: Schedule) -> ScheduleMarks:
     """The marks of a ``ScheduleConfig`` or a times list (a list has no stop line).
 
@@ -186,6 +192,7 @@ def _shade_window(ax: Axes, window: tuple[int, int] | None, vertical: bool) -> N
     span(window[0], window[1], color="C1", alpha=0.15, label=f"resampling t={window[0]}..{window[1]}")
 
 
+@named_arguments
 def schedule_figure(
     schedule: Schedule,
     *,
@@ -226,6 +233,7 @@ def _band_labels(n_bands: int) -> list[str]:
     return labels
 
 
+@named_arguments
 def band_snr_figure(
     image: Any,
     alphas_cumprod: Any,
@@ -298,6 +306,7 @@ def _check_spectra(spectra: Any) -> list[Spectrum]:
     return list(spectra)
 
 
+@named_arguments
 def spectrum_evolution_figure(
     spectra: Sequence[Spectrum],
     *,
@@ -354,6 +363,7 @@ def _prediction_frames(frames: Sequence[Frame]) -> list[Frame]:
     return [f for f in frames if f.x0_pred is not None]
 
 
+@named_arguments
 def frequency_figure(
     model: Any,
     config: ScheduleConfig,
@@ -410,6 +420,8 @@ def _captioned(img: Image.Image, text: str) -> Image.Image:
     return out
 
 
+@named_arguments
+@runs_to_a_step
 def timesteps_gif(
     frames: PaintResult | Sequence[Frame],
     path: str | Path,

@@ -170,6 +170,41 @@ def test_a_bad_argument_is_one_user_input_error_naming_it(call, tmp_path):
     assert sorted(os.listdir(tmp_path)) in (before, ["sun.png"])  # nothing written but the test's own cutout
 
 
+#: a public call with a misspelt keyword: Python's TypeError named neither the names taken nor the one meant
+MISSPELT = {
+    "load_model(devic=)": (lambda p: ip.load_model("demo", devic="cpu"), "load_model() got unknown argument(s) 'devic'",
+                           "'device'"),
+    "Composition(sz=)": (lambda p: ip.Composition(sz=16), "Composition() got unknown argument(s) 'sz'", "'size'"),
+    "Composition.render(backgrnd=)": (lambda p: canvas()[0].render(backgrnd=1.0), "render() got unknown argument(s)",
+                                      "'background'"),
+    "Layer.from_file(scal=)": (lambda p: ip.Layer.from_file(cutout_file(p), scal=2), "from_file() got unknown", "'scale'"),
+    "paint_steps(etaa=)": (lambda p: ip.paint_steps(E.ExactDiffusionModel.create(size=8), torch.zeros(1, 3, 8, 8),
+                                                    E.centre_hole_keep(8, 4)[None], etaa=0.5), "paint_steps() got unknown", "'eta'"),
+    "ExactDiffusionModel.create(sise=)": (lambda p: E.ExactDiffusionModel.create(sise=8), "create() got unknown", "'size'"),
+    "schedule_error(kk=)": (lambda p: E.schedule_error(E.ExactDiffusionModel.create(size=8), torch.zeros(3, 8, 8),
+                                                       E.centre_hole_keep(8, 4), [1, 0, -1], kk=4), "schedule_error() got", "'k'"),
+    "frequency.band_snr()": (lambda p: ip.frequency.band_snr(), "band_snr() missing a required argument: 'image'", ""),
+    "viz.save_figure(dpii=)": (lambda p: viz.save_figure(viz.new_figure(), p / "f.png", dpii=80), "save_figure() got", "'dpi'"),
+    "paint(one positional too many)": (lambda p: ip.paint(E.ExactDiffusionModel.create(size=8), torch.zeros(3, 8, 8),
+                                                          E.centre_hole_keep(8, 4), [1, 0, -1], 1, 0, None, None, 5),
+                                       "paint() too many positional arguments", ""),
+}
+
+
+@pytest.mark.parametrize("call", sorted(MISSPELT))
+def test_an_argument_a_public_function_does_not_take_is_one_error_naming_the_one_meant(call, tmp_path):
+    from ipainter_nb.errors import ArgumentNameError
+
+    act, said, meant = MISSPELT[call]
+    with pytest.raises(ArgumentNameError) as caught:
+        act(tmp_path)
+    message = str(caught.value)
+    assert isinstance(caught.value, UserInputError) and isinstance(caught.value, TypeError)  # either except clause catches it
+    assert said in message and "its arguments are" in message and "\n" not in message
+    assert f"did you mean {meant}" in message if meant else "did you mean" not in message
+    assert sorted(os.listdir(tmp_path)) in ([], ["sun.png"])
+
+
 def test_a_model_moved_to_a_device_or_dtype_that_does_not_exist_is_refused_and_left_as_it_was(tiny_model):
     for device, dtype, said in (("gpu", None, "device"), (None, "float16", "dtype='float16' is not a floating-point torch dtype"),
                                 (None, torch.int8, "dtype=torch.int8")):
@@ -187,6 +222,31 @@ def test_more_pictures_than_result_samples_can_hold_are_refused_at_once_unless_t
     cancel.set()  # streamed, the count is fine: stop it before its first step
     result = ip.paint(model, image, keep, times=times, num_samples=10**12, keep_samples=False, cancel=cancel, progress=False)
     assert result.stopped and result.num_finished == 0
+
+
+def test_a_micro_batch_larger_than_the_machines_memory_is_refused_before_anything_is_allocated(tiny_model_path, tmp_path,
+                                                                                               capsys):
+    """``batch_size`` was taken as given: a batch whose pictures alone outgrow the machine's memory allocated until
+    the system killed the process (the command: exit 137, or a RuntimeError from torch's allocator)."""
+    from ipainter_nb.cli import main
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    model = E.ExactDiffusionModel.create(size=8)
+    n = memory // (3 * 8 * 8 * 4) + 1  # more pictures than the memory holds, even without the network's own maps
+    with pytest.raises(UserInputError, match=rf"batch_size={n} cannot fit: .* pass a smaller batch_size"):
+        ip.paint(model, torch.zeros(3, 8, 8), E.centre_hole_keep(8, 4), num_samples=n, batch_size=n, keep_samples=False,
+                 progress=False)
+    source = tmp_path / "src"
+    source.mkdir()
+    Image.new("RGB", (32, 32)).save(source / "lake.png")
+    mask_to_pil(E.centre_hole_keep(32, 16)).save(source / "lake_mask.png")
+    # the command's most samples per picture at once: the tiny network's first level alone (32 channels at 32x32,
+    # its skips and working maps) holds half a MiB of each, far more than this machine's memory for a million
+    most = 10**6
+    code = main(["paint", "-s", str(source), "-d", str(tmp_path / "out"), "--model", str(tiny_model_path), "--device", "cpu",
+                 "--num-samples", str(most), "--batch-size", str(most), "--quiet"])
+    assert (code, capsys.readouterr().err.split(" cannot fit:")[0]) == (2, f"ipainter: error: batch_size={most}")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_meta_tensor_is_refused_as_a_picture_without_values():

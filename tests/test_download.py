@@ -227,6 +227,17 @@ def test_an_address_no_fetch_can_read_is_refused_before_any_try(url, said, tmp_p
     assert not (tmp_path / "w").exists()
 
 
+def test_a_download_that_fails_after_its_arguments_passed_exits_1_like_any_fault_during_a_run(server, tmp_path, capsys):
+    """A fetch that fails (a server's 404) said "error" with 2, the code of a refused argument; the address
+    itself was fine. Exit 2 stays for what the command refuses before it starts."""
+    from ipainter_nb.cli import main
+
+    assert main(["download", "places256", "--dest-dir", str(tmp_path / "w"), "--quiet", "--url", f"{server}/missing"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("ipainter: error: ") and "HTTP 404" in err[0]
+    assert not (tmp_path / "w").exists()
+
+
 def test_only_downloadable_presets_are_accepted():
     with pytest.raises(IPainterError, match="no download for 'demo'.*places256"):
         download_weights("demo")

@@ -460,7 +460,7 @@ def test_a_failed_download_into_a_new_folder_leaves_no_folder(tmp_path, capsys):
     finally:
         server.shutdown()
     err = capsys.readouterr().err
-    assert code == 2 and "HTTP 404" in err and "nothing was written" in err, err
+    assert code == 1 and "HTTP 404" in err and "nothing was written" in err, err
     assert list(tmp_path.iterdir()) == []  # neither weights/ nor new/
 
 

@@ -338,6 +338,9 @@ def test_training_stops_on_a_nan_loss_and_clears_leftover_temps(tmp_path: Path, 
     with pytest.raises(TrainingDiverged, match="at step 1, so training stopped .*lower --lr"):
         train(config, progress=False)
     assert not leftover.exists() and not (out / "last.pt").exists()
+    # the command ran as asked and failed, as on a full disk: 1, not 2 (the code of a refused argument)
+    assert main(["train", "--out", str(out), "--steps", "3", "--batch-size", "1", "--image-size", "16", "--sample-every", "0",
+                 "--threads", "1", "--device", "cpu", "--no-progress", "--no-bf16"]) == 1
 
 
 def test_training_checks_its_output_folder_before_it_starts(tmp_path: Path, capsys) -> None:

@@ -124,3 +124,60 @@ def test_a_program_that_ends_while_a_thread_paints_exits_cleanly(after_s, tiny_m
                           text=True, env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"), timeout=120)
     assert done.returncode == 0, done.stderr  # it aborted: "terminate called without an active exception", 134
     assert "terminate called" not in done.stderr and "the run ended" not in done.stderr
+
+
+# The library's other long computations in a daemon thread, as THREAD_PROGRAM paints in one: the
+# program ends while the work is under way. ``work`` calls the library only (its arguments are made
+# before): a torch call of the program's own in that thread would be cut as any would.
+WORK_IN_A_THREAD = {
+    "train": """
+        import os, tempfile
+        from ipainter_nb.train import TrainConfig, train
+        config = TrainConfig(out=tempfile.mkdtemp() + "/run", steps=200, batch_size=2, sample_every=0, save_every=1,
+                             threads=1, device="cpu", bf16=False)
+        work = lambda: train(config, progress=False)
+        ready = lambda: os.path.exists(config.out + "/last.pt")  # past its set-up: in its steps
+    """,
+    "exact schedule_error": """
+        import torch
+        import ipainter_nb as ip
+        model = ip.exact.ExactDiffusionModel.create(size=32)
+        image, keep, times = torch.zeros(3, 32, 32), ip.exact.centre_hole_keep(32, 16), ip.schedules.repaint(250, 10, 10, 100)
+        work = lambda: [ip.exact.schedule_error(model, image, keep, times) for _ in range(20)]
+    """,
+    "timesteps_gif": """
+        import tempfile, torch
+        import ipainter_nb as ip
+        from ipainter_nb import viz
+        model = ip.exact.ExactDiffusionModel.create(size=64)
+        result = ip.paint(model, torch.zeros(3, 64, 64), ip.exact.centre_hole_keep(64, 32), times=ip.schedules.plain(60),
+                          num_samples=8, max_frames=60, progress=False)
+        folder = tempfile.mkdtemp()
+        work = lambda: [viz.timesteps_gif(result, f"{folder}/{i}.gif") for i in range(20)]
+    """,
+}
+END_WHILE_IT_WORKS = """
+    import sys, threading, time
+    started = threading.Event()
+    def run():
+        started.set()
+        work()
+        print("the work ended before the program did", file=sys.stderr)
+    threading.Thread(target=run, daemon=True).start()
+    started.wait(60)
+    while not globals().get("ready", lambda: True)():
+        time.sleep(0.01)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.3])
+@pytest.mark.parametrize("work", sorted(WORK_IN_A_THREAD))
+def test_a_program_that_ends_while_a_thread_trains_or_computes_exits_cleanly(work, after_s):
+    """Training, the exact laws, figures and GIFs stop at the interpreter's exit as paint() does: they
+    aborted the process (exit 134) when it ended during one of their torch calls."""
+    program = textwrap.dedent(WORK_IN_A_THREAD[work]) + textwrap.dedent(END_WHILE_IT_WORKS)
+    done = subprocess.run([sys.executable, "-c", program, str(after_s)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "terminate called" not in done.stderr and "the work ended" not in done.stderr

@@ -199,6 +199,64 @@ def test_the_train_command_resumes_a_run_started_from_weights(tmp_path, capsys):
     assert load_model(tmp_path / "out.safetensors", device="cpu").image_size == 16
 
 
+def test_a_batch_larger_than_the_machines_memory_is_refused_before_anything_is_written(tmp_path):
+    """A batch was taken up to what a grid of its pictures may hold (1 GiB of them): with a wide network a step
+    then allocated until the system killed the run. 512 channels at 16x16 hold at least 2 MiB of each
+    picture at the first level: 349525 of them, 683 GiB, more than this machine has."""
+    wide = {**TINY, "num_channels": 512}
+    with pytest.raises(UserInputError, match=r"batch_size=349525 cannot fit: one training step on that many 16x16 pictures"):
+        train(config(tmp_path, unet=wide, batch_size=349525), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_empty_device_is_refused_as_every_command_refuses_it(tmp_path):
+    """``--device "$DEV"`` with DEV unset: paint and demo refused it, train took it as the default device."""
+    with pytest.raises(UserInputError, match="--device='' is not a device: use 'cpu', 'cuda' or 'cuda:N'"):
+        train(config(tmp_path, device=""), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("network", ["learn_sigma", "class_cond"])
+def test_a_network_the_trainer_cannot_train_is_refused_before_anything_is_written(network, tmp_path, capsys):
+    """Weights of a network that learns its variance (the published checkpoints) or needs a class label
+    failed at the first step: a RuntimeError traceback (6 output channels against 3) or a missing ``y``."""
+    from ipainter_nb.cli import main
+
+    unet = {**TINY, network: True}
+    weights = save_model(build_unet(unet), tmp_path / "start.safetensors", name="start", unet_config=unet,
+                         variance_type="learned_range" if network == "learn_sigma" else "fixed_small",
+                         default_schedule=ScheduleConfig.for_t_T(10))
+    command = ["train", "--init-from", str(weights), "--out", str(tmp_path / "run"), "--steps", "1", "--batch-size", "1",
+               "--sample-every", "0", "--threads", "1", "--device", "cpu", "--no-progress"]
+    assert main(command) == 2
+    assert capsys.readouterr().err.startswith(f"ipainter: error: --init-from {weights}: the network ")
+    with pytest.raises(UserInputError, match=f"the unet config: the network .*\\({network}"):
+        train(config(tmp_path, unet=unet), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["start.safetensors"]
+
+
+def test_an_export_onto_the_weights_the_run_starts_from_is_refused(tmp_path, capsys):
+    """``--init-from m --export m`` replaced the starting weights with the trained ones; a link there is replaced
+    instead, as every output's is, and ``export`` onto its own checkpoint is refused too."""
+    from ipainter_nb.cli import main
+
+    weights = save_model(build_unet(TINY), tmp_path / "m.safetensors", name="m", unet_config=TINY,
+                         variance_type="fixed_small", default_schedule=ScheduleConfig.for_t_T(10))
+    before = weights.read_bytes()
+    command = ["train", "--init-from", str(weights), "--out", str(tmp_path / "run"), "--steps", "1", "--batch-size", "1",
+               "--sample-every", "0", "--threads", "1", "--device", "cpu", "--no-progress"]
+    assert main([*command, "--export", str(tmp_path / "." / "m.safetensors")]) == 2
+    assert capsys.readouterr().err.endswith("is the file --init-from reads: writing it would replace it; name another file\n")
+    assert not (tmp_path / "run").exists() and weights.read_bytes() == before
+    (tmp_path / "link.safetensors").symlink_to(weights)
+    assert main([*command, "--export", str(tmp_path / "link.safetensors")]) == 0
+    assert not (tmp_path / "link.safetensors").is_symlink() and weights.read_bytes() == before
+    checkpoint = (tmp_path / "run" / "last.pt").rename(tmp_path / "ckpt.pt")  # out of its run's folder
+    with pytest.raises(UserInputError, match="dest .* is the file checkpoint reads"):
+        export(checkpoint, tmp_path / "ckpt.pt")
+    assert torch.load(checkpoint, weights_only=True)["step"] == 1
+
+
 def test_an_export_onto_a_file_the_run_writes_is_refused_and_the_run_can_still_resume(tmp_path, capsys):
     """``--export run/last.pt`` replaced the checkpoint with exported weights: the next run could not resume."""
     from ipainter_nb.cli import main

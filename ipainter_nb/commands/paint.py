@@ -20,7 +20,7 @@ import torch
 from ..batch import MASK_TAG, Entry, claimed_batches, image_seed, output_path, scan_source, shard_from_env, take_shard
 from ..checks import broken_link, check_folder, checking, make_folder, readable_folder
 from ..core.models import DiffusionModel, check_t_T
-from ..core.sampler import auto_batch_size, paint
+from ..core.sampler import auto_batch_size, check_batch_memory, paint
 from ..core.schedules import ScheduleConfig
 from ..errors import IPainterError, UserInputError
 from ..images import load_picture_and_mask, save_png_atomic
@@ -95,6 +95,8 @@ def check_paint(args: argparse.Namespace) -> PaintPlan:
     # when every output exists, so that a refusal never depends on what DEST holds
     auto = getattr(args, "schedule", None) == "auto"
     model = load(args) if auto or _has_work(mine, dest, args.num_samples, args.overwrite) else None
+    if model is not None and args.batch_size is not None:
+        check_batch_memory(model, min(args.batch_size, args.num_samples), dtype=model.dtype)  # before DEST, not at the first picture
     if auto and model is not None:
         cfg = auto_schedule(args, model, None)  # checks the planner's flags now; each picture gets its own plan
     return PaintPlan(source, dest, shard, entries, mine, cfg, model)

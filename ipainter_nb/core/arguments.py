@@ -13,18 +13,22 @@ generated pixels.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
 
 from ..checks import as_float
-from ..errors import UserInputError
+from ..errors import ArgumentNameError, UserInputError
 from .composition_checks import MAX_CANVAS_SIDE
 
 __all__ = [
+    "named_arguments",
     "MAX_IMAGE_SIDE",
     "as_tensor",
     "check_finite",
@@ -50,6 +54,56 @@ COMPUTE_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 #: Largest picture side a public function accepts (the canvas limit: the published models paint 256).
 MAX_IMAGE_SIDE = MAX_CANVAS_SIDE
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def named_arguments(fn: Any) -> Any:
+    """``fn``, whose call with an argument it does not take (``load_model("demo", devic="cpu")``) or
+    without one it needs is one ``ArgumentNameError`` naming the argument, the ones it takes and the
+    closest to a misspelt name, as ``paint()`` refuses an unknown setting: Python's own ``TypeError``
+    names neither. Nothing else changes: the arguments are checked only once such a call failed.
+    A class gets this for its constructor and each of its public methods.
+
+    Args:
+        fn: a public function, or a class.
+    """
+    if isinstance(fn, type):
+        for name, member in list(vars(fn).items()):
+            if name == "__init__" or not name.startswith("_"):
+                if isinstance(member, (classmethod, staticmethod)):
+                    setattr(fn, name, type(member)(_named(member.__func__)))
+                elif inspect.isfunction(member):
+                    setattr(fn, name, _named(member))
+        return fn
+    return _named(fn)
+
+
+def _named(fn: Callable[P, R]) -> Callable[P, R]:
+    """``named_arguments`` for one function."""
+    signature = inspect.signature(fn)
+    taken = [name for name, p in signature.parameters.items()
+             if name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    label = fn.__qualname__.removesuffix(".__init__")
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TypeError:
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as refused:  # the call itself was wrong: fn never ran
+                unknown = [name for name in kwargs if name not in signature.parameters]
+                close = [difflib.get_close_matches(name, taken, 1) for name in unknown]
+                hint = "".join(f" (did you mean {match[0]!r} for {name!r}?)" for name, match in zip(unknown, close) if match)
+                what = f"got unknown argument(s) {', '.join(map(repr, unknown))}" if unknown else str(refused)
+                raise ArgumentNameError(f"{label}() {what}: its arguments are {', '.join(taken)}{hint}") from None
+            raise  # a TypeError from inside fn: not this call's arguments
+
+    return call
 
 
 def _shown(value: Any) -> str:

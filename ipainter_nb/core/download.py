@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..checks import undone_on_failure, writable_folder
-from ..errors import IPainterError, UserInputError
+from ..errors import IPainterError, RunFailedError, UserInputError
 from ..images import clean_leftovers, temp_file, write_text_atomic
 from .presets import PRESETS, Preset, default_download_dir
 
@@ -37,7 +37,7 @@ __all__ = ["DownloadError", "check_download", "download_file", "download_weights
 CHUNK = MIB = 1 << 20
 
 
-class DownloadError(IPainterError):
+class DownloadError(RunFailedError):
     """A download that did not produce a complete, verified file (nothing was installed)."""
 
 

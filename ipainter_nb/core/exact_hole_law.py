@@ -25,12 +25,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .arguments import named_arguments
 from .exact_denoiser import ExactDiffusionModel
 from .exact_images import ExactConditional, _binary_keep, _gather, _gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import validate_times
+from .steps import run_step, runs_to_a_step
 
 __all__ = ["HoleLaw"]
 
@@ -39,6 +41,7 @@ __all__ = ["HoleLaw"]
 _Map = tuple[torch.Tensor | None, float, torch.Tensor, torch.Tensor]
 
 
+@named_arguments
 class HoleLaw:
     """The exact output law of schedules for one model, mask and set of known pictures.
 
@@ -49,6 +52,7 @@ class HoleLaw:
         k: principal components of the exact conditional the KL is measured on.
     """
 
+    @runs_to_a_step
     def __init__(self, model: ExactDiffusionModel, images: torch.Tensor, keep: torch.Tensor, k: int = 16):
         images = images[None] if images.dim() == 3 else images
         self.model, self.k, self.size = model, k, model.size
@@ -123,6 +127,7 @@ class HoleLaw:
         assert result is not None
         return result
 
+    @runs_to_a_step
     def law(self, times: Sequence[int], eta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """The output's mean (3, |G|, B) and covariance (3, |G|, |G|) on the generated pixels,
         centred eigen coordinates.
@@ -143,16 +148,17 @@ class HoleLaw:
         cov = torch.eye(g, dtype=torch.float64).repeat(3, 1, 1)
         i = 0
         while i < len(steps):
-            period, repeats = _repetition(times, i)
-            if repeats > 1:  # a jump back and the walk down, repeated: compose once, apply repeatedly
-                block = f(i)
-                for j in range(i + 1, i + period):
-                    block = self._compose(block, f(j))
-                mean, cov = self._apply(self._power(block, repeats), mean, cov)
-                i += period * repeats
-            else:
-                mean, cov = self._apply(f(i), mean, cov)
-                i += 1
+            with run_step():  # the interpreter's exit parks a daemon thread between two steps
+                period, repeats = _repetition(times, i)
+                if repeats > 1:  # a jump back and the walk down, repeated: compose once, apply repeatedly
+                    block = f(i)
+                    for j in range(i + 1, i + period):
+                        block = self._compose(block, f(j))
+                    mean, cov = self._apply(self._power(block, repeats), mean, cov)
+                    i += period * repeats
+                else:
+                    mean, cov = self._apply(f(i), mean, cov)
+                    i += 1
         return (mean - self.mu[:, None, None]).numpy(), cov.numpy()
 
     def kl(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0, *, full: bool = False) -> float:
@@ -166,6 +172,7 @@ class HoleLaw:
         """
         return float(np.mean(self.kls(times, eta, full=full)))
 
+    @runs_to_a_step
     def kls(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0, *, full: bool = False) -> np.ndarray:
         """KL(output law ‖ exact conditional) on the ``k`` leading components, one per known picture.
 

@@ -32,6 +32,7 @@ from .arguments import (
     kept,
 )
 from .devices import as_device
+from .steps import runs_to_a_step
 
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
@@ -184,6 +185,7 @@ class GaussianImageModel:
         """
         return spectrum_grid(size, self.beta, self.f0)
 
+    @runs_to_a_step
     def sample(self, n: int, size: int, generator: torch.Generator | None = None,
                device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """``n`` pictures (n, 3, size, size) drawn from the model.
@@ -221,6 +223,7 @@ class GaussianImageModel:
         return x
 
     # -- the exact answer of inpainting --------------------------------------------------
+    @runs_to_a_step
     def conditional(self, image: torch.Tensor, keep: torch.Tensor, dense: bool | None = None) -> ExactConditional:
         """The law of the generated pixels (keep = 0) given the kept ones (keep = 1); ``dense``: see
         :class:`ExactConditional` (default: dense when small enough).
@@ -259,13 +262,10 @@ def _as_nchw_float(images: Any) -> np.ndarray:
 #: (seed 0). Stored here so that the core needs no demo import; ``ipainter_nb.demo``'s
 #: ``fit_demo_image_model`` refits it, and a test checks that the two agree.
 DEMO_SCENES_FIT = GaussianImageModel(
-    beta=2.873557286808136,
-    f0=0.01076526720326523,
+    beta=2.873557286808136, f0=0.01076526720326523, mean=(-0.15102853214029757, -0.07621223599295461, -0.04630731320847592),
     channel_cov=((0.20570544065739424, 0.15404827396570384, 0.10209601604341212),
                  (0.15404827396570384, 0.1821635647356521, 0.16202110289452756),
-                 (0.10209601604341212, 0.16202110289452756, 0.28003333627770166)),
-    mean=(-0.15102853214029757, -0.07621223599295461, -0.04630731320847592),
-)
+                 (0.10209601604341212, 0.16202110289452756, 0.28003333627770166)))
 
 
 def demo_image_model() -> GaussianImageModel:
@@ -331,8 +331,7 @@ def _gather(kernel: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
 
 def _conjugate_gradients(apply: Any, rhs: np.ndarray, tol: float = 1e-10, max_iter: int = 5000) -> np.ndarray:
     """Solve ``A x = rhs`` for a symmetric positive definite A given as ``apply``; rows of ``rhs`` are separate systems."""
-    x = np.zeros_like(rhs)
-    r, p = rhs.copy(), rhs.copy()
+    x, r, p = np.zeros_like(rhs), rhs.copy(), rhs.copy()
     rr = (r * r).sum(axis=-1, keepdims=True)
     target = tol**2 * np.maximum(rr, 1e-300)
     for _ in range(max_iter):
@@ -454,6 +453,7 @@ class ExactConditional:
         """Dense (3|G|, 3|G|) covariance of the generated pixels, channel-major (``C ⊗ R``)."""
         return np.kron(np.asarray(self.image_model.channel_cov), self._require_dense("covariance"))
 
+    @runs_to_a_step
     def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """``n`` exact conditional samples (n, 3, H, W), the kept pixels exactly as given.
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_picture, check_whole
+from .arguments import check_picture, check_whole, named_arguments
 from .exact_denoiser import ExactDiffusionModel, wiener_gain
 from .exact_images import MAX_DENSE_PIXELS, ExactConditional, GaussianImageModel, _binary_keep
 
@@ -25,6 +25,7 @@ from .exact_images import MAX_DENSE_PIXELS, ExactConditional, GaussianImageModel
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import count_nfe, validate_times
+from .steps import run_step, runs_to_a_step
 
 __all__ = ["GaussianLaw", "ScheduleError", "schedule_output_law", "schedule_error"]
 
@@ -124,13 +125,14 @@ def _output_mean(steps: list[_Up | _Down], y: torch.Tensor, mu: torch.Tensor, q:
     p = 1 - q
     mean = torch.zeros_like(y)
     for step in steps:
-        if isinstance(step, _Up):
-            mean = math.sqrt(1 - step.b) * mean
-            continue
-        mean = p * mean + q * math.sqrt(step.a) * y  # paste the noised known picture
-        # x0 = W (x - √a μ) + μ; next = c1 x0 + c2 x
-        filt = _filter((mean - math.sqrt(step.a) * mu)[:, None], step.wiener, size)[:, 0]
-        mean = step.c1 * (filt + mu) + step.c2 * mean
+        with run_step():  # the interpreter's exit parks a daemon thread between two steps
+            if isinstance(step, _Up):
+                mean = math.sqrt(1 - step.b) * mean
+                continue
+            mean = p * mean + q * math.sqrt(step.a) * y  # paste the noised known picture
+            # x0 = W (x - √a μ) + μ; next = c1 x0 + c2 x
+            filt = _filter((mean - math.sqrt(step.a) * mu)[:, None], step.wiener, size)[:, 0]
+            mean = step.c1 * (filt + mu) + step.c2 * mean
     return p * mean + q * y
 
 
@@ -141,13 +143,14 @@ def _dense_covariance(steps: list[_Up | _Down], q: torch.Tensor, size: int) -> t
     eye = torch.eye(d, dtype=torch.float64)
     cov = eye.repeat(3, 1, 1)
     for step in steps:
-        if isinstance(step, _Up):
-            cov = (1 - step.b) * cov + step.b * eye
-            continue
-        cov = p[:, None] * cov * p[None, :] + (1 - step.a) * torch.diag(q)
-        cov = _filter(_filter(cov, step.gain, size).transpose(1, 2).contiguous(), step.gain, size)  # M cov Mᵀ
-        if step.noise:
-            cov = cov + step.noise * eye
+        with run_step():
+            if isinstance(step, _Up):
+                cov = (1 - step.b) * cov + step.b * eye
+                continue
+            cov = p[:, None] * cov * p[None, :] + (1 - step.a) * torch.diag(q)
+            cov = _filter(_filter(cov, step.gain, size).transpose(1, 2).contiguous(), step.gain, size)  # M cov Mᵀ
+            if step.noise:
+                cov = cov + step.noise * eye
     return p[:, None] * cov * p[None, :]
 
 
@@ -182,19 +185,22 @@ def _projected_covariance(steps: list[_Up | _Down], q: torch.Tensor, size: int, 
         var = var + scale * (x * x).sum(-1)
 
     for step in reversed(steps):
-        if isinstance(step, _Up):
-            add(step.b, r)
-            r = math.sqrt(1 - step.b) * r
-            continue
-        if step.noise:
-            add(step.noise, r)
-        r = _filter(r, step.gain, size)
-        add(1 - step.a, r * q)  # the noise of the pasted known pixels
-        r = r * p
+        with run_step():
+            if isinstance(step, _Up):
+                add(step.b, r)
+                r = math.sqrt(1 - step.b) * r
+                continue
+            if step.noise:
+                add(step.noise, r)
+            r = _filter(r, step.gain, size)
+            add(1 - step.a, r * q)  # the noise of the pasted known pixels
+            r = r * p
     add(1.0, r)  # the start: x_T ~ N(0, I)
     return cov, var
 
 
+@named_arguments
+@runs_to_a_step
 def schedule_output_law(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.Tensor, times: Sequence[int],
                         variance: str | None = None, eta: float = 1.0) -> GaussianLaw:
     """The exact law of ``paint(model, image, keep, times, clip_x0=False, eta=eta)``'s output.
@@ -275,6 +281,8 @@ class ScheduleError:
     var_ratio: float
 
 
+@named_arguments
+@runs_to_a_step
 def schedule_error(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.Tensor, times: Sequence[int] | ScheduleConfig,
                    k: int = 16, conditional: ExactConditional | None = None, variance: str | None = None,
                    eta: float = 1.0) -> ScheduleError:

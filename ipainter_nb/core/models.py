@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_flag, check_float_dtype
+from .arguments import check_flag, check_float_dtype, named_arguments
 from .checkpoints import (
     CheckpointError,
     MappedFile,
@@ -37,11 +37,13 @@ from .presets import (
     find_weights,
 )
 from .schedules import ScheduleConfig
+from .steps import runs_to_a_step
 from .unet import UNet, UNetConfig, build_unet
 
 __all__ = ["DiffusionModel", "load_model", "check_t_T"]
 
 
+@named_arguments
 @dataclass
 class DiffusionModel:
     """A UNet with its diffusion process: what ``paint()`` needs to draw samples.
@@ -230,6 +232,8 @@ def _network_config(info: Mapping[str, Any], path: Path) -> UNetConfig:
     return check_unet_config(info["unet_config"], str(path), CheckpointError)
 
 
+@named_arguments
+@runs_to_a_step
 def load_model(
     name_or_path: str | Path = "demo",
     device: torch.device | str | None = None,

@@ -26,6 +26,7 @@ run's levels (``core/noise.py``): how a short draft predicts the picture a long 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import IPainterError, UserInputError
+from ..errors import RunFailedError, UserInputError
 from ..images import quantize_uint8
 from ..progress import progress_bar
 from .arguments import (
@@ -45,6 +46,7 @@ from .arguments import (
     check_keep,
     check_picture,
     check_whole,
+    named_arguments,
 )
 from .devices import as_device
 
@@ -71,12 +73,14 @@ __all__ = [
     "seeded_noise",
     "derive_seed",
     "auto_batch_size",
+    "check_batch_memory",
+    "batch_fits",
 ]
 
 NoiseSource = Callable[[], torch.Tensor]  # each call: fresh standard normal noise shaped like the batch
 
 
-class NonFiniteOutputError(IPainterError, FloatingPointError):
+class NonFiniteOutputError(RunFailedError, FloatingPointError):
     """The model produced NaN or inf: better to stop than to write black pictures."""
 
 
@@ -115,6 +119,7 @@ def seeded_noise(seeds: Sequence[int], shape: Sequence[int], device: torch.devic
 # --------------------------------------------------------------------------- the algorithm
 
 
+@named_arguments
 def paint_steps(
     model: PaintableModel,
     image: torch.Tensor,
@@ -235,6 +240,10 @@ _CPU_BUDGET_BYTES = 2 << 30
 # a bound with room to spare over the peak measured on CUDA for the demo and places256
 # networks, which also covers the sampler's own tensors and the allocator's slack.
 _ACTIVATION_MAPS = 24
+# What a forward holds at least, in the same units: at its top level the skips kept for the way up
+# (the first convolution's and each block's output) and a block's working maps. A batch whose
+# share of these exceeds the device's whole memory cannot run at all.
+_MIN_ACTIVATION_MAPS = 4
 
 
 def auto_batch_size(model: PaintableModel, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> int:
@@ -260,6 +269,60 @@ def auto_batch_size(model: PaintableModel, device: torch.device | str | None = N
     return max(1, min(cap, budget // max(bytes_per_sample, 1)))
 
 
+def _device_memory(device: torch.device) -> int | None:
+    """The device's whole memory in bytes (a GPU's, or this machine's RAM), or None where it cannot be read."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if device.type == "cpu" else None
+    except (AttributeError, ValueError, OSError):  # a platform without these names
+        return None
+
+
+def check_batch_memory(model: PaintableModel, batch_size: int, device: torch.device | str | None = None,
+                       dtype: torch.dtype = torch.float32) -> int:
+    """Refuse a micro-batch that cannot fit the device's memory whatever else runs: the run would
+    allocate until the system killed it (on a CPU) or fail deep inside the model's first call.
+
+    Args:
+        model: the model that will paint.
+        batch_size: pictures per model call.
+        device: its device (default: the model's).
+        dtype: its dtype.
+
+    Returns:
+        ``batch_size``.
+    """
+    model = check_model(model, members=("image_size", "device"))
+    device = as_device(device) if device is not None else model.device
+    unset = f"or leave it unset (this model and device: {auto_batch_size(model, device, dtype)})"
+    return batch_fits(batch_size, model_traits(model).num_channels, model.image_size, device, dtype, "one model call", unset)
+
+
+def batch_fits(batch_size: int, num_channels: int, image_size: int, device: torch.device, dtype: torch.dtype, what: str,
+               fix: str = "") -> int:
+    """``batch_size``, or a ``UserInputError`` when that many pictures cannot fit ``device``'s whole memory in a
+    network's forward (training's too, which holds more): its first level alone holds a few maps of each.
+
+    Args:
+        batch_size: pictures at once.
+        num_channels: the network's base channel count.
+        image_size: the pictures' side.
+        device: where they are computed.
+        dtype: the activations' dtype.
+        what: what runs on them, for the message (``one model call``, ``one training step``).
+        fix: what else the user can do, said last.
+    """
+    at_least = _MIN_ACTIVATION_MAPS * num_channels * image_size**2 * torch.finfo(dtype).bits // 8
+    memory = _device_memory(device)
+    if memory is not None and batch_size * at_least > memory:
+        raise UserInputError(
+            f"batch_size={batch_size} cannot fit: {what} on that many {image_size}x{image_size} pictures holds at least "
+            f"{batch_size * at_least / 2**30:.1f} GiB, and this {device.type} device has {memory / 2**30:.1f} GiB: pass a "
+            f"smaller batch_size (CLI: --batch-size), well under {max(1, memory // at_least)}" + (f", {fix}" if fix else ""))
+    return batch_size
+
+
 def _frame_indices(num_steps: int, max_frames: int) -> set[int]:
     """Evenly spread steps to keep for replay, always including the last one."""
     if max_frames <= 0 or num_steps == 0:
@@ -280,6 +343,7 @@ def _frame(step: Step) -> Frame:
 # --------------------------------------------------------------------------- the collector
 
 
+@named_arguments
 def paint(
     model: PaintableModel,
     image: torch.Tensor | np.ndarray,
@@ -337,6 +401,8 @@ def paint(
         except UserInputError as exc:
             raise UserInputError(f"{exc} (the most of this size that result.samples can hold): pass keep_samples=False "
                                  "with on_samples=... to receive each micro-batch as it is finished, or paint fewer") from None
+    if opts.batch_size is not None:
+        check_batch_memory(model, min(opts.batch_size, num_samples), device, opts.dtype)
     batch_size = min(opts.batch_size or auto_batch_size(model, device, opts.dtype), num_samples)
     run = _Run(model, image.to(device=device, dtype=opts.dtype)[None], keep.to(device=device, dtype=opts.dtype)[None],
                times, eta, seed, callback, opts)

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 import torch
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = ["Step", "Frame", "PaintResult", "CancelToken"]
 
@@ -194,3 +199,19 @@ def run_step() -> contextlib.AbstractContextManager[bool]:
     thread other than the main one it gets False, and should stop, once the exit has begun.
     """
     return _RUNS.working()
+
+
+def runs_to_a_step(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` as one ``run_step`` block: for the library's computations other than ``paint`` (training,
+    exact laws, figures), so that one running in a daemon thread when the interpreter exits is waited
+    for and parked instead of cut inside a torch call. A long one also makes each of its steps a block.
+
+    Args:
+        fn: the function.
+    """
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with run_step():
+            return fn(*args, **kwargs)
+
+    return run
