@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import broken_link
+from .core.arguments import name_arguments
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
 from .signals import signals_deferred
@@ -206,3 +207,6 @@ def claimed_batches(outputs: list[Path], batch_size: int, overwrite: bool = Fals
         for _, claim in run + handed:
             if claim is not None:
                 claim.release()
+
+
+name_arguments(globals())  # after every public definition

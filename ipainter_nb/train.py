@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from .checks import CommandParser, apart_from, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
-from .core.arguments import check_batch, check_flag, check_real, check_whole, named_arguments
+from .core.arguments import check_batch, check_flag, check_real, check_whole, name_arguments, named_arguments
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -575,3 +575,6 @@ if __name__ == "__main__":
 
     sys.argv[1:1] = ["train"]
     runpy.run_module("ipainter_nb", run_name="__main__", alter_sys=True)
+
+
+name_arguments(globals())  # after every public definition

@@ -38,7 +38,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFor
 from PIL import Image, ImageDraw
 
 from ipainter_nb.checks import check_path, writable_file
-from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole, named_arguments
+from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole, name_arguments, named_arguments
 from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
 from ipainter_nb.core.paintable import check_model
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, resampling_window, validate_times
@@ -499,3 +499,6 @@ def timesteps_gif(
     buf = io.BytesIO()
     pictures[0].save(buf, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
     return write_bytes_atomic(path, buf.getvalue())
+
+
+name_arguments(globals())  # after every public definition

@@ -205,6 +205,41 @@ def test_an_argument_a_public_function_does_not_take_is_one_error_naming_the_one
     assert sorted(os.listdir(tmp_path)) in ([], ["sun.png"])
 
 
+def _public_callables() -> list[tuple[str, object]]:
+    """Every function and class the public namespaces export (exceptions, type aliases and widgets aside)."""
+    import inspect
+
+    from ipainter_nb import batch, train
+
+    spaces = {"ip": ip, "ip.schedules": ip.schedules, "ip.exact": E, "ip.frequency": ip.frequency, "viz": viz, "batch": batch,
+              "train": train}
+    found = []
+    for label, space in spaces.items():
+        for name in space.__all__:
+            obj = getattr(space, name)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and not (inspect.isclass(obj) and issubclass(obj, BaseException)):
+                found.append((f"{label}.{name}", obj))
+    return found
+
+
+def test_every_public_function_and_class_names_its_arguments_when_given_one_it_does_not_take():
+    from ipainter_nb.errors import ArgumentNameError
+
+    bare = []
+    for label, obj in _public_callables():
+        try:
+            obj(no_such_argument=1)
+        except ArgumentNameError as refused:
+            assert "'no_such_argument'" in str(refused) and "its arguments are" in str(refused), label
+        except UserInputError as refused:  # ScheduleConfig's own check of its settings names the bad one too
+            assert "no_such_argument" in str(refused), label
+        except TypeError:
+            bare.append(label)
+        else:
+            bare.append(f"{label} (accepted it)")
+    assert not bare, f"a misspelt keyword is Python's bare TypeError here: {bare}"
+
+
 def test_a_model_moved_to_a_device_or_dtype_that_does_not_exist_is_refused_and_left_as_it_was(tiny_model):
     for device, dtype, said in (("gpu", None, "device"), (None, "float16", "dtype='float16' is not a floating-point torch dtype"),
                                 (None, torch.int8, "dtype=torch.int8")):

@@ -14,6 +14,7 @@ generated pixels.
 from __future__ import annotations
 
 import difflib
+import enum
 import functools
 import inspect
 import math
@@ -29,6 +30,7 @@ from .composition_checks import MAX_CANVAS_SIDE
 
 __all__ = [
     "named_arguments",
+    "name_arguments",
     "MAX_IMAGE_SIDE",
     "as_tensor",
     "check_finite",
@@ -73,12 +75,34 @@ def named_arguments(fn: Any) -> Any:
     if isinstance(fn, type):
         for name, member in list(vars(fn).items()):
             if name == "__init__" or not name.startswith("_"):
-                if isinstance(member, (classmethod, staticmethod)):
+                if isinstance(member, (classmethod, staticmethod)) and not _is_named(member.__func__):
                     setattr(fn, name, type(member)(_named(member.__func__)))
-                elif inspect.isfunction(member):
+                elif inspect.isfunction(member) and not _is_named(member):
                     setattr(fn, name, _named(member))
         return fn
-    return _named(fn)
+    return fn if _is_named(fn) else _named(fn)
+
+
+def name_arguments(namespace: dict[str, Any]) -> None:
+    """:func:`named_arguments` for every function and class a module defines and makes public (its
+    ``__all__``), called once at the module's end (``name_arguments(globals())``): no public name is
+    left with Python's bare ``TypeError`` for a misspelt keyword. Exceptions and enums are left as they are.
+
+    Args:
+        namespace: the module's globals.
+    """
+    for name in namespace.get("__all__", ()):
+        obj = namespace.get(name)
+        if getattr(obj, "__module__", None) != namespace["__name__"]:
+            continue  # another module's: named where it is defined
+        if isinstance(obj, type) and not issubclass(obj, (BaseException, enum.Enum)):
+            named_arguments(obj)
+        elif inspect.isfunction(obj):
+            namespace[name] = named_arguments(obj)
+
+
+def _is_named(fn: Any) -> bool:
+    return getattr(fn, "__names_arguments__", False)
 
 
 def _named(fn: Callable[P, R]) -> Callable[P, R]:
@@ -103,6 +127,7 @@ def _named(fn: Callable[P, R]) -> Callable[P, R]:
                 raise ArgumentNameError(f"{label}() {what}: its arguments are {', '.join(taken)}{hint}") from None
             raise  # a TypeError from inside fn: not this call's arguments
 
+    call.__names_arguments__ = True  # type: ignore[attr-defined]
     return call
 
 

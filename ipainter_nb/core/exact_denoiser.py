@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..errors import UserInputError
-from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole, named_arguments
+from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole, name_arguments, named_arguments
 from .devices import as_device
 from .diffusion import BETA_SCHEDULES, DiffusionSchedule
 from .exact_images import GaussianImageModel, demo_image_model
@@ -217,3 +217,6 @@ class ExactDiffusionModel:
         x0 = self.predict_x0(x, a)
         a_ = a.to(x0.dtype).view(-1, 1, 1, 1)
         return ((x.to(x0.dtype) - a_.sqrt() * x0) / (1 - a_).sqrt()).to(x.dtype)
+
+
+name_arguments(globals())  # after every public definition

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .arguments import named_arguments
+from .arguments import name_arguments, named_arguments
 from .exact_denoiser import ExactDiffusionModel
 from .exact_images import ExactConditional, _binary_keep, _gather, _gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
@@ -217,3 +217,6 @@ def _repetition(times: list[int], i: int) -> tuple[int, int]:
     while times[i + count * period:i + (count + 1) * period] == block:
         count += 1
     return period, count
+
+
+name_arguments(globals())  # after every public definition

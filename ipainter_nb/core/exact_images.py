@@ -30,6 +30,7 @@ from .arguments import (
     check_side,
     check_whole,
     kept,
+    name_arguments,
 )
 from .devices import as_device
 from .steps import runs_to_a_step
@@ -37,11 +38,10 @@ from .steps import runs_to_a_step
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
 
-__all__ = ["GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid",
-           "centre_hole_keep", "border_keep", "MAX_DENSE_PIXELS"]
+__all__ = ["GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid", "centre_hole_keep",
+           "border_keep", "MAX_DENSE_PIXELS"]
 
-# Dense conditional covariances are (generated pixels)² per eigen-channel: 64² pixels is
-# 128 MB in float64, the most that stays quick; beyond, conjugate gradients (mean, samples).
+# Dense conditional covariances are (generated pixels)² per eigen-channel: 64² pixels is 128 MB in float64, the most that stays quick.
 MAX_DENSE_PIXELS = 64 * 64
 
 # --------------------------------------------------------------------------- the image model
@@ -275,9 +275,6 @@ def demo_image_model() -> GaussianImageModel:
         The stored fit; ``ipainter_nb.demo.fit_demo_image_model(n, seed)`` fits other draws.
     """
     return DEMO_SCENES_FIT
-
-
-# --------------------------------------------------------------------------- masks
 
 
 def centre_hole_keep(size: int, hole: int) -> torch.Tensor:
@@ -598,3 +595,5 @@ def _gaussian_kl(z_mean: np.ndarray, z_cov: np.ndarray) -> np.ndarray:
     if sign <= 0:
         return np.full(z_mean.shape[:-1], np.inf)
     return 0.5 * (np.trace(z_cov) + (z_mean**2).sum(-1) - z_cov.shape[0] - logdet)
+
+name_arguments(globals())  # after every public definition

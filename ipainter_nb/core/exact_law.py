@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_picture, check_whole, named_arguments
+from .arguments import check_picture, check_whole, name_arguments, named_arguments
 from .exact_denoiser import ExactDiffusionModel, wiener_gain
 from .exact_images import MAX_DENSE_PIXELS, ExactConditional, GaussianImageModel, _binary_keep
 
@@ -321,3 +321,6 @@ def schedule_error(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.
     mean = (_output_mean(steps, y, mu, q, model.size) - mu).numpy()
     s = cond.score_moments(mean[:, g], var[:, components.shape[1]:].numpy(), comp_cov.numpy(), k)
     return ScheduleError(count_nfe(list(times)), s["kl"], s["bias"], s["var_ratio"])
+
+
+name_arguments(globals())  # after every public definition

@@ -14,6 +14,8 @@ from typing import ParamSpec, TypeVar
 
 import torch
 
+from .arguments import name_arguments
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -215,3 +217,6 @@ def runs_to_a_step(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
 
     return run
+
+
+name_arguments(globals())  # after every public definition

@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ...errors import UserInputError
+from ..arguments import name_arguments
 from .settings import (
     PAPER_JUMP_LENGTH,
     PAPER_JUMP_N_SAMPLE,
@@ -297,3 +298,6 @@ def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: s
                 times.extend(range(t + jump_length - 1, t - 1, -1))
     times.append(-1)
     return times
+
+
+name_arguments(globals())  # after every public definition

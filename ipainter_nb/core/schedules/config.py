@@ -15,6 +15,7 @@ from dataclasses import FrozenInstanceError
 from typing import Any, get_args
 
 from ...errors import UserInputError
+from ..arguments import name_arguments
 from .builders import MAX_SCHEDULE_STEPS, ScheduleKind, check_jumps, check_length, jump_points, plain, repaint
 from .grid import check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
 from .settings import AUTO, PAPER_T_T, SETTING_NAMES, SETTINGS, check_setting, check_settings, scaled, setting
@@ -304,3 +305,6 @@ ScheduleConfig.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-
        for row in SETTINGS[1:]],
     return_annotation=None,
 )
+
+
+name_arguments(globals())  # after every public definition

@@ -15,7 +15,7 @@ calls where mixing is slow (:func:`stretch_repeats`).
 from __future__ import annotations
 
 from ...errors import UserInputError
-from ..arguments import check_whole
+from ..arguments import check_whole, name_arguments
 from .builders import MAX_SCHEDULE_STEPS
 from .settings import MAX_REPEAT_RAMP, check_setting
 
@@ -137,3 +137,6 @@ def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, leve
                 times.extend(grid[i:i + jump_length + 1][::-1])
     times.append(-1)
     return times
+
+
+name_arguments(globals())  # after every public definition

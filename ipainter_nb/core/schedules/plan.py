@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from ...errors import UserInputError
-from ..arguments import check_keep
+from ..arguments import check_keep, name_arguments
 from ..exact_images import GaussianImageModel, demo_image_model
 from ..paintable import check_model
 from .builders import check_eta
@@ -367,3 +367,6 @@ def plan_schedule(
     # not even a window of two levels fits: a strided walk alone
     config = finalists[0] if finalists else _plain(t_T, calls, 1.0 if eta is None else eta)
     return _remember(_PLANS, key, config, _CACHE_SIZE)
+
+
+name_arguments(globals())  # after every public definition

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from ...errors import UserInputError
+from ..arguments import name_arguments
 from .settings import check_setting
 
 __all__ = ["count_steps", "count_nfe", "resampling_window", "validate_times"]
@@ -141,3 +142,6 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
         raise UserInputError(f"times[{len(out) - 1}]={out[-1]}: a schedule must end at -1")
     return out
 
+
+
+name_arguments(globals())  # after every public definition
