@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from .checks import CommandParser, apart_from, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
-from .core.arguments import check_batch, check_flag, check_real, check_whole, name_arguments, named_arguments
+from .core.arguments import check_batch, check_flag, check_real, check_whole, name_arguments
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
@@ -84,7 +84,6 @@ def check_image_size(size: int) -> int:
     return size
 
 
-@named_arguments
 @dataclass
 class TrainConfig:
     """Training settings; the defaults produce the shipped demo model.
@@ -284,7 +283,6 @@ def _say_removed(left: Leftovers) -> None:
         print(left.notice())
 
 
-@named_arguments
 @runs_to_a_step
 def train(config: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint path.
@@ -432,7 +430,6 @@ def check_export_apart(dest: Path, out: Path, flag: str = "dest") -> None:
                              f"export to another file, e.g. {out / 'model.safetensors'}")
 
 
-@named_arguments
 def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | None = None, name: str = "demo") -> Path:
     """Write the EMA weights of a training checkpoint as a self-describing safetensors file (fp16).
 

@@ -38,7 +38,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFor
 from PIL import Image, ImageDraw
 
 from ipainter_nb.checks import check_path, writable_file
-from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole, name_arguments, named_arguments
+from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole, name_arguments
 from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
 from ipainter_nb.core.paintable import check_model
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, resampling_window, validate_times
@@ -76,7 +76,6 @@ MAX_GIF_HOLD_S = 600.0
 # --------------------------------------------------------------------------- figures and files
 
 
-@named_arguments
 def new_figure(figsize: tuple[float, float] = (4.6, 3.2)) -> Figure:
     """A figure on its own Agg canvas, outside pyplot (safe to draw from any thread).
 
@@ -111,7 +110,6 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return fig.add_subplot()
 
 
-@named_arguments
 @runs_to_a_step
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     """``fig`` as PNG bytes (Agg).
@@ -126,7 +124,6 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     return buf.getvalue()
 
 
-@named_arguments
 @runs_to_a_step
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (a crash never leaves half a file).
@@ -163,7 +160,6 @@ class ScheduleMarks:
     label: str
 
 
-@named_arguments
 def schedule_marks(schedule: Schedule) -> ScheduleMarks:
     """The marks of a ``ScheduleConfig`` or a times list (a list has no stop line).
 
@@ -192,7 +188,6 @@ def _shade_window(ax: Axes, window: tuple[int, int] | None, vertical: bool) -> N
     span(window[0], window[1], color="C1", alpha=0.15, label=f"resampling t={window[0]}..{window[1]}")
 
 
-@named_arguments
 def schedule_figure(
     schedule: Schedule,
     *,
@@ -233,7 +228,6 @@ def _band_labels(n_bands: int) -> list[str]:
     return labels
 
 
-@named_arguments
 def band_snr_figure(
     image: Any,
     alphas_cumprod: Any,
@@ -306,7 +300,6 @@ def _check_spectra(spectra: Any) -> list[Spectrum]:
     return list(spectra)
 
 
-@named_arguments
 def spectrum_evolution_figure(
     spectra: Sequence[Spectrum],
     *,
@@ -363,7 +356,6 @@ def _prediction_frames(frames: Sequence[Frame]) -> list[Frame]:
     return [f for f in frames if f.x0_pred is not None]
 
 
-@named_arguments
 def frequency_figure(
     model: Any,
     config: ScheduleConfig,
@@ -420,7 +412,6 @@ def _captioned(img: Image.Image, text: str) -> Image.Image:
     return out
 
 
-@named_arguments
 @runs_to_a_step
 def timesteps_gif(
     frames: PaintResult | Sequence[Frame],

@@ -26,7 +26,7 @@ from PIL import Image
 from ipainter_nb.checks import check_path, writable_file, writable_folder
 from ipainter_nb.core import compositing
 from ipainter_nb.core import composition_files as files
-from ipainter_nb.core.arguments import check_side, named_arguments
+from ipainter_nb.core.arguments import check_side, name_arguments
 from ipainter_nb.core.composition_checks import (
     FORMAT,
     MAX_CANVAS_SIDE,
@@ -68,7 +68,6 @@ Observer = Callable[["Composition"], Any]
 _REORDER = ("forward", "backward", "front", "back")
 
 
-@named_arguments
 class Composition:
     """A canvas holding layers of cutouts; renders the sampler's ``image`` and ``keep``.
 
@@ -593,3 +592,6 @@ class Composition:
         comp.settings, comp.seed = header["settings"], header["seed"]
         comp._layers.extend(files.layers_from_entries(header["layers"], base, comp._check_fits))
         return comp
+
+
+name_arguments(globals())  # after every public definition

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..errors import UserInputError
-from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole, name_arguments, named_arguments
+from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole, name_arguments
 from .devices import as_device
 from .diffusion import BETA_SCHEDULES, DiffusionSchedule
 from .exact_images import GaussianImageModel, demo_image_model
@@ -50,7 +50,6 @@ def _check_schedule(schedule: Any, num_train_steps: int) -> Any:
     return schedule
 
 
-@named_arguments
 @dataclass
 class ExactDiffusionModel:
     """The exact denoiser of a :class:`GaussianImageModel`, called like a ``DiffusionModel``.

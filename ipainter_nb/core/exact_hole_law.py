@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .arguments import name_arguments, named_arguments
+from .arguments import name_arguments
 from .exact_denoiser import ExactDiffusionModel
 from .exact_images import ExactConditional, _binary_keep, _gather, _gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
@@ -41,7 +41,6 @@ __all__ = ["HoleLaw"]
 _Map = tuple[torch.Tensor | None, float, torch.Tensor, torch.Tensor]
 
 
-@named_arguments
 class HoleLaw:
     """The exact output law of schedules for one model, mask and set of known pictures.
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_picture, check_whole, name_arguments, named_arguments
+from .arguments import check_picture, check_whole, name_arguments
 from .exact_denoiser import ExactDiffusionModel, wiener_gain
 from .exact_images import MAX_DENSE_PIXELS, ExactConditional, GaussianImageModel, _binary_keep
 
@@ -199,7 +199,6 @@ def _projected_covariance(steps: list[_Up | _Down], q: torch.Tensor, size: int, 
     return cov, var
 
 
-@named_arguments
 @runs_to_a_step
 def schedule_output_law(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.Tensor, times: Sequence[int],
                         variance: str | None = None, eta: float = 1.0) -> GaussianLaw:
@@ -281,7 +280,6 @@ class ScheduleError:
     var_ratio: float
 
 
-@named_arguments
 @runs_to_a_step
 def schedule_error(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.Tensor, times: Sequence[int] | ScheduleConfig,
                    k: int = 16, conditional: ExactConditional | None = None, variance: str | None = None,

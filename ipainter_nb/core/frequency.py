@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import UserInputError
-from .arguments import MAX_IMAGE_SIDE, as_tensor, check_finite, check_keep, check_real, check_whole, kept, named_arguments
+from .arguments import MAX_IMAGE_SIDE, as_tensor, check_finite, check_keep, check_real, check_whole, kept, name_arguments
 
 __all__ = [
     "radial_power_spectrum",
@@ -104,7 +104,6 @@ def _band_of(h: int, w: int, n_bands: int, spacing: Spacing) -> np.ndarray:
 # --------------------------------------------------------------------------- spectra
 
 
-@named_arguments
 def radial_power_spectrum(image: Any) -> tuple[np.ndarray, np.ndarray]:
     """Radially averaged power spectrum.
 
@@ -134,7 +133,6 @@ def radial_power_spectrum(image: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(n_bins) / size, power
 
 
-@named_arguments
 def band_edges(size: int, n_bands: int = 4, spacing: Spacing = "log") -> np.ndarray:
     """Edges (cycles/pixel, ascending, ``n_bands + 1`` values) of the frequency bands.
 
@@ -162,7 +160,6 @@ def band_edges(size: int, n_bands: int = 4, spacing: Spacing = "log") -> np.ndar
     raise UserInputError(f"spacing={spacing!r} is invalid: use 'log' or 'linear'")
 
 
-@named_arguments
 def band_energies(image: Any, n_bands: int = 4, spacing: Spacing = "log") -> np.ndarray:
     """Fraction of the image's non-DC energy in each band, low to high (sums to 1).
 
@@ -184,7 +181,6 @@ def band_energies(image: Any, n_bands: int = 4, spacing: Spacing = "log") -> np.
     return energy / total if total > 0 else np.zeros(n_bands)
 
 
-@named_arguments
 def band_snr(
     image: Any, alphas_cumprod: Any, n_bands: int = 4, spacing: Spacing = "log"
 ) -> np.ndarray:
@@ -221,7 +217,6 @@ def band_snr(
     return ratio[:, None] * signal[None, :]
 
 
-@named_arguments
 def drowning_times(snr: Any) -> np.ndarray:
     """For each band (column of ``snr``) the first ``t`` at which SNR is below 1.
 
@@ -250,7 +245,6 @@ def _mask_2d(mask: Any, h: int, w: int) -> np.ndarray:
     return m
 
 
-@named_arguments
 def sharpness(image: Any, cutoff: float = 0.25, mask: Any | None = None) -> float:
     """High-frequency energy ratio: non-DC energy above ``cutoff`` cycles/pixel over all non-DC.
 
@@ -289,7 +283,6 @@ def sharpness(image: Any, cutoff: float = 0.25, mask: Any | None = None) -> floa
     return float(p[r > cutoff].sum() / total) if total > 0 else 0.0
 
 
-@named_arguments
 def gradient_energy(image: Any, mask: Any | None = None) -> float:
     """Mean squared finite-difference gradient: ``mean(dx**2) + mean(dy**2)``.
 
@@ -318,3 +311,6 @@ def gradient_energy(image: Any, mask: Any | None = None) -> float:
         if valid.any():
             total += float(d[..., valid].mean())
     return total
+
+
+name_arguments(globals())  # after every public definition

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from ipainter_nb.checks import check_path
-from ipainter_nb.core.arguments import check_whole, named_arguments
+from ipainter_nb.core.arguments import check_whole, name_arguments
 from ipainter_nb.core.composition_checks import (
     MAX_LAYER_CANVAS_RATIO,
     MAX_LAYER_SIDE,
@@ -48,7 +48,6 @@ def check_drawn_size(layer: Layer, limit: int, what: str) -> None:
             f"{what} ({limit} px a side); use a smaller scale (at most {limit / max(layer.image.size):.3g})")
 
 
-@named_arguments
 @dataclass(eq=False)  # identity, not value, equality: two identical cutouts are two layers
 class Layer:
     """One cutout on the canvas.
@@ -207,3 +206,6 @@ class Layer:
         w, h = self.image.size
         return (f"Layer({self.name!r}, {w}x{h}, x={self.x}, y={self.y}, scale={self.scale:g}, "
                 f"flip={self.flip}, z={self.z})")
+
+
+name_arguments(globals())  # after every public definition

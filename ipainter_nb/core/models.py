@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_flag, check_float_dtype, named_arguments
+from .arguments import check_flag, check_float_dtype, name_arguments
 from .checkpoints import (
     CheckpointError,
     MappedFile,
@@ -43,7 +43,6 @@ from .unet import UNet, UNetConfig, build_unet
 __all__ = ["DiffusionModel", "load_model", "check_t_T"]
 
 
-@named_arguments
 @dataclass
 class DiffusionModel:
     """A UNet with its diffusion process: what ``paint()`` needs to draw samples.
@@ -232,7 +231,6 @@ def _network_config(info: Mapping[str, Any], path: Path) -> UNetConfig:
     return check_unet_config(info["unet_config"], str(path), CheckpointError)
 
 
-@named_arguments
 @runs_to_a_step
 def load_model(
     name_or_path: str | Path = "demo",
@@ -323,3 +321,6 @@ def load_model(
     if compile:
         model.unet = torch.compile(model.unet)  # type: ignore[assignment]
     return model
+
+
+name_arguments(globals())  # after every public definition

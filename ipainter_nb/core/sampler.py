@@ -46,7 +46,7 @@ from .arguments import (
     check_keep,
     check_picture,
     check_whole,
-    named_arguments,
+    name_arguments,
 )
 from .devices import as_device
 
@@ -119,7 +119,6 @@ def seeded_noise(seeds: Sequence[int], shape: Sequence[int], device: torch.devic
 # --------------------------------------------------------------------------- the algorithm
 
 
-@named_arguments
 def paint_steps(
     model: PaintableModel,
     image: torch.Tensor,
@@ -343,7 +342,6 @@ def _frame(step: Step) -> Frame:
 # --------------------------------------------------------------------------- the collector
 
 
-@named_arguments
 def paint(
     model: PaintableModel,
     image: torch.Tensor | np.ndarray,
@@ -518,3 +516,6 @@ class _Run:
             best = last_x0 if last_x0 is not None else last.x_t
             self.partial = (keep * image + (1 - keep) * best).clamp(-1, 1)
         return True
+
+
+name_arguments(globals())  # after every public definition

@@ -138,7 +138,6 @@ class CancelToken:
         return self._event.is_set()
 
 
-
 class _RunsInThreads:
     """The runs working in threads other than the main one, so that the interpreter's exit waits for them.
 

@@ -258,5 +258,4 @@ def explain(config: ScheduleConfig, keep: Any = None, image_size: int | None = N
             f"hole's scale ({f:.3f} cycles/pixel, {1 / f:.0f} px wavelength) is being decided; {config.nfe} model calls")
 
 
-
 name_arguments(globals())  # after every public definition

@@ -143,5 +143,4 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
     return out
 
 
-
 name_arguments(globals())  # after every public definition
