@@ -294,12 +294,12 @@ def check_batch_memory(model: PaintableModel, batch_size: int, device: torch.dev
     """
     model = check_model(model, members=("image_size", "device"))
     device = as_device(device) if device is not None else model.device
-    unset = f"or leave it unset (this model and device: {auto_batch_size(model, device, dtype)})"
-    return batch_fits(batch_size, model_traits(model).num_channels, model.image_size, device, dtype, "one model call", unset)
+    return batch_fits(batch_size, model_traits(model).num_channels, model.image_size, device, dtype, "one model call",
+                      lambda: f"or leave it unset (this model and device: {auto_batch_size(model, device, dtype)})")
 
 
 def batch_fits(batch_size: int, num_channels: int, image_size: int, device: torch.device, dtype: torch.dtype, what: str,
-               fix: str = "") -> int:
+               fix: Callable[[], str] | None = None) -> int:
     """``batch_size``, or a ``UserInputError`` when that many pictures cannot fit ``device``'s whole memory in a
     network's forward (training's too, which holds more): its first level alone holds a few maps of each.
 
@@ -310,7 +310,7 @@ def batch_fits(batch_size: int, num_channels: int, image_size: int, device: torc
         device: where they are computed.
         dtype: the activations' dtype.
         what: what runs on them, for the message (``one model call``, ``one training step``).
-        fix: what else the user can do, said last.
+        fix: what else the user can do, said last (made only for the refusal).
     """
     at_least = _MIN_ACTIVATION_MAPS * num_channels * image_size**2 * torch.finfo(dtype).bits // 8
     memory = _device_memory(device)
@@ -318,7 +318,7 @@ def batch_fits(batch_size: int, num_channels: int, image_size: int, device: torc
         raise UserInputError(
             f"batch_size={batch_size} cannot fit: {what} on that many {image_size}x{image_size} pictures holds at least "
             f"{batch_size * at_least / 2**30:.1f} GiB, and this {device.type} device has {memory / 2**30:.1f} GiB: pass a "
-            f"smaller batch_size (CLI: --batch-size), well under {max(1, memory // at_least)}" + (f", {fix}" if fix else ""))
+            f"smaller batch_size (CLI: --batch-size), well under {max(1, memory // at_least)}" + (f", {fix()}" if fix else ""))
     return batch_size
 
 
