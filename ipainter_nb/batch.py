@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import broken_link
-from .core.arguments import name_arguments
+from .core.arguments import public_names
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
 from .signals import signals_deferred
@@ -209,4 +209,4 @@ def claimed_batches(outputs: list[Path], batch_size: int, overwrite: bool = Fals
                 claim.release()
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

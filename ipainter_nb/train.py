@@ -31,15 +31,15 @@ import numpy as np
 import torch
 
 from .checks import CommandParser, apart_from, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
-from .core.arguments import check_batch, check_flag, check_real, check_whole, name_arguments
+from .core.arguments import check_batch, check_flag, check_real, check_whole, public_names
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
+from .core.exits import run_step
 from .core.models import load_model
 from .core.presets import PRESETS
 from .core.sampler import batch_fits
 from .core.schedules import ScheduleConfig
-from .core.steps import run_step, runs_to_a_step
 from .core.unet import UNetConfig, build_unet
 from .errors import IPainterError, RunFailedError, UserInputError
 from .images import (
@@ -283,7 +283,6 @@ def _say_removed(left: Leftovers) -> None:
         print(left.notice())
 
 
-@runs_to_a_step
 def train(config: TrainConfig, progress: bool = True) -> Path:
     """Train (or resume) and return the checkpoint path.
 
@@ -574,4 +573,4 @@ if __name__ == "__main__":
     runpy.run_module("ipainter_nb", run_name="__main__", alter_sys=True)
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .checks import broken_link
-from .core.arguments import name_arguments
+from .core.arguments import public_names
 from .core.exact import GaussianImageModel
 from .errors import IPainterError, UserInputError
 from .images import IMAGE_SUFFIXES, ImageLoadError, load_picture, open_image, quantize_uint8, uint8_to_tensor
@@ -144,4 +144,4 @@ def training_pictures(data: str | Path | None, gaussian_field: str | None, seed:
     return ProceduralScenes(seed, size)
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

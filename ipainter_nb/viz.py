@@ -38,11 +38,11 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFor
 from PIL import Image, ImageDraw
 
 from ipainter_nb.checks import check_path, writable_file
-from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole, name_arguments
+from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole, public_names
 from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
 from ipainter_nb.core.paintable import check_model
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, resampling_window, validate_times
-from ipainter_nb.core.steps import Frame, PaintResult, runs_to_a_step
+from ipainter_nb.core.steps import Frame, PaintResult
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import make_grid, uint8_to_tensor, upscale_nearest, write_bytes_atomic
 
@@ -110,7 +110,6 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return fig.add_subplot()
 
 
-@runs_to_a_step
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     """``fig`` as PNG bytes (Agg).
 
@@ -124,7 +123,6 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     return buf.getvalue()
 
 
-@runs_to_a_step
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (a crash never leaves half a file).
 
@@ -412,7 +410,6 @@ def _captioned(img: Image.Image, text: str) -> Image.Image:
     return out
 
 
-@runs_to_a_step
 def timesteps_gif(
     frames: PaintResult | Sequence[Frame],
     path: str | Path,
@@ -492,4 +489,4 @@ def timesteps_gif(
     return write_bytes_atomic(path, buf.getvalue())
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

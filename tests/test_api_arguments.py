@@ -240,6 +240,25 @@ def test_every_public_function_and_class_names_its_arguments_when_given_one_it_d
     assert not bare, f"a misspelt keyword is Python's bare TypeError here: {bare}"
 
 
+def test_every_public_function_and_method_is_a_step_the_interpreters_exit_waits_for():
+    """A public call running in a daemon thread when the program ends is waited for and parked, not cut
+    inside torch (exit 134): every public function, constructor and public method is one ``run_step``
+    block (``core.arguments.public_call``); ``test_shutdown`` ends programs during some of them."""
+    import inspect
+
+    from ipainter_nb.core.arguments import _is_public_call
+
+    bare = []
+    for label, obj in _public_callables():
+        methods = {} if inspect.isfunction(obj) else vars(obj)
+        members = {"": obj} if inspect.isfunction(obj) else {
+            f".{name}": getattr(member, "__func__", member) for name, member in methods.items()
+            if (name == "__init__" or not name.startswith("_"))
+            and (inspect.isfunction(member) or isinstance(member, (classmethod, staticmethod)))}
+        bare += [label + name for name, fn in members.items() if not _is_public_call(fn)]
+    assert not bare, f"not a step the exit waits for: {bare}"
+
+
 def test_a_model_moved_to_a_device_or_dtype_that_does_not_exist_is_refused_and_left_as_it_was(tiny_model):
     for device, dtype, said in (("gpu", None, "device"), (None, "float16", "dtype='float16' is not a floating-point torch dtype"),
                                 (None, torch.int8, "dtype=torch.int8")):

@@ -145,6 +145,18 @@ WORK_IN_A_THREAD = {
         image, keep, times = torch.zeros(3, 32, 32), ip.exact.centre_hole_keep(32, 16), ip.schedules.repaint(250, 10, 10, 100)
         work = lambda: [ip.exact.schedule_error(model, image, keep, times) for _ in range(20)]
     """,
+    "GaussianImageModel.fit": """
+        import torch
+        from ipainter_nb.core.exact import GaussianImageModel
+        pictures = GaussianImageModel(2.5, 0.02, ((0.1, 0.0, 0.0), (0.0, 0.1, 0.0), (0.0, 0.0, 0.1))).sample(16, 256)
+        work = lambda: [GaussianImageModel.fit(pictures) for _ in range(100)]
+    """,
+    "radial_power_spectrum": """
+        import torch
+        import ipainter_nb as ip
+        pictures = torch.rand(16, 3, 256, 256)
+        work = lambda: [ip.frequency.radial_power_spectrum(pictures) for _ in range(100)]
+    """,
     "timesteps_gif": """
         import tempfile, torch
         import ipainter_nb as ip
@@ -174,8 +186,8 @@ END_WHILE_IT_WORKS = """
 @pytest.mark.parametrize("after_s", [0.0, 0.3])
 @pytest.mark.parametrize("work", sorted(WORK_IN_A_THREAD))
 def test_a_program_that_ends_while_a_thread_trains_or_computes_exits_cleanly(work, after_s):
-    """Training, the exact laws, figures and GIFs stop at the interpreter's exit as paint() does: they
-    aborted the process (exit 134) when it ended during one of their torch calls."""
+    """Training, the exact laws, model fits, measures, figures and GIFs stop at the interpreter's exit as
+    paint() does: they aborted the process (exit 134) when it ended during one of their torch calls."""
     program = textwrap.dedent(WORK_IN_A_THREAD[work]) + textwrap.dedent(END_WHILE_IT_WORKS)
     done = subprocess.run([sys.executable, "-c", program, str(after_s)], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"), timeout=120)

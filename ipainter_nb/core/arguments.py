@@ -27,10 +27,11 @@ import torch
 from ..checks import as_float
 from ..errors import ArgumentNameError, UserInputError
 from .composition_checks import MAX_CANVAS_SIDE
+from .exits import run_step
 
 __all__ = [
-    "named_arguments",
-    "name_arguments",
+    "public_call",
+    "public_names",
     "MAX_IMAGE_SIDE",
     "as_tensor",
     "check_finite",
@@ -62,11 +63,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def named_arguments(fn: Any) -> Any:
-    """``fn``, whose call with an argument it does not take (``load_model("demo", devic="cpu")``) or
-    without one it needs is one ``ArgumentNameError`` naming the argument, the ones it takes and the
-    closest to a misspelt name, as ``paint()`` refuses an unknown setting: Python's own ``TypeError``
-    names neither. Nothing else changes: the arguments are checked only once such a call failed.
+def public_call(fn: Any) -> Any:
+    """``fn`` as a public name of the library:
+
+    * a call with an argument it does not take (``load_model("demo", devic="cpu")``) or without
+      one it needs is one ``ArgumentNameError`` naming the argument, the ones it takes and the
+      closest to a misspelt name, as ``paint()`` refuses an unknown setting: Python's own
+      ``TypeError`` names neither (the arguments are checked only once such a call failed);
+    * each call is a ``run_step`` block: one running in a daemon thread when the interpreter
+      exits is waited for and its thread parked, instead of cut inside a torch call (which
+      aborts the process). Long loops make each of their steps a block too.
+
     A class gets this for its constructor and each of its public methods.
 
     Args:
@@ -75,18 +82,19 @@ def named_arguments(fn: Any) -> Any:
     if isinstance(fn, type):
         for name, member in list(vars(fn).items()):
             if name == "__init__" or not name.startswith("_"):
-                if isinstance(member, (classmethod, staticmethod)) and not _is_named(member.__func__):
-                    setattr(fn, name, type(member)(_named(member.__func__)))
-                elif inspect.isfunction(member) and not _is_named(member):
-                    setattr(fn, name, _named(member))
+                if isinstance(member, (classmethod, staticmethod)) and not _is_public_call(member.__func__):
+                    setattr(fn, name, type(member)(_wrapped(member.__func__)))
+                elif inspect.isfunction(member) and not _is_public_call(member):
+                    setattr(fn, name, _wrapped(member))
         return fn
-    return fn if _is_named(fn) else _named(fn)
+    return fn if _is_public_call(fn) else _wrapped(fn)
 
 
-def name_arguments(namespace: dict[str, Any]) -> None:
-    """:func:`named_arguments` for every function and class a module defines and makes public (its
-    ``__all__``), called once at the module's end (``name_arguments(globals())``): no public name is
-    left with Python's bare ``TypeError`` for a misspelt keyword. Exceptions and enums are left as they are.
+def public_names(namespace: dict[str, Any]) -> None:
+    """:func:`public_call` for every function and class a module defines and makes public (its
+    ``__all__``), called once at the module's end (``public_names(globals())``): no public name is
+    left with Python's bare ``TypeError`` for a misspelt keyword, nor cut at the interpreter's exit
+    in a daemon thread. Exceptions and enums are left as they are.
 
     Args:
         namespace: the module's globals.
@@ -96,17 +104,17 @@ def name_arguments(namespace: dict[str, Any]) -> None:
         if getattr(obj, "__module__", None) != namespace["__name__"]:
             continue  # another module's: named where it is defined
         if isinstance(obj, type) and not issubclass(obj, (BaseException, enum.Enum)):
-            named_arguments(obj)
+            public_call(obj)
         elif inspect.isfunction(obj):
-            namespace[name] = named_arguments(obj)
+            namespace[name] = public_call(obj)
 
 
-def _is_named(fn: Any) -> bool:
-    return getattr(fn, "__names_arguments__", False)
+def _is_public_call(fn: Any) -> bool:
+    return getattr(fn, "__public_call__", False)
 
 
-def _named(fn: Callable[P, R]) -> Callable[P, R]:
-    """``named_arguments`` for one function."""
+def _wrapped(fn: Callable[P, R]) -> Callable[P, R]:
+    """``public_call`` for one function."""
     signature = inspect.signature(fn)
     taken = [name for name, p in signature.parameters.items()
              if name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
@@ -115,7 +123,8 @@ def _named(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return fn(*args, **kwargs)
+            with run_step():
+                return fn(*args, **kwargs)
         except TypeError:
             try:
                 signature.bind(*args, **kwargs)
@@ -127,7 +136,7 @@ def _named(fn: Callable[P, R]) -> Callable[P, R]:
                 raise ArgumentNameError(f"{label}() {what}: its arguments are {', '.join(taken)}{hint}") from None
             raise  # a TypeError from inside fn: not this call's arguments
 
-    call.__names_arguments__ = True  # type: ignore[attr-defined]
+    call.__public_call__ = True  # type: ignore[attr-defined]
     return call
 
 

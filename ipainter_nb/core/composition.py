@@ -26,7 +26,7 @@ from PIL import Image
 from ipainter_nb.checks import check_path, writable_file, writable_folder
 from ipainter_nb.core import compositing
 from ipainter_nb.core import composition_files as files
-from ipainter_nb.core.arguments import check_side, name_arguments
+from ipainter_nb.core.arguments import check_side, public_names
 from ipainter_nb.core.composition_checks import (
     FORMAT,
     MAX_CANVAS_SIDE,
@@ -594,4 +594,4 @@ class Composition:
         return comp
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..errors import UserInputError
-from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole, name_arguments
+from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole, public_names
 from .devices import as_device
 from .diffusion import BETA_SCHEDULES, DiffusionSchedule
 from .exact_images import GaussianImageModel, demo_image_model
@@ -218,4 +218,4 @@ class ExactDiffusionModel:
         return ((x.to(x0.dtype) - a_.sqrt() * x0) / (1 - a_).sqrt()).to(x.dtype)
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

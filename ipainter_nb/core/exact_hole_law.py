@@ -25,14 +25,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .arguments import name_arguments
+from .arguments import public_names
 from .exact_denoiser import ExactDiffusionModel
 from .exact_images import ExactConditional, _binary_keep, _gather, _gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
+from .exits import run_step
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import validate_times
-from .steps import run_step, runs_to_a_step
 
 __all__ = ["HoleLaw"]
 
@@ -51,7 +51,6 @@ class HoleLaw:
         k: principal components of the exact conditional the KL is measured on.
     """
 
-    @runs_to_a_step
     def __init__(self, model: ExactDiffusionModel, images: torch.Tensor, keep: torch.Tensor, k: int = 16):
         images = images[None] if images.dim() == 3 else images
         self.model, self.k, self.size = model, k, model.size
@@ -126,7 +125,6 @@ class HoleLaw:
         assert result is not None
         return result
 
-    @runs_to_a_step
     def law(self, times: Sequence[int], eta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """The output's mean (3, |G|, B) and covariance (3, |G|, |G|) on the generated pixels,
         centred eigen coordinates.
@@ -171,7 +169,6 @@ class HoleLaw:
         """
         return float(np.mean(self.kls(times, eta, full=full)))
 
-    @runs_to_a_step
     def kls(self, times: Sequence[int] | ScheduleConfig, eta: float = 1.0, *, full: bool = False) -> np.ndarray:
         """KL(output law ‖ exact conditional) on the ``k`` leading components, one per known picture.
 
@@ -218,4 +215,4 @@ def _repetition(times: list[int], i: int) -> tuple[int, int]:
     return period, count
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

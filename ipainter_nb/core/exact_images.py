@@ -30,10 +30,9 @@ from .arguments import (
     check_side,
     check_whole,
     kept,
-    name_arguments,
+    public_names,
 )
 from .devices import as_device
-from .steps import runs_to_a_step
 
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
@@ -185,7 +184,6 @@ class GaussianImageModel:
         """
         return spectrum_grid(size, self.beta, self.f0)
 
-    @runs_to_a_step
     def sample(self, n: int, size: int, generator: torch.Generator | None = None,
                device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """``n`` pictures (n, 3, size, size) drawn from the model.
@@ -223,7 +221,6 @@ class GaussianImageModel:
         return x
 
     # -- the exact answer of inpainting --------------------------------------------------
-    @runs_to_a_step
     def conditional(self, image: torch.Tensor, keep: torch.Tensor, dense: bool | None = None) -> ExactConditional:
         """The law of the generated pixels (keep = 0) given the kept ones (keep = 1); ``dense``: see
         :class:`ExactConditional` (default: dense when small enough).
@@ -450,7 +447,6 @@ class ExactConditional:
         """Dense (3|G|, 3|G|) covariance of the generated pixels, channel-major (``C ⊗ R``)."""
         return np.kron(np.asarray(self.image_model.channel_cov), self._require_dense("covariance"))
 
-    @runs_to_a_step
     def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """``n`` exact conditional samples (n, 3, H, W), the kept pixels exactly as given.
 
@@ -596,4 +592,4 @@ def _gaussian_kl(z_mean: np.ndarray, z_cov: np.ndarray) -> np.ndarray:
         return np.full(z_mean.shape[:-1], np.inf)
     return 0.5 * (np.trace(z_cov) + (z_mean**2).sum(-1) - z_cov.shape[0] - logdet)
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -17,15 +17,15 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_picture, check_whole, name_arguments
+from .arguments import check_picture, check_whole, public_names
 from .exact_denoiser import ExactDiffusionModel, wiener_gain
 from .exact_images import MAX_DENSE_PIXELS, ExactConditional, GaussianImageModel, _binary_keep
+from .exits import run_step
 
 # the schedule topic's modules, not its package: the package's planner imports this module
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import count_nfe, validate_times
-from .steps import run_step, runs_to_a_step
 
 __all__ = ["GaussianLaw", "ScheduleError", "schedule_output_law", "schedule_error"]
 
@@ -199,7 +199,6 @@ def _projected_covariance(steps: list[_Up | _Down], q: torch.Tensor, size: int, 
     return cov, var
 
 
-@runs_to_a_step
 def schedule_output_law(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.Tensor, times: Sequence[int],
                         variance: str | None = None, eta: float = 1.0) -> GaussianLaw:
     """The exact law of ``paint(model, image, keep, times, clip_x0=False, eta=eta)``'s output.
@@ -280,7 +279,6 @@ class ScheduleError:
     var_ratio: float
 
 
-@runs_to_a_step
 def schedule_error(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.Tensor, times: Sequence[int] | ScheduleConfig,
                    k: int = 16, conditional: ExactConditional | None = None, variance: str | None = None,
                    eta: float = 1.0) -> ScheduleError:
@@ -321,4 +319,4 @@ def schedule_error(model: ExactDiffusionModel, image: torch.Tensor, keep: torch.
     return ScheduleError(count_nfe(list(times)), s["kl"], s["bias"], s["var_ratio"])
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

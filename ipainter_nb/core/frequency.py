@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import UserInputError
-from .arguments import MAX_IMAGE_SIDE, as_tensor, check_finite, check_keep, check_real, check_whole, kept, name_arguments
+from .arguments import MAX_IMAGE_SIDE, as_tensor, check_finite, check_keep, check_real, check_whole, kept, public_names
 
 __all__ = [
     "radial_power_spectrum",
@@ -313,4 +313,4 @@ def gradient_energy(image: Any, mask: Any | None = None) -> float:
     return total
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

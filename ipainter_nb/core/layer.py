@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from ipainter_nb.checks import check_path
-from ipainter_nb.core.arguments import check_whole, name_arguments
+from ipainter_nb.core.arguments import check_whole, public_names
 from ipainter_nb.core.composition_checks import (
     MAX_LAYER_CANVAS_RATIO,
     MAX_LAYER_SIDE,
@@ -208,4 +208,4 @@ class Layer:
                 f"flip={self.flip}, z={self.z})")
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_flag, check_float_dtype, name_arguments
+from .arguments import check_flag, check_float_dtype, public_names
 from .checkpoints import (
     CheckpointError,
     MappedFile,
@@ -37,7 +37,6 @@ from .presets import (
     find_weights,
 )
 from .schedules import ScheduleConfig
-from .steps import runs_to_a_step
 from .unet import UNet, UNetConfig, build_unet
 
 __all__ = ["DiffusionModel", "load_model", "check_t_T"]
@@ -231,7 +230,6 @@ def _network_config(info: Mapping[str, Any], path: Path) -> UNetConfig:
     return check_unet_config(info["unet_config"], str(path), CheckpointError)
 
 
-@runs_to_a_step
 def load_model(
     name_or_path: str | Path = "demo",
     device: torch.device | str | None = None,
@@ -323,4 +321,4 @@ def load_model(
     return model
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -46,9 +46,10 @@ from .arguments import (
     check_keep,
     check_picture,
     check_whole,
-    name_arguments,
+    public_names,
 )
 from .devices import as_device
+from .exits import run_step
 
 # the schedule topic's modules, not its package: the package's planner imports the sampler's neighbours
 from .noise import carried_noise
@@ -57,7 +58,7 @@ from .sampler_options import SamplerOptions
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import count_nfe, validate_times
-from .steps import CancelToken, Frame, PaintResult, Step, run_step  # the sampler's public types, re-exported
+from .steps import CancelToken, Frame, PaintResult, Step  # the sampler's public types, re-exported
 
 __all__ = [
     "Step",
@@ -518,4 +519,4 @@ class _Run:
         return True
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

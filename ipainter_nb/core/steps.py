@@ -1,23 +1,14 @@
 """What a run yields, keeps and returns: ``Step`` events, replay ``Frame`` s, the ``PaintResult``,
-the ``CancelToken`` that stops a run from another thread, and the stop of every run at the
-interpreter's exit (``run_step``)."""
+and the ``CancelToken`` that stops a run from another thread."""
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import functools
 import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 
 import torch
 
-from .arguments import name_arguments
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from .arguments import public_names
 
 __all__ = ["Step", "Frame", "PaintResult", "CancelToken"]
 
@@ -138,84 +129,4 @@ class CancelToken:
         return self._event.is_set()
 
 
-class _RunsInThreads:
-    """The runs working in threads other than the main one, so that the interpreter's exit waits for them.
-
-    A daemon thread still inside a torch call (or just leaving one) when the interpreter tears
-    down aborts the process ("terminate called without an active exception", exit 134). At exit
-    every such run stops at the end of its current step, and its thread is parked there, in a
-    wait that holds nothing: the interpreter would freeze a daemon thread anyway, and frozen in
-    the middle of torch it takes the process down. A thread that is not a daemon (one the exit
-    waited for, or one started at exit) is told to stop instead.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._depth: dict[threading.Thread, int] = {}  # the blocks each thread is inside (runs nest steps)
-        self.exiting = False
-
-    @contextlib.contextmanager
-    def working(self) -> Iterator[bool]:
-        """Count the block as work in progress; it gets False (and should stop) once the interpreter is exiting."""
-        thread = threading.current_thread()
-        counted = thread is not threading.main_thread()
-        with self._cond:
-            go = not (counted and self.exiting)
-            if counted and go:
-                self._depth[thread] = self._depth.get(thread, 0) + 1
-        if not go and thread.daemon:
-            self._park(thread)
-        try:
-            yield go
-        finally:
-            if counted and go:
-                with self._cond:
-                    self._depth[thread] -= 1
-                    if not self._depth[thread]:
-                        del self._depth[thread]
-                        self._cond.notify_all()
-                    park = self.exiting and thread.daemon
-                if park:
-                    self._park(thread)
-
-    def _park(self, thread: threading.Thread) -> None:
-        with self._cond:  # the thread's outer blocks end here too: the exit must not wait for them
-            self._depth.pop(thread, None)
-            self._cond.notify_all()
-        threading.Event().wait()  # never set: the process ends around this thread
-
-    def stop(self, timeout: float) -> None:
-        """Ask every run to stop after its current step and wait (at most ``timeout`` s) until none is in one."""
-        with self._cond:
-            self.exiting = True
-            self._cond.wait_for(lambda: not self._depth, timeout)
-
-
-_RUNS = _RunsInThreads()
-atexit.register(_RUNS.stop, 10.0)
-
-
-def run_step() -> contextlib.AbstractContextManager[bool]:
-    """A step (or a whole run) of work as a block, which the interpreter's exit waits for; in a
-    thread other than the main one it gets False, and should stop, once the exit has begun.
-    """
-    return _RUNS.working()
-
-
-def runs_to_a_step(fn: Callable[P, R]) -> Callable[P, R]:
-    """``fn`` as one ``run_step`` block: for the library's computations other than ``paint`` (training,
-    exact laws, figures), so that one running in a daemon thread when the interpreter exits is waited
-    for and parked instead of cut inside a torch call. A long one also makes each of its steps a block.
-
-    Args:
-        fn: the function.
-    """
-    @functools.wraps(fn)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        with run_step():
-            return fn(*args, **kwargs)
-
-    return run
-
-
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ...errors import UserInputError
-from ..arguments import name_arguments
+from ..arguments import public_names
 from .settings import (
     PAPER_JUMP_LENGTH,
     PAPER_JUMP_N_SAMPLE,
@@ -300,4 +300,4 @@ def _walk(t_T: int, stride: int, jump_length: int, jump_n_sample: int, starts: s
     return times
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

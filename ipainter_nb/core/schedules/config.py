@@ -15,7 +15,7 @@ from dataclasses import FrozenInstanceError
 from typing import Any, get_args
 
 from ...errors import UserInputError
-from ..arguments import name_arguments
+from ..arguments import public_names
 from .builders import MAX_SCHEDULE_STEPS, ScheduleKind, check_jumps, check_length, jump_points, plain, repaint
 from .grid import check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
 from .settings import AUTO, PAPER_T_T, SETTING_NAMES, SETTINGS, check_setting, check_settings, scaled, setting
@@ -307,4 +307,4 @@ ScheduleConfig.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-
 )
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -15,7 +15,7 @@ calls where mixing is slow (:func:`stretch_repeats`).
 from __future__ import annotations
 
 from ...errors import UserInputError
-from ..arguments import check_whole, name_arguments
+from ..arguments import check_whole, public_names
 from .builders import MAX_SCHEDULE_STEPS
 from .settings import MAX_REPEAT_RAMP, check_setting
 
@@ -139,4 +139,4 @@ def grid_window(t_T: int, jump_length: int, jump_n_sample: int, start: int, leve
     return times
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from ...errors import UserInputError
-from ..arguments import check_keep, name_arguments
+from ..arguments import check_keep, public_names
 from ..exact_images import GaussianImageModel, demo_image_model
 from ..paintable import check_model
 from .builders import check_eta
@@ -369,4 +369,4 @@ def plan_schedule(
     return _remember(_PLANS, key, config, _CACHE_SIZE)
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import UserInputError
-from ..arguments import as_tensor, check_finite, check_keep, check_real, check_side, check_whole, is_real, kept, name_arguments
+from ..arguments import as_tensor, check_finite, check_keep, check_real, check_side, check_whole, is_real, kept, public_names
 from ..paintable import check_model, model_traits
 from .builders import MAX_SCHEDULE_STEPS
 from .config import ScheduleConfig
@@ -258,4 +258,4 @@ def explain(config: ScheduleConfig, keep: Any = None, image_size: int | None = N
             f"hole's scale ({f:.3f} cycles/pixel, {1 / f:.0f} px wavelength) is being decided; {config.nfe} model calls")
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

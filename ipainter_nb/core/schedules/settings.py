@@ -22,7 +22,7 @@ from typing import Any
 
 from ...checks import as_float
 from ...errors import UserInputError
-from ..arguments import is_real, name_arguments
+from ..arguments import is_real, public_names
 
 __all__ = ["Setting", "SETTINGS", "SETTING_NAMES", "AUTO", "check_setting", "check_settings", "setting", "scaled",
            "PAPER_T_T", "PAPER_JUMP_LENGTH", "PAPER_JUMP_N_SAMPLE", "PAPER_STOP_RESAMPLING_AT", "MAX_REPEAT_RAMP"]
@@ -331,4 +331,4 @@ def check_settings(values: Mapping[str, object]) -> dict[str, int | float | None
     return {row.name: row.check(typed[row.name], typed) for row in rows}
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition

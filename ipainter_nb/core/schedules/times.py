@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from ...errors import UserInputError
-from ..arguments import name_arguments
+from ..arguments import public_names
 from .settings import check_setting
 
 __all__ = ["count_steps", "count_nfe", "resampling_window", "validate_times"]
@@ -143,4 +143,4 @@ def validate_times(times: Sequence[int], t_T: int | None = None) -> list[int]:
     return out
 
 
-name_arguments(globals())  # after every public definition
+public_names(globals())  # after every public definition
