@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import broken_link
-from .core.arguments import public_names
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
+from .public import public_names
 from .signals import signals_deferred
 
 __all__ = ["MASK_TAG", "Entry", "scan_source", "MAX_RUN_SEED", "image_seed", "output_path", "parse_shard", "shard_from_env", "take_shard",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import UserInputError
+from .public import public_names
 
 __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS", "int_at_least",
            "int_in", "seed_flag", "checking", "path_text", "check_path",
@@ -488,3 +489,6 @@ def undone_on_failure(folder: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):  # not empty, or gone: leave it
                 path.rmdir()
         raise
+
+
+public_names(globals())  # after every public definition

@@ -49,6 +49,7 @@ from .checks import (
     seed_flag,
 )
 from .errors import IPainterError, RunFailedError
+from .public import public_names
 from .signals import stop_on_signals, stop_signal
 
 #: The signal a program that writes to a closed pipe gets by default (its number where the platform has none).
@@ -386,3 +387,6 @@ def _ended(argv: list[str], debug: bool) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+public_names(globals())  # after every public definition

@@ -1,12 +1,19 @@
 """The project's error types: every error a user can cause derives from ``IPainterError``.
 
 The CLI turns these (and the expected OS errors: permission, missing file, no space) into
-one line with a hint; anything else is a bug and keeps its traceback.
+one line with a hint; anything else is a bug and keeps its traceback. ``warn_caller`` is the
+one way the library warns: at the caller's line, however deep inside the package it is said.
 """
 
 from __future__ import annotations
 
-__all__ = ["IPainterError", "UserInputError", "ArgumentNameError", "RunFailedError"]
+import os
+import sys
+import warnings
+
+__all__ = ["IPainterError", "UserInputError", "ArgumentNameError", "RunFailedError", "warn_caller"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class IPainterError(Exception):
@@ -25,3 +32,17 @@ class RunFailedError(IPainterError):
 class ArgumentNameError(UserInputError, TypeError):
     """A call with an argument the function does not take (a misspelt keyword, one positional too many) or
     without one it needs; a ``TypeError`` too, as Python's own refusal of such a call is."""
+
+
+def warn_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` at the first line outside the package: the user's call, not the library's
+    helpers or wrappers, whose depth a fixed ``stacklevel`` would have to know.
+
+    Args:
+        message: the warning's text.
+        category: its class.
+    """
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level - 1 if frame is None else level)

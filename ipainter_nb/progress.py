@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from .public import public_names
+
 __all__ = ["progress_bar", "ProgressBar", "in_kernel"]
 
 _SUMMARY_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -204,3 +206,6 @@ def progress_bar(total: int, desc: str, enabled: bool | None = None) -> Progress
     if enabled:
         return _SummaryLines(total, desc, stream)
     return ProgressBar(total, desc)
+
+
+public_names(globals())  # after every public definition

@@ -35,6 +35,8 @@ import signal
 import threading
 from collections.abc import Iterator
 
+from .public import public_names
+
 __all__ = ["STOP_SIGNALS", "Stopped", "stop_on_signals", "stop_signal", "signals_deferred", "ignored_signals"]
 
 #: The signals that stop a run cleanly (those this platform has).
@@ -190,3 +192,6 @@ def signals_deferred() -> Iterator[None]:
                 handler(pending[0], None)  # Python's own SIGINT handler raises KeyboardInterrupt here
             elif handler == signal.SIG_DFL:
                 signal.raise_signal(pending[0])
+
+
+public_names(globals())  # after every public definition

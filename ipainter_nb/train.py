@@ -21,7 +21,6 @@ import json
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,17 +30,17 @@ import numpy as np
 import torch
 
 from .checks import CommandParser, apart_from, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
-from .core.arguments import check_batch, check_flag, check_real, check_whole, public_names
+from .core.arguments import check_batch, check_flag, check_real, check_whole
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
 from .core.diffusion import DiffusionSchedule
-from .core.exits import run_step
 from .core.models import load_model
 from .core.presets import PRESETS
 from .core.sampler import batch_fits
 from .core.schedules import ScheduleConfig
 from .core.unet import UNetConfig, build_unet
-from .errors import IPainterError, RunFailedError, UserInputError
+from .errors import IPainterError, RunFailedError, UserInputError, warn_caller
+from .exits import run_step
 from .images import (
     Leftovers,
     atomic_write,
@@ -50,6 +49,7 @@ from .images import (
     write_text_atomic,
 )
 from .progress import progress_bar
+from .public import public_names
 from .train_data import ImageFolder, ProceduralScenes, TrainingDataNotFoundError, training_pictures
 from .train_fields import field_model
 
@@ -453,8 +453,8 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
                                           int(unet_config["image_size"])).picture_model()
     except (IPainterError, OSError) as exc:
         picture_model = None
-        warnings.warn(f"{dest} records no picture model: the training pictures could not be read again ({exc}); "
-                      "plan_schedule will calibrate this model to a natural-picture default", stacklevel=2)
+        warn_caller(f"{dest} records no picture model: the training pictures could not be read again ({exc}); "
+                    "plan_schedule will calibrate this model to a natural-picture default")
     model = build_unet(unet_config)
     model.load_state_dict(state["ema"])
     return save_model(

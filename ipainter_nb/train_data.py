@@ -10,16 +10,15 @@ records it with the weights, and ``plan_schedule`` calibrates to it.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
 
 from .checks import broken_link
-from .core.arguments import public_names
 from .core.exact import GaussianImageModel
-from .errors import IPainterError, UserInputError
+from .errors import IPainterError, UserInputError, warn_caller
 from .images import IMAGE_SUFFIXES, ImageLoadError, load_picture, open_image, quantize_uint8, uint8_to_tensor
+from .public import public_names
 from .train_fields import GaussianFields, batch_seed
 
 __all__ = ["ProceduralScenes", "ImageFolder", "TrainingDataNotFoundError", "training_pictures", "FIT_PICTURES"]
@@ -93,8 +92,8 @@ class ImageFolder:
                 skipped.append(repr(path.name))
                 first_problem = first_problem or str(exc)
         if skipped:
-            warnings.warn(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: {', '.join(skipped[:5])} "
-                          f"(the first: {first_problem})", stacklevel=2)
+            warn_caller(f"skipped {len(skipped)} unreadable file(s) of {len(files)}: {', '.join(skipped[:5])} "
+                        f"(the first: {first_problem})")
         if not images:
             raise UserInputError(f"none of the {len(files)} image files in {folder} could be read (the first: {first_problem}); "
                                  "pass a folder of PNG or JPEG pictures to --data")

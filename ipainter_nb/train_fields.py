@@ -26,6 +26,7 @@ import torch
 from .core.checkpoints import METADATA_KEY
 from .core.exact import GaussianImageModel, demo_image_model
 from .errors import UserInputError
+from .public import public_names
 
 __all__ = ["GaussianFields", "batch_seed", "field_model", "recorded_field", "denoiser_excess"]
 
@@ -155,3 +156,6 @@ def denoiser_excess(net: Any, exact: Any, levels: Sequence[int], n: int, seed: i
         x0_exact = exact.predict_x0(x_t, a.expand(n)).double()
         out.append(float((x0_net - x0).pow(2).mean() / (x0_exact - x0).pow(2).mean() - 1))
     return out
+
+
+public_names(globals())  # after every public definition

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .public import public_names
+
 __all__ = ["MIME", "NOT_SEEN", "SEEN", "TOO_CLOSE", "Verdict", "decide", "exact", "keeps_most_of_gain",
            "paired", "t_quantile_975"]
 
@@ -202,3 +204,6 @@ def keeps_most_of_gain(claim: str, none: Sequence[float], stopped: Sequence[floa
     detail = (f"keeps {100 * share:.0f}% of a gain of {gain:.{digits}f}; "
               f"distance below the midpoint {-value:+.{digits}f} ± {half:.{digits}f}, n = {n}")
     return Verdict(claim, decide(value, half), value, half, 0.0, n, detail)
+
+
+public_names(globals())  # after every public definition

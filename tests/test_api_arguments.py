@@ -5,6 +5,7 @@ fine (a numpy number, a very large erosion) gives the answer it should."""
 
 from __future__ import annotations
 
+import enum
 import os
 import signal
 from decimal import Decimal
@@ -205,20 +206,36 @@ def test_an_argument_a_public_function_does_not_take_is_one_error_naming_the_one
     assert sorted(os.listdir(tmp_path)) in ([], ["sun.png"])
 
 
+#: the modules the mechanism itself stands on (``public`` imports them: they cannot use it)
+MECHANISM = {"ipainter_nb.errors", "ipainter_nb.exits", "ipainter_nb.public"}
+
+
 def _public_callables() -> list[tuple[str, object]]:
-    """Every function and class the public namespaces export (exceptions, type aliases and widgets aside)."""
+    """Every function and class each module of the package exports, where it is defined (exceptions
+    aside; the widgets are traitlets objects, built and driven by their own tests)."""
+    import importlib
     import inspect
+    import pkgutil
 
-    from ipainter_nb import batch, train
+    import ipainter_nb
 
-    spaces = {"ip": ip, "ip.schedules": ip.schedules, "ip.exact": E, "ip.frequency": ip.frequency, "viz": viz, "batch": batch,
-              "train": train}
     found = []
-    for label, space in spaces.items():
-        for name in space.__all__:
+    for info in pkgutil.walk_packages(ipainter_nb.__path__, "ipainter_nb."):
+        if info.name.startswith("ipainter_nb.widgets") or info.name.endswith("__main__") or info.name in MECHANISM:
+            continue
+        space = importlib.import_module(info.name)
+        for name in getattr(space, "__all__", ()):
             obj = getattr(space, name)
-            if (inspect.isfunction(obj) or inspect.isclass(obj)) and not (inspect.isclass(obj) and issubclass(obj, BaseException)):
-                found.append((f"{label}.{name}", obj))
+            if getattr(obj, "__module__", None) != space.__name__:
+                continue  # gathered from the module that defines it
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue  # a constant
+            if inspect.isclass(obj) and (issubclass(obj, (BaseException, enum.Enum)) or getattr(obj, "_is_protocol", False)):
+                continue  # an exception, an enum, or a protocol (never instantiated)
+            if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(obj).parameters.values()):
+                continue  # takes any keyword and hands it on (CommandParser to argparse)
+            found.append((f"{info.name}.{name}", obj))
+    assert len(found) > 250, len(found)  # the walk saw the package
     return found
 
 
@@ -243,10 +260,10 @@ def test_every_public_function_and_class_names_its_arguments_when_given_one_it_d
 def test_every_public_function_and_method_is_a_step_the_interpreters_exit_waits_for():
     """A public call running in a daemon thread when the program ends is waited for and parked, not cut
     inside torch (exit 134): every public function, constructor and public method is one ``run_step``
-    block (``core.arguments.public_call``); ``test_shutdown`` ends programs during some of them."""
+    block (``ipainter_nb.public.public_call``); ``test_shutdown`` ends programs during some of them."""
     import inspect
 
-    from ipainter_nb.core.arguments import _is_public_call
+    from ipainter_nb.public import _is_public_call
 
     bare = []
     for label, obj in _public_callables():

@@ -51,6 +51,8 @@ def test_bf16_paths_agree_within_one_percent(reference, kwargs):
     assert 0 < err <= 1e-2  # (0 would mean bf16 was not used at all)
 
 
+# the library's own wrappers (every public call waits for the exit) stay out of the trace
+@pytest.mark.filterwarnings("error:Dynamo does not know how to trace:UserWarning")
 def test_compiled_path_agrees_within_one_in_ten_thousand(tiny_model_path):
     # torch.compile's time grows with the graph: the tiny model (attention and learned sigma, like
     # the demo's) checks the same loading path in a fraction of the demo network's compile time

@@ -148,6 +148,23 @@ def test_rgba_png_loads_unchanged_and_silently(tmp_path):
     assert np.array_equal(np.asarray(img), np.asarray(disc))
 
 
+def test_a_warning_points_at_the_line_of_the_users_call_however_deep_it_is_said(tmp_path):
+    """The library's wrappers and helpers add frames; the warning still names the user's line."""
+    import inspect
+
+    import ipainter_nb as ip
+
+    Image.new("RGB", (10, 8), (0, 128, 255)).save(tmp_path / "photo.png")
+    comp = ip.Composition(size=16)
+    comp.observe(lambda _: 1 / 0)
+    for act in (lambda: load_rgba(tmp_path / "photo.png"), lambda: ip.Layer.from_file(tmp_path / "photo.png"),
+                lambda: comp.clear()):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            act()
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, inspect.getsourcelines(act)[1])]
+
+
 def test_bytes_and_pil_images_are_accepted():
     disc = red_disc()
     assert load_rgba(png_bytes(disc)).size == (32, 32)

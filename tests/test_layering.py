@@ -3,7 +3,7 @@
 - No module over 600 lines.
 - No import cycle.
 - Imports go downward only, through these layers (lowest first):
-  ``errors, progress, images`` < ``core/*`` < ``batch, viz, demo/*`` < ``widgets/*, train`` < ``cli``.
+  ``errors, exits, public, progress, images, checks, signals`` < ``core/*`` < ``batch, viz, demo/*`` < ``widgets/*, train`` < ``cli``.
 - Inside ``widgets``, the parts stand on their own: a component never imports the widget composed
   of it (``app`` for the Painter's, ``composer`` for the Composer's), and no widget class is a
   mixin that declares its host's attributes (``if TYPE_CHECKING:`` in a class body) or inherits
@@ -28,6 +28,8 @@ MAX_LINES = 600
 LAYERS: dict[str, int] = {
     "_version": 0,
     "errors": 0,
+    "exits": 0,  # the interpreter's exit waits for the library's work in other threads
+    "public": 0,  # what every public name gets: its arguments named, its calls waited for at exit
     "progress": 0,
     "images": 0,
     "signals": 0,  # one clean stop for every terminating signal (installed by the CLI only)
@@ -44,7 +46,7 @@ LAYERS: dict[str, int] = {
     "cli": 4,
     "commands": 4,  # one module per ipainter command, under cli
 }
-LAYER_NAMES = ["errors, progress, images", "core/*", "batch, viz, demo/*", "widgets/*, train", "cli"]
+LAYER_NAMES = ["errors, exits, public, progress, images, checks, signals", "core/*", "batch, viz, demo/*", "widgets/*, train", "cli"]
 
 
 def modules() -> dict[str, Path]:

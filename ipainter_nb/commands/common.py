@@ -17,6 +17,7 @@ from ..core.devices import as_device
 from ..core.models import DiffusionModel, load_model
 from ..core.presets import PRESETS, find_weights
 from ..images import clean_leftovers
+from ..public import public_names
 
 __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "say_unless", "add_model_flags",
            "resolve_device", "model_info", "load", "describe_model", "remove_leftovers"]
@@ -127,3 +128,6 @@ def remove_leftovers(folder: Path) -> int:
         print(f"{PROG}: {found.notice()}")
         sys.stdout.flush()
     return len(found)
+
+
+public_names(globals())  # after every public definition

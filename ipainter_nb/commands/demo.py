@@ -12,6 +12,7 @@ from ..core.schedules import ScheduleConfig
 from ..demo.composition import demo_composition
 from ..errors import UserInputError
 from ..images import make_grid, mask_to_pil, save_png_atomic
+from ..public import public_names
 from ..viz import frequency_figure, save_figure, timesteps_gif
 from .common import describe_model, load, remove_leftovers, say_unless
 
@@ -85,3 +86,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name, what in files.items():
         print(f"  {name:<18} {what}")
     return 0
+
+
+public_names(globals())  # after every public definition

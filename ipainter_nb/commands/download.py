@@ -6,6 +6,7 @@ import argparse
 
 from ..checks import check_folder
 from ..core.download import check_download, download_weights
+from ..public import public_names
 from .common import remove_leftovers
 
 __all__ = ["cmd_download"]
@@ -31,3 +32,6 @@ def cmd_download(args: argparse.Namespace) -> int:
     path = download_weights(args.preset, folder, sha256=args.sha256, url=args.url, progress=not args.quiet)
     print(f"installed {path}")
     return 0
+
+
+public_names(globals())  # after every public definition

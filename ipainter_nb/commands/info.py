@@ -11,6 +11,7 @@ from ..core.models import check_t_T, load_model
 from ..core.presets import PRESETS, WeightsNotFoundError, find_weights, search_dirs
 from ..core.schedules import ScheduleConfig, count_nfe, repaint, resampling_window
 from ..errors import UserInputError
+from ..public import public_names
 from ..viz import save_figure, schedule_figure
 from .common import remove_leftovers
 from .schedule_args import auto_schedule, flags_of, schedule_from_args
@@ -101,3 +102,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{name:<20} {f'{size}x{size}':<8} {preset.default_schedule.nfe:>5} NFE by default  {status}")
         print(f"{'':<20} {preset.description}")
     return 0
+
+
+public_names(globals())  # after every public definition

@@ -25,6 +25,7 @@ from ..core.schedules import ScheduleConfig
 from ..errors import IPainterError, UserInputError
 from ..images import load_picture_and_mask, save_png_atomic
 from ..progress import progress_bar
+from ..public import public_names
 from .common import EXIT_FAILED, PROG, describe_model, load, model_info, one_line, remove_leftovers, say_unless
 from .schedule_args import auto_schedule, flags_of, schedule_from_args
 
@@ -220,3 +221,6 @@ def _paint_entry(args: argparse.Namespace, model: DiffusionModel, schedule: Sche
             seconds += result.elapsed_s
             nfe += result.nfe
     return files, seconds, nfe
+
+
+public_names(globals())  # after every public definition

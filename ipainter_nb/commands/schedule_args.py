@@ -19,6 +19,7 @@ from ..checks import int_at_least
 from ..core.schedules import SETTING_NAMES, SETTINGS, ScheduleConfig, Setting
 from ..core.schedules.plan import plan_schedule
 from ..errors import UserInputError
+from ..public import public_names
 
 __all__ = ["SCHEDULE_FLAGS", "NONE", "add_schedule_flags", "schedule_from_args", "flags_of", "auto_schedule"]
 
@@ -161,3 +162,6 @@ def auto_schedule(args: argparse.Namespace, model: Any, keep: torch.Tensor | Non
     if chosen:
         raise UserInputError(f"--schedule auto chooses {', '.join(chosen)} itself: drop them (or drop --schedule auto)")
     return plan_schedule(model, keep, t_T=given.get("t_T"), eta=given.get("eta"))
+
+
+public_names(globals())  # after every public definition

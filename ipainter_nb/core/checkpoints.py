@@ -25,6 +25,7 @@ import torch
 from ..checks import broken_link, check_path
 from ..errors import IPainterError, UserInputError
 from ..images import atomic_write, read_bounded
+from ..public import public_names
 from .diffusion import VARIANCE_TYPES
 from .exact_images import GaussianImageModel
 from .presets import PAPER_SCHEDULE, PRESETS, WeightsNotFoundError, get_preset, preset_for_file
@@ -517,3 +518,6 @@ class MappedFile:
         hi = end // mmap.PAGESIZE * mmap.PAGESIZE
         if hi > lo and any(a <= lo and hi <= b for a, b in self.ranges):
             self._madvise(lo, hi - lo, self.MADV_DONTNEED)
+
+
+public_names(globals())  # after every public definition

@@ -26,6 +26,8 @@ from ipainter_nb.core.composition_checks import invalid, is_number
 from ipainter_nb.core.layer import Layer
 from ipainter_nb.images import mask_to_pil, tensor_to_pil
 
+from ..public import public_names
+
 __all__ = ["composite", "erode_keep", "render", "preview"]
 
 
@@ -140,3 +142,6 @@ def preview(
         tint = overlay_opacity * (1.0 - soft)
         shown = shown * (1.0 - tint) + color * tint
     return tensor_to_pil(shown)
+
+
+public_names(globals())  # after every public definition

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from PIL import Image
 from ipainter_nb.checks import check_path, writable_file, writable_folder
 from ipainter_nb.core import compositing
 from ipainter_nb.core import composition_files as files
-from ipainter_nb.core.arguments import check_side, public_names
+from ipainter_nb.core.arguments import check_side
 from ipainter_nb.core.composition_checks import (
     FORMAT,
     MAX_CANVAS_SIDE,
@@ -48,7 +47,10 @@ from ipainter_nb.core.composition_checks import (
     invalid,
 )
 from ipainter_nb.core.layer import Layer, check_drawn_size
+from ipainter_nb.errors import warn_caller
 from ipainter_nb.images import load_rgba, mask_to_pil, save_png_atomic
+
+from ..public import public_names
 
 __all__ = [
     "FORMAT",
@@ -207,8 +209,7 @@ class Composition:
             try:
                 callback(self)
             except Exception as e:  # the change happened; one bad observer must not hide it
-                warnings.warn(f"composition observer {callback!r} raised "
-                              f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=3)
+                warn_caller(f"composition observer {callback!r} raised {type(e).__name__}: {e}", RuntimeWarning)
 
     # ----------------------------------------------------------------- mutations
 

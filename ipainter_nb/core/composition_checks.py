@@ -21,6 +21,8 @@ import numpy as np
 from ipainter_nb.checks import as_float
 from ipainter_nb.errors import UserInputError
 
+from ..public import public_names
+
 __all__ = [
     "FORMAT",
     "VERSION",
@@ -342,3 +344,6 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
+
+
+public_names(globals())  # after every public definition

@@ -43,6 +43,8 @@ from ipainter_nb.core.composition_checks import (
 from ipainter_nb.core.layer import Layer
 from ipainter_nb.images import ImageLoadError, load_rgba, png_bytes, read_bounded, write_bytes_atomic, write_text_atomic
 
+from ..public import public_names
+
 __all__ = ["check_extras", "layer_entry", "embedded_entries", "save_json", "read_json", "read_header", "layers_from_entries"]
 
 _LAYER_FILE = re.compile(r"^[A-Za-z0-9_]+-(?P<tag>[0-9a-f]{8})-[0-9a-f]{12}\.png$")
@@ -351,3 +353,6 @@ def _layer_from_entry(entry: Any, where: str, index: int, base: Path) -> Layer:
     except ImageLoadError as e:
         raise CompositionError(str(e)) from None
     return Layer(image, x=x, y=y, scale=scale, flip=flip, z=z, name=name)
+
+
+public_names(globals())  # after every public definition

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..public import public_names
+
 __all__ = ["PackedConv2d", "prepack_supported", "packing_pays", "prepack_convolutions", "unpack_convolutions"]
 
 
@@ -209,3 +211,6 @@ def unpack_convolutions(module: nn.Module) -> int:
         module: the network whose packed convolutions are unpacked in place.
     """
     return _replace(module, PackedConv2d, lambda packed: packed.to_conv())
+
+
+public_names(globals())  # after every public definition

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import UserInputError
+from ..public import public_names
 
 __all__ = ["as_device"]
 
@@ -40,3 +41,6 @@ def as_device(device: torch.device | str, what: str = "device") -> torch.device:
                                  f"'{resolved.type}' devices (a build without them, or no such device here); "
                                  "use 'cpu' or 'cuda'") from None
     return resolved
+
+
+public_names(globals())  # after every public definition

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..public import public_names
 from .schedules.settings import check_setting
 
 __all__ = [
@@ -378,3 +379,6 @@ class DiffusionSchedule:
             frac = (var_values.to(like.dtype) + 1) / 2
             return frac * hi + (1 - frac) * lo
         return torch.full_like(like, lo if self.variance_type == "fixed_small" else hi)
+
+
+public_names(globals())  # after every public definition

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 from ..checks import undone_on_failure, writable_folder
 from ..errors import IPainterError, RunFailedError, UserInputError
 from ..images import clean_leftovers, temp_file, write_text_atomic
+from ..public import public_names
 from .presets import PRESETS, Preset, default_download_dir
 
 __all__ = ["DownloadError", "check_download", "download_file", "download_weights", "sha256_of"]
@@ -457,3 +458,6 @@ def _download_preset(preset: Preset, folder: Path, sha256: str | None, progress:
             _install(part, target, actual, known=expected is not None)
         return target
     return download_file(url or preset.url or "", target, expected, progress, check=check, **http_options)
+
+
+public_names(globals())  # after every public definition

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from ..errors import UserInputError
-from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole, public_names
+from ..public import public_names
+from .arguments import as_tensor, check_finite, check_float_dtype, check_side, check_whole
 from .devices import as_device
 from .diffusion import BETA_SCHEDULES, DiffusionSchedule
 from .exact_images import GaussianImageModel, demo_image_model

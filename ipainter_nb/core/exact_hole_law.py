@@ -25,11 +25,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .arguments import public_names
+from ..exits import run_step
+from ..public import public_names
 from .exact_denoiser import ExactDiffusionModel
 from .exact_images import ExactConditional, _binary_keep, _gather, _gaussian_kl
 from .exact_law import _affine_steps, _Down, _Up
-from .exits import run_step
 from .schedules.builders import check_eta
 from .schedules.config import ScheduleConfig
 from .schedules.times import validate_times

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
+from ..public import public_names
 from .arguments import (
     check_batch,
     check_flag,
@@ -30,7 +31,6 @@ from .arguments import (
     check_side,
     check_whole,
     kept,
-    public_names,
 )
 from .devices import as_device
 

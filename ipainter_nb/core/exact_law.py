@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_picture, check_whole, public_names
+from ..exits import run_step
+from ..public import public_names
+from .arguments import check_picture, check_whole
 from .exact_denoiser import ExactDiffusionModel, wiener_gain
 from .exact_images import MAX_DENSE_PIXELS, ExactConditional, GaussianImageModel, _binary_keep
-from .exits import run_step
 
 # the schedule topic's modules, not its package: the package's planner imports this module
 from .schedules.builders import check_eta

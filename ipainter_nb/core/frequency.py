@@ -32,7 +32,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import UserInputError
-from .arguments import MAX_IMAGE_SIDE, as_tensor, check_finite, check_keep, check_real, check_whole, kept, public_names
+from ..public import public_names
+from .arguments import MAX_IMAGE_SIDE, as_tensor, check_finite, check_keep, check_real, check_whole, kept
 
 __all__ = [
     "radial_power_spectrum",

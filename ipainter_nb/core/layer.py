@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from ipainter_nb.checks import check_path
-from ipainter_nb.core.arguments import check_whole, public_names
+from ipainter_nb.core.arguments import check_whole
 from ipainter_nb.core.composition_checks import (
     MAX_LAYER_CANVAS_RATIO,
     MAX_LAYER_SIDE,
@@ -23,6 +23,8 @@ from ipainter_nb.core.composition_checks import (
     is_number,
 )
 from ipainter_nb.images import load_rgba
+
+from ..public import public_names
 
 __all__ = ["Layer", "check_drawn_size"]
 

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .arguments import check_flag, check_float_dtype, public_names
+from ..public import public_names
+from .arguments import check_flag, check_float_dtype
 from .checkpoints import (
     CheckpointError,
     MappedFile,

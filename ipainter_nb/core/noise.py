@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..public import public_names
 from .diffusion import DiffusionSchedule
 
 __all__ = ["walk_draws", "carried_noise", "CarriedNoise"]
@@ -285,3 +286,6 @@ def carried_noise(seeds: Sequence[int], shape: Sequence[int], times: Sequence[in
         return torch.cat([source() for source in sources])
 
     return draw
+
+
+public_names(globals())  # after every public definition

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from ..errors import UserInputError
+from ..public import public_names
 
 if TYPE_CHECKING:  # hints only: the schedule package's planner imports this module
     from .diffusion import DiffusionSchedule
@@ -151,3 +152,6 @@ def model_traits(model: PaintableModel) -> ModelTraits:
         num_train_steps=steps if isinstance(steps, int) and not isinstance(steps, bool) else None,
         image_model=getattr(model, "image_model", None),
     )
+
+
+public_names(globals())  # after every public definition

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IPainterError, UserInputError
+from ..public import public_names
 from .schedules import ScheduleConfig
 
 __all__ = [
@@ -214,3 +215,6 @@ def find_weights(preset: Preset | str) -> Path:
         + "\n  ".join(tried)
         + f"\nTo get it, {preset.how_to_get()}. Set IPAINTER_WEIGHTS to a folder holding it to use another place."
     )
+
+
+public_names(globals())  # after every public definition

@@ -35,21 +35,12 @@ import numpy as np
 import torch
 
 from ..errors import RunFailedError, UserInputError
+from ..exits import run_step
 from ..images import quantize_uint8
 from ..progress import progress_bar
-from .arguments import (
-    check_batch,
-    check_flag,
-    check_float_dtype,
-    check_function,
-    check_generator,
-    check_keep,
-    check_picture,
-    check_whole,
-    public_names,
-)
+from ..public import public_names
+from .arguments import check_batch, check_flag, check_float_dtype, check_function, check_generator, check_keep, check_picture, check_whole
 from .devices import as_device
-from .exits import run_step
 
 # the schedule topic's modules, not its package: the package's planner imports the sampler's neighbours
 from .noise import carried_noise

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import torch
 
 from ..errors import UserInputError
+from ..public import public_names
 from .arguments import check_flag, check_float_dtype, check_function, check_whole
 from .devices import as_device
 from .schedules.builders import check_eta
@@ -120,3 +121,6 @@ class SamplerOptions:
                                  f"the settings are {', '.join(sorted(fields))} (see SamplerOptions)")
         base = options if options is not None else cls()
         return dataclasses.replace(base, **settings) if settings else base
+
+
+public_names(globals())  # after every public definition

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .arguments import public_names
+from ..public import public_names
 
 __all__ = ["Step", "Frame", "PaintResult", "CancelToken"]
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserInputError
+from ..public import public_names
 
 __all__ = ["UNetConfig", "UNet", "build_unet", "config_problem", "timestep_embedding"]
 
@@ -510,3 +511,6 @@ def build_unet(
     if dtype is not None:
         model = model.to(dtype=dtype)
     return model
+
+
+public_names(globals())  # after every public definition

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..core.composition import Composition, Layer
 from ..errors import IPainterError
+from ..public import public_names
 from .cutouts import demo_layout, list_cutouts
 
 __all__ = ["demo_composition", "LAYOUT_SIZE"]
@@ -29,3 +30,6 @@ def demo_composition(size: int) -> Composition:
         comp.add(Layer.from_file(path, x=round(spec["x"] * k), y=round(spec["y"] * k),
                                  scale=spec["scale"] * k, name=spec["name"]))
     return comp
+
+
+public_names(globals())  # after every public definition

@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..checks import check_path, writable_folder
 from ..images import atomic_write
+from ..public import public_names
 from . import drawing as sc
 
 __all__ = [
@@ -174,3 +175,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+public_names(globals())  # after every public definition

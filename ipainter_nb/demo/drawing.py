@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..public import public_names
+
 __all__ = [
     "coverage_from_distance",
     "mix_colours",
@@ -565,3 +567,6 @@ def draw_mountain(c: Canvas, rng: np.random.Generator, cx: float, base: float, w
             line = base - h * (0.62 + 0.08 * fractal_profile(rng, n, octaves=3, knots=6))
             sl = line[reg[1].start - x0: reg[1].stop - x0][None, :]
             c.paint(reg, cov * coverage_from_distance(sl - reg[2]), snow)
+
+
+public_names(globals())  # after every public definition

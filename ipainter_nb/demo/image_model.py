@@ -7,6 +7,7 @@ demo import; :func:`fit_demo_image_model` refits it from any number of scenes.
 from __future__ import annotations
 
 from ..core.exact_images import GaussianImageModel
+from ..public import public_names
 from .scenes import make_scenes
 
 __all__ = ["fit_demo_image_model"]
@@ -28,3 +29,6 @@ def fit_demo_image_model(n: int = 256, seed: int = 0) -> GaussianImageModel:
     if (n, seed) not in _CACHE:
         _CACHE[n, seed] = GaussianImageModel.fit(make_scenes(n, seed=seed, size=64))
     return _CACHE[n, seed]
+
+
+public_names(globals())  # after every public definition

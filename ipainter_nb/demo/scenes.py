@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..public import public_names
 from .drawing import (
     SUPERSAMPLE,
     Canvas,
@@ -285,3 +286,6 @@ def make_scenes(n: int, seed: int, size: int = 64) -> np.ndarray:
     for i in range(n):
         out[i] = make_scene(rng, size)
     return out
+
+
+public_names(globals())  # after every public definition

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..public import public_names
 from .scenes import make_scenes
 
 __all__ = [
@@ -154,3 +155,6 @@ def compare_to_scenes(images: Any, n_ref: int = 256, seed: int = 20240601) -> di
 
 def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+public_names(globals())  # after every public definition

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..public import public_names
+
 __all__ = ["MASK_THRESHOLD", "pil_to_tensor", "quantize_uint8", "uint8_to_tensor", "tensor_to_uint8", "tensor_to_pil",
            "upscale_nearest", "mask_to_pil", "make_grid"]
 
@@ -232,3 +234,4 @@ def _as_grey_over_black(img: Image.Image) -> Image.Image:
     return img.convert("L")
 
 
+public_names(globals())  # after every public definition

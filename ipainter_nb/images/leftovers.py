@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..public import public_names
 from .writes import _CLAIM, _HOST, _TEMP, PathLike, _as_pil, _hidden_name, atomic_write
 
 __all__ = ["Leftovers", "clean_leftovers", "remove_stale_temps", "OutputClaim", "claim_output"]
@@ -333,3 +334,5 @@ def claim_output(path: PathLike) -> OutputClaim | None:
         return OutputClaim(path, claim, token)
     return None
 
+
+public_names(globals())  # after every public definition

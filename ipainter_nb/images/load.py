@@ -19,8 +19,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ipainter_nb.checks import check_path
-from ipainter_nb.errors import UserInputError
+from ipainter_nb.errors import UserInputError, warn_caller
 
+from ..public import public_names
 from .convert import MASK_THRESHOLD, _as_grey_over_black, _as_rgb, _convert, _high_bit_depth_to_l, _is_high_bit_depth, pil_to_tensor
 
 __all__ = ["IMAGE_SUFFIXES", "MIN_CUTOUT_SIZE", "MAX_IMAGE_FILE_BYTES", "ImageLoadError", "ImageLoadWarning",
@@ -152,7 +153,7 @@ def _open_bounded(data: bytes, label: str) -> Image.Image:
             width, height = img.size
             _warn(f"{label}: a very large picture ({width}x{height}, {width * height:,} pixels, over Pillow's safety "
                   f"limit of {Image.MAX_IMAGE_PIXELS:,}): reading it takes much memory and time; downscale it if "
-                  "that is not intended", stacklevel=4)
+                  "that is not intended")
         else:  # not ours to judge: pass it on as it came
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return img
@@ -367,9 +368,8 @@ def load_picture_and_mask(
 # --------------------------------------------------------------------------- cutouts
 
 
-def _warn(msg: str, stacklevel: int = 3) -> None:
-    # stacklevel=3: point at the caller of load_rgba, not at this helper.
-    warnings.warn(msg, ImageLoadWarning, stacklevel=stacklevel)
+def _warn(msg: str) -> None:
+    warn_caller(msg, ImageLoadWarning)
 
 
 def _to_rgba(img: Image.Image, label: str) -> Image.Image:
@@ -465,3 +465,4 @@ def load_rgba(
     return rgba
 
 
+public_names(globals())  # after every public definition

@@ -26,6 +26,7 @@ from PIL import Image
 
 from ..checks import special_file
 from ..errors import UserInputError
+from ..public import public_names
 from .convert import tensor_to_pil
 
 __all__ = ["atomic_write", "temp_file", "write_bytes_atomic", "write_text_atomic", "png_bytes", "save_png_atomic"]
@@ -225,3 +226,4 @@ def save_png_atomic(img_or_tensor: Image.Image | torch.Tensor | np.ndarray, path
     return atomic_write(path, lambda f: img.save(f, format="PNG"), replace=replace)
 
 
+public_names(globals())  # after every public definition

@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ...errors import UserInputError
-from ..arguments import public_names
+from ...public import public_names
 from .settings import (
     PAPER_JUMP_LENGTH,
     PAPER_JUMP_N_SAMPLE,

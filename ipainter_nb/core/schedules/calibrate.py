@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...public import public_names
 from ..exact_images import GaussianImageModel
 from .config import ScheduleConfig
 from .grid import jump_within_grid
@@ -289,3 +290,6 @@ def search(law: HoleLaw, start: Knobs, t_T: int, hole_band: np.ndarray, calls: i
     if len(chosen) > 1 and first not in chosen:  # a second look can fall back on where the search started
         chosen[-1] = first
     return chosen
+
+
+public_names(globals())  # after every public definition

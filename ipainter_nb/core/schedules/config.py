@@ -15,7 +15,7 @@ from dataclasses import FrozenInstanceError
 from typing import Any, get_args
 
 from ...errors import UserInputError
-from ..arguments import public_names
+from ...public import public_names
 from .builders import MAX_SCHEDULE_STEPS, ScheduleKind, check_jumps, check_length, jump_points, plain, repaint
 from .grid import check_repeat_ramp, grid_window, jump_within_grid, stretch_repeats, window_grid
 from .settings import AUTO, PAPER_T_T, SETTING_NAMES, SETTINGS, check_setting, check_settings, scaled, setting

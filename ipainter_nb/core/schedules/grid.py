@@ -15,7 +15,8 @@ calls where mixing is slow (:func:`stretch_repeats`).
 from __future__ import annotations
 
 from ...errors import UserInputError
-from ..arguments import check_whole, public_names
+from ...public import public_names
+from ..arguments import check_whole
 from .builders import MAX_SCHEDULE_STEPS
 from .settings import MAX_REPEAT_RAMP, check_setting
 

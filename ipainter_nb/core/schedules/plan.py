@@ -46,7 +46,8 @@ import numpy as np
 import torch
 
 from ...errors import UserInputError
-from ..arguments import check_keep, public_names
+from ...public import public_names
+from ..arguments import check_keep
 from ..exact_images import GaussianImageModel, demo_image_model
 from ..paintable import check_model
 from .builders import check_eta

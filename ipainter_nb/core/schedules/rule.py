@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import UserInputError
-from ..arguments import as_tensor, check_finite, check_keep, check_real, check_side, check_whole, is_real, kept, public_names
+from ...public import public_names
+from ..arguments import as_tensor, check_finite, check_keep, check_real, check_side, check_whole, is_real, kept
 from ..paintable import check_model, model_traits
 from .builders import MAX_SCHEDULE_STEPS
 from .config import ScheduleConfig

@@ -22,7 +22,8 @@ from typing import Any
 
 from ...checks import as_float
 from ...errors import UserInputError
-from ..arguments import is_real, public_names
+from ...public import public_names
+from ..arguments import is_real
 
 __all__ = ["Setting", "SETTINGS", "SETTING_NAMES", "AUTO", "check_setting", "check_settings", "setting", "scaled",
            "PAPER_T_T", "PAPER_JUMP_LENGTH", "PAPER_JUMP_N_SAMPLE", "PAPER_STOP_RESAMPLING_AT", "MAX_REPEAT_RAMP"]

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from ...errors import UserInputError
-from ..arguments import public_names
+from ...public import public_names
 from .settings import check_setting
 
 __all__ = ["count_steps", "count_nfe", "resampling_window", "validate_times"]

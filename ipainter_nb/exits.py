@@ -13,6 +13,8 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+__all__ = ["run_step", "in_a_step"]
+
 
 class _RunsInThreads:
     """The runs working in threads other than the main one, so that the interpreter's exit waits for them.
@@ -71,6 +73,13 @@ class _RunsInThreads:
 
 _RUNS = _RunsInThreads()
 atexit.register(_RUNS.stop, 10.0)
+
+
+def in_a_step() -> bool:
+    """Whether a block is needed around work on this thread no more: the main thread (the exit runs on
+    it) or one already inside a block, whose exit check the outer block and the loops' steps make."""
+    thread = threading.current_thread()
+    return thread is threading.main_thread() or thread in _RUNS._depth  # a dict read: atomic, no lock
 
 
 def run_step() -> contextlib.AbstractContextManager[bool]:
