@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import broken_link
+from .checks import broken_link, whole_number
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
 from .public import public_names
@@ -135,9 +135,12 @@ def parse_shard(text: str) -> tuple[int, int] | str:
     if text == "auto":
         return "auto"
     head, sep, tail = text.partition("/")
-    if not (sep and head.strip().isdigit() and tail.strip().isdigit()):
-        raise ValueError(f"expected i/n with 0 <= i < n (e.g. 0/2) or 'auto', got {text!r}")
-    i, n = int(head), int(tail)
+    try:
+        if not sep or any(sign in text for sign in "+-"):
+            raise ValueError
+        i, n = whole_number(head), whole_number(tail)
+    except ValueError:
+        raise ValueError(f"expected i/n with 0 <= i < n (e.g. 0/2) or 'auto', got {text!r}") from None
     if n < 1 or i >= n:
         raise ValueError(f"{text!r}: need 0 <= i < n (shards are numbered from 0)")
     return i, n
@@ -147,7 +150,7 @@ def shard_from_env() -> tuple[int, int]:
     """``(RANK, WORLD_SIZE)`` as torchrun sets them (``(0, 1)`` outside torchrun)."""
     rank, world = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
     try:
-        i, n = int(rank), int(world)
+        i, n = whole_number(rank), whole_number(world)
     except ValueError:
         raise UserInputError(f"--shard auto: RANK={rank!r} / WORLD_SIZE={world!r} are not integers") from None
     if not 0 <= i < n:

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import math
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -28,8 +29,8 @@ from typing import Any, NoReturn
 from .errors import UserInputError
 from .public import public_names
 
-__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS", "int_at_least",
-           "int_in", "seed_flag", "checking", "path_text", "check_path",
+__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS",
+           "whole_number", "real_number", "number_flag", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "check_path",
            "broken_link", "user_path", "apart_from", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
            "undone_on_failure"]
 
@@ -126,6 +127,55 @@ OS_HINTS = {
 }
 
 
+# --------------------------------------------------------------------------- numbers written as text
+
+# ASCII digits only: Python's int() and float() also read "1_000", full-width and Arabic-Indic
+# digits, which a flag, a spec or an environment variable meant as a number never holds on purpose
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_REAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
+def whole_number(text: str) -> int:
+    """A whole number written in ASCII digits (an optional sign, surrounding blanks allowed).
+
+    Args:
+        text: the text (a flag's value, a spec's field, an environment variable).
+
+    Raises:
+        ValueError: naming the text, for anything else (``1.5``, ``1_000``, ``１``, ``""``).
+    """
+    if not isinstance(text, str) or not _WHOLE.fullmatch(text.strip()):
+        raise ValueError(f"expected a whole number in digits 0-9, got {text!r}")
+    return int(text)
+
+
+def real_number(text: str) -> float:
+    """A number written as a decimal (``0.5``, ``-2``, ``1e-4``, ``inf``, ``nan``) in ASCII: the ranges
+    that follow refuse what is not finite.
+
+    Args:
+        text: the text.
+
+    Raises:
+        ValueError: naming the text, for anything else (``1_0``, ``０.5``, ``0x10``, ``""``).
+    """
+    if not isinstance(text, str) or not _REAL.fullmatch(text.strip()):
+        raise ValueError(f"expected a number written in digits 0-9 (e.g. 0.5 or 1e-4), got {text!r}")
+    return float(text)
+
+
+def number_flag(text: str) -> float:
+    """An argparse type: :func:`real_number`, refused as argparse refuses a flag (exit 2).
+
+    Args:
+        text: the flag's value.
+    """
+    try:
+        return real_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- integer flags
 
 
@@ -140,9 +190,9 @@ def int_at_least(lowest: int) -> Callable[[str], int]:
     """
     def parse(text: str) -> int:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+            value = whole_number(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         if value < lowest:
             raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
         return value

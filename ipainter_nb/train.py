@@ -29,7 +29,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import CommandParser, apart_from, check_folder, int_at_least, int_in, make_folder, path_text, writable_file
+from .checks import (
+    CommandParser,
+    apart_from,
+    check_folder,
+    int_at_least,
+    int_in,
+    make_folder,
+    number_flag,
+    path_text,
+    whole_number,
+    writable_file,
+)
 from .core.arguments import check_batch, check_flag, check_real, check_whole
 from .core.checkpoints import CheckpointError, read_checkpoint, save_model
 from .core.devices import as_device
@@ -478,17 +489,13 @@ _seed_flag = int_in(0, 2**32 - 1)
 
 def _image_size_flag(text: str) -> int:
     try:
-        return check_image_size(int(text))
+        return check_image_size(whole_number(text))
     except ValueError as exc:
-        message = str(exc) if isinstance(exc, UserInputError) else f"expected an integer, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = number_flag(text)
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value

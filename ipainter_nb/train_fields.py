@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .checks import real_number
 from .core.checkpoints import METADATA_KEY
 from .core.exact import GaussianImageModel, demo_image_model
 from .errors import UserInputError
@@ -54,7 +55,7 @@ def field_model(spec: str) -> GaussianImageModel:
         if not sep or key.strip() not in _KEYS:
             raise UserInputError(f"--gaussian-field {spec!r}: {part!r} is not one of {', '.join(k + '=...' for k in _KEYS)}; {_HELP}")
         try:
-            values[key.strip()] = float(text)
+            values[key.strip()] = real_number(text)
         except ValueError:
             raise UserInputError(f"--gaussian-field {spec!r}: {key.strip()}={text!r} is not a number; {_HELP}") from None
     limits = {"beta": (0.5, 5.0), "knee": (1e-3, 0.5), "std": (1e-3, 0.5)}

@@ -11,11 +11,12 @@ from typing import Any
 
 import torch
 
-from ..checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, one_line, path_text
+from ..checks import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PROG, one_line, path_text, whole_number
 from ..core.checkpoints import read_checkpoint_info
 from ..core.devices import as_device
 from ..core.models import DiffusionModel, load_model
 from ..core.presets import PRESETS, find_weights
+from ..errors import UserInputError
 from ..images import clean_leftovers
 from ..public import public_names
 
@@ -62,15 +63,26 @@ def resolve_device(requested: str | None) -> str | None:
     Returns:
         The device to load on, or None for load_model's choice (CUDA when available).
     """
-    local_rank = os.environ.get("LOCAL_RANK")
     if requested is None:
-        if torch.cuda.is_available() and local_rank is not None:
-            return f"cuda:{int(local_rank)}"
-        return None
+        local_rank = _local_rank() if torch.cuda.is_available() else None
+        return None if local_rank is None else f"cuda:{local_rank}"
     device = as_device(requested, "--device")
-    if device.type == "cuda" and device.index is None and local_rank is not None:
-        return f"cuda:{int(local_rank)}"
-    return str(device)
+    local_rank = _local_rank() if device.type == "cuda" and device.index is None else None
+    return str(device) if local_rank is None else f"cuda:{local_rank}"
+
+
+def _local_rank() -> int | None:
+    """torchrun's LOCAL_RANK (None outside torchrun): a variable inherited from elsewhere is named, not a traceback."""
+    text = os.environ.get("LOCAL_RANK")
+    if text is None:
+        return None
+    try:
+        rank = whole_number(text)
+    except ValueError:
+        rank = -1
+    if rank < 0:
+        raise UserInputError(f"LOCAL_RANK={text!r} is not a GPU index (torchrun sets it to 0, 1, ...): unset it or fix it")
+    return rank
 
 
 def model_info(args: argparse.Namespace) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..checks import int_at_least
+from ..checks import int_at_least, number_flag
 from ..core.schedules import SETTING_NAMES, SETTINGS, ScheduleConfig, Setting
 from ..core.schedules.plan import plan_schedule
 from ..errors import UserInputError
@@ -31,7 +31,7 @@ NONE = "none"
 
 def _flag_type(row: Setting) -> Callable[[str], Any]:
     """The argparse type of a setting's flag: its type, its lowest value, and ``none`` where it is optional."""
-    number: Callable[[str], Any] = int_at_least(int(row.low)) if row.type is int else float
+    number: Callable[[str], Any] = int_at_least(int(row.low)) if row.type is int else number_flag
 
     def parse(text: str) -> Any:
         return NONE if text.strip().lower() == NONE else number(text)
