@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ipainter_nb.core.composition import Composition, CompositionError, Layer
+from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import load_mask, tensor_to_uint8
 
 RED, BLUE, GREEN = (255, 0, 0, 255), (0, 0, 255, 255), (0, 160, 0, 255)
@@ -570,3 +571,20 @@ def test_fitting_scale_shrinks_a_large_new_cutout_and_keeps_a_small_one():
     layer = comp.add(Layer(square(32)))
     comp.update(layer, scale=layer.fitting_scale(comp.size))
     assert max(layer.size) <= 0.4 * 64 + 1
+
+
+def test_a_save_onto_a_cutouts_own_file_is_refused_and_the_cutout_kept(tmp_path):
+    """to_json or export_batch onto the file a layer was read from replaced the cutout with JSON or the picture."""
+    sun = tmp_path / "sun.png"
+    Image.new("RGBA", (8, 8), (255, 200, 0, 255)).save(sun)
+    before = sun.read_bytes()
+    comp = Composition(size=32)
+    comp.add(Layer.from_file(sun, x=4, y=4))
+    (tmp_path / "link.json").symlink_to(sun)  # a link to the cutout is replaced itself: the cutout stays
+    with pytest.raises(UserInputError, match=r"path .*sun.png is the file layer 'sun' reads: writing it would replace it"):
+        comp.to_json(sun)
+    with pytest.raises(UserInputError, match="is the file layer 'sun' reads"):
+        comp.export_batch(tmp_path, "sun")
+    comp.to_json(tmp_path / "link.json")
+    assert sun.read_bytes() == before and not (tmp_path / "link.json").is_symlink()
+    assert comp.export_batch(tmp_path, "scene")[0].name == "scene.png"

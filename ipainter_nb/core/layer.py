@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PIL import Image
 
@@ -79,6 +80,8 @@ class Layer:
     name: str = ""
     # (source image, scale, flip, rendered): the widgets redraw on every mouse move.
     _cache: tuple | None = field(default=None, init=False, repr=False)
+    # the file ``from_file`` read: a save onto it would replace the cutout (Composition refuses one)
+    source: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, Image.Image):
@@ -123,7 +126,9 @@ class Layer:
         if max_size is not None:
             max_size = check_whole("max_size", max_size, 1)
         img = load_rgba(path, max_size=max_size)
-        return cls(img, x=x, y=y, scale=scale, flip=flip, name=name or path.stem)
+        layer = cls(img, x=x, y=y, scale=scale, flip=flip, name=name or path.stem)
+        layer.source = path
+        return layer
 
     @property
     def size(self) -> tuple[int, int]:
