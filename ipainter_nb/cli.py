@@ -48,7 +48,7 @@ from .checks import (
     path_text,
     seed_flag,
 )
-from .errors import IPainterError, RunFailedError
+from .errors import IPainterError, RunFailedError, UserInputError
 from .public import public_names
 from .signals import stop_on_signals, stop_signal
 
@@ -310,6 +310,7 @@ def _quiet_broken_pipe() -> int:
 
 
 def _run(argv: list[str]) -> int:
+    _check_working_folder()  # before torch loads (the parser's modules load it)
     if argv and argv[0] == "train":
         from .train import main as train_main
 
@@ -320,6 +321,17 @@ def _run(argv: list[str]) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     return int(args.func(args))
+
+
+def _check_working_folder() -> None:
+    """A shell still in a folder that was deleted (``rm -r`` from another terminal) gives the command a
+    current folder that does not exist: torch cannot load there (its math library ends the process
+    with exit 2 and a line about a library), and no relative path can be read or written."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise UserInputError("the current folder no longer exists (it was deleted or moved after the shell "
+                             "entered it): cd to a folder that exists and run the command again") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

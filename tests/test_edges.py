@@ -583,3 +583,18 @@ def test_a_training_batch_too_large_to_hold_is_one_error_line_not_a_memory_error
     assert capsys.readouterr().err.splitlines() == [
         "ipainter: error: batch_size=100000000 is out of range: it must be in 1..21845"]
     assert not out.exists()
+
+
+def test_a_current_folder_deleted_under_the_shell_is_named_not_a_crash_of_torch(tmp_path):
+    """From a folder another terminal removed, torch's math library ended the command with exit 2 and a
+    line about loading libtorch_cpu.so, for every command, --version included."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    for args in (["schedule", "--t-T", "10"], ["train", "--steps", "1"], ["--version"]):
+        script = f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m ipainter_nb "$@"'
+        done = subprocess.run(["sh", "-c", script, "sh", *args], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                              capture_output=True, text=True, timeout=120)
+        gone.mkdir()
+        assert done.returncode == 2 and done.stderr == ("ipainter: error: the current folder no longer exists (it was deleted "
+                                                        "or moved after the shell entered it): cd to a folder that exists and "
+                                                        "run the command again\n"), done.stderr
