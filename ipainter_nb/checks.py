@@ -30,9 +30,9 @@ from .errors import UserInputError
 from .public import public_names
 
 __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS",
-           "whole_number", "real_number", "number_flag", "int_at_least", "int_in", "seed_flag", "checking", "path_text", "check_path",
-           "broken_link", "user_path", "apart_from", "readable_folder", "check_folder", "make_folder", "writable_folder", "writable_file",
-           "undone_on_failure"]
+           "whole_number", "real_number", "number_flag", "int_at_least", "int_in", "seed_flag", "checking", "path_text",
+           "check_path", "broken_link", "user_path", "apart_from", "readable_folder", "refuse_non_folder", "check_folder",
+           "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
@@ -387,6 +387,19 @@ def readable_folder(folder: Path, flag: str, holds: str = "the input files") -> 
     return folder
 
 
+def refuse_non_folder(folder: Path, what: str) -> None:
+    """Where a folder is wanted, or will be made: a file, or a symbolic link that leads nowhere, is
+    refused (writing there would fail only later, or through the link); nothing yet is fine.
+
+    Args:
+        folder: the path.
+        what: the argument and its value, starting the message (``--dest out``, ``out_dir='out'``).
+    """
+    _refuse_broken_link(folder, what)
+    if folder.exists() and not folder.is_dir():
+        raise UserInputError(f"{what} is a file, not a folder: pass a folder (or another name)")
+
+
 def check_folder(folder: Path, flag: str, parents: bool = False) -> Path:
     """``folder`` is a folder where files can be written, or can be created as one; creates nothing.
 
@@ -404,9 +417,7 @@ def check_folder(folder: Path, flag: str, parents: bool = False) -> Path:
     folder = user_path(folder)
     what = f"{flag} {folder}"
     with checking(what):
-        _refuse_broken_link(folder, what)
-        if folder.exists() and not folder.is_dir():
-            raise UserInputError(f"{what} is a file, not a folder: pass a folder (or another name)")
+        refuse_non_folder(folder, what)
         if folder.is_dir():
             _probe_writable(folder, what)
             return folder

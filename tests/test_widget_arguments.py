@@ -34,7 +34,7 @@ def test_the_painter_refuses_a_save_folder_that_is_a_file_or_leads_nowhere(tmp_p
     with pytest.raises(UserInputError, match="out_dir=.*notes.txt' is a file, not a folder: pass a folder"):
         Painter(out_dir=tmp_path / "notes.txt")  # it failed only at the first save, after the painting
     (tmp_path / "gone").symlink_to(tmp_path / "missing")
-    with pytest.raises(UserInputError, match="out_dir: .*gone is a symbolic link to .*missing, which does not exist"):
+    with pytest.raises(UserInputError, match="out_dir='.*gone': .*gone is a symbolic link to .*missing, which does not exist"):
         Painter(out_dir=str(tmp_path / "gone"))
 
 

@@ -30,7 +30,7 @@ from .diffusion import VARIANCE_TYPES
 from .exact_images import GaussianImageModel
 from .presets import PAPER_SCHEDULE, PRESETS, WeightsNotFoundError, get_preset, preset_for_file
 from .schedules import ScheduleConfig
-from .unet import UNetConfig, config_problem
+from .unet import UNetConfig, UNetConfigError
 
 __all__ = [
     "CheckpointError",
@@ -251,15 +251,13 @@ def check_unet_config(config: Any, source: str, error: type[IPainterError] = Use
     if not isinstance(config, Mapping):
         raise error(f"{source}: the network config must be a JSON object of guided-diffusion config keys, "
                     f"got a {type(config).__name__}")
-    problem = config_problem(config)
-    if problem is None:
-        try:
-            cfg = UNetConfig.from_dict(dict(config))  # validated: its sizes, levels and heads fit together
-        except (TypeError, ValueError) as exc:
-            problem = str(exc)
-    if problem is not None:
-        raise error(f"{source}: {problem}; fix the config (CLI: --config FILE.json)")
-    return cfg
+    try:
+        return UNetConfig.from_dict(dict(config))  # validated: its sizes, levels and heads fit together
+    except UNetConfigError as exc:
+        problem = exc.problem
+    except (TypeError, ValueError) as exc:
+        problem = str(exc)
+    raise error(f"{source}: {problem}; fix the config (CLI: --config FILE.json)")
 
 
 def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:

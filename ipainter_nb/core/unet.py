@@ -28,7 +28,19 @@ from torch import nn
 from ..errors import UserInputError
 from ..public import public_names
 
-__all__ = ["UNetConfig", "UNet", "build_unet", "config_problem", "timestep_embedding"]
+__all__ = ["UNetConfig", "UNetConfigError", "UNet", "build_unet", "config_problem", "timestep_embedding"]
+
+
+class UNetConfigError(UserInputError):
+    """A UNet config whose sizes cannot build a network (``config_problem``); ``problem`` says what, without the fix.
+
+    Args:
+        problem: what is wrong with the config.
+    """
+
+    def __init__(self, problem: str):
+        super().__init__(f"{problem}: fix the UNet config")
+        self.problem = problem
 
 
 #: Each whole-number key's range (-1 also means "derived" for the head keys): the smallest value a
@@ -139,7 +151,7 @@ class UNetConfig:
             raise UserInputError(f"unknown UNet config key(s) {unknown}; expected some of {sorted(known)}")
         problem = config_problem(config)
         if problem is not None:
-            raise UserInputError(f"{problem}: fix the UNet config")
+            raise UNetConfigError(problem)
         values = dict(config)
         for key in ("channel_mult", "attention_resolutions"):
             if key in values and values[key] is not None:

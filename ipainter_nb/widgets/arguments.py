@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..checks import broken_link, check_path, user_path, writable_folder
+from ..checks import check_path, checking, refuse_non_folder, user_path, writable_folder
 from ..core.arguments import check_flag, check_real
 from ..core.composition import Composition
 from ..core.devices import as_device
@@ -62,12 +62,9 @@ def check_out_dir(out_dir: Any, name: str = "out_dir") -> Path:
         name: the argument's name in messages.
     """
     folder = user_path(check_path(name, out_dir, "folder"))
-    problem = broken_link(folder)
-    if problem is not None:
-        raise UserInputError(f"{name}: {problem}")
-    if folder.exists() and not folder.is_dir():
-        raise UserInputError(f"{name}={str(out_dir)!r} is a file, not a folder: pass a folder (or another name) for the "
-                             "Save buttons")
+    what = f"{name}={str(out_dir)!r}"
+    with checking(what):
+        refuse_non_folder(folder, what)
     return folder
 
 
