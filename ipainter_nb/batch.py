@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import broken_link, whole_number
+from .checks import broken_link, check_path, whole_number
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
 from .public import public_names
@@ -60,6 +60,7 @@ def scan_source(folder: Path) -> list[Entry]:
     Returns:
         One entry per name, sorted.
     """
+    folder = check_path("folder", folder, "folder")
     try:
         listing = list(folder.iterdir())
     except OSError as exc:
@@ -124,7 +125,7 @@ def output_path(dest: Path, name: str, k: int) -> Path:
 
 
 def parse_shard(text: str) -> tuple[int, int] | str:
-    """``"i/n"`` (0 <= i < n) or ``"auto"`` (from torchrun's RANK / WORLD_SIZE); ValueError otherwise.
+    """``"i/n"`` (0 <= i < n) or ``"auto"`` (from torchrun's RANK / WORLD_SIZE); a ``UserInputError`` (a ValueError) otherwise.
 
     Args:
         text: the ``--shard`` value.
@@ -134,15 +135,15 @@ def parse_shard(text: str) -> tuple[int, int] | str:
     """
     if text == "auto":
         return "auto"
-    head, sep, tail = text.partition("/")
+    head, sep, tail = text.partition("/") if isinstance(text, str) else ("", "", "")
     try:
         if not sep or any(sign in text for sign in "+-"):
             raise ValueError
         i, n = whole_number(head), whole_number(tail)
     except ValueError:
-        raise ValueError(f"expected i/n with 0 <= i < n (e.g. 0/2) or 'auto', got {text!r}") from None
+        raise UserInputError(f"expected i/n with 0 <= i < n (e.g. 0/2) or 'auto', got {text!r}") from None
     if n < 1 or i >= n:
-        raise ValueError(f"{text!r}: need 0 <= i < n (shards are numbered from 0)")
+        raise UserInputError(f"{text!r}: need 0 <= i < n (shards are numbered from 0)")
     return i, n
 
 

@@ -142,10 +142,10 @@ def whole_number(text: str) -> int:
         text: the text (a flag's value, a spec's field, an environment variable).
 
     Raises:
-        ValueError: naming the text, for anything else (``1.5``, ``1_000``, ``１``, ``""``).
+        UserInputError: (a ``ValueError``) naming the text, for anything else (``1.5``, ``1_000``, ``１``, ``""``).
     """
     if not isinstance(text, str) or not _WHOLE.fullmatch(text.strip()):
-        raise ValueError(f"expected a whole number in digits 0-9, got {text!r}")
+        raise UserInputError(f"expected a whole number in digits 0-9, got {text!r}")
     return int(text)
 
 
@@ -157,10 +157,10 @@ def real_number(text: str) -> float:
         text: the text.
 
     Raises:
-        ValueError: naming the text, for anything else (``1_0``, ``０.5``, ``0x10``, ``""``).
+        UserInputError: (a ``ValueError``) naming the text, for anything else (``1_0``, ``０.5``, ``0x10``, ``""``).
     """
     if not isinstance(text, str) or not _REAL.fullmatch(text.strip()):
-        raise ValueError(f"expected a number written in digits 0-9 (e.g. 0.5 or 1e-4), got {text!r}")
+        raise UserInputError(f"expected a number written in digits 0-9 (e.g. 0.5 or 1e-4), got {text!r}")
     return float(text)
 
 

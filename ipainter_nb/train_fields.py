@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .checks import real_number
+from .checks import check_path, real_number
 from .core.checkpoints import METADATA_KEY
 from .core.exact import GaussianImageModel, demo_image_model
 from .errors import UserInputError
@@ -120,6 +120,9 @@ def recorded_field(path: str | Path) -> GaussianImageModel | None:
     """
     from safetensors import safe_open
 
+    path = check_path("path", path)
+    if not path.is_file():
+        raise UserInputError(f"{path} is not a file: pass the .safetensors file that train.export wrote")
     with safe_open(str(path), framework="pt") as f:
         info = json.loads((f.metadata() or {}).get(METADATA_KEY, "{}"))
     record = info.get("gaussian_field")

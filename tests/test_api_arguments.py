@@ -394,3 +394,37 @@ def test_a_kept_region_the_erosion_cannot_reach_stays_kept_however_wide_it_is():
     comp = ip.Composition(size=8, erode=10**6)
     comp.add(ip.Layer(Image.new("RGBA", (8, 8), (0, 255, 0, 255))))  # covers the whole canvas: no generated pixel
     assert comp.render()[1].sum() == 64
+
+
+#: the modules a user calls beside ``ip``: pictures and files, weights, the paint folder format, schedules' numbers
+USER_MODULES = ("ipainter_nb.images.convert", "ipainter_nb.images.load", "ipainter_nb.images.writes", "ipainter_nb.images.leftovers",
+                "ipainter_nb.core.presets", "ipainter_nb.core.checkpoints", "ipainter_nb.core.download", "ipainter_nb.core.diffusion",
+                "ipainter_nb.core.unet", "ipainter_nb.batch", "ipainter_nb.train_fields")
+
+
+@pytest.mark.parametrize("bad", [None, 1.5, float("nan"), [], object(), ""])
+def test_a_function_of_the_user_modules_given_a_wrong_value_says_which_argument(bad, tmp_path, monkeypatch):
+    """A picture, tensor or path argument given the wrong thing is one UserInputError, not an
+    AttributeError or TypeError from deep inside (``ipainter_nb.images.tensor_to_pil(None)``)."""
+    import importlib
+    import inspect
+
+    from ipainter_nb.errors import IPainterError
+
+    monkeypatch.chdir(tmp_path)
+    raw = []
+    for module in map(importlib.import_module, USER_MODULES):
+        for name in module.__all__:
+            fn = getattr(module, name)
+            if not inspect.isfunction(fn) or fn.__module__ != module.__name__:
+                continue
+            params = inspect.signature(fn).parameters.values()
+            if sum(p.default is p.empty and p.kind is not p.VAR_KEYWORD for p in params) != 1:
+                continue  # the one-argument functions: the others need valid companions
+            try:
+                fn(bad)
+            except IPainterError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - the test lists what escaped
+                raw.append(f"{module.__name__}.{name}: {type(exc).__name__}")
+    assert not raw, raw

@@ -433,12 +433,15 @@ def test_a_write_whose_name_is_a_folder_or_empty_is_refused_before_anything_is_w
     folder = tmp_path / "out"
     folder.mkdir()
     monkeypatch.chdir(folder)
-    for name, shown in ((folder, str(folder)), ("", "."), (".", ".")):
+    for name, shown in ((folder, str(folder)), (".", ".")):
         with pytest.raises(ip_errors.UserInputError) as err:
             save_png_atomic(np.zeros((4, 4, 3), np.uint8), name)
         assert str(err.value) == f"{shown} is a folder: name a file in it, e.g. {Path(shown) / 'out.png'}"
         with pytest.raises(ip_errors.UserInputError, match="is a folder: name a file in it"):
             write_bytes_atomic(name, b"data")
+    for write in (lambda: save_png_atomic(np.zeros((4, 4, 3), np.uint8), ""), lambda: write_bytes_atomic("", b"data")):
+        with pytest.raises(ip_errors.UserInputError, match="path must be a file path .*, got str ''"):
+            write()
     assert _tree(tmp_path) == ["out"]  # no temp file beside it, nothing in it
 
 

@@ -69,7 +69,7 @@ class WeightsMismatchError(CheckpointError):
 
 
 def _existing_file(path: str | Path) -> Path:
-    path = Path(path).expanduser()
+    path = check_path("path", path).expanduser()
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file: pass the .pt or .safetensors file inside it")
     if path.exists() and not path.is_file():
@@ -98,7 +98,7 @@ def checkpoint_format(path: str | Path) -> str | None:
     Args:
         path: the file to look at (only its first bytes are read).
     """
-    path = Path(path)
+    path = _existing_file(path)
     if _is_safetensors(path):
         return "safetensors"
     with open(path, "rb") as f:

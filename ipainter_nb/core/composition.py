@@ -489,17 +489,11 @@ class Composition:
         if not name or name in (".", "..") or re.search(r"[/\\]", name):
             raise CompositionError(f"name: expected a file name without folders, got {name!r}")
         directory = writable_folder(check_path("directory", directory, "folder"), "directory", parents=True)
-        for suffix in (".png", "_mask.png"):
-            self._apart_from_cutouts(directory / f"{name}{suffix}", "name")
+        picture, mask = directory / f"{name}.png", directory / f"{name}_mask.png"
+        for out in (picture, mask):  # a cutout a layer was read from would be replaced
+            apart_from(out, "name", files.cutout_sources(self._layers))
         image, keep = self.render()
-        picture = save_png_atomic(image * keep, directory / f"{name}.png")
-        mask = save_png_atomic(mask_to_pil(keep), directory / f"{name}_mask.png")
-        return picture, mask
-
-    def _apart_from_cutouts(self, output: Path, argument: str) -> Path:
-        """``output``, refused when it is the file a layer was read from: the save would replace the cutout."""
-        apart_from(output, argument, {f"layer {layer.name!r}": layer.source for layer in self._layers})
-        return output
+        return save_png_atomic(image * keep, picture), save_png_atomic(mask_to_pil(keep), mask)
 
 
     # ----------------------------------------------------------------- JSON
@@ -551,7 +545,8 @@ class Composition:
             UserInputError: ``path`` is no path, a folder, in a folder that does not exist, or a symbolic
                 link that leads nowhere (a link to a file is replaced by the new file; its target stays).
         """
-        path = self._apart_from_cutouts(writable_file(check_path("path", path), "path"), "path")
+        path = writable_file(check_path("path", path), "path")
+        apart_from(path, "path", files.cutout_sources(self._layers))
         embed_images = as_bool(embed_images, "embed_images")
         settings, seed = files.check_extras(
             self.settings if settings is None else settings, self.seed if seed is None else seed)

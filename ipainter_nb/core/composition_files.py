@@ -45,7 +45,8 @@ from ipainter_nb.images import ImageLoadError, load_rgba, png_bytes, read_bounde
 
 from ..public import public_names
 
-__all__ = ["check_extras", "layer_entry", "embedded_entries", "save_json", "read_json", "read_header", "layers_from_entries"]
+__all__ = ["check_extras", "layer_entry", "embedded_entries", "cutout_sources", "save_json", "read_json", "read_header",
+           "layers_from_entries"]
 
 _LAYER_FILE = re.compile(r"^[A-Za-z0-9_]+-(?P<tag>[0-9a-f]{8})-[0-9a-f]{12}\.png$")
 _DATA_URI = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,(.*)$", re.S)
@@ -106,6 +107,16 @@ def embedded_entries(layers: Iterable[Layer]) -> list[dict]:
         entry["image"] = "data:image/png;base64," + base64.b64encode(png_bytes(layer.image)).decode()
         entries.append(entry)
     return entries
+
+
+def cutout_sources(layers: list[Layer]) -> dict[str, Path | None]:
+    """Each layer's file (``Layer.source``, None when it was not read from one), by a label for messages:
+    the files a save must not replace.
+
+    Args:
+        layers: the layers.
+    """
+    return {f"layer {layer.name!r}": layer.source for layer in layers}
 
 
 def save_json(path: Path, header: dict, layers: list[Layer], embed_images: bool) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..errors import UserInputError
 from ..public import public_names
 from .schedules.settings import check_setting
 
@@ -73,7 +74,7 @@ def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:
         return linear_betas(num_steps)
     if name == "cosine":
         return cosine_betas(num_steps)
-    raise ValueError(f"beta schedule must be 'linear' or 'cosine', got {name!r}")
+    raise UserInputError(f"beta schedule must be 'linear' or 'cosine', got {name!r}")
 
 
 def space_timesteps(num_steps: int, spacing: str | int | list[int]) -> list[int]:

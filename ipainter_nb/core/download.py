@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..checks import undone_on_failure, writable_folder
+from ..checks import check_path, undone_on_failure, writable_folder
 from ..errors import IPainterError, RunFailedError, UserInputError
 from ..images import clean_leftovers, temp_file, write_text_atomic
 from ..public import public_names
@@ -49,7 +49,7 @@ def sha256_of(path: str | Path) -> str:
         path: the file.
     """
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(check_path("path", path), "rb") as f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -382,7 +382,7 @@ def check_download(name: str, dest_dir: str | Path | None = None, sha256: str | 
     Raises:
         UserInputError: naming the argument and the fix.
     """
-    preset = PRESETS.get(name)
+    preset = PRESETS.get(name) if isinstance(name, str) else None
     if preset is None or not preset.downloadable:
         downloadable = sorted(n for n, p in PRESETS.items() if p.downloadable)
         raise UserInputError(f"no download for {name!r}: downloadable presets are {', '.join(downloadable)}")

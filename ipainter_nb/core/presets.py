@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_path
 from ..errors import IPainterError, UserInputError
 from ..public import public_names
 from .schedules import ScheduleConfig
@@ -142,7 +143,7 @@ def get_preset(name: str) -> Preset:
     Args:
         name: a preset name.
     """
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise UserInputError(f"unknown preset {name!r}: use one of {', '.join(sorted(PRESETS))} (CLI: --preset NAME)")
     return PRESETS[name]
 
@@ -153,7 +154,7 @@ def preset_for_file(path: str | Path) -> Preset | None:
     Args:
         path: a checkpoint file.
     """
-    name = Path(path).name
+    name = check_path("path", path).name
     return next((p for p in PRESETS.values() if p.filename == name), None)
 
 
@@ -194,7 +195,7 @@ def find_weights(preset: Preset | str) -> Path:
     Args:
         preset: a preset or its name.
     """
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = preset if isinstance(preset, Preset) else get_preset(preset)
     if preset.path is not None:
         if preset.path.is_file():
             return preset.path

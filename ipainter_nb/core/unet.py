@@ -61,6 +61,8 @@ def config_problem(config: Mapping[str, Any]) -> str | None:
     Args:
         config: guided-diffusion config keys and their values.
     """
+    if not isinstance(config, Mapping):
+        return f"a UNet config must be a dict of guided-diffusion config keys, got {type(config).__name__}"
     for key, (lowest, highest) in _INT_KEYS.items():
         if key not in config:
             continue

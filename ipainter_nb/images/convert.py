@@ -15,13 +15,47 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..errors import UserInputError
 from ..public import public_names
 
-__all__ = ["MASK_THRESHOLD", "pil_to_tensor", "quantize_uint8", "uint8_to_tensor", "tensor_to_uint8", "tensor_to_pil",
-           "upscale_nearest", "mask_to_pil", "make_grid"]
+__all__ = ["MASK_THRESHOLD", "image_argument", "pixels_argument", "pil_to_tensor", "quantize_uint8", "uint8_to_tensor",
+           "tensor_to_uint8", "tensor_to_pil", "upscale_nearest", "mask_to_pil", "make_grid"]
 
 #: Pixels brighter than this (0..255 scale) in a mask are kept.
 MASK_THRESHOLD = 127
+
+# --------------------------------------------------------------------------- the arguments
+
+
+def image_argument(name: str, value: object) -> Image.Image:
+    """``value`` if it is a PIL image, else one ``UserInputError`` naming the argument and what it got.
+
+    Args:
+        name: the argument's name in the message.
+        value: the argument.
+    """
+    if not isinstance(value, Image.Image):
+        raise UserInputError(f"{name} must be a PIL image (e.g. PIL.Image.open(path)), got {type(value).__name__}")
+    return value
+
+
+def pixels_argument(name: str, value: object) -> torch.Tensor:
+    """``value`` (a tensor or a numpy array of real numbers) as a tensor, else one ``UserInputError``.
+
+    Args:
+        name: the argument's name in the message.
+        value: the argument.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise UserInputError(f"{name} must hold real numbers, got a numpy array of {value.dtype}")
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if not isinstance(value, torch.Tensor):
+        raise UserInputError(f"{name} must be a torch tensor or a numpy array, got {type(value).__name__}")
+    if value.is_complex():
+        raise UserInputError(f"{name} must hold real numbers, got a tensor of {value.dtype}")
+    return value
+
 
 # --------------------------------------------------------------------------- tensors
 
@@ -35,13 +69,13 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     Args:
         img: the image.
     """
-    arr = np.asarray(_as_rgb(img), dtype=np.float32)
+    arr = np.asarray(_as_rgb(image_argument("img", img)), dtype=np.float32)
     return torch.from_numpy(arr / 127.5 - 1.0).permute(2, 0, 1).contiguous()
 
 
 def _check_image_shape(t: torch.Tensor | np.ndarray) -> None:
     if t.ndim not in (3, 4) or t.shape[-3] != 3:
-        raise ValueError(f"expected a (3,H,W) or (N,3,H,W) image tensor, got shape {tuple(t.shape)}")
+        raise UserInputError(f"expected a (3,H,W) or (N,3,H,W) image tensor, got shape {tuple(t.shape)}")
 
 
 def quantize_uint8(t: torch.Tensor) -> torch.Tensor:
@@ -55,7 +89,7 @@ def quantize_uint8(t: torch.Tensor) -> torch.Tensor:
     Args:
         t: images in [-1, 1] (any shape), or a uint8 tensor.
     """
-    a = t.detach().cpu()
+    a = pixels_argument("t", t).detach().cpu()
     if a.dtype == torch.uint8:
         return a
     f = a.numpy() if a.dtype == torch.float32 else a.float().numpy()
@@ -68,9 +102,9 @@ def uint8_to_tensor(u8: torch.Tensor | np.ndarray) -> torch.Tensor:
     Args:
         u8: uint8 values (tensor or array).
     """
-    a = torch.as_tensor(u8)
+    a = pixels_argument("u8", u8)
     if a.dtype != torch.uint8:
-        raise ValueError(f"expected uint8 values, got {a.dtype}")
+        raise UserInputError(f"expected uint8 values, got {a.dtype}")
     return a.float() / 127.5 - 1.0
 
 
@@ -82,6 +116,7 @@ def tensor_to_uint8(t: torch.Tensor) -> np.ndarray:
     Args:
         t: one image (3, H, W) or a batch (N, 3, H, W).
     """
+    t = pixels_argument("t", t)
     _check_image_shape(t)
     return np.ascontiguousarray(np.moveaxis(quantize_uint8(t).numpy(), -3, -1))
 
@@ -92,9 +127,10 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     Args:
         t: the image.
     """
+    t = pixels_argument("t", t)
     if t.dim() == 4:
         if t.shape[0] != 1:
-            raise ValueError(f"tensor_to_pil takes one image, got a batch of {t.shape[0]}; use make_grid")
+            raise UserInputError(f"tensor_to_pil takes one image, got a batch of {t.shape[0]}; use make_grid")
         t = t[0]
     return Image.fromarray(tensor_to_uint8(t))
 
@@ -106,8 +142,10 @@ def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
         img: the image.
         factor: the whole-number enlargement.
     """
-    if isinstance(factor, bool) or int(factor) != factor or factor < 1:
-        raise ValueError(f"factor must be a whole number >= 1, got {factor!r}")
+    image_argument("img", img)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) or not factor >= 1 \
+            or not math.isfinite(factor) or int(factor) != factor:
+        raise UserInputError(f"factor must be a whole number >= 1, got {factor!r}")
     factor = int(factor)
     if factor == 1:
         return img
@@ -117,11 +155,11 @@ def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
 def _mask_array(keep: torch.Tensor | np.ndarray) -> np.ndarray:
     """Any (H,W), (1,H,W) or (1,1,H,W) keep mask as a bool (H, W) array."""
     # .float(): numpy holds no bfloat16 or float8
-    arr = keep.detach().cpu().float().numpy() if isinstance(keep, torch.Tensor) else np.asarray(keep)
+    arr = pixels_argument("keep", keep).detach().cpu().float().numpy()
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise ValueError(f"expected a (H,W), (1,H,W) or (1,1,H,W) mask, got shape {tuple(keep.shape)}")
+        raise UserInputError(f"expected a (H,W), (1,H,W) or (1,1,H,W) mask, got shape {tuple(keep.shape)}")
     return arr > 0.5
 
 
@@ -150,15 +188,22 @@ def make_grid(
         gap: pixels between images.
         fill: the gap's colour (RGB).
     """
-    batch = torch.stack(list(images)) if not isinstance(images, torch.Tensor) else images
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        batch = pixels_argument("images", images)
+    elif isinstance(images, Sequence) and images:
+        batch = torch.stack([pixels_argument(f"images[{i}]", im) for i, im in enumerate(images)])
+    else:
+        raise UserInputError(f"images must be a tensor (N,3,H,W) or a non-empty list of (3,H,W) images, got {images!r:.60}")
+    if isinstance(nrow, bool) or not isinstance(nrow, (int, np.integer)) or nrow < 1:
+        raise UserInputError(f"nrow must be a whole number >= 1, got {nrow!r}")
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or not 0 <= gap <= 1000:
+        raise UserInputError(f"gap must be a whole number of pixels in 0..1000, got {gap!r}")
     if batch.dim() == 3:
         batch = batch[None]
     arr = tensor_to_uint8(batch)  # (N, H, W, 3)
     n, h, w, _ = arr.shape
     if n == 0:
-        raise ValueError("make_grid needs at least one image")
-    if nrow < 1:
-        raise ValueError(f"nrow must be >= 1, got {nrow}")
+        raise UserInputError("make_grid needs at least one image")
     cols = min(nrow, n)
     rows = math.ceil(n / cols)
     out = np.empty((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), np.uint8)

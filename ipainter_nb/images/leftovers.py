@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..checks import check_path
 from ..public import public_names
 from .writes import _CLAIM, _HOST, _TEMP, PathLike, _as_pil, _hidden_name, atomic_write
 
@@ -124,7 +125,8 @@ def clean_leftovers(folder: PathLike, max_age_s: float = 600.0) -> Leftovers:
     Returns:
         What was removed (``Leftovers.notice()`` says it in one line).
     """
-    found = Leftovers(Path(folder))
+    folder = check_path("folder", folder, "folder")
+    found = Leftovers(folder)
     now = time.time()
     try:
         entries = list(os.scandir(folder))
@@ -308,7 +310,7 @@ def claim_output(path: PathLike) -> OutputClaim | None:
     Returns:
         The claim, or None.
     """
-    path = Path(path)
+    path = check_path("path", path)
     claim = _claim_path(path)
     token = secrets.token_hex(8)
     body = json.dumps({"pid": os.getpid(), "host": _HOST, "token": token, "time": time.time()}).encode()

@@ -22,7 +22,16 @@ from ipainter_nb.checks import check_path
 from ipainter_nb.errors import UserInputError, warn_caller
 
 from ..public import public_names
-from .convert import MASK_THRESHOLD, _as_grey_over_black, _as_rgb, _convert, _high_bit_depth_to_l, _is_high_bit_depth, pil_to_tensor
+from .convert import (
+    MASK_THRESHOLD,
+    _as_grey_over_black,
+    _as_rgb,
+    _convert,
+    _high_bit_depth_to_l,
+    _is_high_bit_depth,
+    image_argument,
+    pil_to_tensor,
+)
 
 __all__ = ["IMAGE_SUFFIXES", "MIN_CUTOUT_SIZE", "MAX_IMAGE_FILE_BYTES", "ImageLoadError", "ImageLoadWarning",
            "ImageSizeError", "read_bounded", "open_image", "centre_square", "load_picture", "load_mask",
@@ -228,7 +237,7 @@ def centre_square(img: Image.Image) -> Image.Image:
     Args:
         img: the image.
     """
-    w, h = img.size
+    w, h = image_argument("img", img).size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
     return img.crop((left, top, left + side, top + side))

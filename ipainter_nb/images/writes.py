@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checks import special_file
+from ..checks import check_path, special_file
 from ..errors import UserInputError
 from ..public import public_names
-from .convert import tensor_to_pil
+from .convert import image_argument, tensor_to_pil
 
 __all__ = ["atomic_write", "temp_file", "write_bytes_atomic", "write_text_atomic", "png_bytes", "save_png_atomic"]
 
@@ -97,7 +97,7 @@ def temp_file(path: PathLike, suffix: str = ".tmp") -> Path:
     Raises:
         UserInputError: a folder, a device, a named pipe or a socket is at ``path`` (the rename would replace it).
     """
-    fd, tmp = _temp_path(Path(path), suffix)
+    fd, tmp = _temp_path(check_path("path", path), suffix)
     os.close(fd)
     return Path(tmp)
 
@@ -134,7 +134,7 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
         write: writes the bytes into the open temp file.
         replace: whether an existing ``path`` may be replaced.
     """
-    path = Path(path)
+    path = check_path("path", path)
     fd, tmp = _temp_path(path)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -204,7 +204,7 @@ def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
         compress_level: zlib level, 0-9.
     """
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=compress_level)
+    image_argument("img", img).save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 
