@@ -2,7 +2,7 @@
 
 A daemon thread still inside a torch call when the interpreter tears down aborts the process
 ("terminate called without an active exception", exit 134). Every call of a public name
-(``arguments.public_names``) and every step of a long loop is a ``run_step`` block: the exit
+(``public.public_names``) and every step of a long loop is a ``run_step`` block: the exit
 waits for the blocks under way and parks their threads at the next one.
 """
 
@@ -76,8 +76,8 @@ atexit.register(_RUNS.stop, 10.0)
 
 
 def in_a_step() -> bool:
-    """Whether a block is needed around work on this thread no more: the main thread (the exit runs on
-    it) or one already inside a block, whose exit check the outer block and the loops' steps make."""
+    """Whether this thread needs no block of its own around more work: it is the main thread (the exit
+    runs on it), or it is inside a block already (the outer block and the loops' steps are waited for)."""
     thread = threading.current_thread()
     return thread is threading.main_thread() or thread in _RUNS._depth  # a dict read: atomic, no lock
 
