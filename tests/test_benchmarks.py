@@ -177,3 +177,12 @@ def test_neural_truth_quick_judges_schedules_on_a_shipped_truth_model(tmp_path, 
     assert [r[2].split(":")[0] for r in rows] == ["exact samples (floor, M=16)", "plain 20", "RePaint 20/2/3"]
     plain, repaint = (float(r[7]) for r in rows[1:])  # the exact-law KL: resampling helps, as on the exact model
     assert repaint < plain
+
+
+def test_surrogate_start_quick_paints_from_the_surrogates_picture_and_compares_it(tmp_path):
+    mod = load("surrogate_start")
+    text = mod.main(["--quick", "--sets", "0", "--threads", "1", "--results-dir", str(tmp_path)])
+    assert header_cells(text) == [mod.HEADERS] and (tmp_path / "surrogate_start.quick.md").exists()
+    rows = {r[0]: r for r in rows_of(text)}
+    assert rows["surrogate start at t0=3"][1] == "4" and rows["the surrogate's picture alone"][1] == "0"
+    assert rows["reference"][1] == str(mod.QUICK_REFERENCE.nfe) and rows["reference"][3] == "×1.00 [1.00, 1.00]"
