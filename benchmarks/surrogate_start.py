@@ -2,6 +2,7 @@
 
     python benchmarks/surrogate_start.py                  # sets 0 and 1, 32 compositions each (about 25 min on 2 cores)
     python benchmarks/surrogate_start.py --quick          # two compositions, short schedules (a smoke run)
+    python benchmarks/surrogate_start.py --figure         # the picture: kept cutouts, the default's, the start at t0=100
 
 Instead of pure noise at the top level, the walk starts at level ``t0`` of the 250-level schedule
 from a draw of the **demo scenes' Gaussian surrogate** (``exact.demo_image_model()``, the picture
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import base_parser, environment, log, markdown_table, num_threads, threads_for, write_result  # noqa: E402
+from _common import RESULTS_DIR, base_parser, environment, log, markdown_table, num_threads, threads_for, write_result  # noqa: E402
 from quality import (  # noqa: E402
     Features,
     bootstrap_ratio,
@@ -44,6 +45,7 @@ from quality import (  # noqa: E402
 from ipainter_nb.core.exact import demo_image_model  # noqa: E402
 from ipainter_nb.core.models import DiffusionModel, load_model  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig  # noqa: E402
+from ipainter_nb.images import make_grid, save_png_atomic, upscale_nearest  # noqa: E402
 
 NAME = "surrogate_start"
 LEVELS = 250
@@ -101,11 +103,27 @@ def measure_set(model: DiffusionModel, set_seed: int, n: int, starts: list[int],
     return markdown_table(HEADERS, rows)
 
 
+def figure(model: DiffusionModel, n: int, results_dir: str | Path | None, quick: bool) -> Path:
+    """The first ``n`` compositions of set 1 (held-out): kept cutouts, the default's pictures, the start at t0=100."""
+    comps = make_compositions(n, model.image_size, seed=1)
+    images, keeps = torch.stack([c[0] for c in comps]), torch.stack([c[1] for c in comps])
+    surrogate = demo_image_model()
+    x0 = torch.cat([surrogate.conditional(img, keep).sample(1, torch.Generator().manual_seed(501000 + i))
+                    for i, (img, keep) in enumerate(comps)]).float()
+    cfg = model.default_schedule
+    default = paint_grouped(model, comps, [(tuple(cfg.times()), cfg.eta)] * n, 1000, 16)
+    started = surrogate_start(model, images, keeps, x0, 3 if quick else 100, 1000)
+    grid = upscale_nearest(make_grid(torch.cat([images * keeps, default, started]), nrow=n), 3)
+    folder = Path(results_dir) if results_dir is not None else RESULTS_DIR
+    return save_png_atomic(grid, folder / f"{NAME}{'.quick' if quick else ''}.png")
+
+
 def main(argv: list[str] | None = None) -> str:
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=None, help="compositions per set (default 32; 2 with --quick)")
     p.add_argument("--sets", default="0,1", help="composition sets, comma-separated (default 0,1: tuning, held-out)")
     p.add_argument("--t0", default=None, help="start levels of 250, comma-separated (default 70,100,145; 3 with --quick)")
+    p.add_argument("--figure", action="store_true", help="only the picture: kept cutouts, the default's, the start at t0=100")
     args = p.parse_args(argv)
     with num_threads(threads_for(args)):
         return _run(args)
@@ -113,6 +131,8 @@ def main(argv: list[str] | None = None) -> str:
 
 def _run(args: argparse.Namespace) -> str:
     model = load_model("demo")
+    if args.figure:
+        return str(figure(model, args.n or (2 if args.quick else 6), args.results_dir, args.quick))
     n = args.n or (2 if args.quick else 32)
     starts = [int(v) for v in (args.t0 or ("3" if args.quick else "70,100,145")).split(",")]
     reference = QUICK_REFERENCE if args.quick else REPAINT

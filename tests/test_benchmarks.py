@@ -186,3 +186,5 @@ def test_surrogate_start_quick_paints_from_the_surrogates_picture_and_compares_i
     rows = {r[0]: r for r in rows_of(text)}
     assert rows["surrogate start at t0=3"][1] == "4" and rows["the surrogate's picture alone"][1] == "0"
     assert rows["reference"][1] == str(mod.QUICK_REFERENCE.nfe) and rows["reference"][3] == "×1.00 [1.00, 1.00]"
+    picture = mod.main(["--quick", "--figure", "--threads", "1", "--results-dir", str(tmp_path)])
+    assert picture == str(tmp_path / "surrogate_start.quick.png") and Path(picture).stat().st_size > 0
