@@ -104,13 +104,14 @@ def measure_set(model: DiffusionModel, set_seed: int, n: int, starts: list[int],
 
 
 def figure(model: DiffusionModel, n: int, results_dir: str | Path | None, quick: bool) -> Path:
-    """The first ``n`` compositions of set 1 (held-out): kept cutouts, the default's pictures, the start at t0=100."""
+    """The first ``n`` compositions of set 1 (held-out): kept cutouts, the default's pictures, the start at t0=100
+    (with ``quick``: the short reference, t0=3)."""
     comps = make_compositions(n, model.image_size, seed=1)
     images, keeps = torch.stack([c[0] for c in comps]), torch.stack([c[1] for c in comps])
     surrogate = demo_image_model()
     x0 = torch.cat([surrogate.conditional(img, keep).sample(1, torch.Generator().manual_seed(501000 + i))
                     for i, (img, keep) in enumerate(comps)]).float()
-    cfg = model.default_schedule
+    cfg = QUICK_REFERENCE if quick else model.default_schedule
     default = paint_grouped(model, comps, [(tuple(cfg.times()), cfg.eta)] * n, 1000, 16)
     started = surrogate_start(model, images, keeps, x0, 3 if quick else 100, 1000)
     grid = upscale_nearest(make_grid(torch.cat([images * keeps, default, started]), nrow=n), 3)
