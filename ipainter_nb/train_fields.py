@@ -15,7 +15,6 @@ A field is named by a short spec:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any
 
 import torch
 
-from .checks import check_path, real_number
-from .core.checkpoints import METADATA_KEY
+from .checks import real_number
+from .core.checkpoints import recorded_settings
 from .core.exact import GaussianImageModel, demo_image_model
 from .errors import UserInputError
 from .public import public_names
@@ -118,14 +117,7 @@ def recorded_field(path: str | Path) -> GaussianImageModel | None:
     Returns:
         The field's picture model, or None when the weights were trained on other pictures.
     """
-    from safetensors import safe_open
-
-    path = check_path("path", path)
-    if not path.is_file():
-        raise UserInputError(f"{path} is not a file: pass the .safetensors file that train.export wrote")
-    with safe_open(str(path), framework="pt") as f:
-        info = json.loads((f.metadata() or {}).get(METADATA_KEY, "{}"))
-    record = info.get("gaussian_field")
+    record = recorded_settings(path).get("gaussian_field")
     return None if record is None else GaussianImageModel.from_dict(record)
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "unwrap_state_dict",
     "check_state_dict",
     "read_unet_config",
+    "recorded_settings",
     "check_unet_config",
     "checkpoint_format",
     "read_checkpoint_info",
@@ -286,8 +287,13 @@ def read_unet_config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     return dict(config)
 
 
-def _recorded_info(path: Path) -> dict[str, Any]:
-    """The settings ``save_model`` recorded in a safetensors file (``{}`` for other files)."""
+def recorded_settings(path: str | Path) -> dict[str, Any]:
+    """The settings ``save_model`` recorded in a safetensors file (``{}`` for other files), read without the weights.
+
+    Args:
+        path: the checkpoint file.
+    """
+    path = _existing_file(path)
     if not _is_safetensors(path):
         return {}
     with _open_safetensors(path) as f:
@@ -372,7 +378,7 @@ def read_checkpoint_info(
         "picture_model": None,
         "origin": origin,
     }
-    recorded = _recorded_info(path) if path is not None and path.is_file() else {}
+    recorded = recorded_settings(path) if path is not None and path.is_file() else {}
     for field in ("name", "unet_config", "variance_type", "beta_schedule", "num_train_steps", "default_schedule",
                   "picture_model"):
         if field in recorded:
