@@ -8,6 +8,7 @@ keep); DEST receives ``<name>_<k>.png`` for sample k. A picture's seed depends o
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,6 +125,10 @@ def output_path(dest: Path, name: str, k: int) -> Path:
     return dest / f"{name}_{k}.png"
 
 
+#: ``i/n`` in ASCII digits, no signs (blanks around each number allowed)
+_SHARD = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*")
+
+
 def parse_shard(text: str) -> tuple[int, int] | str:
     """``"i/n"`` (0 <= i < n) or ``"auto"`` (from torchrun's RANK / WORLD_SIZE); a ``UserInputError`` (a ValueError) otherwise.
 
@@ -135,13 +140,10 @@ def parse_shard(text: str) -> tuple[int, int] | str:
     """
     if text == "auto":
         return "auto"
-    head, sep, tail = text.partition("/") if isinstance(text, str) else ("", "", "")
-    try:
-        if not sep or any(sign in text for sign in "+-"):
-            raise ValueError
-        i, n = whole_number(head), whole_number(tail)
-    except ValueError:
-        raise UserInputError(f"expected i/n with 0 <= i < n (e.g. 0/2) or 'auto', got {text!r}") from None
+    match = _SHARD.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise UserInputError(f"expected i/n with 0 <= i < n (e.g. 0/2) or 'auto', got {text!r}")
+    i, n = int(match[1]), int(match[2])
     if n < 1 or i >= n:
         raise UserInputError(f"{text!r}: need 0 <= i < n (shards are numbered from 0)")
     return i, n

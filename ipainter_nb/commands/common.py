@@ -78,9 +78,9 @@ def _local_rank() -> int | None:
         return None
     try:
         rank = whole_number(text)
-    except ValueError:
-        rank = -1
-    if rank < 0:
+    except UserInputError:
+        rank = None
+    if rank is None or rank < 0:
         raise UserInputError(f"LOCAL_RANK={text!r} is not a GPU index (torchrun sets it to 0, 1, ...): unset it or fix it")
     return rank
 
