@@ -70,18 +70,24 @@ def surrogate_start(model: DiffusionModel, images: torch.Tensor, keeps: torch.Te
     return (keeps * images + (1 - keeps) * x).clamp(-1, 1)
 
 
+def composition_set(model: DiffusionModel, set_seed: int, n: int) -> tuple[list, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Set ``set_seed``'s first ``n`` compositions, their pictures and masks stacked, and a surrogate picture for each."""
+    comps = make_compositions(n, model.image_size, seed=set_seed)
+    images, keeps = torch.stack([c[0] for c in comps]), torch.stack([c[1] for c in comps])
+    surrogate = demo_image_model()
+    x0 = torch.cat([surrogate.conditional(img, keep).sample(1, torch.Generator().manual_seed(500000 + 1000 * set_seed + i))
+                    for i, (img, keep) in enumerate(comps)]).float()
+    return comps, images, keeps, x0
+
+
 def measure_set(model: DiffusionModel, set_seed: int, n: int, starts: list[int], reference: ScheduleConfig,
                 with_default: bool, n_real: int) -> str:
     """Set ``set_seed`` painted by the reference, the default and each surrogate start; its table."""
-    comps = make_compositions(n, model.image_size, seed=set_seed)
-    images, keeps = torch.stack([c[0] for c in comps]), torch.stack([c[1] for c in comps])
+    comps, images, keeps, x0 = composition_set(model, set_seed, n)
     real_ref, real_masked = real_scenes(n_real, seed=20240601, size=model.image_size), real_scenes(n, 777, model.image_size)
     feats = Features(real_ref)
     ref_feats = feats(real_ref)
     real_sharp, _ = region_measures(real_masked, keeps)
-    surrogate = demo_image_model()
-    x0 = torch.cat([surrogate.conditional(img, keep).sample(1, torch.Generator().manual_seed(500000 + 1000 * set_seed + i))
-                    for i, (img, keep) in enumerate(comps)]).float()
     pictures: dict[str, tuple[torch.Tensor, int]] = {}
     for name, cfg in [("reference", reference)] + ([("the model's default", model.default_schedule)] if with_default else []):
         start = time.perf_counter()
@@ -106,11 +112,7 @@ def measure_set(model: DiffusionModel, set_seed: int, n: int, starts: list[int],
 def figure(model: DiffusionModel, n: int, results_dir: str | Path | None, quick: bool) -> Path:
     """The first ``n`` compositions of set 1 (held-out): kept cutouts, the default's pictures, the start at t0=100
     (with ``quick``: the short reference, t0=3)."""
-    comps = make_compositions(n, model.image_size, seed=1)
-    images, keeps = torch.stack([c[0] for c in comps]), torch.stack([c[1] for c in comps])
-    surrogate = demo_image_model()
-    x0 = torch.cat([surrogate.conditional(img, keep).sample(1, torch.Generator().manual_seed(501000 + i))
-                    for i, (img, keep) in enumerate(comps)]).float()
+    comps, images, keeps, x0 = composition_set(model, 1, n)
     cfg = QUICK_REFERENCE if quick else model.default_schedule
     default = paint_grouped(model, comps, [(tuple(cfg.times()), cfg.eta)] * n, 1000, 16)
     started = surrogate_start(model, images, keeps, x0, 3 if quick else 100, 1000)
