@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 from .errors import UserInputError
 from .public import public_names
 
-__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "one_line", "as_float", "CommandParser", "OS_HINTS",
+__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "shown", "one_line", "as_float", "CommandParser", "OS_HINTS",
            "whole_number", "real_number", "number_flag", "int_at_least", "int_in", "seed_flag", "checking", "path_text",
            "check_path", "broken_link", "user_path", "apart_from", "readable_folder", "refuse_non_folder", "check_folder",
            "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
@@ -51,6 +51,16 @@ def as_float(value: Any) -> float:
         return float(value)
     except OverflowError:
         return math.inf if value > 0 else -math.inf
+
+
+def shown(value: object) -> str:
+    """``value`` as a message shows it: its ``repr``, cut to 60 characters.
+
+    Args:
+        value: any value.
+    """
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def one_line(message: object) -> str:

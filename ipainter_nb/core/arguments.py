@@ -20,8 +20,9 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 import torch
 
-from ..checks import as_float
+from ..checks import as_float, shown
 from ..errors import UserInputError
+from ..images.convert import pixels_argument
 from ..public import public_names
 from .composition_checks import MAX_CANVAS_SIDE
 
@@ -57,11 +58,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def as_tensor(name: str, value: Any) -> torch.Tensor:
     """``value`` (a tensor or numpy array of real numbers or bools) as a tensor of one of ``COMPUTE_DTYPES``
     (integers, bools and float8 values become float32, which holds each of them exactly).
@@ -70,18 +66,9 @@ def as_tensor(name: str, value: Any) -> torch.Tensor:
         name: the argument's name in messages.
         value: the argument.
     """
-    if isinstance(value, np.ndarray):
-        if value.dtype == object or value.dtype.kind not in "biuf":
-            raise UserInputError(f"{name} must hold real numbers, got a numpy array of {value.dtype}")
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    if not isinstance(value, torch.Tensor):
-        raise UserInputError(f"{name} must be a torch tensor or numpy array, got {type(value).__name__} {_shown(value)}")
-    if value.is_meta:
-        raise UserInputError(f"{name} is a meta tensor (a shape without values): pass a tensor that holds its values")
+    value = pixels_argument(name, value)
     if value.dtype == torch.bool:
         return value.float()
-    if value.is_complex():
-        raise UserInputError(f"{name} must hold real numbers, got {value.dtype}")
     return value if value.dtype in COMPUTE_DTYPES else value.float()
 
 
@@ -122,7 +109,7 @@ def check_whole(name: str, value: Any, lowest: int, below: int | None = None) ->
         below: one more than the largest value allowed, or None.
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise UserInputError(f"{name} must be a whole number, got {type(value).__name__} {_shown(value)}")
+        raise UserInputError(f"{name} must be a whole number, got {type(value).__name__} {shown(value)}")
     value = int(value)
     if value < lowest or (below is not None and value >= below):
         limit = f"in {lowest}..{below - 1}" if below is not None else f"at least {lowest}"
@@ -144,7 +131,7 @@ def check_real(name: str, value: Any, low: float = -math.inf, high: float = math
         hint: what the value means, added to the message.
     """
     if not is_real(value):
-        raise UserInputError(f"{name} must be a number, got {type(value).__name__} {_shown(value)}")
+        raise UserInputError(f"{name} must be a number, got {type(value).__name__} {shown(value)}")
     number = as_float(value)
     below = number <= low if low_open else number < low
     above = number >= high if high_open else number > high
@@ -164,7 +151,7 @@ def check_flag(name: str, value: Any) -> bool:
         value: the argument.
     """
     if not isinstance(value, (bool, np.bool_)):
-        raise UserInputError(f"{name} must be True or False, got {type(value).__name__} {_shown(value)}")
+        raise UserInputError(f"{name} must be True or False, got {type(value).__name__} {shown(value)}")
     return bool(value)
 
 
@@ -176,7 +163,7 @@ def check_function(name: str, value: Any) -> Callable[..., Any] | None:
         value: the argument.
     """
     if value is not None and not callable(value):
-        raise UserInputError(f"{name} must be a function (or None), got {type(value).__name__} {_shown(value)}")
+        raise UserInputError(f"{name} must be a function (or None), got {type(value).__name__} {shown(value)}")
     return value
 
 
@@ -188,7 +175,7 @@ def check_generator(value: Any, name: str = "generator") -> torch.Generator | No
         name: the argument's name in messages.
     """
     if value is not None and not isinstance(value, torch.Generator):
-        raise UserInputError(f"{name} must be a torch.Generator (or None), got {type(value).__name__} {_shown(value)}")
+        raise UserInputError(f"{name} must be a torch.Generator (or None), got {type(value).__name__} {shown(value)}")
     return value
 
 

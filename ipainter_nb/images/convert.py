@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..checks import shown
 from ..errors import UserInputError
 from ..public import public_names
 
@@ -40,20 +41,23 @@ def image_argument(name: str, value: object) -> Image.Image:
 
 
 def pixels_argument(name: str, value: object) -> torch.Tensor:
-    """``value`` (a tensor or a numpy array of real numbers) as a tensor, else one ``UserInputError``.
+    """``value`` (a tensor or a numpy array of real numbers or bools, with its values) as a tensor of its
+    own dtype, else one ``UserInputError`` (``core.arguments.as_tensor`` then picks the dtype to compute in).
 
     Args:
         name: the argument's name in the message.
         value: the argument.
     """
     if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biuf":
+        if value.dtype == object or value.dtype.kind not in "biuf":
             raise UserInputError(f"{name} must hold real numbers, got a numpy array of {value.dtype}")
         value = torch.from_numpy(np.ascontiguousarray(value))
     if not isinstance(value, torch.Tensor):
-        raise UserInputError(f"{name} must be a torch tensor or a numpy array, got {type(value).__name__}")
+        raise UserInputError(f"{name} must be a torch tensor or numpy array, got {type(value).__name__} {shown(value)}")
+    if value.is_meta:
+        raise UserInputError(f"{name} is a meta tensor (a shape without values): pass a tensor that holds its values")
     if value.is_complex():
-        raise UserInputError(f"{name} must hold real numbers, got a tensor of {value.dtype}")
+        raise UserInputError(f"{name} must hold real numbers, got {value.dtype}")
     return value
 
 
