@@ -336,6 +336,10 @@ def test_a_model_that_fails_to_load_keeps_the_previous_one(painter, model, tmp_p
     assert painter.model is model and painter.model_name == "tiny"
     assert "could not load model" in painter.error_message and "keeping 'tiny'" in painter.error_message
     assert "\n" not in painter.error_message  # one line
+    for wrong in (None, 3, b"demo", ["demo"]):  # not a model at all: refused by name, the model kept
+        with pytest.raises(UserInputError, match="name_or_path must be a preset name"):
+            painter.load_model(wrong)
+        assert painter.model is model
     painter.model_name = str(tmp_path / "missing.safetensors")  # the trait loads too, and reverts on failure
     assert painter.model is model and painter.model_name == "tiny"
     # without any model the app still opens and says what to do

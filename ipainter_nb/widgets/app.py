@@ -53,7 +53,7 @@ from ipainter_nb.core.models import DiffusionModel
 from ipainter_nb.core.sampler import PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.errors import IPainterError
-from ipainter_nb.widgets.arguments import check_painter_arguments, save_file
+from ipainter_nb.widgets.arguments import check_model_choice, check_painter_arguments, save_file
 from ipainter_nb.widgets.colab import enable_colab_widgets
 from ipainter_nb.widgets.composer import Composer
 from ipainter_nb.widgets.draft import CLICK_PAUSE_S, DRAFT_JUMP_N_SAMPLE, DRAFT_T_T, EDIT_PAUSE_S, DraftController, DraftPanel
@@ -422,7 +422,12 @@ class Painter(W.VBox):
 
         Returns:
             The model now in use, or None when it could not be loaded.
+
+        Raises:
+            UserInputError: ``name_or_path`` is neither a name, a path nor a paintable model (the
+                model in use is kept).
         """
+        check_model_choice(name_or_path, "name_or_path", none=False)
         if self.busy:
             self.lines.fail("stop the run before switching models")
             self.models.refresh_options()

@@ -17,6 +17,7 @@ from ..checks import check_path, checking, refuse_non_folder, user_path, writabl
 from ..core.arguments import check_flag, check_real
 from ..core.composition import Composition
 from ..core.devices import as_device
+from ..core.paintable import check_model
 from ..errors import UserInputError
 
 __all__ = ["check_painter_arguments", "check_composer_arguments", "check_widget_kwargs", "check_model_choice",
@@ -133,16 +134,21 @@ def check_widget_kwargs(widget: type, kwargs: Mapping[str, Any]) -> None:
                              f"are {', '.join(own)}, and the box's traits such as layout")
 
 
-def check_model_choice(model: Any) -> None:
-    """Refuse a ``model`` that is neither a preset name, a checkpoint path, a loaded model nor None.
+def check_model_choice(model: Any, name: str = "model", none: bool = True) -> None:
+    """Refuse a ``model`` that is neither a preset name, a checkpoint path, a paintable model nor (with
+    ``none``) None.
 
     Args:
-        model: the Painter's ``model`` argument.
+        model: the Painter's ``model`` argument (or ``load_model``'s).
+        name: the argument's name in messages.
+        none: None is allowed (no model yet).
     """
-    loaded = callable(model) and hasattr(model, "image_size") and hasattr(model, "name")
-    if model is not None and not isinstance(model, (str, os.PathLike)) and not loaded:
-        raise UserInputError(f"model must be a preset name (e.g. 'demo'), a checkpoint path or a loaded model "
-                             f"(ip.load_model(...)), got {type(model).__name__}")
+    if (model is None and none) or isinstance(model, (str, os.PathLike)):
+        return
+    if not callable(model):
+        raise UserInputError(f"{name} must be a preset name (e.g. 'demo'), a checkpoint path or a loaded model "
+                             f"(ip.load_model(...)){' or None' if none else ''}, got {type(model).__name__}")
+    check_model(model, name)
 
 
 def check_composition(composition: Any) -> Composition | None:
