@@ -29,6 +29,7 @@ from ipainter_nb.images import (
     load_rgba,
     make_grid,
     mask_to_pil,
+    open_image,
     pil_to_tensor,
     quantize_uint8,
     remove_stale_temps,
@@ -432,6 +433,29 @@ def test_a_picture_of_the_wrong_size_names_the_size_needed_or_is_cropped(tmp_pat
         load_picture(tmp_path / "wide.png", 8)
     assert load_picture(tmp_path / "wide.png", 4, fit="crop").shape == (3, 4, 4)
     assert issubclass(ImageLoadError, UserInputError)
+
+
+@pytest.mark.parametrize("size", ["64", True, 0, -3, 100_000, 2.5, (8,), (8, 8, 8), (8, None), None])
+def test_a_size_that_is_no_size_is_refused_by_name_before_anything_is_read(tmp_path, size):
+    Image.new("L", (6, 4), 255).save(tmp_path / "mask.png")
+    for load in (lambda: load_mask(tmp_path / "mask.png", size=size), lambda: load_picture(tmp_path / "mask.png", size, fit="crop"),
+                 lambda: open_image(tmp_path / "mask.png", expect_size=size)):
+        if size is None:  # None: the file's own size
+            assert load() is not None
+            continue
+        with pytest.raises(UserInputError, match=r"(size|expect_size)=.* is invalid: it must be a whole number of pixels"):
+            load()
+    assert load_mask(tmp_path / "mask.png", size=(12, 8)).shape == (1, 8, 12)  # (width, height)
+    with pytest.raises(UserInputError, match="fit='fill' is invalid: it must be 'exact'"):
+        load_picture(tmp_path / "mask.png", 4, fit="fill")
+    with pytest.raises(UserInputError, match=r"max_size=\(4, 4\) is invalid: it must be a whole number of pixels in"):
+        load_rgba(red_disc(), max_size=(4, 4))
+
+
+def test_an_empty_image_is_refused_not_read_as_nothing():
+    for load in (load_mask, load_picture, load_rgba):
+        with pytest.raises(ImageLoadError, match=r"an empty image \(0x0 pixels\)"):
+            load(Image.new("RGBA", (0, 0)))
 
 
 def test_gif_is_a_picture_but_an_animated_one_is_refused(tmp_path):

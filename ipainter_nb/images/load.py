@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ipainter_nb.checks import check_path
+from ipainter_nb.checks import check_path, shown
 from ipainter_nb.errors import UserInputError, warn_caller
 
 from ..public import public_names
@@ -34,7 +34,7 @@ from .convert import (
 )
 
 __all__ = ["IMAGE_SUFFIXES", "MIN_CUTOUT_SIZE", "MAX_IMAGE_FILE_BYTES", "ImageLoadError", "ImageLoadWarning",
-           "ImageSizeError", "read_bounded", "open_image", "centre_square", "load_picture", "load_mask",
+           "ImageSizeError", "MAX_PICTURE_SIDE", "picture_size", "read_bounded", "open_image", "centre_square", "load_picture", "load_mask",
            "load_picture_and_mask", "load_rgba"]
 
 PathLike = str | os.PathLike
@@ -61,6 +61,8 @@ class ImageLoadWarning(UserWarning):
 
 
 def _label_of(src: ImageSource, name: str | None) -> str:
+    if name is not None and not isinstance(name, str):
+        raise UserInputError(f"name must be a str (the image's name in messages) or None, got {type(name).__name__}")
     if name:
         return name
     if isinstance(src, Image.Image):
@@ -193,6 +195,10 @@ def open_image(
         The decoded image.
     """
     label = _label_of(src, name)
+    if expect_size is not None:
+        expect_size = picture_size("expect_size", expect_size)
+    if draft_size is not None:
+        draft_size = picture_size("draft_size", draft_size, pair=False)[0]
     if isinstance(src, Image.Image):
         img = src
     else:
@@ -216,6 +222,8 @@ def open_image(
             raise ImageLoadError(
                 f"{label}: not a readable image [{type(e).__name__}]; a PNG, JPEG, WebP, BMP, GIF or TIFF file is expected"
             ) from None
+    if 0 in img.size:
+        raise ImageLoadError(f"{label}: an empty image ({img.size[0]}x{img.size[1]} pixels); a picture needs at least one pixel")
     if getattr(img, "n_frames", 1) > 1:
         raise ImageLoadError(
             f"{label}: an animated image ({img.n_frames} frames); save the frame you mean as a PNG"
@@ -224,11 +232,30 @@ def open_image(
     return ImageOps.exif_transpose(img)
 
 
-def _size_tuple(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)):
-        return (int(size), int(size))
-    w, h = size
-    return (int(w), int(h))
+#: The largest side a picture or mask is read at or resized to (a 1 GiB float picture is about 9000² pixels).
+MAX_PICTURE_SIDE = 1 << 14
+
+
+def picture_size(name: str, size: object, pair: bool = True) -> tuple[int, int]:
+    """``size`` (a whole number, or with ``pair`` a (width, height) pair of them, each in
+    1..:data:`MAX_PICTURE_SIDE`) as ``(W, H)``, else one ``UserInputError`` naming the argument,
+    the value and the range.
+
+    Args:
+        name: the argument's name in the message.
+        size: the size.
+        pair: a (width, height) pair is allowed.
+    """
+    def side(value: object) -> int | None:
+        whole = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        return int(value) if whole and 1 <= value <= MAX_PICTURE_SIDE else None  # type: ignore[operator]
+
+    given = (size, size) if not isinstance(size, (tuple, list)) else tuple(size) if pair else ()
+    sides = [side(v) for v in given] if len(given) == 2 else [None]
+    if None in sides:
+        what = "a whole number of pixels or a (width, height) pair of them, each" if pair else "a whole number of pixels"
+        raise UserInputError(f"{name}={shown(size)} is invalid: it must be {what} in 1..{MAX_PICTURE_SIDE}")
+    return sides[0], sides[1]  # type: ignore[return-value]
 
 
 def centre_square(img: Image.Image) -> Image.Image:
@@ -265,18 +292,18 @@ def load_picture(
         name: the picture's name in messages.
     """
     label = _label_of(src, name)
-    img = open_image(src, name=label, expect_size=_size_tuple(size) if size is not None and fit == "exact" else None)
+    if fit not in ("exact", "crop"):
+        raise UserInputError(f"fit={shown(fit)} is invalid: it must be 'exact' (the picture has the size already) or "
+                             "'crop' (its centred square resized to the size)")
+    want = None if size is None else picture_size("size", size)
+    img = open_image(src, name=label, expect_size=want if size is not None and fit == "exact" else None)
     done = [_picture_mode_change(img)]
-    if size is not None:
-        want = _size_tuple(size)
+    if want is not None:
         if fit == "crop":
             done.append(_crop_and_resize(img.size, want))
             img = _as_rgb(centre_square(img)).resize(want, Image.Resampling.BICUBIC, reducing_gap=3.0)
-        elif fit == "exact":
-            if img.size != want:  # a PIL image given directly: no header was read
-                raise ImageSizeError(label, img.size, want)
-        else:
-            raise ValueError(f"fit must be 'exact' or 'crop', got {fit!r}")
+        elif img.size != want:  # fit="exact", a PIL image given directly: no header was read
+            raise ImageSizeError(label, img.size, want)
     said = [what for what in done if what]
     if said:  # one line per picture, whatever was done to it
         _warn(f"{label}: {'; '.join(said)}")
@@ -331,9 +358,10 @@ def load_mask(
         size: an int or (W, H) the mask must have, or None.
         name: the mask's name in messages.
     """
+    want = None if size is None else picture_size("size", size)
     grey = _as_grey_over_black(open_image(src, name=name))
-    if size is not None:
-        grey = grey.resize(_size_tuple(size), Image.Resampling.NEAREST)
+    if want is not None:
+        grey = grey.resize(want, Image.Resampling.NEAREST)
     return _as_keep(grey)
 
 
@@ -447,6 +475,8 @@ def load_rgba(
     """
     src = path_or_bytes
     label = _label_of(src, name)
+    if max_size is not None:
+        max_size = picture_size("max_size", max_size, pair=False)[0]
     img = open_image(src, name=label, draft_size=max_size)
     w, h = img.size
     if min(w, h) < MIN_CUTOUT_SIZE:
