@@ -190,7 +190,7 @@ def test_a_layer_editor_edits_a_composition_with_undo_and_no_canvas():
     assert ("can_undo", True) in history and ("can_redo", True) in history
 
     with pytest.raises(ValueError, match="not in the composition"):
-        editor.selected = Layer(Image.new("RGBA", (4, 4)), name="stranger")
+        editor.selected = Layer(Image.new("RGBA", (4, 4), (9, 9, 9, 255)), name="stranger")
     editor.composition = Composition(32)  # another composition: selection and history are cleared
     assert editor.selected is None and not editor.can_undo and not editor.can_redo
 

@@ -508,9 +508,26 @@ def test_a_huge_layer_scale_is_refused_naming_the_limit():
     assert sun.scale == 1.0  # unchanged
     with pytest.raises(CompositionError, match="canvas"):
         comp.add(Layer(square(10), scale=26))
-    sun.scale = 1e6  # set by hand, bypassing the checks: drawing still refuses before allocating
     with pytest.raises(CompositionError, match="limit for any layer"):
-        sun.rendered()
+        sun.scale = 1e6  # set by hand: refused as the constructor refuses it, before anything is drawn
+    assert sun.scale == 1.0 and sun.rendered().size == (10, 10)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("scale", -1.0, "scale: expected a positive number"), ("scale", float("nan"), "scale: expected a positive number"),
+    ("x", "3", "x: expected an integer"), ("name", 3, "name: expected a string"), ("flip", 1, "flip: expected true or false"),
+    ("image", "house.png", "image: expected a PIL image"), ("image", Image.new("RGBA", (8, 8)), "fully transparent"),
+    ("image", Image.new("RGBA", (2, 2), (9, 9, 9, 255)), "a cutout must be at least 4x4 px"),
+])
+def test_a_layer_field_set_by_hand_is_checked_so_what_is_saved_loads_again(tmp_path, field, value, message):
+    comp = Composition(32)
+    layer = comp.add(Layer(square(10), name="sun"))
+    before = getattr(layer, field)
+    with pytest.raises(CompositionError, match=message):
+        setattr(layer, field, value)
+    assert getattr(layer, field) is before
+    comp.to_json(tmp_path / "scene.json")
+    assert Composition.from_json(tmp_path / "scene.json").layers[0].name == "sun"
 
 
 def test_a_layer_scale_too_large_for_the_canvas_in_json_names_the_layer(tmp_path):
@@ -548,10 +565,12 @@ def test_check_size_says_what_the_model_paints():
 
 
 def test_an_enlarged_cutout_stays_crisp_and_a_reduced_one_is_filtered():
-    checker = Image.new("RGBA", (2, 2), RED)
-    checker.putpixel((1, 0), BLUE)
-    checker.putpixel((0, 1), BLUE)
-    big = np.asarray(Layer(checker, scale=8).rendered())
+    checker = Image.new("RGBA", (4, 4), RED)
+    for i in range(4):
+        for j in range(4):
+            if (i + j) % 2:
+                checker.putpixel((i, j), BLUE)
+    big = np.asarray(Layer(checker, scale=4).rendered())
     assert big.shape == (16, 16, 4)
     assert {tuple(c) for c in big.reshape(-1, 4)} == {RED, BLUE}  # no blended colours
     assert tuple(big[7, 7]) == RED and tuple(big[7, 8]) == BLUE  # a sharp edge mid-way

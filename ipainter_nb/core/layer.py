@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -23,7 +25,7 @@ from ipainter_nb.core.composition_checks import (
     invalid,
     is_number,
 )
-from ipainter_nb.images import load_rgba
+from ipainter_nb.images import ImageLoadError, check_cutout, load_rgba
 
 from ..public import public_names
 
@@ -83,19 +85,25 @@ class Layer:
     # the file ``from_file`` read: a save onto it would replace the cutout (Composition refuses one)
     source: Path | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.image, Image.Image):
-            raise invalid("image", "a PIL image (Layer.from_file reads one)", type(self.image).__name__)
-        if self.image.mode != "RGBA":
-            self.image = self.image.convert("RGBA")
-        self.x = as_position(self.x, "x")
-        self.y = as_position(self.y, "y")
-        self.scale = as_scale(self.scale, "scale")
-        self.flip = as_bool(self.flip, "flip")
-        self.z = as_position(self.z, "z")
-        if not isinstance(self.name, str):
-            raise invalid("name", "a string", self.name)
-        check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")
+    def __setattr__(self, name: str, value: Any) -> None:
+        # every field is checked when it is set, in the constructor or later: a layer never holds what
+        # Composition.from_json would refuse (a save then loads) or what render() cannot draw
+        check = _FIELD_CHECKS.get(name)
+        if check is None:
+            object.__setattr__(self, name, value)
+            return
+        value = check(value)
+        had = self.__dict__.get(name, _UNSET)
+        object.__setattr__(self, name, value)
+        if name in ("image", "scale") and "image" in self.__dict__ and "scale" in self.__dict__:
+            try:
+                check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")
+            except CompositionError:
+                if had is _UNSET:
+                    del self.__dict__[name]
+                else:
+                    object.__setattr__(self, name, had)
+                raise
 
     @classmethod
     def from_file(
@@ -182,7 +190,6 @@ class Layer:
         c = self._cache
         if c is not None and c[0] is self.image and c[1] == self.scale and c[2] == self.flip:
             return c[3]
-        check_drawn_size(self, MAX_LAYER_SIDE, "the limit for any layer")  # scale may have been set directly
         out = self.image
         size = self.size
         if size != out.size:
@@ -213,6 +220,39 @@ class Layer:
         w, h = self.image.size
         return (f"Layer({self.name!r}, {w}x{h}, x={self.x}, y={self.y}, scale={self.scale:g}, "
                 f"flip={self.flip}, z={self.z})")
+
+
+_UNSET = object()
+
+
+def _checked_image(image: Any) -> Image.Image:
+    if not isinstance(image, Image.Image):
+        raise invalid("image", "a PIL image (Layer.from_file reads one)", type(image).__name__)
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    if 0 in rgba.size:
+        raise CompositionError(f"image: an empty image ({rgba.size[0]}x{rgba.size[1]} pixels); nothing to place")
+    try:
+        check_cutout(rgba, "image")
+    except ImageLoadError as exc:
+        raise CompositionError(str(exc)) from None
+    return rgba
+
+
+def _checked_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise invalid("name", "a string", name)
+    return name
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "image": _checked_image,
+    "x": lambda value: as_position(value, "x"),
+    "y": lambda value: as_position(value, "y"),
+    "scale": lambda value: as_scale(value, "scale"),
+    "flip": lambda value: as_bool(value, "flip"),
+    "z": lambda value: as_position(value, "z"),
+    "name": _checked_name,
+}
 
 
 public_names(globals())  # after every public definition

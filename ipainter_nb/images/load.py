@@ -35,7 +35,7 @@ from .convert import (
 
 __all__ = ["IMAGE_SUFFIXES", "MIN_CUTOUT_SIZE", "MAX_IMAGE_FILE_BYTES", "ImageLoadError", "ImageLoadWarning",
            "ImageSizeError", "MAX_PICTURE_SIDE", "picture_size", "read_bounded", "open_image", "centre_square", "load_picture", "load_mask",
-           "load_picture_and_mask", "load_rgba"]
+           "load_picture_and_mask", "load_rgba", "check_cutout"]
 
 PathLike = str | os.PathLike
 ImageSource = PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image
@@ -479,11 +479,8 @@ def load_rgba(
         max_size = picture_size("max_size", max_size, pair=False)[0]
     img = open_image(src, name=label, draft_size=max_size)
     w, h = img.size
-    if min(w, h) < MIN_CUTOUT_SIZE:
-        raise ImageLoadError(
-            f"{label}: image is {w}x{h} px; a cutout must be at least {MIN_CUTOUT_SIZE}x{MIN_CUTOUT_SIZE} px"
-        )
     rgba = _to_rgba(img, label)
+    check_cutout(rgba, label)
     if rgba is src:
         rgba = rgba.copy()  # never hand back (and later mutate) the caller's image
 
@@ -498,10 +495,23 @@ def load_rgba(
         # PIL premultiplies alpha when resizing RGBA, so edges get no dark fringe.
         rgba = rgba.resize(new, Image.Resampling.LANCZOS)
         _warn(f"{label}: image is {w}x{h} px, larger than max_size={max_size}; downscaled to {new[0]}x{new[1]} px")
-
-    if rgba.getchannel("A").getextrema()[1] == 0:
-        raise ImageLoadError(f"{label}: image is fully transparent; nothing to place")
     return rgba
+
+
+def check_cutout(img: Image.Image, label: str) -> None:
+    """Refuse an RGBA image that cannot be a cutout: smaller than :data:`MIN_CUTOUT_SIZE` on a side,
+    or fully transparent (``ImageLoadError`` naming ``label``). What ``load_rgba`` reads and what a
+    ``Layer`` holds are the same cutouts, so a composition saved is one that loads.
+
+    Args:
+        img: the image (RGBA).
+        label: its name in messages.
+    """
+    w, h = image_argument("img", img).size
+    if min(w, h) < MIN_CUTOUT_SIZE:
+        raise ImageLoadError(f"{label}: image is {w}x{h} px; a cutout must be at least {MIN_CUTOUT_SIZE}x{MIN_CUTOUT_SIZE} px")
+    if img.getchannel("A").getextrema()[1] == 0:
+        raise ImageLoadError(f"{label}: image is fully transparent; nothing to place")
 
 
 public_names(globals())  # after every public definition
