@@ -88,6 +88,17 @@ def test_tensor_to_pil_accepts_a_batch_of_one_and_clamps():
         tensor_to_pil(torch.zeros(2, 3, 4, 4))
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_picture_with_non_finite_values_is_refused_not_written_as_black(tmp_path, bad):
+    picture = torch.zeros(3, 4, 4)
+    picture[1, 2, 3] = bad
+    for write in (lambda: tensor_to_pil(picture), lambda: save_png_atomic(picture, tmp_path / "out.png"),
+                  lambda: make_grid(picture[None].repeat(2, 1, 1, 1))):
+        with pytest.raises(UserInputError, match=r"holds [12] non-finite values \(NaN or inf\)"):
+            write()
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 def test_tensor_to_uint8_shapes():
     assert tensor_to_uint8(torch.zeros(3, 4, 5)).shape == (4, 5, 3)
     batch = tensor_to_uint8(torch.zeros(2, 3, 4, 5))

@@ -97,6 +97,11 @@ def quantize_uint8(t: torch.Tensor) -> torch.Tensor:
     if a.dtype == torch.uint8:
         return a
     f = a.numpy() if a.dtype == torch.float32 else a.float().numpy()
+    finite = np.isfinite(f)
+    if not finite.all():  # NaN would be cast to an arbitrary byte (black, silently) and inf clipped to white
+        raise UserInputError(f"the picture holds {int(f.size - finite.sum())} non-finite values (NaN or inf) of {f.size}: "
+                             "a picture's values are numbers in [-1, 1]; find where they were made (a model or an "
+                             "operation that overflowed)")
     return torch.from_numpy(np.rint((np.clip(f, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8))
 
 
