@@ -7,6 +7,8 @@ one way the library warns: at the caller's line, however deep inside the package
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -14,6 +16,8 @@ import warnings
 __all__ = ["IPainterError", "UserInputError", "ArgumentNameError", "RunFailedError", "warn_caller"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# the standard library's plumbing between the package and the user (``with comp.batch():`` ends in contextlib)
+_PLUMBING = {contextlib.__file__, functools.__file__}
 
 
 class IPainterError(Exception):
@@ -43,6 +47,6 @@ def warn_caller(message: str, category: type[Warning] = UserWarning) -> None:
         category: its class.
     """
     frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE_DIR) or frame.f_code.co_filename in _PLUMBING):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level - 1 if frame is None else level)

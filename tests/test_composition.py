@@ -262,9 +262,13 @@ def test_a_failing_observer_does_not_stop_the_others():
 
     comp.observe(broken)
     comp.observe(heard.append)
-    with pytest.warns(RuntimeWarning, match="widget gone"):
+    with pytest.warns(RuntimeWarning, match="widget gone") as said:
         comp.add(Layer(square(4)))
-    assert heard == [comp]
+    assert heard == [comp] and said[0].filename == __file__
+    with pytest.warns(RuntimeWarning, match="widget gone") as said:
+        with comp.batch():  # heard when the block ends, inside contextlib: still said at the user's line
+            comp.add(Layer(square(4)))
+    assert said[0].filename == __file__
 
 
 def test_layer_from_file_loads_and_names_it(tmp_path):
