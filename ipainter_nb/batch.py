@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import broken_link, check_path, whole_number
+from .core.arguments import check_whole
 from .errors import UserInputError
 from .images import IMAGE_SUFFIXES, OutputClaim, claim_output
 from .public import public_names
@@ -111,6 +112,9 @@ def image_seed(seed: int, name: str) -> int:
     Returns:
         A seed in 0..2**63-1.
     """
+    seed = check_whole("seed", seed, 0, MAX_RUN_SEED + 1)
+    if not isinstance(name, str):
+        raise UserInputError(f"name must be a str (the picture's name), got {type(name).__name__}")
     return (seed * 2**32 + zlib.crc32(os.fsencode(name))) % 2**63
 
 

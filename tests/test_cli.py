@@ -33,6 +33,7 @@ from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.presets import PRESETS
 from ipainter_nb.core.schedules import ScheduleConfig
 from ipainter_nb.core.unet import build_unet
+from ipainter_nb.errors import UserInputError
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 32
@@ -167,6 +168,9 @@ def test_unset_schedule_flags_take_the_models_defaults(tiny_model: Path, tmp_pat
 def test_image_seed_is_stable_and_differs_per_name() -> None:
     assert image_seed(0, "lake") == image_seed(0, "lake")
     assert len({image_seed(0, "lake"), image_seed(0, "valley"), image_seed(1, "lake")}) == 3
+    for seed in (-1, True, 2.0, "1", 2**31):  # the seeds --seed takes, no others
+        with pytest.raises(UserInputError, match="seed"):
+            image_seed(seed, "lake")
 
 
 def test_schedule_prints_paper_and_full_repaint_nfe(tmp_path: Path, capsys) -> None:

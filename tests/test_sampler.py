@@ -1,5 +1,6 @@
 """paint(): known pixels kept, reproducible by seed, batched, cancellable, loud on NaN and bad input."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,6 +24,13 @@ def composed(size=32):
     keep[:, 8:20, 4:16] = 1  # a landmark to paint around
     return image, keep
 
+
+
+def test_derive_seed_takes_the_seeds_paint_takes_and_says_which_argument_is_wrong():
+    assert derive_seed(np.int64(7), 0) == 7 and derive_seed(np.int64(7), 2) == derive_seed(7, 2)
+    for seed, k in ((-1, 1), (2**63, 1), (float("nan"), 0), (True, 1), (1, -1), (1, 1.5)):
+        with pytest.raises(UserInputError, match="seed|k"):
+            derive_seed(seed, k)
 
 def test_known_region_is_preserved_exactly_and_the_rest_is_generated(tiny_model):
     image, keep = composed()

@@ -81,9 +81,10 @@ def derive_seed(seed: int, k: int) -> int:
     seed s holds the pictures of N single runs with seeds derive_seed(s, k).
 
     Args:
-        seed: the run's seed.
-        k: the sample's index in the run.
+        seed: the run's seed, a whole number in 0..2**63-1 (as ``paint`` takes it).
+        k: the sample's index in the run, a whole number.
     """
+    seed, k = check_whole("seed", seed, 0, 2**63), check_whole("k", k, 0)
     if k == 0:
         return seed
     return (seed + k * 0x9E3779B97F4A7C15) % (2**63)

@@ -54,10 +54,10 @@ from .leftovers import Leftovers, OutputClaim, claim_output, clean_leftovers, re
 from .load import (
     IMAGE_SUFFIXES,
     MAX_IMAGE_FILE_BYTES,
+    MAX_PICTURE_SIDE,
     MIN_CUTOUT_SIZE,
     ImageLoadError,
     ImageLoadWarning,
-    MAX_PICTURE_SIDE,
     ImageSizeError,
     centre_square,
     check_cutout,

@@ -11,7 +11,6 @@ import io
 import os
 import stat
 import warnings
-from collections.abc import Sequence
 from typing import BinaryIO
 
 import numpy as np
