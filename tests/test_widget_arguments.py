@@ -9,6 +9,7 @@ import pytest
 
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.widgets import Composer, Painter
+from ipainter_nb.widgets.palette import Palette
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -22,6 +23,7 @@ from ipainter_nb.widgets import Composer, Painter
     (dict(drafts="no"), "drafts must be True or False"),
     (dict(edit_pause_s=-1), "edit_pause_s=-1 is out of range"),
     (dict(edit_pause_s="fast"), "edit_pause_s must be a number"),
+    (dict(edit_pause_s=1e300), "edit_pause_s=1e\\+300 is out of range"),  # the timer thread died of an overflow
     (dict(edit_pause=0.5), "Painter\\(\\) got unknown argument\\(s\\) 'edit_pause': its arguments are model, .*edit_pause_s"),
 ])
 def test_the_painter_names_the_argument_it_refuses(arguments, message):
@@ -43,11 +45,21 @@ def test_the_painter_refuses_a_save_folder_that_is_a_file_or_leads_nowhere(tmp_p
     (dict(cutouts=5), "cutouts must be 'demo', a folder"),
     (dict(max_fps=0), "max_fps=0 is out of range"),
     (dict(display_scale=-1), "display_scale=-1 is out of range"),
+    (dict(display_scale=1e30), "display_scale=1e\\+30 is out of range"),  # a canvas 6e31 pixels high
     (dict(max_fsp=30), "Composer\\(\\) got unknown argument\\(s\\) 'max_fsp'"),
 ])
 def test_the_composer_names_the_argument_it_refuses(arguments, message):
     with pytest.raises(UserInputError, match=message):
         Composer(**arguments)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(bogus_kw=1), "Palette\\(\\) got unknown argument\\(s\\) 'bogus_kw'"),  # was only a traitlets deprecation warning
+    (dict(cutouts=5), "cutouts must be 'demo', a folder"),
+])
+def test_the_palette_names_the_argument_it_refuses(arguments, message):
+    with pytest.raises(UserInputError, match=message):
+        Palette(**arguments)
 
 
 def test_a_trait_of_the_box_is_still_taken():

@@ -8,6 +8,7 @@ with a deprecation warning, so ``Painter(edit_pause=1)`` would quietly keep the 
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,8 +21,14 @@ from ..core.devices import as_device
 from ..core.paintable import check_model
 from ..errors import UserInputError
 
+#: The longest pause after the edits before a draft: an hour (a longer one is a slip; a huge one overflowed the timer).
+MAX_EDIT_PAUSE_S = 3600.0
+#: The most screen pixels per canvas pixel (a 256² canvas is then 8192 px across).
+MAX_DISPLAY_SCALE = 32.0
+
 __all__ = ["check_painter_arguments", "check_composer_arguments", "check_widget_kwargs", "check_model_choice",
-           "check_composition", "check_cutout_source", "check_out_dir", "save_folder", "save_file", "check_path", "check_positive"]
+           "check_composition", "check_cutout_source", "check_out_dir", "save_folder", "save_file", "check_path", "check_positive",
+           "MAX_EDIT_PAUSE_S", "MAX_DISPLAY_SCALE"]
 
 
 def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any, composition: Any, cutouts: Any,
@@ -48,7 +55,7 @@ def check_painter_arguments(widget: type, kwargs: Mapping[str, Any], model: Any,
     if device is not None:
         as_device(device)
     return (check_composition(composition), check_out_dir(out_dir), check_flag("drafts", drafts),
-            check_real("edit_pause_s", edit_pause_s, 0.0, hint="seconds; 0: no pause"))
+            check_real("edit_pause_s", edit_pause_s, 0.0, MAX_EDIT_PAUSE_S, hint="seconds; 0: no pause"))
 
 
 def check_out_dir(out_dir: Any, name: str = "out_dir") -> Path:
@@ -115,7 +122,7 @@ def check_composer_arguments(widget: type, kwargs: Mapping[str, Any], compositio
     """
     check_widget_kwargs(widget, kwargs)
     check_cutout_source(cutouts)
-    scale = None if display_scale is None else check_positive("display_scale", display_scale)
+    scale = None if display_scale is None else check_positive("display_scale", display_scale, MAX_DISPLAY_SCALE)
     return check_composition(composition), scale, check_positive("max_fps", max_fps)
 
 
@@ -182,11 +189,12 @@ def check_cutout_source(cutouts: Any) -> None:
                              f"None, got {type(cutouts).__name__}")
 
 
-def check_positive(name: str, value: Any) -> float:
-    """``value`` as a finite number above zero, or a ``UserInputError``.
+def check_positive(name: str, value: Any, high: float = math.inf) -> float:
+    """``value`` as a finite number above zero (and at most ``high``), or a ``UserInputError``.
 
     Args:
         name: the argument's name in messages.
         value: the argument.
+        high: the largest value allowed.
     """
-    return check_real(name, value, 0.0, low_open=True)
+    return check_real(name, value, 0.0, high, low_open=True)

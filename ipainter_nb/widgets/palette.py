@@ -31,6 +31,7 @@ from PIL import Image
 
 from ipainter_nb.demo.cutouts import list_cutouts
 from ipainter_nb.images import IMAGE_SUFFIXES, ImageLoadError, load_rgba
+from ipainter_nb.widgets.arguments import check_cutout_source, check_widget_kwargs
 
 __all__ = ["Palette", "Intake", "CutoutSource", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_SIDE", "CUTOUT_MAX_SIZE",
            "UPLOAD_LABEL", "describe_intake"]
@@ -140,6 +141,8 @@ class Palette(W.VBox):
     """
 
     def __init__(self, cutouts: CutoutSource = "demo", **kwargs: Any) -> None:
+        check_widget_kwargs(Palette, kwargs)  # a misspelt keyword would only be a traitlets deprecation warning
+        check_cutout_source(cutouts)
         kwargs.setdefault("layout", W.Layout(width="100%", max_width="100%", min_width="0"))
         super().__init__(**kwargs)
         self._images: dict[str, Image.Image] = {}
