@@ -240,6 +240,15 @@ def test_bad_arguments_are_refused_naming_the_argument(tiny_model, kwargs, messa
         ip.paint(tiny_model, image, keep, **{"times": SHORT, "progress": False, **kwargs})
 
 
+def test_a_picture_or_mask_of_the_wrong_shape_is_named_with_the_shape_given():
+    model = ip.load_model("demo")
+    image, keep = torch.zeros(3, 64, 64), torch.ones(1, 64, 64)
+    with pytest.raises(UserInputError, match=r"keep mask must be \(1, 64, 64\) or \(64, 64\).*got shape \(3, 64, 64\)$"):
+        ip.paint(model, image, torch.ones(3, 64, 64), times=SHORT, progress=False)
+    with pytest.raises(UserInputError, match=r"image must be \(3, 64, 64\) in \[-1, 1\], got shape \(64, 64, 3\) "):
+        ip.paint(model, torch.zeros(64, 64, 3), keep, times=SHORT, progress=False)
+
+
 def test_t_T_beyond_the_model_is_refused_by_the_models_rule(tiny_model):
     image, keep = composed()
     with pytest.raises(UserInputError, match="trained with 1000"):

@@ -242,6 +242,7 @@ def check_keep(keep: Any, size: int | tuple[int, int] | None = None, name: str =
         batched: accept and return a batch of masks, (n, 1, H, W).
     """
     mask = as_tensor(name, keep)
+    given = tuple(mask.shape)  # the messages name the shape passed, not the one it was widened to
     if mask.dim() == 2:
         mask = mask[None]
     if mask.dim() == 3:
@@ -250,7 +251,7 @@ def check_keep(keep: Any, size: int | tuple[int, int] | None = None, name: str =
     if mask.dim() != 4 or mask.shape[1] != 1 or mask.numel() == 0 or (not batched and mask.shape[0] != 1):
         want = "(n, 1, H, W)" if batched else "(1, H, W) or (H, W)"
         want = want.replace("H", str(h)).replace("W", str(w)) if size is not None else want
-        raise UserInputError(f"{name} mask must be {want} with 1 = keep, 0 = generate; got shape {tuple(mask.shape)}")
+        raise UserInputError(f"{name} mask must be {want} with 1 = keep, 0 = generate; got shape {given}")
     if size is not None and tuple(mask.shape[2:]) != (h, w):
         raise UserInputError(f"{name} is {mask.shape[3]}x{mask.shape[2]} but the picture is {w}x{h}: "
                              "a mask must have its picture's size")
@@ -292,11 +293,12 @@ def check_picture(image: Any, size: int, name: str = "image", model_name: str | 
         bounded: refuse values outside [-1, 1] (False for the exact Gaussian model's pictures).
     """
     picture = as_tensor(name, image)
+    given = tuple(picture.shape)
     if picture.dim() == 3:
         picture = picture[None]
     if picture.dim() != 4 or picture.shape[1] != 3 or picture.shape[0] == 0 or (not batched and picture.shape[0] != 1):
         want = f"(n, 3, {size}, {size})" if batched else f"(3, {size}, {size})"
-        raise UserInputError(f"{name} must be {want} in [-1, 1], got shape {tuple(picture.shape)} "
+        raise UserInputError(f"{name} must be {want} in [-1, 1], got shape {given} "
                              "(ipainter_nb.images.pil_to_tensor converts a PIL picture)")
     if tuple(picture.shape[2:]) != (size, size):
         who = f"model {model_name!r} paints" if model_name is not None else "it must be"
