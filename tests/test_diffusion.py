@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ipainter_nb.core.diffusion import DiffusionSchedule, linear_betas, space_timesteps
+from ipainter_nb.core.diffusion import DiffusionSchedule, cosine_betas, linear_betas, space_timesteps
+from ipainter_nb.errors import UserInputError
 
 TABLES = ["timestep_map", "betas", "alphas_cumprod", "posterior_variance",
           "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2"]
@@ -133,3 +134,18 @@ def test_a_strided_ddpm_step_is_the_step_of_the_schedule_respaced_to_those_level
     x = torch.randn(2, 3, 4, 4, dtype=torch.float64)
     jumped = fine.q_jump(x, 30, 40, torch.zeros_like(x))
     assert torch.allclose(jumped, np.sqrt(1 - five.betas[4]) * x)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: linear_betas(0), r"num_steps=0 is out of range: it must be in 1\.\.100000"),
+    (lambda: cosine_betas(10**30), r"num_steps=\d+ is out of range"),  # it ran for minutes
+    (lambda: cosine_betas(max_beta=-1), r"max_beta=-1 is out of range: it must be a finite number in \(0, 1\]"),
+    (lambda: space_timesteps(1000, "2 50"), r"spacing='2 50' is invalid: it must be a step count, '10,15,20'"),
+    (lambda: space_timesteps(1000, "ddimx"), r"spacing='ddimx' is invalid"),
+    (lambda: space_timesteps(1000, None), r"spacing must be a step count"),
+    (lambda: space_timesteps(1000, "2000"), r"cannot take 2000 steps from a section of 1000 steps"),
+])
+def test_a_noise_schedule_of_no_meaning_is_refused_naming_the_argument(call, message):
+    with pytest.raises(UserInputError, match=message):
+        call()
+    assert len(space_timesteps(1000, 250)) == 250 and len(space_timesteps(1000, "ddim50")) == 50

@@ -17,6 +17,7 @@ import torch
 
 from ..errors import UserInputError
 from ..public import public_names
+from .arguments import check_real, check_whole
 from .schedules.settings import check_setting
 
 __all__ = [
@@ -27,17 +28,27 @@ __all__ = [
     "space_timesteps",
     "DiffusionSchedule",
     "VARIANCE_TYPES",
+    "MAX_DIFFUSION_STEPS",
 ]
 
 VARIANCE_TYPES = ("learned_range", "fixed_small", "fixed_large")
+
+
+#: The most diffusion (training) steps a noise schedule has (published models have 1000 or 4000).
+MAX_DIFFUSION_STEPS = 100_000
+
+
+def _steps(num_steps: object) -> int:
+    return check_whole("num_steps", num_steps, 1, MAX_DIFFUSION_STEPS + 1)
 
 
 def linear_betas(num_steps: int = 1000) -> np.ndarray:
     """Ho et al.'s linear schedule, scaled so that any step count spans the same noise.
 
     Args:
-        num_steps: the number of diffusion steps.
+        num_steps: the number of diffusion steps, 1..:data:`MAX_DIFFUSION_STEPS`.
     """
+    num_steps = _steps(num_steps)
     scale = 1000 / num_steps
     return np.linspace(scale * 1e-4, scale * 0.02, num_steps, dtype=np.float64)
 
@@ -46,9 +57,11 @@ def cosine_betas(num_steps: int = 1000, max_beta: float = 0.999) -> np.ndarray:
     """Nichol & Dhariwal's cosine schedule (betas capped to avoid a singular last step).
 
     Args:
-        num_steps: the number of diffusion steps.
-        max_beta: the cap on every beta.
+        num_steps: the number of diffusion steps, 1..:data:`MAX_DIFFUSION_STEPS`.
+        max_beta: the cap on every beta, in (0, 1].
     """
+    num_steps = _steps(num_steps)
+    max_beta = check_real("max_beta", max_beta, 0.0, 1.0, low_open=True)
 
     def alpha_bar(s: float) -> float:
         return math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
@@ -70,6 +83,8 @@ def named_betas(name: str, num_steps: int = 1000) -> np.ndarray:
         name: ``linear`` or ``cosine``.
         num_steps: the number of diffusion steps.
     """
+    if not isinstance(name, str):
+        raise UserInputError(f"beta schedule must be 'linear' or 'cosine', got {type(name).__name__}")
     if name == "linear":
         return linear_betas(num_steps)
     if name == "cosine":
@@ -88,26 +103,42 @@ def space_timesteps(num_steps: int, spacing: str | int | list[int]) -> list[int]
         num_steps: the number of training timesteps.
         spacing: how to respace them: a step count, ``'10,15,20'`` sections, or ``'ddimN'``.
     """
-    if isinstance(spacing, int):
-        spacing = str(spacing)
+    num_steps = check_whole("num_steps", num_steps, 1)
+    if isinstance(spacing, (int, np.integer)) and not isinstance(spacing, bool):
+        spacing = str(int(spacing))
     if isinstance(spacing, str) and spacing.startswith("ddim"):
-        wanted = int(spacing[len("ddim"):])
+        wanted = _spacing_count(spacing[len("ddim"):], spacing)
         for stride in range(1, num_steps):
             if len(range(0, num_steps, stride)) == wanted:
                 return list(range(0, num_steps, stride))
-        raise ValueError(f"no integer stride gives exactly {wanted} steps out of {num_steps}")
-    counts = [int(c) for c in spacing.split(",")] if isinstance(spacing, str) else list(spacing)
+        raise UserInputError(f"no integer stride gives exactly {wanted} steps out of {num_steps} (respacing {spacing!r})")
+    if isinstance(spacing, str):
+        counts = [_spacing_count(c, spacing) for c in spacing.split(",")]
+    elif isinstance(spacing, (list, tuple)) and spacing:
+        counts = [check_whole("spacing", c, 1) for c in spacing]
+    else:
+        raise UserInputError(f"spacing must be a step count, '10,15,20' (steps per section) or 'ddimN', got "
+                             f"{type(spacing).__name__} {spacing!r}")
     base, extra = divmod(num_steps, len(counts))
     kept: list[int] = []
     start = 0
     for i, count in enumerate(counts):
         size = base + (1 if i < extra else 0)
         if not 1 <= count <= size:
-            raise ValueError(f"cannot take {count} steps from a section of {size} steps (respacing {spacing!r})")
+            raise UserInputError(f"cannot take {count} steps from a section of {size} steps (respacing {spacing!r})")
         stride = 1.0 if count == 1 else (size - 1) / (count - 1)
         kept.extend(start + round(k * stride) for k in range(count))
         start += size
     return sorted(set(kept))
+
+
+def _spacing_count(text: str, spacing: str) -> int:
+    """One step count of a respacing string, or a ``UserInputError`` naming the string."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise UserInputError(f"spacing={spacing!r} is invalid: it must be a step count, '10,15,20' (steps per section) "
+                             "or 'ddimN'")
+    return int(text)
 
 
 def _extract(table: np.ndarray, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
