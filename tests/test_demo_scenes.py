@@ -176,3 +176,17 @@ def test_demo_composition_is_the_layout_at_any_canvas_size():
     assert keep_large.shape == (1, 128, 128) and 0.05 < keep_small.mean() < 0.6
     # the same scene twice as large: each pixel of the small mask covers a 2x2 block of the large one
     assert abs(keep_large.mean().item() - keep_small.mean().item()) < 0.02
+
+
+def test_the_demo_makers_refuse_what_is_no_count_seed_or_name():
+    from ipainter_nb.demo.composition import demo_composition
+    from ipainter_nb.demo.cutouts import make_cutout
+    from ipainter_nb.errors import UserInputError
+
+    for call, message in ((lambda: scenes.make_scenes(-1, 0), "n=-1 is out of range"), (lambda: scenes.make_scenes(True, 0), "n must be a whole"),
+                          (lambda: scenes.make_scenes(2, 0, size=0), "size=0 is out of range"),
+                          (lambda: make_cutout("sunn"), "unknown cutout 'sunn'; known: sun, moon"),
+                          (lambda: make_cutout("sun", seed=-1), "seed=-1 is out of range"),
+                          (lambda: demo_composition(None), "size must be a whole number")):
+        with pytest.raises(UserInputError, match=message):
+            call()

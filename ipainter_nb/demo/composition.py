@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..core.arguments import check_whole
 from ..core.composition import Composition, Layer
 from ..errors import IPainterError
 from ..public import public_names
@@ -19,6 +20,7 @@ def demo_composition(size: int) -> Composition:
     Args:
         size: the canvas side in pixels (the model's image size).
     """
+    size = check_whole("size", size, 1)
     cutouts = list_cutouts()
     k = size / LAYOUT_SIZE
     comp = Composition(size)

@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 
 from ..checks import check_path, writable_folder
+from ..core.arguments import check_whole
+from ..errors import UserInputError
 from ..images import atomic_write
 from ..public import public_names
 from . import drawing as sc
@@ -93,8 +95,9 @@ def make_cutout(name: str, seed: int = 0) -> Image.Image:
         name: which cutout (a key of the pack: ``sun``, ``tree``, ``house``, ...).
         seed: the seed of its random details.
     """
-    if name not in _CANVAS:
-        raise KeyError(f"unknown cutout {name!r}; known: {', '.join(CUTOUT_NAMES)}")
+    if not isinstance(name, str) or name not in _CANVAS:
+        raise UserInputError(f"unknown cutout {name!r}; known: {', '.join(CUTOUT_NAMES)}")
+    seed = check_whole("seed", seed, 0)
     w, h = _CANVAS[name]
     c = sc.Canvas(h * _SS, w * _SS, opaque=False)
     # one stream per name, so adding a cutout never changes the others
@@ -109,6 +112,7 @@ def make_cutouts(seed: int = 0) -> dict[str, Image.Image]:
     Args:
         seed: the seed of their random details.
     """
+    seed = check_whole("seed", seed, 0)
     return {name: make_cutout(name, seed) for name in CUTOUT_NAMES}
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..core.arguments import MAX_IMAGE_SIDE, check_whole
 from ..public import public_names
 from .drawing import (
     SUPERSAMPLE,
@@ -281,6 +282,8 @@ def make_scenes(n: int, seed: int, size: int = 64) -> np.ndarray:
         seed: the seed of the one generator all scenes draw from, in turn.
         size: their side in pixels.
     """
+    n, seed = check_whole("n", n, 0), check_whole("seed", seed, 0)
+    size = check_whole("size", size, 1, MAX_IMAGE_SIDE + 1)
     rng = np.random.default_rng(seed)
     out = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
