@@ -349,6 +349,18 @@ def test_a_model_that_fails_to_load_keeps_the_previous_one(painter, model, tmp_p
     empty.close()
 
 
+@pytest.mark.parametrize(("trait", "value", "message"), [
+    ("seed", -1, r"seed=-1 is out of range: it must be in 0\.\.9007199254740991"),  # it failed only at Paint, in the status
+    ("seed", True, "seed must be a whole number, got bool"), ("num_samples", 0, r"num_samples=0 is out of range"),
+    ("num_samples", True, "num_samples must be a whole number, got bool"),
+])
+def test_a_seed_or_sample_count_set_from_code_is_checked_at_once(painter, trait, value, message):
+    before = getattr(painter, trait)
+    with pytest.raises(UserInputError, match=message):
+        setattr(painter, trait, value)
+    assert getattr(painter, trait) == before
+
+
 def test_css_classes_for_the_browser_tests(painter):
     def classes(widget):
         found = set(widget._dom_classes)

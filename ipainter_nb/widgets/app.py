@@ -46,8 +46,9 @@ from typing import Any
 
 import ipywidgets as W
 import torch
-from traitlets import Bool, Dict, Instance, Int, Unicode, directional_link, link, observe
+from traitlets import Bool, Dict, Instance, Int, Unicode, directional_link, link, observe, validate
 
+from ipainter_nb.core.arguments import check_whole
 from ipainter_nb.core.composition import Composition
 from ipainter_nb.core.models import DiffusionModel
 from ipainter_nb.core.sampler import PaintResult
@@ -109,13 +110,19 @@ class Painter(W.VBox):
     ``load_model(name)``, ``save_run(i)``, ``save_sample(k)``, ``save_composition()``.
     """
 
-    seed = Int(0, help="seed of the next paint (picture k uses derive_seed(seed, k))")
-    num_samples = Int(1, min=1, max=MAX_SAMPLES, help="pictures per paint")
+    seed = Int(0, help=f"seed of the next paint, 0..{MAX_SEED} (picture k uses derive_seed(seed, k))")
+    num_samples = Int(1, help=f"pictures per paint, 1..{MAX_SAMPLES}")
     schedule = Dict(help="the schedule of the next paint, as ScheduleConfig.to_dict()")
     result = Instance(PaintResult, allow_none=True, help="the latest finished or stopped run")
     busy = Bool(False, help="True while a paint is queued or running")
     draft_enabled = Bool(True, help="paint a quick draft after each change of the composition")
     model_name = Unicode("", help="name of the loaded model; assign a preset name or path to load another")
+
+    @validate("seed", "num_samples")
+    def _whole_in_range(self, proposal: Any) -> int:
+        # checked here, not by Int(min=, max=): one UserInputError naming the range, as paint() says it, and no bools
+        name = proposal["trait"].name
+        return check_whole(name, proposal["value"], *((0, MAX_SEED + 1) if name == "seed" else (1, MAX_SAMPLES + 1)))
 
     def __init__(
         self,
