@@ -183,7 +183,8 @@ def test_the_demo_makers_refuse_what_is_no_count_seed_or_name():
     from ipainter_nb.demo.cutouts import make_cutout
     from ipainter_nb.errors import UserInputError
 
-    for call, message in ((lambda: scenes.make_scenes(-1, 0), "n=-1 is out of range"), (lambda: scenes.make_scenes(True, 0), "n must be a whole"),
+    for call, message in ((lambda: scenes.make_scenes(-1, 0), "n=-1 is out of range"),
+                          (lambda: scenes.make_scenes(True, 0), "n must be a whole"),
                           (lambda: scenes.make_scenes(2, 0, size=0), "size=0 is out of range"),
                           (lambda: make_cutout("sunn"), "unknown cutout 'sunn'; known: sun, moon"),
                           (lambda: make_cutout("sun", seed=-1), "seed=-1 is out of range"),
