@@ -277,6 +277,8 @@ def check_path(name: str, value: Any, kind: str = "file", error: type[UserInputE
     """
     if not isinstance(value, (str, os.PathLike)) or not str(value):
         raise error(f"{name} must be a {kind} path (str or pathlib.Path), got {type(value).__name__} {value!r}")
+    if "\0" in str(value):  # no file system takes one; os calls would raise a bare ValueError
+        raise error(f"{name}={str(value)!r} holds a NUL character, which no {kind} name can: remove it")
     return Path(value)
 
 

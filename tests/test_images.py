@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from ipainter_nb import images
 from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import (
     IMAGE_SUFFIXES,
@@ -477,6 +478,32 @@ def test_gif_is_a_picture_but_an_animated_one_is_refused(tmp_path):
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     with pytest.raises(ImageLoadError, match=r"anim\.gif: an animated image \(2 frames\)"):
         load_picture(tmp_path / "anim.gif")
+
+
+@pytest.mark.parametrize(("write", "message"), [
+    (lambda d: write_bytes_atomic(d / "nope" / "x.bin", b"1"), r"its folder .*nope does not exist; create the folder first"),
+    (lambda d: write_bytes_atomic(d / ("a" * 300), b"1"), r"its name is 300 bytes, longer than the 255"),
+    (lambda d: write_bytes_atomic(str(d / "a\0b"), b"1"), "holds a NUL character"),
+    (lambda d: write_bytes_atomic(d / "x.bin", b"1", replace=torch.tensor(1)), "replace must be True or False"),
+    (lambda d: write_text_atomic(d / "t.txt", None), "text must be a str"),
+    (lambda d: write_text_atomic(d / "t.txt", "x", encoding="nope"), "encoding='nope' is not a text encoding"),
+    (lambda d: write_text_atomic(d / "t.txt", "\ud800"), "cannot be written in utf-8"),
+    (lambda d: save_png_atomic(Image.new("CMYK", (4, 4)), d / "c.png"), r"a CMYK image cannot be saved as PNG: convert it"),
+    (lambda d: save_png_atomic(np.zeros((4, 4, 3), np.float32), d / "f.png"), "a picture array must be uint8"),
+    (lambda d: save_png_atomic("sun.png", d / "s.png"), "img_or_tensor must be a PIL image"),
+    (lambda d: images.png_bytes(Image.new("RGB", (4, 4)), compress_level=True), r"compress_level=True is invalid: .* 0\.\.9"),
+])
+def test_a_write_that_cannot_be_done_is_refused_before_anything_is_written(tmp_path, write, message):
+    with pytest.raises(UserInputError, match=message):
+        write(tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_replace_false_on_an_existing_file_says_so(tmp_path):
+    write_bytes_atomic(tmp_path / "kept.bin", b"old")
+    with pytest.raises(FileExistsError, match="kept.bin exists and replace=False: it was left as it is"):
+        write_bytes_atomic(tmp_path / "kept.bin", b"new", replace=False)
+    assert (tmp_path / "kept.bin").read_bytes() == b"old"
 
 
 # --------------------------------------------------------------------------- interruptions and leftovers

@@ -9,6 +9,7 @@ outright (SIGKILL, a power cut) leaves it for the next run to remove.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -29,7 +30,7 @@ from ..errors import UserInputError
 from ..public import public_names
 from .convert import image_argument, tensor_to_pil
 
-__all__ = ["atomic_write", "temp_file", "write_bytes_atomic", "write_text_atomic", "png_bytes", "save_png_atomic"]
+__all__ = ["atomic_write", "temp_file", "write_bytes_atomic", "write_text_atomic", "png_bytes", "save_png_atomic", "PNG_MODES"]
 
 PathLike = str | os.PathLike
 
@@ -135,6 +136,13 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
         replace: whether an existing ``path`` may be replaced.
     """
     path = check_path("path", path)
+    if not callable(write):
+        raise UserInputError(f"write must be a function that writes the bytes into an open file, got {type(write).__name__}")
+    if not isinstance(replace, (bool, np.bool_)):
+        raise UserInputError(f"replace must be True or False, got {type(replace).__name__} {replace!r}")
+    _check_destination(path)
+    if not replace and os.path.lexists(path):
+        raise FileExistsError(f"{path} exists and replace=False: it was left as it is")
     fd, tmp = _temp_path(path)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -153,6 +161,18 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], None], *, replace: 
             os.unlink(tmp)
         raise
     return path
+
+
+def _check_destination(path: Path) -> None:
+    """Refuse, before anything is written, a file whose folder is missing or whose name is too long
+    (the temp file's name is shortened, so the rename at the end would fail instead)."""
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if os.path.lexists(folder) else "does not exist"
+        raise UserInputError(f"cannot write {path}: its folder {folder} {what}; create the folder first")
+    if len(os.fsencode(path.name)) > _NAME_MAX:
+        raise UserInputError(f"cannot write {path}: its name is {len(os.fsencode(path.name))} bytes, longer than the "
+                             f"{_NAME_MAX} a file name may have; use a shorter name")
 
 
 def write_bytes_atomic(path: PathLike, data: bytes, *, replace: bool = True) -> Path:
@@ -181,30 +201,57 @@ def write_text_atomic(path: PathLike, text: str, encoding: str = "utf-8", *, rep
     Returns:
         The path.
     """
-    return write_bytes_atomic(path, text.encode(encoding), replace=replace)
+    if not isinstance(text, str):
+        raise UserInputError(f"text must be a str, got {type(text).__name__}")
+    try:
+        codecs.lookup(encoding)
+        data = text.encode(encoding)
+    except (LookupError, TypeError):
+        raise UserInputError(f"encoding={encoding!r} is not a text encoding Python knows (e.g. 'utf-8')") from None
+    except UnicodeEncodeError as exc:
+        raise UserInputError(f"the text cannot be written in {encoding}: {exc.reason} at character {exc.start}") from None
+    return write_bytes_atomic(path, data, replace=replace)
 
 
 def _as_pil(obj: Image.Image | torch.Tensor | np.ndarray) -> Image.Image:
     if isinstance(obj, torch.Tensor):
         return tensor_to_pil(obj)
     if isinstance(obj, np.ndarray):
-        if obj.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 array, got {obj.dtype}")
+        if obj.dtype != np.uint8 or obj.ndim not in (2, 3) or (obj.ndim == 3 and obj.shape[2] not in (3, 4)):
+            raise UserInputError(f"a picture array must be uint8 (H, W), (H, W, 3) or (H, W, 4), got {obj.dtype} "
+                                 f"{obj.shape}: pass a tensor in [-1, 1], or (x * 255).round().astype('uint8')")
         return Image.fromarray(obj)
     if isinstance(obj, Image.Image):
         return obj
-    raise TypeError(f"expected a PIL image, tensor or uint8 array, got {type(obj).__name__}")
+    raise UserInputError(f"img_or_tensor must be a PIL image, an image tensor in [-1, 1] or a uint8 array, got "
+                         f"{type(obj).__name__}")
+
+
+#: The PIL modes a PNG holds.
+PNG_MODES = ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA")
+
+
+def _png_ready(img: Image.Image) -> Image.Image:
+    """``img`` if PNG can hold it as it is, else one ``UserInputError`` naming its mode or size."""
+    image_argument("img", img)
+    if img.mode not in PNG_MODES:
+        raise UserInputError(f"a {img.mode} image cannot be saved as PNG: convert it first, e.g. img.convert('RGB')")
+    if 0 in img.size:
+        raise UserInputError(f"an empty image ({img.size[0]}x{img.size[1]} pixels) cannot be saved")
+    return img
 
 
 def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
     """``img`` encoded as PNG in memory (``compress_level=1`` for pictures shown once and dropped).
 
     Args:
-        img: the image.
+        img: the image (a mode PNG holds: :data:`PNG_MODES`).
         compress_level: zlib level, 0-9.
     """
+    if isinstance(compress_level, bool) or not isinstance(compress_level, (int, np.integer)) or not 0 <= compress_level <= 9:
+        raise UserInputError(f"compress_level={compress_level!r} is invalid: it must be a whole number in 0..9 (zlib's levels)")
     buf = io.BytesIO()
-    image_argument("img", img).save(buf, format="PNG", compress_level=compress_level)
+    _png_ready(img).save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 
@@ -222,7 +269,7 @@ def save_png_atomic(img_or_tensor: Image.Image | torch.Tensor | np.ndarray, path
     Returns:
         ``path``.
     """
-    img = _as_pil(img_or_tensor)
+    img = _png_ready(_as_pil(img_or_tensor))
     return atomic_write(path, lambda f: img.save(f, format="PNG"), replace=replace)
 
 
