@@ -499,6 +499,17 @@ def test_a_write_that_cannot_be_done_is_refused_before_anything_is_written(tmp_p
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: make_grid(torch.zeros(2, 3, 4, 4), fill=(300, 0, 0)), r"fill must be an \(R, G, B\) colour of three whole numbers"),
+    (lambda: make_grid(torch.zeros(2, 3, 4, 4), fill="red"), "fill must be an"),
+    (lambda: make_grid([torch.zeros(3, 4, 4), torch.zeros(3, 5, 5)]), r"images must all have one shape to be tiled"),
+    (lambda: upscale_nearest(Image.new("RGB", (4, 4)), 10**6), r"factor=1000000 would make the 4x4 image .* more than 16384"),
+])
+def test_a_grid_or_enlargement_of_no_meaning_is_refused_naming_the_argument(call, message):
+    with pytest.raises(UserInputError, match=message):
+        call()
+
+
 def test_replace_false_on_an_existing_file_says_so(tmp_path):
     write_bytes_atomic(tmp_path / "kept.bin", b"old")
     with pytest.raises(FileExistsError, match="kept.bin exists and replace=False: it was left as it is"):

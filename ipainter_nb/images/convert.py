@@ -20,7 +20,7 @@ from ..errors import UserInputError
 from ..public import public_names
 
 __all__ = ["MASK_THRESHOLD", "image_argument", "pixels_argument", "pil_to_tensor", "quantize_uint8", "uint8_to_tensor",
-           "tensor_to_uint8", "tensor_to_pil", "upscale_nearest", "mask_to_pil", "make_grid"]
+           "tensor_to_uint8", "tensor_to_pil", "upscale_nearest", "mask_to_pil", "make_grid", "MAX_UPSCALED_SIDE"]
 
 #: Pixels brighter than this (0..255 scale) in a mask are kept.
 MASK_THRESHOLD = 127
@@ -144,6 +144,10 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(tensor_to_uint8(t))
 
 
+#: The largest side ``upscale_nearest`` makes (a 256² picture 64 times over).
+MAX_UPSCALED_SIDE = 1 << 14
+
+
 def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
     """``img`` enlarged ``factor`` times with nearest neighbour: each pixel a crisp square.
 
@@ -156,6 +160,9 @@ def upscale_nearest(img: Image.Image, factor: int) -> Image.Image:
             or not math.isfinite(factor) or int(factor) != factor:
         raise UserInputError(f"factor must be a whole number >= 1, got {factor!r}")
     factor = int(factor)
+    if max(img.size) * factor > MAX_UPSCALED_SIDE:
+        raise UserInputError(f"factor={factor} would make the {img.width}x{img.height} image {img.width * factor}x"
+                             f"{img.height * factor} px, more than {MAX_UPSCALED_SIDE} px a side; use a smaller factor")
     if factor == 1:
         return img
     return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
@@ -200,13 +207,20 @@ def make_grid(
     if isinstance(images, (torch.Tensor, np.ndarray)):
         batch = pixels_argument("images", images)
     elif isinstance(images, Sequence) and images:
-        batch = torch.stack([pixels_argument(f"images[{i}]", im) for i, im in enumerate(images)])
+        batch = [pixels_argument(f"images[{i}]", im) for i, im in enumerate(images)]
+        if len({tuple(im.shape) for im in batch}) > 1:
+            raise UserInputError(f"images must all have one shape to be tiled, got {sorted({tuple(im.shape) for im in batch})}")
+        batch = torch.stack(batch)
     else:
         raise UserInputError(f"images must be a tensor (N,3,H,W) or a non-empty list of (3,H,W) images, got {images!r:.60}")
     if isinstance(nrow, bool) or not isinstance(nrow, (int, np.integer)) or nrow < 1:
         raise UserInputError(f"nrow must be a whole number >= 1, got {nrow!r}")
     if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or not 0 <= gap <= 1000:
         raise UserInputError(f"gap must be a whole number of pixels in 0..1000, got {gap!r}")
+    channel = (int, np.integer)
+    if not (isinstance(fill, (tuple, list)) and len(fill) == 3
+            and all(isinstance(c, channel) and not isinstance(c, bool) and 0 <= c <= 255 for c in fill)):
+        raise UserInputError(f"fill must be an (R, G, B) colour of three whole numbers in 0..255, got {fill!r}")
     if batch.dim() == 3:
         batch = batch[None]
     arr = tensor_to_uint8(batch)  # (N, H, W, 3)
