@@ -15,6 +15,7 @@ from ipainter_nb.core.exact import (
     demo_image_model,
     schedule_error,
     schedule_output_law,
+    spectrum_grid,
 )
 from ipainter_nb.core.sampler import paint
 from ipainter_nb.core.schedules import ScheduleConfig, plain, repaint
@@ -236,3 +237,13 @@ def test_the_iterative_conditional_matches_the_dense_one():
     assert torch.equal(draws[:, kept], image[kept].expand(1000, -1))
     with pytest.raises(UserInputError, match="mean\\(\\) and sample\\(\\) work at any size"):
         iterative.covariance()
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: GaussianImageModel(beta=1e30), r"beta=1e\+30 is out of range: it must be a finite number in \(0, 12\]"),
+    (lambda: GaussianImageModel(f0=1e-300), r"f0=1e-300 is out of range: it must be a finite number in \[1e-06, 0\.5\]"),
+    (lambda: spectrum_grid(8, 1e30, 0.02), r"beta=1e\+30 is out of range"),  # all NaN, silently, before
+])
+def test_a_spectrum_beyond_double_precision_is_refused_naming_the_parameter(call, message):
+    with pytest.raises(UserInputError, match=message):
+        call()

@@ -37,13 +37,23 @@ from .devices import as_device
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
 
-__all__ = ["GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid", "centre_hole_keep",
+__all__ = ["MAX_BETA", "MIN_F0", "GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid", "centre_hole_keep",
            "border_keep", "MAX_DENSE_PIXELS"]
 
 # Dense conditional covariances are (generated pixels)² per eigen-channel: 64² pixels is 128 MB in float64, the most that stays quick.
 MAX_DENSE_PIXELS = 64 * 64
 
 # --------------------------------------------------------------------------- the image model
+
+
+#: The steepest spectral exponent (natural pictures: about 2 to 3) and the lowest knee (cycles per pixel): beyond
+#: them the spectrum's dynamic range overflows double precision.
+MAX_BETA, MIN_F0 = 12.0, 1e-6
+
+
+def _checked_spectrum(beta: object, f0: object) -> tuple[float, float]:
+    return (check_real("beta", beta, 0.0, MAX_BETA, low_open=True, hint="the spectral exponent, about 2 to 3"),
+            check_real("f0", f0, MIN_F0, 0.5, hint="the knee in cycles per pixel"))
 
 
 def spectrum_grid(size: int, beta: float, f0: float) -> np.ndarray:
@@ -58,7 +68,7 @@ def spectrum_grid(size: int, beta: float, f0: float) -> np.ndarray:
         f0: the knee frequency in cycles per pixel.
     """
     size = check_side(size, "size")
-    beta, f0 = check_real("beta", beta, 0.0, low_open=True), check_real("f0", f0, 0.0, low_open=True)
+    beta, f0 = _checked_spectrum(beta, f0)
     fy = np.fft.fftfreq(size)[:, None]
     fx = np.fft.fftfreq(size)[None, :]
     s = (f0**2 + fy**2 + fx**2) ** (-beta / 2)
@@ -85,8 +95,7 @@ class GaussianImageModel:
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
-        beta = check_real("beta", self.beta, 0.0, low_open=True, hint="the spectral exponent, about 2 to 3")
-        f0 = check_real("f0", self.f0, 0.0, 0.5, low_open=True, hint="the knee in cycles per pixel")
+        beta, f0 = _checked_spectrum(self.beta, self.f0)
         cov = _real_array("channel_cov", self.channel_cov, (3, 3))
         if not np.allclose(cov, cov.T):
             raise UserInputError(f"channel_cov must be a symmetric 3x3 matrix, got {cov.tolist()}")
@@ -126,10 +135,11 @@ class GaussianImageModel:
             design = np.stack([np.ones_like(f), -0.5 * np.log(f0**2 + f**2)], axis=1)
             coef, *_ = np.linalg.lstsq(design, logp, rcond=None)
             err = float(((design @ coef - logp) ** 2).sum())
-            if coef[1] > 0 and (best is None or err < best[0]):
+            if 0 < coef[1] <= MAX_BETA and (best is None or err < best[0]):
                 best = (err, float(coef[1]), float(f0))
         if best is None:
-            raise UserInputError("the pictures' spectrum does not fall with frequency: cannot fit a power law to them")
+            raise UserInputError(f"the pictures' spectrum does not fall with frequency as a power law of exponent up to "
+                                 f"{MAX_BETA:g}: cannot fit one to them")
         return cls(beta=best[1], f0=best[2], channel_cov=tuple(map(tuple, cov)), mean=tuple(mean))
 
     def to_dict(self) -> dict[str, Any]:
