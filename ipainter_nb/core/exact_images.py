@@ -37,7 +37,8 @@ from .devices import as_device
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
 
-__all__ = ["MAX_BETA", "MIN_F0", "GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid", "centre_hole_keep",
+__all__ = ["MAX_BETA", "MIN_F0",
+           "GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid", "centre_hole_keep",
            "border_keep", "MAX_DENSE_PIXELS"]
 
 # Dense conditional covariances are (generated pixels)² per eigen-channel: 64² pixels is 128 MB in float64, the most that stays quick.
