@@ -126,7 +126,10 @@ def output_path(dest: Path, name: str, k: int) -> Path:
         name: the picture's name.
         k: the sample's index.
     """
-    return dest / f"{name}_{k}.png"
+    dest = check_path("dest", dest, "folder")
+    if not isinstance(name, str) or not name or "/" in name or "\0" in name:
+        raise UserInputError(f"name must be a picture's name (a non-empty str, no '/'), got {name!r}")
+    return dest / f"{name}_{check_whole('k', k, 0)}.png"
 
 
 #: ``i/n`` in ASCII digits, no signs (blanks around each number allowed)
@@ -170,9 +173,12 @@ def take_shard(entries: list[Entry], shard: tuple[int, int]) -> list[Entry]:
 
     Args:
         entries: every entry, sorted.
-        shard: (i, n).
+        shard: (i, n), 0 <= i < n (``parse_shard`` reads it).
     """
-    i, n = shard
+    if not (isinstance(shard, tuple) and len(shard) == 2):
+        raise UserInputError(f"shard must be (i, n) with 0 <= i < n (parse_shard reads 'i/n'), got {shard!r}")
+    n = check_whole("n", shard[1], 1)
+    i = check_whole("i", shard[0], 0, n)
     return [e for index, e in enumerate(entries) if index % n == i]
 
 

@@ -26,7 +26,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ipainter_nb.batch import image_seed
+from ipainter_nb.batch import image_seed, output_path, take_shard
 from ipainter_nb.cli import main
 from ipainter_nb.core.checkpoints import save_model
 from ipainter_nb.core.composition import Composition
@@ -171,6 +171,17 @@ def test_image_seed_is_stable_and_differs_per_name() -> None:
     for seed in (-1, True, 2.0, "1", 2**31):  # the seeds --seed takes, no others
         with pytest.raises(UserInputError, match="seed"):
             image_seed(seed, "lake")
+
+
+def test_outputs_and_shards_are_named_from_checked_parts() -> None:
+    assert output_path("outs", "lake", 2) == Path("outs") / "lake_2.png"  # a str folder too
+    assert take_shard(["a", "b", "c", "d"], (1, 2)) == ["b", "d"]
+    for call, message in ((lambda: output_path("outs", "a/b", 0), "name must be a picture's name"),
+                          (lambda: output_path("outs", "lake", -1), "k=-1 is out of range"),
+                          (lambda: take_shard([], "0/2"), r"shard must be \(i, n\)"),
+                          (lambda: take_shard([], (2, 2)), r"i=2 is out of range: it must be in 0\.\.1")):
+        with pytest.raises(UserInputError, match=message):
+            call()
 
 
 def test_schedule_prints_paper_and_full_repaint_nfe(tmp_path: Path, capsys) -> None:
