@@ -33,6 +33,7 @@ from .checks import (
     CommandParser,
     apart_from,
     check_folder,
+    check_path,
     int_at_least,
     int_in,
     make_folder,
@@ -138,6 +139,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # the argument checks every public function shares: "5", True, 2.5 or NaN is one UserInputError
+        check_path("out", self.out, "folder")
+        if self.data is not None:
+            check_path("data", self.data, "folder")
         for name, lowest in _MINIMUMS.items():
             value = getattr(self, name)
             if value is not None:
@@ -452,6 +456,7 @@ def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | 
     Returns:
         ``dest``.
     """
+    checkpoint, dest = check_path("checkpoint", checkpoint), check_path("dest", dest)
     check_export_apart(Path(dest).expanduser(), Path(checkpoint).expanduser().parent)
     apart_from(Path(dest).expanduser(), "dest", {"checkpoint": Path(checkpoint).expanduser()})
     state = read_training_checkpoint(Path(checkpoint))

@@ -325,3 +325,12 @@ def test_a_damaged_picture_model_record_is_one_error_naming_the_file_and_the_mis
         save_model(build_unet(TINY), tmp_path / "n.safetensors", name="n", unet_config=TINY, variance_type="fixed_small",
                    default_schedule=ScheduleConfig(), picture_model="smooth")
     assert not (tmp_path / "n.safetensors").exists()
+
+
+def test_a_training_folder_or_checkpoint_that_is_no_path_is_refused_by_name(tmp_path):
+    for call, message in ((lambda: TrainConfig(out=None), "out must be a folder path"),
+                          (lambda: TrainConfig(out=str(tmp_path), data=3), "data must be a folder path"),
+                          (lambda: export(None, tmp_path / "x.safetensors"), "checkpoint must be a file path"),
+                          (lambda: export(tmp_path / "last.pt", None), "dest must be a file path")):
+        with pytest.raises(UserInputError, match=message):
+            call()
