@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> str:
             "## The networks' denoisers by ring: x0 error over the exact denoiser's, minus 1 (ring 0: the edge)",
             markdown_table(RING_HEADERS, ring_rows),
             f"## The border and the same problem rolled by half the picture: network KL on {K} components",
-            "The rolled problem has the same exact conditional (the field is periodic), so the same exact-law KL; "
-            "the plan is planned on each mask as the product plans it.",
+            "The rolled problem has the same exact conditional (the field is periodic), so about the same exact-law KL (the "
+            f"{K} leading components may split a pair of equal ones differently); the plan is planned on each mask as the "
+            "product plans it.",
             markdown_table(HEADERS, rows),
         ])
         write_result(NAME, text, args.results_dir, quick=args.quick)

@@ -188,3 +188,17 @@ def test_surrogate_start_quick_paints_from_the_surrogates_picture_and_compares_i
     assert rows["reference"][1] == str(mod.QUICK_REFERENCE.nfe) and rows["reference"][3] == "×1.00 [1.00, 1.00]"
     picture = mod.main(["--quick", "--figure", "--threads", "1", "--results-dir", str(tmp_path)])
     assert picture == str(tmp_path / "surrogate_start.quick.png") and Path(picture).stat().st_size > 0
+
+
+def test_neural_truth_edge_quick_measures_the_border_at_the_edge_and_rolled_away_from_it(tmp_path):
+    mod = load("neural_truth_edge")
+    text = mod.main(["--quick", "--results-dir", str(tmp_path), "--resamples", "20"])
+    assert header_cells(text) == [mod.RING_HEADERS, mod.HEADERS] and (tmp_path / "neural_truth_edge.quick.md").exists()
+    rings = [r for r in rows_of(text) if r[0] == "far" and r[1] in {str(t) for t in mod.LEVELS}]
+    assert len(rings) == len(mod.LEVELS)
+    assert all(float(r[2]) > float(r[5]) for r in rings[:2])  # the network errs most on the picture's edge
+    schedules = [r for r in rows_of(text) if len(r) == len(mod.HEADERS) and r[0] == "far" and "border" in r[1]]
+    assert {r[1] for r in schedules} == {"border", "border rolled (a cross)"}
+    laws = {(r[1], r[2]): float(r[5]) for r in schedules}
+    for name in ("RePaint 10/2/2", "plain 10"):  # the rolled problem is the same problem: its exact law agrees
+        assert laws[("border", name)] == pytest.approx(laws[("border rolled (a cross)", name)], rel=0.1)
