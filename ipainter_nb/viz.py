@@ -104,6 +104,11 @@ def _check_figure(fig: Any, dpi: Any) -> float:
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is not None:
+        from matplotlib.axes import Axes as AxesType
+
+        if not isinstance(ax, AxesType):
+            raise UserInputError(f"ax must be a matplotlib Axes to draw into (e.g. fig.add_subplot()) or None for a new "
+                                 f"figure, got {type(ax).__name__}")
         return ax
     fig = new_figure(figsize)
     # fixed margins rather than a layout engine: constrained layout measures every tick

@@ -297,3 +297,15 @@ def test_eta_outside_0_to_1_is_refused_naming_the_range(tiny_model, eta):
     image, keep = composed()
     with pytest.raises(UserInputError, match=r"eta.*0\.\.1"):
         ip.paint(tiny_model, image, keep, times=SHORT, progress=False, eta=eta)
+
+
+def test_the_noise_and_memory_helpers_name_a_wrong_argument():
+    from ipainter_nb.core.sampler import check_batch_memory
+
+    model = ip.load_model("demo")
+    for call, message in ((lambda: seeded_noise([1], (3, 4, 4), "x", torch.float32), "device='x' is not a device"),
+                          (lambda: seeded_noise("ab", (3, 4, 4), "cpu", torch.float32), "seeds must be a non-empty list"),
+                          (lambda: seeded_noise([-1], (3, 4, 4), "cpu", torch.float32), r"seeds\[0\]=-1 is out of range"),
+                          (lambda: check_batch_memory(model, 2, dtype=True), "dtype=True is not a floating-point torch dtype")):
+        with pytest.raises(UserInputError, match=message):
+            call()

@@ -14,6 +14,7 @@ from PIL import Image
 from ipainter_nb.core.frequency import radial_power_spectrum
 from ipainter_nb.core.sampler import Frame, PaintResult
 from ipainter_nb.core.schedules import ScheduleConfig, plain, resampling_window
+from ipainter_nb.errors import UserInputError
 from ipainter_nb.images import quantize_uint8
 from ipainter_nb.viz import (
     band_snr_figure,
@@ -292,3 +293,8 @@ def test_a_figure_or_gif_written_over_a_symbolic_link_replaces_the_link_not_its_
     with pytest.raises(UserInputError, match="is a symbolic link to .*which does not exist"):
         save_figure(new_figure(), dangling)
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_figure_asked_to_draw_into_something_that_is_no_axes_says_so():
+    with pytest.raises(UserInputError, match="ax must be a matplotlib Axes"):
+        schedule_figure([3, 2, 1, 0, -1], ax="left")

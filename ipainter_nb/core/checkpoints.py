@@ -26,6 +26,7 @@ from ..checks import broken_link, check_path
 from ..errors import IPainterError, UserInputError
 from ..images import atomic_write, read_bounded
 from ..public import public_names
+from .arguments import check_flag
 from .diffusion import VARIANCE_TYPES
 from .exact_images import GaussianImageModel
 from .presets import PAPER_SCHEDULE, PRESETS, WeightsNotFoundError, get_preset, preset_for_file
@@ -201,7 +202,7 @@ def read_state_dict(path: str | Path, mmap: bool = True) -> tuple[dict[str, torc
                 return {k: f.get_tensor(k) for k in f.keys()}, meta
             except Exception as exc:
                 raise CheckpointError(f"{path} is damaged ({str(exc).splitlines()[0]}): download or copy it again") from None
-    return unwrap_state_dict(read_checkpoint(path, mmap=mmap), path), {}
+    return unwrap_state_dict(read_checkpoint(path, mmap=check_flag("mmap", mmap)), path), {}
 
 
 def _summarise(items: list[str], limit: int = 5) -> str:

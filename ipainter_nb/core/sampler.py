@@ -100,6 +100,10 @@ def seeded_noise(seeds: Sequence[int], shape: Sequence[int], device: torch.devic
         device: where the noise is made.
         dtype: its dtype.
     """
+    device, dtype = as_device(device), check_float_dtype(dtype)
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise UserInputError(f"seeds must be a non-empty list of seeds, one per picture, got {type(seeds).__name__}")
+    seeds = [check_whole(f"seeds[{i}]", s, 0, 2**64) for i, s in enumerate(seeds)]
     generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
     one = (1, *shape)
 
@@ -287,6 +291,7 @@ def check_batch_memory(model: PaintableModel, batch_size: int, device: torch.dev
     """
     model = check_model(model, members=("image_size", "device"))
     device = as_device(device) if device is not None else model.device
+    dtype = check_float_dtype(dtype)
     return batch_fits(batch_size, model_traits(model).num_channels, model.image_size, device, dtype, "one model call",
                       lambda: f"or leave it unset (this model and device: {auto_batch_size(model, device, dtype)})")
 
