@@ -26,6 +26,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ipainter_nb import images
 from ipainter_nb.batch import image_seed, output_path, take_shard
 from ipainter_nb.cli import main
 from ipainter_nb.core.checkpoints import save_model
@@ -456,7 +457,7 @@ def test_sigterm_mid_run_keeps_finished_pictures_and_leaves_no_temp_files(tiny_m
     src.mkdir()
     dest.mkdir()
     _pair(src, "lake")
-    stale = dest / ".lake_9.png.a1b2c3d4.tmp"  # left by a run killed long ago
+    stale = dest / f".lake_9.png.{images._HOST}-4242-a1b2c3d4.tmp"  # left by a run killed long ago
     stale.write_bytes(b"half a picture")
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     run = _spawn_paint(src, dest, tiny_model, "--num-samples", "50", "--batch-size", "1", "--t-T", "30")

@@ -558,18 +558,20 @@ def _leftover_name(target: str, pid: int) -> str:
 
 def test_remove_stale_temps_removes_only_leftovers_of_ended_or_old_writes(tmp_path):
     dead, alive = _leftover_name("a.png", _dead_pid()), _leftover_name("b.png", os.getpid())
-    old_style = ".c.png.k2j4_x9z.tmp"
-    others = [".hidden.txt", "c.tmp", ".notes.tmp", "d.png", ".d.png.claimed", ".e.png.claim"]
-    for name in [dead, alive, old_style, *others]:
-        (tmp_path / name).write_bytes(b"x")
+    other_host = "0" * 8 if images._HOST != "0" * 8 else "1" * 8
+    elsewhere = _leftover_name("c.png", 4242).replace(images._HOST, other_host)  # another machine's
+    # a user's own hidden files, some shaped almost like ours: never touched, however old
+    users = [".hidden.txt", "c.tmp", ".notes.tmp", "d.png", ".d.png.claimed", ".e.png.claim", ".thesis.tex.a1b2c3d4.tmp",
+             ".movie.mkv.Xy12Ab34.part", ".k.png.k2j4_x9z.tmp", ".lock.claim"]
+    for name in [dead, alive, elsewhere, *users]:
+        (tmp_path / name).write_bytes(b"x" if name != ".lock.claim" else b"")
     assert remove_stale_temps(tmp_path) == 1  # the dead writer's temp only
-    assert not (tmp_path / dead).exists() and (tmp_path / alive).exists() and (tmp_path / old_style).exists()
+    assert not (tmp_path / dead).exists() and (tmp_path / alive).exists() and (tmp_path / elsewhere).exists()
     hour_ago = time.time() - 3600
-    os.utime(tmp_path / old_style, (hour_ago, hour_ago))
-    for name in others:
+    for name in [elsewhere, *users]:
         os.utime(tmp_path / name, (hour_ago, hour_ago))
-    assert remove_stale_temps(tmp_path) == 1  # the old-style temp, unchanged for an hour
-    assert sorted(os.listdir(tmp_path)) == sorted([alive, *others])
+    assert remove_stale_temps(tmp_path) == 1  # another machine's temp, unchanged for an hour
+    assert sorted(os.listdir(tmp_path)) == sorted([alive, *users])
 
 
 # --------------------------------------------------------------------------- claims

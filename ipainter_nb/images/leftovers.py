@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..checks import check_path
 from ..public import public_names
-from .writes import _CLAIM, _HOST, _TEMP, PathLike, _as_pil, _hidden_name, atomic_write
+from .writes import _CLAIM, _HOST, _TEMP, PathLike, _as_pil, _hidden_name, _temp_path, atomic_write
 
 __all__ = ["Leftovers", "clean_leftovers", "remove_stale_temps", "OutputClaim", "claim_output"]
 
@@ -111,12 +111,13 @@ class Leftovers:
 def clean_leftovers(folder: PathLike, max_age_s: float = 600.0) -> Leftovers:
     """Remove the leftover temp and claim files of ended runs in ``folder``.
 
-    A temp file ``.<name>.<host>-<pid>-<random>.tmp`` (or ``.part``) goes when its writer
-    process has ended on this machine (its pid is free, or reused by a process that started
-    after the file last changed) or when it has not changed for ``max_age_s`` seconds (a
-    writer on another machine, or the older ``.<name>.<random>.tmp`` form). A claim
-    ``.<name>.claim`` goes when its process has ended (the same rule, from the time it records). Nothing else is touched; a
-    missing folder has no leftovers.
+    A temp file ``.<name>.<host>-<pid>-<random>.tmp`` (or ``.part``; ``host`` and ``random`` 8 hex
+    digits each) goes when its writer process has ended on this machine (its pid is free, or reused
+    by a process that started after the file last changed) or when it has not changed for
+    ``max_age_s`` seconds (a writer on another machine). A claim ``.<name>.claim`` goes when the
+    process its content names has ended (the same rule, from the time it records). Nothing else is
+    touched, however it is named (a user's own hidden ``.notes.tmp`` or an empty ``.lock.claim``
+    stays); a missing folder has no leftovers.
 
     Args:
         folder: the folder to clean (not its sub-folders).
@@ -178,17 +179,9 @@ def _read_claim(claim: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _claim_is_stale(claim: Path, grace_s: float = 10.0) -> bool:
-    data = _read_claim(claim)
-    if data is None:
-        # Empty: its writer died between creating and filling it, unless that is happening
-        # right now. Anything else unreadable is not ours to judge, and stays.
-        try:
-            info = claim.stat()
-        except FileNotFoundError:
-            return False
-        return info.st_size == 0 and time.time() - info.st_mtime > grace_s
-    return "token" in data and _claimant_gone(data)
+def _claim_is_stale(claim: Path) -> bool:
+    data = _read_claim(claim)  # a claim is created whole (_create_claim): one without our content is not ours
+    return data is not None and "token" in data and "pid" in data and _claimant_gone(data)
 
 
 def _process_start(pid: int) -> float | None:
@@ -297,6 +290,36 @@ def _take_over(claim: Path) -> bool:
     return True
 
 
+def _create_claim(claim: Path, body: bytes) -> bool:
+    """Create ``claim`` holding ``body`` in one step, so that a claim file is never seen empty (a run
+    killed in between would leave one nobody could tell from a user's file); False when it exists."""
+    fd, tmp = _temp_path(claim)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, claim)  # creates the name only if nothing is there, with the content already in
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: exclusive create, then fill
+            try:
+                out = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            try:
+                with os.fdopen(out, "wb") as f:
+                    f.write(body)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(claim)
+                raise
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def claim_output(path: PathLike) -> OutputClaim | None:
     """Claim ``path`` for writing, so that two processes never paint the same output.
 
@@ -317,19 +340,10 @@ def claim_output(path: PathLike) -> OutputClaim | None:
     for _ in range(3):
         if path.exists():
             return None
-        try:
-            fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
+        if not _create_claim(claim, body):
             if _claim_is_stale(claim) and _take_over(claim):
                 continue
             return None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
-        except BaseException:  # a full disk: an empty claim would block the output for a while
-            with contextlib.suppress(OSError):
-                os.unlink(claim)
-            raise
         if path.exists():  # finished by another process between the check and the claim
             OutputClaim(path, claim, token).release()
             return None

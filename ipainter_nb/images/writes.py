@@ -45,8 +45,9 @@ _UMASK = _current_umask()
 # Temp and claim files name their writer (host, pid) so that a later run can tell a
 # leftover of a dead process from a write in progress.
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-# ``.tmp``: atomic writes; ``.part``: downloads (the older forms had no host-pid part)
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-)?[A-Za-z0-9_]{8}\.(?:tmp|part)$")
+# ``.tmp``: atomic writes; ``.part``: downloads. Only this exact form is ours: the cleaners remove such files, so
+# a looser one (an older form had no host and pid) took users' own hidden ``.notes.a1b2c3d4.tmp`` files
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}\.(?:tmp|part)$")
 _CLAIM = re.compile(r"^\.(?P<name>.+)\.claim$")
 
 
