@@ -20,6 +20,7 @@ import copy
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -66,7 +67,7 @@ from .train_data import ImageFolder, ProceduralScenes, TrainingDataNotFoundError
 from .train_fields import field_model
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
-           "ProceduralScenes", "export", "check_trainable", "main"]
+           "ProceduralScenes", "export", "check_trainable", "check_run_files", "main"]
 
 LOSS_HEADER = "step,loss,seconds"
 CHECKPOINT_NAME = "last.pt"
@@ -316,6 +317,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     """
     out = check_folder(Path(config.out), "--out", parents=True)
     check_out_apart(out, config.data, config.sample_every)
+    check_run_files(out)
     device = as_device(("cuda" if torch.cuda.is_available() else "cpu") if config.device is None else config.device, "--device")
     ckpt_path = out / CHECKPOINT_NAME
     # half-written checkpoints and sample grids of a run that was killed outright: one line for both folders
@@ -407,6 +409,42 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         log.close()
         bar.close()
     return ckpt_path
+
+
+def check_run_files(out: Path) -> None:
+    """Refuse a run folder holding, under the names a run writes, files that no run wrote: the run
+    would replace them (``config.json``, ``loss.csv``, ``samples/stepNNNNNN.png``). A folder a run
+    has used, or one without those names, is fine.
+
+    Args:
+        out: the run's folder.
+    """
+    def foreign(path: Path) -> bool:
+        if not path.is_file():
+            return path.exists() or path.is_symlink()
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096)
+        except OSError:
+            return True
+        if path.name == "config.json":
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return True
+            return not (isinstance(record, dict) and {"out", "steps", "unet"} <= set(record))
+        if path.name == "loss.csv":
+            return not head.startswith(LOSS_HEADER.encode())
+        return not head.startswith(b"\x89PNG\r\n\x1a\n")  # a sample grid
+
+    names = [out / "config.json", out / "loss.csv"]
+    if (out / "samples").is_dir():
+        names += sorted(p for p in (out / "samples").iterdir() if re.fullmatch(r"step[0-9]{6,}\.png", p.name))
+    found = [path for path in names if foreign(path)]
+    if found:
+        shown = ", ".join(str(path.relative_to(out)) for path in found[:3]) + (" ..." if len(found) > 3 else "")
+        raise UserInputError(f"--out {out} holds {shown}, which a training run did not write and would replace: "
+                             "choose a new or empty folder for the run")
 
 
 def check_out_apart(out: Path, data: str | None, sample_every: int) -> None:

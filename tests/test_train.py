@@ -334,3 +334,22 @@ def test_a_training_folder_or_checkpoint_that_is_no_path_is_refused_by_name(tmp_
                           (lambda: export(tmp_path / "last.pt", None), "dest must be a file path")):
         with pytest.raises(UserInputError, match=message):
             call()
+
+
+def test_a_run_folder_holding_files_no_run_wrote_is_refused_before_anything_is_replaced(tmp_path):
+    out = tmp_path / "mine"
+    (out / "samples").mkdir(parents=True)
+    (out / "config.json").write_text('{"my": "app settings"}')
+    (out / "loss.csv").write_text("date,amount\n2024-01-01,5\n")
+    (out / "samples" / "step000001.png").write_text("my picture")
+    (out / "notes.txt").write_text("not a name a run writes: allowed")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    run = config(tmp_path, out=str(out), steps=1, sample_every=1)
+    with pytest.raises(UserInputError, match=r"holds config.json, loss.csv, samples/step000001.png, which a training run did not"):
+        train(run, progress=False)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    for name in ("config.json", "loss.csv", "samples/step000001.png"):
+        (out / name).unlink()
+    train(run, progress=False)  # the same folder, its run's own files and the user's notes: a run, then a resume
+    train(config(tmp_path, out=str(out), steps=2, sample_every=1), progress=False)
+    assert (out / "notes.txt").read_text() == "not a name a run writes: allowed"
