@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .checks import (
+    SAFETENSORS_FILE,
     CommandParser,
     apart_from,
     check_folder,
@@ -601,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export is not None:
         check_export_apart(args.export, out, "--export")
         apart_from(args.export, "--export", {"--init-from": args.init_from})  # the weights the run starts from
+        writable_file(args.export, "--export", SAFETENSORS_FILE)  # after the run's own files, which say more
     config = TrainConfig(out=str(out), data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from,

@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFormatter
 from PIL import Image, ImageDraw
 
-from ipainter_nb.checks import check_path, writable_file
+from ipainter_nb.checks import GIF_FILE, PNG_FILE, check_path, writable_file
 from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole
 from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
 from ipainter_nb.core.paintable import check_model
@@ -139,7 +139,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
         dpi: resolution.
     """
     dpi = _check_figure(fig, dpi)
-    path = writable_file(check_path("path", path), "path")
+    path = writable_file(check_path("path", path), "path", PNG_FILE)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     return write_bytes_atomic(path, buf.getvalue())
@@ -454,7 +454,7 @@ def timesteps_gif(
         captions: write t and the model calls on each frame.
     """
     kept = _check_frames(frames)
-    path = writable_file(check_path("path", path), "path")
+    path = writable_file(check_path("path", path), "path", GIF_FILE)
     if which not in ("x0", "x_t"):
         raise UserInputError(f"which must be 'x0' or 'x_t', got {which!r}")
     # every frame's delay has the limit of the last one's (1/fps past it overflows the GIF's field)

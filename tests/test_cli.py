@@ -185,6 +185,21 @@ def test_outputs_and_shards_are_named_from_checked_parts() -> None:
             call()
 
 
+def test_an_output_file_of_another_kind_is_not_replaced(tmp_path: Path, capsys) -> None:
+    thesis = tmp_path / "thesis.txt"
+    thesis.write_text("my thesis")
+    (tmp_path / "notes.png").write_text("not a picture")
+    for target, message in ((thesis, "--plot writes a PNG picture; name a .png file"),
+                            (tmp_path / "plot.jpg", "--plot writes a PNG picture; name a .png file"),
+                            (tmp_path / "notes.png", "exists and is not a PNG picture, so it is not an earlier output")):
+        assert main(["schedule", "--t-T", "20", "--plot", str(target)]) == 2
+        assert message in capsys.readouterr().err
+    assert thesis.read_text() == "my thesis" and (tmp_path / "notes.png").read_text() == "not a picture"
+    assert not (tmp_path / "plot.jpg").exists()
+    for _ in range(2):  # an earlier plot is replaced
+        assert main(["schedule", "--t-T", "20", "--plot", str(tmp_path / "plot.png")]) == 0
+
+
 def test_schedule_prints_paper_and_full_repaint_nfe(tmp_path: Path, capsys) -> None:
     assert main(["schedule", "--plot", str(tmp_path / "schedule.png")]) == 0
     out = capsys.readouterr().out

@@ -276,6 +276,13 @@ def test_an_export_onto_a_file_the_run_writes_is_refused_and_the_run_can_still_r
     with pytest.raises(UserInputError, match="dest .*last.pt is a file the training run in"):
         export(run / "last.pt", run / "last.pt")
     assert main([*command, "--steps", "2"]) == 0 and torch.load(run / "last.pt", weights_only=True)["step"] == 2
+    precious = tmp_path / "model.safetensors"
+    precious.write_text("not weights")  # a file of that name that no export wrote is not replaced
+    assert main([*command, "--steps", "2", "--export", str(precious)]) == 2
+    assert "exists and is not a safetensors file" in capsys.readouterr().err and precious.read_text() == "not weights"
+    precious.unlink()
+    for _ in range(2):  # an earlier export is replaced
+        assert main([*command, "--steps", "2", "--export", str(precious)]) == 0
 
 
 def test_python_dash_m_ipainter_nb_train_is_the_train_command(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..checks import apart_from, writable_file
+from ..checks import PNG_FILE, apart_from, writable_file
 from ..core.checkpoints import read_checkpoint_info
 from ..core.models import check_t_T, load_model
 from ..core.presets import PRESETS, WeightsNotFoundError, find_weights, search_dirs
@@ -29,7 +29,7 @@ def check_schedule(args: argparse.Namespace) -> ScheduleConfig:
         The schedule the flags ask for.
     """
     if args.plot:
-        args.plot = writable_file(Path(args.plot), "--plot")  # ~ expanded
+        args.plot = writable_file(Path(args.plot), "--plot", PNG_FILE)  # ~ expanded
         apart_from(args.plot, "--plot", {"--model": args.model, "--config": args.config})
     if args.config is not None and args.model is None:
         raise UserInputError("--config describes the network of a --model file: give --model FILE too (or drop --config)")
