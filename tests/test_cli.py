@@ -515,6 +515,10 @@ def test_demo_never_replaces_files_without_overwrite(tiny_model: Path, tmp_path:
     assert main([*args, "--overwrite"]) == 0
     with Image.open(out / "sample_0.png") as im:
         assert im.size == (SIZE, SIZE)
+    (out / "mask.png").unlink()
+    (out / "mask.png").symlink_to(tmp_path / "not yet made.png")  # a link to nowhere is the user's too
+    assert main(args) == 2 and "mask.png" in _one_error_line(capsys.readouterr().err)
+    assert (out / "mask.png").is_symlink()
 
 
 def test_a_full_disk_is_one_line_with_a_hint_and_debug_shows_the_traceback(tiny_model: Path, tmp_path: Path,

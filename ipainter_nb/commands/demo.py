@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """
     out = check_folder(Path(args.out), "--out")
     files = demo_files(args.num_samples)
-    existing = [name for name in files if (out / name).exists()]
+    existing = [name for name in files if os.path.lexists(out / name)]  # a link that leads nowhere is a file the user made
     if existing and not args.overwrite:
         shown = ", ".join(existing[:4]) + (f" and {len(existing) - 4} more" if len(existing) > 4 else "")
         raise UserInputError(f"--out {out} already holds {shown}: pass --overwrite to replace them, or another --out")
