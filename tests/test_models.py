@@ -1,6 +1,7 @@
 """Loading models: presets, discovery, which network a file holds, the model's own rules."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -43,6 +44,20 @@ def test_missing_weights_name_every_place_searched_and_how_to_get_them(tmp_path,
     assert ".cache/ipainter_nb/places256_300000.pt" in message
     assert str(tmp_path / "weights" / "places256_300000.pt") in message
     assert "gdown https://drive.google.com/uc?id=1QEl-btGbzQz6IwkXiFGd49uQNTUtTHsk" in message
+
+
+def test_a_link_loop_a_folder_or_a_name_too_long_on_the_search_path_is_a_place_looked_in(tmp_path, monkeypatch):
+    (tmp_path / "weights").symlink_to("weights")  # ./weights pointing at itself: resolve() raised a RuntimeError
+    (tmp_path / "env" / "places256_300000.pt").mkdir(parents=True)
+    monkeypatch.setenv("IPAINTER_WEIGHTS", os.pathsep.join([str(tmp_path / "env"), "w" * 300]))  # is_file() raised
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WeightsNotFoundError) as err:
+        find_weights("places256")
+    message = str(err.value)
+    assert f"{tmp_path / 'env' / 'places256_300000.pt'} (a folder, not the weights file)" in message
+    assert f"{tmp_path / 'weights' / 'places256_300000.pt'} (too many levels of symbolic links)" in message
+    assert "file name too long" in message
 
 
 def test_weights_are_found_in_the_env_folder_first(tmp_path, monkeypatch):

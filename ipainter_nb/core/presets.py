@@ -202,20 +202,41 @@ def find_weights(preset: Preset | str) -> Path:
         raise WeightsNotFoundError(f"the {preset.name!r} weights are missing from {preset.path}; {preset.how_to_get()}")
     tried = []
     for folder in search_dirs():
-        if folder.is_file():
+        if _is_file(folder):
             if folder.name == preset.filename:  # IPAINTER_WEIGHTS naming the file itself
                 return folder
             tried.append(f"{folder} (a file, not a folder: IPAINTER_WEIGHTS lists folders, separated by {os.pathsep!r})")
             continue
         candidate = folder / preset.filename
-        tried.append(str(candidate if candidate.is_absolute() else candidate.resolve()))
-        if candidate.is_file():
+        # abspath, not resolve(): a link loop on the way must be a place looked in, not a RuntimeError
+        tried.append(os.path.abspath(candidate) + _why_not_a_file(candidate))
+        if _is_file(candidate):
             return candidate
     raise WeightsNotFoundError(
         f"{preset.filename} (preset {preset.name!r}) was not found. Looked in:\n  "
         + "\n  ".join(tried)
         + f"\nTo get it, {preset.how_to_get()}. Set IPAINTER_WEIGHTS to a folder holding it to use another place."
     )
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long, a loop: not a file that can be read
+        return False
+
+
+def _why_not_a_file(path: Path) -> str:
+    """What is at ``path`` when it is there but is no readable file (`` (a folder)``), else ``""``."""
+    try:
+        if path.is_dir():
+            return " (a folder, not the weights file)"
+        os.stat(path)
+    except FileNotFoundError:
+        return " (a symbolic link to nowhere)" if os.path.islink(path) else ""
+    except OSError as exc:
+        return f" ({exc.strerror.lower()})" if exc.strerror else ""
+    return ""
 
 
 public_names(globals())  # after every public definition
