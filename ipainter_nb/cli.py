@@ -216,17 +216,34 @@ class _ClosedStdout:
         raise OSError(errno.EBADF, os.strerror(errno.EBADF))
 
 
+class _ClosedStderr:
+    """Standard error whose descriptor was closed when Python started (``2>&-``): what is said there is
+    dropped, since nobody can be told and a warning must not end the run. Left None, it was worse:
+    ``print(..., file=sys.stderr)`` with None writes to stdout, which a pipeline may be reading."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 @contextlib.contextmanager
 def _named_streams() -> Iterator[None]:
     """Within the block, a failed write to stdout or stderr raises ``StreamError`` (see ``_NamedStream``),
-    and so does a write to a stdout that was closed when Python started (``_ClosedStdout``). A closed
-    stderr stays None: nobody can be told, and a warning must not end the run."""
+    and so does a write to a stdout that was closed when Python started (``_ClosedStdout``). What is
+    said on a stderr closed when Python started is dropped (``_ClosedStderr``)."""
     before = {name: getattr(sys, name) for name in ("stdout", "stderr")}
     for name, stream in before.items():
         if stream is not None:
             setattr(sys, name, _NamedStream(stream, name))
     if before["stdout"] is None:
         sys.stdout = _ClosedStdout()
+    if before["stderr"] is None:
+        sys.stderr = _ClosedStderr()
     try:
         yield
     finally:

@@ -369,6 +369,12 @@ def test_a_corrupt_training_checkpoint_is_one_line(tmp_path: Path, capsys) -> No
     assert "last.pt" in line and "--out" in line
 
 
+def test_with_stderr_closed_errors_are_dropped_not_written_to_stdout(tmp_path: Path) -> None:
+    done = subprocess.run(f"'{sys.executable}' -m ipainter_nb paint -s '{tmp_path / 'nosuch'}' -d '{tmp_path / 'out'}' 2>&-",
+                          shell=True, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")  # the error line went to stdout, which a pipeline may read
+
+
 def test_models_into_a_closed_pipe_is_quiet() -> None:
     done = subprocess.run(f"'{sys.executable}' -m ipainter_nb models | head -1", shell=True, cwd=REPO,
                           capture_output=True, text=True, timeout=120)
