@@ -234,6 +234,18 @@ def read_training_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+def _save_state(state: dict[str, Any], f: Any, path: Path) -> None:
+    """``torch.save`` of ``state`` into the open file ``f``; a failed write (a full disk) is the file system's
+    ``OSError`` naming ``path``, not the ``RuntimeError`` torch's zip writer raises over it."""
+    try:
+        torch.save(state, f)
+    except (RuntimeError, OSError) as exc:
+        cause = exc if isinstance(exc, OSError) else exc.__context__
+        if isinstance(cause, OSError) and cause.errno is not None:
+            raise OSError(cause.errno, cause.strerror, str(path)) from None
+        raise
+
+
 def _trim_loss_log(path: Path, step: int) -> None:
     """Keep the header and the rows of steps 1..``step``: the rows past the checkpoint are redone."""
     kept = [LOSS_HEADER]
@@ -398,9 +410,9 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
                 if step % config.save_every == 0 or step == config.steps:
                     log.flush()
                     with signals_deferred():  # torch.save turns an interrupt mid-write into an error of its own
-                        atomic_write(ckpt_path, lambda f: torch.save(
+                        atomic_write(ckpt_path, lambda f: _save_state(
                             {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                             "step": step, "config": asdict(config)}, f))
+                             "step": step, "config": asdict(config)}, f, ckpt_path))
                         saved_step = step  # a stop held during the write arrives at the block's end: it is on disk
                 if config.sample_every and step % config.sample_every == 0:
                     _sample_grid(ema, config, out / "samples" / f"step{step:06d}.png")

@@ -360,3 +360,22 @@ def test_a_run_folder_holding_files_no_run_wrote_is_refused_before_anything_is_r
     train(run, progress=False)  # the same folder, its run's own files and the user's notes: a run, then a resume
     train(config(tmp_path, out=str(out), steps=2, sample_every=1), progress=False)
     assert (out / "notes.txt").read_text() == "not a name a run writes: allowed"
+
+
+def test_a_checkpoint_that_cannot_be_written_is_the_file_systems_error_naming_the_file(tmp_path, monkeypatch):
+    import errno
+
+    from ipainter_nb import train as training
+
+    def full_disk(state, f):  # what torch's zip writer does when the disk fills: its own error over the OS's
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0") from None
+
+    monkeypatch.setattr(training.torch, "save", full_disk)
+    run = config(tmp_path, steps=1)
+    with pytest.raises(OSError, match="No space left on device") as err:
+        train(run, progress=False)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "run" / "last.pt")
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]  # no temp file left
