@@ -81,6 +81,10 @@ _MINIMUMS = {"steps": 1, "batch_size": 1, "save_every": 1, "sample_every": 0, "w
 MAX_THREADS = os.cpu_count() or 1
 
 
+#: The largest training size: the UNet's own limit (``core.unet``'s image_size) as a power of two.
+MAX_TRAIN_SIZE = 4096
+
+
 def check_image_size(size: int) -> int:
     """A training size: a power of two of at least 16 (every level of the UNet halves it).
 
@@ -93,8 +97,8 @@ def check_image_size(size: int) -> int:
     Raises:
         UserInputError: naming the size and the sizes allowed.
     """
-    if size < 16 or size & (size - 1):
-        raise UserInputError(f"image size {size} is not a power of two >= 16: use 16, 32, 64, 128 or 256")
+    if size < 16 or size & (size - 1) or size > MAX_TRAIN_SIZE:
+        raise UserInputError(f"image size {size} is not a power of two in 16..{MAX_TRAIN_SIZE}: use 16, 32, 64, 128 or 256")
     return size
 
 

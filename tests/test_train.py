@@ -379,3 +379,11 @@ def test_a_checkpoint_that_cannot_be_written_is_the_file_systems_error_naming_th
         train(run, progress=False)
     assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "run" / "last.pt")
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_an_image_size_past_the_networks_limit_is_named_as_the_size(tmp_path, capsys):
+    from ipainter_nb.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--image-size", "8192", "--no-progress"]) == 2
+    err = capsys.readouterr().err  # it said "batch_size=32 is out of range", then the size once that was lowered
+    assert "argument --image-size: image size 8192 is not a power of two in 16..4096" in err and "batch_size" not in err
