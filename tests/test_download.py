@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import types
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,19 @@ def test_a_missing_file_is_not_retried_and_a_busy_server_is(server, tmp_path):
     with pytest.raises(DownloadError, match="HTTP 503"):
         download_file(f"{server}/busy", tmp_path / "b.pt", **{**FAST, "retries": 2})
     assert Handler.hits["busy"] == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_local_file_url_to_nothing_is_not_retried(tmp_path):
+    tries = []
+
+    def opener(url, timeout):
+        tries.append(url)
+        return urllib.request.urlopen(url, timeout=timeout)
+
+    with pytest.raises(DownloadError, match="the file is not there to read") as err:
+        download_file((tmp_path / "gone.pt").as_uri(), tmp_path / "a.pt", **{**FAST, "retries": 3}, opener=opener)
+    assert len(tries) == 1 and "after" not in str(err.value)  # four tries over 16 s before
     assert list(tmp_path.iterdir()) == []
 
 

@@ -155,7 +155,12 @@ def _transient(exc: BaseException) -> bool:
     """Worth another try: network trouble, a cut transfer, a busy server (not 404, not a bad URL)."""
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code >= 500 or exc.code in (408, 429)
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, _LOCAL_FILE_ERRORS):
+        return False  # a file:// URL to a file that is not there: no later try finds it
     return not isinstance(exc, ValueError)
+
+
+_LOCAL_FILE_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def _what_happened(exc: BaseException, connect_timeout: float, read_timeout: float) -> str:
@@ -168,6 +173,8 @@ def _what_happened(exc: BaseException, connect_timeout: float, read_timeout: flo
         return f"the transfer was cut short ({exc})"
     if isinstance(exc, http.client.IncompleteRead):
         return f"the connection closed before the end of the file ({len(exc.partial)} bytes in the last read)"
+    if isinstance(reason, _LOCAL_FILE_ERRORS):
+        return f"the file is not there to read ({reason.strerror or reason})"
     if isinstance(exc, urllib.error.URLError):
         return f"could not connect ({reason})"
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'connection lost'}"
