@@ -71,7 +71,7 @@ def scan_source(folder: Path) -> list[Entry]:
     masks: dict[str, Path] = {}
     others: list[Path] = []
     for path in listing:
-        if path.name.startswith(".") or not (path.is_file() or broken_link(path)):
+        if path.name.startswith(".") or path.is_dir():  # a pipe or a device is listed, to be named, not skipped unsaid
             continue
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             others.append(path)
@@ -87,13 +87,21 @@ def scan_source(folder: Path) -> list[Entry]:
         elif name not in masks:
             entries.append(Entry(name, paths[0], problem=f"no mask {name}{MASK_TAG}.png beside it (white = keep)"))
         else:
-            entries.append(Entry(name, paths[0], masks[name], problem=broken_link(paths[0]) or broken_link(masks[name])))
+            entries.append(Entry(name, paths[0], masks[name], problem=_not_a_file(paths[0]) or _not_a_file(masks[name])))
     for name, mask in masks.items():
         if name not in pictures:
             entries.append(Entry(mask.name, mask=mask, problem=f"mask without a picture {name}.png"))
     for path in others:
         entries.append(Entry(path.name, problem=f"not an image (expected <name>.png with <name>{MASK_TAG}.png)"))
     return sorted(entries, key=lambda e: os.fsencode(e.name))
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a picture file (a link to nowhere, a pipe, a device), else None."""
+    problem = broken_link(path)
+    if problem is not None or path.is_file():
+        return problem
+    return f"{path} is not a regular file (a named pipe, a device or a socket): it is not read"
 
 
 #: The largest ``--seed`` of ``ipainter paint``: ``image_seed`` keeps 31 bits of it (a larger or a negative

@@ -166,6 +166,25 @@ def test_unset_schedule_flags_take_the_models_defaults(tiny_model: Path, tmp_pat
     assert first.stat().st_mtime_ns != stamp  # --overwrite repaints
 
 
+def test_a_pipe_or_a_device_among_the_pictures_is_named_not_taken_for_a_missing_file(tiny_model: Path, tmp_path: Path,
+                                                                                      capsys) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    _pair(src, "lake")
+    _pair(src, "pipe")
+    (src / "pipe.png").unlink()
+    os.mkfifo(src / "pipe.png")  # said "mask without a picture" of its mask, as if the picture were missing
+    _pair(src, "zero")
+    (src / "zero.png").unlink()
+    (src / "zero.png").symlink_to("/dev/zero")
+    args = ["paint", "-s", str(src), "-d", str(tmp_path / "out"), "--model", str(tiny_model), "--t-T", "2",
+            "--jump-length", "1", "--jump-n-sample", "1", "--num-samples", "1", "--quiet"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "pipe.png" in err and "zero.png" in err and err.count("is not a regular file (a named pipe, a device") == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lake_0.png"]
+
+
 def test_image_seed_is_stable_and_differs_per_name() -> None:
     assert image_seed(0, "lake") == image_seed(0, "lake")
     assert len({image_seed(0, "lake"), image_seed(0, "valley"), image_seed(1, "lake")}) == 3
