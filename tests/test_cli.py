@@ -394,6 +394,23 @@ def test_with_stderr_closed_errors_are_dropped_not_written_to_stdout(tmp_path: P
     assert (done.returncode, done.stdout) == (2, "")  # the error line went to stdout, which a pipeline may read
 
 
+def test_ctrl_c_while_the_command_loads_ends_it_as_interrupted_without_a_traceback() -> None:
+    code = """
+import builtins, os, signal, sys
+from ipainter_nb import __main__ as entry
+load = builtins.__import__
+def loading(name, *args, **kwargs):
+    if name == "cli":  # the command's modules: Ctrl-C now
+        os.kill(os.getpid(), signal.SIGINT)
+    return load(name, *args, **kwargs)
+builtins.__import__ = loading
+sys.argv = ["ipainter", "models"]
+sys.exit(entry.run())
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (130, "ipainter: interrupted\n", "")  # a KeyboardInterrupt traceback
+
+
 def test_models_into_a_closed_pipe_is_quiet() -> None:
     done = subprocess.run(f"'{sys.executable}' -m ipainter_nb models | head -1", shell=True, cwd=REPO,
                           capture_output=True, text=True, timeout=120)
