@@ -23,18 +23,17 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import UserInputError
+from .file_kinds import FileKind
 from .public import public_names
 
 __all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "shown", "one_line", "as_float", "CommandParser", "OS_HINTS",
            "whole_number", "real_number", "number_flag", "int_at_least", "int_in", "seed_flag", "checking", "path_text",
            "check_path", "broken_link", "user_path", "apart_from", "readable_folder", "refuse_non_folder", "check_folder",
-           "make_folder", "writable_folder", "writable_file", "undone_on_failure", "FileKind", "PNG_FILE", "GIF_FILE",
-           "SAFETENSORS_FILE"]
+           "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
 
 #: The command's name, starting each of its error, warning and hint lines.
 PROG = "ipainter"
@@ -510,41 +509,6 @@ def apart_from(output: Path, flag: str, inputs: dict[str, Any]) -> None:
                                  "name another file")
 
 
-@dataclass(frozen=True)
-class FileKind:
-    """What kind of file an output is, so that an existing file of another kind is not replaced by it.
-
-    Attributes:
-        what: its name in messages ("a PNG picture").
-        suffixes: the suffixes its name may have (lower case, with the dot).
-        magic: the bytes every such file starts with, one of them.
-        offset: where in the file the magic bytes are.
-    """
-
-    what: str
-    suffixes: tuple[str, ...]
-    magic: tuple[bytes, ...]
-    offset: int = 0
-
-    def holds(self, path: Path) -> bool:
-        """Whether the file at ``path`` is of this kind (by its first bytes).
-
-        Args:
-            path: an existing regular file.
-        """
-        try:
-            with open(path, "rb") as f:
-                head = f.read(self.offset + max(map(len, self.magic)))
-        except OSError:
-            return False
-        return any(head[self.offset:].startswith(magic) for magic in self.magic)
-
-
-PNG_FILE = FileKind("a PNG picture", (".png",), (b"\x89PNG\r\n\x1a\n",))
-GIF_FILE = FileKind("a GIF animation", (".gif",), (b"GIF87a", b"GIF89a"))
-SAFETENSORS_FILE = FileKind("a safetensors file", (".safetensors",), (b"{",), offset=8)  # after the header's length
-
-
 def writable_file(path: Path, flag: str, kind: FileKind | None = None) -> Path:
     """``path`` can be written: not a folder, a device or a pipe, in an existing folder that takes files;
     creates nothing. With ``kind``, its name has one of the kind's suffixes and a file already there is
@@ -556,7 +520,7 @@ def writable_file(path: Path, flag: str, kind: FileKind | None = None) -> Path:
     Args:
         path: the output file named on the command line.
         flag: its flag, for the message (``--plot``).
-        kind: what the output is (:data:`PNG_FILE`, ...), or None for any file.
+        kind: what the output is (``file_kinds.PNG_FILE``, ...), or None for any file.
 
     Returns:
         ``path``, ``~`` expanded.
@@ -574,7 +538,7 @@ def writable_file(path: Path, flag: str, kind: FileKind | None = None) -> Path:
         if problem is not None:
             raise UserInputError(f"{what}: {problem}")
         if kind is not None:
-            if path.suffix.lower() not in kind.suffixes:
+            if kind.suffixes and path.suffix.lower() not in kind.suffixes:
                 raise UserInputError(f"{what}: {flag} writes {kind.what}; name a {' or '.join(kind.suffixes)} file")
             if path.is_file() and not path.is_symlink() and not kind.holds(path):
                 raise UserInputError(f"{what} exists and is not {kind.what}, so it is not an earlier output: it would be "

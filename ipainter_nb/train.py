@@ -20,7 +20,6 @@ import copy
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -31,7 +30,6 @@ import numpy as np
 import torch
 
 from .checks import (
-    SAFETENSORS_FILE,
     CommandParser,
     apart_from,
     check_folder,
@@ -55,6 +53,7 @@ from .core.schedules import ScheduleConfig
 from .core.unet import UNetConfig, build_unet
 from .errors import IPainterError, RunFailedError, UserInputError, warn_caller
 from .exits import run_step
+from .file_kinds import SAFETENSORS_FILE
 from .images import (
     Leftovers,
     atomic_write,
@@ -66,14 +65,11 @@ from .progress import progress_bar
 from .public import public_names
 from .train_data import ImageFolder, ProceduralScenes, TrainingDataNotFoundError, training_pictures
 from .train_fields import field_model
+from .train_folders import CHECKPOINT_NAME, LOSS_HEADER, check_export_apart, check_out_apart, check_run_files
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
-           "ProceduralScenes", "export", "check_trainable", "check_run_files", "main"]
+           "ProceduralScenes", "export", "check_trainable", "main"]
 
-LOSS_HEADER = "step,loss,seconds"
-CHECKPOINT_NAME = "last.pt"
-#: What a run writes in its folder besides the sample grids (in samples/).
-RUN_FILES = (CHECKPOINT_NAME, "config.json", "loss.csv")
 
 # the smallest value each integer setting accepts (the CLI's flags refuse the same values)
 _MINIMUMS = {"steps": 1, "batch_size": 1, "save_every": 1, "sample_every": 0, "warmup": 1, "threads": 1}
@@ -426,77 +422,6 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         log.close()
         bar.close()
     return ckpt_path
-
-
-def check_run_files(out: Path) -> None:
-    """Refuse a run folder holding, under the names a run writes, files that no run wrote: the run
-    would replace them (``config.json``, ``loss.csv``, ``samples/stepNNNNNN.png``). A folder a run
-    has used, or one without those names, is fine.
-
-    Args:
-        out: the run's folder.
-    """
-    def foreign(path: Path) -> bool:
-        if not path.is_file():
-            return path.exists() or path.is_symlink()
-        try:
-            with open(path, "rb") as f:
-                head = f.read(4096)
-        except OSError:
-            return True
-        if path.name == "config.json":
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return True
-            return not (isinstance(record, dict) and {"out", "steps", "unet"} <= set(record))
-        if path.name == "loss.csv":
-            return not head.startswith(LOSS_HEADER.encode())
-        return not head.startswith(b"\x89PNG\r\n\x1a\n")  # a sample grid
-
-    names = [out / "config.json", out / "loss.csv"]
-    if (out / "samples").is_dir():
-        names += sorted(p for p in (out / "samples").iterdir() if re.fullmatch(r"step[0-9]{6,}\.png", p.name))
-    found = [path for path in names if foreign(path)]
-    if found:
-        shown = ", ".join(str(path.relative_to(out)) for path in found[:3]) + (" ..." if len(found) > 3 else "")
-        raise UserInputError(f"--out {out} holds {shown}, which a training run did not write and would replace: "
-                             "choose a new or empty folder for the run")
-
-
-def check_out_apart(out: Path, data: str | None, sample_every: int) -> None:
-    """Refuse a run folder in the training pictures' folder when the run writes sample grids: the
-    folder is read with its subfolders, so a resumed run would train on its own grids.
-
-    Args:
-        out: the run's folder.
-        data: the training pictures' folder, or None.
-        sample_every: how often the run writes a grid (0: never).
-    """
-    if data is None or not sample_every:
-        return
-    # realpath, not resolve: a link loop at --data is named by the folder's own check, later
-    pictures, run = Path(os.path.realpath(Path(data).expanduser())), Path(os.path.realpath(out))
-    if pictures == run or pictures in run.parents:
-        raise UserInputError(f"--out {out} is inside --data {data}: the run's sample grids would be read as training "
-                             f"pictures when it resumes; put the run elsewhere (e.g. {pictures.parent / 'runs'}), "
-                             "or write no grids (--sample-every 0)")
-
-
-def check_export_apart(dest: Path, out: Path, flag: str = "dest") -> None:
-    """Refuse ``dest`` when it is a file the training run in ``out`` writes itself: the export would
-    replace its checkpoint (which the next run then cannot resume from), its config, its loss log or a sample grid.
-
-    Args:
-        dest: where the export goes.
-        out: the run's folder.
-        flag: the argument's name in messages.
-    """
-    place = dest.parent.resolve() / dest.name  # a link at dest is replaced, never written through: follow its folder only
-    home = out.resolve()
-    if (place.parent == home and place.name in RUN_FILES) or home / "samples" in place.parents:
-        raise UserInputError(f"{flag} {dest} is a file the training run in {out} writes itself ({place.relative_to(home)}): "
-                             f"export to another file, e.g. {out / 'model.safetensors'}")
 
 
 def export(checkpoint: str | Path, dest: str | Path, schedule: ScheduleConfig | None = None, name: str = "demo") -> Path:

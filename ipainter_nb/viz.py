@@ -37,13 +37,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullFormatter
 from PIL import Image, ImageDraw
 
-from ipainter_nb.checks import GIF_FILE, PNG_FILE, check_path, writable_file
+from ipainter_nb.checks import check_path, writable_file
 from ipainter_nb.core.arguments import check_flag, check_keep, check_picture, check_real, check_whole
 from ipainter_nb.core.frequency import band_snr, drowning_times, radial_power_spectrum
 from ipainter_nb.core.paintable import check_model
 from ipainter_nb.core.schedules import ScheduleConfig, count_nfe, resampling_window, validate_times
 from ipainter_nb.core.steps import Frame, PaintResult
 from ipainter_nb.errors import UserInputError
+from ipainter_nb.file_kinds import GIF_FILE, PNG_FILE
 from ipainter_nb.images import make_grid, uint8_to_tensor, upscale_nearest, write_bytes_atomic
 
 from .public import public_names

@@ -330,7 +330,7 @@ def test_training_stops_on_a_nan_loss_and_clears_leftover_temps(tmp_path: Path, 
 
     out = tmp_path / "run"
     out.mkdir()
-    leftover = out / ".last.pt.deadbeef-999999-abcdefgh.tmp"  # a checkpoint write that was killed
+    leftover = out / ".last.pt.deadbeef-999999-abcdef12.tmp"  # a checkpoint write that was killed
     leftover.write_bytes(b"half")
     os.utime(leftover, (0, 0))
     monkeypatch.setattr(training.ProceduralScenes, "batch", lambda self, step, n: torch.full((n, 3, SIZE, SIZE), float("nan")))

@@ -3,7 +3,8 @@
 - No module over 600 lines.
 - No import cycle.
 - Imports go downward only, through these layers (lowest first):
-  ``errors, exits, public, progress, images, checks, signals`` < ``core/*`` < ``batch, viz, demo/*`` < ``widgets/*, train`` < ``cli``.
+  ``errors, exits, public, progress, images, checks, file_kinds, signals`` < ``core/*`` < ``batch, viz, demo/*``
+  < ``widgets/*, train`` < ``cli``.
 - Inside ``widgets``, the parts stand on their own: a component never imports the widget composed
   of it (``app`` for the Painter's, ``composer`` for the Composer's), and no widget class is a
   mixin that declares its host's attributes (``if TYPE_CHECKING:`` in a class body) or inherits
@@ -34,6 +35,7 @@ LAYERS: dict[str, int] = {
     "images": 0,
     "signals": 0,  # one clean stop for every terminating signal (installed by the CLI only)
     "checks": 0,  # argument and path checks shared by the CLI and train
+    "file_kinds": 0,  # what kind of file an output is (an output replaces only one of its kind)
     "verdicts": 0,  # the words of a measured claim, from its numbers (notebooks, benchmarks)
     "core": 1,
     "batch": 2,
@@ -43,10 +45,12 @@ LAYERS: dict[str, int] = {
     "train": 3,
     "train_fields": 3,  # Gaussian-field training pictures (the neural truth models)
     "train_data": 3,  # the training pictures and the Gaussian model of them the weights carry
+    "train_folders": 3,  # a run's folder: the files a run writes, what it must not replace
     "cli": 4,
     "commands": 4,  # one module per ipainter command, under cli
 }
-LAYER_NAMES = ["errors, exits, public, progress, images, checks, signals", "core/*", "batch, viz, demo/*", "widgets/*, train", "cli"]
+LAYER_NAMES = ["errors, exits, public, progress, images, checks, file_kinds, signals", "core/*", "batch, viz, demo/*",
+               "widgets/*, train", "cli"]
 
 
 def modules() -> dict[str, Path]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..checks import PNG_FILE, apart_from, writable_file
+from ..checks import apart_from, writable_file
 from ..core.checkpoints import read_checkpoint_info
 from ..core.models import check_t_T, load_model
 from ..core.presets import PRESETS, WeightsNotFoundError, find_weights, search_dirs
 from ..core.schedules import ScheduleConfig, count_nfe, repaint, resampling_window
 from ..errors import UserInputError
+from ..file_kinds import PNG_FILE
 from ..public import public_names
 from ..viz import save_figure, schedule_figure
 from .common import remove_leftovers
@@ -29,8 +30,9 @@ def check_schedule(args: argparse.Namespace) -> ScheduleConfig:
         The schedule the flags ask for.
     """
     if args.plot:
-        args.plot = writable_file(Path(args.plot), "--plot", PNG_FILE)  # ~ expanded
+        args.plot = writable_file(Path(args.plot), "--plot")  # ~ expanded
         apart_from(args.plot, "--plot", {"--model": args.model, "--config": args.config})
+        writable_file(args.plot, "--plot", PNG_FILE)  # after the input files, which say more
     if args.config is not None and args.model is None:
         raise UserInputError("--config describes the network of a --model file: give --model FILE too (or drop --config)")
     auto = getattr(args, "schedule", None) == "auto"

@@ -37,24 +37,21 @@ from .devices import as_device
 if TYPE_CHECKING:  # the law module imports this one; the type only is needed here
     from .exact_law import GaussianLaw
 
-__all__ = ["MAX_BETA", "MIN_F0",
-           "GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model", "spectrum_grid", "centre_hole_keep",
-           "border_keep", "MAX_DENSE_PIXELS"]
+__all__ = ["MAX_BETA", "MIN_F0", "GaussianImageModel", "ExactConditional", "DEMO_SCENES_FIT", "demo_image_model",
+           "spectrum_grid", "centre_hole_keep", "border_keep", "MAX_DENSE_PIXELS"]
 
 # Dense conditional covariances are (generated pixels)² per eigen-channel: 64² pixels is 128 MB in float64, the most that stays quick.
 MAX_DENSE_PIXELS = 64 * 64
 
 # --------------------------------------------------------------------------- the image model
 
-
-#: The steepest spectral exponent (natural pictures: about 2 to 3) and the lowest knee (cycles per pixel): beyond
-#: them the spectrum's dynamic range overflows double precision.
+#: The steepest spectral exponent and the lowest knee (cycles per pixel): beyond them the spectrum overflows doubles.
 MAX_BETA, MIN_F0 = 12.0, 1e-6
 
 
 def _checked_spectrum(beta: object, f0: object) -> tuple[float, float]:
-    return (check_real("beta", beta, 0.0, MAX_BETA, low_open=True, hint="the spectral exponent, about 2 to 3"),
-            check_real("f0", f0, MIN_F0, 0.5, hint="the knee in cycles per pixel"))
+    beta = check_real("beta", beta, 0.0, MAX_BETA, low_open=True, hint="the spectral exponent, about 2 to 3")
+    return beta, check_real("f0", f0, MIN_F0, 0.5, hint="the knee in cycles per pixel")
 
 
 def spectrum_grid(size: int, beta: float, f0: float) -> np.ndarray:
@@ -139,8 +136,7 @@ class GaussianImageModel:
             if 0 < coef[1] <= MAX_BETA and (best is None or err < best[0]):
                 best = (err, float(coef[1]), float(f0))
         if best is None:
-            raise UserInputError(f"the pictures' spectrum does not fall with frequency as a power law of exponent up to "
-                                 f"{MAX_BETA:g}: cannot fit one to them")
+            raise UserInputError(f"the pictures' spectrum does not fall as a power law of exponent up to {MAX_BETA:g}: none fits")
         return cls(beta=best[1], f0=best[2], channel_cov=tuple(map(tuple, cov)), mean=tuple(mean))
 
     def to_dict(self) -> dict[str, Any]:
@@ -261,14 +257,12 @@ def _as_nchw_float(images: Any) -> np.ndarray:
         return x.transpose(0, 3, 1, 2).astype(np.float64) / 127.5 - 1
     if x.ndim == 4 and x.shape[1] == 3:
         return x.astype(np.float64)
-    raise UserInputError(
-        f"images of shape {tuple(x.shape)} and dtype {x.dtype}: expected (N, 3, H, W) in [-1, 1] or (N, H, W, 3) uint8"
-    )
+    raise UserInputError(f"images of shape {tuple(x.shape)} and dtype {x.dtype}: expected (N, 3, H, W) in [-1, 1] or "
+                         "(N, H, W, 3) uint8")
 
 
-#: The model fitted (``GaussianImageModel.fit``) to 256 of the demo's procedural 64² scenes
-#: (seed 0). Stored here so that the core needs no demo import; ``ipainter_nb.demo``'s
-#: ``fit_demo_image_model`` refits it, and a test checks that the two agree.
+#: The model fitted (``GaussianImageModel.fit``) to 256 of the demo's procedural 64² scenes (seed 0). Stored here so
+#: that the core needs no demo import; ``ipainter_nb.demo``'s ``fit_demo_image_model`` refits it (a test compares).
 DEMO_SCENES_FIT = GaussianImageModel(
     beta=2.873557286808136, f0=0.01076526720326523, mean=(-0.15102853214029757, -0.07621223599295461, -0.04630731320847592),
     channel_cov=((0.20570544065739424, 0.15404827396570384, 0.10209601604341212),

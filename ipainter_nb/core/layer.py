@@ -229,8 +229,6 @@ def _checked_image(image: Any) -> Image.Image:
     if not isinstance(image, Image.Image):
         raise invalid("image", "a PIL image (Layer.from_file reads one)", type(image).__name__)
     rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-    if 0 in rgba.size:
-        raise CompositionError(f"image: an empty image ({rgba.size[0]}x{rgba.size[1]} pixels); nothing to place")
     try:
         check_cutout(rgba, "image")
     except ImageLoadError as exc:

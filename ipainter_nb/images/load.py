@@ -231,7 +231,7 @@ def open_image(
     return ImageOps.exif_transpose(img)
 
 
-#: The largest side a picture or mask is read at or resized to (a 1 GiB float picture is about 9000² pixels).
+#: The largest side a picture or mask is read at or resized to.
 MAX_PICTURE_SIDE = 1 << 14
 
 
@@ -295,7 +295,7 @@ def load_picture(
         raise UserInputError(f"fit={shown(fit)} is invalid: it must be 'exact' (the picture has the size already) or "
                              "'crop' (its centred square resized to the size)")
     want = None if size is None else picture_size("size", size)
-    img = open_image(src, name=label, expect_size=want if size is not None and fit == "exact" else None)
+    img = open_image(src, name=label, expect_size=want if fit == "exact" else None)
     done = [_picture_mode_change(img)]
     if want is not None:
         if fit == "crop":

@@ -82,8 +82,7 @@ MAX_SAMPLES = 8
 MAX_SEED = 2**53 - 1  # what a browser's number holds exactly, and torch accepts
 #: Width of the column beside the canvas: the draft, Paint/Stop, progress and the status line.
 SIDE_WIDTH_PX = 200
-# "auto" in a column stretches a field to the column's width, margins included
-# (100% plus the fields' 2 px margins overflowed it)
+# "auto" in a column stretches a field to the column's width, margins included (100% + 2 px margins overflowed it)
 _FIELD_LAYOUT = {"width": "auto", "min_width": "0", "max_width": "320px"}
 
 
@@ -91,9 +90,8 @@ class Painter(W.VBox):
     """Compose, paint, watch, compare and save, in one widget.
 
     Args:
-        model: a preset name (``"demo"``), a checkpoint path, or a loaded
-            ``DiffusionModel``. A model that fails to load is reported in the widget
-            (the Painter still opens; pick another model in the dropdown).
+        model: a preset name (``"demo"``), a checkpoint path, or a loaded ``DiffusionModel``. A model that
+            fails to load is reported in the widget (the Painter still opens; pick another in the dropdown).
         composition: the composition to edit (default: a new empty one at the model's
             size). Settings and seed saved in it (by "Save composition") are applied.
         cutouts: the Composer's palette: ``None``/``"demo"`` (shipped cutouts), a folder,
@@ -101,13 +99,11 @@ class Painter(W.VBox):
         device: where models named in the dropdown are loaded.
         out_dir: default folder of the Save buttons.
         drafts: start with live drafts on (``draft_enabled``).
-        edit_pause_s: how long the edits must pause before a draft and the band-SNR plot
-            follow them.
+        edit_pause_s: how long the edits must pause before a draft and the band-SNR plot follow them.
         **kwargs: passed on to ``ipywidgets.VBox`` (e.g. ``layout``).
 
-    Programmatic use (notebooks, tests): ``paint()``, ``wait()``, ``stop()``, ``result``,
-    ``runs``, ``composition``, ``schedule_config``, ``set_schedule(config)``,
-    ``load_model(name)``, ``save_run(i)``, ``save_sample(k)``, ``save_composition()``.
+    Programmatic use (notebooks, tests): ``paint()``, ``wait()``, ``stop()``, ``result``, ``runs``, ``composition``,
+    ``schedule_config``, ``set_schedule(config)``, ``load_model(name)``, ``save_run(i)``, ``save_sample(k)``, ``save_composition()``.
     """
 
     seed = Int(0, help=f"seed of the next paint, 0..{MAX_SEED} (picture k uses derive_seed(seed, k))")
@@ -119,8 +115,7 @@ class Painter(W.VBox):
     model_name = Unicode("", help="name of the loaded model; assign a preset name or path to load another")
 
     @validate("seed", "num_samples")
-    def _whole_in_range(self, proposal: Any) -> int:
-        # checked here, not by Int(min=, max=): one UserInputError naming the range, as paint() says it, and no bools
+    def _whole_in_range(self, proposal: Any) -> int:  # not Int(min=, max=): paint()'s UserInputError, and no bools
         name = proposal["trait"].name
         return check_whole(name, proposal["value"], *((0, MAX_SEED + 1) if name == "seed" else (1, MAX_SAMPLES + 1)))
 
@@ -202,9 +197,8 @@ class Painter(W.VBox):
         # ---- saving, and the runs to compare
         self.out_dir = W.Text(value=str(out_dir), description="save to",
                               layout=W.Layout(flex="1 1 240px", min_width="0", max_width="480px"))
-        # the GIF goes where the pictures go
         self.out_dir.observe(lambda c: setattr(self.preview.gif_path, "value", str(Path(c["new"]) / "paint.gif")),
-                             names="value")
+                             names="value")  # the GIF goes where the pictures go
         self.save_composition_button = W.Button(description="Save composition", icon="save",
                                                 layout=W.Layout(min_width="160px", width="auto"))
         self.save_composition_button.on_click(lambda _b: self._guarded(self.save_composition))
@@ -226,9 +220,8 @@ class Painter(W.VBox):
         """Place the parts: the canvas with the run column and the controls, the live views, saving, the gallery."""
         wrap = dict(flex_flow="row wrap", align_items="flex-start", max_width="100%")
         line = dict(flex_flow="row wrap", align_items="center", max_width="100%")
-        # One laptop screen (1280x720 with the file browser open) holds the canvas, the draft,
-        # Paint/Stop and the status: they sit beside the canvas, and the schedule's fields are
-        # folded under a title that says what the schedule costs.
+        # One laptop screen (1280x720 with the file browser open) holds the canvas, the draft, Paint/Stop and the
+        # status: they sit beside the canvas, and the schedule's fields fold under a title saying what it costs.
         self.schedule_fold = W.Accordion([self.schedule_controls], selected_index=None,
                                          layout=W.Layout(width="auto", min_width="0", max_width="340px"))
         self.schedule_fold.add_class("ipainter-schedule-fold")
@@ -431,8 +424,7 @@ class Painter(W.VBox):
             The model now in use, or None when it could not be loaded.
 
         Raises:
-            UserInputError: ``name_or_path`` is neither a name, a path nor a paintable model (the
-                model in use is kept).
+            UserInputError: ``name_or_path`` is no name, path or paintable model (the model in use is kept).
         """
         check_model_choice(name_or_path, "name_or_path", none=False)
         if self.busy:
