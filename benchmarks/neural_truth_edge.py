@@ -38,6 +38,7 @@ from ipainter_nb.core.exact import schedule_error  # noqa: E402
 from ipainter_nb.core.sampler import paint  # noqa: E402
 from ipainter_nb.core.schedules import ScheduleConfig  # noqa: E402
 from ipainter_nb.core.schedules.plan import plan_schedule  # noqa: E402
+from ipainter_nb.train_fields import denoiser_excess  # noqa: E402
 
 NAME = "neural_truth_edge"
 LEVELS = (50, 100, 200, 400)
@@ -60,23 +61,11 @@ def rings(size: int) -> torch.Tensor:
 
 
 def excess_by_ring(net, exact, levels: tuple[int, ...], n: int, seed: int) -> list[list[float]]:
-    """Per level: the network's x0 squared error over the exact denoiser's, minus 1, on rings 0, 1, 2 and 3+."""
-    field, size = exact.image_model, exact.image_size
-    ring = rings(size).clamp(max=3)
-    g = torch.Generator().manual_seed(seed)
-    alphas = torch.as_tensor(net.schedule(net.num_train_steps).alphas_cumprod, dtype=torch.float64)
-    out = []
-    for t in levels:
-        x0 = field.sample(n, size, generator=g, dtype=torch.float64)
-        a = alphas[t]
-        x_t = a.sqrt() * x0 + (1 - a).sqrt() * torch.randn(x0.shape, generator=g, dtype=torch.float64)
-        with torch.inference_mode():
-            eps = net.unet(x_t.to(net.dtype), torch.full((n,), t, dtype=torch.long)).double()
-        x0_net = (x_t - (1 - a).sqrt() * eps) / a.sqrt()
-        x0_exact = exact.predict_x0(x_t, a.expand(n)).double()
-        net_err, bayes_err = ((x - x0).pow(2).mean(dim=(0, 1)) for x in (x0_net, x0_exact))
-        out.append([float(net_err[ring == r].mean() / bayes_err[ring == r].mean() - 1) for r in range(4)])
-    return out
+    """Per level: the network's x0 squared error over the exact denoiser's, minus 1, on rings 0, 1, 2 and 3+
+    (``train_fields.denoiser_excess`` on each ring's pixels, the same draws for every ring)."""
+    ring = rings(exact.image_size).clamp(max=3)
+    by_ring = [denoiser_excess(net, exact, levels, n, seed, pixels=ring == r) for r in range(4)]
+    return [list(row) for row in zip(*by_ring)]
 
 
 def schedules(net, keep: torch.Tensor, quick: bool) -> list[tuple[str, ScheduleConfig]]:

@@ -121,7 +121,8 @@ def recorded_field(path: str | Path) -> GaussianImageModel | None:
     return None if record is None else GaussianImageModel.from_dict(record)
 
 
-def denoiser_excess(net: Any, exact: Any, levels: Sequence[int], n: int, seed: int = 0) -> list[float]:
+def denoiser_excess(net: Any, exact: Any, levels: Sequence[int], n: int, seed: int = 0,
+                    pixels: torch.Tensor | None = None) -> list[float]:
     """How much worse a network's denoiser is than the exact one of its field, level by level.
 
     At each training level t, ``n`` field draws are noised and both denoisers predict the
@@ -133,12 +134,16 @@ def denoiser_excess(net: Any, exact: Any, levels: Sequence[int], n: int, seed: i
         exact: the ``ExactDiffusionModel`` of the same field and size.
         levels: training timesteps t (0..999 for the 1000-step schedule).
         n: field draws per level.
-        seed: seeds the draws and the noise.
+        seed: seeds the draws and the noise (the same seed, the same draws: compare regions with it).
+        pixels: a (size, size) bool mask of the pixels the errors are averaged over (default: all).
 
     Returns:
         One number per level.
     """
     field, size = exact.image_model, exact.image_size
+    if pixels is not None and not (isinstance(pixels, torch.Tensor) and pixels.dtype == torch.bool
+                                   and tuple(pixels.shape) == (size, size) and bool(pixels.any())):
+        raise UserInputError(f"pixels must be a ({size}, {size}) bool tensor with at least one True pixel, or None")
     g = torch.Generator().manual_seed(seed)
     alphas = torch.as_tensor(net.schedule(net.num_train_steps).alphas_cumprod, dtype=torch.float64)
     out = []
@@ -150,7 +155,9 @@ def denoiser_excess(net: Any, exact: Any, levels: Sequence[int], n: int, seed: i
             eps = net.unet(x_t.to(net.dtype), torch.full((n,), int(t), dtype=torch.long)).double()
         x0_net = (x_t - (1 - a).sqrt() * eps) / a.sqrt()
         x0_exact = exact.predict_x0(x_t, a.expand(n)).double()
-        out.append(float((x0_net - x0).pow(2).mean() / (x0_exact - x0).pow(2).mean() - 1))
+        net_err, bayes_err = ((x - x0).pow(2)[..., pixels] if pixels is not None else (x - x0).pow(2)
+                              for x in (x0_net, x0_exact))
+        out.append(float(net_err.mean() / bayes_err.mean() - 1))
     return out
 
 

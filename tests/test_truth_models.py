@@ -34,6 +34,10 @@ def test_a_shipped_truth_model_denoises_its_field_nearly_as_well_as_the_exact_de
     assert net.image_size == 16 and exact.image_model.beta > 0
     excess = denoiser_excess(net, exact, LEVELS, n=32, seed=1)
     assert all(-0.05 < e < 0.6 for e in excess), excess  # within 60% of the Bayes error (an untrained net: ≫ 1)
+    edge = torch.zeros(16, 16, dtype=torch.bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True  # the outermost ring, whose exact denoiser sees across the edge
+    at_edge, inside = (denoiser_excess(net, exact, LEVELS[:1], n=32, seed=1, pixels=p)[0] for p in (edge, ~edge))
+    assert at_edge > inside  # the periodic truth: a zero-padded network errs most at the picture's edge
 
 
 def test_each_truth_model_learned_its_own_field_not_the_other():
