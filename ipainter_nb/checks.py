@@ -30,8 +30,8 @@ from .errors import UserInputError
 from .file_kinds import FileKind
 from .public import public_names
 
-__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "shown", "one_line", "as_float", "CommandParser", "OS_HINTS",
-           "whole_number", "real_number", "number_flag", "int_at_least", "int_in", "seed_flag", "checking", "path_text",
+__all__ = ["PROG", "EXIT_USAGE", "EXIT_FAILED", "EXIT_INTERRUPTED", "shown", "printable", "one_line", "as_float", "CommandParser",
+           "OS_HINTS", "whole_number", "real_number", "number_flag", "int_at_least", "int_in", "seed_flag", "checking", "path_text",
            "check_path", "broken_link", "user_path", "apart_from", "readable_folder", "refuse_non_folder", "check_folder",
            "make_folder", "writable_folder", "writable_file", "undone_on_failure"]
 
@@ -62,6 +62,16 @@ def shown(value: object) -> str:
     """
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters (a newline in a file name) written as escapes, so that it
+    stays on the line that names it; other characters, accents included, unchanged.
+
+    Args:
+        text: a name.
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def one_line(message: object) -> str:

@@ -185,6 +185,18 @@ def test_a_pipe_or_a_device_among_the_pictures_is_named_not_taken_for_a_missing_
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lake_0.png"]
 
 
+def test_a_name_with_a_newline_is_said_on_one_line(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad\nname.png").write_bytes(b"not a picture")
+    (src / "bad\nname_mask.png").write_bytes(b"not a mask")
+    assert main(["paint", "-s", str(src), "-d", str(tmp_path / "out"), "--model", str(tiny_model), "--t-T", "2",
+                 "--quiet"]) == 1
+    skipped = [line for line in capsys.readouterr().err.splitlines() if "skipping" in line]
+    assert len(skipped) == 1 and skipped[0].startswith("ipainter: skipping bad\\nname.png: ")  # "bad" and "name.png: ..."
+    assert "bad\\nname.png: not a readable image" in skipped[0]
+
+
 def test_image_seed_is_stable_and_differs_per_name() -> None:
     assert image_seed(0, "lake") == image_seed(0, "lake")
     assert len({image_seed(0, "lake"), image_seed(0, "valley"), image_seed(1, "lake")}) == 3

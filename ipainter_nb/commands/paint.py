@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ..batch import MASK_TAG, Entry, claimed_batches, image_seed, output_path, scan_source, shard_from_env, take_shard
-from ..checks import broken_link, check_folder, checking, make_folder, readable_folder
+from ..checks import broken_link, check_folder, checking, make_folder, printable, readable_folder
 from ..core.models import DiffusionModel, check_t_T
 from ..core.sampler import auto_batch_size, check_batch_memory, paint
 from ..core.schedules import ScheduleConfig
@@ -134,7 +134,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
     def fail(label: str, problem: object) -> None:
         nonlocal failed
         failed += 1
-        print(f"{PROG}: skipping {label}: {one_line(problem)}", file=sys.stderr)
+        print(f"{PROG}: skipping {printable(label)}: {one_line(problem)}", file=sys.stderr)
 
     try:
         for entry in mine:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ipainter_nb.checks import check_path, shown
+from ipainter_nb.checks import check_path, printable, shown
 from ipainter_nb.errors import UserInputError, warn_caller
 
 from ..public import public_names
@@ -63,14 +63,14 @@ def _label_of(src: ImageSource, name: str | None) -> str:
     if name is not None and not isinstance(name, str):
         raise UserInputError(f"name must be a str (the image's name in messages) or None, got {type(name).__name__}")
     if name:
-        return name
+        return printable(name)
     if isinstance(src, Image.Image):
-        return src.info.get("filename") or "image"
+        return printable(src.info.get("filename") or "image")
     if isinstance(src, (bytes, bytearray, memoryview)):
         return "uploaded image"
     if hasattr(src, "read"):
-        return str(getattr(src, "name", None) or "image")
-    return str(src)
+        return printable(str(getattr(src, "name", None) or "image"))
+    return printable(str(src))  # a newline in a file name would break the message's one line
 
 
 #: The largest picture file read (a 100-megapixel 16-bit TIFF is about 600 MB).
