@@ -174,7 +174,7 @@ def _what_happened(exc: BaseException, connect_timeout: float, read_timeout: flo
     if isinstance(exc, http.client.IncompleteRead):
         return f"the connection closed before the end of the file ({len(exc.partial)} bytes in the last read)"
     if isinstance(reason, _LOCAL_FILE_ERRORS):
-        return f"the file is not there to read ({reason.strerror or reason})"
+        return f"the file cannot be read ({reason.strerror or reason})"
     if isinstance(exc, urllib.error.URLError):
         return f"could not connect ({reason})"
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'connection lost'}"
