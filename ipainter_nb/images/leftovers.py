@@ -26,7 +26,7 @@ from PIL import Image
 
 from ..checks import check_path
 from ..public import public_names
-from .writes import _CLAIM, _HOST, _TEMP, PathLike, _as_pil, _hidden_name, _temp_path, atomic_write
+from .writes import _CLAIM, _HOST, _TEMP, PathLike, _as_pil, _hidden_name, atomic_write
 
 __all__ = ["Leftovers", "clean_leftovers", "remove_stale_temps", "OutputClaim", "claim_output"]
 
@@ -291,33 +291,14 @@ def _take_over(claim: Path) -> bool:
 
 
 def _create_claim(claim: Path, body: bytes) -> bool:
-    """Create ``claim`` holding ``body`` in one step, so that a claim file is never seen empty (a run
-    killed in between would leave one nobody could tell from a user's file); False when it exists."""
-    fd, tmp = _temp_path(claim)
+    """Create ``claim`` holding ``body`` in one step (``atomic_write`` without replacing: a filled temp file
+    linked into place), so that a claim file is never seen empty, which a run killed in between would leave
+    and nobody could tell from a user's file; False when one exists."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-        os.chmod(tmp, 0o644)
-        try:
-            os.link(tmp, claim)  # creates the name only if nothing is there, with the content already in
-        except FileExistsError:
-            return False
-        except OSError:  # a file system without hard links: exclusive create, then fill
-            try:
-                out = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                return False
-            try:
-                with os.fdopen(out, "wb") as f:
-                    f.write(body)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(claim)
-                raise
-        return True
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        atomic_write(claim, lambda f: f.write(body), replace=False)
+    except FileExistsError:
+        return False
+    return True
 
 
 def claim_output(path: PathLike) -> OutputClaim | None:
