@@ -6,12 +6,13 @@ must not turn a thesis into a PNG. ``checks.writable_file`` refuses the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .public import public_names
 
-__all__ = ["FileKind", "PNG_FILE", "GIF_FILE", "SAFETENSORS_FILE"]
+__all__ = ["FileKind", "starts_with", "PNG_FILE", "GIF_FILE"]
 
 
 @dataclass(frozen=True)
@@ -21,33 +22,41 @@ class FileKind:
     Attributes:
         what: its name in messages ("a PNG picture").
         suffixes: the suffixes its name may have (lower case, with the dot); empty: any name.
-        magic: the bytes every such file starts with, one of them.
-        offset: where in the file the magic bytes are.
+        test: whether an existing regular file is of this kind (e.g. :func:`starts_with`).
     """
 
     what: str
     suffixes: tuple[str, ...]
-    magic: tuple[bytes, ...]
-    offset: int = 0
+    test: Callable[[Path], bool]
 
     def holds(self, path: Path) -> bool:
-        """Whether the file at ``path`` is of this kind (by its first bytes).
+        """Whether the file at ``path`` is of this kind (a file that cannot be read is not).
 
         Args:
             path: an existing regular file.
         """
         try:
-            with open(path, "rb") as f:
-                head = f.read(self.offset + max(map(len, self.magic)))
+            return bool(self.test(path))
         except OSError:
             return False
-        return any(head[self.offset:].startswith(magic) for magic in self.magic)
 
 
-PNG_FILE = FileKind("a PNG picture", (".png",), (b"\x89PNG\r\n\x1a\n",))
-GIF_FILE = FileKind("a GIF animation", (".gif",), (b"GIF87a", b"GIF89a"))
-# any name: weights are read by their content, and scripts name exports .pt too; the magic follows the header's length
-SAFETENSORS_FILE = FileKind("a safetensors file", (), (b"{",), offset=8)
+def starts_with(*magic: bytes) -> Callable[[Path], bool]:
+    """The test of a kind whose files open with one of ``magic``.
+
+    Args:
+        magic: the first bytes each such file has, one of them.
+    """
+    def test(path: Path) -> bool:
+        with open(path, "rb") as f:
+            head = f.read(max(map(len, magic)))
+        return head.startswith(magic)
+
+    return test
+
+
+PNG_FILE = FileKind("a PNG picture", (".png",), starts_with(b"\x89PNG\r\n\x1a\n"))
+GIF_FILE = FileKind("a GIF animation", (".gif",), starts_with(b"GIF87a", b"GIF89a"))
 
 
 public_names(globals())  # after every public definition

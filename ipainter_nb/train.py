@@ -53,7 +53,6 @@ from .core.schedules import ScheduleConfig
 from .core.unet import UNetConfig, build_unet
 from .errors import IPainterError, RunFailedError, UserInputError, warn_caller
 from .exits import run_step
-from .file_kinds import SAFETENSORS_FILE
 from .images import (
     Leftovers,
     atomic_write,
@@ -65,7 +64,7 @@ from .progress import progress_bar
 from .public import public_names
 from .train_data import ImageFolder, ProceduralScenes, TrainingDataNotFoundError, training_pictures
 from .train_fields import field_model
-from .train_folders import CHECKPOINT_NAME, LOSS_HEADER, check_export_apart, check_out_apart, check_run_files
+from .train_folders import CHECKPOINT_NAME, EXPORT_FILE, LOSS_HEADER, check_export_apart, check_out_apart, check_run_files
 
 __all__ = ["TrainConfig", "TrainingInterrupted", "TrainingDiverged", "TrainingDataNotFoundError", "train", "ImageFolder",
            "ProceduralScenes", "export", "check_trainable", "main"]
@@ -543,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export is not None:
         check_export_apart(args.export, out, "--export")
         apart_from(args.export, "--export", {"--init-from": args.init_from})  # the weights the run starts from
-        writable_file(args.export, "--export", SAFETENSORS_FILE)  # after the run's own files, which say more
+        writable_file(args.export, "--export", EXPORT_FILE)  # after the run's own files, which say more
     config = TrainConfig(out=str(out), data=args.data, unet=unet, steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, save_every=args.save_every, sample_every=args.sample_every,
                          bf16=not args.no_bf16, threads=args.threads, device=args.device, init_from=args.init_from,

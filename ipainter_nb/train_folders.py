@@ -11,15 +11,31 @@ import os
 import re
 from pathlib import Path
 
+from .core.checkpoints import holds_safetensors
 from .errors import UserInputError
+from .file_kinds import PNG_FILE, FileKind, starts_with
 from .public import public_names
 
-__all__ = ["LOSS_HEADER", "CHECKPOINT_NAME", "RUN_FILES", "check_run_files", "check_out_apart", "check_export_apart"]
+__all__ = ["LOSS_HEADER", "CHECKPOINT_NAME", "RUN_FILES", "EXPORT_FILE", "check_run_files", "check_out_apart", "check_export_apart"]
 
 LOSS_HEADER = "step,loss,seconds"
 CHECKPOINT_NAME = "last.pt"
 #: What a run writes in its folder besides the sample grids (in samples/).
 RUN_FILES = (CHECKPOINT_NAME, "config.json", "loss.csv")
+
+
+def _is_run_config(path: Path) -> bool:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    return isinstance(record, dict) and {"out", "steps", "unet"} <= set(record)
+
+
+_RUN_CONFIG = FileKind("a run's config", (".json",), _is_run_config)
+_LOSS_LOG = FileKind("a run's loss log", (".csv",), starts_with(LOSS_HEADER.encode()))
+#: What ``train --export`` writes, told by the checkpoint reader's own content test (any name: scripts name exports .pt too).
+EXPORT_FILE = FileKind("a safetensors file", (), holds_safetensors)
 
 
 def check_run_files(out: Path) -> None:
@@ -33,20 +49,7 @@ def check_run_files(out: Path) -> None:
     def foreign(path: Path) -> bool:
         if not path.is_file():
             return path.exists() or path.is_symlink()
-        try:
-            with open(path, "rb") as f:
-                head = f.read(4096)
-        except OSError:
-            return True
-        if path.name == "config.json":
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return True
-            return not (isinstance(record, dict) and {"out", "steps", "unet"} <= set(record))
-        if path.name == "loss.csv":
-            return not head.startswith(LOSS_HEADER.encode())
-        return not head.startswith(b"\x89PNG\r\n\x1a\n")  # a sample grid
+        return not {"config.json": _RUN_CONFIG, "loss.csv": _LOSS_LOG}.get(path.name, PNG_FILE).holds(path)  # PNG: a grid
 
     names = [out / "config.json", out / "loss.csv"]
     if (out / "samples").is_dir():

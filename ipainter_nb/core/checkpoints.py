@@ -44,6 +44,7 @@ __all__ = [
     "recorded_settings",
     "check_unet_config",
     "checkpoint_format",
+    "holds_safetensors",
     "read_checkpoint_info",
     "save_model",
     "MappedFile",
@@ -82,9 +83,18 @@ def _existing_file(path: str | Path) -> Path:
 
 
 def _is_safetensors(path: Path) -> bool:
-    """By name, or by content: an 8-byte header length followed by a JSON object."""
-    if path.suffix == ".safetensors":
-        return True
+    """By name, or by content."""
+    return path.suffix == ".safetensors" or holds_safetensors(path)
+
+
+def holds_safetensors(path: str | Path) -> bool:
+    """Whether the file at ``path`` holds safetensors by its content: an 8-byte header length, shorter
+    than the file, followed by a JSON object.
+
+    Args:
+        path: an existing file (only its first bytes are read).
+    """
+    path = check_path("path", path)
     with open(path, "rb") as f:
         head = f.read(9)
     return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
